@@ -1,0 +1,46 @@
+# The two commands: `make run` (the whole system on its embedded defaults) and `make test` (every test).
+# Both create what is missing first: .venv (gateway, Python 3.11+) and bot/.venv (Rasa 3.6.21, Python 3.10).
+
+PYTHON ?= python3
+# The first Python 3.10 that really runs (a pyenv shim named python3.10 may exist without one behind it).
+PYTHON310 ?= $(shell for p in $$(ls -d $$(pyenv root 2>/dev/null)/versions/3.10.*/bin/python 2>/dev/null) $$(command -v python3.10); do $$p -c 'import sys; assert sys.version_info[:2] == (3, 10)' 2>/dev/null && echo $$p && break; done)
+VENV := .venv
+BOT_VENV := bot/.venv
+PYTEST_ARGS ?=
+
+.PHONY: setup run test lint bench clean
+
+setup: $(VENV)/.installed $(BOT_VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml
+	@echo "==> gateway environment ($(VENV))"
+	@test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/pip install --disable-pip-version-check -q -e '.[test]'
+	@touch $@
+
+$(BOT_VENV)/.installed: bot/requirements.txt
+	@echo "==> bot environment ($(BOT_VENV), rasa 3.6.21): a few minutes the first time"
+	@test -n "$(PYTHON310)" || { echo "Python 3.10 is needed for Rasa: install it (e.g. pyenv install 3.10) or set PYTHON310=/path/to/python3.10"; exit 1; }
+	@test -x $(BOT_VENV)/bin/python || $(PYTHON310) -m venv $(BOT_VENV)
+	$(BOT_VENV)/bin/pip install --disable-pip-version-check -q 'pip>=23,<25'
+	$(BOT_VENV)/bin/pip install --disable-pip-version-check -q -r bot/requirements.txt
+	@touch $@
+
+run: setup
+	$(VENV)/bin/complaint-gateway up
+
+test: setup
+	$(VENV)/bin/complaint-gateway train
+	$(VENV)/bin/python -m pytest $(PYTEST_ARGS)
+
+bench: setup
+	$(VENV)/bin/complaint-gateway train
+	@for module in $$(ls bench/*.py | grep -v __init__ | sed 's|/|.|; s|\.py$$||'); do \
+		echo "==> $$module"; $(VENV)/bin/python -m $$module || exit 1; done
+
+lint: setup
+	$(VENV)/bin/ruff check channels gateway handoff tests bench
+	$(VENV)/bin/mypy
+
+clean:
+	rm -rf var bot/models
