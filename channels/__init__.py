@@ -1,0 +1,1 @@
+"""Channel adapters: each module turns one provider's traffic into InboundMessage and sends OutboundMessage."""
