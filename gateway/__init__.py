@@ -1,0 +1,1 @@
+"""The gateway: app factory, settings, router, Rasa client, agent API, CLI and supervisor."""

@@ -1,0 +1,273 @@
+"""The agent API (JSON, under /api) and the console page that uses it.
+
+Every request but login needs a token: ``Authorization: Bearer`` or the console's session cookie. Each
+authenticated request is also a heartbeat for the agent's claims. Errors are JSON ``{"error": ...}`` with
+the status that says what went wrong; a refused request changes nothing.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+from aiohttp import web
+
+from channels.base import CannotDeliver
+from gateway import keys
+from gateway.auth import Agent, AuthError
+from gateway.openapi import SPEC
+from handoff.cases import OUTCOMES, STATUSES, Case, CaseConflict, CaseError, CaseNotFound
+
+CONSOLE_DIR = Path(__file__).with_name("console_static")
+COOKIE = "cg_session"
+MAX_REPLY = 10_000
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+def routes() -> list[web.AbstractRouteDef]:
+    return [
+        web.post("/api/login", login),
+        web.post("/api/logout", logout),
+        web.get("/api/me", me),
+        web.get("/api/openapi.json", openapi),
+        web.get("/api/cases", list_cases),
+        web.post("/api/cases/next", next_case),
+        web.get("/api/cases/{case_id}", get_case),
+        web.post("/api/cases/{case_id}/claim", claim),
+        web.post("/api/cases/{case_id}/release", release),
+        web.post("/api/cases/{case_id}/reply", reply),
+        web.post("/api/cases/{case_id}/resolve", resolve),
+        web.post("/api/cases/{case_id}/close", close),
+        web.get("/api/events", events),
+        web.get("/agent", console),
+        web.static("/agent/static", CONSOLE_DIR),
+    ]
+
+
+def error(status: int, message: str) -> web.Response:
+    return web.json_response({"error": message}, status=status)
+
+
+@web.middleware
+async def json_errors(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Turn refusals into JSON answers at the edge, for the API only."""
+    if not request.path.startswith("/api/"):
+        return await handler(request)
+    try:
+        return await handler(request)
+    except CaseNotFound as exc:
+        return error(404, str(exc))
+    except CaseConflict as exc:
+        return error(409, str(exc))
+    except CaseError as exc:
+        return error(422, str(exc))
+    except CannotDeliver as exc:
+        return error(409, str(exc))
+    except web.HTTPException as exc:
+        if exc.status >= 400 and exc.content_type != "application/json":
+            return error(exc.status, exc.text or exc.reason)
+        raise
+
+
+def public(case: Case) -> Case:
+    """The case as the API shows it: without the channel's internal address (a web chat session id)."""
+    return {k: v for k, v in case.items() if k not in ("conversation_id",)}
+
+
+async def json_body(request: web.Request, *required: str) -> dict[str, Any]:
+    try:
+        body = await request.json()
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        raise web.HTTPBadRequest(text="the body must be JSON") from None
+    if not isinstance(body, dict):
+        raise web.HTTPBadRequest(text="the body must be a JSON object")
+    for name in required:
+        if not isinstance(body.get(name), str) or not body[name].strip():
+            raise web.HTTPUnprocessableEntity(text=f"'{name}' is required and must be text")
+    return body
+
+
+def _token(request: web.Request) -> str | None:
+    header = request.headers.get("Authorization", "")
+    if header.startswith("Bearer "):
+        return header[7:].strip()
+    return request.cookies.get(COOKIE)
+
+
+async def current_agent(request: web.Request) -> Agent:
+    token = _token(request)
+    agent = await request.app[keys.AGENTS].agent_for(token) if token else None
+    if agent is None:
+        raise web.HTTPUnauthorized(text="log in first")
+    await request.app[keys.QUEUE].heartbeat(agent.name)
+    return agent
+
+
+async def login(request: web.Request) -> web.Response:
+    body = await json_body(request, "name", "password")
+    try:
+        token, agent = await request.app[keys.AGENTS].login(body["name"], body["password"])
+    except AuthError as exc:
+        return error(401, str(exc))
+    response = web.json_response({"token": token, "agent": agent.to_dict()})
+    secure = request.app[keys.SETTINGS].base_url.startswith("https://")
+    response.set_cookie(COOKIE, token, httponly=True, samesite="Strict", secure=secure, path="/",
+                        max_age=request.app[keys.SETTINGS].token_ttl)
+    return response
+
+
+async def logout(request: web.Request) -> web.Response:
+    token = _token(request)
+    if token:
+        await request.app[keys.AGENTS].logout(token)
+    response = web.json_response({"ok": True})
+    response.del_cookie(COOKIE, path="/")
+    return response
+
+
+async def me(request: web.Request) -> web.Response:
+    return web.json_response((await current_agent(request)).to_dict())
+
+
+async def openapi(request: web.Request) -> web.Response:
+    return web.json_response(SPEC)
+
+
+async def list_cases(request: web.Request) -> web.Response:
+    await current_agent(request)
+    status, risk = request.query.get("status") or None, request.query.get("risk") or None
+    if status and status not in STATUSES:
+        return error(400, f"status must be one of {', '.join(STATUSES)}")
+    if risk and risk not in ("high", "medium", "low"):
+        return error(400, "risk must be high, medium or low")
+    cases = await request.app[keys.CASES].list(status=status, risk=risk)
+    return web.json_response({"cases": [public(c) for c in cases]})
+
+
+async def get_case(request: web.Request) -> web.Response:
+    await current_agent(request)
+    case = await request.app[keys.CASES].get(request.match_info["case_id"])
+    return web.json_response(public(case))
+
+
+async def _answer(request: web.Request, case_id: str, reason: str) -> web.Response:
+    case = await request.app[keys.CASES].get(case_id)
+    await request.app[keys.EVENTS].publish(case_id, case["status"], reason)
+    return web.json_response(public(case))
+
+
+async def next_case(request: web.Request) -> web.StreamResponse:
+    agent = await current_agent(request)
+    case = await request.app[keys.QUEUE].next(agent.name)
+    if case is None:
+        return web.Response(status=204)
+    await request.app[keys.ROUTER].notify_status(case)
+    return await _answer(request, case["id"], "claimed")
+
+
+async def claim(request: web.Request) -> web.Response:
+    agent = await current_agent(request)
+    case = await request.app[keys.QUEUE].claim(request.match_info["case_id"], agent.name)
+    await request.app[keys.ROUTER].notify_status(case)
+    return await _answer(request, case["id"], "claimed")
+
+
+async def release(request: web.Request) -> web.Response:
+    agent = await current_agent(request)
+    case = await request.app[keys.QUEUE].release(
+        request.match_info["case_id"], agent.name, supervisor=agent.role in ("supervisor", "admin")
+    )
+    await request.app[keys.ROUTER].notify_status(case)
+    return await _answer(request, case["id"], "released")
+
+
+def _must_hold(agent: Agent, action: str) -> Callable[[Case], str]:
+    def check(case: Case) -> str:
+        if case["assignee"] != agent.name:
+            raise CaseConflict(f"claim case {case['id']} before you {action} it")
+        return f"{action} by {agent.name}"
+
+    return check
+
+
+async def reply(request: web.Request) -> web.Response:
+    agent = await current_agent(request)
+    body = await json_body(request, "text")
+    text = body["text"].strip()
+    if len(text) > MAX_REPLY:
+        return error(413, f"a reply is at most {MAX_REPLY} characters")
+    case_id = request.match_info["case_id"]
+    case = await request.app[keys.CASES].change(case_id, actor=agent.name, action="reply",
+                                                allowed_from=("claimed",), mutate=_must_hold(agent, "reply to"))
+    await request.app[keys.ROUTER].reply_from_agent(case, agent.name, text)
+    return await _answer(request, case_id, "agent_reply")
+
+
+async def resolve(request: web.Request) -> web.Response:
+    agent = await current_agent(request)
+    body = await json_body(request, "summary", "outcome")
+    if body["outcome"] not in OUTCOMES:
+        return error(422, f"outcome must be one of {', '.join(OUTCOMES)}")
+    hold = _must_hold(agent, "resolve")
+
+    def answered(case: Case) -> str:
+        detail = hold(case)
+        case["status"] = "answered"
+        case["resolution"] = {"summary": body["summary"].strip(), "outcome": body["outcome"], "by": agent.name}
+        return f"{detail}: {body['outcome']}"
+
+    case_id = request.match_info["case_id"]
+    case = await request.app[keys.CASES].change(case_id, actor=agent.name, action="resolve",
+                                                allowed_from=("claimed",), mutate=answered)
+    await request.app[keys.QUEUE].finished(case_id, agent.name)
+    await request.app[keys.ROUTER].notify_status(case)
+    return await _answer(request, case_id, "resolved")
+
+
+async def close(request: web.Request) -> web.Response:
+    agent = await current_agent(request)
+    supervisor = agent.role in ("supervisor", "admin")
+    case_id = request.match_info["case_id"]
+    holder: list[str | None] = []
+
+    def closed(case: Case) -> str:
+        if case["assignee"] not in (agent.name, None) and not supervisor:
+            raise CaseConflict(f"case {case_id} belongs to {case['assignee']}")
+        if case["status"] != "answered" and not supervisor:
+            raise CaseConflict("resolve the case before closing it (or ask a supervisor)")
+        holder.append(case["assignee"])
+        case["status"] = "closed"
+        return f"closed by {agent.name}"
+
+    case = await request.app[keys.CASES].change(case_id, actor=agent.name, action="close",
+                                                allowed_from=("queued", "claimed", "answered", "reopened"),
+                                                mutate=closed)
+    if holder[0]:
+        await request.app[keys.QUEUE].finished(case_id, holder[0])
+    await request.app[keys.ROUTER].notify_status(case)
+    return await _answer(request, case_id, "closed")
+
+
+async def events(request: web.Request) -> web.StreamResponse:
+    """Server-sent events: one ``data:`` line of JSON per case change, a comment line as keepalive."""
+    agent = await current_agent(request)
+    stream = request.app[keys.EVENTS].stream()
+    response = web.StreamResponse(headers={"Content-Type": "text/event-stream", "Cache-Control": "no-cache",
+                                           "X-Accel-Buffering": "no"})
+    try:
+        await anext(stream)  # subscribed before the console hears that the stream is open
+        await response.prepare(request)
+        async for event in stream:
+            await response.write(f"data: {event}\n\n".encode() if event else b": keepalive\n\n")
+            await request.app[keys.QUEUE].heartbeat(agent.name)
+    except ConnectionResetError:
+        pass  # the console went away
+    finally:
+        await stream.aclose()
+    return response
+
+
+async def console(request: web.Request) -> web.FileResponse:
+    return web.FileResponse(CONSOLE_DIR / "agent.html")

@@ -1,0 +1,163 @@
+"""The aiohttp application factory: channels, the router, the agent API and operations endpoints.
+
+No work happens at import or in the factory; connections and background tasks open in cleanup contexts
+(Redis first, then the HTTP client, then the services that use both) and close in reverse order.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator, Mapping
+
+import aiohttp
+from aiohttp import web
+from redis.exceptions import RedisError
+
+from channels.base import Channel
+from channels.email import EmailChannel, EmailConfig, ImapConfig
+from channels.email_outbox import SmtpConfig
+from channels.transcripts import Transcripts
+from channels.twilio_common import TwilioConfig
+from channels.twilio_sms import TwilioSms
+from channels.twilio_voice import TwilioVoice, VoiceSettings
+from channels.webchat import WebChat, WebChatLimits
+from gateway import api, bot_api, keys
+from gateway.auth import Agents
+from gateway.events import DeskEvents
+from gateway.rasa_client import RasaClient
+from gateway.router import Router
+from gateway.settings import Settings
+from gateway.store import open_redis
+from handoff.cases import CaseStore
+from handoff.queue import AgentQueue
+
+log = logging.getLogger(__name__)
+SWEEP_SECONDS = 5.0
+CHANNELS = web.AppKey("channels", Mapping[str, Channel])
+
+
+def create_app(settings: Settings) -> web.Application:
+    app = web.Application(client_max_size=1024 * 1024, middlewares=[api.json_errors])
+    app[keys.SETTINGS] = settings
+    app[CHANNELS] = {channel.name: channel for channel in build_channels(settings)}
+    for channel in app[CHANNELS].values():
+        app.router.add_routes(channel.routes())
+    app.router.add_routes(api.routes())
+    app.router.add_routes(bot_api.routes())
+    app.router.add_get("/healthz", healthz)
+    app.router.add_get("/readyz", readyz)
+    app.cleanup_ctx.extend([redis_ctx, http_ctx, services_ctx])
+    return app
+
+
+def build_channels(settings: Settings) -> list[Channel]:
+    """Every channel whose settings are present; the others are off (``services_ctx`` says which)."""
+    channels: list[Channel] = [
+        WebChat(WebChatLimits(settings.chat_max_text, settings.chat_rate_limit, settings.chat_rate_window)),
+    ]
+    if settings.twilio_enabled:
+        twilio = TwilioConfig(settings.twilio_account_sid, settings.twilio_auth_token, settings.twilio_from_number,
+                              settings.twilio_api_base_url, settings.public_base_url)
+        channels.append(TwilioSms(twilio, settings.sms_reply_wait))
+        voice = VoiceSettings(settings.voice_language, settings.voice_handoff_number, settings.voice_min_confidence)
+        channels.append(TwilioVoice(twilio, voice))
+    if settings.transcripts_token:
+        channels.append(Transcripts(settings.transcripts_token))
+    if settings.email_enabled:
+        channels.append(EmailChannel(email_config(settings)))
+    return channels
+
+
+def email_config(settings: Settings) -> EmailConfig:
+    verify, ca_file = settings.mail_verify_tls, settings.mail_ca_file
+    imap = ImapConfig(settings.imap_host, settings.imap_port, settings.imap_user, settings.imap_password,
+                      settings.imap_tls, ca_file, verify, settings.imap_poll_seconds)
+    smtp = SmtpConfig(settings.smtp_host, settings.smtp_port, settings.smtp_user, settings.smtp_password,
+                      settings.smtp_tls, ca_file, verify)
+    return EmailConfig(imap, smtp, settings.mail_from, auto_replies_per_day=settings.email_auto_replies_per_day,
+                       max_attachment_bytes=settings.email_max_attachment_bytes)
+
+
+OPTIONAL_CHANNELS = {
+    "sms": "TWILIO_ACCOUNT_SID and TWILIO_AUTH_TOKEN",
+    "voice": "TWILIO_ACCOUNT_SID and TWILIO_AUTH_TOKEN",
+    "transcript": "TRANSCRIPTS_TOKEN",
+    "email": "IMAP_HOST, IMAP_USER, SMTP_HOST and MAIL_FROM",
+}
+
+
+def _announce_channels(active: Mapping[str, Channel]) -> None:
+    log.info("channels on: %s", ", ".join(sorted(active)))
+    for name, needs in OPTIONAL_CHANNELS.items():
+        if name not in active:
+            log.info("channel %s is off: set %s to turn it on", name, needs)
+
+
+async def redis_ctx(app: web.Application) -> AsyncIterator[None]:
+    async with open_redis(app[keys.SETTINGS]) as redis:
+        app[keys.REDIS] = redis
+        yield
+
+
+async def http_ctx(app: web.Application) -> AsyncIterator[None]:
+    async with aiohttp.ClientSession() as session:
+        app[keys.HTTP] = session
+        yield
+
+
+async def services_ctx(app: web.Application) -> AsyncIterator[None]:
+    settings, redis = app[keys.SETTINGS], app[keys.REDIS]
+    cases = CaseStore(redis)
+    queue = AgentQueue(redis, cases, claim_timeout=settings.claim_timeout)
+    await queue.ensure_group()
+    events = DeskEvents(redis)
+    rasa = RasaClient(app[keys.HTTP], settings.rasa_url, settings.rasa_timeout)
+    router = Router(redis, rasa, cases, queue, app[CHANNELS], events)
+    app[keys.CASES], app[keys.QUEUE], app[keys.EVENTS], app[keys.ROUTER] = cases, queue, events, router
+    app[keys.AGENTS] = Agents(redis, settings.token_ttl, settings.login_lockout)
+    _announce_channels(app[CHANNELS])
+    async with contextlib.AsyncExitStack() as stack:
+        for channel in app[CHANNELS].values():
+            await stack.enter_async_context(channel.running(redis, router))
+        sweeper = asyncio.create_task(_sweep_forever(router, queue))
+        try:
+            yield
+        finally:
+            sweeper.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await sweeper
+            await router.close()
+
+
+async def _sweep_forever(router: Router, queue: AgentQueue) -> None:
+    """Resume conversations a dead gateway left mid-way, and return abandoned claims to the queue."""
+    while True:
+        try:
+            await router.sweep()
+            await queue.reclaim_abandoned()
+        except RedisError:
+            log.warning("sweep skipped: Redis unavailable")
+        await asyncio.sleep(SWEEP_SECONDS)
+
+
+async def healthz(request: web.Request) -> web.Response:
+    return web.json_response({"status": "ok"})
+
+
+async def readyz(request: web.Request) -> web.Response:
+    """Ready when Redis answers; Rasa being down only degrades (customers get holding replies)."""
+    checks = {"redis": "ok", "rasa": "ok"}
+    try:
+        await request.app[keys.REDIS].ping()
+    except RedisError:
+        checks["redis"] = "down"
+    try:
+        url = request.app[keys.SETTINGS].rasa_url
+        async with request.app[keys.HTTP].get(url, timeout=aiohttp.ClientTimeout(total=2)) as response:
+            checks["rasa"] = "ok" if response.status == 200 else f"status {response.status}"
+    except (aiohttp.ClientError, TimeoutError):
+        checks["rasa"] = "down"
+    status = 200 if checks["redis"] == "ok" else 503
+    return web.json_response(checks, status=status)

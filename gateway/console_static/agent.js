@@ -1,0 +1,1265 @@
+/* Complaint handlers' console: queue, case record, replies, resolution.
+ *
+ * Talks to the JSON API on the same origin. Everything that comes from the
+ * server (and so from customers) is put on the page with textContent.
+ */
+(function () {
+  'use strict';
+
+  var LANG_KEY = 'cg-lang';
+  var POLL_MS = 10000;
+  var SOON_MS = 24 * 3600 * 1000;
+  var REPLY_MAX = 4000;
+
+  var STRINGS = {
+    en: {
+      pageTitle: 'Complaint console',
+      appName: 'Complaint console',
+      skipToCase: 'Skip to the open case',
+      logout: 'Sign out',
+      loginTitle: 'Sign in',
+      loginIntro: 'For complaint handlers and supervisors.',
+      loginName: 'Name',
+      loginPassword: 'Password',
+      loginSubmit: 'Sign in',
+      loginMissing: 'Please enter your name and password.',
+      loginFailed: 'The name or password is not correct.',
+      sessionEnded: 'Your session has ended. Please sign in again.',
+      role_agent: 'Complaint handler',
+      role_supervisor: 'Supervisor',
+      live_live: 'Live updates',
+      live_polling: 'Refreshing every 10 s',
+      live_off: 'Not connected',
+      queueTitle: 'Cases',
+      nextCase: 'Take next case',
+      filterLabel: 'Show',
+      filterOpen: 'Open cases',
+      refresh: 'Refresh',
+      queueEmpty: 'No cases here.',
+      queueEmptyNext: 'The queue is empty: no case is waiting.',
+      queueLoading: 'Loading…',
+      caseRegion: 'Case',
+      caseEmpty: 'Choose a case from the list, or take the next case in the queue.',
+      backToQueue: '← Back to the list',
+      actionsLabel: 'Case actions',
+      claim: 'Claim',
+      release: 'Release',
+      resolve: 'Resolve…',
+      closeCase: 'Close case',
+      resolveTitle: 'Resolve this case',
+      outcomeLabel: 'Outcome',
+      outcomeChoose: 'Choose an outcome…',
+      outcome_upheld: 'Upheld',
+      outcome_partially_upheld: 'Partially upheld',
+      outcome_not_upheld: 'Not upheld',
+      outcome_withdrawn: 'Withdrawn by the customer',
+      summaryLabel: 'Summary of findings and what was done',
+      resolveSubmit: 'Resolve case',
+      cancel: 'Cancel',
+      resolveNeedOutcome: 'Please choose an outcome.',
+      resolveNeedSummary: 'Please write a summary.',
+      complaintTitle: 'Complaint record',
+      conversationTitle: 'Conversation',
+      replyLabel: 'Reply to the customer',
+      replyHint: 'Sent to the customer by {channel}. Case language: {language}.',
+      replySend: 'Send reply',
+      replyEmpty: 'Please write a reply first.',
+      replyTooLong: 'The reply is too long.',
+      replyWarning: 'Please rephrase: avoid words that argue with or blame the customer (“{w}”). Acknowledge, apologise for the trouble, explain and help.',
+      deadlinesTitle: 'Deadlines',
+      riskTitle: 'Risk',
+      customerTitle: 'Customer',
+      auditTitle: 'Audit trail',
+      f_product: 'Product',
+      f_incident_time: 'When',
+      f_place: 'Where',
+      f_people_involved: 'People involved',
+      f_description: 'What happened',
+      f_desired_resolution: 'What the customer wants',
+      f_name: 'Name',
+      f_phone: 'Phone',
+      f_email: 'Email',
+      f_account_id: 'Account',
+      d_acknowledge_by: 'Acknowledge by',
+      d_investigate_by: 'Investigate by',
+      d_respond_by: 'Respond by',
+      notGiven: 'Not given',
+      noDeadline: 'No deadline',
+      dueIn: 'Due in {d}',
+      overdueBy: 'Overdue by {d}',
+      dur_d: '{n} d',
+      dur_h: '{n} h',
+      dur_m: '{n} min',
+      lessThanMinute: 'under a minute',
+      status_collecting: 'Collecting',
+      status_queued: 'Queued',
+      status_claimed: 'Claimed',
+      status_answered: 'Answered',
+      status_closed: 'Closed',
+      status_reopened: 'Reopened',
+      risk_high: 'High risk',
+      risk_medium: 'Medium risk',
+      risk_low: 'Low risk',
+      riskScore: 'Score {n}',
+      noReasons: 'No warning signs recorded.',
+      prio_urgent: 'Urgent',
+      prio_high: 'High priority',
+      prio_normal: 'Normal',
+      prio_low: 'Low priority',
+      ch_webchat: 'web chat',
+      ch_sms: 'SMS',
+      ch_voice: 'phone',
+      ch_phone: 'phone',
+      ch_email: 'email',
+      ch_transcript: 'call transcript',
+      lang_zh: 'Chinese',
+      lang_en: 'English',
+      from_customer: 'Customer',
+      from_bot: 'Automated desk',
+      from_agent: 'Complaint handler',
+      from_system: 'System',
+      unassigned: 'Unassigned',
+      assignedTo: 'Handler: {name}',
+      mine: 'you',
+      created: 'Received {t}',
+      noName: '(no name)',
+      claimed: 'You have claimed {id}.',
+      released: '{id} is back in the queue.',
+      replied: 'Your reply was sent.',
+      resolved: '{id} is resolved.',
+      closed: '{id} is closed.',
+      newCase: 'New case in the queue: {id}',
+      errNetwork: 'The server cannot be reached. Please check the connection and try again.',
+      errHttp: 'The request failed ({status}).',
+      act_created: 'Created',
+      act_queued: 'Queued',
+      act_claimed: 'Claimed',
+      act_released: 'Released',
+      act_replied: 'Replied',
+      act_resolved: 'Resolved',
+      act_closed: 'Closed',
+      act_reopened: 'Reopened',
+      act_acknowledged: 'Acknowledged',
+      act_assigned: 'Assigned',
+      act_escalated: 'Escalated',
+      act_customer_message: 'Customer wrote',
+      act_claim: 'Claimed',
+      act_release: 'Released to the queue',
+      act_reclaim: 'Returned to the queue (no heartbeat)',
+      act_reply: 'Replied to the customer',
+      act_resolve: 'Resolved',
+      act_close: 'Closed'
+    },
+    zh: {
+      pageTitle: '投诉处理台',
+      appName: '投诉处理台',
+      skipToCase: '跳到当前案件',
+      logout: '退出登录',
+      loginTitle: '登录',
+      loginIntro: '供投诉专员及主管使用。',
+      loginName: '用户名',
+      loginPassword: '密码',
+      loginSubmit: '登录',
+      loginMissing: '请输入用户名和密码。',
+      loginFailed: '用户名或密码不正确。',
+      sessionEnded: '登录已失效，请重新登录。',
+      role_agent: '投诉专员',
+      role_supervisor: '主管',
+      live_live: '实时更新',
+      live_polling: '每 10 秒刷新',
+      live_off: '未连接',
+      queueTitle: '案件',
+      nextCase: '领取下一个案件',
+      filterLabel: '显示',
+      filterOpen: '未结案件',
+      refresh: '刷新',
+      queueEmpty: '这里没有案件。',
+      queueEmptyNext: '队列为空：暂无待处理案件。',
+      queueLoading: '正在加载…',
+      caseRegion: '案件',
+      caseEmpty: '请从列表中选择一个案件，或领取队列中的下一个案件。',
+      backToQueue: '← 返回列表',
+      actionsLabel: '案件操作',
+      claim: '领取',
+      release: '退回队列',
+      resolve: '办结…',
+      closeCase: '结案',
+      resolveTitle: '办结此案件',
+      outcomeLabel: '处理结果',
+      outcomeChoose: '请选择处理结果…',
+      outcome_upheld: '投诉成立',
+      outcome_partially_upheld: '部分成立',
+      outcome_not_upheld: '投诉不成立',
+      outcome_withdrawn: '客户撤回',
+      summaryLabel: '调查结论及处理情况摘要',
+      resolveSubmit: '办结案件',
+      cancel: '取消',
+      resolveNeedOutcome: '请选择处理结果。',
+      resolveNeedSummary: '请填写处理摘要。',
+      complaintTitle: '投诉记录',
+      conversationTitle: '对话记录',
+      replyLabel: '回复客户',
+      replyHint: '将通过{channel}发送给客户。案件语言：{language}。',
+      replySend: '发送回复',
+      replyEmpty: '请先填写回复内容。',
+      replyTooLong: '回复内容过长。',
+      replyWarning: '建议修改措辞：避免与客户争辩或归咎客户（“{w}”）。请先表示理解、为给客户带来的不便致歉，再说明情况并提供帮助。',
+      deadlinesTitle: '时限',
+      riskTitle: '风险',
+      customerTitle: '客户信息',
+      auditTitle: '操作记录',
+      f_product: '产品或业务',
+      f_incident_time: '发生时间',
+      f_place: '发生地点',
+      f_people_involved: '涉及人员',
+      f_description: '事情经过',
+      f_desired_resolution: '客户诉求',
+      f_name: '姓名',
+      f_phone: '电话',
+      f_email: '电子邮箱',
+      f_account_id: '账户',
+      d_acknowledge_by: '确认受理期限',
+      d_investigate_by: '调查期限',
+      d_respond_by: '答复期限',
+      notGiven: '未提供',
+      noDeadline: '无期限',
+      dueIn: '剩余 {d}',
+      overdueBy: '已逾期 {d}',
+      dur_d: '{n}天',
+      dur_h: '{n}小时',
+      dur_m: '{n}分钟',
+      lessThanMinute: '不到一分钟',
+      status_collecting: '采集中',
+      status_queued: '待受理',
+      status_claimed: '处理中',
+      status_answered: '已答复',
+      status_closed: '已结案',
+      status_reopened: '重新受理',
+      risk_high: '高风险',
+      risk_medium: '中风险',
+      risk_low: '低风险',
+      riskScore: '评分 {n}',
+      noReasons: '未发现预警信号。',
+      prio_urgent: '紧急',
+      prio_high: '优先',
+      prio_normal: '普通',
+      prio_low: '较低',
+      ch_webchat: '网页在线',
+      ch_sms: '短信',
+      ch_voice: '电话',
+      ch_phone: '电话',
+      ch_email: '电子邮件',
+      ch_transcript: '通话记录',
+      lang_zh: '中文',
+      lang_en: '英文',
+      from_customer: '客户',
+      from_bot: '自动受理',
+      from_agent: '投诉专员',
+      from_system: '系统',
+      unassigned: '未分配',
+      assignedTo: '处理人：{name}',
+      mine: '您',
+      created: '受理时间 {t}',
+      noName: '（未留姓名）',
+      claimed: '您已领取 {id}。',
+      released: '{id} 已退回队列。',
+      replied: '回复已发送。',
+      resolved: '{id} 已办结。',
+      closed: '{id} 已结案。',
+      newCase: '队列中有新案件：{id}',
+      errNetwork: '无法连接服务器，请检查网络后重试。',
+      errHttp: '请求失败（{status}）。',
+      act_created: '创建',
+      act_queued: '进入队列',
+      act_claimed: '领取',
+      act_released: '退回队列',
+      act_replied: '回复客户',
+      act_resolved: '办结',
+      act_closed: '结案',
+      act_reopened: '重新受理',
+      act_acknowledged: '确认受理',
+      act_assigned: '分派',
+      act_escalated: '升级',
+      act_customer_message: '客户留言',
+      act_claim: '领取',
+      act_release: '退回队列',
+      act_reclaim: '超时未响应，退回队列',
+      act_reply: '回复客户',
+      act_resolve: '办结',
+      act_close: '结案'
+    }
+  };
+
+  /* Wording that argues with or blames the customer (complaint-handling rules). */
+  var DISCOURAGED = [
+    '不可能', '不会有这样的事', '责任不在', '没有错', '不是我们的错', '是您自己的', '你自己的问题',
+    'impossible', "can't have happened", 'cannot have happened', 'could not have happened',
+    'not our fault', 'your fault', 'your own fault', 'not our responsibility', 'you should have'
+  ];
+
+  /* ---------- small helpers ---------- */
+
+  function $(id) { return document.getElementById(id); }
+
+  function el(tag, cls, text) {
+    var node = document.createElement(tag);
+    if (cls) node.className = cls;
+    if (text != null) node.textContent = String(text);
+    return node;
+  }
+
+  function clear(node) { while (node.firstChild) node.removeChild(node.firstChild); }
+
+  function str(v) {
+    if (v == null) return '';
+    if (typeof v === 'string') return v;
+    if (typeof v === 'number' || typeof v === 'boolean') return String(v);
+    try { return JSON.stringify(v); } catch (e) { return String(v); }
+  }
+
+  function has(obj, key) { return Object.prototype.hasOwnProperty.call(obj, key); }
+
+  function safeLocal() {
+    try {
+      var s = window.localStorage;
+      s.getItem('x');
+      return s;
+    } catch (e) {
+      return null;
+    }
+  }
+  var storage = safeLocal();
+
+  /* ---------- language ---------- */
+
+  function detectLang() {
+    var saved = storage ? storage.getItem(LANG_KEY) : null;
+    if (saved === 'zh' || saved === 'en') return saved;
+    var nav = navigator.language || (navigator.languages && navigator.languages[0]) || 'en';
+    return /^zh/i.test(nav) ? 'zh' : 'en';
+  }
+
+  var lang = detectLang();
+
+  function t(key, vars) {
+    var table = STRINGS[lang] || STRINGS.en;
+    var s = has(table, key) ? table[key] : (has(STRINGS.en, key) ? STRINGS.en[key] : key);
+    if (vars) {
+      s = s.replace(/\{(\w+)\}/g, function (m, name) { return has(vars, name) ? String(vars[name]) : m; });
+    }
+    return s;
+  }
+
+  /* A known code in words, or the raw value when the server sends something new. */
+  function word(prefix, value) {
+    var v = str(value);
+    return has(STRINGS.en, prefix + v) ? t(prefix + v) : v;
+  }
+
+  function locale() { return lang === 'zh' ? 'zh-CN' : 'en-GB'; }
+
+  function fmtTime(iso) {
+    if (!iso) return '';
+    var d = new Date(iso);
+    if (isNaN(d.getTime())) return str(iso);
+    try {
+      return d.toLocaleString(locale(), { year: 'numeric', month: '2-digit', day: '2-digit', hour: '2-digit', minute: '2-digit' });
+    } catch (e) {
+      return d.toISOString();
+    }
+  }
+
+  function fmtDuration(ms) {
+    var mins = Math.floor(Math.abs(ms) / 60000);
+    if (mins < 1) return t('lessThanMinute');
+    var d = Math.floor(mins / 1440);
+    var h = Math.floor((mins % 1440) / 60);
+    var m = mins % 60;
+    var parts = [];
+    if (d) { parts.push(t('dur_d', { n: d })); if (h) parts.push(t('dur_h', { n: h })); }
+    else if (h) { parts.push(t('dur_h', { n: h })); if (m) parts.push(t('dur_m', { n: m })); }
+    else parts.push(t('dur_m', { n: m }));
+    return parts.join(lang === 'zh' ? '' : ' ');
+  }
+
+  /* Fills node with a countdown to iso and marks it due-soon / overdue. */
+  function paintDue(node, iso) {
+    node.classList.remove('due-soon', 'overdue');
+    if (!iso) { node.textContent = t('noDeadline'); return; }
+    var due = new Date(iso).getTime();
+    if (isNaN(due)) { node.textContent = str(iso); return; }
+    var left = due - Date.now();
+    var label = node.getAttribute('data-due-label');
+    var prefix = label ? t(label) + (lang === 'zh' ? '：' : ': ') : '';
+    if (left < 0) {
+      node.textContent = prefix + t('overdueBy', { d: fmtDuration(left) });
+      node.classList.add('overdue');
+    } else {
+      node.textContent = prefix + t('dueIn', { d: fmtDuration(left) });
+      if (left < SOON_MS) node.classList.add('due-soon');
+    }
+  }
+
+  function refreshCountdowns() {
+    var nodes = document.querySelectorAll('[data-due]');
+    for (var i = 0; i < nodes.length; i++) paintDue(nodes[i], nodes[i].getAttribute('data-due'));
+  }
+
+  function applyLang() {
+    document.documentElement.lang = lang === 'zh' ? 'zh-CN' : 'en';
+    document.title = t('pageTitle');
+    var nodes = document.querySelectorAll('[data-i18n]');
+    for (var i = 0; i < nodes.length; i++) nodes[i].textContent = t(nodes[i].getAttribute('data-i18n'));
+    nodes = document.querySelectorAll('[data-i18n-aria-label]');
+    for (i = 0; i < nodes.length; i++) nodes[i].setAttribute('aria-label', t(nodes[i].getAttribute('data-i18n-aria-label')));
+    var toggle = $('lang-toggle');
+    if (lang === 'zh') {
+      toggle.textContent = 'English';
+      toggle.setAttribute('lang', 'en');
+      toggle.setAttribute('aria-label', 'Switch to English');
+    } else {
+      toggle.textContent = '中文';
+      toggle.setAttribute('lang', 'zh');
+      toggle.setAttribute('aria-label', '切换到中文');
+    }
+    renderMe();
+    renderLive();
+    renderQueue();
+    if (currentCase) renderCase(currentCase);
+    checkReply();
+  }
+
+  function setLang(next) {
+    lang = next === 'zh' ? 'zh' : 'en';
+    if (storage) { try { storage.setItem(LANG_KEY, lang); } catch (e) { /* ignore */ } }
+    applyLang();
+  }
+
+  /* ---------- state ---------- */
+
+  var token = null;
+  var me = null;
+  var cases = [];
+  var queueLoaded = false;
+  var currentCase = null;
+  var drafts = Object.create(null);
+  var es = null;
+  var esRetry = null;
+  var pollTimer = null;
+  var liveState = 'off';
+  var queueTimer = null;
+  var caseTimer = null;
+  var toastTimer = null;
+  var queueSeq = 0;
+  var caseSeq = 0;
+
+  /* ---------- API ---------- */
+
+  function ApiError(status, message) {
+    this.status = status;
+    this.message = message;
+  }
+
+  function api(method, path, body, opts) {
+    opts = opts || {};
+    var headers = { 'Accept': 'application/json' };
+    if (body !== undefined) headers['Content-Type'] = 'application/json';
+    if (token) headers['Authorization'] = 'Bearer ' + token;
+    return fetch(path, {
+      method: method,
+      headers: headers,
+      body: body !== undefined ? JSON.stringify(body) : undefined,
+      credentials: 'same-origin',
+      cache: 'no-store'
+    }).then(function (res) {
+      if (res.status === 204) return null;
+      return res.text().then(function (text) {
+        var data = null;
+        if (text) { try { data = JSON.parse(text); } catch (e) { data = null; } }
+        if (res.status === 401 && !opts.allow401) {
+          onUnauthorized();
+          throw new ApiError(401, t('sessionEnded'));
+        }
+        if (!res.ok) {
+          var msg = '';
+          if (data && data.error != null) {
+            msg = typeof data.error === 'string' ? data.error : str(data.error.message || data.error);
+          }
+          throw new ApiError(res.status, msg || t('errHttp', { status: res.status }));
+        }
+        return data;
+      });
+    }, function () {
+      throw new ApiError(0, t('errNetwork'));
+    });
+  }
+
+  function casePath(id, action) {
+    return '/api/cases/' + encodeURIComponent(id) + (action ? '/' + action : '');
+  }
+
+  /* ---------- views ---------- */
+
+  function showLogin(message) {
+    stopLive();
+    me = null;
+    token = null;
+    currentCase = null;
+    cases = [];
+    queueLoaded = false;
+    drafts = Object.create(null);
+    clear($('queue'));
+    $('queue-count').textContent = '';
+    $('case-content').hidden = true;
+    $('case-empty').hidden = false;
+    $('console-view').classList.remove('case-open');
+    $('reply-input').value = '';
+    $('resolve-summary').value = '';
+    $('resolve-outcome').value = '';
+    hideResolve();
+    ['case-error', 'reply-error', 'reply-warning'].forEach(function (id) { $(id).textContent = ''; });
+    $('console-view').hidden = true;
+    $('agent-info').hidden = true;
+    $('logout-button').hidden = true;
+    $('live-status').hidden = true;
+    $('login-view').hidden = false;
+    var err = $('login-error');
+    err.textContent = message || '';
+    $('login-password').value = '';
+    var name = $('login-name');
+    (name.value ? $('login-password') : name).focus();
+  }
+
+  function showConsole() {
+    $('login-view').hidden = true;
+    $('console-view').hidden = false;
+    $('logout-button').hidden = false;
+    $('live-status').hidden = false;
+    renderMe();
+    loadQueue();
+    startLive();
+    var fromHash = decodeURIComponent((location.hash || '').replace(/^#/, ''));
+    if (fromHash && /^[\w.:-]{1,80}$/.test(fromHash)) openCase(fromHash, false);
+  }
+
+  function onUnauthorized() {
+    if (!$('login-view').hidden) return;
+    showLogin(t('sessionEnded'));
+  }
+
+  function renderMe() {
+    var info = $('agent-info');
+    if (!me) { info.hidden = true; return; }
+    info.hidden = false;
+    $('agent-name').textContent = str(me.name);
+    $('agent-role').textContent = word('role_', me.role);
+    $('agent-role').hidden = !me.role;
+  }
+
+  function toast(message, isError) {
+    var box = $('toast');
+    box.textContent = message;
+    box.classList.toggle('error', !!isError);
+    clearTimeout(toastTimer);
+    toastTimer = setTimeout(function () { box.textContent = ''; }, isError ? 8000 : 4000);
+  }
+
+  /* ---------- login ---------- */
+
+  function onLogin(ev) {
+    ev.preventDefault();
+    var name = $('login-name').value.trim();
+    var password = $('login-password').value;
+    var err = $('login-error');
+    err.textContent = '';
+    if (!name || !password) {
+      err.textContent = t('loginMissing');
+      return;
+    }
+    var btn = $('login-submit');
+    btn.disabled = true;
+    api('POST', '/api/login', { name: name, password: password }, { allow401: true }).then(function (data) {
+      token = data && typeof data.token === 'string' ? data.token : null;
+      me = data && data.agent ? data.agent : { name: name, role: '' };
+      $('login-password').value = '';
+      showConsole();
+    }, function (e) {
+      err.textContent = e.status === 401 ? t('loginFailed') : e.message;
+      $('login-password').select();
+    }).then(function () { btn.disabled = false; });
+  }
+
+  function onLogout() {
+    var finish = function () { showLogin(''); };
+    api('POST', '/api/logout', {}, { allow401: true }).then(finish, finish);
+    if (history.replaceState) history.replaceState(null, '', location.pathname + location.search);
+  }
+
+  /* ---------- queue ---------- */
+
+  var PRIORITY_RANK = { urgent: 0, high: 1, normal: 2, low: 3 };
+
+  function sortCases(list) {
+    return list.slice().sort(function (a, b) {
+      var pa = has(PRIORITY_RANK, a.priority) ? PRIORITY_RANK[a.priority] : 4;
+      var pb = has(PRIORITY_RANK, b.priority) ? PRIORITY_RANK[b.priority] : 4;
+      if (pa !== pb) return pa - pb;
+      var ta = Date.parse(a.created_at) || 0;
+      var tb = Date.parse(b.created_at) || 0;
+      if (ta !== tb) return ta - tb;
+      return str(a.id) < str(b.id) ? -1 : 1;
+    });
+  }
+
+  function loadQueue() {
+    var seq = ++queueSeq;
+    var status = $('status-filter').value;
+    var path = '/api/cases' + (status ? '?status=' + encodeURIComponent(status) : '');
+    if (!queueLoaded) $('queue-message').textContent = t('queueLoading');
+    return api('GET', path).then(function (data) {
+      if (seq !== queueSeq) return;
+      cases = data && Array.isArray(data.cases) ? data.cases.filter(function (c) { return c && c.id; }) : [];
+      queueLoaded = true;
+      renderQueue();
+    }, function (e) {
+      if (seq !== queueSeq || e.status === 401) return;
+      $('queue-message').textContent = e.message;
+    });
+  }
+
+  function scheduleQueue() {
+    clearTimeout(queueTimer);
+    queueTimer = setTimeout(loadQueue, 250);
+  }
+
+  function renderQueue() {
+    var list = $('queue');
+    if (!list || $('console-view').hidden) return;
+    var active = document.activeElement;
+    var focusedRow = active && active.closest ? active.closest('#queue .case-row') : null;
+    var focusedId = focusedRow ? focusedRow.getAttribute('data-case-id') : null;
+    clear(list);
+    var sorted = sortCases(cases);
+    $('queue-count').textContent = queueLoaded ? '(' + sorted.length + ')' : '';
+    $('queue-message').textContent = queueLoaded && !sorted.length ? t('queueEmpty') : '';
+    sorted.forEach(function (c) { list.appendChild(queueRow(c)); });
+    if (focusedId) {
+      var again = list.querySelector('.case-row[data-case-id="' + cssEscape(focusedId) + '"] .case-row-button');
+      if (again) again.focus();
+    }
+  }
+
+  function cssEscape(s) {
+    if (window.CSS && CSS.escape) return CSS.escape(s);
+    return String(s).replace(/[^a-zA-Z0-9_-]/g, function (c) { return '\\' + c.charCodeAt(0).toString(16) + ' '; });
+  }
+
+  function queueRow(c) {
+    var li = el('li', 'case-row');
+    li.setAttribute('data-case-id', str(c.id));
+    var selected = currentCase && currentCase.id === c.id;
+    if (selected) li.classList.add('selected');
+
+    var btn = el('button', 'case-row-button');
+    btn.type = 'button';
+    if (selected) btn.setAttribute('aria-current', 'true');
+
+    var top = el('span', 'row-top');
+    top.appendChild(el('span', 'row-id', c.id));
+    var badges = el('span', 'row-badges');
+    if (c.priority && c.priority !== 'normal') badges.appendChild(el('span', 'badge prio-' + str(c.priority), word('prio_', c.priority)));
+    var grade = c.risk && c.risk.grade;
+    if (grade) badges.appendChild(el('span', 'badge risk-' + str(grade), word('risk_', grade)));
+    if (badges.firstChild) top.appendChild(badges);
+    btn.appendChild(top);
+
+    var name = el('span', 'row-name', (c.customer && c.customer.name) ? c.customer.name : t('noName'));
+    var product = c.complaint && c.complaint.product;
+    if (product) {
+      name.appendChild(document.createTextNode(' '));
+      name.appendChild(el('span', 'row-product', '· ' + str(product)));
+    }
+    btn.appendChild(name);
+
+    var meta = [word('ch_', c.channel), word('lang_', c.language), word('status_', c.status)];
+    if (c.assignee) meta.push(me && c.assignee === me.name ? t('assignedTo', { name: t('mine') }) : t('assignedTo', { name: str(c.assignee) }));
+    btn.appendChild(el('span', 'row-meta', meta.filter(Boolean).join(' · ')));
+
+    var respondBy = c.deadlines && c.deadlines.respond_by;
+    if (c.status !== 'answered' && c.status !== 'closed') {
+      var due = el('span', 'row-due');
+      if (respondBy) due.setAttribute('data-due', str(respondBy));
+      paintDue(due, respondBy);
+      btn.appendChild(due);
+    }
+    li.appendChild(btn);
+    return li;
+  }
+
+  function onQueueClick(ev) {
+    var row = ev.target.closest && ev.target.closest('.case-row');
+    if (!row) return;
+    openCase(row.getAttribute('data-case-id'), true);
+  }
+
+  function takeNext() {
+    var btn = $('next-case');
+    btn.disabled = true;
+    api('POST', '/api/cases/next', {}).then(function (c) {
+      if (!c) {
+        $('queue-message').textContent = t('queueEmptyNext');
+        toast(t('queueEmptyNext'));
+        return;
+      }
+      showCase(c, true);
+      toast(t('claimed', { id: c.id }));
+      loadQueue();
+    }, function (e) {
+      if (e.status !== 401) toast(e.message, true);
+    }).then(function () { btn.disabled = false; });
+  }
+
+  /* ---------- case ---------- */
+
+  function openCase(id, focus) {
+    if (!id) return;
+    if (focus) {
+      $('case-error').textContent = '';
+      $('reply-error').textContent = '';
+    }
+    var seq = ++caseSeq;
+    return api('GET', casePath(id)).then(function (c) {
+      if (seq !== caseSeq || !c) return;
+      showCase(c, focus);
+    }, function (e) {
+      if (seq !== caseSeq || e.status === 401) return;
+      toast(e.message, true);
+    });
+  }
+
+  function refreshCase() {
+    if (!currentCase) return;
+    var id = currentCase.id;
+    var seq = ++caseSeq;
+    api('GET', casePath(id)).then(function (c) {
+      if (seq !== caseSeq || !c || !currentCase || currentCase.id !== id) return;
+      renderCase(c);
+    }, function () { /* keep what is on screen */ });
+  }
+
+  function scheduleCase() {
+    clearTimeout(caseTimer);
+    caseTimer = setTimeout(refreshCase, 250);
+  }
+
+  function showCase(c, focus) {
+    var switching = !currentCase || currentCase.id !== c.id;
+    if (switching) {
+      if (currentCase) drafts[currentCase.id] = $('reply-input').value;
+      $('reply-input').value = drafts[c.id] || '';
+      hideResolve();
+      $('case-error').textContent = '';
+      $('reply-error').textContent = '';
+    }
+    renderCase(c);
+    $('console-view').classList.add('case-open');
+    if (history.replaceState) history.replaceState(null, '', '#' + encodeURIComponent(c.id));
+    var rows = document.querySelectorAll('#queue .case-row');
+    for (var i = 0; i < rows.length; i++) {
+      var on = rows[i].getAttribute('data-case-id') === c.id;
+      rows[i].classList.toggle('selected', on);
+      var b = rows[i].querySelector('.case-row-button');
+      if (b) { if (on) b.setAttribute('aria-current', 'true'); else b.removeAttribute('aria-current'); }
+    }
+    if (focus) {
+      var title = $('case-title');
+      title.focus({ preventScroll: true });
+      if (window.matchMedia && window.matchMedia('(max-width: 760px)').matches) window.scrollTo(0, 0);
+      else $('case-view').scrollIntoView({ block: 'nearest' });
+    }
+    if (switching) {
+      var conv = $('conversation');
+      conv.scrollTop = conv.scrollHeight;
+    }
+    checkReply();
+  }
+
+  function closeCaseView() {
+    if (currentCase) drafts[currentCase.id] = $('reply-input').value;
+    currentCase = null;
+    $('case-content').hidden = true;
+    $('case-empty').hidden = false;
+    $('console-view').classList.remove('case-open');
+    if (history.replaceState) history.replaceState(null, '', location.pathname + location.search);
+    renderQueue();
+    var first = document.querySelector('#queue .case-row-button');
+    (first || $('next-case')).focus();
+  }
+
+  function addField(dl, label, value, opts) {
+    opts = opts || {};
+    var dt = el('dt', opts.long ? 'long-label' : null, label);
+    var text = str(value).trim();
+    var dd = el('dd', null, text || t('notGiven'));
+    if (!text) dd.classList.add('empty');
+    if (opts.long && text) dd.classList.add('long');
+    if (opts.mono && text) dd.classList.add('mono');
+    dl.appendChild(dt);
+    dl.appendChild(dd);
+    return dd;
+  }
+
+  function renderCase(c) {
+    currentCase = c;
+    $('case-empty').hidden = true;
+    $('case-content').hidden = false;
+
+    $('case-title').textContent = str(c.id);
+    var status = $('case-status');
+    status.className = 'badge status-badge status-' + str(c.status);
+    status.textContent = word('status_', c.status);
+    var prio = $('case-priority');
+    prio.className = 'badge prio-' + str(c.priority);
+    prio.textContent = c.priority ? word('prio_', c.priority) : '';
+    var risk = $('case-risk');
+    var grade = c.risk && c.risk.grade;
+    risk.className = 'badge risk-' + str(grade);
+    risk.textContent = grade ? word('risk_', grade) : '';
+
+    var sub = [word('ch_', c.channel), word('lang_', c.language)];
+    if (c.created_at) sub.push(t('created', { t: fmtTime(c.created_at) }));
+    sub.push(c.assignee
+      ? t('assignedTo', { name: me && c.assignee === me.name ? str(c.assignee) + ' (' + t('mine') + ')' : str(c.assignee) })
+      : t('unassigned'));
+    $('case-sub').textContent = sub.filter(Boolean).join(' · ');
+    var caseDue = $('case-due');
+    var respondBy = c.deadlines && c.deadlines.respond_by;
+    if (respondBy && c.status !== 'answered' && c.status !== 'closed') {
+      caseDue.setAttribute('data-due', str(respondBy));
+      caseDue.setAttribute('data-due-label', 'd_respond_by');
+      paintDue(caseDue, respondBy);
+    } else {
+      caseDue.removeAttribute('data-due');
+      caseDue.classList.remove('due-soon', 'overdue');
+      caseDue.textContent = '';
+    }
+
+    // Complaint record
+    var rec = $('complaint-record');
+    clear(rec);
+    var cp = c.complaint || {};
+    addField(rec, t('f_product'), cp.product);
+    addField(rec, t('f_incident_time'), cp.incident_time);
+    addField(rec, t('f_place'), cp.place);
+    addField(rec, t('f_people_involved'), cp.people_involved);
+    addField(rec, t('f_description'), cp.description, { long: true });
+    addField(rec, t('f_desired_resolution'), cp.desired_resolution, { long: true });
+
+    // Customer
+    var cu = c.customer || {};
+    var cust = $('customer-record');
+    clear(cust);
+    addField(cust, t('f_name'), cu.name);
+    addField(cust, t('f_phone'), cu.phone, { mono: true });
+    addField(cust, t('f_email'), cu.email);
+    addField(cust, t('f_account_id'), cu.account_id, { mono: true });
+
+    // Deadlines
+    var dl = $('deadlines');
+    clear(dl);
+    var dd = c.deadlines || {};
+    ['acknowledge_by', 'investigate_by', 'respond_by'].forEach(function (k) {
+      dl.appendChild(el('dt', null, t('d_' + k)));
+      var cell = el('dd');
+      if (dd[k]) {
+        cell.appendChild(el('span', null, fmtTime(dd[k])));
+        if (c.status !== 'closed' && c.status !== 'answered') {
+          cell.appendChild(document.createElement('br'));
+          var due = el('span', 'due');
+          due.setAttribute('data-due', str(dd[k]));
+          paintDue(due, dd[k]);
+          cell.appendChild(due);
+        }
+      } else {
+        cell.textContent = t('noDeadline');
+        cell.classList.add('empty');
+      }
+      dl.appendChild(cell);
+    });
+
+    // Risk
+    var rd = $('risk-detail');
+    clear(rd);
+    var r = c.risk || {};
+    var line = el('div', 'risk-line');
+    if (r.grade) line.appendChild(el('span', 'badge risk-' + str(r.grade), word('risk_', r.grade)));
+    if (r.score != null) line.appendChild(el('span', 'risk-score', t('riskScore', { n: str(r.score) })));
+    rd.appendChild(line);
+    if (Array.isArray(r.reasons) && r.reasons.length) {
+      var ul = el('ul', 'risk-reasons');
+      r.reasons.forEach(function (reason) { ul.appendChild(el('li', null, str(reason))); });
+      rd.appendChild(ul);
+    } else {
+      rd.appendChild(el('p', 'hint', t('noReasons')));
+    }
+
+    // Conversation
+    var conv = $('conversation');
+    var stick = conv.scrollHeight - conv.scrollTop - conv.clientHeight < 60;
+    clear(conv);
+    (Array.isArray(c.messages) ? c.messages : []).forEach(function (m) {
+      if (!m) return;
+      var from = ['customer', 'bot', 'agent', 'system'].indexOf(m.from) >= 0 ? m.from : 'system';
+      var li = el('li', 'msg msg-' + from);
+      var meta = el('div', 'msg-meta');
+      meta.appendChild(el('span', 'msg-from', t('from_' + from)));
+      if (m.at) {
+        var time = el('time', null, fmtTime(m.at));
+        time.setAttribute('datetime', str(m.at));
+        meta.appendChild(time);
+      }
+      if (m.channel && m.channel !== c.channel) meta.appendChild(el('span', null, word('ch_', m.channel)));
+      li.appendChild(meta);
+      li.appendChild(el('p', 'msg-text', str(m.text)));
+      conv.appendChild(li);
+    });
+    if (stick) conv.scrollTop = conv.scrollHeight;
+
+    // Audit trail, newest first
+    var audit = $('audit-trail');
+    clear(audit);
+    var events = Array.isArray(c.events) ? c.events.slice() : [];
+    events.reverse().forEach(function (ev) {
+      if (!ev) return;
+      var li = el('li');
+      var time = el('time', 'audit-time', fmtTime(ev.at));
+      if (ev.at) time.setAttribute('datetime', str(ev.at));
+      li.appendChild(time);
+      var action = el('span', 'audit-action', word('act_', ev.action));
+      if (ev.action != null) action.title = str(ev.action);
+      li.appendChild(action);
+      if (ev.actor) {
+        li.appendChild(document.createTextNode(' · '));
+        li.appendChild(el('span', 'audit-actor', str(ev.actor)));
+      }
+      if (ev.detail != null && ev.detail !== '') li.appendChild(el('span', 'audit-detail', str(ev.detail)));
+      audit.appendChild(li);
+    });
+    if (!events.length) audit.appendChild(el('li', 'hint', '—'));
+
+    $('reply-hint').textContent = t('replyHint', { channel: word('ch_', c.channel), language: word('lang_', c.language) });
+    updateButtons(c);
+  }
+
+  function updateButtons(c) {
+    var mine = !!(me && c.assignee && c.assignee === me.name);
+    var supervisor = !!(me && me.role === 'supervisor');
+    var closed = c.status === 'closed';
+    $('claim-button').disabled = closed || mine || c.status === 'collecting';
+    $('release-button').disabled = closed || !c.assignee || !(mine || supervisor);
+    $('resolve-button').disabled = closed || c.status === 'collecting';
+    $('close-button').disabled = closed;
+    $('reply-send').disabled = closed;
+    $('reply-input').disabled = closed;
+    if (closed) hideResolve();
+  }
+
+  function busy(btn, on) {
+    btn.setAttribute('aria-busy', on ? 'true' : 'false');
+    btn.disabled = !!on;
+  }
+
+  function caseAction(action, body, btn, doneKey, errEl) {
+    if (!currentCase) return Promise.resolve(null);
+    var id = currentCase.id;
+    var err = errEl || $('case-error');
+    err.textContent = '';
+    busy(btn, true);
+    function settle() {
+      busy(btn, false);
+      if (currentCase) updateButtons(currentCase);
+    }
+    return api('POST', casePath(id, action), body === undefined ? {} : body).then(function (c) {
+      settle();
+      if (c && c.id) {
+        if (currentCase && currentCase.id === c.id) renderCase(c);
+      } else {
+        refreshCase();
+      }
+      if (doneKey) toast(t(doneKey, { id: id }));
+      loadQueue();
+      return c;
+    }, function (e) {
+      settle();
+      if (e.status !== 401) err.textContent = e.message;
+      throw e;
+    });
+  }
+
+  function ignore() { /* error already shown */ }
+
+  function showResolve() {
+    var form = $('resolve-form');
+    form.hidden = false;
+    $('resolve-button').setAttribute('aria-expanded', 'true');
+    $('resolve-error').textContent = '';
+    $('resolve-outcome').focus();
+  }
+
+  function hideResolve() {
+    var form = $('resolve-form');
+    if (!form) return;
+    form.hidden = true;
+    $('resolve-button').setAttribute('aria-expanded', 'false');
+    $('resolve-error').textContent = '';
+    $('resolve-outcome').removeAttribute('aria-invalid');
+    $('resolve-summary').removeAttribute('aria-invalid');
+  }
+
+  function onResolveSubmit(ev) {
+    ev.preventDefault();
+    var outcome = $('resolve-outcome').value;
+    var summary = $('resolve-summary').value.trim();
+    var err = $('resolve-error');
+    $('resolve-outcome').removeAttribute('aria-invalid');
+    $('resolve-summary').removeAttribute('aria-invalid');
+    if (!outcome) {
+      err.textContent = t('resolveNeedOutcome');
+      $('resolve-outcome').setAttribute('aria-invalid', 'true');
+      $('resolve-outcome').focus();
+      return;
+    }
+    if (!summary) {
+      err.textContent = t('resolveNeedSummary');
+      $('resolve-summary').setAttribute('aria-invalid', 'true');
+      $('resolve-summary').focus();
+      return;
+    }
+    err.textContent = '';
+    var btn = $('resolve-submit');
+    caseAction('resolve', { summary: summary, outcome: outcome }, btn, 'resolved', err).then(function () {
+      $('resolve-summary').value = '';
+      $('resolve-outcome').value = '';
+      hideResolve();
+      $('resolve-button').focus();
+    }, ignore);
+  }
+
+  /* ---------- reply ---------- */
+
+  function checkReply() {
+    var input = $('reply-input');
+    var text = input.value;
+    var n = Array.from(text).length;
+    $('reply-count').textContent = n ? n + ' / ' + REPLY_MAX : '';
+    var lower = text.toLowerCase();
+    var hit = null;
+    for (var i = 0; i < DISCOURAGED.length; i++) {
+      if (lower.indexOf(DISCOURAGED[i].toLowerCase()) >= 0) { hit = DISCOURAGED[i]; break; }
+    }
+    $('reply-warning').textContent = hit ? t('replyWarning', { w: hit }) : '';
+  }
+
+  function onReply(ev) {
+    ev.preventDefault();
+    if (!currentCase) return;
+    var input = $('reply-input');
+    var text = input.value.trim();
+    var err = $('reply-error');
+    err.textContent = '';
+    if (!text) {
+      err.textContent = t('replyEmpty');
+      input.focus();
+      return;
+    }
+    if (Array.from(text).length > REPLY_MAX) {
+      err.textContent = t('replyTooLong');
+      input.focus();
+      return;
+    }
+    var id = currentCase.id;
+    var btn = $('reply-send');
+    busy(btn, true);
+    api('POST', casePath(id, 'reply'), { text: text }).then(function (c) {
+      if (currentCase && currentCase.id === id) {
+        input.value = '';
+        delete drafts[id];
+        checkReply();
+        if (c && c.id) renderCase(c); else refreshCase();
+        var conv = $('conversation');
+        conv.scrollTop = conv.scrollHeight;
+      }
+      toast(t('replied'));
+      loadQueue();
+    }, function (e) {
+      if (e.status !== 401) err.textContent = e.message;
+    }).then(function () {
+      busy(btn, false);
+      if (currentCase) updateButtons(currentCase);
+    });
+  }
+
+  /* ---------- live updates ---------- */
+
+  function setLive(state) {
+    liveState = state;
+    renderLive();
+  }
+
+  function renderLive() {
+    var box = $('live-status');
+    box.setAttribute('data-state', liveState);
+    $('live-text').textContent = t('live_' + liveState);
+    box.title = t('live_' + liveState);
+  }
+
+  function onEvent(ev) {
+    var data;
+    try { data = JSON.parse(ev.data); } catch (e) { return; }
+    if (!data || typeof data !== 'object') return;
+    if (data.type && data.type !== 'case') return;
+    scheduleQueue();
+    if (data.case_id && currentCase && String(data.case_id) === currentCase.id) scheduleCase();
+    if (data.status === 'queued' && data.case_id && data.reason !== 'released' && (!currentCase || currentCase.id !== data.case_id)) {
+      toast(t('newCase', { id: str(data.case_id) }));
+    }
+  }
+
+  function startPolling() {
+    if (pollTimer) return;
+    pollTimer = setInterval(function () {
+      loadQueue();
+      if (currentCase) refreshCase();
+    }, POLL_MS);
+  }
+
+  function stopPolling() {
+    clearInterval(pollTimer);
+    pollTimer = null;
+  }
+
+  function startLive() {
+    stopLive();
+    if (typeof window.EventSource !== 'function') {
+      setLive('polling');
+      startPolling();
+      return;
+    }
+    var source;
+    try {
+      source = new EventSource('/api/events');
+    } catch (e) {
+      setLive('polling');
+      startPolling();
+      return;
+    }
+    es = source;
+    source.onopen = function () {
+      if (source !== es) return;
+      setLive('live');
+      stopPolling();
+      // Catch up on anything that happened while the stream was down.
+      scheduleQueue();
+      if (currentCase) scheduleCase();
+    };
+    source.onmessage = onEvent;
+    source.addEventListener('case', onEvent);
+    source.onerror = function () {
+      if (source !== es) return;
+      setLive('polling');
+      startPolling();
+      if (source.readyState === 2) {
+        // The browser gave up (e.g. a 401 or a non-stream answer): check the session, retry later.
+        es = null;
+        api('GET', '/api/me').then(function () {
+          clearTimeout(esRetry);
+          esRetry = setTimeout(function () { if (me) startLive(); }, 30000);
+        }, function () { /* 401 already handled */ });
+      }
+    };
+  }
+
+  function stopLive() {
+    if (es) { try { es.close(); } catch (e) { /* ignore */ } }
+    es = null;
+    clearTimeout(esRetry);
+    stopPolling();
+    setLive('off');
+  }
+
+  /* ---------- start ---------- */
+
+  function init() {
+    applyLang();
+
+    $('lang-toggle').addEventListener('click', function () { setLang(lang === 'zh' ? 'en' : 'zh'); });
+    $('login-form').addEventListener('submit', onLogin);
+    $('logout-button').addEventListener('click', onLogout);
+    $('queue').addEventListener('click', onQueueClick);
+    $('next-case').addEventListener('click', takeNext);
+    $('refresh-queue').addEventListener('click', function () { loadQueue(); if (currentCase) refreshCase(); });
+    $('status-filter').addEventListener('change', loadQueue);
+    $('back-to-queue').addEventListener('click', closeCaseView);
+
+    $('claim-button').addEventListener('click', function () {
+      caseAction('claim', {}, this, 'claimed').catch(ignore);
+    });
+    $('release-button').addEventListener('click', function () {
+      caseAction('release', {}, this, 'released').catch(ignore);
+    });
+    $('close-button').addEventListener('click', function () {
+      caseAction('close', {}, this, 'closed').catch(ignore);
+    });
+    $('resolve-button').addEventListener('click', function () {
+      if ($('resolve-form').hidden) showResolve(); else hideResolve();
+    });
+    $('resolve-cancel').addEventListener('click', function () {
+      hideResolve();
+      $('resolve-button').focus();
+    });
+    $('resolve-form').addEventListener('submit', onResolveSubmit);
+    ['resolve-outcome', 'resolve-summary'].forEach(function (id) {
+      $(id).addEventListener(id === 'resolve-outcome' ? 'change' : 'input', function () {
+        if ($(id).getAttribute('aria-invalid') === 'true') {
+          $(id).removeAttribute('aria-invalid');
+          $('resolve-error').textContent = '';
+        }
+      });
+    });
+    $('resolve-form').addEventListener('keydown', function (ev) {
+      if (ev.key === 'Escape') { hideResolve(); $('resolve-button').focus(); }
+    });
+
+    $('reply-form').addEventListener('submit', onReply);
+    $('reply-input').addEventListener('input', checkReply);
+    $('reply-input').addEventListener('keydown', function (ev) {
+      if (ev.key === 'Enter' && (ev.ctrlKey || ev.metaKey) && !ev.isComposing) {
+        ev.preventDefault();
+        $('reply-send').click();
+      }
+    });
+
+    document.addEventListener('keydown', function (ev) {
+      if (ev.key === 'Escape' && currentCase && window.matchMedia && window.matchMedia('(max-width: 760px)').matches &&
+          !(ev.target && /^(TEXTAREA|INPUT|SELECT)$/.test(ev.target.tagName))) {
+        closeCaseView();
+      }
+    });
+
+    setInterval(refreshCountdowns, 30000);
+
+    api('GET', '/api/me', undefined, { allow401: true }).then(function (data) {
+      if (data && data.name) {
+        me = data;
+        showConsole();
+      } else {
+        showLogin('');
+      }
+    }, function (e) {
+      showLogin(e.status === 401 ? '' : e.message);
+    });
+  }
+
+  if (document.readyState === 'loading') document.addEventListener('DOMContentLoaded', init);
+  else init();
+})();

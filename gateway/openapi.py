@@ -1,0 +1,127 @@
+"""The agent API's OpenAPI 3.1 description, served at GET /api/openapi.json."""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+def _ref(name: str) -> dict[str, str]:
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+def _json(schema: dict[str, Any], description: str) -> dict[str, Any]:
+    return {"description": description, "content": {"application/json": {"schema": schema}}}
+
+
+_ERRORS = {
+    "401": _json(_ref("Error"), "Not logged in"),
+    "404": _json(_ref("Error"), "No such case"),
+    "409": _json(_ref("Error"), "The case is not in a state that allows this"),
+}
+_CASE_ID = {"name": "case_id", "in": "path", "required": True, "schema": {"type": "string"}}
+
+
+def _case_action(summary: str, body: dict[str, Any] | None = None) -> dict[str, Any]:
+    operation: dict[str, Any] = {
+        "summary": summary,
+        "parameters": [_CASE_ID],
+        "responses": {"200": _json(_ref("Case"), "The case after the change"), **_ERRORS},
+    }
+    if body is not None:
+        operation["requestBody"] = {"required": True, "content": {"application/json": {"schema": body}}}
+        operation["responses"]["422"] = _json(_ref("Error"), "A field is missing or invalid")
+    return {"post": operation}
+
+
+_TEXT = {"type": "string", "minLength": 1}
+_NULLABLE_TEXT = {"type": ["string", "null"]}
+
+SPEC: dict[str, Any] = {
+    "openapi": "3.1.0",
+    "info": {"title": "complaint-gateway agent API", "version": "0.1.0"},
+    "components": {
+        "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"},
+                            "cookie": {"type": "apiKey", "in": "cookie", "name": "cg_session"}},
+        "schemas": {
+            "Error": {"type": "object", "properties": {"error": {"type": "string"}}, "required": ["error"]},
+            "Case": {
+                "type": "object",
+                "required": ["id", "channel", "language", "status", "risk", "priority", "customer", "complaint",
+                             "deadlines", "assignee"],
+                "properties": {
+                    "id": {"type": "string", "pattern": r"^C-\d{6}-[0-9A-Z]{4}$"},
+                    "channel": {"type": "string"},
+                    "language": {"type": "string", "enum": ["zh", "en"]},
+                    "status": {"type": "string",
+                               "enum": ["collecting", "queued", "claimed", "answered", "closed", "reopened"]},
+                    "risk": {"type": "object", "properties": {
+                        "grade": {"type": "string", "enum": ["high", "medium", "low"]},
+                        "score": {"type": "integer"},
+                        "reasons": {"type": "array", "items": {"type": "string"}}}},
+                    "priority": {"type": "string", "enum": ["urgent", "high", "normal", "low"]},
+                    "customer": {"type": "object", "properties": {
+                        k: _NULLABLE_TEXT for k in ("name", "phone", "email", "account_id")}},
+                    "complaint": {"type": "object", "properties": {
+                        k: _NULLABLE_TEXT for k in ("product", "incident_time", "place", "people_involved",
+                                                    "description", "desired_resolution")}},
+                    "deadlines": {"type": "object", "properties": {
+                        k: {"type": "string", "format": "date-time"}
+                        for k in ("acknowledge_by", "investigate_by", "respond_by")}},
+                    "assignee": _NULLABLE_TEXT,
+                    "messages": {"type": "array", "items": {"type": "object", "properties": {
+                        "at": {"type": "string"}, "from": {"type": "string"}, "channel": {"type": "string"},
+                        "text": {"type": "string"}}}},
+                    "events": {"type": "array", "items": {"type": "object", "properties": {
+                        "at": {"type": "string"}, "actor": {"type": "string"}, "action": {"type": "string"},
+                        "before": _NULLABLE_TEXT, "after": {"type": "string"}, "detail": _NULLABLE_TEXT}}},
+                },
+            },
+        },
+    },
+    "security": [{"bearer": []}, {"cookie": []}],
+    "paths": {
+        "/api/login": {"post": {
+            "summary": "Log in; answers a bearer token and sets the console's session cookie",
+            "security": [],
+            "requestBody": {"required": True, "content": {"application/json": {"schema": {
+                "type": "object", "required": ["name", "password"],
+                "properties": {"name": _TEXT, "password": _TEXT}}}}},
+            "responses": {
+                "200": _json({"type": "object", "properties": {"token": {"type": "string"},
+                                                               "agent": {"type": "object"}}}, "Logged in"),
+                "401": _json(_ref("Error"), "Wrong name or password, or locked for a while"),
+            },
+        }},
+        "/api/logout": {"post": {"summary": "End this token", "responses": {"200": {"description": "Done"}}}},
+        "/api/me": {"get": {"summary": "Who is logged in", "responses": {
+            "200": _json({"type": "object"}, "The agent"), "401": _ERRORS["401"]}}},
+        "/api/cases": {"get": {
+            "summary": "Cases, oldest first; open ones unless a status is given",
+            "parameters": [
+                {"name": "status", "in": "query", "schema": {"type": "string"}},
+                {"name": "risk", "in": "query", "schema": {"type": "string", "enum": ["high", "medium", "low"]}},
+            ],
+            "responses": {"200": _json({"type": "object", "properties": {
+                "cases": {"type": "array", "items": _ref("Case")}}}, "The cases"), "401": _ERRORS["401"]},
+        }},
+        "/api/cases/next": {"post": {"summary": "Claim the most urgent waiting case", "responses": {
+            "200": _json(_ref("Case"), "The case, now yours"), "204": {"description": "Nobody is waiting"},
+            "401": _ERRORS["401"]}}},
+        "/api/cases/{case_id}": {"get": {"summary": "One case with its conversation and audit trail",
+                                         "parameters": [_CASE_ID],
+                                         "responses": {"200": _json(_ref("Case"), "The case"), **_ERRORS}}},
+        "/api/cases/{case_id}/claim": _case_action("Claim a waiting case"),
+        "/api/cases/{case_id}/release": _case_action("Give a claimed case back to the queue"),
+        "/api/cases/{case_id}/reply": _case_action(
+            "Answer the customer through their own channel",
+            {"type": "object", "required": ["text"], "properties": {"text": _TEXT}}),
+        "/api/cases/{case_id}/resolve": _case_action(
+            "Record the answer and outcome",
+            {"type": "object", "required": ["summary", "outcome"], "properties": {
+                "summary": _TEXT,
+                "outcome": {"type": "string", "enum": ["upheld", "partially_upheld", "not_upheld", "withdrawn"]}}}),
+        "/api/cases/{case_id}/close": _case_action("Close an answered case"),
+        "/api/events": {"get": {"summary": "Server-sent events: a JSON line per case change",
+                                "responses": {"200": {"description": "text/event-stream"}}}},
+    },
+}

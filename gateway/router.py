@@ -1,0 +1,335 @@
+"""The router: every customer message, from any channel, to the bot or to the case's handler.
+
+Guarantees:
+- nothing lost: ``receive`` returns only after the message is in the conversation's inbox in Redis, and an
+  inbox is drained until empty, also after a gateway dies (its lease expires and the sweeper resumes it);
+- exactly-once effect per provider message id: a retry with the same id is recorded once (SET NX and the
+  inbox push are one script);
+- one conversation, one order: a conversation's inbox is a Redis list drained by whoever holds its lease,
+  one message at a time, so two gateway processes never handle one conversation at once;
+- a conversation is ``bot`` while the intake runs, then belongs to its case: later messages go to the case's
+  handler, not the bot, until the case is closed and a new intake (a new, short Rasa conversation) starts;
+- if Rasa fails or is slow, the customer gets a holding reply and the conversation is queued for a human.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import uuid
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any
+
+from redis.asyncio import Redis
+
+from channels.base import Channel
+from channels.message import InboundMessage, OutboundMessage
+from gateway import texts
+from gateway.events import DeskEvents
+from gateway.language import detect
+from gateway.privacy import conversation_ref
+from gateway.rasa_client import BotUnavailable, RasaClient
+from handoff.cases import Case, CaseNotFound, CaseStore
+from handoff.queue import AgentQueue
+
+log = logging.getLogger(__name__)
+
+ACTIVE_KEY = "cg:conversations:active"
+BATCH_CHANNELS = frozenset({"transcript"})
+LEASE_MS = 60_000
+DEDUP_SECONDS = 7 * 24 * 3600
+
+# Record a message once: the dedup mark and the inbox push happen together or not at all.
+_RECORD_ONCE = """
+if redis.call('SET', KEYS[1], '1', 'NX', 'EX', ARGV[2]) then
+  redis.call('RPUSH', KEYS[2], ARGV[1])
+  return 1
+end
+return 0
+"""
+_RELEASE_LEASE = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0
+"""
+
+
+def _key(conversation_id: str, part: str) -> str:
+    return f"cg:conv:{{{conversation_id}}}:{part}"
+
+
+class Router:
+    def __init__(
+        self,
+        redis: Redis,
+        rasa: RasaClient,
+        cases: CaseStore,
+        queue: AgentQueue,
+        channels: Mapping[str, Channel],
+        events: DeskEvents,
+    ) -> None:
+        self._redis = redis
+        self._rasa = rasa
+        self._cases = cases
+        self._queue = queue
+        self._channels = channels
+        self._events = events
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._handled: dict[tuple[str, str], asyncio.Future[None]] = {}
+        self._record_once = redis.register_script(_RECORD_ONCE)
+        self._release_lease = redis.register_script(_RELEASE_LEASE)
+
+    async def receive(self, message: InboundMessage) -> bool:
+        """Record the message durably; False if this provider message id was seen before."""
+        conversation_id = message.conversation_id
+        keys = [_key(conversation_id, f"seen:{message.message_id}"), _key(conversation_id, "inbox")]
+        payload = json.dumps(message.to_dict(), ensure_ascii=False)
+        # Marked active first: a gateway that dies right after recording leaves the sweeper a trail.
+        await self._redis.sadd(ACTIVE_KEY, conversation_id)
+        fresh = bool(await self._record_once(keys=keys, args=[payload, DEDUP_SECONDS]))
+        self._spawn(self.drain(conversation_id))
+        return fresh
+
+    async def receive_and_wait(self, message: InboundMessage, within: float) -> bool | None:
+        """Record the message, then wait (up to ``within`` seconds) until this gateway has handled it.
+
+        True: handled here, every answer has gone to the channel's ``send`` with ``in_reply_to`` set.
+        False: recorded but not handled here in time (another replica holds the conversation, or the bot is
+        slow); its answers will reach the channel's ``send`` later. None: a duplicate, already recorded.
+        """
+        key = (message.conversation_id, message.message_id)
+        self._handled[key] = asyncio.get_running_loop().create_future()
+        try:
+            if not await self.receive(message):
+                return None
+            await asyncio.wait_for(asyncio.shield(self._handled[key]), within)
+            return True
+        except TimeoutError:
+            return False
+        finally:
+            self._handled.pop(key, None)
+
+    async def case_of(self, conversation_id: str) -> str | None:
+        """The id of the conversation's open case, if it has one."""
+        case = await self._open_case_of(await self._conversation(conversation_id))
+        return None if case is None else str(case["id"])
+
+    def _spawn(self, coroutine: Any) -> None:
+        task = asyncio.create_task(coroutine)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def close(self) -> None:
+        for task in list(self._tasks):
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+
+    async def sweep(self) -> None:
+        """Resume conversations whose messages wait with no one draining them (a gateway died)."""
+        for raw in await self._redis.smembers(ACTIVE_KEY):
+            self._spawn(self.drain(raw.decode()))
+
+    async def drain(self, conversation_id: str) -> None:
+        """Handle the conversation's waiting messages in order, if no one else is doing so."""
+        lease, token = _key(conversation_id, "lease"), uuid.uuid4().hex
+        inbox, working = _key(conversation_id, "inbox"), _key(conversation_id, "working")
+        while await self._redis.set(lease, token, nx=True, px=LEASE_MS):
+            try:
+                while raw := await self._next_message(working, inbox):
+                    await self._redis.pexpire(lease, LEASE_MS)
+                    await self._handle_safely(raw)
+                    await self._redis.lrem(working, 1, raw.decode())
+            finally:
+                await self._release_lease(keys=[lease], args=[token])
+            # A message may have arrived between our last look and the release: look again.
+            if not await self._redis.llen(inbox):
+                await self._forget_if_idle(conversation_id)
+                return
+
+    async def _next_message(self, working: str, inbox: str) -> bytes | None:
+        # A message left in 'working' was being handled by a gateway that died: it goes first.
+        leftover: bytes | None = await self._redis.lindex(working, 0)
+        if leftover is not None:
+            return leftover
+        moved: bytes | None = await self._redis.lmove(inbox, working, "LEFT", "RIGHT")
+        return moved
+
+    async def _forget_if_idle(self, conversation_id: str) -> None:
+        async with self._redis.pipeline(transaction=False) as pipe:
+            pipe.llen(_key(conversation_id, "inbox"))
+            pipe.llen(_key(conversation_id, "working"))
+            waiting, working = await pipe.execute()
+        if not waiting and not working:
+            await self._redis.srem(ACTIVE_KEY, conversation_id)
+
+    async def _handle_safely(self, raw: bytes) -> None:
+        message = InboundMessage.from_dict(json.loads(raw))
+        try:
+            await self._handle(message)
+        except Exception:
+            # The message itself is safe in Redis; a bug must not stall the conversation behind it.
+            log.exception("failed to handle a message in %s", conversation_ref(message.conversation_id))
+            await self._redis.rpush("cg:quarantine", raw)
+        finally:
+            waiter = self._handled.get((message.conversation_id, message.message_id))
+            if waiter is not None and not waiter.done():
+                waiter.set_result(None)
+
+    async def _handle(self, message: InboundMessage) -> None:
+        state = await self._conversation(message.conversation_id)
+        language = message.language or detect(message.text) or state.get("language") or "en"
+        entry: dict[str, Any] = {"at": message.received_at.isoformat(), "from": "customer",
+                                 "channel": message.channel, "text": message.text}
+        if message.attachments:
+            entry["attachments"] = [a.to_dict() for a in message.attachments]
+        case = await self._open_case_of(state)
+        if message.command == "note":
+            # A machine's word about the conversation (a bounce, a read receipt): on the record, not to the bot.
+            note = {**entry, "from": "system"}
+            if case is not None:
+                await self._cases.add_message(case["id"], note)
+            else:
+                transcript = _key(message.conversation_id, "transcript")
+                await self._redis.rpush(transcript, json.dumps(note, ensure_ascii=False))
+            return
+        if message.command == "handoff":
+            if case is None:
+                record = await self._partial_record(message, state, language)
+                await self._open_case(message, language, record, "channel_handoff")
+            return
+        if case is not None:
+            await self._cases.add_message(case["id"], entry)
+            await self._events.publish(case["id"], case["status"], "customer_message")
+            return
+        await self._remember(message.conversation_id, entry, language)
+        metadata = {"language": language, "channel": message.channel, "contact": message.contact.to_dict()}
+        sender = f"{message.conversation_id}#{state.get('intake', '1')}"
+        try:
+            reply = await self._rasa.turn(sender, message.text, metadata)
+        except BotUnavailable as exc:
+            log.warning("bot unavailable for %s: %s", conversation_ref(message.conversation_id), exc)
+            await self._say(message, texts.holding_reply(language), language)
+            await self._open_case(message, language, {}, "bot_unavailable")
+            return
+        for text, buttons in reply.texts:
+            await self._say(message, text, language, buttons)
+        for event in reply.events:
+            if event.get("event") in ("case_ready", "human_requested"):
+                reason = "complete" if event["event"] == "case_ready" else str(event.get("reason", "customer_request"))
+                await self._open_case(message, language, event.get("record") or {}, reason)
+                return
+        if message.channel in BATCH_CHANNELS:
+            # A finished call's transcript cannot answer questions: what the bot could not fill, a handler will.
+            await self._open_case(message, language, await self._partial_record(message, state, language), "batch")
+
+    async def _partial_record(self, message: InboundMessage, state: dict[str, str], language: str) -> dict[str, Any]:
+        """What the bot has collected so far, asked for with its own "to a person" button payload."""
+        metadata = {"language": language, "channel": message.channel, "contact": message.contact.to_dict()}
+        sender = f"{message.conversation_id}#{state.get('intake', '1')}"
+        try:
+            reply = await self._rasa.turn(sender, "/request_human", metadata)
+        except BotUnavailable:
+            return {}
+        for event in reply.events:
+            if isinstance(event.get("record"), dict):
+                return dict(event["record"])
+        return {}
+
+    async def _conversation(self, conversation_id: str) -> dict[str, str]:
+        raw = await self._redis.hgetall(_key(conversation_id, "state"))
+        return {k.decode(): v.decode() for k, v in raw.items()}
+
+    async def _open_case_of(self, state: dict[str, str]) -> Case | None:
+        if not state.get("case_id"):
+            return None
+        try:
+            case = await self._cases.summary(state["case_id"])
+        except CaseNotFound:
+            return None
+        return None if case["status"] == "closed" else case
+
+    async def _remember(self, conversation_id: str, entry: dict[str, Any], language: str) -> None:
+        """Keep the intake's transcript and language; a closed case's conversation starts a new intake."""
+        state_key = _key(conversation_id, "state")
+        state = await self._conversation(conversation_id)
+        async with self._redis.pipeline(transaction=True) as pipe:
+            if state.get("case_id"):
+                pipe.hdel(state_key, "case_id")
+                pipe.hincrby(state_key, "intake", 1)
+                pipe.delete(_key(conversation_id, "transcript"))
+            elif "intake" not in state:
+                pipe.hset(state_key, "intake", "1")
+            pipe.hset(state_key, "language", language)
+            pipe.rpush(_key(conversation_id, "transcript"), json.dumps(entry, ensure_ascii=False))
+            await pipe.execute()
+
+    async def _say(self, to: InboundMessage, text: str, language: str, buttons: tuple[Any, ...] = ()) -> None:
+        out = OutboundMessage(to.channel, to.conversation_key, text, "bot", buttons=buttons,
+                              in_reply_to=to.message_id)
+        await self._deliver(out)
+        entry = {"at": out.sent_at.isoformat(), "from": "bot", "channel": to.channel, "text": text}
+        await self._redis.rpush(_key(to.conversation_id, "transcript"), json.dumps(entry, ensure_ascii=False))
+
+    async def _open_case(
+        self, message: InboundMessage, language: str, record: dict[str, Any], reason: str
+    ) -> Case:
+        conversation_id = message.conversation_id
+        transcript = [json.loads(m) for m in await self._redis.lrange(_key(conversation_id, "transcript"), 0, -1)]
+        contact = message.contact
+        said = "\n".join(m["text"] for m in transcript if m["from"] == "customer")
+        case = await self._cases.create(
+            channel=message.channel,
+            conversation_id=conversation_id,
+            language=record.get("language") or language,
+            customer={
+                "name": record.get("customer_name") or contact.name,
+                "phone": record.get("phone") or contact.phone,
+                "email": record.get("email") or contact.email,
+                "account_id": record.get("account_id"),
+            },
+            complaint={**record, "description": record.get("description") or said},
+            handoff_reason=reason,
+            messages=transcript,
+            attachments=[a for m in transcript for a in m.get("attachments", ())],
+            risk_flags=_strings(record.get("risk_flags")),
+            unverified=[*_strings(record.get("unverified")), *(["phone"] if record.get("phone_unverified") else [])],
+        )
+        await self._queue.enqueue(case["id"])
+        await self._redis.hset(_key(conversation_id, "state"), "case_id", case["id"])
+        respond_by = datetime.fromisoformat(case["deadlines"]["respond_by"])
+        notice = texts.case_opened(language, case["id"], respond_by)
+        out = OutboundMessage(message.channel, message.conversation_key, notice, "system",
+                              case_id=case["id"], case_status=case["status"], in_reply_to=message.message_id)
+        await self._deliver(out)
+        await self._cases.add_message(case["id"], {"at": out.sent_at.isoformat(), "from": "system",
+                                                   "channel": message.channel, "text": notice})
+        await self._events.publish(case["id"], case["status"], "created")
+        log.info("case %s opened from %s (%s)", case["id"], message.channel, reason)
+        return case
+
+    async def reply_from_agent(self, case: Case, agent: str, text: str) -> None:
+        """Send a handler's reply through the customer's own channel and put it on the case."""
+        channel, _, key = case["conversation_id"].partition(":")
+        out = OutboundMessage(channel, key, text, "agent", automatic=False)
+        await self._deliver(out)
+        await self._cases.add_message(case["id"], {"at": out.sent_at.isoformat(), "from": "agent",
+                                                   "agent": agent, "channel": channel, "text": text})
+
+    async def notify_status(self, case: Case) -> None:
+        """Tell the customer their case changed status (the web chat shows it on the banner)."""
+        channel, _, key = case["conversation_id"].partition(":")
+        await self._deliver(OutboundMessage(channel, key, "", "system", case_id=case["id"],
+                                            case_status=case["status"]))
+
+    async def _deliver(self, out: OutboundMessage) -> None:
+        adapter = self._channels.get(out.channel)
+        if adapter is None:
+            log.error("no channel %s to deliver to %s", out.channel, conversation_ref(out.conversation_id))
+            return
+        await adapter.send(out)
+
+
+def _strings(value: Any) -> list[str]:
+    """A list of strings from a bot payload field, whatever the bot sent."""
+    return [str(v) for v in value] if isinstance(value, list) else []

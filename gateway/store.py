@@ -1,0 +1,32 @@
+"""Opening Redis: the server ``REDIS_URL`` names, or the embedded one (already running, or started here)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+
+from redis.asyncio import Redis
+
+from gateway.embedded_redis import EmbeddedRedis, running_url
+from gateway.settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+@contextlib.asynccontextmanager
+async def open_redis(settings: Settings) -> AsyncIterator[Redis]:
+    embedded = None
+    url = settings.redis_url or running_url(settings.data_dir / "redis")
+    if not url:
+        embedded = EmbeddedRedis(settings.data_dir / "redis")
+        url = await asyncio.to_thread(embedded.start)
+        log.info("no REDIS_URL: started the embedded Redis (data in %s)", embedded.data_dir)
+    redis = Redis.from_url(url, health_check_interval=30)
+    try:
+        yield redis
+    finally:
+        await redis.aclose()
+        if embedded is not None:
+            await asyncio.to_thread(embedded.stop)

@@ -1,0 +1,1 @@
+"""The handler's desk: cases, the agent queue, deadlines, risk and the audit trail."""

@@ -1,0 +1,218 @@
+"""The case: the complaint record, its conversation and its audit trail, kept in Redis.
+
+Guarantees:
+- every change of a case's status, assignee or record is one transaction with its audit event (who, when,
+  what, before and after), so a case never changes without a trace;
+- the audit trail is append-only: nothing here edits or deletes an event;
+- transitions are checked (a closed case cannot be claimed, only the assignee replies), and a refused
+  transition changes nothing.
+
+All keys of one case share the hash tag ``{<case id>}`` so the transaction also works on Redis Cluster.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterable
+from datetime import UTC, datetime
+from typing import Any
+
+from redis.asyncio import Redis
+from redis.exceptions import WatchError
+
+from handoff import risk as risk_rules
+from handoff.ids import new_case_id
+from handoff.sla import SlaPolicy
+
+OPEN_STATUSES = ("collecting", "queued", "claimed", "answered", "reopened")
+STATUSES = (*OPEN_STATUSES, "closed")
+CUSTOMER_FIELDS = ("name", "phone", "email", "account_id")
+COMPLAINT_FIELDS = (
+    "product", "incident_time", "incident_time_text", "place", "people_involved", "description", "desired_resolution",
+)
+OUTCOMES = ("upheld", "partially_upheld", "not_upheld", "withdrawn")
+
+Case = dict[str, Any]
+
+
+class CaseError(Exception):
+    """A request about a case that cannot be honoured; the message says why."""
+
+
+class CaseNotFound(CaseError):
+    pass
+
+
+class CaseConflict(CaseError):
+    """The case is not in a state that allows this (wrong status, someone else's claim)."""
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat()
+
+
+def _case_key(case_id: str) -> str:
+    return f"cg:case:{{{case_id}}}"
+
+
+def _messages_key(case_id: str) -> str:
+    return f"cg:case:{{{case_id}}}:messages"
+
+
+def _events_key(case_id: str) -> str:
+    return f"cg:case:{{{case_id}}}:events"
+
+
+ALL_CASES_KEY = "cg:cases"
+
+
+class CaseStore:
+    def __init__(self, redis: Redis, sla: SlaPolicy | None = None) -> None:
+        self._redis = redis
+        self._sla = sla or SlaPolicy()
+
+    async def create(
+        self,
+        *,
+        channel: str,
+        conversation_id: str,
+        language: str,
+        customer: dict[str, Any],
+        complaint: dict[str, Any],
+        handoff_reason: str,
+        messages: Iterable[dict[str, Any]] = (),
+        actor: str = "bot",
+        risk_flags: Iterable[str] = (),
+        unverified: Iterable[str] = (),
+        attachments: Iterable[dict[str, Any]] = (),
+    ) -> Case:
+        """Open a queued case from a finished (or interrupted) intake, with the conversation so far.
+
+        ``risk_flags`` are what the bot noticed (a threat, anger); ``unverified`` names fields the customer
+        gave that did not validate, so a handler checks them before relying on them.
+        """
+        created = datetime.now(UTC)
+        messages = list(messages)
+        case: Case = {
+            "id": await self._reserve_id(created),
+            "channel": channel,
+            "conversation_id": conversation_id,
+            "language": language,
+            "status": "queued",
+            "handoff_reason": handoff_reason,
+            "customer": {name: customer.get(name) for name in CUSTOMER_FIELDS},
+            "complaint": {name: complaint.get(name) for name in COMPLAINT_FIELDS},
+            "deadlines": self._sla.deadlines(created).to_dict(),
+            "unverified": sorted(set(unverified)),
+            "attachments": list(attachments),
+            "assignee": None,
+            "resolution": None,
+            "created_at": created.isoformat(),
+            "updated_at": created.isoformat(),
+        }
+        assessed = risk_rules.grade(_customer_text(case, messages), tuple(risk_flags))
+        case["risk"] = assessed.to_dict()
+        case["priority"] = risk_rules.PRIORITY_BY_GRADE[assessed.grade]
+        event = _event(actor, "created", None, "queued", f"intake ended: {handoff_reason}")
+        async with self._redis.pipeline(transaction=True) as pipe:
+            pipe.set(_case_key(case["id"]), json.dumps(case, ensure_ascii=False))
+            if messages:
+                pipe.rpush(_messages_key(case["id"]), *(json.dumps(m, ensure_ascii=False) for m in messages))
+            pipe.rpush(_events_key(case["id"]), json.dumps(event, ensure_ascii=False))
+            await pipe.execute()
+        await self._redis.zadd(ALL_CASES_KEY, {case["id"]: created.timestamp()})
+        return await self.get(case["id"])
+
+    async def _reserve_id(self, created: datetime) -> str:
+        while True:
+            case_id = new_case_id(created)
+            if await self._redis.set(_case_key(case_id), "{}", nx=True):
+                return case_id
+
+    async def get(self, case_id: str) -> Case:
+        async with self._redis.pipeline(transaction=True) as pipe:
+            pipe.get(_case_key(case_id))
+            pipe.lrange(_messages_key(case_id), 0, -1)
+            pipe.lrange(_events_key(case_id), 0, -1)
+            raw, messages, events = await pipe.execute()
+        if not raw or raw == b"{}":
+            raise CaseNotFound(f"no case {case_id}")
+        case: Case = json.loads(raw)
+        case["messages"] = [json.loads(m) for m in messages]
+        case["events"] = [json.loads(e) for e in events]
+        return case
+
+    async def summary(self, case_id: str) -> Case:
+        """The case record without its messages and events (cheap, for lists)."""
+        raw = await self._redis.get(_case_key(case_id))
+        if not raw or raw == b"{}":
+            raise CaseNotFound(f"no case {case_id}")
+        case: Case = json.loads(raw)
+        return case
+
+    async def list(self, status: str | None = None, risk: str | None = None) -> list[Case]:
+        """Cases, oldest first; without ``status`` only open ones."""
+        ids = [i.decode() for i in await self._redis.zrange(ALL_CASES_KEY, 0, -1)]
+        cases = []
+        for case_id in ids:
+            try:
+                case = await self.summary(case_id)
+            except CaseNotFound:
+                continue
+            if (status and case["status"] != status) or (not status and case["status"] == "closed"):
+                continue
+            if risk and case["risk"]["grade"] != risk:
+                continue
+            cases.append(case)
+        return cases
+
+    async def add_message(self, case_id: str, message: dict[str, Any]) -> None:
+        await self.summary(case_id)
+        await self._redis.rpush(_messages_key(case_id), json.dumps(message, ensure_ascii=False))
+
+    async def change(
+        self,
+        case_id: str,
+        *,
+        actor: str,
+        action: str,
+        allowed_from: Iterable[str],
+        mutate: Callable[[Case], str | None],
+    ) -> Case:
+        """Apply ``mutate`` to the record if its status is in ``allowed_from``, with one audit event.
+
+        ``mutate`` edits the case in place and returns the event's detail; it may raise CaseConflict to
+        refuse. The read-check-write runs under WATCH, so two agents racing for one case cannot both win.
+        """
+        allowed = tuple(allowed_from)
+        key = _case_key(case_id)
+        while True:
+            async with self._redis.pipeline(transaction=True) as pipe:
+                try:
+                    await pipe.watch(key)
+                    raw = await pipe.get(key)
+                    if not raw or raw == b"{}":
+                        raise CaseNotFound(f"no case {case_id}")
+                    case: Case = json.loads(raw)
+                    before = case["status"]
+                    if before not in allowed:
+                        raise CaseConflict(f"case {case_id} is {before}; cannot {action}")
+                    detail = mutate(case)
+                    case["updated_at"] = _now()
+                    event = _event(actor, action, before, case["status"], detail)
+                    pipe.multi()  # type: ignore[no-untyped-call]
+                    pipe.set(key, json.dumps(case, ensure_ascii=False))
+                    pipe.rpush(_events_key(case_id), json.dumps(event, ensure_ascii=False))
+                    await pipe.execute()
+                    return case
+                except WatchError:
+                    continue
+
+
+def _event(actor: str, action: str, before: str | None, after: str, detail: str | None) -> dict[str, Any]:
+    return {"at": _now(), "actor": actor, "action": action, "before": before, "after": after, "detail": detail}
+
+
+def _customer_text(case: Case, messages: list[dict[str, Any]]) -> str:
+    said = [m["text"] for m in messages if m.get("from") == "customer"]
+    return "\n".join([*said, case["complaint"].get("description") or ""])
