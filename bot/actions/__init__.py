@@ -1,0 +1,1 @@
+"""Custom actions of the complaint intake bot, served by `rasa run actions`."""

@@ -1,0 +1,779 @@
+"""Custom actions of the complaint intake bot.
+
+The gateway reads two custom payloads from the bot's replies (see bot/README.md): ``case_ready`` when
+the complaint record is complete, and ``human_requested`` when the conversation must go to a complaint
+handler. Texts come from domain.yml responses so that each one is sent in the customer's language.
+
+One extraction pass (``action_validate_slot_mappings``, run by Rasa after every customer message) reads
+the whole message: whatever the customer volunteers fills its slot, whichever question was asked.
+``validate_complaint_form`` then checks the values; a refused value is asked again once, with an
+example, and a second refused value is kept and listed as unverified so nobody is stuck in a loop.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+import unicodedata
+from abc import ABC, abstractmethod
+from datetime import datetime
+from typing import Any
+
+import aiohttp
+from rasa_sdk import Action, FormValidationAction, Tracker
+from rasa_sdk.events import ActionExecutionRejected, ActiveLoop, EventType, FollowupAction, Restarted, SlotSet
+from rasa_sdk.executor import CollectingDispatcher
+from rasa_sdk.types import DomainDict
+
+from . import labels
+from .extract import (
+    CASE_ID,
+    PRODUCT_KEYS,
+    find_accounts,
+    find_case_ids,
+    find_emails,
+    find_names,
+    find_people,
+    find_phones,
+    find_place,
+    find_risk_flags,
+    find_times,
+    find_wish,
+    halfwidth,
+    infer_product,
+    is_story,
+    language_request,
+    product_from_answer,
+)
+from .fields import mask_account, mask_email, mask_phone, normalize_email, normalize_phone, resolve_time, warm_up
+from .text_checks import (
+    DEFAULT_LANGUAGE,
+    MAX_NAME_LENGTH,
+    clean_name,
+    detect_language,
+    is_detailed_description,
+    is_valid_name,
+    language_code,
+    normalize,
+)
+
+log = logging.getLogger(__name__)
+
+RECORD_SLOTS = (
+    "customer_name", "phone", "email", "account_id", "product", "incident_time", "incident_time_text", "place",
+    "people_involved", "description", "desired_resolution",
+)
+FORM_SLOTS = ("customer_name", "phone", "description", "product", "incident_time", "desired_resolution")
+FALLBACK_ACTION = "action_handle_fallback"
+# Intents that interrupt the form (a rule answers them, then the form asks its question again) when the
+# message gives nothing for the record.
+INTERRUPTING_INTENTS = {"request_human", "ask_status", "out_of_scope", "greet", "thank"}
+INTERRUPT_CONFIDENCE = 0.55
+# Intents whose text may describe the complaint; other messages only give contact details.
+CONTENT_INTENTS = {"complain", "inform", "nlu_fallback", "affirm", "deny"}
+THREATS = ("regulator", "media", "lawyer")
+# Answers that are not names, whatever the question was.
+NOT_NAMES = {
+    "嗯", "嗯嗯", "好", "好的", "是", "是的", "对", "对的", "行", "可以", "不", "不是", "没有", "不知道", "你好",
+    "您好",
+    "谢谢", "再见", "什么", "为什么", "干嘛", "ok", "okay", "yes", "yeah", "yep", "no", "nope", "hi", "hello", "hey",
+    "thanks", "thank you", "bye", "what", "why", "sure", "fine", "anonymous", "匿名", "不想说", "不告诉你",
+}
+STATUS_TIMEOUT = aiohttp.ClientTimeout(total=5)
+ISO_TIME = re.compile(r"\d{4}(?:-W\d{2}|-\d{2}(?:-\d{2}(?:T\d{2}:\d{2})?)?)?")
+
+SlotValues = dict[str, Any]
+
+warm_up()
+
+
+# ---------------------------------------------------------------------------------------------------
+# Reading the tracker
+
+def message_metadata(tracker: Tracker) -> dict[str, Any]:
+    """The gateway's metadata of the latest message; empty when a client sent none."""
+    metadata = (tracker.latest_message or {}).get("metadata")
+    return metadata if isinstance(metadata, dict) else {}
+
+
+def contact_field(tracker: Tracker, key: str) -> str | None:
+    """A field of metadata.contact (known to SMS and email channels), if present."""
+    contact = message_metadata(tracker).get("contact")
+    value = contact.get(key) if isinstance(contact, dict) else None
+    return normalize(value) if isinstance(value, str) and value.strip() else None
+
+
+def current_language(tracker: Tracker) -> str:
+    return language_code(tracker.get_slot("language")) or DEFAULT_LANGUAGE
+
+
+def latest_text(tracker: Tracker) -> str:
+    return str((tracker.latest_message or {}).get("text") or "")
+
+
+def latest_intent(tracker: Tracker) -> tuple[str, float]:
+    intent = (tracker.latest_message or {}).get("intent") or {}
+    return str(intent.get("name") or ""), float(intent.get("confidence") or 0.0)
+
+
+def is_interruption(tracker: Tracker) -> bool:
+    name, confidence = latest_intent(tracker)
+    return name in INTERRUPTING_INTENTS and confidence >= INTERRUPT_CONFIDENCE
+
+
+def resuming(tracker: Tracker) -> bool:
+    """True when the form runs again after a rule answered an interruption of this same message."""
+    events = tracker.events
+    last_user = max((i for i, e in enumerate(events) if e.get("event") == "user"), default=-1)
+    return any(e.get("event") == "action" and e.get("name") not in ("complaint_form", "action_listen")
+               for e in events[last_user + 1:])
+
+
+def message_stamp(tracker: Tracker) -> float:
+    """Identifies the latest customer message: its timestamp (the number of messages if there is none)."""
+    users = [event for event in tracker.events if event.get("event") == "user"]
+    stamp = users[-1].get("timestamp") if users else None
+    return float(stamp) if stamp is not None else float(len(users))
+
+
+def is_email(tracker: Tracker) -> bool:
+    return tracker.get_slot("channel") == "email"
+
+
+def entity_values(tracker: Tracker, entity: str) -> list[str]:
+    return [str(e.get("value")) for e in (tracker.latest_message or {}).get("entities") or []
+            if e.get("entity") == entity and e.get("value") is not None]
+
+
+def required_slots_for(slots: dict[str, Any]) -> list[str]:
+    """The questions this customer still needs: a phone or an email, and fewer for a suspected fraud."""
+    required = list(FORM_SLOTS)
+    if slots.get("email") and not slots.get("phone"):
+        required.remove("phone")
+    if "fraud" in (slots.get("risk_flags") or []):
+        required = [s for s in required if s in ("customer_name", "phone", "description")]
+    return required
+
+
+def missing_slots(tracker: Tracker) -> list[str]:
+    return [s for s in required_slots_for(tracker.slots) if tracker.get_slot(s) is None]
+
+
+def response_text(domain: DomainDict, response: str, language: str) -> str:
+    """The text of a response in the given language, straight from the domain (for composing lists)."""
+    for variant in domain.get("responses", {}).get(response, []):
+        conditions = variant.get("condition") or []
+        if any(c.get("name") == "language" and c.get("value") == language for c in conditions):
+            return str(variant.get("text", ""))
+    for variant in domain.get("responses", {}).get(response, []):
+        if not variant.get("condition"):
+            return str(variant.get("text", ""))
+    return ""
+
+
+# ---------------------------------------------------------------------------------------------------
+# Reading a message
+
+def plausible_name(text: str) -> bool:
+    name = clean_name(text)
+    if not is_valid_name(name) or name.lower().strip("!！.。?？~") in NOT_NAMES:
+        return False
+    if re.search(r"[0-9@#?？!！]", name):
+        return False
+    if re.search(r"[\u4e00-\u9fff]", name):
+        return len(name) <= 8
+    return len(name.split()) <= 5
+
+
+def _strip_finds(text: str, finds: list[Any]) -> str:
+    for find in sorted(finds, key=lambda f: f.start, reverse=True):
+        text = text[: find.start] + text[find.end:]
+    return text.strip(" ,，。.;；:：")
+
+
+def own_words(text: str) -> str:
+    """The customer's text as typed (their punctuation kept), on one line."""
+    return " ".join(text.split())
+
+
+def _enough_words(text: str) -> bool:
+    if re.search(r"[\u4e00-\u9fff]", text):
+        return len(re.findall(r"\w", text)) >= 3
+    return len(text.split()) >= 2
+
+
+def signature_name(text: str) -> str | None:
+    """The name an email is signed with ("Regards,\\nJohn Smith", "此致\\n敬礼\\n张三")."""
+    lines = [line.strip() for line in halfwidth(text).splitlines() if line.strip()]
+    for i, line in enumerate(lines[:-1]):
+        if re.fullmatch(r"(?i)(?:best |kind |warm )?regards,?|sincerely,?|yours sincerely,?|yours faithfully,?|"
+                        r"thanks,?|thank you,?|many thanks,?|cheers,?|best,?|敬礼[!！]?|此致|谢谢[!！]?", line):
+            candidate = re.sub(r"(?:敬上|谨上|上)$", "", lines[i + 1]).strip(" ,，")
+            if plausible_name(candidate) and len(candidate) <= 40 and not re.search(r"敬礼", candidate):
+                return clean_name(candidate)
+    # A name alone on the last line: "张伟", "-- John Smith".
+    last = re.sub(r"(?:敬上|谨上)$", "", lines[-1].lstrip("-—– ")).strip(" ,，") if len(lines) >= 2 else ""
+    if re.fullmatch(r"[\u4e00-\u9fff·]{2,4}|[A-Z][a-z'\-]+(?: [A-Z][a-z'\-]+){0,2}", last) and plausible_name(last):
+        return last
+    return None
+
+
+def read_message(tracker: Tracker) -> SlotValues:
+    """Slot values the latest message gives, whatever question was asked (candidates, checked later)."""
+    raw_text = latest_text(tracker).strip()
+    # Full-width letters and digits as ASCII; line breaks kept (an email's sentences and signature).
+    text = "" if raw_text.startswith("/") else unicodedata.normalize("NFKC", raw_text)
+    intent, _ = latest_intent(tracker)
+    interrupting = is_interruption(tracker)
+    requested = tracker.get_slot("requested_slot") if tracker.active_loop_name else None
+    email_mode = is_email(tracker)
+    found: SlotValues = {}
+
+    # Button payloads carry the product as an entity.
+    for product in entity_values(tracker, "product"):
+        if product in PRODUCT_KEYS:
+            found["product"] = product
+    if not text or language_request(text):
+        return found  # "can we speak English?" answers no question
+
+    # Contact details and account numbers: from any message that is not a question about something else.
+    if not (interrupting and intent in ("ask_status", "out_of_scope")):
+        emails, accounts, cases = find_emails(text), find_accounts(text), find_case_ids(text)
+        phones = find_phones(text)
+        if emails:
+            email = normalize_email(emails[-1].value)
+            if email:
+                found["email"] = email
+        if accounts:
+            found["account_id"] = accounts[-1].value
+        if phones:
+            found["phone"] = normalize_phone(phones[-1].value) or phones[-1].value
+        names = find_names(text)
+        if names and plausible_name(names[0].value):
+            found["customer_name"] = clean_name(names[0].value)
+        elif email_mode and not tracker.get_slot("customer_name"):
+            signed = signature_name(raw_text)
+            if signed:
+                found["customer_name"] = signed
+        structured = [*emails, *accounts, *cases, *phones, *names]
+    else:
+        structured = []
+
+    content = intent in CONTENT_INTENTS or (requested is not None and not interrupting) or email_mode
+    if content:
+        times = find_times(text)
+        resolved = resolve_time(text) if times else None
+        if times and resolved and (not tracker.get_slot("incident_time") or requested == "incident_time"):
+            found["incident_time"] = resolved.iso()
+            found["incident_time_text"] = times[0].value
+        if not tracker.get_slot("product") and "product" not in found:
+            product = infer_product(text)
+            if product:
+                found["product"] = product
+        place = find_place(text)
+        if place and not tracker.get_slot("place"):
+            found["place"] = place
+        if requested != "customer_name" and intent != "request_human":
+            people = find_people(text)
+            if people and not tracker.get_slot("people_involved"):
+                found["people_involved"] = people
+        wish = find_wish(raw_text)
+        if wish and not tracker.get_slot("desired_resolution"):
+            # "上周五 希望修复系统" answers both questions: the time is not part of the wish.
+            lead = find_times(wish)
+            if lead and lead[0].start == 0:
+                wish = wish[lead[0].end:].lstrip(" ,，、;；")
+            found["desired_resolution"] = wish
+        tells = intent in ("complain", "inform", "nlu_fallback") or email_mode
+        if tells and not tracker.get_slot("description") and requested != "description" and is_story(text):
+            found["description"] = raw_text if email_mode else own_words(raw_text)
+    if requested and not interrupting:
+        found.update(answer_to_question(tracker, requested, text, raw_text, found, structured))
+    return found
+
+
+def answer_to_question(
+    tracker: Tracker, requested: str, text: str, raw_text: str, found: SlotValues, structured: list[Any]
+) -> SlotValues:
+    """The whole message as the answer to the question the form asked, when nothing more specific fits."""
+    if requested in ("description", "desired_resolution") and not is_email(tracker):
+        # The whole answer to "what happened?" / "what would you like us to do?", in the customer's words.
+        return {requested: own_words(raw_text)} if text.strip() else {}
+    if requested in found or (requested == "phone" and "email" in found):
+        return {}
+    angry = "anger" in find_risk_flags(text)
+    rest = _strip_finds(text, structured)
+    text = normalize(text)
+    if is_email(tracker):
+        # An email reply is read, not taken whole: only a short line answers a question directly.
+        if requested == "customer_name" and len(rest) <= 40 and "\n" not in rest.strip() and plausible_name(rest):
+            return {"customer_name": clean_name(rest)}
+        if requested == "desired_resolution" and _enough_words(rest):
+            return {"desired_resolution": rest}
+        if requested == "description" and _enough_words(rest):
+            return {"description": raw_text}
+        return {}
+    if requested == "customer_name":
+        if angry or not rest:
+            return {}
+        return {"customer_name": clean_name(rest) if plausible_name(rest) else rest}
+    if requested == "phone":
+        return {} if angry or not rest else {"phone": text}
+    if requested == "description":
+        return {"description": own_words(raw_text)}
+    if requested == "product":
+        return {} if angry else {"product": product_from_answer(text) or text}
+    if requested == "incident_time":
+        times = find_times(text)
+        if not times:
+            # "I don't remember" is a (refused) answer; "please refund me" answered the other half of the question.
+            if angry or "desired_resolution" in found:
+                return {}
+            return {"incident_time": text, "incident_time_text": own_words(raw_text)}
+        answer: SlotValues = {}
+        if not tracker.get_slot("desired_resolution") and "desired_resolution" not in found:
+            # The question asked for both: what is left after the time is the wish.
+            left = _strip_finds(text, times)
+            filler = re.fullmatch(r"(?:大概|大约|应该是|好像是|差不多|about|around)", left)
+            if left and _enough_words(left) and not filler:
+                answer["desired_resolution"] = left
+        if "incident_time" not in found:
+            answer.update(incident_time=times[0].value, incident_time_text=times[0].value)
+        return answer
+    if requested == "desired_resolution":
+        return {"desired_resolution": own_words(raw_text)}
+    return {}
+
+
+def language_of_turn(tracker: Tracker) -> str:
+    """The customer's language: what this message is written in, else the gateway's metadata on the first
+    message, else the language so far. A customer who switches language is followed."""
+    text = latest_text(tracker)
+    so_far = language_code(tracker.get_slot("language"))
+    from_metadata = language_code(message_metadata(tracker).get("language"))
+    return (language_request(text) or detect_language(text) or (so_far if so_far else from_metadata) or from_metadata
+            or DEFAULT_LANGUAGE)
+
+
+def retry_once(tracker: Tracker, slot: str) -> SlotValues | None:
+    """Refuses a slot's value the first time (its question comes again, with an example); None after that.
+
+    A customer is never trapped in a loop: the caller keeps the second value and marks it unverified.
+    """
+    reasked = list(tracker.get_slot("reasked_slots") or [])
+    if slot in reasked:
+        return None
+    return {slot: None, "reasked_slots": [*reasked, slot], "refused_slot": slot}
+
+
+def keep_unverified(tracker: Tracker, slot: str, value: Any) -> SlotValues:
+    unverified = list(tracker.get_slot("unverified") or [])
+    return {slot: value, "unverified": unverified if slot in unverified else [*unverified, slot]}
+
+
+# ---------------------------------------------------------------------------------------------------
+# The record and the two payloads
+
+def build_record(tracker: Tracker) -> dict[str, Any]:
+    """The complaint record as the gateway expects it; unfilled fields are None."""
+    record: dict[str, Any] = {slot: tracker.get_slot(slot) for slot in RECORD_SLOTS}
+    record["language"] = current_language(tracker)
+    record["unverified"] = list(tracker.get_slot("unverified") or [])
+    record["phone_unverified"] = bool(tracker.get_slot("phone_unverified"))
+    record["risk_flags"] = list(tracker.get_slot("risk_flags") or [])
+    return record
+
+
+def summary(tracker: Tracker, language: str) -> str:
+    names = labels.SUMMARY[language]
+    colon = "：" if language == "zh" else ": "
+    parts = []
+    for slot in ("customer_name", "phone", "email", "account_id", "product", "incident_time"):
+        value = tracker.get_slot(slot)
+        if not value:
+            continue
+        if slot == "phone":
+            value = mask_phone(value)
+        elif slot == "email":
+            value = mask_email(value)
+        elif slot == "account_id":
+            value = mask_account(value)
+        elif slot == "product":
+            value = labels.PRODUCTS[language].get(value, value)
+        elif slot == "incident_time":
+            words = tracker.get_slot("incident_time_text")
+            value = f"{words} ({value})" if words and words != value else value
+        parts.append(f"{names[slot]}{colon}{value}")
+    return labels.SEPARATOR[language].join(parts)
+
+
+def fresh_start(tracker: Tracker) -> list[EventType]:
+    """Forget the finished intake but keep talking in the customer's language, on the same channel.
+
+    A restart, not only a reset of the slots: Rasa then reads this conversation's history from here on, so a
+    sender that is reused for intake after intake does not make every later turn slower.
+    """
+    return [Restarted(), SlotSet("language", current_language(tracker)),
+            SlotSet("channel", tracker.get_slot("channel")), SlotSet("extracted_message", message_stamp(tracker)),
+            FollowupAction("action_listen")]
+
+
+def hand_over(
+    dispatcher: CollectingDispatcher, tracker: Tracker, reason: str, response: str
+) -> list[EventType]:
+    """Tells the gateway to queue the conversation for a person, with what is known so far."""
+    dispatcher.utter_message(
+        json_message={"event": "human_requested", "reason": reason, "record": build_record(tracker)}
+    )
+    dispatcher.utter_message(response=response)
+    events: list[EventType] = [ActiveLoop(None)] if tracker.active_loop_name else []
+    return events + fresh_start(tracker)
+
+
+def previous_turn_events(tracker: Tracker) -> list[dict[str, Any]]:
+    """The events between the customer's previous message and the latest one."""
+    events = tracker.applied_events()
+    turns = [i for i, event in enumerate(events) if event.get("event") == "user"]
+    return events[turns[-2] + 1: turns[-1]] if len(turns) >= 2 else []
+
+
+def is_hand_over(event: dict[str, Any]) -> bool:
+    custom = (event.get("data") or {}).get("custom") if event.get("event") == "bot" else None
+    return isinstance(custom, dict) and custom.get("event") == "human_requested"
+
+
+def previous_turn_was_fallback(tracker: Tracker) -> bool:
+    """True if the previous message was not understood either, and was not already handed over."""
+    events = previous_turn_events(tracker)
+    fell_back = any(e.get("event") == "action" and e.get("name") == FALLBACK_ACTION for e in events)
+    return fell_back and not any(is_hand_over(e) for e in events)
+
+
+# ---------------------------------------------------------------------------------------------------
+# Actions
+
+class ExtractFromMessage(Action):
+    """Runs after every customer message: language, channel, risk flags and every record field it gives."""
+
+    def name(self) -> str:
+        return "action_validate_slot_mappings"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> list[EventType]:
+        stamp = message_stamp(tracker)
+        if tracker.get_slot("extracted_message") == stamp:
+            return []  # Rasa runs the extraction again when a form starts: this message is done
+        values: SlotValues = {"extracted_message": stamp}
+        # Only what changed: every event makes the conversation's history longer.
+        language = language_of_turn(tracker)
+        channel = message_metadata(tracker).get("channel") or tracker.get_slot("channel")
+        for slot, value in (("language", language), ("channel", channel), ("refused_slot", None)):
+            if tracker.get_slot(slot) != value:
+                values[slot] = value
+                tracker.slots[slot] = value
+
+        text = latest_text(tracker)
+        known = list(tracker.get_slot("risk_flags") or [])
+        new_flags = [] if text.startswith("/") else [f for f in find_risk_flags(text) if f not in known]
+        if new_flags:
+            values["risk_flags"] = known + new_flags
+            tracker.slots["risk_flags"] = values["risk_flags"]
+
+        values.update(read_message(tracker))
+        values.update(self._prefill_contact(tracker, values))
+
+        # Rasa renders responses with the slots as they were before this action: the first message's
+        # language is not set yet, so the text is taken from the domain in the language just found.
+        calm = ("utter_urgent_fraud" if "fraud" in new_flags
+                else "utter_calm_threat" if any(flag in THREATS for flag in new_flags)
+                else "utter_calm_anger" if "anger" in new_flags else None)
+        if calm:
+            dispatcher.utter_message(text=response_text(domain, calm, language))
+        return [SlotSet(slot, value) for slot, value in values.items()]
+
+    @staticmethod
+    def _prefill_contact(tracker: Tracker, values: SlotValues) -> SlotValues:
+        """Contacts the channel knows (an SMS sender's number, an email's From): used, never asked again."""
+        prefill: SlotValues = {}
+        phone = contact_field(tracker, "phone")
+        if phone and not tracker.get_slot("phone") and "phone" not in values and normalize_phone(phone):
+            prefill["phone"] = normalize_phone(phone)
+        email = contact_field(tracker, "email")
+        if email and not tracker.get_slot("email") and "email" not in values and normalize_email(email):
+            prefill["email"] = normalize_email(email)
+        name = contact_field(tracker, "name")
+        if name and not tracker.get_slot("customer_name") and "customer_name" not in values and plausible_name(name):
+            prefill["customer_name"] = clean_name(name)
+        return prefill
+
+
+class ValidateComplaintForm(FormValidationAction):
+    """Checks names, phones, descriptions, products and times, once each message has been read."""
+
+    def name(self) -> str:
+        return "validate_complaint_form"
+
+    async def required_slots(
+        self, domain_slots: list[str], dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> list[str]:
+        return required_slots_for(tracker.slots)
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> list[EventType]:
+        events = await super().run(dispatcher, tracker, domain)
+        if is_interruption(tracker) and not resuming(tracker):
+            # A request for a person, a status or an unrelated question: a rule answers it (keeping what
+            # the message gave), then the form asks its question again.
+            events.append(ActionExecutionRejected("complaint_form"))
+        else:
+            # Keeps the form running even when the message filled nothing it requires (an email instead of
+            # a phone, an angry outburst): the form asks its question again.
+            events.append(SlotSet("extracted_message", tracker.get_slot("extracted_message")))
+        return events
+
+    async def validate_customer_name(
+        self, slot_value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> SlotValues:
+        name = clean_name(str(slot_value))
+        if plausible_name(name):
+            return {"customer_name": name}
+        return retry_once(tracker, "customer_name") or keep_unverified(
+            tracker, "customer_name", normalize(str(slot_value))[:MAX_NAME_LENGTH])
+
+    async def validate_phone(
+        self, slot_value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> SlotValues:
+        phone = normalize_phone(str(slot_value))
+        if phone:
+            return {"phone": phone}
+        if tracker.get_slot("email"):
+            return {"phone": None}  # an email is enough to reach the customer
+        retry = retry_once(tracker, "phone")
+        if retry:
+            return retry
+        # Kept but flagged, so a complaint handler checks the number before calling.
+        return {**keep_unverified(tracker, "phone", normalize(str(slot_value))[:40]), "phone_unverified": True}
+
+    async def validate_description(
+        self, slot_value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> SlotValues:
+        description = str(slot_value).strip()
+        if is_detailed_description(description):
+            return {"description": description}
+        return retry_once(tracker, "description") or keep_unverified(tracker, "description", description)
+
+    async def validate_product(
+        self, slot_value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> SlotValues:
+        product = str(slot_value) if slot_value in PRODUCT_KEYS else product_from_answer(str(slot_value))
+        if product:
+            return {"product": product}
+        return retry_once(tracker, "product") or keep_unverified(tracker, "product", "other")
+
+    async def validate_incident_time(
+        self, slot_value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> SlotValues:
+        words = tracker.get_slot("incident_time_text") or str(slot_value)
+        if ISO_TIME.fullmatch(str(slot_value)):
+            return {"incident_time": str(slot_value), "incident_time_text": words}  # resolved when it was read
+        resolved = resolve_time(str(slot_value))
+        if resolved:
+            return {"incident_time": resolved.iso(), "incident_time_text": words}
+        retry = retry_once(tracker, "incident_time")
+        if retry:
+            return {**retry, "incident_time_text": None}
+        return {**keep_unverified(tracker, "incident_time", normalize(words)), "incident_time_text": normalize(words)}
+
+    async def validate_desired_resolution(
+        self, slot_value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> SlotValues:
+        wish = own_words(str(slot_value))
+        return {"desired_resolution": wish or None}
+
+
+class AskForSlot(Action, ABC):
+    """Asks for a slot of the complaint form in the customer's language.
+
+    In email mode the one reply lists every missing field; a refused value is asked again with an example.
+    """
+
+    @property
+    @abstractmethod
+    def slot(self) -> str: ...
+
+    def name(self) -> str:
+        return f"action_ask_{self.slot}"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> list[EventType]:
+        language = current_language(tracker)
+        if is_email(tracker):
+            missing = missing_slots(tracker) or [self.slot]
+            fields = labels.LIST_SEPARATOR[language].join(labels.FIELDS[language][s] for s in missing)
+            dispatcher.utter_message(response="utter_email_missing", fields=fields)
+        elif tracker.get_slot("refused_slot") == self.slot:
+            dispatcher.utter_message(response=f"utter_invalid_{self.slot}")
+        elif self.slot == "incident_time" and tracker.get_slot("desired_resolution") is None:
+            dispatcher.utter_message(response="utter_ask_incident_time_and_resolution")
+        else:
+            dispatcher.utter_message(response=f"utter_ask_{self.slot}")
+        return []
+
+
+class AskForName(AskForSlot):
+    slot = "customer_name"
+
+
+class AskForPhone(AskForSlot):
+    slot = "phone"
+
+
+class AskForDescription(AskForSlot):
+    slot = "description"
+
+
+class AskForProduct(AskForSlot):
+    slot = "product"
+
+
+class AskForTime(AskForSlot):
+    slot = "incident_time"
+
+
+class AskForResolution(AskForSlot):
+    slot = "desired_resolution"
+
+
+class ActionAcknowledgeComplaint(Action):
+    """An apology for the trouble, and the contact details the channel gave, so they are not asked again."""
+
+    def name(self) -> str:
+        return "action_acknowledge_complaint"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> list[EventType]:
+        dispatcher.utter_message(response="utter_complaint_acknowledged")
+        if tracker.get_slot("contact_confirmed"):
+            return []
+        phone, email = contact_field(tracker, "phone"), contact_field(tracker, "email")
+        known = tracker.get_slot("phone") if phone and tracker.get_slot("phone") == normalize_phone(phone) else None
+        contact = mask_phone(known) if known else None
+        if not contact and email and tracker.get_slot("email") == normalize_email(email):
+            contact = mask_email(tracker.get_slot("email"))
+        if contact:
+            dispatcher.utter_message(response="utter_contact_confirmed", contact=contact)
+            return [SlotSet("contact_confirmed", True)]
+        return []
+
+
+class ActionSubmitComplaint(Action):
+    """Hands the finished record to the gateway, which opens the case and adds its number."""
+
+    def name(self) -> str:
+        return "action_submit_complaint"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> list[EventType]:
+        if "fraud" in (tracker.get_slot("risk_flags") or []):
+            return hand_over(dispatcher, tracker, "high_risk", "utter_handoff_high_risk")
+        dispatcher.utter_message(json_message={"event": "case_ready", "record": build_record(tracker)})
+        language = current_language(tracker)
+        dispatcher.utter_message(response="utter_complaint_recorded", summary=summary(tracker, language))
+        return fresh_start(tracker)
+
+
+class ActionRequestHuman(Action):
+    """The customer asked for a person, in or outside the complaint form."""
+
+    def name(self) -> str:
+        return "action_request_human"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> list[EventType]:
+        return hand_over(dispatcher, tracker, "customer_request", "utter_handoff")
+
+
+class ActionHandleFallback(Action):
+    """Asks to rephrase once; a second message in a row that is not understood goes to a person."""
+
+    def name(self) -> str:
+        return FALLBACK_ACTION
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> list[EventType]:
+        # Also the policies' core fallback, for which no rule predicts listening next.
+        listen = FollowupAction("action_listen")
+        if previous_turn_was_fallback(tracker):
+            return hand_over(dispatcher, tracker, "fallback", "utter_handoff_fallback")
+        dispatcher.utter_message(response="utter_default")
+        return [listen]
+
+
+class ActionCheckStatus(Action):
+    """Tells a customer the status of the case whose number they give, from the gateway's bot API."""
+
+    def name(self) -> str:
+        return "action_check_status"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> list[EventType]:
+        found = entity_values(tracker, "case_id") or [
+            m.group() for m in CASE_ID.finditer(halfwidth(latest_text(tracker)))]
+        if not found:
+            dispatcher.utter_message(response="utter_ask_case_id")
+            return []
+        case_id, language = found[0].upper(), current_language(tracker)
+        answer = await fetch_status(case_id)
+        if answer is None:
+            dispatcher.utter_message(response="utter_case_status_unavailable")
+        elif answer.get("status") == "not_found":
+            dispatcher.utter_message(response="utter_case_not_found", case_id=case_id)
+        else:
+            status = str(answer.get("status"))
+            deadline = ""
+            respond_by = answer.get("respond_by")
+            if respond_by and status in ("queued", "claimed", "reopened", "collecting"):
+                deadline = response_text(domain, "utter_case_deadline", language).format(
+                    date=format_date(str(respond_by), language))
+            dispatcher.utter_message(response="utter_case_status", case_id=case_id,
+                                     status=labels.STATUSES[language].get(status, status), deadline=deadline)
+        return []
+
+
+async def fetch_status(case_id: str) -> dict[str, Any] | None:
+    """GET {GATEWAY_URL}/bot/cases/{id}/status; {"status": "not_found"} on 404, None if it cannot be asked."""
+    base, token = os.environ.get("GATEWAY_URL", "").rstrip("/"), os.environ.get("GATEWAY_BOT_TOKEN", "")
+    if not base or not token:
+        log.warning("case status asked, but GATEWAY_URL or GATEWAY_BOT_TOKEN is not set")
+        return None
+    try:
+        async with aiohttp.ClientSession(timeout=STATUS_TIMEOUT) as session, session.get(
+            f"{base}/bot/cases/{case_id}/status", headers={"X-Bot-Token": token}
+        ) as response:
+            if response.status == 404:
+                return {"status": "not_found"}
+            if response.status != 200:
+                log.warning("case status lookup answered %s", response.status)
+                return None
+            body = await response.json(content_type=None)
+    except (aiohttp.ClientError, TimeoutError, ValueError) as exc:
+        log.warning("case status lookup failed: %s", type(exc).__name__)
+        return None
+    return body if isinstance(body, dict) and body.get("status") else None
+
+
+def format_date(value: str, language: str) -> str:
+    try:
+        when = datetime.fromisoformat(value)
+    except ValueError:
+        return value
+    return f"{when:%Y年%m月%d日}" if language == "zh" else f"{when.day} {when:%B %Y}"

@@ -1,0 +1,705 @@
+"""Finds the parts of a complaint record in what customers write, with plain regular expressions.
+
+Shared by the NLU pipeline (``components/record_entities.py`` turns the finds into entities) and the
+action server (which also resolves and validates them, see ``fields.py``). No third-party imports, so
+both load it cheaply and the gateway's tests can import it too.
+
+Every finder works on ``halfwidth(text)``, which has the same length as the text, so the offsets of a
+find are offsets in what the customer typed.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+CJK = "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
+_HAN = f"[{CJK}]"
+
+
+def halfwidth(text: str) -> str:
+    """Full-width ASCII (common with Chinese input methods) as ASCII; same length as the input."""
+    return "".join(
+        chr(ord(ch) - 0xFEE0) if "\uff01" <= ch <= "\uff5e" else " " if ch == "\u3000" else ch for ch in text
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class Find:
+    entity: str
+    start: int
+    end: int
+    value: str
+
+
+def _overlaps(a: Find, taken: Iterable[Find]) -> bool:
+    return any(a.start < b.end and b.start < a.end for b in taken)
+
+
+# ---------------------------------------------------------------------------------------------------
+# Contact details, accounts and case numbers
+
+_NOT_BEFORE_NUMBER = r"(?<![0-9A-Za-z+/.])"
+_NOT_AFTER_NUMBER = r"(?![0-9]|\.[0-9])"
+PHONE = re.compile(
+    _NOT_BEFORE_NUMBER
+    + r"(?:"
+    + r"(?:\+?86[ -]?)?1[3-9][0-9](?:[ -]?[0-9]{4}){2}"  # mainland mobile, optionally +86
+    + r"|\+[0-9]{1,3}(?:[ -]?\(?[0-9]{1,5}\)?){1,4}"  # international, written with +
+    + r"|0[0-9]{1,4}[ -]?[0-9]{3,4}[ -]?[0-9]{3,4}"  # national number with a trunk 0
+    + r"|\([0-9]{3}\) ?[0-9]{3}-[0-9]{4}|[0-9]{3}-[0-9]{3}-[0-9]{4}"  # North American
+    + r"|[2-9][0-9]{3} [0-9]{4}"  # eight-digit local numbers (Hong Kong)
+    + r")"
+    + _NOT_AFTER_NUMBER
+)
+EMAIL = re.compile(
+    r"(?<![A-Za-z0-9._%+\-])[A-Za-z0-9._%+\-]+@[A-Za-z0-9\-]+(?:\.[A-Za-z0-9\-]+)*\.[A-Za-z]{2,}(?![A-Za-z0-9])"
+)
+_ACCOUNT_WORDS = (
+    r"(?:资金账号|资金账户|资金帐号|证券账号|证券账户|股东账号|股东账户|股票账号|股票账户|交易账号|交易账户|"
+    r"信用账户|融资账户|客户号|客户编号|账户号码|账号|账户|帐号|帐户|"
+    r"(?:brokerage |trading |securities |client |customer |margin )?(?:account|acct|a/c)"
+    r"(?: number| no\.?| #| id)?|client (?:number|id|no\.?)|customer (?:number|id|no\.?))"
+)
+ACCOUNT = re.compile(
+    _ACCOUNT_WORDS
+    + r"\s*(?:是|为|:|#|号码是|号是|is|number is|no\.?|ending|ends)?\s*#?\s*"
+    + r"(?P<v>[A-Za-z]{0,2}[0-9][0-9 \-]{4,22}[0-9])"
+    + _NOT_AFTER_NUMBER,
+    re.IGNORECASE,
+)
+CASE_ALPHABET = "234679ACDEFGHJKMNPQRTWXY"
+CASE_ID = re.compile(
+    rf"(?<![A-Za-z0-9])C-[0-9]{{6}}-[{CASE_ALPHABET}]{{4}}(?![A-Za-z0-9])", re.IGNORECASE
+)
+
+
+def digits(text: str) -> str:
+    return re.sub(r"[^0-9]", "", text)
+
+
+def find_accounts(text: str) -> list[Find]:
+    text = halfwidth(text)
+    finds = []
+    for m in ACCOUNT.finditer(text):
+        value = m.group("v").strip()
+        if len(digits(value)) >= 6:
+            finds.append(Find("account_id", m.start("v"), m.start("v") + len(value), value.replace(" ", "")))
+    return finds
+
+
+def find_case_ids(text: str) -> list[Find]:
+    text = halfwidth(text)
+    return [Find("case_id", m.start(), m.end(), m.group().upper()) for m in CASE_ID.finditer(text)]
+
+
+def find_emails(text: str) -> list[Find]:
+    text = halfwidth(text)
+    return [Find("email", m.start(), m.end(), m.group()) for m in EMAIL.finditer(text)]
+
+
+def find_phones(text: str, taken: Iterable[Find] = ()) -> list[Find]:
+    """Phone-shaped numbers (7 to 15 digits) that are not part of an account, a case number or an email."""
+    text = halfwidth(text)
+    taken = [*taken, *find_accounts(text), *find_case_ids(text), *find_emails(text)]
+    finds = []
+    for m in PHONE.finditer(text):
+        find = Find("phone", m.start(), m.end(), m.group())
+        if 7 <= len(digits(m.group())) <= 15 and not _overlaps(find, taken):
+            finds.append(find)
+    return finds
+
+
+# ---------------------------------------------------------------------------------------------------
+# Names
+
+_ZH_NAME_INTRO = re.compile(
+    rf"(?P<intro>我叫|我的名字是|我的名字叫|名字是|名字叫|姓名是|姓名[:]?|本人叫|本人是|本人|我是)\s*(?P<v>[{CJK}·]{{2,4}}?)"
+    rf"(?=$|[\s,.!?;:、。…)]|电话|手机|号码|联系|账号|账户|资金|身份|我|的|在|想|要|今年|，)"
+)
+_ZH_SURNAME_ONLY = re.compile(rf"我姓(?P<v>[{CJK}]{{1,2}}?)(?=$|[\s,.!?;:、。]|，|电话|手机|叫)")
+# Words that follow 我是 / 本人 but are not names.
+_ZH_NOT_NAMES = {
+    "客户", "用户", "股民", "投资者", "会员", "老客户", "老用户", "老股民", "本人", "学生", "老人", "退休",
+    "你们", "在你", "真的", "不是", "没有", "说的", "一个", "来投", "来问", "想问", "想投诉", "投诉",
+    "新客户", "个人", "持卡人", "机构", "企业", "公司", "中国人", "外地人", "上海人", "北京人",
+}
+_ZH_NOT_NAME_CHARS = set("们的了是在有个不很都也就要想会能来去说问这那吗呢吧啊哦嗯和与或被把让给")
+_EN_STRONG_INTRO = re.compile(r"\b(?:my name is|my name's|my full name is|name\s*:|full name\s*:)\s+", re.IGNORECASE)
+_EN_WEAK_INTRO = re.compile(r"(?:^|(?<=[\s,.!?]))(?:i am|i'm|im|this is)\s+", re.IGNORECASE)
+_EN_NAME_WORD = re.compile(r"[A-Za-z][A-Za-z'\-]*")
+_EN_NAME_STOP = {
+    "and", "my", "i", "from", "phone", "number", "with", "the", "a", "an", "calling", "writing", "here", "to",
+    "about", "your", "you", "is", "im", "i'm", "am", "account", "email", "mobile", "tel", "contact", "at", "in",
+    "on", "of", "for", "it", "this", "that", "but", "so", "very", "not", "really", "extremely", "still", "just",
+    "sorry", "angry", "furious", "unhappy", "upset", "disappointed", "done", "tired", "fed", "sick", "frustrated",
+    "okay", "ok", "fine", "good", "hello", "hi", "hey", "trying", "going", "having", "contacting", "complaining",
+    "reaching", "interested", "looking", "waiting", "worried", "confused", "shocked", "annoyed", "livid", "glad",
+    "please", "thanks", "thank", "yes", "no", "customer", "client", "retired", "elderly", "old", "new", "also",
+    "afraid", "totally", "absolutely", "quite", "pretty", "being", "getting", "told", "unable", "now", "again",
+    "chinese", "british", "english", "american", "australian", "canadian", "indian", "local",
+}
+
+
+def _zh_name_ok(name: str) -> bool:
+    return name not in _ZH_NOT_NAMES and not (set(name) & _ZH_NOT_NAME_CHARS)
+
+
+def _en_name_after(text: str, start: int, need_capitals: bool) -> Find | None:
+    words: list[re.Match[str]] = []
+    pos = start
+    while len(words) < 4:
+        m = _EN_NAME_WORD.match(text, pos)
+        if not m or m.group().lower() in _EN_NAME_STOP:
+            break
+        if need_capitals and not m.group()[0].isupper():
+            break
+        words.append(m)
+        nxt = re.match(r" +", text[m.end():])
+        if not nxt:
+            break
+        pos = m.end() + nxt.end()
+    if not words or (need_capitals and len(words[0].group()) < 2):
+        return None
+    value = text[words[0].start(): words[-1].end()]
+    if value.islower():
+        value = value.title()
+    return Find("customer_name", words[0].start(), words[-1].end(), value)
+
+
+def find_names(text: str) -> list[Find]:
+    """A name the customer introduces ("我叫李四", "My name is John Smith"); the form asks otherwise."""
+    text = halfwidth(text)
+    finds = []
+    for m in _ZH_NAME_INTRO.finditer(text):
+        # After 我是 / 本人 many words are not names ("我是做生意的"): only a surname opens one there.
+        weak = m.group("intro") in ("我是", "本人", "本人是")
+        if _zh_name_ok(m.group("v")) and not (weak and not _starts_with_surname(m.group("v"))):
+            finds.append(Find("customer_name", m.start("v"), m.end("v"), m.group("v")))
+            break
+    if finds:
+        return finds
+    for intro, capitals in ((_EN_STRONG_INTRO, False), (_EN_WEAK_INTRO, True)):
+        for m in intro.finditer(text):
+            find = _en_name_after(text, m.end(), capitals)
+            if find:
+                return [find]
+    return []
+
+
+def _starts_with_surname(name: str) -> bool:
+    return name[0] in _SURNAMES or name[:2] in _COMPOUND_SURNAMES
+
+
+def find_surname(text: str) -> str | None:
+    m = _ZH_SURNAME_ONLY.search(halfwidth(text))
+    return m.group("v") if m else None
+
+
+# ---------------------------------------------------------------------------------------------------
+# Products: machine keys, the names a customer calls them by (entities), and cue words that point to one
+
+@dataclass(frozen=True, slots=True)
+class Product:
+    key: str
+    zh_names: tuple[str, ...]
+    en_names: tuple[str, ...]
+    zh_cues: tuple[str, ...] = ()
+    en_cues: tuple[str, ...] = ()
+
+
+# In order of precedence: when a message mentions several, the more specific product wins
+# ("the app charged a commission twice" is about fees, "APP转账失败" about a transfer).
+PRODUCTS: tuple[Product, ...] = (
+    Product(
+        "margin_trading",
+        ("融资融券", "两融", "融资账户", "信用账户", "融资融劵", "融券", "融资买入", "融资"),
+        ("margin trading", "margin account", "securities lending", "short selling", "margin loan", "margin"),
+        ("强制平仓", "强平", "平仓", "追加保证金", "追保", "担保比例", "维持担保"),
+        ("margin call", "liquidated", "liquidation", "force sold", "forced sale", "collateral"),
+    ),
+    Product(
+        "ipo_subscription",
+        ("新股申购", "申购新股", "打新股", "打新", "新股", "新债申购", "可转债申购", "新债"),
+        ("ipo subscription", "ipo", "ipos", "new shares", "new share", "share offering"),
+        ("中签", "配号", "缴款"),
+        ("allotment", "allotted", "ballot"),
+    ),
+    Product(
+        "dividends_corporate_actions",
+        ("分红", "股息", "红利", "派息", "送股", "配股", "除权", "拆股", "公司行动", "权益登记"),
+        ("dividends", "dividend", "corporate actions", "corporate action", "stock split", "rights issue",
+         "bonus shares", "scrip"),
+        (),
+        ("payout", "record date", "ex-date"),
+    ),
+    Product(
+        "funds_wealth",
+        ("理财产品", "理财", "公募基金", "私募基金", "货币基金", "基金", "资管产品", "资管计划", "私募", "收益凭证",
+         "结构性存款"),
+        ("mutual funds", "mutual fund", "wealth management", "wealth products", "wealth product",
+         "investment products", "investment product", "structured product", "funds", "fund", "etf"),
+        ("赎回", "净值", "定投", "保本"),
+        ("redemption", "redeem", "nav", "unit trust"),
+    ),
+    Product(
+        "bank_securities_transfer",
+        ("银证转账", "银证转帐", "转账", "转帐", "出金", "入金", "提现", "资金划转"),
+        ("bank-securities transfers", "bank-securities transfer", "bank securities transfer", "bank transfers",
+         "bank transfer", "fund transfer", "withdrawals", "withdrawal", "deposits", "deposit"),
+        ("到账", "转不出", "取不出", "转出", "转入", "取钱", "取款", "划款"),
+        ("withdraw", "never arrived", "hasn't arrived", "has not arrived", "transferred", "transfers", "my transfer",
+         "the transfer", "a transfer", "money transfer"),
+    ),
+    Product(
+        "fees_commissions",
+        ("手续费", "佣金", "交易费", "管理费", "服务费", "年费"),
+        ("commissions", "commission", "fees", "fee"),
+        ("费用", "收费", "多扣", "乱扣", "扣费", "扣钱", "扣了", "多收"),
+        ("overcharged", "charged", "charges", "charge"),
+    ),
+    Product(
+        "online_trading",
+        ("手机APP", "交易软件", "交易系统", "网上交易", "手机交易", "网上营业厅", "交易客户端", "APP", "app"),
+        ("online trading", "trading app", "mobile app", "trading platform", "online platform", "website",
+         "app"),
+        ("下单", "买单", "卖单", "委托", "撤单", "成交", "闪退", "登录", "登陆", "登不上", "卡顿", "卡死", "死机",
+         "系统", "报价", "行情"),
+        ("crashed", "crash", "log in", "login", "order", "orders", "executed", "filled", "froze", "frozen screen",
+         "glitch", "outage", "online"),
+    ),
+    Product(
+        "brokerage_account",
+        ("证券账户", "资金账户", "股票账户", "证券账号", "股东账户", "开户", "销户", "转户"),
+        ("brokerage account", "trading account", "securities account", "account opening", "account closure"),
+        ("冻结", "密码", "账户", "账号", "身份证", "实名"),
+        ("close my account", "open an account", "account", "locked out", "password", "kyc"),
+    ),
+    Product(
+        "branch_service",
+        ("营业部", "营业厅", "网点", "分行", "支行", "分公司"),
+        ("branch", "service centre", "service center"),
+        ("柜台", "态度", "客户经理", "工作人员", "员工", "柜员", "排队", "服务差", "大堂经理", "业务员", "理财经理"),
+        ("counter", "teller", "front desk", "rude", "staff", "manager", "adviser", "advisor", "queue", "employee",
+         "unhelpful", "service"),
+    ),
+    Product("other", ("其他", "其它", "别的"), ("other", "something else"), (), ()),
+)
+PRODUCT_KEYS = tuple(p.key for p in PRODUCTS)
+
+
+def _word_pattern(words: Iterable[str]) -> str:
+    return "|".join(re.escape(w) for w in sorted(set(words), key=len, reverse=True))
+
+
+def _product_regex(zh: Iterable[str], en: Iterable[str]) -> re.Pattern[str]:
+    # Latin words need word boundaries ("app" is not in "happy"); Chinese words have none.
+    words = [*zh, *en]
+    en = [w for w in words if w.isascii()]
+    zh_part = _word_pattern(w for w in words if not w.isascii())
+    en_part = rf"(?<![A-Za-z])(?:{_word_pattern(en)})(?![A-Za-z])"
+    return re.compile(f"(?:{zh_part})|{en_part}" if zh_part else en_part, re.IGNORECASE)
+
+
+_PRODUCT_NAMES = [(p.key, _product_regex(p.zh_names, p.en_names)) for p in PRODUCTS]
+_PRODUCT_CUES = [(p.key, _product_regex((*p.zh_names, *p.zh_cues), (*p.en_names, *p.en_cues))) for p in PRODUCTS]
+
+
+def find_products(text: str) -> list[Find]:
+    """Mentions of a product or service by name ("融资融券", "the app"); value is the product key."""
+    text = halfwidth(text)
+    finds: list[Find] = []
+    for key, pattern in _PRODUCT_NAMES:
+        if key == "other":
+            continue
+        for m in pattern.finditer(text):
+            find = Find("product", m.start(), m.end(), key)
+            if not _overlaps(find, finds):
+                finds.append(find)
+    # Words naming an account are account details, not the product, when a number follows.
+    accounts = find_accounts(text)
+    return sorted((f for f in finds if not _near_account(f, accounts)), key=lambda f: f.start)
+
+
+def _near_account(find: Find, accounts: list[Find]) -> bool:
+    return any(0 <= a.start - find.end <= 4 for a in accounts)
+
+
+def infer_product(text: str) -> str | None:
+    """The product a message is about, from names and cue words, most specific first."""
+    # An account manager is a person at the branch, not the brokerage account.
+    text = re.sub(r"(?i)\baccount manager", "relationship manager", halfwidth(text))
+    for key, pattern in _PRODUCT_CUES:
+        if key != "other" and pattern.search(text):
+            return key
+    return None
+
+
+def product_from_answer(text: str) -> str | None:
+    """The product named in an answer to "which product?", including "other" / "其他"."""
+    text = halfwidth(text).strip()
+    if text.lower() in PRODUCT_KEYS:
+        return text.lower()
+    key = infer_product(text)
+    if key:
+        return key
+    _, other = _PRODUCT_NAMES[-1]
+    return "other" if other.search(text) else None
+
+
+# ---------------------------------------------------------------------------------------------------
+# When it happened
+
+_ZH_NUM = "[0-9]{1,2}|[一二三四五六七八九十两]{1,3}"
+_ZH_WEEKDAY = "[一二三四五六日天末1-7]"
+_ZH_PART = "早上|早晨|上午|中午|下午|傍晚|晚上|夜里|半夜|凌晨|早盘|午盘|尾盘|开盘时|开盘后|开盘|收盘前|收盘后|收盘|盘中"
+_ZH_CLOCK = (
+    rf"(?:(?:{_ZH_PART})(?:{_ZH_NUM})|[0-9]{{1,2}})(?:点钟|点|时)(?:半|[0-9]{{1,2}}分?|[一二三四五六七八九十]{{1,3}}分)?(?:左右)?"
+    rf"|[一二三四五六七八九十两]{{1,3}}点钟|[0-9]{{1,2}}:[0-9]{{2}}"
+)
+_ZH_DATE = (
+    r"[0-9]{4}[-/.][0-9]{1,2}[-/.][0-9]{1,2}[日号]?"
+    rf"|(?:(?:[0-9]{{4}}|[零〇一二三四五六七八九]{{4}}|今|去|前)年)?(?:{_ZH_NUM})月份?"
+    rf"(?:(?:{_ZH_NUM})[日号]|初|底|中旬|上旬|下旬|中|末)?"
+    rf"|(?:上上|上个|上|这个|这|本|下)?(?:周|星期|礼拜){_ZH_WEEKDAY}"
+    r"|上上周|上个?周末|上周|上个?星期|上个?礼拜|本周|这周|这个星期|这星期"
+    rf"|上个?月(?:初|底|中旬|中|末|(?:{_ZH_NUM})[日号])?|这个月(?:初|中|底)?|本月(?:初|中|底)?"
+    r"|去年(?:底|年底|年初)?|今年(?:初)?|年初|年底"
+    rf"|(?:{_ZH_NUM}|几|半|好几|十几)个?(?:天|日|周|星期|礼拜|月|小时|钟头|年)(?:以|之)?前"
+    r"|大前天|前天|昨天|昨日|昨儿|今天|今日|今儿|当天|今早|今晨|昨早|昨晚|昨夜|今晚|前晚|前几天|前两天|刚才|刚刚"
+    r"|明天|后天|明早|明晚|下周|下个?星期|下个?月"
+)
+_ZH_TIME = re.compile(rf"(?:{_ZH_DATE})(?:的?(?:(?:{_ZH_CLOCK})|(?:{_ZH_PART})))?|(?:{_ZH_CLOCK})")
+
+_EN_WD = "monday|tuesday|wednesday|thursday|friday|saturday|sunday"
+_EN_MONTH = (
+    "january|february|march|april|may|june|july|august|september|october|november|december"
+    "|jan|feb|mar|apr|jun|jul|aug|sept|sep|oct|nov|dec"
+)
+_EN_MONTH_NOT_MAY = "january|february|march|april|june|july|august|september|october|november|december"
+_EN_PART = "morning|afternoon|evening|night|lunchtime"
+_EN_CLOCK = (
+    r"(?:at |around |about )?[0-9]{1,2}(?:[:.][0-9]{2})? ?(?:am|pm|a\.m\.|p\.m\.)"
+    r"|(?:at |around |about )?[0-9]{1,2}:[0-9]{2}|(?:at |around )?(?:noon|midday|midnight)"
+)
+_EN_NUMBER_WORD = "a|an|one|two|three|four|five|six|seven|eight|nine|ten|a few|a couple of|couple of|several|[0-9]{1,3}"
+_EN_DATE = (
+    r"the day before yesterday|yesterday|today|tonight|this (?:morning|afternoon|evening)|last night"
+    r"|earlier today|earlier this (?:week|month)|just now|this week|last week|last weekend|this month|last month"
+    r"|last year|this year|tomorrow|next week|next month"
+    r"|next (?:monday|tuesday|wednesday|thursday|friday|saturday|sunday)"
+    rf"|(?:{_EN_NUMBER_WORD}) (?:days?|weeks?|months?|hours?|years?) ago"
+    rf"|(?:(?:last|this|past|previous) )?(?:{_EN_WD})"
+    r"|[0-9]{4}-[0-9]{1,2}-[0-9]{1,2}|[0-9]{1,2}/[0-9]{1,2}/[0-9]{2,4}"
+    rf"|(?:the )?[0-9]{{1,2}}(?:st|nd|rd|th)?(?: of)? (?:{_EN_MONTH})\.?(?:,? [0-9]{{4}})?"
+    rf"|(?:{_EN_MONTH})\.? [0-9]{{1,2}}(?:st|nd|rd|th)?(?:,? [0-9]{{4}})?"
+    rf"|in (?:early |late |mid-?)?(?:{_EN_MONTH_NOT_MAY})(?: [0-9]{{4}})?"
+)
+_EN_TIME = re.compile(
+    rf"(?<![A-Za-z0-9])(?:"
+    rf"(?:{_EN_DATE})(?:,? (?:{_EN_CLOCK})| (?:{_EN_PART})| in the (?:{_EN_PART}))?"
+    rf"|(?:{_EN_CLOCK})(?:,? (?:on )?(?:{_EN_DATE}))?"
+    rf")(?![A-Za-z0-9])",
+    re.IGNORECASE,
+)
+_LEADING_PREPOSITION = re.compile(r"^(?:(?:in|on|at|around|about) )?(?:the (?=[0-9]))?", re.IGNORECASE)
+
+
+def find_times(text: str) -> list[Find]:
+    """Expressions of when something happened ("昨天下午三点", "上周五", "last Friday", "on 5 March")."""
+    text = halfwidth(text)
+    finds: list[Find] = []
+    for pattern in (_ZH_TIME, _EN_TIME):
+        for m in pattern.finditer(text):
+            start, value = m.start(), m.group()
+            lead = _LEADING_PREPOSITION.match(value)
+            if lead:
+                start, value = start + lead.end(), value[lead.end():]
+            find = Find("incident_time", start, start + len(value), value)
+            if value and not _overlaps(find, finds) and not _is_amount_or_code(text, find):
+                finds.append(find)
+    return sorted(finds, key=lambda f: f.start)
+
+
+def _is_amount_or_code(text: str, find: Find) -> bool:
+    """'3点' in '3点几万' or a time inside a number or id is not a time."""
+    before = text[max(0, find.start - 1): find.start]
+    after = text[find.end: find.end + 1]
+    return bool(re.match(r"[0-9\-]", before) or re.match(r"[0-9]", after) or re.match(r"[万元块]", after))
+
+
+# ---------------------------------------------------------------------------------------------------
+# Where, who, what the customer wants
+
+_ZH_PLACE_SUFFIX = "证券营业部|营业部|分公司|支行|分行|营业厅|网点|门店"
+# First a place after 在/去/到 ("在上海浦东营业部"), else any named branch ("浦东营业部的柜员").
+_ZH_PLACES = (
+    re.compile(rf"(?:在|去|到|于|来|从|位于)(?P<p>{_HAN}{{2,10}}?(?:{_ZH_PLACE_SUFFIX}))"),
+    re.compile(rf"(?P<p>{_HAN}{{2,6}}?(?:{_ZH_PLACE_SUFFIX}))"),
+)
+_ZH_PLACE_STRIP = re.compile(
+    r"^(?:你们的?|我们的?|贵司的?|贵公司的?|公司的?|这个|那个|这家|那家|附近的?|我家附近的?|一家|的|办理|办业务)+"
+)
+_EN_PLACE = re.compile(
+    r"\b(?i:at|in|to|visited|from|into) (?:the |your |a |our )?"
+    r"(?P<a>(?:[A-Z][\w'\-]*(?: |, )){1,4}(?i:branch|office|outlet|service cent(?:re|er)))\b"
+    r"|\b(?i:branch|office) (?:in|on|at) (?P<b>[A-Z][\w'\-]*(?: [A-Z][\w'\-]*){0,3})"
+)
+_SURNAMES = (
+    "王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗郑梁谢宋唐许韩冯邓曹彭曾肖田董袁潘于蒋蔡余杜叶程苏魏吕丁任沈姚卢姜崔钟谭陆汪"
+    "范金石廖贾夏韦付方白邹孟熊秦邱江尹薛闫段雷侯龙史陶黎贺顾毛郝龚邵万钱严覃武戴莫孔向汤欧温柯詹易常"
+)
+_COMPOUND_SURNAMES = ("欧阳", "司马", "上官", "诸葛", "东方", "皇甫", "慕容", "令狐")
+_ZH_ROLE = re.compile(
+    r"(?:客户经理|理财经理|大堂经理|营业部经理|营业部负责人|投资顾问|投顾|柜员|工作人员|业务员|销售人员|"
+    r"(?<!人工)客服人员|(?<![人工转])客服|员工|经办人)(?:叫|是|姓)?"
+)
+_ZH_TITLE = re.compile(
+    rf"(?<![我叫是姓])(?:{'|'.join(_COMPOUND_SURNAMES)}|[{_SURNAMES}])(?:经理|先生|女士|小姐|主管|总|老师)"
+)
+# What may follow a staff member's name: punctuation, or a word that starts what they did.
+_ZH_NAME_END = re.compile(
+    r"[，,。.！!？?、；;\s的说给把让和跟也就不没态度一直告诉承诺答应私自擅自帮替向对骗却还都又推在]|$"
+)
+_EN_PEOPLE = re.compile(
+    r"\b(?P<role>(?i:(?:account|relationship|branch|wealth) manager|financial advis[eo]r|investment advis[eo]r|"
+    r"advis[eo]r|broker|teller|cashier|clerk|staff member|employee|salesman|saleswoman|salesperson|supervisor))"
+    r"(?:,? (?:called|named|whose name is) | )?"
+    r"(?P<name>(?:Mr|Ms|Mrs|Miss|Dr)\.? [A-Z][a-z]+|[A-Z][a-z]+(?: [A-Z][a-z]+)?)?"
+    r"|\b(?P<title>(?:Mr|Ms|Mrs|Miss)\.? [A-Z][a-z]+(?: [A-Z][a-z]+)?)"
+)
+_EN_NAME_FALSE_FRIENDS = {"I", "At", "In", "On", "The", "And", "But", "He", "She", "They", "Who", "Was", "Has",
+                          "Had", "Said", "Told", "Did", "Never", "Just", "Then", "Yesterday", "Today", "Last"}
+
+
+def find_place(text: str) -> str | None:
+    """Where it happened: a branch or office the customer names ("上海浦东营业部", "the Central branch")."""
+    text = halfwidth(text)
+    for pattern in _ZH_PLACES:
+        for m in pattern.finditer(text):
+            place = _ZH_PLACE_STRIP.sub("", m.group("p"))
+            suffix = re.search(f"(?:{_ZH_PLACE_SUFFIX})$", place)
+            if suffix and suffix.start() >= 2:
+                return place
+    m = _EN_PLACE.search(text)
+    if m:
+        return (m.group("a") or f"{m.group('b')} branch").strip(" ,")
+    return None
+
+
+def _zh_person_name(text: str, pos: int) -> str:
+    """The staff member's name right after a role word: a surname and one or two characters, or a title."""
+    if text[pos: pos + 2] in _COMPOUND_SURNAMES:
+        head = 2
+    elif pos < len(text) and text[pos] in _SURNAMES:
+        head = 1
+    else:
+        return ""
+    title = re.match("先生|女士|小姐|经理|主管", text[pos + head:])
+    if title:
+        return text[pos: pos + head + title.end()]
+    for size in (2, 1):
+        given = text[pos + head: pos + head + size]
+        if len(given) == size and re.fullmatch(f"{_HAN}+", given) and _ZH_NAME_END.match(text, pos + head + size):
+            return text[pos: pos + head + size]
+    given = text[pos + head: pos + head + 1]
+    return text[pos: pos + head] + given if re.fullmatch(_HAN, given or "x") else text[pos: pos + head]
+
+
+def find_people(text: str) -> str | None:
+    """Staff the customer names ("客户经理王强", "the teller", "Mr Chan"), joined; None if nobody."""
+    text = halfwidth(text)
+    found: list[tuple[int, str]] = []
+    for m in _ZH_ROLE.finditer(text):
+        role = re.sub("[叫是姓]$", "", m.group())
+        found.append((m.start(), role + _zh_person_name(text, m.end())))
+    for m in _ZH_TITLE.finditer(text):
+        if not any(start <= m.start() < start + len(person) for start, person in found):
+            found.append((m.start(), m.group()))
+    for m in _EN_PEOPLE.finditer(text):
+        if m.group("title"):
+            found.append((m.start(), m.group("title")))
+            continue
+        name = m.group("name") or ""
+        if name.split(" ")[0] in _EN_NAME_FALSE_FRIENDS:
+            name = ""
+        found.append((m.start(), f"{m.group('role')} {name}".strip()))
+    unique = list(dict.fromkeys(person for _, person in sorted(found)))
+    if not unique:
+        return None
+    return ("、" if re.search(_HAN, text) else ", ").join(unique)
+
+
+_ZH_WISH = re.compile(
+    r"希望|(?<!符合)(?<!按)要求|请求|恳请|请你们|请尽快|请帮我|请给我|请把|请将|麻烦你们|麻烦尽快|我想要|我要你们|我只想|"
+    r"必须给|必须把|给我一?个说法|给个说法|给我一?个交代|给个交代|给我一?个解释|给个解释|尽快处理|尽快解决|"
+    r"(?:退还|退回|返还|退|赔偿|补偿|赔|还)(?:给)?我|把钱退|把钱还|把.{0,8}退(?:还|回)?给我|帮我(?:撤销|解冻|恢复|处理|退)"
+)
+_EN_WISH = re.compile(
+    r"\b(?:i want|i'd like|i would like|i wish|i expect|i demand|i request|i ask|i need you to|i need|please|"
+    r"could you|can you|kindly|refund|reimburse|compensat|pay me back|give me back|money back|reverse|cancel the|"
+    r"apologi[sz]e|an apology|sort (?:this|it) out|fix (?:this|it))",
+    re.IGNORECASE,
+)
+_EN_NOT_A_WISH = re.compile(
+    r"\b(?:i want to (?:complain|file|make|lodge|report|raise)|i'd like to (?:complain|file|make|lodge|report|raise)|"
+    r"i would like to (?:complain|file|make|lodge|report|raise)|please help(?: me)?\W*$|i want to talk|"
+    r"i want to speak|i'd like to speak|(?:can|could) you (?:help|tell|check|look|hear)|"
+    r"i need (?:help|to talk|to speak)|"
+    r"please (?:call|contact|reply|hold|wait)|i want (?:a|an) (?:human|person|agent))",
+    re.IGNORECASE,
+)
+_ZH_NOT_A_WISH = re.compile(r"(?:我要|我想|想要)投诉|转人工|人工客服|请帮我转|请稍等|请问")
+# Sentences end at 。！？!?；; and at a full stop followed by a space ("3.5%" and "a.m." stay whole).
+_SENTENCE = re.compile(r"(?:[^。！？!?；;\n.]|\.(?!\s|$))+[。！？!?；;.]*")
+
+
+def find_wish(text: str) -> str | None:
+    """What the customer wants done: the clause with a wish in it, to the end of its sentence."""
+    original = text.strip()
+    text = halfwidth(original)  # same length: matches on `text`, the wish is cut from `original`
+    for sentence in _SENTENCE.finditer(text):
+        lead = len(sentence.group()) - len(sentence.group().lstrip())
+        s = sentence.group().strip()
+        s_original = original[sentence.start() + lead: sentence.start() + lead + len(s)]
+        if re.search(_HAN, s):
+            for m in _ZH_WISH.finditer(s):
+                clause_start = s.rfind(",", 0, m.start())
+                wish = s_original[clause_start + 1:].strip(" ，,。.！!")
+                if len(re.findall(r"\w", wish)) >= 3 and not _ZH_NOT_A_WISH.search(halfwidth(wish)):
+                    return wish
+        else:
+            for m in _EN_WISH.finditer(s):
+                # From the wish's own clause: "The fee was wrong, so please refund it" -> "please refund it".
+                clause_start = max(s.rfind(sep, 0, m.start()) for sep in (",", " so ", " but "))
+                wish = re.sub(r"^(?:and|so|but) ", "", s_original[clause_start + 1:].strip(" ,.!"))
+                if len(wish.split()) >= 2 and not _EN_NOT_A_WISH.search(halfwidth(wish)):
+                    return wish
+    return None
+
+
+# ---------------------------------------------------------------------------------------------------
+# How the customer feels, and what they threaten: flags for the case's risk grade
+
+RISK_PATTERNS: dict[str, re.Pattern[str]] = {
+    "regulator": re.compile(
+        r"证监会|证监局|12386|银保监|金融监管|监管部门|监管机构|监管局|人民银行|金管局|消协|消费者协会|12315|12378|"
+        r"\b(?:SEC|FINRA|FCA|CFPB|HKMA|SFC|FOS)\b|(?i:\b(?:regulators?|ombudsman|financial conduct authority|"
+        r"report you to|securities and exchange commission)\b)"
+    ),
+    "media": re.compile(
+        r"媒体|曝光|记者|报社|电视台|发微博|上微博|发到网上|发抖音|网上曝光|"
+        r"(?i:\b(?:journalists?|newspapers?|the media|"
+        r"social media|the press|reporters?|go public|twitter)\b)"
+    ),
+    "lawyer": re.compile(
+        r"律师|起诉|法院|打官司|告你们|法律途径|诉讼|仲裁|(?i:\b(?:lawyers?|attorneys?|solicitors?|sue|suing|lawsuit|"
+        r"court|legal action|take you to court|arbitration)\b)"
+    ),
+    "fraud": re.compile(
+        r"被盗|盗刷|盗用|冒用|没有下单|没下单|未经授权|未经我的?同意|未经本人|没有经过我的?同意|没经过我的?同意|"
+        r"不是我本人|不是我操作|我没有操作|陌生登录|异地登录|账号被盗|被人转走|诈骗|"
+        r"(?i:\b(?:hacked|unauthori[sz]ed|fraud(?:ulent)?|stolen|identity theft|without my (?:permission|consent|"
+        r"authori[sz]ation|knowledge)|i never placed|i did not place|i didn't place|i never made|i didn't make|"
+        r"someone else (?:logged|traded|accessed)|someone (?:logged|traded|accessed))\b)"
+    ),
+    "vulnerable": re.compile(
+        r"老年人|老人家|残疾|退休金|养老钱|看不清|不会用手机|眼睛不好|住院|"
+        r"(?i:\b(?:elderly|pensioner|disabled|disability|vulnerable|visually impaired|dementia|in hospital|"
+        r"my pension|life savings)\b)"
+    ),
+    "anger": re.compile(
+        r"骗子|垃圾|混蛋|坑人|坑爹|黑心|无耻|气死|太过分|什么破|破公司|破app|破APP|他妈|妈的|tmd|TMD|草泥马|傻逼|"
+        r"吃屎|流氓|强盗|吸血|废物|恶心|忍无可忍|太离谱|欺负人|忽悠|滚蛋|去死|"
+        r"(?i:\b(?:crooks?|scam(?:mers?)?|rip-?off|thie(?:f|ves)|useless|disgusting|furious|outrageous|ridiculous|"
+        r"pathetic|fuck\w*|shit\w*|damn|idiots?|bastards?|incompetent|rubbish|garbage|(?:is|what|such) a joke|"
+        r"liars?|sick of|"
+        r"fed up|unacceptable|disgrace(?:ful)?|cheats?|robbery|robbed)\b)"
+    ),
+}
+RISK_FLAGS = tuple(RISK_PATTERNS)
+
+
+def find_risk_flags(text: str) -> list[str]:
+    text = halfwidth(text)
+    return [flag for flag, pattern in RISK_PATTERNS.items() if pattern.search(text)]
+
+
+# ---------------------------------------------------------------------------------------------------
+# Is this message a description of what happened?
+
+_COMPLAINT_PREAMBLE = re.compile(
+    r"^(?:你好|您好|hi|hello|hey)?[,，!！\s]*"
+    r"(?:我(?:想|要|需要)?(?:要)?(?:投诉|举报|反映|反馈)(?:一下)?(?:你们)?|投诉|"
+    r"i (?:want|would like|wish|need|'d like) to (?:make|file|lodge|raise|submit|register) a complaint|"
+    r"i(?:'d| would)? (?:want|like|wish|need) to complain|i have a complaint|i'm complaining|i am complaining|"
+    r"complaint)[:：,，.。!！\s]*(?:about |regarding |on |关于|对)?",
+    re.IGNORECASE,
+)
+_FIELD_LABELS = re.compile(
+    r"我叫|我的名字[是叫]|姓名|本人|我是|联系方式|联系电话|电话号码|手机号码|手机号|电话|手机|号码|邮箱|电子邮件|"
+    r"资金账号|资金账户|账号|账户|客户号|我的|是|为|叫|和|"
+    r"\b(?i:my name is|my|name|is|phone|mobile|number|email|e-mail|account|and|call me on|call me at|you can reach me"
+    r"|reach me|on|at|i'm|i am|this is)\b"
+)
+
+
+_NOT_THE_STORY = re.compile(
+    r"(?:我(?:想|要|需要)?(?:要)?(?:投诉|举报|反映|反馈)(?:一下)?(?:你们)?|投诉|你好|您好|谢谢|此致|敬礼|"
+    r"(?i:\bi (?:want|would like|wish|need|'d like) to (?:make|file|lodge|raise|submit|register) a complaint\b|"
+    r"\bi(?:'d| would)? (?:want|like|wish|need) to complain\b|\bi have a complaint\b|\bcomplaint\b|"
+    r"\b(?:hello|hi|dear|regards|best|kind|thanks|thank you|sincerely|to whom it may concern)\b))"
+)
+_SIGNATURE_LINE = re.compile(rf"^\s*(?:{_HAN}{{2,4}}|[A-Z][a-z'\-]+(?: [A-Z][a-z'\-]+){{0,2}})\s*$", re.MULTILINE)
+
+
+def is_story(text: str) -> bool:
+    """True for a message that tells what happened, beyond "I want to complain (about my broker)".
+
+    Greetings, "I want to complain", a name alone on a line (an email's signature), contact details, account
+    numbers and their labels are not part of the story.
+    """
+    text = halfwidth(text).strip()
+    for find in [*find_phones(text), *find_emails(text), *find_accounts(text), *find_case_ids(text),
+                 *find_names(text)]:
+        text = text[: find.start] + " " * (find.end - find.start) + text[find.end:]
+    if "\n" in text:
+        text = _SIGNATURE_LINE.sub(" ", text)
+    rest = _COMPLAINT_PREAMBLE.sub("", text, count=1).strip()
+    rest = _FIELD_LABELS.sub(" ", _NOT_THE_STORY.sub(" ", rest))
+    if re.search(_HAN, rest):
+        return len(re.findall(_HAN, rest)) >= 8
+    return len(re.findall(r"[A-Za-z]+", rest)) >= 4
+
+
+_WANTS_ENGLISH = re.compile(
+    r"(?i)\b(?:(?:speak|talk|write|reply|answer|continue|chat)(?: to me)? in english|english please|in english please|"
+    r"(?:can|could) (?:you|we) (?:use|speak) english|do you speak english|switch to english)\b"
+    r"|说英文|讲英文|用英文|英文回复|英语"
+)
+_WANTS_CHINESE = re.compile(
+    r"(?i)说中文|讲中文|用中文|中文回复|中文吧|说普通话|讲普通话|用普通话|\b(?:(?:speak|talk|write|reply|answer|continue)"
+    r"(?: to me)? in (?:chinese|mandarin)|(?:chinese|mandarin) please|switch to (?:chinese|mandarin))\b"
+)
+
+
+def language_request(text: str) -> str | None:
+    """'zh' or 'en' when the customer asks to be answered in that language ("can we speak English")."""
+    text = halfwidth(text)
+    if _WANTS_ENGLISH.search(text):
+        return "en"
+    if _WANTS_CHINESE.search(text):
+        return "zh"
+    return None
+
+
+def entity_finds(text: str) -> list[Find]:
+    """Everything the NLU pipeline reports as entities, without overlaps (contact data first)."""
+    finds: list[Find] = []
+    for group in (find_case_ids(text), find_emails(text), find_accounts(text), find_phones(text),
+                  find_names(text), find_times(text), find_products(text)):
+        for find in group:
+            if not _overlaps(find, finds):
+                finds.append(find)
+    return sorted(finds, key=lambda f: f.start)

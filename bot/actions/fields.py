@@ -1,0 +1,387 @@
+"""Checks and normalizes record fields: phones (phonenumbers), emails (email-validator), times (dateparser).
+
+Finding a value in a message is ``extract.py``'s job; this module decides whether the value is usable
+and puts it in the form a complaint handler needs (E.164 phones, ISO 8601 times).
+"""
+
+from __future__ import annotations
+
+import calendar
+import re
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+
+import dateparser
+import phonenumbers
+from dateparser.date import DateDataParser
+from email_validator import EmailNotValidError, validate_email
+
+from .extract import digits, find_times, halfwidth
+
+DEFAULT_PHONE_REGION = "CN"  # a mainland number without a country code is +86
+
+
+def normalize_phone(text: str) -> str | None:
+    """The number in E.164 ("+8613800138000"), or None if it is not a usable phone number.
+
+    Without a country code the number must be a valid mainland number. With one ("+44 ...") any number
+    of a possible length for that country is kept: numbering plans change faster than any library.
+    """
+    raw = halfwidth(text).strip()
+    compact = re.sub(r"[\s\-().]", "", raw)
+    if compact.startswith("00"):
+        compact = "+" + compact[2:]
+    if not re.fullmatch(r"\+?[0-9]{7,15}", compact):
+        return None
+    try:
+        number = phonenumbers.parse(compact, DEFAULT_PHONE_REGION)
+    except phonenumbers.NumberParseException:
+        return None
+    international = compact.startswith("+") and not compact.startswith("+86")
+    if phonenumbers.is_valid_number(number) or (international and phonenumbers.is_possible_number(number)):
+        return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+    return None
+
+
+def normalize_email(text: str) -> str | None:
+    try:
+        return str(validate_email(halfwidth(text).strip(), check_deliverability=False).normalized)
+    except EmailNotValidError:
+        return None
+
+
+def mask_account(value: str) -> str:
+    """'880012345' -> '*****2345': enough for the customer to recognize, not enough to misuse."""
+    value = str(value)
+    return "*" * max(len(value) - 4, 2) + value[-4:]
+
+
+def mask_phone(value: str) -> str:
+    value = str(value)
+    return value[:-8] + "****" + value[-4:] if len(value) > 8 else "****" + value[-4:]
+
+
+def mask_email(value: str) -> str:
+    name, _, domain = str(value).partition("@")
+    return f"{name[:1]}***@{domain}"
+
+
+# ---------------------------------------------------------------------------------------------------
+# Times
+
+@dataclass(frozen=True, slots=True)
+class Resolved:
+    """A point in time and how precisely the customer gave it."""
+
+    at: datetime
+    precision: str  # "minute", "day", "week", "month" or "year"
+
+    def iso(self) -> str:
+        if self.precision == "minute":
+            return self.at.strftime("%Y-%m-%dT%H:%M")
+        if self.precision == "week":
+            year, week, _ = self.at.isocalendar()
+            return f"{year}-W{week:02d}"
+        if self.precision == "month":
+            return self.at.strftime("%Y-%m")
+        if self.precision == "year":
+            return self.at.strftime("%Y")
+        return self.at.strftime("%Y-%m-%d")
+
+
+_ZH_DIGITS = {"零": 0, "〇": 0, "一": 1, "二": 2, "两": 2, "三": 3, "四": 4, "五": 5, "六": 6, "七": 7, "八": 8,
+              "九": 9, "十": 10, "几": 3, "半": 0.5}
+_ZH_WEEKDAYS = {"一": 0, "二": 1, "三": 2, "四": 3, "五": 4, "六": 5, "日": 6, "天": 6, "末": 5,
+                "1": 0, "2": 1, "3": 2, "4": 3, "5": 4, "6": 5, "7": 6}
+_EN_WEEKDAYS = {name.lower(): i for i, name in enumerate(calendar.day_name)}
+
+
+def zh_number(text: str) -> float | None:
+    """'3', '十二', '二十五', '两' -> numbers; None if it is not one."""
+    if text.isdigit():
+        return int(text)
+    if not text or any(ch not in _ZH_DIGITS for ch in text):
+        return None
+    if text in ("半", "几"):
+        return _ZH_DIGITS[text]
+    if "十" in text:
+        tens, _, ones = text.partition("十")
+        return (int(_ZH_DIGITS[tens]) if tens else 1) * 10 + (int(_ZH_DIGITS[ones]) if ones else 0)
+    if len(text) == 4:  # a year written digit by digit: 二〇二四
+        return int("".join(str(_ZH_DIGITS[ch]) for ch in text))
+    return _ZH_DIGITS[text] if len(text) == 1 else None
+
+
+_NUM = r"[0-9]{1,2}|[一二三四五六七八九十两]{1,3}"
+_ZH_CLOCK = re.compile(
+    rf"(?P<part>早上|早晨|上午|中午|下午|傍晚|晚上|夜里|半夜|凌晨)?(?P<h>{_NUM})(?:点钟|点|时)"
+    rf"(?:(?P<half>半)|(?P<m>[0-9]{{1,2}}|[一二三四五六七八九十]{{1,3}})分?)?|(?P<hh>[0-9]{{1,2}}):(?P<mm>[0-9]{{2}})"
+)
+_EN_CLOCK = re.compile(
+    r"(?P<h>[0-9]{1,2})(?:[:.](?P<m>[0-9]{2}))? ?(?P<ampm>am|pm|a\.m\.|p\.m\.)|(?P<hh>[0-9]{1,2}):(?P<mm>[0-9]{2})"
+    r"|\b(?P<noon>noon|midday)\b|\b(?P<midnight>midnight)\b",
+    re.IGNORECASE,
+)
+
+
+def _clock_zh(text: str) -> tuple[int, int] | None:
+    m = _ZH_CLOCK.search(text)
+    if not m:
+        return None
+    if m.group("hh"):
+        return int(m.group("hh")), int(m.group("mm"))
+    hour = int(zh_number(m.group("h")) or 0)
+    minute = 30 if m.group("half") else int(zh_number(m.group("m")) or 0) if m.group("m") else 0
+    if m.group("part") in ("下午", "傍晚", "晚上", "夜里") and hour < 12:
+        hour += 12
+    if m.group("part") == "中午" and hour < 6:
+        hour += 12
+    return (hour, minute) if hour < 24 and minute < 60 else None
+
+
+def _clock_en(text: str) -> tuple[int, int] | None:
+    m = _EN_CLOCK.search(text)
+    if not m:
+        return None
+    if m.group("noon"):
+        return 12, 0
+    if m.group("midnight"):
+        return 0, 0
+    if m.group("hh"):
+        hour, minute = int(m.group("hh")), int(m.group("mm"))
+    else:
+        hour, minute = int(m.group("h")), int(m.group("m") or 0)
+        pm = m.group("ampm").lower().startswith("p")
+        hour = hour % 12 + (12 if pm else 0)
+    return (hour, minute) if hour < 24 and minute < 60 else None
+
+
+def _monday(day: date) -> date:
+    return day - timedelta(days=day.weekday())
+
+
+def _at(day: date, clock: tuple[int, int] | None) -> Resolved:
+    if clock:
+        return Resolved(datetime(day.year, day.month, day.day, *clock), "minute")
+    return Resolved(datetime(day.year, day.month, day.day), "day")
+
+
+def _past_month_day(today: date, month: int, day: int | None, year: int | None) -> date | None:
+    year = year or today.year
+    try:
+        when = date(year, month, day or 1)
+    except ValueError:
+        return None
+    if when > today and not (day is None and when.replace(day=1) <= today):
+        try:
+            when = when.replace(year=year - 1)
+        except ValueError:
+            return None
+    return when
+
+
+_ZH_RELATIVE_DAYS = {"大前天": -3, "前天": -2, "前晚": -2, "昨天": -1, "昨日": -1, "昨儿": -1, "昨晚": -1, "昨夜": -1,
+                     "昨早": -1, "今天": 0, "今日": 0, "今儿": 0, "当天": 0, "今早": 0, "今晨": 0, "今晚": 0,
+                     "刚才": 0, "刚刚": 0, "前两天": -2}
+_ZH_AGO = re.compile(rf"(?P<n>{_NUM}|几|半|好几|十几)个?(?P<unit>天|日|周|星期|礼拜|月|小时|钟头|年)(?:以|之)?前")
+_ZH_WEEKDAY = re.compile(r"(?P<rel>上上|上个|上|这个|这|本|下)?(?:周|星期|礼拜)(?P<d>[一二三四五六日天末1-7])")
+_ZH_MONTH_DAY = re.compile(
+    rf"(?:(?P<y>[0-9]{{4}}|[零〇一二三四五六七八九]{{4}}|今|去|前)年)?(?P<mo>{_NUM})月份?(?:(?P<d>{_NUM})[日号]|(?P<part>初|底|中旬|上旬|下旬|中|末))?"
+)
+_ZH_LAST_MONTH = re.compile(rf"(?P<rel>上个?|这个|本)月(?:(?P<d>{_NUM})[日号]|(?P<part>初|底|中旬|中|末))?")
+
+
+def _resolve_zh(text: str, now: datetime) -> Resolved | None:
+    today = now.date()
+    clock = _clock_zh(text)
+    for word, offset in _ZH_RELATIVE_DAYS.items():
+        if text.startswith(word):
+            if word in ("刚才", "刚刚"):
+                return Resolved(now.replace(second=0, microsecond=0), "minute")
+            return _at(today + timedelta(days=offset), clock)
+    m = _ZH_AGO.match(text)
+    if m:
+        n = zh_number(m.group("n")) if m.group("n") not in ("好几", "十几") else None
+        if n is None:
+            return None
+        unit = m.group("unit")
+        if unit in ("小时", "钟头"):
+            return Resolved((now - timedelta(hours=n)).replace(second=0, microsecond=0), "minute")
+        if unit in ("天", "日"):
+            return _at(today - timedelta(days=n), clock)
+        if unit in ("周", "星期", "礼拜"):
+            return Resolved(datetime.combine(today - timedelta(weeks=n), datetime.min.time()), "week")
+        if unit == "月":
+            months = int(n) if n >= 1 else 0
+            first = (today.replace(day=1) - timedelta(days=1)).replace(day=1) if months else today
+            for _ in range(max(months - 1, 0)):
+                first = (first - timedelta(days=1)).replace(day=1)
+            return Resolved(datetime(first.year, first.month, 1), "month" if months else "week")
+        return Resolved(datetime(today.year - int(n), 1, 1), "year")
+    m = _ZH_WEEKDAY.match(text)
+    if m:
+        weekday, rel = _ZH_WEEKDAYS[m.group("d")], m.group("rel")
+        if rel == "下":
+            return None
+        weeks_back = {"上上": 2, "上个": 1, "上": 1}.get(rel or "", 0)
+        day = _monday(today) - timedelta(weeks=weeks_back) + timedelta(days=weekday)
+        if not rel and day > today:
+            day -= timedelta(weeks=1)
+        return _at(day, clock)
+    if re.match(r"上上周|上个?周末|上周|上个?星期|上个?礼拜", text):
+        back = 2 if text.startswith("上上") else 1
+        if "末" in text[:4]:
+            return _at(_monday(today) - timedelta(weeks=1) + timedelta(days=5), clock)
+        return Resolved(datetime.combine(_monday(today) - timedelta(weeks=back), datetime.min.time()), "week")
+    if re.match(r"本周|这周|这个?星期", text):
+        return Resolved(datetime.combine(_monday(today), datetime.min.time()), "week")
+    m = _ZH_LAST_MONTH.match(text)
+    if m:
+        first = today.replace(day=1)
+        if m.group("rel").startswith("上"):
+            first = (first - timedelta(days=1)).replace(day=1)
+        if m.group("d"):
+            day_number = int(zh_number(m.group("d")) or 0)
+            try:
+                return _at(first.replace(day=day_number), clock)
+            except ValueError:
+                return None
+        return Resolved(datetime(first.year, first.month, 1), "month")
+    m = re.match(r"(?P<y>去年|今年)(?P<part>底|年底|初|年初)?", text)
+    if m and not re.match(r"(?:去年|今年)[0-9一二三四五六七八九十]+月", text):
+        year = today.year - (1 if m.group("y") == "去年" else 0)
+        return Resolved(datetime(year, 1, 1), "year")
+    m = _ZH_MONTH_DAY.match(text)
+    if m:
+        year_text = m.group("y")
+        year = {"今": today.year, "去": today.year - 1, "前": today.year - 2}.get(year_text or "")
+        if year_text and year is None:
+            year = int(zh_number(year_text) or 0) or None
+        month = int(zh_number(m.group("mo")) or 0)
+        if not 1 <= month <= 12:
+            return None
+        if m.group("d"):
+            when = _past_month_day(today, month, int(zh_number(m.group("d")) or 0), year)
+            return _at(when, clock) if when else None
+        when = _past_month_day(today, month, None, year)
+        return Resolved(datetime(when.year, when.month, 1), "month") if when else None
+    if clock and re.match(r"(?:早上|早晨|上午|中午|下午|傍晚|晚上|夜里|半夜|凌晨)?[0-9一二三四五六七八九十两]", text):
+        at = datetime.combine(today, datetime.min.time()).replace(hour=clock[0], minute=clock[1])
+        return Resolved(at - timedelta(days=1) if at > now else at, "minute")
+    return None
+
+
+_EN_WEEKDAY = re.compile(
+    r"^(?P<rel>last|this|past|previous)? ?(?P<d>monday|tuesday|wednesday|thursday|friday|saturday|sunday)",
+    re.IGNORECASE,
+)
+
+
+def _resolve_en(text: str, now: datetime) -> Resolved | None:
+    today, lowered = now.date(), text.lower()
+    m = _EN_WEEKDAY.match(lowered)
+    if m:
+        weekday = _EN_WEEKDAYS[m.group("d")]
+        back = (today.weekday() - weekday) % 7
+        if m.group("rel") == "this":
+            day = _monday(today) + timedelta(days=weekday)
+            if day > today:
+                return None
+        else:
+            day = today - timedelta(days=back or (7 if m.group("rel") else 0))
+        return _at(day, _clock_en(lowered))
+    for phrase, offset in (("the day before yesterday", -2), ("yesterday", -1), ("last night", -1),
+                           ("this morning", 0), ("this afternoon", 0), ("this evening", 0), ("earlier today", 0),
+                           ("today", 0), ("tonight", 0)):
+        if lowered.startswith(phrase):
+            return _at(today + timedelta(days=offset), _clock_en(lowered[len(phrase):]))
+    if lowered.startswith("just now"):
+        return Resolved(now.replace(second=0, microsecond=0), "minute")
+    if lowered in ("last week", "last weekend", "earlier this week", "this week"):
+        back = 0 if "this" in lowered else 1
+        monday = _monday(today) - timedelta(weeks=back)
+        if lowered == "last weekend":
+            return _at(monday + timedelta(days=5), None)
+        return Resolved(datetime.combine(monday, datetime.min.time()), "week")
+    if lowered in ("last month", "this month", "earlier this month"):
+        first = today.replace(day=1)
+        if lowered == "last month":
+            first = (first - timedelta(days=1)).replace(day=1)
+        return Resolved(datetime(first.year, first.month, 1), "month")
+    if lowered in ("last year", "this year"):
+        return Resolved(datetime(today.year - (lowered == "last year"), 1, 1), "year")
+    return None
+
+
+_ISO_DATE = re.compile(r"(?P<y>[0-9]{4})[-/.](?P<m>[0-9]{1,2})[-/.](?P<d>[0-9]{1,2})")
+
+
+def _resolve_iso(text: str) -> Resolved | None:
+    """'2024-03-05', '2024/3/5': year first is never ambiguous."""
+    m = _ISO_DATE.match(text)
+    if not m:
+        return None
+    try:
+        day = date(int(m.group("y")), int(m.group("m")), int(m.group("d")))
+    except ValueError:
+        return None
+    return _at(day, _clock_zh(text[m.end():]) or _clock_en(text[m.end():]))
+
+
+_PARSER: DateDataParser | None = None
+
+
+def _dateparser(text: str, now: datetime) -> Resolved | None:
+    """dateparser for the rest: "5 March 2024", "2024-03-05", "3 days ago", "2024年3月5日"."""
+    global _PARSER
+    if _PARSER is None:
+        _PARSER = DateDataParser(
+            languages=["en", "zh"],
+            settings={"PREFER_DATES_FROM": "past", "RETURN_AS_TIMEZONE_AWARE": False, "DATE_ORDER": "DMY"},
+        )
+    _PARSER._settings.RELATIVE_BASE = now  # type: ignore[attr-defined]
+    cleaned = re.sub(r"(?<=[0-9])(?:st|nd|rd|th)\b", "", text, flags=re.IGNORECASE)
+    cleaned = re.sub(r"^(?:on|in|at|around|about) (?:the )?", "", cleaned, flags=re.IGNORECASE)
+    data = _PARSER.get_date_data(cleaned)
+    if data is None or data.date_obj is None:
+        return None
+    at = data.date_obj.replace(tzinfo=None)
+    precision = {"time": "minute", "day": "day", "week": "week", "month": "month", "year": "year"}.get(
+        data.period or "day", "day"
+    )
+    if precision == "day" and (at.hour or at.minute) and re.search(r"[0-9]{1,2}[:.][0-9]{2}|am|pm|点", cleaned):
+        precision = "minute"
+    return Resolved(at, precision)
+
+
+def resolve_time(text: str, now: datetime | None = None) -> Resolved | None:
+    """When something happened, from the customer's words; None if unclear or in the future."""
+    now = (now or datetime.now()).replace(microsecond=0)
+    expression = halfwidth(text).strip()
+    finds = find_times(expression)
+    if finds:
+        first = finds[0]
+        # "2024年3月5日 下午3点" may come as two finds: take both.
+        expression = expression[first.start: finds[1].end if len(finds) > 1 and finds[1].start - first.end <= 2
+                                else first.end]
+    if not expression or len(expression) > 60:
+        return None
+    resolved = _resolve_iso(expression) or _resolve_zh(expression, now) or _resolve_en(expression, now)
+    if resolved is None and finds:
+        resolved = _dateparser(expression, now)
+    if resolved is None and not finds and len(expression) <= 30 and re.search(r"[0-9]", expression):
+        resolved = _dateparser(expression, now)
+    if resolved is None:
+        return None
+    if resolved.precision == "minute" and resolved.at > now + timedelta(minutes=5):
+        return None
+    if resolved.at.date() > now.date():
+        return None
+    return resolved
+
+
+def warm_up() -> None:
+    """dateparser loads its language data on first use: do it before the first customer waits for it."""
+    dateparser.parse("yesterday", languages=["en"])
+    resolve_time("3 days ago")
+    digits("0")

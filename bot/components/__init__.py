@@ -1,0 +1,1 @@
+"""Custom NLU components of the complaint bot's pipeline (see config.yml)."""
