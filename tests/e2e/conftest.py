@@ -1,0 +1,145 @@
+"""The whole running system for end-to-end tests, started once per session.
+
+Real processes only: the trained model (cached by a fingerprint of bot/), the Rasa server and the action
+server from bot/.venv, Redis, and gateways started with ``complaint-gateway serve`` as an operator would.
+Logs go to var/test-logs/ so a failure can be read afterwards.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import subprocess
+import sys
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import pytest
+from redis import Redis as SyncRedis
+
+from gateway import supervisor
+from gateway.embedded_redis import free_port
+from tests.conftest import E2E_DB, with_db
+
+LOGS = supervisor.ROOT / "var" / "test-logs"
+AGENT, AGENT_PASSWORD = "e2e-handler", "a long test password"
+BOT_TOKEN = secrets.token_urlsafe(16)
+TRANSCRIPTS_TOKEN = secrets.token_urlsafe(16)
+
+
+@dataclass
+class Gateway:
+    url: str
+    process: subprocess.Popen[bytes]
+    env: dict[str, str]
+
+    @property
+    def ws_url(self) -> str:
+        return self.url.replace("http://", "ws://") + "/chat/ws"
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(15)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+
+
+def gateway_env(redis_url: str, rasa_url: str, data_dir: Path, **extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if k not in ("REDIS_URL", "RASA_URL", "PORT", "HOST")}
+    env.update(REDIS_URL=redis_url, RASA_URL=rasa_url, DATA_DIR=str(data_dir), HOST="127.0.0.1",
+               LOG_LEVEL="INFO", **extra)
+    return env
+
+
+def start_gateway(name: str, redis_url: str, rasa_url: str, data_dir: Path, port: int | None = None,
+                  **extra: str) -> Gateway:
+    port = port or free_port()
+    env = gateway_env(redis_url, rasa_url, data_dir, PORT=str(port), GATEWAY_BOT_TOKEN=BOT_TOKEN,
+                      TRANSCRIPTS_TOKEN=TRANSCRIPTS_TOKEN, **extra)
+    LOGS.mkdir(parents=True, exist_ok=True)
+    with (LOGS / f"gateway-{name}.log").open("ab") as log:
+        process = subprocess.Popen([sys.executable, "-m", "gateway.cli", "serve"], env=env,
+                                   stdout=log, stderr=subprocess.STDOUT, cwd=supervisor.ROOT)
+    url = f"http://127.0.0.1:{port}"
+    supervisor.wait_http(url + "/healthz", 60, process)
+    return Gateway(url, process, env)
+
+
+@pytest.fixture(scope="session")
+def e2e_redis(redis_server: str) -> Iterator[str]:
+    url = with_db(redis_server, E2E_DB)
+    client = SyncRedis.from_url(url)
+    client.flushdb()
+    try:
+        yield url
+    finally:
+        client.flushdb()
+        client.close()
+
+
+@pytest.fixture(scope="session")
+def gateway_port() -> int:
+    """The main gateway's port, known before the action server starts so the bot can ask it about cases."""
+    return free_port()
+
+
+@pytest.fixture(scope="session")
+def rasa(gateway_port: int) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
+    """The real Rasa server and action server, with the model trained from bot/ (retrained if it changed)."""
+    supervisor.ensure_model()
+    processes = supervisor.Processes()
+    rasa_port, actions_port = free_port(), free_port()
+    link = supervisor.GatewayLink(f"http://127.0.0.1:{gateway_port}", BOT_TOKEN)
+    try:
+        supervisor.start_bot(rasa_port, actions_port, LOGS, processes, progress=lambda _: None, gateway=link)
+        yield f"http://127.0.0.1:{rasa_port}", processes.started[-1][1]
+    finally:
+        processes.stop()
+
+
+@pytest.fixture(scope="session")
+def agent_account(e2e_redis: str, tmp_path_factory: pytest.TempPathFactory) -> tuple[str, str]:
+    """A handler's account, made with the CLI exactly as the README tells operators to."""
+    env = gateway_env(e2e_redis, "http://127.0.0.1:9", tmp_path_factory.mktemp("cli"))
+    subprocess.run([sys.executable, "-m", "gateway.cli", "agents", "add", AGENT, "--role", "agent",
+                    "--password-stdin"], input=AGENT_PASSWORD.encode(), env=env, check=True,
+                   cwd=supervisor.ROOT, capture_output=True)
+    return AGENT, AGENT_PASSWORD
+
+
+@pytest.fixture(scope="session")
+def gateway(e2e_redis: str, rasa: tuple[str, Any], agent_account: Any, gateway_port: int,
+            tmp_path_factory: pytest.TempPathFactory) -> Iterator[Gateway]:
+    process = start_gateway("main", e2e_redis, rasa[0], tmp_path_factory.mktemp("gw-main"), port=gateway_port)
+    try:
+        yield process
+    finally:
+        process.stop()
+
+
+@pytest.fixture
+async def http() -> AsyncIterator[aiohttp.ClientSession]:
+    async with aiohttp.ClientSession() as session:
+        yield session
+
+
+class AgentApi:
+    """The agent API as a handler's client uses it."""
+
+    def __init__(self, http: aiohttp.ClientSession, base: str) -> None:
+        self.http, self.base, self.headers = http, base, {}
+
+    async def login(self, name: str, password: str) -> None:
+        async with self.http.post(f"{self.base}/api/login", json={"name": name, "password": password}) as r:
+            assert r.status == 200, await r.text()
+            self.headers = {"Authorization": f"Bearer {(await r.json())['token']}"}
+
+    async def call(self, method: str, path: str, **kwargs: Any) -> Any:
+        async with self.http.request(method, f"{self.base}{path}", headers=self.headers, **kwargs) as r:
+            assert r.status < 300, f"{method} {path}: {r.status} {await r.text()}"
+            return await r.json() if r.status != 204 else None

@@ -1,0 +1,62 @@
+"""A customer complains in the real chat page, in real headless Chromium (Debian's, driven by Playwright)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import AsyncIterator
+
+import pytest
+from playwright.async_api import Browser, Page, async_playwright, expect
+
+from handoff.ids import CASE_ID_PATTERN
+from tests.e2e.conftest import LOGS, Gateway
+
+pytestmark = pytest.mark.e2e
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+HAVE_CHROMIUM = os.path.exists(CHROMIUM)
+FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
+
+
+@pytest.fixture(scope="module")
+async def browser() -> AsyncIterator[Browser]:
+    if not HAVE_CHROMIUM:
+        if os.environ.get("REQUIRE_BROWSER"):
+            pytest.fail("chromium is not installed (apt-get install chromium)")
+        pytest.skip("chromium is not installed (apt-get install chromium)")
+    async with async_playwright() as playwright:
+        browser = await playwright.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
+        yield browser
+        await browser.close()
+
+
+async def say(page: Page, text: str) -> None:
+    """Type like a customer, send with Enter, and wait for the bot to answer that turn."""
+    answered = await page.locator(".msg-bot, .msg-system").count()
+    await page.locator("#message-input").fill(text)
+    await page.locator("#message-input").press("Enter")
+    await expect(page.locator(".msg-customer").last).to_contain_text(text)
+    await expect(page.locator(".msg-bot, .msg-system")).not_to_have_count(answered, timeout=60_000)
+
+
+@pytest.mark.parametrize("language", ["en", "zh"])
+async def test_a_customer_types_a_complaint_and_gets_a_case_number(
+    language: str, browser: Browser, gateway: Gateway
+) -> None:
+    context = await browser.new_context(locale="zh-CN" if language == "zh" else "en-GB")
+    page = await context.new_page()
+    await page.goto(gateway.url + "/")
+    await expect(page.locator("#message-input")).to_be_visible()
+    if language == "zh":
+        turns = ["我要投诉", "李四", "13912345678", "你们的APP转账失败了三次，资金一直没有到账",
+                 "上周五，希望尽快把钱退回来"]
+    else:
+        turns = ["I would like to make a complaint", "Jane Doe", "+44 7700 900456",
+                 "My bank-securities transfer failed three times and the money never arrived",
+                 "Last Friday. I want the money back in my account"]
+    for text in turns:
+        await say(page, text)
+    case_id = page.locator("#case-banner #case-id")
+    await expect(case_id).to_have_text(CASE_ID_PATTERN, timeout=60_000)
+    await page.screenshot(path=str(LOGS / f"chat-page-{language}.png"), full_page=True)
+    await context.close()

@@ -1,0 +1,72 @@
+"""Cases: readable ids, deadlines, risk, and an audit event for every change."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+import pytest
+from redis.asyncio import Redis
+
+from handoff.cases import Case, CaseConflict, CaseStore
+from handoff.ids import is_case_id
+from handoff.risk import grade
+from handoff.sla import SlaPolicy
+
+SHANGHAI = ZoneInfo("Asia/Shanghai")
+
+
+async def test_a_new_case_is_queued_with_a_readable_id_deadlines_and_a_creation_event(redis: Redis) -> None:
+    cases = CaseStore(redis)
+    case = await cases.create(channel="webchat", conversation_id="webchat:s", language="zh",
+                              customer={"name": "张三", "phone": "13800138000"},
+                              complaint={"description": "我昨天的买单没有成交"}, handoff_reason="complete",
+                              messages=[{"at": "t", "from": "customer", "channel": "webchat", "text": "我要投诉"}])
+    assert is_case_id(case["id"]) and case["status"] == "queued"
+    assert case["customer"]["name"] == "张三" and case["complaint"]["description"] == "我昨天的买单没有成交"
+    assert case["messages"][0]["text"] == "我要投诉"
+    assert [e["action"] for e in case["events"]] == ["created"]
+    assert set(case["deadlines"]) == {"acknowledge_by", "investigate_by", "respond_by"}
+
+
+async def test_every_change_is_an_audit_event_and_a_refused_one_changes_nothing(redis: Redis) -> None:
+    cases = CaseStore(redis)
+    case = await cases.create(channel="webchat", conversation_id="webchat:s", language="en", customer={},
+                              complaint={}, handoff_reason="complete")
+
+    def close(c: Case) -> str:
+        c["status"] = "closed"
+        return "done"
+
+    await cases.change(case["id"], actor="sue", action="close", allowed_from=("queued",), mutate=close)
+    with pytest.raises(CaseConflict):
+        await cases.change(case["id"], actor="bob", action="close", allowed_from=("queued",), mutate=close)
+    after = await cases.get(case["id"])
+    assert [(e["actor"], e["action"], e["before"], e["after"]) for e in after["events"]] == [
+        ("bot", "created", None, "queued"), ("sue", "close", "queued", "closed")]
+
+
+def test_case_ids_avoid_look_alike_characters() -> None:
+    from handoff.ids import new_case_id
+
+    ids = {new_case_id(datetime(2026, 11, 23)) for _ in range(200)}
+    assert all(i.startswith("C-261123-") and is_case_id(i) for i in ids)
+    assert not any(ch in i[9:] for i in ids for ch in "01OILSBUV58")
+
+
+def test_deadlines_count_the_day_of_receipt_in_working_days() -> None:
+    policy = SlaPolicy()
+    # Thursday morning: investigate by Monday (Thu, Fri, Mon), answer by Tuesday.
+    deadlines = policy.deadlines(datetime(2026, 11, 19, 10, 0, tzinfo=SHANGHAI))
+    assert deadlines.acknowledge_by.date().isoformat() == "2026-11-19"
+    assert deadlines.investigate_by.date().isoformat() == "2026-11-23"
+    assert deadlines.respond_by.date().isoformat() == "2026-11-24"
+    # Received on a Saturday: the clock starts on Monday.
+    weekend = policy.deadlines(datetime(2026, 11, 21, 10, 0, tzinfo=SHANGHAI))
+    assert weekend.respond_by.date().isoformat() == "2026-11-26"
+
+
+def test_risk_reads_threats_in_both_languages() -> None:
+    assert grade("我要去证监会投诉你们").grade == "high"
+    assert grade("I will talk to my lawyer about this").reasons == ("legal action",)
+    assert grade("the app was slow").grade == "low"
