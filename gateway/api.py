@@ -1,14 +1,17 @@
 """The agent API (JSON, under /api) and the console page that uses it.
 
-Every request but login needs a token: ``Authorization: Bearer`` or the console's session cookie. Each
-authenticated request is also a heartbeat for the agent's claims. Errors are JSON ``{"error": ...}`` with
-the status that says what went wrong; a refused request changes nothing.
+Every request but login needs a token: ``Authorization: Bearer`` or the console's session cookie; a cookie
+session's changes (POST) also need the ``X-CSRF-Token`` header. Each authenticated request is also a
+heartbeat for the agent's claims. Agents see the desks (case languages) they read; supervisors and admins
+see every desk, and only they reassign cases or list accounts. Errors are JSON ``{"error": ...}`` with the
+status that says what went wrong (401 no session, 403 not allowed); a refused request changes nothing.
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -16,12 +19,17 @@ from aiohttp import web
 
 from channels.base import CannotDeliver
 from gateway import keys
-from gateway.auth import Agent, AuthError
+from gateway.auth import LANGUAGES, ROLES, Agent, AuthError, csrf_matches, csrf_token
 from gateway.openapi import SPEC
 from handoff.cases import OUTCOMES, STATUSES, Case, CaseConflict, CaseError, CaseNotFound
+from handoff.queue import desk_of
+from handoff.sla import DUE_SOON, urgency
 
 CONSOLE_DIR = Path(__file__).with_name("console_static")
 COOKIE = "cg_session"
+CSRF_HEADER = "X-CSRF-Token"
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+SETTLED = ("answered", "closed")
 MAX_REPLY = 10_000
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -40,6 +48,9 @@ def routes() -> list[web.AbstractRouteDef]:
         web.post("/api/cases/{case_id}/reply", reply),
         web.post("/api/cases/{case_id}/resolve", resolve),
         web.post("/api/cases/{case_id}/close", close),
+        web.post("/api/cases/{case_id}/reassign", reassign),
+        web.get("/api/agents", list_agents),
+        web.post("/api/agents", add_agent),
         web.get("/api/events", events),
         web.get("/agent", console),
         web.static("/agent/static", CONSOLE_DIR),
@@ -71,9 +82,15 @@ async def json_errors(request: web.Request, handler: Handler) -> web.StreamRespo
         raise
 
 
-def public(case: Case) -> Case:
-    """The case as the API shows it: without the channel's internal address (a web chat session id)."""
-    return {k: v for k, v in case.items() if k not in ("conversation_id",)}
+def public(case: Case, now: datetime | None = None, soon: timedelta = DUE_SOON) -> Case:
+    """The case as the API shows it: how its answer deadline stands, and without the channel's internal
+    address (a web chat session id)."""
+    shown = {k: v for k, v in case.items() if k not in ("conversation_id",)}
+    respond_by = case.get("deadlines", {}).get("respond_by")
+    settled = case.get("status") in SETTLED or not respond_by
+    shown["due"] = None if settled else urgency(datetime.fromisoformat(respond_by), now or datetime.now(UTC), soon)
+    shown.setdefault("satisfaction", None)
+    return shown
 
 
 async def json_body(request: web.Request, *required: str) -> dict[str, Any]:
@@ -89,20 +106,44 @@ async def json_body(request: web.Request, *required: str) -> dict[str, Any]:
     return body
 
 
-def _token(request: web.Request) -> str | None:
+def _bearer(request: web.Request) -> str | None:
     header = request.headers.get("Authorization", "")
-    if header.startswith("Bearer "):
-        return header[7:].strip()
-    return request.cookies.get(COOKIE)
+    return header[7:].strip() if header.startswith("Bearer ") else None
 
 
-async def current_agent(request: web.Request) -> Agent:
+def _token(request: web.Request) -> str | None:
+    return _bearer(request) or request.cookies.get(COOKIE)
+
+
+def _check_csrf(request: web.Request, token: str) -> None:
+    """A cookie rides along on any site's request; a change must also show the token only our page knows."""
+    if request.method in SAFE_METHODS or _bearer(request):
+        return
+    if not csrf_matches(token, request.headers.get(CSRF_HEADER, "")):
+        raise web.HTTPForbidden(text=f"missing or wrong {CSRF_HEADER} header")
+
+
+async def current_agent(request: web.Request, *roles: str) -> Agent:
+    """The logged-in agent (401 without a session); 403 if ``roles`` are given and theirs is not one."""
     token = _token(request)
     agent = await request.app[keys.AGENTS].agent_for(token) if token else None
-    if agent is None:
+    if token is None or agent is None:
         raise web.HTTPUnauthorized(text="log in first")
+    _check_csrf(request, token)
+    if roles and agent.role not in roles:
+        raise web.HTTPForbidden(text=f"only a {' or '.join(roles)} may do this")
     await request.app[keys.QUEUE].heartbeat(agent.name)
     return agent
+
+
+def _due_soon(request: web.Request) -> timedelta:
+    return timedelta(hours=request.app[keys.SETTINGS].due_soon_hours)
+
+
+def _on_desk(agent: Agent, case: Case) -> Case:
+    if not agent.reads(desk_of(case)):
+        raise web.HTTPForbidden(text=f"case {case['id']} belongs to another desk ({case['language']})")
+    return case
 
 
 async def login(request: web.Request) -> web.Response:
@@ -111,7 +152,7 @@ async def login(request: web.Request) -> web.Response:
         token, agent = await request.app[keys.AGENTS].login(body["name"], body["password"])
     except AuthError as exc:
         return error(401, str(exc))
-    response = web.json_response({"token": token, "agent": agent.to_dict()})
+    response = web.json_response({"token": token, "agent": agent.to_dict(), "csrf": csrf_token(token)})
     secure = request.app[keys.SETTINGS].base_url.startswith("https://")
     response.set_cookie(COOKIE, token, httponly=True, samesite="Strict", secure=secure, path="/",
                         max_age=request.app[keys.SETTINGS].token_ttl)
@@ -121,6 +162,7 @@ async def login(request: web.Request) -> web.Response:
 async def logout(request: web.Request) -> web.Response:
     token = _token(request)
     if token:
+        _check_csrf(request, token)
         await request.app[keys.AGENTS].logout(token)
     response = web.json_response({"ok": True})
     response.del_cookie(COOKIE, path="/")
@@ -128,7 +170,8 @@ async def logout(request: web.Request) -> web.Response:
 
 
 async def me(request: web.Request) -> web.Response:
-    return web.json_response((await current_agent(request)).to_dict())
+    agent = await current_agent(request)
+    return web.json_response({**agent.to_dict(), "csrf": csrf_token(_token(request) or "")})
 
 
 async def openapi(request: web.Request) -> web.Response:
@@ -136,31 +179,41 @@ async def openapi(request: web.Request) -> web.Response:
 
 
 async def list_cases(request: web.Request) -> web.Response:
-    await current_agent(request)
+    agent = await current_agent(request)
     status, risk = request.query.get("status") or None, request.query.get("risk") or None
     if status and status not in STATUSES:
         return error(400, f"status must be one of {', '.join(STATUSES)}")
     if risk and risk not in ("high", "medium", "low"):
         return error(400, "risk must be high, medium or low")
     cases = await request.app[keys.CASES].list(status=status, risk=risk)
-    return web.json_response({"cases": [public(c) for c in cases]})
+    now = datetime.now(UTC)
+    soon = _due_soon(request)
+    return web.json_response({"cases": [public(c, now, soon) for c in cases if agent.reads(desk_of(c))]})
 
 
 async def get_case(request: web.Request) -> web.Response:
-    await current_agent(request)
+    agent = await current_agent(request)
     case = await request.app[keys.CASES].get(request.match_info["case_id"])
-    return web.json_response(public(case))
+    return web.json_response(public(_on_desk(agent, case), soon=_due_soon(request)))
+
+
+async def _desk_case(request: web.Request, agent: Agent) -> str:
+    """The case id in the path, once it is known to be on the agent's desk."""
+    case_id = request.match_info["case_id"]
+    _on_desk(agent, await request.app[keys.CASES].summary(case_id))
+    return case_id
 
 
 async def _answer(request: web.Request, case_id: str, reason: str) -> web.Response:
     case = await request.app[keys.CASES].get(case_id)
     await request.app[keys.EVENTS].publish(case_id, case["status"], reason)
-    return web.json_response(public(case))
+    return web.json_response(public(case, soon=_due_soon(request)))
 
 
 async def next_case(request: web.Request) -> web.StreamResponse:
     agent = await current_agent(request)
-    case = await request.app[keys.QUEUE].next(agent.name)
+    languages = LANGUAGES if agent.supervises else agent.languages
+    case = await request.app[keys.QUEUE].next(agent.name, languages=languages)
     if case is None:
         return web.Response(status=204)
     await request.app[keys.ROUTER].notify_status(case)
@@ -169,7 +222,7 @@ async def next_case(request: web.Request) -> web.StreamResponse:
 
 async def claim(request: web.Request) -> web.Response:
     agent = await current_agent(request)
-    case = await request.app[keys.QUEUE].claim(request.match_info["case_id"], agent.name)
+    case = await request.app[keys.QUEUE].claim(await _desk_case(request, agent), agent.name)
     await request.app[keys.ROUTER].notify_status(case)
     return await _answer(request, case["id"], "claimed")
 
@@ -177,7 +230,7 @@ async def claim(request: web.Request) -> web.Response:
 async def release(request: web.Request) -> web.Response:
     agent = await current_agent(request)
     case = await request.app[keys.QUEUE].release(
-        request.match_info["case_id"], agent.name, supervisor=agent.role in ("supervisor", "admin")
+        await _desk_case(request, agent), agent.name, supervisor=agent.supervises
     )
     await request.app[keys.ROUTER].notify_status(case)
     return await _answer(request, case["id"], "released")
@@ -198,7 +251,7 @@ async def reply(request: web.Request) -> web.Response:
     text = body["text"].strip()
     if len(text) > MAX_REPLY:
         return error(413, f"a reply is at most {MAX_REPLY} characters")
-    case_id = request.match_info["case_id"]
+    case_id = await _desk_case(request, agent)
     case = await request.app[keys.CASES].change(case_id, actor=agent.name, action="reply",
                                                 allowed_from=("claimed",), mutate=_must_hold(agent, "reply to"))
     await request.app[keys.ROUTER].reply_from_agent(case, agent.name, text)
@@ -211,6 +264,7 @@ async def resolve(request: web.Request) -> web.Response:
     if body["outcome"] not in OUTCOMES:
         return error(422, f"outcome must be one of {', '.join(OUTCOMES)}")
     hold = _must_hold(agent, "resolve")
+    case_id = await _desk_case(request, agent)
 
     def answered(case: Case) -> str:
         detail = hold(case)
@@ -218,18 +272,18 @@ async def resolve(request: web.Request) -> web.Response:
         case["resolution"] = {"summary": body["summary"].strip(), "outcome": body["outcome"], "by": agent.name}
         return f"{detail}: {body['outcome']}"
 
-    case_id = request.match_info["case_id"]
     case = await request.app[keys.CASES].change(case_id, actor=agent.name, action="resolve",
                                                 allowed_from=("claimed",), mutate=answered)
     await request.app[keys.QUEUE].finished(case_id, agent.name)
     await request.app[keys.ROUTER].notify_status(case)
+    await request.app[keys.ROUTER].ask_satisfaction(case)
     return await _answer(request, case_id, "resolved")
 
 
 async def close(request: web.Request) -> web.Response:
     agent = await current_agent(request)
-    supervisor = agent.role in ("supervisor", "admin")
-    case_id = request.match_info["case_id"]
+    supervisor = agent.supervises
+    case_id = await _desk_case(request, agent)
     holder: list[str | None] = []
 
     def closed(case: Case) -> str:
@@ -248,6 +302,41 @@ async def close(request: web.Request) -> web.Response:
         await request.app[keys.QUEUE].finished(case_id, holder[0])
     await request.app[keys.ROUTER].notify_status(case)
     return await _answer(request, case_id, "closed")
+
+
+async def reassign(request: web.Request) -> web.Response:
+    supervisor = await current_agent(request, "supervisor", "admin")
+    body = await json_body(request, "agent")
+    case_id = request.match_info["case_id"]
+    case = await request.app[keys.CASES].summary(case_id)
+    target = await request.app[keys.AGENTS].get(body["agent"].strip())
+    if target is None:
+        return error(422, f"no agent {body['agent'].strip()!r}")
+    if not target.reads(desk_of(case)):
+        return error(409, f"{target.name} does not read {case['language']}: pick an agent of that desk")
+    case = await request.app[keys.QUEUE].reassign(case_id, target.name, supervisor.name)
+    await request.app[keys.ROUTER].notify_status(case)
+    return await _answer(request, case_id, "reassigned")
+
+
+async def list_agents(request: web.Request) -> web.Response:
+    await current_agent(request, "supervisor", "admin")
+    return web.json_response({"agents": [a.to_dict() for a in await request.app[keys.AGENTS].list()]})
+
+
+async def add_agent(request: web.Request) -> web.Response:
+    await current_agent(request, "admin")
+    body = await json_body(request, "name", "password")
+    role, languages = body.get("role", "agent"), body.get("languages", list(LANGUAGES))
+    if role not in ROLES:
+        return error(422, f"role must be one of {', '.join(ROLES)}")
+    if not isinstance(languages, list) or not all(isinstance(x, str) for x in languages):
+        return error(422, "languages must be a list such as [\"zh\", \"en\"]")
+    try:
+        agent = await request.app[keys.AGENTS].add(body["name"], body["password"], role, tuple(languages))
+    except AuthError as exc:
+        return error(422, str(exc))
+    return web.json_response(agent.to_dict(), status=201)
 
 
 async def events(request: web.Request) -> web.StreamResponse:

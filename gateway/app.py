@@ -10,6 +10,8 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator, Mapping
+from datetime import timedelta
+from pathlib import Path
 
 import aiohttp
 from aiohttp import web
@@ -24,6 +26,7 @@ from channels.twilio_sms import TwilioSms
 from channels.twilio_voice import TwilioVoice, VoiceSettings
 from channels.webchat import WebChat, WebChatLimits
 from gateway import api, bot_api, keys
+from gateway.alerts import SupervisorAlerts
 from gateway.auth import Agents
 from gateway.events import DeskEvents
 from gateway.rasa_client import RasaClient
@@ -32,6 +35,8 @@ from gateway.settings import Settings
 from gateway.store import open_redis
 from handoff.cases import CaseStore
 from handoff.queue import AgentQueue
+from handoff.risk import load_rules
+from handoff.sla import SlaPolicy
 
 log = logging.getLogger(__name__)
 SWEEP_SECONDS = 5.0
@@ -109,25 +114,30 @@ async def http_ctx(app: web.Application) -> AsyncIterator[None]:
 
 async def services_ctx(app: web.Application) -> AsyncIterator[None]:
     settings, redis = app[keys.SETTINGS], app[keys.REDIS]
-    cases = CaseStore(redis)
+    risk = load_rules(Path(settings.risk_rules_file)) if settings.risk_rules_file else None
+    cases = CaseStore(redis, SlaPolicy.preset(settings.sla_policy), risk)
     queue = AgentQueue(redis, cases, claim_timeout=settings.claim_timeout)
     await queue.ensure_group()
     events = DeskEvents(redis)
+    alerts = SupervisorAlerts(redis, app[keys.HTTP], events, settings.alert_webhook_url,
+                              timedelta(hours=settings.due_soon_hours))
     rasa = RasaClient(app[keys.HTTP], settings.rasa_url, settings.rasa_timeout)
-    router = Router(redis, rasa, cases, queue, app[CHANNELS], events)
+    router = Router(redis, rasa, cases, queue, app[CHANNELS], events, alerts)
     app[keys.CASES], app[keys.QUEUE], app[keys.EVENTS], app[keys.ROUTER] = cases, queue, events, router
     app[keys.AGENTS] = Agents(redis, settings.token_ttl, settings.login_lockout)
     _announce_channels(app[CHANNELS])
     async with contextlib.AsyncExitStack() as stack:
         for channel in app[CHANNELS].values():
             await stack.enter_async_context(channel.running(redis, router))
-        sweeper = asyncio.create_task(_sweep_forever(router, queue))
+        background = [asyncio.create_task(_sweep_forever(router, queue)),
+                      asyncio.create_task(_watch_deadlines(alerts, cases, settings.deadline_check_seconds))]
         try:
             yield
         finally:
-            sweeper.cancel()
+            for task in background:
+                task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
-                await sweeper
+                await asyncio.gather(*background)
             await router.close()
 
 
@@ -140,6 +150,16 @@ async def _sweep_forever(router: Router, queue: AgentQueue) -> None:
         except RedisError:
             log.warning("sweep skipped: Redis unavailable")
         await asyncio.sleep(SWEEP_SECONDS)
+
+
+async def _watch_deadlines(alerts: SupervisorAlerts, cases: CaseStore, every: float) -> None:
+    """Alert supervisors when an unanswered case comes close to its deadline, and when it passes it."""
+    while True:
+        try:
+            await alerts.check_deadlines(cases)
+        except RedisError:
+            log.warning("deadline check skipped: Redis unavailable")
+        await asyncio.sleep(every)
 
 
 async def healthz(request: web.Request) -> web.Response:

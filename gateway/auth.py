@@ -3,12 +3,16 @@
 Passwords are stored only as argon2 hashes. A login gives a random bearer token (also used as the
 console's session cookie); Redis keeps only its SHA-256, with an expiry. Repeated failures lock the
 account for a while, so a password cannot be guessed at speed.
+
+A cookie session also needs a CSRF token on every change it asks for: derived from the session token, so
+it costs no storage, and only a page that could read the login answer (or ``/api/me``) knows it.
 """
 
 from __future__ import annotations
 
 import asyncio
 import hashlib
+import hmac
 import json
 import re
 import secrets
@@ -19,6 +23,7 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from redis.asyncio import Redis
 
 ROLES = ("agent", "supervisor", "admin")
+LANGUAGES = ("zh", "en")
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 LOCKOUT_SECONDS = 300
 
@@ -31,9 +36,35 @@ class AuthError(Exception):
 class Agent:
     name: str
     role: str
+    languages: tuple[str, ...] = LANGUAGES
 
-    def to_dict(self) -> dict[str, str]:
-        return {"name": self.name, "role": self.role}
+    @property
+    def supervises(self) -> bool:
+        return self.role in ("supervisor", "admin")
+
+    def reads(self, language: str) -> bool:
+        """Whether this agent's desks include cases in ``language`` (supervisors see every desk)."""
+        return self.supervises or language in self.languages
+
+    def to_dict(self) -> dict[str, object]:
+        return {"name": self.name, "role": self.role, "languages": list(self.languages)}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, object]) -> Agent:
+        languages = data.get("languages")
+        known = tuple(str(x) for x in languages) if isinstance(languages, list) else LANGUAGES
+        return cls(str(data["name"]), str(data["role"]), known)
+
+
+def csrf_token(session_token: str) -> str:
+    return hashlib.sha256(b"csrf:" + session_token.encode()).hexdigest()
+
+
+def csrf_matches(session_token: str, offered: str) -> bool:
+    return hmac.compare_digest(csrf_token(session_token), offered)
+
+
+AGENT_NAMES_KEY = "cg:agents"
 
 
 def _agent_key(name: str) -> str:
@@ -55,16 +86,29 @@ class Agents:
         self._lockout_after = lockout_after
         self._hasher = PasswordHasher()
 
-    async def add(self, name: str, password: str, role: str = "agent") -> Agent:
+    async def add(self, name: str, password: str, role: str = "agent", languages: tuple[str, ...] = LANGUAGES) -> Agent:
         if not _NAME.match(name):
             raise AuthError("a name is 1-64 letters, digits, '.', '_' or '-'")
         if role not in ROLES:
             raise AuthError(f"role must be one of {', '.join(ROLES)}")
         if len(password) < 8:
             raise AuthError("a password needs at least 8 characters")
+        if not languages or any(language not in LANGUAGES for language in languages):
+            raise AuthError(f"languages must be some of {', '.join(LANGUAGES)}")
+        agent = Agent(name, role, tuple(dict.fromkeys(languages)))
         hashed = await asyncio.to_thread(self._hasher.hash, password)
-        await self._redis.set(_agent_key(name), json.dumps({"name": name, "role": role, "hash": hashed}))
-        return Agent(name, role)
+        await self._redis.set(_agent_key(name), json.dumps({**agent.to_dict(), "hash": hashed}))
+        await self._redis.sadd(AGENT_NAMES_KEY, name)
+        return agent
+
+    async def list(self) -> list[Agent]:
+        names = sorted(n.decode() for n in await self._redis.smembers(AGENT_NAMES_KEY))
+        found = [await self.get(name) for name in names]
+        return [agent for agent in found if agent is not None]
+
+    async def get(self, name: str) -> Agent | None:
+        raw = await self._redis.get(_agent_key(name)) if _NAME.match(name) else None
+        return Agent.from_dict(json.loads(raw)) if raw else None
 
     async def login(self, name: str, password: str) -> tuple[str, Agent]:
         """A fresh token for a right password; AuthError (the same one for every failure) otherwise."""
@@ -83,7 +127,7 @@ class Agents:
                 await pipe.execute()
             raise refused
         await self._redis.delete(_failures_key(name))
-        agent = Agent(record["name"], record["role"])
+        agent = Agent.from_dict(record)
         token = secrets.token_urlsafe(32)
         await self._redis.set(_token_key(token), json.dumps(agent.to_dict()), ex=self._token_ttl)
         return token, agent
@@ -98,8 +142,7 @@ class Agents:
         raw = await self._redis.get(_token_key(token))
         if not raw:
             return None
-        data = json.loads(raw)
-        return Agent(data["name"], data["role"])
+        return Agent.from_dict(json.loads(raw))
 
     async def logout(self, token: str) -> None:
         await self._redis.delete(_token_key(token))

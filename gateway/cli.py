@@ -35,6 +35,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     add = agent_commands.add_parser("add", help="create or update an account")
     add.add_argument("name")
     add.add_argument("--role", choices=("agent", "supervisor", "admin"), default="agent")
+    add.add_argument("--languages", default="zh,en",
+                     help="the desks this handler reads, comma-separated (zh, en); default both")
     add.add_argument("--password-stdin", action="store_true", required=True,
                      help="read the password from standard input (never from the command line)")
     args = parser.parse_args(argv)
@@ -54,17 +56,18 @@ def main(argv: Sequence[str] | None = None) -> int:
             supervisor.ensure_model(force=args.force)
             return 0
         password = sys.stdin.readline().rstrip("\n")
-        asyncio.run(add_agent(settings, args.name, password, args.role))
-        print(f"agent {args.name} ({args.role}) saved")
+        languages = tuple(part.strip() for part in args.languages.split(",") if part.strip())
+        asyncio.run(add_agent(settings, args.name, password, args.role, languages))
+        print(f"agent {args.name} ({args.role}; {', '.join(languages)}) saved")
         return 0
     except (supervisor.SupervisorError, AuthError) as exc:
         print(f"complaint-gateway: {exc}", file=sys.stderr)
         return 1
 
 
-async def add_agent(settings: Settings, name: str, password: str, role: str) -> None:
+async def add_agent(settings: Settings, name: str, password: str, role: str, languages: tuple[str, ...]) -> None:
     async with open_redis(settings) as redis:
-        await Agents(redis, settings.token_ttl, settings.login_lockout).add(name, password, role)
+        await Agents(redis, settings.token_ttl, settings.login_lockout).add(name, password, role, languages)
 
 
 def _demo_password(data_dir: Path) -> str:
@@ -94,7 +97,7 @@ def up(settings: Settings) -> int:
         link = supervisor.GatewayLink(f"http://127.0.0.1:{settings.port}", settings.bot_token)
         supervisor.start_bot(rasa_port, settings.actions_port, log_dir, processes, gateway=link)
         password = _demo_password(settings.data_dir)
-        asyncio.run(add_agent(settings, DEMO_AGENT, password, "supervisor"))
+        asyncio.run(add_agent(settings, DEMO_AGENT, password, "supervisor", ("zh", "en")))
         # run_app calls `print` once its sites listen: the banner never promises a closed port.
         web.run_app(create_app(settings), host=settings.host, port=settings.port,
                     print=lambda _started: _banner(settings, password))

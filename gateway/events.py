@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import AsyncGenerator
+from typing import Any
 
 from redis.asyncio import Redis
 
@@ -17,6 +18,10 @@ class DeskEvents:
     async def publish(self, case_id: str, status: str, reason: str) -> None:
         event = {"type": "case", "case_id": case_id, "status": status, "reason": reason}
         await self._redis.publish(CHANNEL, json.dumps(event))
+
+    async def publish_alert(self, alert: dict[str, Any]) -> None:
+        """A supervisor alert (``"type": "alert"``) for every open console."""
+        await self._redis.publish(CHANNEL, json.dumps(alert, ensure_ascii=False))
 
     async def stream(self, keepalive: float = 15.0) -> AsyncGenerator[str | None, None]:
         """Each event as a JSON string; None after ``keepalive`` seconds of quiet, so callers can ping.

@@ -15,6 +15,8 @@ def _json(schema: dict[str, Any], description: str) -> dict[str, Any]:
 
 _ERRORS = {
     "401": _json(_ref("Error"), "Not logged in"),
+    "403": _json(_ref("Error"), "Not allowed: another desk's case, the wrong role, or a cookie session "
+                                "without its X-CSRF-Token header"),
     "404": _json(_ref("Error"), "No such case"),
     "409": _json(_ref("Error"), "The case is not in a state that allows this"),
 }
@@ -34,6 +36,10 @@ def _case_action(summary: str, body: dict[str, Any] | None = None) -> dict[str, 
 
 
 _TEXT = {"type": "string", "minLength": 1}
+_AGENT = {"type": "object", "required": ["name", "role", "languages"], "properties": {
+    "name": {"type": "string"}, "role": {"type": "string", "enum": ["agent", "supervisor", "admin"]},
+    "languages": {"type": "array", "items": {"type": "string", "enum": ["zh", "en"]}}}}
+_AUTH_ERRORS = {"401": _ERRORS["401"], "403": _ERRORS["403"]}
 _NULLABLE_TEXT = {"type": ["string", "null"]}
 
 SPEC: dict[str, Any] = {
@@ -57,7 +63,13 @@ SPEC: dict[str, Any] = {
                     "risk": {"type": "object", "properties": {
                         "grade": {"type": "string", "enum": ["high", "medium", "low"]},
                         "score": {"type": "integer"},
-                        "reasons": {"type": "array", "items": {"type": "string"}}}},
+                        "reasons": {"type": "array", "items": {"type": "string"}},
+                        "rules": {"type": "array", "items": {"type": "string"}}}},
+                    "due": {"type": ["string", "null"], "enum": ["overdue", "due_soon", "on_time", None],
+                            "description": "How the answer deadline stands; null once answered or closed"},
+                    "satisfaction": {"type": ["object", "null"], "properties": {
+                        "score": {"type": "integer", "minimum": 1, "maximum": 5},
+                        "at": {"type": "string", "format": "date-time"}}},
                     "priority": {"type": "string", "enum": ["urgent", "high", "normal", "low"]},
                     "customer": {"type": "object", "properties": {
                         k: _NULLABLE_TEXT for k in ("name", "phone", "email", "account_id")}},
@@ -87,14 +99,30 @@ SPEC: dict[str, Any] = {
                 "type": "object", "required": ["name", "password"],
                 "properties": {"name": _TEXT, "password": _TEXT}}}}},
             "responses": {
-                "200": _json({"type": "object", "properties": {"token": {"type": "string"},
-                                                               "agent": {"type": "object"}}}, "Logged in"),
+                "200": _json({"type": "object", "properties": {
+                    "token": {"type": "string"}, "agent": _AGENT,
+                    "csrf": {"type": "string", "description": "Send as X-CSRF-Token with a cookie session"}}},
+                    "Logged in"),
                 "401": _json(_ref("Error"), "Wrong name or password, or locked for a while"),
             },
         }},
-        "/api/logout": {"post": {"summary": "End this token", "responses": {"200": {"description": "Done"}}}},
-        "/api/me": {"get": {"summary": "Who is logged in", "responses": {
-            "200": _json({"type": "object"}, "The agent"), "401": _ERRORS["401"]}}},
+        "/api/logout": {"post": {"summary": "End this token", "responses": {
+            "200": {"description": "Done"}, "403": _ERRORS["403"]}}},
+        "/api/me": {"get": {"summary": "Who is logged in, with the CSRF token of this session", "responses": {
+            "200": _json(_AGENT, "The agent"), "401": _ERRORS["401"]}}},
+        "/api/agents": {
+            "get": {"summary": "Every handler's account (supervisors and admins)", "responses": {
+                "200": _json({"type": "object", "properties": {"agents": {"type": "array", "items": _AGENT}}},
+                             "The accounts"), **_AUTH_ERRORS}},
+            "post": {"summary": "Create or update an account (admins)",
+                     "requestBody": {"required": True, "content": {"application/json": {"schema": {
+                         "type": "object", "required": ["name", "password"], "properties": {
+                             "name": _TEXT, "password": {"type": "string", "minLength": 8},
+                             "role": {"type": "string", "enum": ["agent", "supervisor", "admin"]},
+                             "languages": {"type": "array", "items": {"type": "string", "enum": ["zh", "en"]}}}}}}},
+                     "responses": {"201": _json(_AGENT, "The account"), **_AUTH_ERRORS,
+                                   "422": _json(_ref("Error"), "A field is missing or invalid")}},
+        },
         "/api/cases": {"get": {
             "summary": "Cases, oldest first; open ones unless a status is given",
             "parameters": [
@@ -102,11 +130,12 @@ SPEC: dict[str, Any] = {
                 {"name": "risk", "in": "query", "schema": {"type": "string", "enum": ["high", "medium", "low"]}},
             ],
             "responses": {"200": _json({"type": "object", "properties": {
-                "cases": {"type": "array", "items": _ref("Case")}}}, "The cases"), "401": _ERRORS["401"]},
+                "cases": {"type": "array", "items": _ref("Case")}}}, "The cases on the agent's desks"),
+                "400": _json(_ref("Error"), "An unknown status or risk"), "401": _ERRORS["401"]},
         }},
         "/api/cases/next": {"post": {"summary": "Claim the most urgent waiting case", "responses": {
             "200": _json(_ref("Case"), "The case, now yours"), "204": {"description": "Nobody is waiting"},
-            "401": _ERRORS["401"]}}},
+            **_AUTH_ERRORS}}},
         "/api/cases/{case_id}": {"get": {"summary": "One case with its conversation and audit trail",
                                          "parameters": [_CASE_ID],
                                          "responses": {"200": _json(_ref("Case"), "The case"), **_ERRORS}}},
@@ -121,7 +150,12 @@ SPEC: dict[str, Any] = {
                 "summary": _TEXT,
                 "outcome": {"type": "string", "enum": ["upheld", "partially_upheld", "not_upheld", "withdrawn"]}}}),
         "/api/cases/{case_id}/close": _case_action("Close an answered case"),
-        "/api/events": {"get": {"summary": "Server-sent events: a JSON line per case change",
-                                "responses": {"200": {"description": "text/event-stream"}}}},
+        "/api/cases/{case_id}/reassign": _case_action(
+            "Give the case to another handler of its desk (supervisors and admins)",
+            {"type": "object", "required": ["agent"], "properties": {"agent": _TEXT}}),
+        "/api/events": {"get": {"summary": "Server-sent events: a JSON line per case change or supervisor alert",
+                                "responses": {"200": {"description": "text/event-stream"}, "401": _ERRORS["401"]}}},
+        "/api/openapi.json": {"get": {"summary": "This document", "security": [],
+                                      "responses": {"200": {"description": "OpenAPI 3.1"}}}},
     },
 }

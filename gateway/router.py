@@ -17,14 +17,16 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import re
+import unicodedata
 import uuid
 from collections.abc import Mapping
-from datetime import datetime
-from typing import Any
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
 
 from redis.asyncio import Redis
 
-from channels.base import Channel
+from channels.base import CannotDeliver, Channel
 from channels.message import InboundMessage, OutboundMessage
 from gateway import texts
 from gateway.events import DeskEvents
@@ -34,11 +36,19 @@ from gateway.rasa_client import BotUnavailable, RasaClient
 from handoff.cases import Case, CaseNotFound, CaseStore
 from handoff.queue import AgentQueue
 
+if TYPE_CHECKING:
+    from gateway.alerts import SupervisorAlerts
+
 log = logging.getLogger(__name__)
 
 ACTIVE_KEY = "cg:conversations:active"
 BATCH_CHANNELS = frozenset({"transcript"})
 LEASE_MS = 60_000
+# Channels that can carry the satisfaction question after the answer (a finished call or transcript cannot).
+SURVEY_CHANNELS = frozenset({"webchat", "sms", "email"})
+# A satisfaction answer: one digit 1-5 (full-width too), or a Chinese numeral, maybe with 分 or "/5".
+_SCORE = re.compile(r"^\s*([1-5１-５一二三四五])\s*(分|星|/\s*5|out of 5)?\s*[。.!！]?\s*$", re.IGNORECASE)
+_CHINESE_DIGITS = {"一": 1, "二": 2, "三": 3, "四": 4, "五": 5}
 DEDUP_SECONDS = 7 * 24 * 3600
 
 # Record a message once: the dedup mark and the inbox push happen together or not at all.
@@ -68,6 +78,7 @@ class Router:
         queue: AgentQueue,
         channels: Mapping[str, Channel],
         events: DeskEvents,
+        alerts: SupervisorAlerts | None = None,
     ) -> None:
         self._redis = redis
         self._rasa = rasa
@@ -75,6 +86,7 @@ class Router:
         self._queue = queue
         self._channels = channels
         self._events = events
+        self._alerts = alerts
         self._tasks: set[asyncio.Task[None]] = set()
         self._handled: dict[tuple[str, str], asyncio.Future[None]] = {}
         self._record_once = redis.register_script(_RECORD_ONCE)
@@ -200,6 +212,10 @@ class Router:
             return
         if case is not None:
             await self._cases.add_message(case["id"], entry)
+            score = satisfaction_score(message.text) if case.get("survey") == "asked" else None
+            if case["status"] == "answered" and score is not None:
+                await self._record_satisfaction(message, case, score)
+                return
             await self._events.publish(case["id"], case["status"], "customer_message")
             return
         await self._remember(message.conversation_id, entry, language)
@@ -306,6 +322,8 @@ class Router:
                                                    "channel": message.channel, "text": notice})
         await self._events.publish(case["id"], case["status"], "created")
         log.info("case %s opened from %s (%s)", case["id"], message.channel, reason)
+        if self._alerts is not None:
+            await self._alerts.high_risk(case)
         return case
 
     async def reply_from_agent(self, case: Case, agent: str, text: str) -> None:
@@ -315,6 +333,55 @@ class Router:
         await self._deliver(out)
         await self._cases.add_message(case["id"], {"at": out.sent_at.isoformat(), "from": "agent",
                                                    "agent": agent, "channel": channel, "text": text})
+
+    async def ask_satisfaction(self, case: Case) -> None:
+        """After the answer, ask the customer on their own channel, in their language, to rate it 1-5."""
+        channel, _, key = case["conversation_id"].partition(":")
+        if channel not in SURVEY_CHANNELS:
+            return
+        text = texts.satisfaction_question(case["language"], case["id"])
+        # Marked before it is sent: a customer who answers at once must find the question open.
+        await self._mark_survey(case["id"], "asked", "satisfaction survey sent")
+        out = OutboundMessage(channel, key, text, "system", case_id=case["id"], case_status=case["status"])
+        try:
+            await self._deliver(out)
+        except CannotDeliver as exc:
+            # The customer said STOP, or the channel is gone: the case keeps its answer without a survey.
+            await self._mark_survey(case["id"], "undeliverable", f"satisfaction survey not sent: {exc}")
+            return
+        await self._cases.add_message(case["id"], {"at": out.sent_at.isoformat(), "from": "system",
+                                                   "channel": channel, "text": text})
+
+    async def _mark_survey(self, case_id: str, state: str, detail: str) -> None:
+        def mark(record: Case) -> str:
+            record["survey"] = state
+            return detail
+
+        await self._cases.change(case_id, actor="system", action="survey", allowed_from=("answered",), mutate=mark)
+
+    async def _record_satisfaction(self, message: InboundMessage, case: Case, score: int) -> None:
+        """The customer's 1-5: satisfied (3 and up) closes the case; dissatisfied reopens it for a handler."""
+        reopen = score <= 2
+
+        def rated(record: Case) -> str:
+            record["satisfaction"] = {"score": score, "at": datetime.now(UTC).isoformat()}
+            record["survey"] = "answered"
+            record["status"] = "reopened" if reopen else "closed"
+            if reopen:
+                record["assignee"] = None
+            return f"customer satisfaction {score}/5" + ("; reopened" if reopen else "")
+
+        updated = await self._cases.change(case["id"], actor="customer", action="satisfaction",
+                                           allowed_from=("answered",), mutate=rated)
+        if reopen:
+            await self._queue.enqueue(case["id"])
+        thanks = texts.satisfaction_thanks(case["language"], reopen)
+        out = OutboundMessage(message.channel, message.conversation_key, thanks, "system", case_id=case["id"],
+                              case_status=updated["status"], in_reply_to=message.message_id)
+        await self._deliver(out)
+        await self._cases.add_message(case["id"], {"at": out.sent_at.isoformat(), "from": "system",
+                                                   "channel": message.channel, "text": thanks})
+        await self._events.publish(case["id"], updated["status"], "satisfaction")
 
     async def notify_status(self, case: Case) -> None:
         """Tell the customer their case changed status (the web chat shows it on the banner)."""
@@ -328,6 +395,15 @@ class Router:
             log.error("no channel %s to deliver to %s", out.channel, conversation_ref(out.conversation_id))
             return
         await adapter.send(out)
+
+
+def satisfaction_score(text: str) -> int | None:
+    """The 1-5 score in a reply to the satisfaction question, or None if the reply is something else."""
+    match = _SCORE.match(text)
+    if match is None:
+        return None
+    digit = match.group(1)
+    return _CHINESE_DIGITS.get(digit) or unicodedata.digit(digit)
 
 
 def _strings(value: Any) -> list[str]:

@@ -12,6 +12,8 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
+from handoff.sla import PRESETS
+
 
 class SettingsError(ValueError):
     """An environment variable holds a value the gateway cannot use."""
@@ -64,6 +66,15 @@ class Settings:
     mail_verify_tls: bool = field(default=True, metadata={"env": "MAIL_VERIFY_TLS"})
     email_auto_replies_per_day: int = field(default=5, metadata={"env": "EMAIL_AUTO_REPLIES_PER_DAY"})
     email_max_attachment_bytes: int = field(default=10 * 1024 * 1024, metadata={"env": "EMAIL_MAX_ATTACHMENT_BYTES"})
+    sla_policy: str = field(default="cn-securities", metadata={"env": "SLA_POLICY"})
+    due_soon_hours: float = field(default=4.0, metadata={"env": "DUE_SOON_HOURS"})
+    alert_webhook_url: str = field(default="", metadata={"env": "ALERT_WEBHOOK_URL"})
+    deadline_check_seconds: float = field(default=60.0, metadata={"env": "DEADLINE_CHECK_SECONDS"})
+    risk_rules_file: str = field(default="", metadata={"env": "RISK_RULES_FILE"})
+
+    def __post_init__(self) -> None:
+        if self.sla_policy not in PRESETS:
+            raise SettingsError(f"SLA_POLICY={self.sla_policy!r} is not one of {', '.join(PRESETS)}")
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:

@@ -24,3 +24,28 @@ def case_opened(language: str, case_id: str, respond_by: datetime) -> str:
         f"Your complaint is recorded under case number {case_id}. A complaint handler will answer you "
         f"by {respond_by:%d %B %Y}; you can keep writing here in the meantime."
     )
+
+
+def satisfaction_question(language: str, case_id: str) -> str:
+    if language == "zh":
+        return (
+            f"您的投诉（{case_id}）已有答复。请问您对处理结果满意吗？请回复 1 到 5 的数字："
+            "5 表示非常满意，1 表示非常不满意。"
+        )
+    return (
+        f"Your complaint ({case_id}) has been answered. How satisfied are you with the outcome? Please reply "
+        "with a number from 1 to 5: 5 is very satisfied, 1 is very dissatisfied."
+    )
+
+
+def satisfaction_thanks(language: str, reopened: bool) -> str:
+    if language == "zh":
+        if reopened:
+            return "感谢您的反馈。很抱歉这次的答复没有让您满意，您的投诉已重新打开，投诉专员会再次跟进。"
+        return "感谢您的反馈，祝您生活愉快。"
+    if reopened:
+        return (
+            "Thank you for telling us. We are sorry the answer did not satisfy you: your complaint is open "
+            "again and a complaint handler will follow it up."
+        )
+    return "Thank you for your feedback."

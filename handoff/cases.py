@@ -12,9 +12,10 @@ All keys of one case share the hash tag ``{<case id>}`` so the transaction also 
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Callable, Iterable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from redis.asyncio import Redis
@@ -66,10 +67,29 @@ def _events_key(case_id: str) -> str:
 ALL_CASES_KEY = "cg:cases"
 
 
+def _contact_key(contact: str) -> str:
+    # Hashed: the index must not become a list of customers' phone numbers and addresses in clear.
+    return "cg:contact:" + hashlib.sha256(contact.encode()).hexdigest()
+
+
+def _contacts(customer: dict[str, Any]) -> list[str]:
+    """The ways to recognise a complainant again: phone digits, lower-cased email, account number."""
+    found = []
+    if customer.get("phone"):
+        digits = "".join(ch for ch in str(customer["phone"]) if ch.isdigit())
+        found.append("phone:" + digits[-11:])
+    if customer.get("email"):
+        found.append("email:" + str(customer["email"]).strip().lower())
+    if customer.get("account_id"):
+        found.append("account:" + str(customer["account_id"]).strip())
+    return found
+
+
 class CaseStore:
-    def __init__(self, redis: Redis, sla: SlaPolicy | None = None) -> None:
+    def __init__(self, redis: Redis, sla: SlaPolicy | None = None, risk: risk_rules.RiskRules | None = None) -> None:
         self._redis = redis
         self._sla = sla or SlaPolicy()
+        self._risk = risk or risk_rules.default_rules()
 
     async def create(
         self,
@@ -110,11 +130,16 @@ class CaseStore:
             "created_at": created.isoformat(),
             "updated_at": created.isoformat(),
         }
-        assessed = risk_rules.grade(_customer_text(case, messages), tuple(risk_flags))
+        contacts = _contacts(case["customer"])
+        repeat = await self._complained_recently(contacts, created)
+        assessed = self._risk.grade(_customer_text(case, messages), tuple(risk_flags), repeat=repeat)
         case["risk"] = assessed.to_dict()
         case["priority"] = risk_rules.PRIORITY_BY_GRADE[assessed.grade]
         event = _event(actor, "created", None, "queued", f"intake ended: {handoff_reason}")
         async with self._redis.pipeline(transaction=True) as pipe:
+            for contact in contacts:
+                pipe.zadd(_contact_key(contact), {case["id"]: created.timestamp()})
+                pipe.expire(_contact_key(contact), int(self._repeat_window.total_seconds()) + 86400)
             pipe.set(_case_key(case["id"]), json.dumps(case, ensure_ascii=False))
             if messages:
                 pipe.rpush(_messages_key(case["id"]), *(json.dumps(m, ensure_ascii=False) for m in messages))
@@ -122,6 +147,20 @@ class CaseStore:
             await pipe.execute()
         await self._redis.zadd(ALL_CASES_KEY, {case["id"]: created.timestamp()})
         return await self.get(case["id"])
+
+    @property
+    def _repeat_window(self) -> timedelta:
+        return timedelta(days=self._risk.repeat_window_days)
+
+    async def _complained_recently(self, contacts: list[str], now: datetime) -> bool:
+        """Whether any of these contacts opened a case within the repeat window (rules file, 90 days)."""
+        if not self._risk.repeat_window_days:
+            return False
+        since = (now - self._repeat_window).timestamp()
+        for contact in contacts:
+            if await self._redis.zcount(_contact_key(contact), since, "+inf"):
+                return True
+        return False
 
     async def _reserve_id(self, created: datetime) -> str:
         while True:

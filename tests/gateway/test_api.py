@@ -91,7 +91,7 @@ async def test_an_agent_takes_a_case_replies_and_the_customer_sees_it(client: An
     closed = await client.post(f"/api/cases/{case['id']}/close", headers=auth)
     final = await closed.json()
     assert final["status"] == "closed"
-    assert [e["action"] for e in final["events"]] == ["created", "claim", "reply", "resolve", "close"]
+    assert [e["action"] for e in final["events"]] == ["created", "claim", "reply", "resolve", "survey", "close"]
 
 
 async def _eventually_in_case(client: Any, auth: dict[str, str], case: dict[str, Any], text: str) -> bool:
@@ -126,3 +126,113 @@ async def test_the_console_hears_about_new_cases_live(client: Any) -> None:
     events.close()
     case = await (await client.get(f"/api/cases/{case_frame['case_id']}", headers=auth)).json()
     assert case["risk"]["grade"] == "high" and case["priority"] == "urgent"
+
+
+def api_routes(client: Any) -> list[tuple[str, str]]:
+    """Every (method, path) the app serves under /api/, as the OpenAPI document spells paths."""
+    found = set()
+    for route in client.app.router.routes():
+        info = route.resource.get_info() if route.resource else {}
+        path = info.get("path") or info.get("formatter") or ""
+        if path.startswith("/api/") and route.method != "HEAD":
+            found.add((route.method.lower(), path))
+    return sorted(found)
+
+
+async def test_the_openapi_document_lists_exactly_the_routes_served(client: Any) -> None:
+    spec = await (await client.get("/api/openapi.json")).json()
+    documented = sorted((method, path) for path, item in spec["paths"].items() for method in item)
+    assert documented == api_routes(client)
+
+
+OPEN_ROUTES = {("post", "/api/login"), ("get", "/api/openapi.json")}
+
+
+async def test_every_route_without_a_session_gets_401(client: Any) -> None:
+    for method, path in api_routes(client):
+        if (method, path) in OPEN_ROUTES or path == "/api/logout":
+            continue
+        response = await client.request(method, path.replace("{case_id}", "C-000000-AAAA"), json={})
+        assert response.status == 401, (method, path, response.status)
+        assert (await response.json())["error"]
+
+
+async def test_a_cookie_session_without_its_csrf_token_gets_403_and_changes_nothing(client: Any) -> None:
+    chat = await ChatClient.connect(client, "/chat/ws", language="en")
+    await chat.send("My withdrawal has been pending for a week")
+    case_id = (await chat.expect(lambda f: f["type"] == "case"))["case_id"]
+    logged_in = await client.post("/api/login", json={"name": "ann", "password": PASSWORD})
+    csrf = (await logged_in.json())["csrf"]
+    assert "HttpOnly" in logged_in.headers["Set-Cookie"] and "SameSite=Strict" in logged_in.headers["Set-Cookie"]
+    # The client now holds only the session cookie, as a browser does.
+    for method, path in api_routes(client):
+        if method != "post" or (method, path) in OPEN_ROUTES:
+            continue
+        response = await client.post(path.replace("{case_id}", case_id), json={"text": "x"},
+                                     headers={"X-CSRF-Token": "forged"})
+        assert response.status == 403, (path, response.status)
+    me = await (await client.get("/api/me")).json()
+    assert me["name"] == "ann" and me["csrf"] == csrf, "a read needs no token, and tells the page its token"
+    case = await (await client.get(f"/api/cases/{case_id}")).json()
+    assert case["status"] == "queued" and [e["action"] for e in case["events"]] == ["created"]
+    claimed = await client.post(f"/api/cases/{case_id}/claim", headers={"X-CSRF-Token": csrf})
+    assert claimed.status == 200 and (await claimed.json())["assignee"] == "ann"
+
+
+async def test_roles_and_desks_decide_who_sees_and_does_what(client: Any) -> None:
+    agents = client.app[keys.AGENTS]
+    await agents.add("li", PASSWORD, "agent", ("zh",))
+    await agents.add("sue", PASSWORD, "supervisor")
+    await agents.add("root", PASSWORD, "admin")
+    chat = await ChatClient.connect(client, "/chat/ws", language="en")
+    await chat.send("My withdrawal has been pending for a week")
+    case_id = (await chat.expect(lambda f: f["type"] == "case"))["case_id"]
+    ann, li, sue, root = [await login(client, name) for name in ("ann", "li", "sue", "root")]
+
+    # An English case is not on a Chinese-only desk: not listed, not readable, not handed out.
+    assert (await (await client.get("/api/cases", headers=li)).json())["cases"] == []
+    assert (await client.get(f"/api/cases/{case_id}", headers=li)).status == 403
+    assert (await client.post("/api/cases/next", headers=li)).status == 204
+    assert (await client.post(f"/api/cases/{case_id}/claim", headers=li)).status == 403
+
+    # Only supervisors reassign and list accounts; only admins create them.
+    for agent in (ann, li):
+        assert (await client.post(f"/api/cases/{case_id}/reassign", json={"agent": "bob"}, headers=agent)).status == 403
+        assert (await client.get("/api/agents", headers=agent)).status == 403
+    new_account = {"name": "kim", "password": PASSWORD, "role": "agent", "languages": ["en"]}
+    assert (await client.post("/api/agents", json=new_account, headers=sue)).status == 403
+    created = await client.post("/api/agents", json=new_account, headers=root)
+    assert created.status == 201 and (await created.json())["languages"] == ["en"]
+    names = [a["name"] for a in (await (await client.get("/api/agents", headers=sue)).json())["agents"]]
+    assert names == ["ann", "bob", "kim", "li", "root", "sue"]
+
+    refused = await client.post(f"/api/cases/{case_id}/reassign", json={"agent": "li"}, headers=sue)
+    assert refused.status == 409 and "does not read" in (await refused.json())["error"]
+    moved = await client.post(f"/api/cases/{case_id}/reassign", json={"agent": "kim"}, headers=sue)
+    assert moved.status == 200
+    case = await moved.json()
+    assert case["assignee"] == "kim" and case["status"] == "claimed"
+    assert case["events"][-1]["actor"] == "sue" and case["events"][-1]["action"] == "reassign"
+
+
+async def test_after_the_answer_the_customer_rates_it_and_a_low_score_reopens_the_case(client: Any) -> None:
+    auth = await login(client)
+    for score, status in (("4", "closed"), ("２", "reopened")):
+        chat = await ChatClient.connect(client, "/chat/ws", language="zh")
+        await chat.send("我的提现一周了还没到账")
+        case_id = (await chat.expect(lambda f: f["type"] == "case"))["case_id"]
+        await client.post(f"/api/cases/{case_id}/claim", headers=auth)
+        resolved = await client.post(f"/api/cases/{case_id}/resolve",
+                                     json={"summary": "已处理", "outcome": "upheld"}, headers=auth)
+        assert (await resolved.json())["due"] is None, "an answered case has no deadline running"
+        question = await chat.expect(lambda f: f["type"] == "message" and "1 到 5" in f.get("text", ""))
+        assert case_id in question["text"]
+        await chat.send(score)
+        await chat.expect(lambda f: f["type"] == "message" and "感谢" in f.get("text", ""))
+        case = await (await client.get(f"/api/cases/{case_id}", headers=auth)).json()
+        assert case["status"] == status
+        assert case["satisfaction"]["score"] == int(score.translate(str.maketrans("１２３４５", "12345")))
+        assert case["events"][-1]["actor"] == "customer" and case["events"][-1]["action"] == "satisfaction"
+    # The reopened case is back in the queue for a handler.
+    again = await client.post("/api/cases/next", headers=auth)
+    assert again.status == 200 and (await again.json())["id"] == case_id

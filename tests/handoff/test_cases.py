@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -26,7 +27,8 @@ async def test_a_new_case_is_queued_with_a_readable_id_deadlines_and_a_creation_
     assert case["customer"]["name"] == "张三" and case["complaint"]["description"] == "我昨天的买单没有成交"
     assert case["messages"][0]["text"] == "我要投诉"
     assert [e["action"] for e in case["events"]] == ["created"]
-    assert set(case["deadlines"]) == {"acknowledge_by", "investigate_by", "respond_by"}
+    assert set(case["deadlines"]) == {"acknowledge_by", "investigate_by", "respond_by", "policy"}
+    assert case["deadlines"]["policy"] == "cn-securities"
 
 
 async def test_every_change_is_an_audit_event_and_a_refused_one_changes_nothing(redis: Redis) -> None:
@@ -68,5 +70,26 @@ def test_deadlines_count_the_day_of_receipt_in_working_days() -> None:
 
 def test_risk_reads_threats_in_both_languages() -> None:
     assert grade("我要去证监会投诉你们").grade == "high"
-    assert grade("I will talk to my lawyer about this").reasons == ("legal action",)
+    assert grade("I will talk to my lawyer about this").reasons == ("legal action: lawyer",)
     assert grade("the app was slow").grade == "low"
+
+
+async def test_a_contact_who_complained_within_90_days_is_a_repeat_complainant(redis: Redis) -> None:
+    cases = CaseStore(redis)
+
+    async def complain(phone: str, email: str | None = None) -> dict[str, Any]:
+        return await cases.create(channel="sms", conversation_id=f"sms:{phone}", language="en",
+                                  customer={"name": "Ann", "phone": phone, "email": email},
+                                  complaint={"description": "The app was slow this morning"},
+                                  handoff_reason="complete")
+
+    first = await complain("+44 7700 900123")
+    assert "repeat_complainant" not in first["risk"]["rules"]
+    again = await complain("+447700900123")  # the same number, written another way
+    assert "repeat_complainant" in again["risk"]["rules"]
+    assert any("repeat" in reason for reason in again["risk"]["reasons"])
+    stranger = await complain("+447700900999", "someone@example.org")
+    assert "repeat_complainant" not in stranger["risk"]["rules"]
+    # The index keeps no phone number or address in clear.
+    keys = [k.decode() for k in await redis.keys("cg:contact:*")]
+    assert keys and not any("7700" in k or "example.org" in k for k in keys)

@@ -1,0 +1,96 @@
+"""Supervisor alerts: a high-risk complaint at once, and cases whose answer deadline is near or past.
+
+Each alert about a case goes out once per kind (a mark in Redis, shared by every gateway replica); a
+webhook that fails loses the mark again, so the next sweep tries once more. Every alert is also logged and
+published on the desk's live events, so the console shows it whether or not a webhook is set.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import aiohttp
+from redis.asyncio import Redis
+
+from gateway.events import DeskEvents
+from handoff.cases import OPEN_STATUSES, Case, CaseStore
+from handoff.sla import urgency
+
+log = logging.getLogger(__name__)
+MARK_SECONDS = 90 * 24 * 3600
+WEBHOOK_TIMEOUT = aiohttp.ClientTimeout(total=10)
+WATCHED = tuple(s for s in OPEN_STATUSES if s != "answered")
+
+
+class SupervisorAlerts:
+    def __init__(
+        self,
+        redis: Redis,
+        http: aiohttp.ClientSession,
+        events: DeskEvents,
+        webhook_url: str = "",
+        due_soon: timedelta = timedelta(hours=4),
+    ) -> None:
+        self._redis = redis
+        self._http = http
+        self._events = events
+        self._webhook_url = webhook_url
+        self._due_soon = due_soon
+
+    async def raise_once(self, case: Case, kind: str, detail: str) -> bool:
+        """Alert supervisors about ``case``; False if this kind of alert about it went out before."""
+        mark = f"cg:alerted:{{{case['id']}}}:{kind}"
+        if not await self._redis.set(mark, "1", nx=True, ex=MARK_SECONDS):
+            return False
+        alert = _alert(case, kind, detail)
+        log.warning("supervisor alert %s for case %s: %s", kind, case["id"], detail)
+        await self._events.publish_alert(alert)
+        if self._webhook_url and not await self._post(alert):
+            await self._redis.delete(mark)
+            return False
+        return True
+
+    async def high_risk(self, case: Case) -> None:
+        if case["risk"]["grade"] == "high":
+            await self.raise_once(case, "high_risk", "; ".join(case["risk"]["reasons"]))
+
+    async def check_deadlines(self, cases: CaseStore, now: datetime | None = None) -> list[str]:
+        """Alert on every unanswered case due soon or overdue; the ids alerted this time."""
+        now = now or datetime.now(UTC)
+        alerted = []
+        for case in await cases.list():
+            if case["status"] not in WATCHED:
+                continue
+            respond_by = datetime.fromisoformat(case["deadlines"]["respond_by"])
+            state = urgency(respond_by, now, self._due_soon)
+            if state != "on_time" and await self.raise_once(case, state, f"answer due by {respond_by.isoformat()}"):
+                alerted.append(case["id"])
+        return alerted
+
+    async def _post(self, alert: dict[str, Any]) -> bool:
+        try:
+            async with self._http.post(self._webhook_url, json=alert, timeout=WEBHOOK_TIMEOUT) as response:
+                if response.status < 300:
+                    return True
+                log.warning("alert webhook answered %s; will retry", response.status)
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            log.warning("alert webhook unreachable (%s); will retry", exc)
+        return False
+
+
+def _alert(case: Case, kind: str, detail: str) -> dict[str, Any]:
+    return {
+        "type": "alert",
+        "kind": kind,
+        "case_id": case["id"],
+        "status": case["status"],
+        "priority": case.get("priority"),
+        "risk": case["risk"]["grade"],
+        "language": case["language"],
+        "channel": case["channel"],
+        "respond_by": case["deadlines"]["respond_by"],
+        "detail": detail,
+        "at": datetime.now(UTC).isoformat(),
+    }
