@@ -42,13 +42,13 @@ def routes() -> list[web.AbstractRouteDef]:
         web.get("/api/openapi.json", openapi),
         web.get("/api/cases", list_cases),
         web.post("/api/cases/next", next_case),
-        web.get("/api/cases/{case_id}", get_case),
-        web.post("/api/cases/{case_id}/claim", claim),
-        web.post("/api/cases/{case_id}/release", release),
-        web.post("/api/cases/{case_id}/reply", reply),
-        web.post("/api/cases/{case_id}/resolve", resolve),
-        web.post("/api/cases/{case_id}/close", close),
-        web.post("/api/cases/{case_id}/reassign", reassign),
+        web.get("/api/cases/{case_id:C-[^/]+}", get_case),
+        web.post("/api/cases/{case_id:C-[^/]+}/claim", claim),
+        web.post("/api/cases/{case_id:C-[^/]+}/release", release),
+        web.post("/api/cases/{case_id:C-[^/]+}/reply", reply),
+        web.post("/api/cases/{case_id:C-[^/]+}/resolve", resolve),
+        web.post("/api/cases/{case_id:C-[^/]+}/close", close),
+        web.post("/api/cases/{case_id:C-[^/]+}/reassign", reassign),
         web.get("/api/agents", list_agents),
         web.post("/api/agents", add_agent),
         web.get("/api/events", events),
@@ -78,7 +78,10 @@ async def json_errors(request: web.Request, handler: Handler) -> web.StreamRespo
         return error(409, str(exc))
     except web.HTTPException as exc:
         if exc.status >= 400 and exc.content_type != "application/json":
-            return error(exc.status, exc.text or exc.reason)
+            refusal = error(exc.status, exc.text or exc.reason)
+            if "Allow" in exc.headers:  # a 405 says which methods the path takes
+                refusal.headers["Allow"] = exc.headers["Allow"]
+            return refusal
         raise
 
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from handoff.cases import STATUSES
+
 
 def _ref(name: str) -> dict[str, str]:
     return {"$ref": f"#/components/schemas/{name}"}
@@ -20,6 +22,10 @@ _ERRORS = {
     "404": _json(_ref("Error"), "No such case"),
     "409": _json(_ref("Error"), "The case is not in a state that allows this"),
 }
+_BODY_ERRORS = {
+    "400": _json(_ref("Error"), "The body is not a JSON object"),
+    "422": _json(_ref("Error"), "A field is missing or invalid"),
+}
 _CASE_ID = {"name": "case_id", "in": "path", "required": True, "schema": {"type": "string"}}
 
 
@@ -31,7 +37,7 @@ def _case_action(summary: str, body: dict[str, Any] | None = None) -> dict[str, 
     }
     if body is not None:
         operation["requestBody"] = {"required": True, "content": {"application/json": {"schema": body}}}
-        operation["responses"]["422"] = _json(_ref("Error"), "A field is missing or invalid")
+        operation["responses"].update(_BODY_ERRORS)
     return {"post": operation}
 
 
@@ -103,7 +109,7 @@ SPEC: dict[str, Any] = {
                     "token": {"type": "string"}, "agent": _AGENT,
                     "csrf": {"type": "string", "description": "Send as X-CSRF-Token with a cookie session"}}},
                     "Logged in"),
-                "401": _json(_ref("Error"), "Wrong name or password, or locked for a while"),
+                "401": _json(_ref("Error"), "Wrong name or password, or locked for a while"), **_BODY_ERRORS,
             },
         }},
         "/api/logout": {"post": {"summary": "End this token", "responses": {
@@ -117,16 +123,17 @@ SPEC: dict[str, Any] = {
             "post": {"summary": "Create or update an account (admins)",
                      "requestBody": {"required": True, "content": {"application/json": {"schema": {
                          "type": "object", "required": ["name", "password"], "properties": {
-                             "name": _TEXT, "password": {"type": "string", "minLength": 8},
+                             "name": {"type": "string", "pattern": r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"},
+                             "password": {"type": "string", "minLength": 8},
                              "role": {"type": "string", "enum": ["agent", "supervisor", "admin"]},
-                             "languages": {"type": "array", "items": {"type": "string", "enum": ["zh", "en"]}}}}}}},
-                     "responses": {"201": _json(_AGENT, "The account"), **_AUTH_ERRORS,
-                                   "422": _json(_ref("Error"), "A field is missing or invalid")}},
+                             "languages": {"type": "array", "minItems": 1,
+                                           "items": {"type": "string", "enum": ["zh", "en"]}}}}}}},
+                     "responses": {"201": _json(_AGENT, "The account"), **_AUTH_ERRORS, **_BODY_ERRORS}},
         },
         "/api/cases": {"get": {
             "summary": "Cases, oldest first; open ones unless a status is given",
             "parameters": [
-                {"name": "status", "in": "query", "schema": {"type": "string"}},
+                {"name": "status", "in": "query", "schema": {"type": "string", "enum": list(STATUSES)}},
                 {"name": "risk", "in": "query", "schema": {"type": "string", "enum": ["high", "medium", "low"]}},
             ],
             "responses": {"200": _json({"type": "object", "properties": {

@@ -27,6 +27,8 @@
       sessionEnded: 'Your session has ended. Please sign in again.',
       role_agent: 'Complaint handler',
       role_supervisor: 'Supervisor',
+      role_admin: 'Administrator',
+      desks: 'Desks: {langs}',
       live_live: 'Live updates',
       live_polling: 'Refreshing every 10 s',
       live_off: 'Not connected',
@@ -97,11 +99,19 @@
       status_answered: 'Answered',
       status_closed: 'Closed',
       status_reopened: 'Reopened',
+      due_overdue: 'Overdue',
+      due_due_soon: 'Due soon',
+      due_on_time: 'On time',
+      satisfaction: 'Customer satisfaction: {n}/5',
+      satisfactionAt: 'rated {t}',
+      surveyAsked: 'Satisfaction survey sent; waiting for the customer’s rating.',
+      surveyUndeliverable: 'The satisfaction survey could not be sent to the customer.',
       risk_high: 'High risk',
       risk_medium: 'Medium risk',
       risk_low: 'Low risk',
       riskScore: 'Score {n}',
       noReasons: 'No warning signs recorded.',
+      riskRules: 'Rules: {list}',
       prio_urgent: 'Urgent',
       prio_high: 'High priority',
       prio_normal: 'Normal',
@@ -128,7 +138,18 @@
       replied: 'Your reply was sent.',
       resolved: '{id} is resolved.',
       closed: '{id} is closed.',
+      reassignLabel: 'Reassign to',
+      reassignChoose: 'Choose a handler…',
+      reassignSubmit: 'Reassign',
+      reassignNeedAgent: 'Please choose a handler.',
+      reassigned: '{id} is now with {name}.',
       newCase: 'New case in the queue: {id}',
+      reopenedCase: 'Case {id} is back in the queue: the customer is not satisfied.',
+      alert_high_risk: 'Alert: {id} is a high-risk complaint.',
+      alert_due_soon: 'Alert: the answer to {id} is due soon.',
+      alert_overdue: 'Alert: the answer to {id} is overdue.',
+      alertOther: 'Alert about {id}: {kind}',
+      sessionChanged: 'You signed in again elsewhere; the console now uses that session. Please try again.',
       errNetwork: 'The server cannot be reached. Please check the connection and try again.',
       errHttp: 'The request failed ({status}).',
       act_created: 'Created',
@@ -139,6 +160,12 @@
       act_resolved: 'Resolved',
       act_closed: 'Closed',
       act_reopened: 'Reopened',
+      act_reopen: 'Reopened (customer not satisfied)',
+      act_reassign: 'Reassigned',
+      act_reassigned: 'Reassigned',
+      act_survey: 'Satisfaction survey',
+      act_satisfaction: 'Customer rated the handling',
+      act_rated: 'Customer rated the handling',
       act_acknowledged: 'Acknowledged',
       act_assigned: 'Assigned',
       act_escalated: 'Escalated',
@@ -165,6 +192,8 @@
       sessionEnded: '登录已失效，请重新登录。',
       role_agent: '投诉专员',
       role_supervisor: '主管',
+      role_admin: '管理员',
+      desks: '受理语种：{langs}',
       live_live: '实时更新',
       live_polling: '每 10 秒刷新',
       live_off: '未连接',
@@ -235,11 +264,19 @@
       status_answered: '已答复',
       status_closed: '已结案',
       status_reopened: '重新受理',
+      due_overdue: '已逾期',
+      due_due_soon: '即将到期',
+      due_on_time: '未到期',
+      satisfaction: '客户满意度：{n}/5',
+      satisfactionAt: '评价时间 {t}',
+      surveyAsked: '已发送满意度调查，等待客户评价。',
+      surveyUndeliverable: '满意度调查未能发送给客户。',
       risk_high: '高风险',
       risk_medium: '中风险',
       risk_low: '低风险',
       riskScore: '评分 {n}',
       noReasons: '未发现预警信号。',
+      riskRules: '命中规则：{list}',
       prio_urgent: '紧急',
       prio_high: '优先',
       prio_normal: '普通',
@@ -266,7 +303,18 @@
       replied: '回复已发送。',
       resolved: '{id} 已办结。',
       closed: '{id} 已结案。',
+      reassignLabel: '改派给',
+      reassignChoose: '请选择处理人…',
+      reassignSubmit: '改派',
+      reassignNeedAgent: '请选择处理人。',
+      reassigned: '{id} 已改派给 {name}。',
       newCase: '队列中有新案件：{id}',
+      reopenedCase: '案件 {id} 已重新进入队列：客户对处理结果不满意。',
+      alert_high_risk: '预警：{id} 为高风险投诉。',
+      alert_due_soon: '预警：{id} 即将到答复期限。',
+      alert_overdue: '预警：{id} 已超过答复期限。',
+      alertOther: '关于 {id} 的预警：{kind}',
+      sessionChanged: '您已在别处重新登录，本页已改用新的登录状态，请重试。',
       errNetwork: '无法连接服务器，请检查网络后重试。',
       errHttp: '请求失败（{status}）。',
       act_created: '创建',
@@ -277,6 +325,12 @@
       act_resolved: '办结',
       act_closed: '结案',
       act_reopened: '重新受理',
+      act_reopen: '重新受理（客户不满意）',
+      act_reassign: '改派',
+      act_reassigned: '改派',
+      act_survey: '满意度调查',
+      act_satisfaction: '客户评价',
+      act_rated: '客户评价',
       act_acknowledged: '确认受理',
       act_assigned: '分派',
       act_escalated: '升级',
@@ -382,7 +436,9 @@
     return parts.join(lang === 'zh' ? '' : ' ');
   }
 
-  /* Fills node with a countdown to iso and marks it due-soon / overdue. */
+  /* Fills node with a countdown to iso and marks it due-soon / overdue. For the answer deadline the
+   * server's verdict (data-due-state; it knows the desk's "due soon" window) sets the colour, until the
+   * clock here passes the deadline. */
   function paintDue(node, iso) {
     node.classList.remove('due-soon', 'overdue');
     if (!iso) { node.textContent = t('noDeadline'); return; }
@@ -396,7 +452,8 @@
       node.classList.add('overdue');
     } else {
       node.textContent = prefix + t('dueIn', { d: fmtDuration(left) });
-      if (left < SOON_MS) node.classList.add('due-soon');
+      var state = node.getAttribute('data-due-state');
+      if (state ? state !== 'on_time' : left < SOON_MS) node.classList.add('due-soon');
     }
   }
 
@@ -437,8 +494,11 @@
 
   /* ---------- state ---------- */
 
-  var token = null;
+  // The session itself is the HttpOnly cookie; the page only ever holds its CSRF token, in memory.
+  var csrf = null;
   var me = null;
+  var agents = null;
+  var agentsSeq = 0;
   var cases = [];
   var queueLoaded = false;
   var currentCase = null;
@@ -452,6 +512,7 @@
   var toastTimer = null;
   var queueSeq = 0;
   var caseSeq = 0;
+  var news = Object.create(null);
 
   /* ---------- API ---------- */
 
@@ -464,7 +525,8 @@
     opts = opts || {};
     var headers = { 'Accept': 'application/json' };
     if (body !== undefined) headers['Content-Type'] = 'application/json';
-    if (token) headers['Authorization'] = 'Bearer ' + token;
+    var sentCsrf = method === 'GET' ? null : csrf;
+    if (sentCsrf) headers['X-CSRF-Token'] = sentCsrf;
     return fetch(path, {
       method: method,
       headers: headers,
@@ -485,13 +547,50 @@
           if (data && data.error != null) {
             msg = typeof data.error === 'string' ? data.error : str(data.error.message || data.error);
           }
-          throw new ApiError(res.status, msg || t('errHttp', { status: res.status }));
+          var failure = new ApiError(res.status, msg || t('errHttp', { status: res.status }));
+          if (res.status === 403 && method !== 'GET' && !opts.retried && path !== '/api/login') {
+            return afterRefusal(method, path, body, opts, sentCsrf, failure);
+          }
+          throw failure;
         }
         return data;
       });
-    }, function () {
+    }, function (e) {
+      if (e instanceof ApiError) throw e;
       throw new ApiError(0, t('errNetwork'));
     });
+  }
+
+  /* A refused change may only mean the session changed in another tab (a new cookie, so a new CSRF
+   * token). Ask who we are now: the same handler with a new token tries once more; anyone else starts
+   * over on the console, and the change is not made in their name. Otherwise the refusal stands. */
+  function afterRefusal(method, path, body, opts, sentCsrf, failure) {
+    return api('GET', '/api/me').then(function (now) {
+      if (!now || !now.name) throw failure;
+      if (!me || now.name !== me.name) {
+        setMe(now);
+        showConsole();
+        throw new ApiError(403, t('sessionChanged'));
+      }
+      setMe(now);
+      if (!csrf || csrf === sentCsrf) throw failure;
+      return api(method, path, body, { allow401: opts.allow401, retried: true });
+    }, function () { throw failure; });
+  }
+
+  function setMe(data) {
+    var changed = !me || !data || me.name !== data.name || me.role !== data.role;
+    csrf = data && typeof data.csrf === 'string' ? data.csrf : null;
+    me = data ? {
+      name: str(data.name),
+      role: str(data.role),
+      languages: Array.isArray(data.languages) ? data.languages.map(str) : []
+    } : null;
+    if (changed) agents = null;
+  }
+
+  function supervises() {
+    return !!(me && (me.role === 'supervisor' || me.role === 'admin'));
   }
 
   function casePath(id, action) {
@@ -502,12 +601,12 @@
 
   function showLogin(message) {
     stopLive();
-    me = null;
-    token = null;
+    setMe(null);
     currentCase = null;
     cases = [];
     queueLoaded = false;
     drafts = Object.create(null);
+    news = Object.create(null);
     clear($('queue'));
     $('queue-count').textContent = '';
     $('case-content').hidden = true;
@@ -537,6 +636,7 @@
     $('live-status').hidden = false;
     renderMe();
     loadQueue();
+    loadAgents();
     startLive();
     var fromHash = decodeURIComponent((location.hash || '').replace(/^#/, ''));
     if (fromHash && /^[\w.:-]{1,80}$/.test(fromHash)) openCase(fromHash, false);
@@ -554,6 +654,8 @@
     $('agent-name').textContent = str(me.name);
     $('agent-role').textContent = word('role_', me.role);
     $('agent-role').hidden = !me.role;
+    var desks = (me.languages || []).map(function (l) { return word('lang_', l); });
+    $('agent-desks').textContent = desks.length ? t('desks', { langs: desks.join(lang === 'zh' ? '、' : ', ') }) : '';
   }
 
   function toast(message, isError) {
@@ -579,8 +681,9 @@
     var btn = $('login-submit');
     btn.disabled = true;
     api('POST', '/api/login', { name: name, password: password }, { allow401: true }).then(function (data) {
-      token = data && typeof data.token === 'string' ? data.token : null;
-      me = data && data.agent ? data.agent : { name: name, role: '' };
+      // The answer's bearer token is for API clients; this page keeps to the HttpOnly cookie.
+      var agent = data && data.agent ? data.agent : { name: name, role: '' };
+      setMe({ name: agent.name, role: agent.role, languages: agent.languages, csrf: data && data.csrf });
       $('login-password').value = '';
       showConsole();
     }, function (e) {
@@ -598,12 +701,16 @@
   /* ---------- queue ---------- */
 
   var PRIORITY_RANK = { urgent: 0, high: 1, normal: 2, low: 3 };
+  var DUE_RANK = { overdue: 0, due_soon: 1 };
 
   function sortCases(list) {
     return list.slice().sort(function (a, b) {
       var pa = has(PRIORITY_RANK, a.priority) ? PRIORITY_RANK[a.priority] : 4;
       var pb = has(PRIORITY_RANK, b.priority) ? PRIORITY_RANK[b.priority] : 4;
       if (pa !== pb) return pa - pb;
+      var da = has(DUE_RANK, a.due) ? DUE_RANK[a.due] : 2;
+      var db = has(DUE_RANK, b.due) ? DUE_RANK[b.due] : 2;
+      if (da !== db) return da - db;
       var ta = Date.parse(a.created_at) || 0;
       var tb = Date.parse(b.created_at) || 0;
       if (ta !== tb) return ta - tb;
@@ -621,6 +728,7 @@
       cases = data && Array.isArray(data.cases) ? data.cases.filter(function (c) { return c && c.id; }) : [];
       queueLoaded = true;
       renderQueue();
+      announceNews();
     }, function (e) {
       if (seq !== queueSeq || e.status === 401) return;
       $('queue-message').textContent = e.message;
@@ -654,6 +762,16 @@
     return String(s).replace(/[^a-zA-Z0-9_-]/g, function (c) { return '\\' + c.charCodeAt(0).toString(16) + ' '; });
   }
 
+  /* The server's verdict on the case's deadline (it knows working days and holidays): a badge, or
+   * nothing once the case is answered or closed. ``quiet`` leaves out "on time", for the busy list. */
+  function dueBadge(node, due, quiet) {
+    var known = due === 'overdue' || due === 'due_soon' || due === 'on_time';
+    var shown = known && !(quiet && due === 'on_time');
+    node.className = 'badge due-badge' + (shown ? ' due-' + due : '');
+    node.textContent = shown ? t('due_' + due) : '';
+    return node;
+  }
+
   function queueRow(c) {
     var li = el('li', 'case-row');
     li.setAttribute('data-case-id', str(c.id));
@@ -667,6 +785,8 @@
     var top = el('span', 'row-top');
     top.appendChild(el('span', 'row-id', c.id));
     var badges = el('span', 'row-badges');
+    if (c.due === 'overdue' || c.due === 'due_soon') badges.appendChild(dueBadge(el('span'), c.due, true));
+    if (c.status === 'reopened') badges.appendChild(el('span', 'badge status-badge status-reopened', t('status_reopened')));
     if (c.priority && c.priority !== 'normal') badges.appendChild(el('span', 'badge prio-' + str(c.priority), word('prio_', c.priority)));
     var grade = c.risk && c.risk.grade;
     if (grade) badges.appendChild(el('span', 'badge risk-' + str(grade), word('risk_', grade)));
@@ -689,6 +809,7 @@
     if (c.status !== 'answered' && c.status !== 'closed') {
       var due = el('span', 'row-due');
       if (respondBy) due.setAttribute('data-due', str(respondBy));
+      if (typeof c.due === 'string') due.setAttribute('data-due-state', c.due);
       paintDue(due, respondBy);
       btn.appendChild(due);
     }
@@ -825,6 +946,7 @@
     var grade = c.risk && c.risk.grade;
     risk.className = 'badge risk-' + str(grade);
     risk.textContent = grade ? word('risk_', grade) : '';
+    dueBadge($('case-due-badge'), c.due, false);
 
     var sub = [word('ch_', c.channel), word('lang_', c.language)];
     if (c.created_at) sub.push(t('created', { t: fmtTime(c.created_at) }));
@@ -837,12 +959,15 @@
     if (respondBy && c.status !== 'answered' && c.status !== 'closed') {
       caseDue.setAttribute('data-due', str(respondBy));
       caseDue.setAttribute('data-due-label', 'd_respond_by');
+      if (typeof c.due === 'string') caseDue.setAttribute('data-due-state', c.due);
+      else caseDue.removeAttribute('data-due-state');
       paintDue(caseDue, respondBy);
     } else {
       caseDue.removeAttribute('data-due');
       caseDue.classList.remove('due-soon', 'overdue');
       caseDue.textContent = '';
     }
+    renderSatisfaction(c.satisfaction, c.survey);
 
     // Complaint record
     var rec = $('complaint-record');
@@ -877,6 +1002,7 @@
           cell.appendChild(document.createElement('br'));
           var due = el('span', 'due');
           due.setAttribute('data-due', str(dd[k]));
+          if (k === 'respond_by' && typeof c.due === 'string') due.setAttribute('data-due-state', c.due);
           paintDue(due, dd[k]);
           cell.appendChild(due);
         }
@@ -901,6 +1027,9 @@
       rd.appendChild(ul);
     } else {
       rd.appendChild(el('p', 'hint', t('noReasons')));
+    }
+    if (Array.isArray(r.rules) && r.rules.length) {
+      rd.appendChild(el('p', 'risk-rules', t('riskRules', { list: r.rules.map(str).join(', ') })));
     }
 
     // Conversation
@@ -953,7 +1082,7 @@
 
   function updateButtons(c) {
     var mine = !!(me && c.assignee && c.assignee === me.name);
-    var supervisor = !!(me && me.role === 'supervisor');
+    var supervisor = supervises();
     var closed = c.status === 'closed';
     $('claim-button').disabled = closed || mine || c.status === 'collecting';
     $('release-button').disabled = closed || !c.assignee || !(mine || supervisor);
@@ -962,6 +1091,90 @@
     $('reply-send').disabled = closed;
     $('reply-input').disabled = closed;
     if (closed) hideResolve();
+    renderReassign(c, supervisor, closed);
+  }
+
+  function renderSatisfaction(sat, survey) {
+    var box = $('case-satisfaction');
+    clear(box);
+    box.removeAttribute('data-score');
+    box.classList.remove('unhappy');
+    var score = sat && typeof sat === 'object' ? Number(sat.score) : NaN;
+    if (!(score >= 1 && score <= 5)) {
+      var note = survey === 'asked' ? 'surveyAsked' : survey === 'undeliverable' ? 'surveyUndeliverable' : null;
+      box.hidden = !note;
+      if (note) box.appendChild(el('span', 'sat-note', t(note)));
+      return;
+    }
+    box.hidden = false;
+    box.setAttribute('data-score', String(score));
+    box.classList.toggle('unhappy', score <= 2);
+    box.appendChild(el('span', 'sat-score', t('satisfaction', { n: score })));
+    if (sat.at) {
+      var at = el('time', 'sat-at', t('satisfactionAt', { t: fmtTime(sat.at) }));
+      at.setAttribute('datetime', str(sat.at));
+      box.appendChild(document.createTextNode(' · '));
+      box.appendChild(at);
+    }
+  }
+
+  /* ---------- reassign (supervisors and admins) ---------- */
+
+  function loadAgents() {
+    if (!supervises()) { agents = null; return Promise.resolve(); }
+    var seq = ++agentsSeq;
+    return api('GET', '/api/agents').then(function (data) {
+      if (seq !== agentsSeq) return;
+      agents = data && Array.isArray(data.agents) ? data.agents.filter(function (a) { return a && a.name; }) : [];
+      if (currentCase) renderReassign(currentCase, supervises(), currentCase.status === 'closed');
+    }, function (e) {
+      if (seq !== agentsSeq || e.status === 401) return;
+      agents = null;
+      toast(e.message, true);
+    });
+  }
+
+  /* Only handlers who read the case's language: anyone else would not even see it in their queue. */
+  function canTake(agent, c) {
+    if (agent.role === 'supervisor' || agent.role === 'admin') return true;
+    return !Array.isArray(agent.languages) || agent.languages.indexOf(c.language) >= 0;
+  }
+
+  function renderReassign(c, supervisor, closed) {
+    var form = $('reassign-form');
+    form.hidden = !supervisor;
+    if (!supervisor) return;
+    var select = $('reassign-agent');
+    var keep = select.value;
+    while (select.options.length > 1) select.remove(1);
+    (agents || []).forEach(function (a) {
+      if (!canTake(a, c) || a.name === c.assignee) return;
+      var langs = (Array.isArray(a.languages) ? a.languages : []).map(function (l) { return word('lang_', l); });
+      var label = str(a.name) + ' (' + [word('role_', a.role)].concat(langs).filter(Boolean).join(' · ') + ')';
+      var option = el('option', null, label);
+      option.value = str(a.name);
+      select.appendChild(option);
+    });
+    select.value = keep;
+    if (select.value !== keep) select.value = '';
+    select.disabled = closed;
+    $('reassign-submit').disabled = closed;
+  }
+
+  function onReassign(ev) {
+    ev.preventDefault();
+    var select = $('reassign-agent');
+    var name = select.value;
+    if (!name) {
+      $('case-error').textContent = t('reassignNeedAgent');
+      select.focus();
+      return;
+    }
+    var id = currentCase && currentCase.id;
+    caseAction('reassign', { agent: name }, $('reassign-submit'), null).then(function () {
+      select.value = '';
+      toast(t('reassigned', { id: id, name: name }));
+    }, ignore);
   }
 
   function busy(btn, on) {
@@ -1117,12 +1330,35 @@
     var data;
     try { data = JSON.parse(ev.data); } catch (e) { return; }
     if (!data || typeof data !== 'object') return;
+    if (data.type === 'alert') { onAlert(data); return; }
     if (data.type && data.type !== 'case') return;
     scheduleQueue();
     if (data.case_id && currentCase && String(data.case_id) === currentCase.id) scheduleCase();
-    if (data.status === 'queued' && data.case_id && data.reason !== 'released' && (!currentCase || currentCase.id !== data.case_id)) {
-      toast(t('newCase', { id: str(data.case_id) }));
-    }
+    var id = str(data.case_id);
+    if (!id || (currentCase && currentCase.id === id)) return;
+    if (data.status === 'reopened') news[id] = 'reopenedCase';
+    else if (data.status === 'queued' && data.reason !== 'released') news[id] = 'newCase';
+  }
+
+  /* A supervisor alert (high risk, due soon, overdue): every console refreshes its deadline badges;
+   * supervisors and admins are also told. */
+  function onAlert(data) {
+    var id = str(data.case_id);
+    scheduleQueue();
+    if (id && currentCase && currentCase.id === id) scheduleCase();
+    if (!supervises() || !id) return;
+    var kind = str(data.kind);
+    var message = has(STRINGS.en, 'alert_' + kind) ? t('alert_' + kind, { id: id }) : t('alertOther', { id: id, kind: kind });
+    toast(message, true);
+  }
+
+  /* Events name every case; announce only those this handler's queue shows (their desk languages). */
+  function announceNews() {
+    var pending = news;
+    news = Object.create(null);
+    Object.keys(pending).forEach(function (id) {
+      if (cases.some(function (c) { return c.id === id; })) toast(t(pending[id], { id: id }));
+    });
   }
 
   function startPolling() {
@@ -1197,7 +1433,11 @@
     $('logout-button').addEventListener('click', onLogout);
     $('queue').addEventListener('click', onQueueClick);
     $('next-case').addEventListener('click', takeNext);
-    $('refresh-queue').addEventListener('click', function () { loadQueue(); if (currentCase) refreshCase(); });
+    $('refresh-queue').addEventListener('click', function () {
+      loadQueue();
+      loadAgents();
+      if (currentCase) refreshCase();
+    });
     $('status-filter').addEventListener('change', loadQueue);
     $('back-to-queue').addEventListener('click', closeCaseView);
 
@@ -1218,6 +1458,8 @@
       $('resolve-button').focus();
     });
     $('resolve-form').addEventListener('submit', onResolveSubmit);
+    $('reassign-form').addEventListener('submit', onReassign);
+    $('reassign-agent').addEventListener('change', function () { $('case-error').textContent = ''; });
     ['resolve-outcome', 'resolve-summary'].forEach(function (id) {
       $(id).addEventListener(id === 'resolve-outcome' ? 'change' : 'input', function () {
         if ($(id).getAttribute('aria-invalid') === 'true') {
@@ -1250,7 +1492,7 @@
 
     api('GET', '/api/me', undefined, { allow401: true }).then(function (data) {
       if (data && data.name) {
-        me = data;
+        setMe(data);
         showConsole();
       } else {
         showLogin('');

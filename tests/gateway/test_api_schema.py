@@ -1,0 +1,91 @@
+"""The agent API against its own OpenAPI document: generated requests, no 500, answers as documented."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+import requests
+import schemathesis
+from aiohttp import web
+from hypothesis import HealthCheck, settings
+from redis import Redis as SyncRedis
+from schemathesis.specs.openapi.checks import negative_data_rejection
+
+from gateway import keys
+from gateway.app import create_app
+from gateway.openapi import SPEC
+from gateway.settings import Settings
+from tests.conftest import SPARE_DB, with_db
+
+# The event stream never ends and logout would end the session the other requests use.
+schema = schemathesis.openapi.from_dict(SPEC).exclude(path_regex=r"^/api/(events|logout)$")
+PASSWORD = "correct horse battery"
+
+
+class LiveGateway:
+    """The real app on a port of its own, in a thread with its own event loop (the requests are blocking)."""
+
+    def __init__(self, gateway_settings: Settings) -> None:
+        self._settings = gateway_settings
+        self._loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self._loop.run_forever, daemon=True)
+        self._runner: web.AppRunner | None = None
+        self.url = ""
+
+    def start(self) -> None:
+        self._thread.start()
+        asyncio.run_coroutine_threadsafe(self._start(), self._loop).result(timeout=30)
+
+    async def _start(self) -> None:
+        app = create_app(self._settings)
+        self._runner = web.AppRunner(app)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, "127.0.0.1", 0)
+        await site.start()
+        port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+        self.url = f"http://127.0.0.1:{port}"
+        await app[keys.AGENTS].add("fuzz", PASSWORD, "admin")
+
+    def stop(self) -> None:
+        if self._runner is not None:
+            asyncio.run_coroutine_threadsafe(self._runner.cleanup(), self._loop).result(timeout=30)
+        self._loop.call_soon_threadsafe(self._loop.stop)
+        self._thread.join(timeout=10)
+
+
+@pytest.fixture(scope="module")
+def live(redis_server: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, dict[str, str]]]:
+    redis_url = with_db(redis_server, SPARE_DB)
+    SyncRedis.from_url(redis_url).flushdb()
+    gateway = LiveGateway(Settings.from_env({}, redis_url=redis_url, rasa_url="http://127.0.0.1:9",
+                                            data_dir=tmp_path_factory.mktemp("fuzz")))
+    gateway.start()
+    try:
+        answer = requests.post(gateway.url + "/api/login", json={"name": "fuzz", "password": PASSWORD}, timeout=10)
+        yield gateway.url, {"Authorization": f"Bearer {answer.json()['token']}"}
+    finally:
+        gateway.stop()
+        SyncRedis.from_url(redis_url).flushdb()
+
+
+
+@schema.parametrize()
+@settings(max_examples=25, deadline=None, suppress_health_check=list(HealthCheck))
+def test_generated_requests_get_documented_answers_and_never_a_500(
+    case: Any, live: tuple[str, dict[str, str]]
+) -> None:
+    base_url, auth = live
+    # Leniency is allowed (an empty filter is no filter); a wrong answer, an undocumented one or a 500 is not.
+    case.call_and_validate(base_url=base_url, headers=auth, excluded_checks=[negative_data_rejection])
+
+
+@schema.parametrize()
+@settings(max_examples=5, deadline=None, suppress_health_check=list(HealthCheck))
+def test_generated_requests_without_a_session_never_get_a_500(case: Any, live: tuple[str, dict[str, str]]) -> None:
+    base_url, _ = live
+    response = case.call(base_url=base_url)
+    assert response.status_code < 500, response.text
