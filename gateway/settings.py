@@ -71,6 +71,8 @@ class Settings:
     alert_webhook_url: str = field(default="", metadata={"env": "ALERT_WEBHOOK_URL"})
     deadline_check_seconds: float = field(default=60.0, metadata={"env": "DEADLINE_CHECK_SECONDS"})
     risk_rules_file: str = field(default="", metadata={"env": "RISK_RULES_FILE"})
+    database_url: str = field(default="", metadata={"env": "DATABASE_URL"})
+    retention_years: int = field(default=5, metadata={"env": "RETENTION_YEARS"})
 
     def __post_init__(self) -> None:
         if self.sla_policy not in PRESETS:
@@ -96,6 +98,11 @@ class Settings:
     @property
     def twilio_enabled(self) -> bool:
         return bool(self.twilio_account_sid and self.twilio_auth_token)
+
+    @property
+    def record_url(self) -> str:
+        """The system of record: DATABASE_URL, or an SQLite file under DATA_DIR (async drivers either way)."""
+        return self.database_url or f"sqlite+aiosqlite:///{self.data_dir / 'record.db'}"
 
     @property
     def base_url(self) -> str:

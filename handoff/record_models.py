@@ -1,0 +1,93 @@
+"""The tables of the system of record: cases, their messages and audit events, and the purges.
+
+Redis is the working store; these tables are what compliance relies on for five years. A case row keeps the
+columns that search and reports filter and count on, and the whole case document as the API shows it (without
+messages and events, which have tables of their own). Times are stored in UTC.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import JSON, DateTime, ForeignKey, Index, Integer, String, Text
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+UtcDateTime = DateTime(timezone=True)
+
+
+class Base(DeclarativeBase):
+    type_annotation_map = {dict[str, Any]: JSON, datetime: UtcDateTime}
+
+
+class CaseRow(Base):
+    __tablename__ = "cases"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    channel: Mapped[str] = mapped_column(String(16), index=True)
+    language: Mapped[str] = mapped_column(String(8))
+    status: Mapped[str] = mapped_column(String(16), index=True)
+    priority: Mapped[str] = mapped_column(String(8))
+    risk_grade: Mapped[str] = mapped_column(String(8), index=True)
+    risk_score: Mapped[int] = mapped_column(Integer)
+    product: Mapped[str | None] = mapped_column(String(64), index=True)
+    handoff_reason: Mapped[str | None] = mapped_column(String(64))
+    customer_name: Mapped[str | None] = mapped_column(String(200))
+    phone: Mapped[str | None] = mapped_column(String(64), index=True)
+    email: Mapped[str | None] = mapped_column(String(320), index=True)
+    account_id: Mapped[str | None] = mapped_column(String(64), index=True)
+    assignee: Mapped[str | None] = mapped_column(String(64))
+    outcome: Mapped[str | None] = mapped_column(String(32))
+    satisfaction: Mapped[int | None] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(index=True)
+    updated_at: Mapped[datetime]
+    acknowledge_by: Mapped[datetime | None]
+    respond_by: Mapped[datetime | None]
+    # When a handler first claimed it, first answered it (resolve), and closed it: for handling-time reports.
+    acknowledged_at: Mapped[datetime | None]
+    answered_at: Mapped[datetime | None]
+    closed_at: Mapped[datetime | None]
+    # Lower-cased description, names, contacts and the customer's words, for free-text search.
+    search_text: Mapped[str] = mapped_column(Text, default="")
+    document: Mapped[dict[str, Any]]
+
+
+class MessageRow(Base):
+    __tablename__ = "case_messages"
+
+    case_id: Mapped[str] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"), primary_key=True)
+    seq: Mapped[int] = mapped_column(Integer, primary_key=True)
+    at: Mapped[datetime | None]
+    sender: Mapped[str] = mapped_column(String(16))  # the message's "from": customer, bot, agent, system
+    channel: Mapped[str | None] = mapped_column(String(16))
+    text: Mapped[str] = mapped_column(Text, default="")
+    document: Mapped[dict[str, Any]]  # the whole entry, attachments' metadata included
+
+
+class EventRow(Base):
+    __tablename__ = "case_events"
+    __table_args__ = (Index("ix_case_events_action_at", "action", "at"),)
+
+    case_id: Mapped[str] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"), primary_key=True)
+    seq: Mapped[int] = mapped_column(Integer, primary_key=True)
+    at: Mapped[datetime]
+    actor: Mapped[str] = mapped_column(String(64))
+    action: Mapped[str] = mapped_column(String(32))
+    before: Mapped[str | None] = mapped_column(String(16))
+    after: Mapped[str] = mapped_column(String(16))
+    detail: Mapped[str | None] = mapped_column(Text)
+
+
+class PurgeRow(Base):
+    """A retention purge: what, when, by whom, how many. Purges are themselves never purged."""
+
+    __tablename__ = "purges"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    at: Mapped[datetime]
+    by: Mapped[str] = mapped_column(String(64))
+    cutoff: Mapped[datetime]
+    cases: Mapped[int] = mapped_column(Integer)
+    messages: Mapped[int] = mapped_column(Integer)
+    events: Mapped[int] = mapped_column(Integer)
+    case_ids: Mapped[dict[str, Any]]  # {"ids": [...]}: exactly which records went
