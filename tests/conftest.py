@@ -7,6 +7,7 @@ temporary folder; with it, they use that server's databases 13 to 15 and empty t
 from __future__ import annotations
 
 import os
+import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
@@ -65,3 +66,34 @@ def settings(redis: Redis, redis_server: str, tmp_path: Path) -> Settings:
         chat_rate_limit=5,
         chat_rate_window=60.0,
     )
+
+
+POSTGRES_ADMIN_URL = os.environ.get("POSTGRES_ADMIN_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+async def record_url(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[str]:
+    """An empty database for the system of record (async SQLAlchemy URL), once on SQLite, once on PostgreSQL.
+
+    PostgreSQL gets a database of its own per test, dropped afterwards. Without a server the PostgreSQL run
+    is skipped, unless REQUIRE_POSTGRES=1 (CI) makes that a failure.
+    """
+    if request.param == "sqlite":
+        yield f"sqlite+aiosqlite:///{tmp_path / 'record.db'}"
+        return
+    import asyncpg  # only the PostgreSQL run needs it
+
+    name = f"cg_test_{uuid.uuid4().hex[:12]}"
+    try:
+        admin = await asyncpg.connect(POSTGRES_ADMIN_URL, timeout=5)
+    except (OSError, asyncpg.PostgresError) as exc:
+        if os.environ.get("REQUIRE_POSTGRES") == "1":
+            raise
+        pytest.skip(f"no PostgreSQL at {POSTGRES_ADMIN_URL}: {exc}")
+    try:
+        await admin.execute(f'CREATE DATABASE "{name}"')
+        parts = urlsplit(POSTGRES_ADMIN_URL)
+        yield urlunsplit(("postgresql+asyncpg", parts.netloc, f"/{name}", parts.query, ""))
+    finally:
+        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        await admin.close()
