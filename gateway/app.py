@@ -15,6 +15,7 @@ from pathlib import Path
 
 import aiohttp
 from aiohttp import web
+from prometheus_client.exposition import CONTENT_TYPE_LATEST
 from redis.exceptions import RedisError
 
 from channels.base import Channel
@@ -29,6 +30,7 @@ from gateway import api, bot_api, keys
 from gateway.alerts import SupervisorAlerts
 from gateway.auth import Agents
 from gateway.events import DeskEvents
+from gateway.metrics import GatewayMetrics
 from gateway.rasa_client import RasaClient
 from gateway.router import Router
 from gateway.settings import Settings
@@ -46,6 +48,7 @@ CHANNELS = web.AppKey("channels", Mapping[str, Channel])
 def create_app(settings: Settings) -> web.Application:
     app = web.Application(client_max_size=1024 * 1024, middlewares=[api.json_errors])
     app[keys.SETTINGS] = settings
+    app[keys.METRICS] = GatewayMetrics()
     app[CHANNELS] = {channel.name: channel for channel in build_channels(settings)}
     for channel in app[CHANNELS].values():
         app.router.add_routes(channel.routes())
@@ -53,6 +56,7 @@ def create_app(settings: Settings) -> web.Application:
     app.router.add_routes(bot_api.routes())
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/readyz", readyz)
+    app.router.add_get("/metrics", metrics)
     app.cleanup_ctx.extend([redis_ctx, http_ctx, services_ctx])
     return app
 
@@ -122,7 +126,7 @@ async def services_ctx(app: web.Application) -> AsyncIterator[None]:
     alerts = SupervisorAlerts(redis, app[keys.HTTP], events, settings.alert_webhook_url,
                               timedelta(hours=settings.due_soon_hours))
     rasa = RasaClient(app[keys.HTTP], settings.rasa_url, settings.rasa_timeout)
-    router = Router(redis, rasa, cases, queue, app[CHANNELS], events, alerts)
+    router = Router(redis, rasa, cases, queue, app[CHANNELS], events, alerts, app[keys.METRICS])
     app[keys.CASES], app[keys.QUEUE], app[keys.EVENTS], app[keys.ROUTER] = cases, queue, events, router
     app[keys.AGENTS] = Agents(redis, settings.token_ttl, settings.login_lockout)
     _announce_channels(app[CHANNELS])
@@ -164,6 +168,13 @@ async def _watch_deadlines(alerts: SupervisorAlerts, cases: CaseStore, every: fl
 
 async def healthz(request: web.Request) -> web.Response:
     return web.json_response({"status": "ok"})
+
+
+async def metrics(request: web.Request) -> web.Response:
+    """Prometheus text: message and case counters, bot turn times, the queue's backlog by lane and desk."""
+    collected = request.app[keys.METRICS]
+    await collected.refresh(request.app[keys.REDIS])
+    return web.Response(body=collected.exposition(), headers={"Content-Type": CONTENT_TYPE_LATEST})
 
 
 async def readyz(request: web.Request) -> web.Response:

@@ -8,6 +8,7 @@ from redis.asyncio import Redis
 
 from gateway.auth import Agents
 from gateway.events import DeskEvents
+from gateway.metrics import GatewayMetrics
 from gateway.router import Router
 from gateway.settings import Settings
 from handoff.cases import CaseStore
@@ -21,3 +22,4 @@ QUEUE = web.AppKey("queue", AgentQueue)
 AGENTS = web.AppKey("agents", Agents)
 EVENTS = web.AppKey("events", DeskEvents)
 ROUTER = web.AppKey("router", Router)
+METRICS = web.AppKey("metrics", GatewayMetrics)

@@ -32,12 +32,13 @@ from gateway import texts
 from gateway.events import DeskEvents
 from gateway.language import detect
 from gateway.privacy import conversation_ref
-from gateway.rasa_client import BotUnavailable, RasaClient
+from gateway.rasa_client import BotReply, BotUnavailable, RasaClient
 from handoff.cases import Case, CaseNotFound, CaseStore
 from handoff.queue import AgentQueue
 
 if TYPE_CHECKING:
     from gateway.alerts import SupervisorAlerts
+    from gateway.metrics import GatewayMetrics
 
 log = logging.getLogger(__name__)
 
@@ -79,6 +80,7 @@ class Router:
         channels: Mapping[str, Channel],
         events: DeskEvents,
         alerts: SupervisorAlerts | None = None,
+        metrics: GatewayMetrics | None = None,
     ) -> None:
         self._redis = redis
         self._rasa = rasa
@@ -87,6 +89,7 @@ class Router:
         self._channels = channels
         self._events = events
         self._alerts = alerts
+        self._metrics = metrics
         self._tasks: set[asyncio.Task[None]] = set()
         self._handled: dict[tuple[str, str], asyncio.Future[None]] = {}
         self._record_once = redis.register_script(_RECORD_ONCE)
@@ -100,6 +103,8 @@ class Router:
         # Marked active first: a gateway that dies right after recording leaves the sweeper a trail.
         await self._redis.sadd(ACTIVE_KEY, conversation_id)
         fresh = bool(await self._record_once(keys=keys, args=[payload, DEDUP_SECONDS]))
+        if self._metrics is not None:
+            (self._metrics.messages if fresh else self._metrics.duplicates).labels(message.channel).inc()
         self._spawn(self.drain(conversation_id))
         return fresh
 
@@ -183,6 +188,8 @@ class Router:
             # The message itself is safe in Redis; a bug must not stall the conversation behind it.
             log.exception("failed to handle a message in %s", conversation_ref(message.conversation_id))
             await self._redis.rpush("cg:quarantine", raw)
+            if self._metrics is not None:
+                self._metrics.failures.inc()
         finally:
             waiter = self._handled.get((message.conversation_id, message.message_id))
             if waiter is not None and not waiter.done():
@@ -222,9 +229,11 @@ class Router:
         metadata = {"language": language, "channel": message.channel, "contact": message.contact.to_dict()}
         sender = f"{message.conversation_id}#{state.get('intake', '1')}"
         try:
-            reply = await self._rasa.turn(sender, message.text, metadata)
+            reply = await self._timed_turn(sender, message.text, metadata)
         except BotUnavailable as exc:
             log.warning("bot unavailable for %s: %s", conversation_ref(message.conversation_id), exc)
+            if self._metrics is not None:
+                self._metrics.bot_unavailable.inc()
             await self._say(message, texts.holding_reply(language), language)
             await self._open_case(message, language, {}, "bot_unavailable")
             return
@@ -238,6 +247,12 @@ class Router:
         if message.channel in BATCH_CHANNELS:
             # A finished call's transcript cannot answer questions: what the bot could not fill, a handler will.
             await self._open_case(message, language, await self._partial_record(message, state, language), "batch")
+
+    async def _timed_turn(self, sender: str, text: str, metadata: dict[str, Any]) -> BotReply:
+        if self._metrics is None:
+            return await self._rasa.turn(sender, text, metadata)
+        with self._metrics.bot_turns.time():
+            return await self._rasa.turn(sender, text, metadata)
 
     async def _partial_record(self, message: InboundMessage, state: dict[str, str], language: str) -> dict[str, Any]:
         """What the bot has collected so far, asked for with its own "to a person" button payload."""
@@ -313,6 +328,8 @@ class Router:
         )
         await self._queue.enqueue(case["id"])
         await self._redis.hset(_key(conversation_id, "state"), "case_id", case["id"])
+        if self._metrics is not None:
+            self._metrics.cases.labels(message.channel, case["priority"]).inc()
         respond_by = datetime.fromisoformat(case["deadlines"]["respond_by"])
         notice = texts.case_opened(language, case["id"], respond_by)
         out = OutboundMessage(message.channel, message.conversation_key, notice, "system",
