@@ -37,12 +37,14 @@ from gateway.settings import Settings
 from gateway.store import open_redis
 from handoff.cases import CaseStore
 from handoff.queue import AgentQueue
+from handoff.record import CaseRecord
 from handoff.risk import load_rules
 from handoff.sla import SlaPolicy
 
 log = logging.getLogger(__name__)
 SWEEP_SECONDS = 5.0
 CHANNELS = web.AppKey("channels", Mapping[str, Channel])
+RECORD = web.AppKey("record", CaseRecord)
 
 
 def create_app(settings: Settings) -> web.Application:
@@ -119,7 +121,10 @@ async def http_ctx(app: web.Application) -> AsyncIterator[None]:
 async def services_ctx(app: web.Application) -> AsyncIterator[None]:
     settings, redis = app[keys.SETTINGS], app[keys.REDIS]
     risk = load_rules(Path(settings.risk_rules_file)) if settings.risk_rules_file else None
-    cases = CaseStore(redis, SlaPolicy.preset(settings.sla_policy), risk)
+    record = CaseRecord(settings.record_url)
+    await record.open()  # migrates first: a fresh machine, or a new release, just works
+    app[RECORD] = record
+    cases = CaseStore(redis, SlaPolicy.preset(settings.sla_policy), risk, record=record)
     queue = AgentQueue(redis, cases, claim_timeout=settings.claim_timeout)
     await queue.ensure_group()
     events = DeskEvents(redis)
@@ -133,7 +138,7 @@ async def services_ctx(app: web.Application) -> AsyncIterator[None]:
     async with contextlib.AsyncExitStack() as stack:
         for channel in app[CHANNELS].values():
             await stack.enter_async_context(channel.running(redis, router))
-        background = [asyncio.create_task(_sweep_forever(router, queue)),
+        background = [asyncio.create_task(_sweep_forever(router, queue, cases)),
                       asyncio.create_task(_watch_deadlines(alerts, cases, settings.deadline_check_seconds))]
         try:
             yield
@@ -143,14 +148,17 @@ async def services_ctx(app: web.Application) -> AsyncIterator[None]:
             with contextlib.suppress(asyncio.CancelledError):
                 await asyncio.gather(*background)
             await router.close()
+            await record.close()
 
 
-async def _sweep_forever(router: Router, queue: AgentQueue) -> None:
-    """Resume conversations a dead gateway left mid-way, and return abandoned claims to the queue."""
+async def _sweep_forever(router: Router, queue: AgentQueue, cases: CaseStore) -> None:
+    """Resume conversations a dead gateway left mid-way, return abandoned claims to the queue, and write to the
+    record the case changes it could not take at the time."""
     while True:
         try:
             await router.sweep()
             await queue.reclaim_abandoned()
+            await cases.flush_pending()
         except RedisError:
             log.warning("sweep skipped: Redis unavailable")
         await asyncio.sleep(SWEEP_SECONDS)

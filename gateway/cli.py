@@ -1,17 +1,21 @@
-"""The ``complaint-gateway`` command: up, serve, train, agents add."""
+"""The ``complaint-gateway`` command: up, serve, train, agents add, and the record's migrate, rebuild-queue, purge."""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import getpass
 import logging
 import secrets
 import sys
 from collections.abc import Sequence
+from datetime import UTC, datetime
 from pathlib import Path
 from urllib.parse import urlsplit
 
 from aiohttp import web
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import SQLAlchemyError
 
 from gateway import privacy, supervisor
 from gateway.app import create_app
@@ -19,6 +23,17 @@ from gateway.auth import Agents, AuthError
 from gateway.embedded_redis import EmbeddedRedis
 from gateway.settings import Settings, SettingsError
 from gateway.store import open_redis
+from handoff.cases import CaseStore
+from handoff.queue import AgentQueue
+from handoff.record import (
+    CaseRecord,
+    PurgeSummary,
+    UnsupportedDatabase,
+    migrate,
+    purge_expired,
+    rebuild_working_state,
+    years_before,
+)
 
 DEMO_AGENT = "demo"
 
@@ -39,6 +54,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                      help="the desks this handler reads, comma-separated (zh, en); default both")
     add.add_argument("--password-stdin", action="store_true", required=True,
                      help="read the password from standard input (never from the command line)")
+    _add_record_commands(commands)
     args = parser.parse_args(argv)
     try:
         settings = Settings.from_env()
@@ -55,14 +71,89 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "train":
             supervisor.ensure_model(force=args.force)
             return 0
+        if args.command in RECORD_COMMANDS:
+            return asyncio.run(run_record_command(settings, args))
         password = sys.stdin.readline().rstrip("\n")
         languages = tuple(part.strip() for part in args.languages.split(",") if part.strip())
         asyncio.run(add_agent(settings, args.name, password, args.role, languages))
         print(f"agent {args.name} ({args.role}; {', '.join(languages)}) saved")
         return 0
-    except (supervisor.SupervisorError, AuthError) as exc:
+    except (supervisor.SupervisorError, AuthError, UnsupportedDatabase) as exc:
         print(f"complaint-gateway: {exc}", file=sys.stderr)
         return 1
+    except (SQLAlchemyError, OSError) as exc:
+        where = _shown_url(settings.record_url)
+        print(f"complaint-gateway: the record at {where} failed: {type(exc).__name__}: {exc}", file=sys.stderr)
+        return 1
+
+
+RECORD_COMMANDS = ("migrate", "rebuild-queue", "purge")
+
+
+def _add_record_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    commands.add_parser("migrate", help="bring the record's tables (DATABASE_URL) to the latest revision")
+    commands.add_parser("rebuild-queue", help="rebuild Redis's cases, queue and claims from the record "
+                                              "(after Redis was lost); safe to run again")
+    purge = commands.add_parser("purge", help="delete closed cases past the retention period from the record "
+                                              "and Redis, and record the purge")
+    purge.add_argument("--older-than-years", type=int, metavar="N",
+                       help="purge closed cases created more than N years ago (default RETENTION_YEARS)")
+    purge.add_argument("--dry-run", action="store_true", help="say what would be purged; delete nothing")
+    purge.add_argument("--by", help="who purges, for the purge's record (default: the operating system user)")
+
+
+async def run_record_command(settings: Settings, args: argparse.Namespace) -> int:
+    if args.command == "migrate":
+        revision = await migrate(settings.record_url)
+        print(f"the record at {_shown_url(settings.record_url)} is at revision {revision}")
+        return 0
+    if args.command == "rebuild-queue":
+        counts = await rebuild_queue(settings)
+        print(f"{counts['cases']} cases in the record: {counts['restored']} restored to Redis, "
+              f"{counts['requeued']} put back in the queue, {counts['claims']} claims watched again, "
+              f"{counts['conversations']} conversations linked to their open case")
+        return 0
+    years = settings.retention_years if args.older_than_years is None else args.older_than_years
+    summary = await purge_record(settings, years, args.by or _os_user(), args.dry_run)
+    print(_purge_report(summary))
+    return 0
+
+
+async def rebuild_queue(settings: Settings) -> dict[str, int]:
+    async with CaseRecord(settings.record_url) as record, open_redis(settings) as redis:
+        cases = CaseStore(redis)
+        queue = AgentQueue(redis, cases, claim_timeout=settings.claim_timeout)
+        return await rebuild_working_state(record, redis, cases, queue)
+
+
+async def purge_record(settings: Settings, years: int, by: str, dry_run: bool) -> PurgeSummary:
+    cutoff = years_before(datetime.now(UTC), years)
+    async with CaseRecord(settings.record_url) as record, open_redis(settings) as redis:
+        return await purge_expired(record, CaseStore(redis), before=cutoff, by=by, dry_run=dry_run)
+
+
+def _purge_report(summary: PurgeSummary) -> str:
+    verb = "would purge" if summary.dry_run else "purged"
+    lines = [f"{verb} {summary.cases} closed cases created before {summary.cutoff:%Y-%m-%d %H:%M} UTC "
+             f"({summary.messages} messages, {summary.events} events)"
+             + ("" if summary.dry_run else f"; recorded as done by {summary.by}")]
+    lines += [f"  {case_id}" for case_id in summary.case_ids]
+    return "\n".join(lines)
+
+
+def _shown_url(url: str) -> str:
+    """The database URL without its password, for messages."""
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except SQLAlchemyError:
+        return "DATABASE_URL (not a database URL)"
+
+
+def _os_user() -> str:
+    try:
+        return getpass.getuser()
+    except OSError:  # no user name in the environment nor the password database (some containers)
+        return "unknown"
 
 
 async def add_agent(settings: Settings, name: str, password: str, role: str, languages: tuple[str, ...]) -> None:

@@ -3,20 +3,27 @@
 Guarantees:
 - every change of a case's status, assignee or record is one transaction with its audit event (who, when,
   what, before and after), so a case never changes without a trace;
-- the audit trail is append-only: nothing here edits or deletes an event;
+- the audit trail is append-only: nothing here edits or deletes an event (only ``discard``, the retention
+  purge's hand in Redis, removes a closed case whole);
 - transitions are checked (a closed case cannot be claimed, only the assignee replies), and a refused
-  transition changes nothing.
+  transition changes nothing;
+- with a system of record (``handoff.record``), every case that changed in Redis is then written there too;
+  if that write fails, the change stands in Redis and the case id waits in ``cg:record:pending`` until
+  ``flush_pending`` writes it, so nothing is lost either way.
 
 All keys of one case share the hash tag ``{<case id>}`` so the transaction also works on Redis Cluster.
 """
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
+import logging
+import weakref
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from redis.asyncio import Redis
 from redis.exceptions import WatchError
@@ -24,6 +31,11 @@ from redis.exceptions import WatchError
 from handoff import risk as risk_rules
 from handoff.ids import new_case_id
 from handoff.sla import SlaPolicy
+
+if TYPE_CHECKING:
+    from handoff.record import CaseRecord
+
+log = logging.getLogger(__name__)
 
 OPEN_STATUSES = ("collecting", "queued", "claimed", "answered", "reopened")
 STATUSES = (*OPEN_STATUSES, "closed")
@@ -65,6 +77,7 @@ def _events_key(case_id: str) -> str:
 
 
 ALL_CASES_KEY = "cg:cases"
+PENDING_KEY = "cg:record:pending"  # cases changed in Redis whose write to the record failed
 
 
 def _contact_key(contact: str) -> str:
@@ -86,10 +99,19 @@ def _contacts(customer: dict[str, Any]) -> list[str]:
 
 
 class CaseStore:
-    def __init__(self, redis: Redis, sla: SlaPolicy | None = None, risk: risk_rules.RiskRules | None = None) -> None:
+    def __init__(
+        self,
+        redis: Redis,
+        sla: SlaPolicy | None = None,
+        risk: risk_rules.RiskRules | None = None,
+        record: CaseRecord | None = None,
+    ) -> None:
         self._redis = redis
         self._sla = sla or SlaPolicy()
         self._risk = risk or risk_rules.default_rules()
+        self._record = record
+        # One write to the record at a time per case, each reading Redis afresh: the last write is the newest.
+        self._record_locks: weakref.WeakValueDictionary[str, asyncio.Lock] = weakref.WeakValueDictionary()
 
     async def create(
         self,
@@ -146,6 +168,7 @@ class CaseStore:
             pipe.rpush(_events_key(case["id"]), json.dumps(event, ensure_ascii=False))
             await pipe.execute()
         await self._redis.zadd(ALL_CASES_KEY, {case["id"]: created.timestamp()})
+        await self._write_through(case["id"])
         return await self.get(case["id"])
 
     @property
@@ -208,6 +231,7 @@ class CaseStore:
     async def add_message(self, case_id: str, message: dict[str, Any]) -> None:
         await self.summary(case_id)
         await self._redis.rpush(_messages_key(case_id), json.dumps(message, ensure_ascii=False))
+        await self._write_through(case_id)
 
     async def change(
         self,
@@ -243,9 +267,83 @@ class CaseStore:
                     pipe.set(key, json.dumps(case, ensure_ascii=False))
                     pipe.rpush(_events_key(case_id), json.dumps(event, ensure_ascii=False))
                     await pipe.execute()
-                    return case
                 except WatchError:
                     continue
+            await self._write_through(case_id)
+            return case
+
+    async def _write_through(self, case_id: str) -> bool:
+        """Write the case as Redis now holds it to the record; on failure keep its id for ``flush_pending``."""
+        if self._record is None:
+            return True
+        lock = self._record_locks.setdefault(case_id, asyncio.Lock())
+        async with lock:
+            try:
+                case = await self.get(case_id)
+            except CaseNotFound:
+                return True  # purged meanwhile: nothing left to write
+            try:
+                await self._record.save(case)
+            except Exception as exc:  # the database is down, or refused the case: Redis keeps the change
+                # The type only: a database error's text may quote the case's personal data.
+                log.warning("case %s not written to the record (%s); will retry", case_id, type(exc).__name__)
+                await self._redis.sadd(PENDING_KEY, case_id)
+                return False
+        return True
+
+    async def flush_pending(self) -> int:
+        """Retry the cases whose write to the record failed; how many still wait."""
+        if self._record is None:
+            return 0
+        for raw in await self._redis.smembers(PENDING_KEY):
+            case_id = raw.decode()
+            # Taken out before the write: a failure from now on, here or in another gateway, puts it back.
+            await self._redis.srem(PENDING_KEY, case_id)
+            if not await self._write_through(case_id):
+                break  # the database is still down: the rest waits for the next round
+        return int(await self._redis.scard(PENDING_KEY))
+
+    async def restore(self, case: Case) -> bool:
+        """Put a case from the record back into Redis; False (and nothing written) if Redis holds it already."""
+        case_id = case["id"]
+        document = {key: value for key, value in case.items() if key not in ("messages", "events")}
+        created = datetime.fromisoformat(case["created_at"])
+        async with self._redis.pipeline(transaction=True) as pipe:
+            try:
+                await pipe.watch(_case_key(case_id))
+                if (await pipe.get(_case_key(case_id))) not in (None, b"{}"):
+                    return False
+                pipe.multi()  # type: ignore[no-untyped-call]
+                pipe.set(_case_key(case_id), json.dumps(document, ensure_ascii=False))
+                pipe.delete(_messages_key(case_id), _events_key(case_id))
+                for key, entries in ((_messages_key(case_id), "messages"), (_events_key(case_id), "events")):
+                    if case[entries]:
+                        pipe.rpush(key, *(json.dumps(entry, ensure_ascii=False) for entry in case[entries]))
+                pipe.zadd(ALL_CASES_KEY, {case_id: created.timestamp()})
+                if created > datetime.now(UTC) - self._repeat_window:  # still counts for repeat complaints
+                    for contact in _contacts(document.get("customer") or {}):
+                        pipe.zadd(_contact_key(contact), {case_id: created.timestamp()})
+                        pipe.expire(_contact_key(contact), int(self._repeat_window.total_seconds()) + 86400)
+                await pipe.execute()
+            except WatchError:
+                return False  # written meanwhile: Redis has it
+        return True
+
+    async def discard(self, case_id: str) -> bool:
+        """Remove a closed case from Redis after the retention purge; an open one stays. True if removed."""
+        try:
+            case = await self.summary(case_id)
+        except CaseNotFound:
+            return False
+        if case["status"] != "closed":
+            return False
+        async with self._redis.pipeline(transaction=True) as pipe:
+            pipe.delete(_case_key(case_id), _messages_key(case_id), _events_key(case_id))
+            pipe.zrem(ALL_CASES_KEY, case_id)
+            for contact in _contacts(case.get("customer") or {}):
+                pipe.zrem(_contact_key(contact), case_id)
+            await pipe.execute()
+        return True
 
 
 def _event(actor: str, action: str, before: str | None, after: str, detail: str | None) -> dict[str, Any]:

@@ -1,0 +1,355 @@
+"""The system of record, on SQLite and on PostgreSQL: write-through, migrations, rebuilding Redis, retention."""
+
+from __future__ import annotations
+
+import itertools
+import logging
+import os
+import subprocess
+import sys
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
+from redis.asyncio import Redis
+from sqlalchemy import Connection, Table, func, inspect, select
+
+from gateway.settings import Settings
+from handoff.cases import PENDING_KEY, Case, CaseNotFound, CaseStore
+from handoff.queue import CLAIMS_KEY, AgentQueue
+from handoff.record import (
+    CASES,
+    EVENTS,
+    MESSAGES,
+    PURGES,
+    CaseRecord,
+    as_utc,
+    migrate,
+    purge_expired,
+    rebuild_working_state,
+    record_engine,
+    years_before,
+)
+from handoff.record_models import Base
+from tests.conftest import UNIT_DB, with_db
+
+_numbers = itertools.count()
+
+
+@pytest.fixture
+async def record(record_url: str) -> AsyncIterator[CaseRecord]:
+    async with CaseRecord(record_url) as opened:
+        yield opened
+
+
+@pytest.fixture
+async def desk(redis: Redis, record: CaseRecord) -> tuple[CaseStore, AgentQueue]:
+    cases = CaseStore(redis, record=record)
+    queue = AgentQueue(redis, cases, claim_timeout=60)
+    await queue.ensure_group()
+    return cases, queue
+
+
+async def open_case(cases: CaseStore, queue: AgentQueue, *, language: str = "en", product: str = "fund") -> Case:
+    number = next(_numbers)
+    case = await cases.create(
+        channel="webchat", conversation_id=f"webchat:r{number}", language=language,
+        customer={"name": f"Ann Lee {number}", "phone": f"+4477009{number:05d}", "email": f"ann{number}@example.org",
+                  "account_id": f"AC{number:06d}"},
+        complaint={"description": f"Fee charged twice ({number})", "product": product},
+        handoff_reason="complete",
+        messages=[{"at": datetime.now(UTC).isoformat(), "from": "customer", "channel": "webchat",
+                   "text": f"I want to complain about order {number}"},
+                  {"at": datetime.now(UTC).isoformat(), "from": "bot", "channel": "webchat", "text": "Sorry to hear"}],
+    )
+    await queue.enqueue(case["id"])
+    await cases.add_message(case["id"], {"at": datetime.now(UTC).isoformat(), "from": "system",
+                                         "channel": "webchat", "text": f"case {case['id']} opened"})
+    return case
+
+
+def setter(**fields: Any) -> Any:
+    def mutate(case: Case) -> str:
+        case.update(fields)
+        return ", ".join(f"{name}={value}" for name, value in fields.items())
+
+    return mutate
+
+
+async def resolve(cases: CaseStore, queue: AgentQueue, case_id: str, agent: str = "ann") -> None:
+    await queue.claim(case_id, agent)
+    await cases.add_message(case_id, {"at": datetime.now(UTC).isoformat(), "from": "agent", "agent": agent,
+                                      "channel": "webchat", "text": "We refund the second fee"})
+    await cases.change(case_id, actor=agent, action="resolve", allowed_from=("claimed",),
+                       mutate=setter(status="answered", resolution={"summary": "refund", "outcome": "upheld",
+                                                                    "by": agent}))
+    await queue.finished(case_id, agent)
+
+
+async def rate(cases: CaseStore, case_id: str, score: int) -> None:
+    after = "reopened" if score <= 2 else "closed"
+    extra = {"assignee": None} if after == "reopened" else {}
+    await cases.change(case_id, actor="customer", action="satisfaction", allowed_from=("answered",),
+                       mutate=setter(status=after, satisfaction={"score": score, "at": datetime.now(UTC).isoformat()},
+                                     **extra))
+
+
+async def rows(record: CaseRecord, table: Table) -> int:
+    async with record.engine.connect() as connection:
+        return int(await connection.scalar(select(func.count()).select_from(table)) or 0)
+
+
+async def case_row(record: CaseRecord, case_id: str) -> Any:
+    async with record.engine.connect() as connection:
+        return (await connection.execute(select(CASES).where(CASES.c.id == case_id))).one()
+
+
+def schema(connection: Connection) -> dict[str, Any]:
+    inspector = inspect(connection)
+    return {table: ({column["name"] for column in inspector.get_columns(table)},
+                    {index["name"] for index in inspector.get_indexes(table)})
+            for table in inspector.get_table_names() if table != "alembic_version"}
+
+
+def differences(connection: Connection) -> list[Any]:
+    return list(compare_metadata(MigrationContext.configure(connection), Base.metadata))
+
+
+async def test_migrations_create_the_models_tables_and_running_them_again_changes_nothing(record_url: str) -> None:
+    assert await migrate(record_url) == "0001"
+    assert await migrate(record_url) == "0001"
+    engine = record_engine(record_url)
+    try:
+        async with engine.connect() as connection:
+            found = await connection.run_sync(schema)
+            assert await connection.run_sync(differences) == []
+    finally:
+        await engine.dispose()
+    expected = {table.name: ({c.name for c in table.columns}, {i.name for i in table.indexes})
+                for table in Base.metadata.sorted_tables}
+    assert found == expected
+
+
+async def test_every_change_is_written_through_and_the_record_gives_the_case_back_as_redis_has_it(
+    desk: tuple[CaseStore, AgentQueue], record: CaseRecord
+) -> None:
+    cases, queue = desk
+    case = await open_case(cases, queue)
+    await resolve(cases, queue, case["id"])
+    assert await record.load(case["id"]) == await cases.get(case["id"])
+    assert await record.open_case_ids() == [case["id"]] and await record.count() == 1
+
+
+async def test_saving_the_same_case_again_changes_nothing(
+    desk: tuple[CaseStore, AgentQueue], record: CaseRecord
+) -> None:
+    cases, queue = desk
+    case = await cases.get((await open_case(cases, queue))["id"])
+    counts = (await rows(record, CASES), await rows(record, MESSAGES), await rows(record, EVENTS))
+    assert counts == (1, 3, 1)
+    await record.save(case)
+    await record.save(case)
+    assert (await rows(record, CASES), await rows(record, MESSAGES), await rows(record, EVENTS)) == counts
+    assert await record.load(case["id"]) == case
+
+
+async def test_an_older_copy_of_a_case_does_not_overwrite_a_newer_one(
+    desk: tuple[CaseStore, AgentQueue], record: CaseRecord
+) -> None:
+    cases, queue = desk
+    stale = await cases.get((await open_case(cases, queue))["id"])
+    await queue.claim(stale["id"], "ann")
+    await record.save(stale)  # a slow writer arriving late with what it read before the claim
+    assert (await record.load(stale["id"]))["status"] == "claimed"
+    assert await record.load(stale["id"]) == await cases.get(stale["id"])
+
+
+async def test_the_columns_for_search_and_reports_follow_the_case(
+    desk: tuple[CaseStore, AgentQueue], record: CaseRecord
+) -> None:
+    cases, queue = desk
+    case = await open_case(cases, queue, language="zh", product="理财产品")
+    await resolve(cases, queue, case["id"])
+    await rate(cases, case["id"], 4)
+    events = {e["action"]: datetime.fromisoformat(e["at"]) for e in (await cases.get(case["id"]))["events"]}
+    row = await case_row(record, case["id"])
+    assert (row.status, row.product, row.outcome, row.satisfaction) == ("closed", "理财产品", "upheld", 4)
+    assert (row.channel, row.language, row.risk_grade, row.priority) == ("webchat", "zh", "low", "normal")
+    assert as_utc(row.acknowledged_at) == events["claim"] and as_utc(row.answered_at) == events["resolve"]
+    assert as_utc(row.closed_at) == events["satisfaction"]
+    assert as_utc(row.created_at) == datetime.fromisoformat(case["created_at"])
+    assert as_utc(row.respond_by) == datetime.fromisoformat(case["deadlines"]["respond_by"])
+    assert case["customer"]["name"].lower() in row.search_text and case["customer"]["phone"] in row.search_text
+    assert "i want to complain about order" in row.search_text and "fee charged twice" in row.search_text
+    assert "sorry to hear" not in row.search_text and "we refund" not in row.search_text  # not the customer's words
+    assert "messages" not in row.document and row.document["customer"] == case["customer"]
+
+
+async def test_with_the_database_down_redis_keeps_the_change_and_flush_pending_writes_it_later(
+    desk: tuple[CaseStore, AgentQueue], record: CaseRecord, redis: Redis, monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    cases, queue = desk
+
+    async def down(case: Case) -> None:
+        raise ConnectionRefusedError(f"cannot reach the database while saving {case['customer']}")
+
+    with monkeypatch.context() as patch:
+        patch.setattr(record, "save", down)
+        with caplog.at_level(logging.WARNING, logger="handoff.cases"):
+            case = await open_case(cases, queue)
+            await queue.claim(case["id"], "ann")
+        assert await cases.flush_pending() == 1  # still down: it keeps waiting
+    assert (await cases.summary(case["id"]))["status"] == "claimed"
+    assert await redis.smembers(PENDING_KEY) == {case["id"].encode()}
+    assert await record.count() == 0
+    logged = caplog.text
+    assert case["id"] in logged and "Ann Lee" not in logged and "7700" not in logged and "example.org" not in logged
+    assert await cases.flush_pending() == 0
+    assert await record.load(case["id"]) == await cases.get(case["id"])
+    assert not await redis.exists(PENDING_KEY)
+
+
+async def test_after_redis_is_wiped_rebuild_restores_the_queue_the_claims_and_every_case(
+    desk: tuple[CaseStore, AgentQueue], record: CaseRecord, redis: Redis
+) -> None:
+    cases, queue = desk
+    states: dict[str, list[str]] = {state: [] for state in ("queued", "claimed", "answered", "closed", "reopened")}
+    for number in range(50):
+        state = list(states)[number % 5]
+        language, product = ("zh", "en")[number % 2], ("fund", "bond")[number % 3 % 2]
+        case = await open_case(cases, queue, language=language, product=product)
+        states[state].append(case["id"])
+        if state == "queued" and number % 2:
+            await queue.claim(case["id"], "bob")
+            await queue.release(case["id"], "bob")
+        elif state == "claimed":
+            await queue.claim(case["id"], ("ann", "bob")[number % 2])
+        elif state != "queued":
+            await resolve(cases, queue, case["id"])
+        if state == "closed":
+            await rate(cases, case["id"], 5)
+        elif state == "reopened":
+            await rate(cases, case["id"], 1)
+            await queue.enqueue(case["id"])
+    waiting = {*states["queued"], *states["reopened"]}
+    queue_before = await queue.waiting()
+    assert {entry["id"] for entry in queue_before} == waiting
+    before = {case_id: await cases.get(case_id) for ids in states.values() for case_id in ids}
+    in_record = {case_id: await record.load(case_id) for case_id in before}
+    assert in_record == before
+
+    # FLUSHDB, not FLUSHALL: the same server holds the end-to-end tests' databases.
+    await redis.flushdb()
+    assert await redis.dbsize() == 0
+    counts = await rebuild_working_state(record, redis, cases, queue)
+    assert counts == {"cases": 50, "restored": 50, "requeued": 20, "claims": 10, "conversations": 40}
+
+    assert {case_id: await cases.get(case_id) for case_id in before} == before
+    assert {case_id: await record.load(case_id) for case_id in before} == in_record
+    assert await record.count() == 50
+    oldest_first = sorted(before, key=lambda case_id: (before[case_id]["created_at"], case_id))
+    assert [case["id"] async for case in record.all_cases(batch=7)] == oldest_first
+    lanes = {(e["id"], e["priority"], e["language"]) for e in queue_before}
+    assert {(e["id"], e["priority"], e["language"]) for e in await queue.waiting()} == lanes
+    for case_id in (*states["queued"], *states["claimed"], *states["answered"], *states["reopened"]):
+        conversation = before[case_id]["conversation_id"]
+        assert await redis.hget(f"cg:conv:{{{conversation}}}:state", "case_id") == case_id.encode()
+    assert {raw.decode() for raw in await redis.zrange(CLAIMS_KEY, 0, -1)} == set(states["claimed"])
+
+    again = await rebuild_working_state(record, redis, cases, queue)
+    assert again == {"cases": 50, "restored": 0, "requeued": 0, "claims": 0, "conversations": 0}
+    handed_out = []
+    while (case := await queue.next("carol")) is not None:
+        handed_out.append(case["id"])
+    assert sorted(handed_out) == sorted(waiting)
+    # The restored claims are watched like carol's new ones: with no heartbeat they go back to the queue.
+    gone = AgentQueue(redis, cases, claim_timeout=0)
+    assert sorted(await gone.reclaim_abandoned()) == sorted([*states["claimed"], *handed_out])
+
+
+def forged_case(case_id: str, created: datetime, status: str) -> Case:
+    at = created.isoformat()
+    events = [{"at": at, "actor": "bot", "action": "created", "before": None, "after": "queued", "detail": "intake"}]
+    if status == "closed":
+        closed = (created + timedelta(days=3)).isoformat()
+        events.append({"at": closed, "actor": "sue", "action": "close", "before": "queued", "after": "closed",
+                       "detail": "closed by sue"})
+    return {
+        "id": case_id, "channel": "sms", "conversation_id": f"sms:{case_id}", "language": "en", "status": status,
+        "handoff_reason": "complete", "customer": {"name": "Old Customer", "phone": None, "email": None,
+                                                   "account_id": None},
+        "complaint": {"description": "an old complaint", "product": "fund"}, "deadlines": {},
+        "unverified": [], "attachments": [], "assignee": None, "resolution": None, "created_at": at,
+        "updated_at": events[-1]["at"], "risk": {"grade": "low", "score": 0, "reasons": [], "rules": []},
+        "priority": "normal",
+        "messages": [{"at": at, "from": "customer", "channel": "sms", "text": "hello"},
+                     {"at": at, "from": "bot", "channel": "sms", "text": "hi"}],
+        "events": events,
+    }
+
+
+async def test_purge_removes_exactly_the_closed_cases_past_retention_and_records_that_it_did(
+    record: CaseRecord, redis: Redis
+) -> None:
+    cases = CaseStore(redis, record=record)
+    now = datetime.now(UTC)
+    ages = {"C-OLD-CLOSED-1": (6, "closed"), "C-OLD-CLOSED-2": (6, "closed"), "C-OLD-OPEN": (6, "answered"),
+            "C-4Y-CLOSED": (4, "closed"), "C-NEW-CLOSED": (0, "closed")}
+    for case_id, (years, status) in ages.items():
+        case = forged_case(case_id, years_before(now, years), status)
+        await record.save(case)
+        await cases.restore(case)
+    cutoff = years_before(now, 5)
+
+    planned = await purge_expired(record, cases, before=cutoff, by="auditor", dry_run=True)
+    assert planned.case_ids == ("C-OLD-CLOSED-1", "C-OLD-CLOSED-2") and planned.dry_run
+    assert (planned.cases, planned.messages, planned.events) == (2, 4, 4)
+    assert await record.count() == 5 and await rows(record, PURGES) == 0
+
+    done = await purge_expired(record, cases, before=cutoff, by="auditor")
+    assert (done.case_ids, done.cases, done.messages, done.events) == (planned.case_ids, 2, 4, 4)
+    assert sorted(await record.open_case_ids()) == ["C-OLD-OPEN"]
+    assert await record.count() == 3 and await rows(record, MESSAGES) == 6 and await rows(record, EVENTS) == 5
+    for case_id in done.case_ids:
+        with pytest.raises(CaseNotFound):
+            await record.load(case_id)
+        with pytest.raises(CaseNotFound):
+            await cases.summary(case_id)
+    assert (await cases.summary("C-OLD-OPEN"))["status"] == "answered"
+    async with record.engine.connect() as connection:
+        purge = (await connection.execute(select(PURGES))).one()
+    assert (purge.by, purge.cases, purge.messages, purge.events) == ("auditor", 2, 4, 4)
+    assert purge.case_ids == {"ids": ["C-OLD-CLOSED-1", "C-OLD-CLOSED-2"]}
+    assert as_utc(purge.cutoff) == cutoff and now <= as_utc(purge.at) <= datetime.now(UTC)
+
+
+def test_years_before_keeps_the_day_and_falls_back_to_28_february() -> None:
+    assert years_before(datetime(2026, 5, 1, 9, tzinfo=UTC), 5) == datetime(2021, 5, 1, 9, tzinfo=UTC)
+    assert years_before(datetime(2028, 2, 29, tzinfo=UTC), 5) == datetime(2023, 2, 28, tzinfo=UTC)
+
+
+async def test_the_record_commands_migrate_rebuild_and_purge(
+    record_url: str, redis: Redis, redis_server: str, settings: Settings
+) -> None:
+    env = {**os.environ, "DATABASE_URL": record_url, "REDIS_URL": with_db(redis_server, UNIT_DB),
+           "DATA_DIR": str(settings.data_dir), "LOG_LEVEL": "WARNING"}
+
+    def run(*args: str) -> str:
+        done = subprocess.run([sys.executable, "-m", "gateway.cli", *args], env=env, capture_output=True, text=True,
+                              timeout=120, check=False)
+        assert done.returncode == 0, done.stderr
+        return done.stdout
+
+    assert "is at revision 0001" in run("migrate")
+    async with CaseRecord(record_url) as record:
+        await record.save(forged_case("C-ANCIENT", years_before(datetime.now(UTC), 7), "closed"))
+        await record.save(forged_case("C-WAITING", datetime.now(UTC), "queued"))
+    assert run("rebuild-queue").startswith("2 cases in the record: 2 restored to Redis, 1 put back in the queue")
+    assert "would purge 1 closed cases" in run("purge", "--dry-run")
+    report = run("purge", "--older-than-years", "6", "--by", "auditor")
+    assert "purged 1 closed cases" in report and "recorded as done by auditor" in report and "C-ANCIENT" in report
+    assert await redis.exists("cg:case:{C-WAITING}") and not await redis.exists("cg:case:{C-ANCIENT}")
