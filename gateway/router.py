@@ -331,7 +331,7 @@ class Router:
         if self._metrics is not None:
             self._metrics.cases.labels(message.channel, case["priority"]).inc()
         respond_by = datetime.fromisoformat(case["deadlines"]["respond_by"])
-        notice = texts.case_opened(language, case["id"], respond_by)
+        notice = texts.case_opened(case["language"], case["id"], respond_by)
         out = OutboundMessage(message.channel, message.conversation_key, notice, "system",
                               case_id=case["id"], case_status=case["status"], in_reply_to=message.message_id)
         await self._deliver(out)
