@@ -51,7 +51,10 @@ async def signed_form(request: web.Request, config: TwilioConfig) -> MultiDict[s
     """The webhook's form fields, once the signature is verified; 415 or 403 otherwise."""
     if request.content_type != "application/x-www-form-urlencoded":
         raise web.HTTPUnsupportedMediaType(text="Twilio webhooks are application/x-www-form-urlencoded")
-    form = await request.post()
+    try:
+        form = await request.post()
+    except (UnicodeDecodeError, LookupError):
+        raise web.HTTPBadRequest(text="the form is not text in its declared charset") from None
     fields = MultiDict((k, v) for k, v in form.items() if isinstance(v, str))
     url = public_url(request, config.public_base_url)
     if not is_signed(config.auth_token, url, fields, request.headers.get("X-Twilio-Signature")):

@@ -196,7 +196,7 @@ class TwilioSms:
 
 def _inbound(fields: Mapping[str, str], message_sid: str, sender: str, body: str) -> InboundMessage:
     count = fields.get("NumMedia", "0")
-    if not count.isdigit():
+    if not (count.isascii() and count.isdigit()):  # "²" and "٣" are digits to str.isdigit, not to int()
         raise web.HTTPBadRequest(text="NumMedia must be a number")
     media = []
     for i in range(min(int(count), 10)):

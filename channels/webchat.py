@@ -38,7 +38,8 @@ log = logging.getLogger(__name__)
 STATIC_DIR = Path(__file__).with_name("webchat_static")
 NUDGE_CHANNEL = "cg:webchat:nudge"
 SESSION_TTL = 30 * 24 * 3600
-_SEQ = re.compile(r"^\d{1,20}-\d{1,20}$")
+_SEQ = re.compile(r"^(\d{1,20})-(\d{1,20})$")
+_LAST_SEQ = 2**64 - 1  # a Redis stream id is two unsigned 64-bit numbers
 _LANGUAGES = ("zh", "en")
 
 
@@ -217,7 +218,7 @@ class WebChat:
             pipe.expire(_session_key(session), SESSION_TTL)
             await pipe.execute()
         after = frame.get("after")
-        sock = _Socket(ws, session, after if isinstance(after, str) and _SEQ.match(after) else "0-0")
+        sock = _Socket(ws, session, _resume_point(after))
         await ws.send_json({"type": "welcome", "session": session, "language": language})
         self._sockets[session].add(sock)
         await sock.catch_up(redis)
@@ -258,6 +259,18 @@ class WebChat:
             _, count = await pipe.execute()
         if count > self._limits.rate_limit:
             raise ProtocolError("rate_limited", "You are sending messages very quickly; please wait a moment.")
+
+
+def _resume_point(after: Any) -> str:
+    """The client's last ``seq`` if Redis can start a range after it, else the start of the session."""
+    match = _SEQ.match(after) if isinstance(after, str) else None
+    if match is None:
+        return "0-0"
+    ms, seq = int(match.group(1)), int(match.group(2))
+    # Each part is an unsigned 64-bit number, and the very last id has nothing after it.
+    if ms > _LAST_SEQ or seq > _LAST_SEQ or (ms, seq) == (_LAST_SEQ, _LAST_SEQ):
+        return "0-0"
+    return f"{ms}-{seq}"
 
 
 async def _error(ws: web.WebSocketResponse, code: str, message: str) -> None:

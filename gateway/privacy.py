@@ -13,11 +13,16 @@ import logging
 import re
 
 _EMAIL = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
-# Phones, IDs and accounts: 7+ digits in a row, 9+ digits with spaces or dashes between groups, or 7+ after a
-# "+". Shorter spaced runs are left alone: they are log noise such as "200 3338" (status and size).
+# Phones, IDs and accounts: 7+ digits in a row, 9+ digits with spaces or dashes between groups, 7+ after a
+# "+", or 5+ after an area code in brackets ("(555) 123-4567", "+44 (0)7700 900123"). Shorter spaced runs
+# are left alone: they are log noise such as "200 3338" (status and size).
 _NUMBER = re.compile(
-    r"(?<![\w.+])(?:\+\d(?:[ -]?\d){6,}|\d(?:[ -]?\d){8,}|\d{7,})[Xx]?(?![\w.])"
+    r"(?<![\w.+])(?:\+\d{1,3}[ -]?)?\(\d{1,5}\)[ -]?\d(?:[ -]?\d){4,}(?![\w.])"
+    r"|(?<![\w.+])(?:\+\d(?:[ -]?\d){6,}|\d(?:[ -]?\d){8,}|\d{7,})[Xx]?(?![\w.])"
 )
+# A URL in a log line (an access log's request line) carries "+" and "@" percent-encoded: decoded first, so
+# "?caller=%2B8613800138000" and "li%40example.org" are seen for what they are.
+_ESCAPED = re.compile(r"%(2[BbDdEe08-9]|40|5[Ff])")
 
 
 def conversation_ref(conversation_id: str) -> str:
@@ -27,6 +32,8 @@ def conversation_ref(conversation_id: str) -> str:
 
 
 def redact(text: str) -> str:
+    if "%" in text:
+        text = _ESCAPED.sub(lambda m: chr(int(m.group(1), 16)), text)
     return _NUMBER.sub(_mask_number, _EMAIL.sub("[email]", text))
 
 
@@ -36,14 +43,25 @@ def _mask_number(match: re.Match[str]) -> str:
 
 
 class RedactingFilter(logging.Filter):
-    """Masks personal data in a record's final message (and drops the arguments it came from)."""
+    """Masks personal data in a record's final message (and drops the arguments it came from), and in the
+    traceback and stack it carries: an exception's message often quotes the value that upset it."""
 
     def filter(self, record: logging.LogRecord) -> bool:
         message = record.getMessage()
         cleaned = redact(message)
         if cleaned != message:
             record.msg, record.args = cleaned, None
+        if record.exc_info and not record.exc_text:
+            # Formatters print exc_text when it is set, so the traceback is formatted here, once, masked.
+            record.exc_text = _TRACEBACKS.formatException(record.exc_info)
+        if record.exc_text:
+            record.exc_text = redact(record.exc_text)
+        if record.stack_info:
+            record.stack_info = redact(record.stack_info)
         return True
+
+
+_TRACEBACKS = logging.Formatter()
 
 
 def install(logger: logging.Logger | None = None) -> None:

@@ -71,6 +71,7 @@ class Settings:
     alert_webhook_url: str = field(default="", metadata={"env": "ALERT_WEBHOOK_URL"})
     deadline_check_seconds: float = field(default=60.0, metadata={"env": "DEADLINE_CHECK_SECONDS"})
     risk_rules_file: str = field(default="", metadata={"env": "RISK_RULES_FILE"})
+    request_body_timeout: float = field(default=30.0, metadata={"env": "REQUEST_BODY_TIMEOUT"})
     database_url: str = field(default="", metadata={"env": "DATABASE_URL"})
     retention_years: int = field(default=5, metadata={"env": "RETENTION_YEARS"})
 

@@ -18,7 +18,7 @@ from redis.asyncio import Redis
 from gateway.embedded_redis import EmbeddedRedis
 from gateway.settings import Settings
 
-pytest_plugins = ["tests.mail_servers"]
+pytest_plugins = ["tests.mail_servers", "tests.logs_private"]
 
 UNIT_DB, E2E_DB, SPARE_DB = 13, 14, 15
 

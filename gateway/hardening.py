@@ -1,0 +1,140 @@
+"""Limits that keep a hostile or broken client from holding the server or reaching a handler half-read.
+
+Two parts, both needed:
+
+- ``server_options()``, given to ``web.run_app`` (or ``web.AppRunner``): what aiohttp enforces on each
+  connection before any request exists. ``keepalive_timeout`` closes a connection that has not sent a
+  complete request head (request line and headers) within that many seconds of opening, or of its previous
+  answer: a client that sends half its headers and stalls, or trickles them a byte at a time, is cut off
+  then. (The aiohttp this project runs, 3.14, starts that timer when the connection opens; releases
+  before aio-libs/aiohttp#13681 started it only after a first answer, so a client that never finished its
+  first request kept its connection forever. tests/gateway/test_hostile_input.py checks it.)
+  ``max_line_size``, ``max_field_size`` and ``max_headers`` bound the head itself (400 beyond them).
+  The access log names the path without its query string (see ``AccessLogger``).
+- ``install(app)``: a middleware in front of every handler that reads the body itself, under a deadline,
+  once the head has arrived (where the server's own timers no longer look):
+  - a body larger than the app's ``client_max_size`` gets 413: at once when Content-Length says so, else
+    as soon as what arrived passes the limit;
+  - a body that has not fully arrived ``body_timeout`` seconds after its head gets 408 and the connection
+    is closed;
+  - a body in a charset Python does not know gets 415, a body that cannot be decoded (broken gzip) 400.
+  Handlers then find the body already read (``request.read()``, ``text()``, ``json()`` and a urlencoded
+  ``post()`` answer from it). Multipart bodies are left to their handler, which streams them; no route
+  takes one today.
+
+Every refusal is JSON ``{"error": ...}``, like the API's, and comes before any handler ran: it changes
+nothing (DESIGN.md invariant 7).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any
+
+from aiohttp import web
+from aiohttp.abc import AbstractAccessLogger
+from aiohttp.typedefs import Handler, Middleware
+from aiohttp.web_protocol import RequestPayloadError
+
+IDLE_TIMEOUT = 15.0
+BODY_TIMEOUT = 30.0
+LINGERING_TIME = 5.0
+MAX_LINE_SIZE = 8190
+MAX_FIELD_SIZE = 8190
+MAX_HEADERS = 128
+
+_INSTALLED = web.AppKey("hardening_installed", bool)
+
+
+def server_options(idle_timeout: float = IDLE_TIMEOUT, lingering_time: float = LINGERING_TIME) -> dict[str, Any]:
+    """Keyword arguments for ``web.run_app`` / ``web.AppRunner``: the per-connection limits.
+
+    ``lingering_time`` is how long the server goes on reading (and discarding) a body it refused before it
+    closes the connection, so the client gets to read the refusal.
+    """
+    return {
+        "keepalive_timeout": idle_timeout,
+        "lingering_time": lingering_time,
+        "max_line_size": MAX_LINE_SIZE,
+        "max_field_size": MAX_FIELD_SIZE,
+        "max_headers": MAX_HEADERS,
+        "access_log_class": AccessLogger,
+    }
+
+
+class AccessLogger(AbstractAccessLogger):
+    """One line per request, like aiohttp's own, without the query string and the Referer.
+
+    A query string holds what a client sent (``/channels/transcripts?caller=+86...``, a search for a name):
+    the customer's data, which the privacy filter only masks when it looks like a number or an address.
+    The line says that there was one; the path, status, size and time are what operations need.
+    """
+
+    def log(self, request: web.BaseRequest, response: web.StreamResponse, time: float) -> None:
+        query = "?..." if request.query_string else ""
+        version = f"{request.version.major}.{request.version.minor}"
+        self.logger.info('%s "%s %s%s HTTP/%s" %s %s %.3fs "%s"', request.remote or "-", request.method,
+                         request.path, query, version, response.status, response.body_length, time,
+                         request.headers.get("User-Agent", "-"))
+
+    @property
+    def enabled(self) -> bool:
+        return self.logger.isEnabledFor(logging.INFO)
+
+
+def install(app: web.Application, body_timeout: float = BODY_TIMEOUT) -> None:
+    """Put the body limits in front of every other middleware of ``app`` (once; a second call does nothing)."""
+    if app.get(_INSTALLED):
+        return
+    app[_INSTALLED] = True
+    app.middlewares.insert(0, body_limits(body_timeout))
+
+
+def body_limits(body_timeout: float = BODY_TIMEOUT) -> Middleware:
+    """The middleware ``install`` adds: the body read in full, within ``body_timeout`` seconds, or a refusal."""
+
+    @web.middleware
+    async def limits(request: web.Request, handler: Handler) -> web.StreamResponse:
+        if request.body_exists and not request.content_type.startswith("multipart/"):
+            refusal = await _read_body(request, body_timeout)
+            if refusal is not None:
+                return refusal
+        return await handler(request)
+
+    return limits
+
+
+async def _read_body(request: web.Request, body_timeout: float) -> web.Response | None:
+    limit = request.client_max_size
+    if limit and request.content_length is not None and request.content_length > limit:
+        return _refuse(413, f"the body is {request.content_length} bytes; the limit is {limit}", close=True)
+    if request.charset and not _known_charset(request.charset):
+        return _refuse(415, f"unknown charset {request.charset[:40]!r}")
+    try:
+        async with asyncio.timeout(body_timeout):
+            await request.read()
+    except TimeoutError:
+        return _refuse(408, f"the body did not arrive within {body_timeout:g} seconds", close=True)
+    except web.HTTPRequestEntityTooLarge:
+        return _refuse(413, f"the body is over the limit of {limit} bytes", close=True)
+    except RequestPayloadError as exc:
+        return _refuse(400, f"the body could not be read: {exc}", close=True)
+    return None
+
+
+def _known_charset(name: str) -> bool:
+    """A text encoding Python can decode with (``codecs.lookup`` also knows bytes-to-bytes ones like base64)."""
+    try:
+        b"a".decode(name, errors="replace")
+    except LookupError:
+        return False
+    return True
+
+
+def _refuse(status: int, reason: str, *, close: bool = False) -> web.Response:
+    response = web.json_response({"error": reason}, status=status)
+    if close:
+        # The rest of the body (if it ever comes) is not worth reading on this connection.
+        response.force_close()
+    return response
