@@ -26,7 +26,7 @@ from channels.twilio_common import TwilioConfig
 from channels.twilio_sms import TwilioSms
 from channels.twilio_voice import TwilioVoice, VoiceSettings
 from channels.webchat import WebChat, WebChatLimits
-from gateway import api, bot_api, keys
+from gateway import api, bot_api, hardening, keys, records_api
 from gateway.alerts import SupervisorAlerts
 from gateway.auth import Agents
 from gateway.events import DeskEvents
@@ -49,6 +49,7 @@ RECORD = web.AppKey("record", CaseRecord)
 
 def create_app(settings: Settings) -> web.Application:
     app = web.Application(client_max_size=1024 * 1024, middlewares=[api.json_errors])
+    hardening.install(app, body_timeout=settings.request_body_timeout)
     app[keys.SETTINGS] = settings
     app[keys.METRICS] = GatewayMetrics()
     app[CHANNELS] = {channel.name: channel for channel in build_channels(settings)}
@@ -56,6 +57,7 @@ def create_app(settings: Settings) -> web.Application:
         app.router.add_routes(channel.routes())
     app.router.add_routes(api.routes())
     app.router.add_routes(bot_api.routes())
+    app.router.add_routes(records_api.routes())
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/readyz", readyz)
     app.router.add_get("/metrics", metrics)
@@ -123,7 +125,7 @@ async def services_ctx(app: web.Application) -> AsyncIterator[None]:
     risk = load_rules(Path(settings.risk_rules_file)) if settings.risk_rules_file else None
     record = CaseRecord(settings.record_url)
     await record.open()  # migrates first: a fresh machine, or a new release, just works
-    app[RECORD] = record
+    app[RECORD], app[records_api.RECORD_ENGINE] = record, record.engine
     cases = CaseStore(redis, SlaPolicy.preset(settings.sla_policy), risk, record=record)
     queue = AgentQueue(redis, cases, claim_timeout=settings.claim_timeout)
     await queue.ensure_group()

@@ -1,4 +1,5 @@
-"""The ``complaint-gateway`` command: up, serve, train, agents add, and the record's migrate, rebuild-queue, purge."""
+"""The ``complaint-gateway`` command: up, serve, train, agents add, and the record's migrate, rebuild-queue,
+purge, report and export."""
 
 from __future__ import annotations
 
@@ -17,13 +18,14 @@ from aiohttp import web
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import SQLAlchemyError
 
-from gateway import privacy, supervisor
+from gateway import hardening, privacy, supervisor
 from gateway.app import create_app
 from gateway.auth import Agents, AuthError
 from gateway.embedded_redis import EmbeddedRedis
 from gateway.settings import Settings, SettingsError
 from gateway.store import open_redis
-from handoff.cases import CaseStore
+from handoff.cases import CaseNotFound, CaseStore
+from handoff.export import export_case
 from handoff.queue import AgentQueue
 from handoff.record import (
     CaseRecord,
@@ -34,6 +36,8 @@ from handoff.record import (
     rebuild_working_state,
     years_before,
 )
+from handoff.reports import PeriodError, parse_period, write_report
+from handoff.sla import SlaPolicy
 
 DEMO_AGENT = "demo"
 
@@ -66,7 +70,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "up":
             return up(settings)
         if args.command == "serve":
-            web.run_app(create_app(settings), host=settings.host, port=settings.port, print=None)
+            web.run_app(create_app(settings), host=settings.host, port=settings.port, print=None,
+                        **hardening.server_options())
             return 0
         if args.command == "train":
             supervisor.ensure_model(force=args.force)
@@ -78,7 +83,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         asyncio.run(add_agent(settings, args.name, password, args.role, languages))
         print(f"agent {args.name} ({args.role}; {', '.join(languages)}) saved")
         return 0
-    except (supervisor.SupervisorError, AuthError, UnsupportedDatabase) as exc:
+    except (supervisor.SupervisorError, AuthError, UnsupportedDatabase, CaseNotFound) as exc:
         print(f"complaint-gateway: {exc}", file=sys.stderr)
         return 1
     except (SQLAlchemyError, OSError) as exc:
@@ -87,7 +92,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
 
 
-RECORD_COMMANDS = ("migrate", "rebuild-queue", "purge")
+RECORD_COMMANDS = ("migrate", "rebuild-queue", "purge", "report", "export")
 
 
 def _add_record_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -100,6 +105,17 @@ def _add_record_commands(commands: argparse._SubParsersAction[argparse.ArgumentP
                        help="purge closed cases created more than N years ago (default RETENTION_YEARS)")
     purge.add_argument("--dry-run", action="store_true", help="say what would be purged; delete nothing")
     purge.add_argument("--by", help="who purges, for the purge's record (default: the operating system user)")
+    report = commands.add_parser("report", help="complaint analysis for a quarter, a month or a range of days")
+    report.add_argument("--quarter", help="e.g. 2026Q4")
+    report.add_argument("--month", help="e.g. 2026-11")
+    report.add_argument("--from", dest="start", metavar="DATE", help="first day of a range (with --to)")
+    report.add_argument("--to", dest="end", metavar="DATE", help="last day of a range")
+    report.add_argument("--format", choices=("html", "csv", "pdf"), default="html")
+    report.add_argument("--out", default=".", help="a file, or a folder to write complaints-<period>.<format> in")
+    export = commands.add_parser("export", help="one case as a self-contained file, for a regulator's request")
+    export.add_argument("case_id")
+    export.add_argument("--format", choices=("json", "html"), default="json")
+    export.add_argument("--out", help="the file to write (default: <case id>.<format>)")
 
 
 async def run_record_command(settings: Settings, args: argparse.Namespace) -> int:
@@ -113,9 +129,32 @@ async def run_record_command(settings: Settings, args: argparse.Namespace) -> in
               f"{counts['requeued']} put back in the queue, {counts['claims']} claims watched again, "
               f"{counts['conversations']} conversations linked to their open case")
         return 0
+    if args.command == "report":
+        return await write_report_command(settings, args)
+    if args.command == "export":
+        out = Path(args.out or f"{args.case_id}.{args.format}")
+        async with CaseRecord(settings.record_url) as record:
+            content = await export_case(record.engine, args.case_id, args.format, by=_os_user())
+        await asyncio.to_thread(out.write_bytes, content)
+        print(f"case {args.case_id} written to {out}")
+        return 0
     years = settings.retention_years if args.older_than_years is None else args.older_than_years
     summary = await purge_record(settings, years, args.by or _os_user(), args.dry_run)
     print(_purge_report(summary))
+    return 0
+
+
+async def write_report_command(settings: Settings, args: argparse.Namespace) -> int:
+    try:
+        period = parse_period(args.quarter, args.month, args.start, args.end)
+    except PeriodError as exc:
+        print(f"complaint-gateway report: {exc}", file=sys.stderr)
+        return 2
+    await migrate(settings.record_url)
+    zone = SlaPolicy.preset(settings.sla_policy).timezone  # quarters begin at the desk's midnight, as in the API
+    written = await write_report(settings.record_url, period, args.format, Path(args.out),
+                                 progress=lambda step: print(step, file=sys.stderr), zone=zone)
+    print(f"report written to {written}")
     return 0
 
 
@@ -191,7 +230,7 @@ def up(settings: Settings) -> int:
         asyncio.run(add_agent(settings, DEMO_AGENT, password, "supervisor", ("zh", "en")))
         # run_app calls `print` once its sites listen: the banner never promises a closed port.
         web.run_app(create_app(settings), host=settings.host, port=settings.port,
-                    print=lambda _started: _banner(settings, password))
+                    print=lambda _started: _banner(settings, password), **hardening.server_options())
     except KeyboardInterrupt:
         pass
     finally:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from gateway.records_openapi import OPENAPI_PATHS as RECORDS_PATHS
 from handoff.cases import STATUSES
 
 
@@ -164,5 +165,6 @@ SPEC: dict[str, Any] = {
                                 "responses": {"200": {"description": "text/event-stream"}, "401": _ERRORS["401"]}}},
         "/api/openapi.json": {"get": {"summary": "This document", "security": [],
                                       "responses": {"200": {"description": "OpenAPI 3.1"}}}},
+        **RECORDS_PATHS,
     },
 }

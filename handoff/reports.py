@@ -1,0 +1,537 @@
+"""Complaint analysis for a month, a quarter or any range of days, against the period before it.
+
+What a report counts, for the cases *received* in the period (days in the report's time zone):
+- cases by channel, product (the cause), risk rule (the cause's second level: a case counts once under each
+  rule that fired, or under ``none``), risk grade and language; outcomes of the answer (``unresolved`` while
+  there is none);
+- handling times from receipt to acknowledgement (first claim), answer and close: median and p90 in hours, over
+  the cases that got there (p90 by ``statistics.quantiles(n=10, method="inclusive")``);
+- the share within each deadline: acknowledged by ``acknowledge_by``, answered by ``respond_by``. A case still
+  waiting whose deadline has not come yet (at ``as_of``) is ``pending`` and left out of the share; one still
+  waiting after its deadline has missed it;
+- satisfaction: how many answered the survey, their mean score, and how many gave each score from 1 to 5;
+- repeat complainants: people with two cases or more in the period. Cases are the same person's when they share
+  a contact (phone digits, email in any capitals, or account number), directly or through another case;
+- each number against the previous period: the calendar quarter or month before a quarter or a month, else the
+  same number of days just before. A period not over yet counts the cases received so far.
+
+The rows of both periods are read in one pass (a month at a time, to report progress) and counted in Python,
+which suits tens of thousands of cases a quarter; the counting and the drawing run in a worker thread
+(``asyncio.to_thread``) so a web server stays responsive. Long steps say what they are doing through
+``progress``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import statistics
+from collections import Counter
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from typing import Any, Literal, get_args
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import RowMapping, select
+
+from handoff.record import as_utc
+from handoff.record_models import CaseRow
+from handoff.record_read import Source, reading, utc_or_none
+from handoff.search import YEARS, day_start
+
+Format = Literal["html", "csv", "pdf", "json"]
+FileFormat = Literal["html", "csv", "pdf"]
+Progress = Callable[[str], None]
+FORMATS: tuple[str, ...] = get_args(Format)
+GRADES = ("high", "medium", "low")
+LANGUAGES = ("zh", "en")
+STAGES = ("acknowledge", "answer", "close")
+DEADLINES = ("acknowledge", "answer")
+SCORES = (1, 2, 3, 4, 5)
+BATCH = 5000
+_QUARTER = re.compile(r"^(\d{4})-?Q([1-4])$", re.IGNORECASE)
+_MONTH = re.compile(r"^(\d{4})-(\d{2})$")
+
+
+class PeriodError(ValueError):
+    """A period that cannot be read or makes no sense; the message says which."""
+
+
+# --- periods ---------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Period:
+    """Whole days, ``start`` and ``end`` both included."""
+
+    start: date
+    end: date
+
+    @property
+    def days(self) -> int:
+        return (self.end - self.start).days + 1
+
+    @property
+    def label(self) -> str:
+        if self.is_quarter:
+            return f"{self.start.year}Q{(self.start.month - 1) // 3 + 1}"
+        if self.is_month:
+            return f"{self.start:%Y-%m}"
+        return f"{self.start.isoformat()}..{self.end.isoformat()}"
+
+    @property
+    def is_month(self) -> bool:
+        return self.start.day == 1 and self.end == _month_end(self.start)
+
+    @property
+    def is_quarter(self) -> bool:
+        return self.start.day == 1 and self.start.month % 3 == 1 and self.end == _month_end(_add_months(self.start, 2))
+
+    def previous(self) -> Period:
+        """The quarter before a quarter, the month before a month, else as many days just before."""
+        if self.is_quarter or self.is_month:
+            months = 3 if self.is_quarter else 1
+            first = _add_months(self.start, -months)
+            return Period(first, self.start - timedelta(days=1))
+        return Period(self.start - timedelta(days=self.days), self.start - timedelta(days=1))
+
+    def bounds(self, zone: ZoneInfo) -> tuple[datetime, datetime]:
+        """The period as UTC instants, start included, end excluded."""
+        return day_start(self.start, zone), day_start(self.end + timedelta(days=1), zone)
+
+    def to_dict(self) -> dict[str, str]:
+        return {"label": self.label, "start": self.start.isoformat(), "end": self.end.isoformat()}
+
+
+def _add_months(day: date, months: int) -> date:
+    index = day.year * 12 + day.month - 1 + months
+    return date(index // 12, index % 12 + 1, 1)
+
+
+def _month_end(day: date) -> date:
+    return _add_months(day, 1) - timedelta(days=1)
+
+
+def parse_period(
+    quarter: str | None = None, month: str | None = None, start: str | date | None = None,
+    end: str | date | None = None,
+) -> tuple[date, date]:
+    """The days of ``--quarter 2026Q4``, ``--month 2026-11`` or ``--from D --to D`` (both days included).
+
+    Exactly one of the three forms; raises PeriodError with a message fit for the command line.
+    """
+    given = [name for name, value in (("quarter", quarter), ("month", month)) if value]
+    if start or end:
+        given.append("from/to")
+    if len(given) != 1:
+        raise PeriodError("give one of --quarter (2026Q4), --month (2026-11) or --from and --to (2026-10-01)")
+    if quarter:
+        period = _quarter(quarter)
+    elif month:
+        period = _month(month)
+    else:
+        if not (start and end):
+            raise PeriodError("--from and --to go together")
+        period = Period(_day(start, "from"), _day(end, "to"))
+    _check(period)
+    return period.start, period.end
+
+
+def period_of(value: str | tuple[date, date] | Period) -> Period:
+    """A period from ``2026Q4``, ``2026-11``, ``2026-10-01..2026-10-31`` (days in either order) or two days."""
+    if isinstance(value, Period):
+        period = value
+    elif isinstance(value, tuple):
+        period = Period(*value)
+    elif ".." in value:
+        first, _, last = value.partition("..")
+        period = Period(*sorted((_day(first, "from"), _day(last, "to"))))
+    elif _QUARTER.match(value.strip()):
+        period = _quarter(value)
+    else:
+        period = _month(value)
+    _check(period)
+    return period
+
+
+def _quarter(text: str) -> Period:
+    found = _QUARTER.match(text.strip())
+    if not found or int(found[1]) not in YEARS:
+        raise PeriodError(f"a quarter is written like 2026Q4, not {text!r}")
+    first = date(int(found[1]), (int(found[2]) - 1) * 3 + 1, 1)
+    return Period(first, _month_end(_add_months(first, 2)))
+
+
+def _month(text: str) -> Period:
+    found = _MONTH.match(text.strip())
+    if not found or not 1 <= int(found[2]) <= 12 or int(found[1]) not in YEARS:
+        raise PeriodError(f"a month is written like 2026-11, not {text!r}")
+    first = date(int(found[1]), int(found[2]), 1)
+    return Period(first, _month_end(first))
+
+
+def _day(value: str | date, name: str) -> date:
+    try:
+        day = value if isinstance(value, date) else date.fromisoformat(value.strip())
+    except ValueError:
+        day = None
+    if day is None or day.year not in YEARS:
+        raise PeriodError(f"{name} must be a day like 2026-10-01, not {value!r}")
+    return day
+
+
+def _check(period: Period) -> None:
+    if period.end < period.start:
+        raise PeriodError("the period ends before it starts")
+
+
+# --- figures ---------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class CaseFacts:
+    """What a report needs of one case (one row of the query)."""
+
+    created_at: datetime
+    channel: str
+    product: str | None
+    risk_grade: str
+    language: str
+    outcome: str | None
+    satisfaction: int | None
+    acknowledge_by: datetime | None
+    respond_by: datetime | None
+    acknowledged_at: datetime | None
+    answered_at: datetime | None
+    closed_at: datetime | None
+    phone: str | None
+    email: str | None
+    account_id: str | None
+    rules: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Timing:
+    hours: tuple[float, ...]
+
+    @property
+    def count(self) -> int:
+        return len(self.hours)
+
+    @property
+    def median(self) -> float | None:
+        return statistics.median(self.hours) if self.hours else None
+
+    @property
+    def p90(self) -> float | None:
+        if len(self.hours) < 2:
+            return self.hours[0] if self.hours else None
+        return statistics.quantiles(self.hours, n=10, method="inclusive")[-1]
+
+
+@dataclass(frozen=True, slots=True)
+class DeadlineShare:
+    met: int = 0
+    missed: int = 0
+    pending: int = 0
+
+    @property
+    def share(self) -> float | None:
+        decided = self.met + self.missed
+        return self.met / decided if decided else None
+
+
+@dataclass(frozen=True, slots=True)
+class Satisfaction:
+    scores: Counter[int] = field(default_factory=Counter)
+
+    @property
+    def count(self) -> int:
+        return sum(self.scores.values())
+
+    @property
+    def mean(self) -> float | None:
+        return sum(s * n for s, n in self.scores.items()) / self.count if self.count else None
+
+
+@dataclass(frozen=True, slots=True)
+class Figures:
+    """Everything a report says about one period."""
+
+    total: int
+    by_channel: Counter[str]
+    by_product: Counter[str]
+    by_rule: Counter[str]
+    by_grade: Counter[str]
+    by_language: Counter[str]
+    outcomes: Counter[str]
+    timings: dict[str, Timing]
+    deadlines: dict[str, DeadlineShare]
+    satisfaction: Satisfaction
+    repeat_complainants: int
+    repeat_cases: int
+
+
+def summarise(cases: Sequence[CaseFacts], as_of: datetime) -> Figures:
+    return Figures(
+        total=len(cases),
+        by_channel=Counter(c.channel for c in cases),
+        by_product=Counter(c.product or "unknown" for c in cases),
+        by_rule=Counter(rule for c in cases for rule in (c.rules or ("none",))),
+        by_grade=Counter(c.risk_grade for c in cases),
+        by_language=Counter(c.language for c in cases),
+        outcomes=Counter(c.outcome or "unresolved" for c in cases),
+        timings={stage: Timing(tuple(_hours(cases, stage))) for stage in STAGES},
+        deadlines={"acknowledge": _deadline(cases, as_of, "acknowledged_at", "acknowledge_by"),
+                   "answer": _deadline(cases, as_of, "answered_at", "respond_by")},
+        satisfaction=Satisfaction(Counter(c.satisfaction for c in cases if c.satisfaction in SCORES)),
+        **_repeats(cases),
+    )
+
+
+_REACHED = {"acknowledge": "acknowledged_at", "answer": "answered_at", "close": "closed_at"}
+
+
+def _hours(cases: Iterable[CaseFacts], stage: str) -> Iterable[float]:
+    for case in cases:
+        reached: datetime | None = getattr(case, _REACHED[stage])
+        if reached is not None:
+            yield (reached - case.created_at).total_seconds() / 3600
+
+
+def _deadline(cases: Iterable[CaseFacts], as_of: datetime, done: str, due: str) -> DeadlineShare:
+    met = missed = pending = 0
+    for case in cases:
+        finished: datetime | None = getattr(case, done)
+        deadline: datetime | None = getattr(case, due)
+        if deadline is None:
+            continue
+        if finished is not None:
+            met, missed = (met + 1, missed) if finished <= deadline else (met, missed + 1)
+        elif deadline < as_of:
+            missed += 1
+        else:
+            pending += 1
+    return DeadlineShare(met, missed, pending)
+
+
+def contact_keys(case: CaseFacts) -> list[str]:
+    """How a complainant is recognised again (as ``handoff.cases`` does for the repeat-complainant rule)."""
+    keys = []
+    digits = "".join(ch for ch in case.phone or "" if ch.isdigit())
+    if digits:
+        keys.append("phone:" + digits[-11:])
+    if case.email and case.email.strip():
+        keys.append("email:" + case.email.strip().lower())
+    if case.account_id and case.account_id.strip():
+        keys.append("account:" + case.account_id.strip())
+    return keys
+
+
+def _repeats(cases: Sequence[CaseFacts]) -> dict[str, int]:
+    """People with two cases or more, linking cases that share any contact (union-find over the cases)."""
+    parent = list(range(len(cases)))
+
+    def root(i: int) -> int:
+        while parent[i] != i:
+            parent[i] = parent[parent[i]]
+            i = parent[i]
+        return i
+
+    first_with: dict[str, int] = {}
+    for i, case in enumerate(cases):
+        for key in contact_keys(case):
+            parent[root(i)] = root(first_with.setdefault(key, i))
+    sizes = Counter(root(i) for i, case in enumerate(cases) if contact_keys(case))
+    repeated = [size for size in sizes.values() if size >= 2]
+    return {"repeat_complainants": len(repeated), "repeat_cases": sum(repeated)}
+
+
+# --- the report ------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Report:
+    period: Period
+    previous_period: Period
+    zone: str
+    as_of: datetime
+    generated_at: datetime
+    current: Figures
+    previous: Figures
+
+    @property
+    def empty(self) -> bool:
+        """No case in either period: nothing to draw."""
+        return self.current.total == 0 and self.previous.total == 0
+
+    def to_dict(self) -> dict[str, Any]:
+        cur, prev = self.current, self.previous
+        return {
+            "period": {**self.period.to_dict(), "zone": self.zone},
+            "previous_period": {**self.previous_period.to_dict(), "zone": self.zone},
+            "as_of": self.as_of.isoformat(),
+            "generated_at": self.generated_at.isoformat(),
+            "total": change(cur.total, prev.total),
+            **{name: counts(getattr(cur, name), getattr(prev, name), ORDER.get(name, ()))
+               for name in COUNTS},
+            "handling": {stage: _timing(cur.timings[stage], prev.timings[stage]) for stage in STAGES},
+            "deadlines": {name: _share(cur.deadlines[name], prev.deadlines[name]) for name in DEADLINES},
+            "satisfaction": _satisfaction(cur.satisfaction, prev.satisfaction),
+            "repeat": {"complainants": change(cur.repeat_complainants, prev.repeat_complainants),
+                       "cases": change(cur.repeat_cases, prev.repeat_cases)},
+        }
+
+
+COUNTS = ("by_channel", "by_product", "by_rule", "by_grade", "by_language", "outcomes")
+ORDER = {"by_grade": GRADES, "by_language": LANGUAGES}
+
+
+def change(current: float | None, previous: float | None, digits: int = 4) -> dict[str, float | None]:
+    """A number against the previous period's: the difference, and that difference in % of the previous."""
+    diff = None if current is None or previous is None else current - previous
+    pct = None if diff is None or not previous else round(100 * diff / previous, 1)
+    return {"current": _round(current, digits), "previous": _round(previous, digits),
+            "change": _round(diff, digits), "change_pct": pct}
+
+
+def _round(value: float | None, digits: int) -> float | None:
+    return value if value is None or isinstance(value, int) else round(value, digits)
+
+
+def counts(current: Counter[str], previous: Counter[str], order: Sequence[str] = ()) -> list[dict[str, Any]]:
+    """One row per key seen in either period: fixed ``order`` first, then the most frequent now."""
+    keys = [k for k in order if k in current or k in previous]
+    rest = (set(current) | set(previous)) - set(keys)
+    keys += sorted(rest, key=lambda k: (-current[k], -previous[k], k))
+    return [{"key": key, **change(current[key], previous[key])} for key in keys]
+
+
+def _timing(current: Timing, previous: Timing) -> dict[str, Any]:
+    return {"count": change(current.count, previous.count), "median_hours": change(current.median, previous.median, 2),
+            "p90_hours": change(current.p90, previous.p90, 2)}
+
+
+def _share(current: DeadlineShare, previous: DeadlineShare) -> dict[str, Any]:
+    return {"met": current.met, "missed": current.missed, "pending": current.pending,
+            "share": change(current.share, previous.share)}
+
+
+def _satisfaction(current: Satisfaction, previous: Satisfaction) -> dict[str, Any]:
+    return {"count": change(current.count, previous.count), "mean": change(current.mean, previous.mean, 2),
+            "distribution": [{"key": str(s), **change(current.scores[s], previous.scores[s])} for s in SCORES]}
+
+
+_FACT_COLUMNS = (
+    CaseRow.created_at, CaseRow.channel, CaseRow.product, CaseRow.risk_grade, CaseRow.language, CaseRow.outcome,
+    CaseRow.satisfaction, CaseRow.acknowledge_by, CaseRow.respond_by, CaseRow.acknowledged_at, CaseRow.answered_at,
+    CaseRow.closed_at, CaseRow.phone, CaseRow.email, CaseRow.account_id,
+)
+
+
+_TIMES = ("created_at", "acknowledge_by", "respond_by", "acknowledged_at", "answered_at", "closed_at")
+
+
+def _facts(row: RowMapping) -> CaseFacts:
+    values = dict(row)
+    for name in _TIMES:  # aware UTC, whichever database gave them
+        values[name] = utc_or_none(values[name])
+    rules = values["rules"]
+    values["rules"] = tuple(str(r) for r in rules) if isinstance(rules, list) else ()
+    return CaseFacts(**values)
+
+
+async def read_facts(source: Source, start: datetime, end: datetime, progress: Progress | None) -> list[CaseFacts]:
+    """The cases received in [start, end), read in steps so that a long read can say how far it got."""
+    # Only the rules out of the document: the database extracts them, so whole documents never travel.
+    rules = CaseRow.document[("risk", "rules")].label("rules")
+    facts: list[CaseFacts] = []
+    async with reading(source) as db:
+        for first, last in _windows(start, end):
+            query = select(*_FACT_COLUMNS, rules).where(CaseRow.created_at >= first, CaseRow.created_at < last)
+            facts.extend(_facts(row._mapping) for row in await db.execute(query))
+            _say(progress, f"read {len(facts):,} cases (up to {last:%Y-%m-%d})")
+    return facts
+
+
+def _windows(start: datetime, end: datetime) -> Iterable[tuple[datetime, datetime]]:
+    """A month at a time, or a 24th of the span if that is longer: a long range takes few queries too."""
+    step = max(timedelta(days=31), (end - start) / 24)
+    while start < end:
+        yield start, min(start + step, end)
+        start += step
+
+
+async def build_report(
+    source: Source, period: str | tuple[date, date] | Period, *, zone: str = "UTC", as_of: datetime | None = None,
+    progress: Progress | None = None,
+) -> Report:
+    """The report for ``period`` (see ``period_of``), its days in ``zone``; deadlines judged at ``as_of``."""
+    current = period_of(period)
+    before = current.previous()
+    tz = ZoneInfo(zone)
+    (start, middle), (_, end) = before.bounds(tz), current.bounds(tz)
+    _say(progress, f"reading cases received from {before.start} to {current.end} ({zone})")
+    facts = await read_facts(source, start, end, progress)
+    as_of = as_utc(as_of) if as_of else datetime.now(UTC)
+    _say(progress, f"counting {current.label} against {before.label}")
+    figures = await asyncio.to_thread(_both, facts, middle, as_of)
+    return Report(current, before, zone, as_of, datetime.now(UTC), *figures)
+
+
+def _both(facts: list[CaseFacts], middle: datetime, as_of: datetime) -> tuple[Figures, Figures]:
+    now = [f for f in facts if f.created_at >= middle]
+    then = [f for f in facts if f.created_at < middle]
+    return summarise(now, as_of), summarise(then, as_of)
+
+
+def _say(progress: Progress | None, message: str) -> None:
+    if progress is not None:
+        progress(message)
+
+
+# --- output ----------------------------------------------------------------------------------------------
+
+
+def render(report: Report, fmt: Format, progress: Progress | None = None) -> bytes:
+    """The report as a file's bytes. Drawing charts takes a while: call it in a worker thread (``render_async``)."""
+    from handoff import report_charts, report_formats  # matplotlib is loaded only when a report is drawn
+
+    if fmt == "json":
+        return report_formats.to_json(report)
+    if fmt == "csv":
+        return report_formats.to_csv(report)
+    if fmt == "html":
+        return report_formats.to_html(report, report_charts.png_charts(report, progress))
+    if fmt == "pdf":
+        return report_charts.to_pdf(report, progress)
+    raise ValueError(f"format must be one of {', '.join(FORMATS)}")
+
+
+async def render_async(report: Report, fmt: Format, progress: Progress | None = None) -> bytes:
+    return await asyncio.to_thread(render, report, fmt, progress)
+
+
+def default_filename(report: Report, fmt: Format) -> str:
+    return f"complaints-{report.period.label.replace('..', '_to_')}.{fmt}"
+
+
+async def write_report(
+    url: str, period: str | tuple[date, date], fmt: FileFormat, out: Path, progress: Progress | None = None,
+    *, zone: str = "UTC",
+) -> Path:
+    """Build the report from the record at ``url`` and write it to ``out`` (a file, or a folder to put it in)."""
+    report = await build_report(url, period, zone=zone, progress=progress)
+    content = await render_async(report, fmt, progress)
+    target = await asyncio.to_thread(_save, out, default_filename(report, fmt), content)
+    _say(progress, f"wrote {target} ({len(content):,} bytes)")
+    return target
+
+
+def _save(out: Path, name: str, content: bytes) -> Path:
+    target = out / name if out.is_dir() else out
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_bytes(content)
+    return target
