@@ -33,10 +33,19 @@ test: setup
 	$(VENV)/bin/complaint-gateway train
 	$(VENV)/bin/python -m pytest $(PYTEST_ARGS)
 
+# Every benchmark module in bench/ (helpers start with "_"), each printed as it runs; then the summary of their
+# "NAME: ratio X (goal Y)" lines. A module that fails does not stop the others; make fails at the end.
 bench: setup
 	$(VENV)/bin/complaint-gateway train
-	@for module in $$(ls bench/*.py | grep -v __init__ | sed 's|/|.|; s|\.py$$||'); do \
-		echo "==> $$module"; $(VENV)/bin/python -m $$module || exit 1; done
+	@mkdir -p var/bench; : > var/bench/summary.txt; failed=""; \
+	for file in bench/[!_]*.py; do \
+		module=$$(echo $$file | sed 's|/|.|; s|\.py$$||'); echo "==> $$module"; \
+		{ $(VENV)/bin/python -u -m $$module; echo $$? > var/bench/status; } 2>&1 | tee var/bench/$$module.txt; \
+		if [ "$$(cat var/bench/status)" = 0 ]; then \
+			grep -E ': ratio [0-9.]+ \(goal ' var/bench/$$module.txt >> var/bench/summary.txt || true; \
+		else failed="$$failed $$module"; echo "$$module: FAILED (exit $$(cat var/bench/status))" >> var/bench/summary.txt; fi; \
+	done; \
+	echo "==> summary (var/bench/summary.txt)"; cat var/bench/summary.txt; test -z "$$failed"
 
 lint: setup
 	$(VENV)/bin/ruff check channels gateway handoff tests bench
