@@ -325,6 +325,8 @@ class Router:
             attachments=[a for m in transcript for a in m.get("attachments", ())],
             risk_flags=_strings(record.get("risk_flags")),
             unverified=[*_strings(record.get("unverified")), *(["phone"] if record.get("phone_unverified") else [])],
+            # Handled again after a gateway died mid-way, the same message finds the case it opened.
+            once=f"{conversation_id}\n{message.message_id}",
         )
         await self._queue.enqueue(case["id"])
         await self._redis.hset(_key(conversation_id, "state"), "case_id", case["id"])

@@ -80,6 +80,13 @@ ALL_CASES_KEY = "cg:cases"
 PENDING_KEY = "cg:record:pending"  # cases changed in Redis whose write to the record failed
 
 
+ONCE_SECONDS = 30 * 24 * 3600
+
+
+def _once_key(once: str) -> str:
+    return "cg:case-once:" + hashlib.sha256(once.encode()).hexdigest()
+
+
 def _contact_key(contact: str) -> str:
     # Hashed: the index must not become a list of customers' phone numbers and addresses in clear.
     return "cg:contact:" + hashlib.sha256(contact.encode()).hexdigest()
@@ -127,12 +134,18 @@ class CaseStore:
         risk_flags: Iterable[str] = (),
         unverified: Iterable[str] = (),
         attachments: Iterable[dict[str, Any]] = (),
+        once: str | None = None,
     ) -> Case:
         """Open a queued case from a finished (or interrupted) intake, with the conversation so far.
 
         ``risk_flags`` are what the bot noticed (a threat, anger); ``unverified`` names fields the customer
-        gave that did not validate, so a handler checks them before relying on them.
+        gave that did not validate, so a handler checks them before relying on them. ``once`` names what
+        opened the case (the message that ended the intake): asked again with the same ``once`` (a gateway
+        died after creating it and another handles the message again), the case made the first time is
+        returned instead of a second one.
         """
+        if once is not None and (existing := await self._redis.get(_once_key(once))):
+            return await self.get(existing.decode())
         created = datetime.now(UTC)
         messages = list(messages)
         case: Case = {
@@ -166,8 +179,10 @@ class CaseStore:
             if messages:
                 pipe.rpush(_messages_key(case["id"]), *(json.dumps(m, ensure_ascii=False) for m in messages))
             pipe.rpush(_events_key(case["id"]), json.dumps(event, ensure_ascii=False))
+            pipe.zadd(ALL_CASES_KEY, {case["id"]: created.timestamp()})
+            if once is not None:
+                pipe.set(_once_key(once), case["id"], ex=ONCE_SECONDS)
             await pipe.execute()
-        await self._redis.zadd(ALL_CASES_KEY, {case["id"]: created.timestamp()})
         await self._write_through(case["id"])
         return await self.get(case["id"])
 

@@ -93,3 +93,19 @@ async def test_a_contact_who_complained_within_90_days_is_a_repeat_complainant(r
     # The index keeps no phone number or address in clear.
     keys = [k.decode() for k in await redis.keys("cg:contact:*")]
     assert keys and not any("7700" in k or "example.org" in k for k in keys)
+
+
+async def test_a_message_handled_again_after_a_crash_finds_the_case_it_opened(redis: Redis) -> None:
+    cases = CaseStore(redis)
+
+    async def open_from(message_id: str) -> dict[str, Any]:
+        return await cases.create(channel="email", conversation_id="email:t1", language="en",
+                                  customer={"name": "Ann", "email": "ann@example.org"},
+                                  complaint={"description": "My transfer never arrived"},
+                                  handoff_reason="bot_unavailable", once=f"email:t1\n{message_id}")
+
+    first = await open_from("<m1@example.org>")
+    again = await open_from("<m1@example.org>")
+    assert again["id"] == first["id"] and len(await cases.list()) == 1
+    other = await open_from("<m2@example.org>")
+    assert other["id"] != first["id"] and len(await cases.list()) == 2
