@@ -15,7 +15,6 @@ from __future__ import annotations
 import json
 import logging
 import os
-from collections.abc import Iterator
 from dataclasses import replace
 from email.message import EmailMessage
 from email.utils import make_msgid
@@ -42,22 +41,6 @@ SMS, VOICE, GATHER, STATUS = ("/channels/twilio/sms", "/channels/twilio/voice", 
                               "/channels/twilio/sms/status")
 EXAMPLES = settings(max_examples=60, deadline=None,
                     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
-
-
-@pytest.fixture
-def server_errors() -> Iterator[list[logging.LogRecord]]:
-    records: list[logging.LogRecord] = []
-
-    class Collect(logging.Handler):
-        def emit(self, record: logging.LogRecord) -> None:
-            records.append(record)
-
-    handler = Collect(logging.ERROR)
-    logging.getLogger().addHandler(handler)
-    try:
-        yield records
-    finally:
-        logging.getLogger().removeHandler(handler)
 
 
 @pytest.fixture

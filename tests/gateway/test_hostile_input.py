@@ -14,7 +14,7 @@ import json
 import logging
 import uuid
 import zlib
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -44,23 +44,6 @@ def every_channel(settings: Settings) -> Settings:
                    twilio_from_number=FROM_NUMBER, twilio_api_base_url="http://127.0.0.1:9",
                    public_base_url="https://complaints.example.com", transcripts_token=TRANSCRIPTS_TOKEN,
                    sms_reply_wait=2.0)
-
-
-@pytest.fixture
-def server_errors() -> Iterator[list[logging.LogRecord]]:
-    """Every ERROR record logged while the test runs (an unhandled exception in aiohttp or a handler)."""
-    records: list[logging.LogRecord] = []
-
-    class Collect(logging.Handler):
-        def emit(self, record: logging.LogRecord) -> None:
-            records.append(record)
-
-    handler = Collect(logging.ERROR)
-    logging.getLogger().addHandler(handler)
-    try:
-        yield records
-    finally:
-        logging.getLogger().removeHandler(handler)
 
 
 @pytest.fixture
