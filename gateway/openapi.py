@@ -42,7 +42,8 @@ def _case_action(summary: str, body: dict[str, Any] | None = None) -> dict[str, 
     return {"post": operation}
 
 
-_TEXT = {"type": "string", "minLength": 1}
+# Text with at least one visible character: blank text is refused like missing text.
+_TEXT = {"type": "string", "minLength": 1, "pattern": r"\S"}
 _AGENT = {"type": "object", "required": ["name", "role", "languages"], "properties": {
     "name": {"type": "string"}, "role": {"type": "string", "enum": ["agent", "supervisor", "admin"]},
     "languages": {"type": "array", "items": {"type": "string", "enum": ["zh", "en"]}}}}
@@ -125,7 +126,7 @@ SPEC: dict[str, Any] = {
                      "requestBody": {"required": True, "content": {"application/json": {"schema": {
                          "type": "object", "required": ["name", "password"], "properties": {
                              "name": {"type": "string", "pattern": r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"},
-                             "password": {"type": "string", "minLength": 8},
+                             "password": {"type": "string", "minLength": 8, "pattern": r"\S"},
                              "role": {"type": "string", "enum": ["agent", "supervisor", "admin"]},
                              "languages": {"type": "array", "minItems": 1,
                                            "items": {"type": "string", "enum": ["zh", "en"]}}}}}}},
