@@ -15,12 +15,12 @@ from sqlalchemy import pool
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from handoff.record_models import Base
+from handoff.record_models import Base, managed_by_models
 
 
 def run_on(connection: Connection) -> None:
     # SQLite cannot ALTER most things in place: batch mode lets later revisions rebuild tables instead.
-    context.configure(connection=connection, target_metadata=Base.metadata,
+    context.configure(connection=connection, target_metadata=Base.metadata, include_object=managed_by_models,
                       render_as_batch=connection.dialect.name == "sqlite")
     with context.begin_transaction():
         context.run_migrations()
