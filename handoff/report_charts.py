@@ -72,7 +72,9 @@ def _period_names(report: Report) -> tuple[str, str]:
 def _tick(names: labels.Names | None, key: str) -> str:
     if names is None:
         return key
-    return labels.both(names, key).replace(" ", "\n", 1) if chinese_font() else labels.name(names, key)
+    english = labels.name(names, key)
+    chinese = labels.name(names, key, "zh") if chinese_font() else english
+    return english if chinese == english else f"{english}\n{chinese}"
 
 
 def _bars(ax: Axes, rows: list[dict[str, Any]], report: Report, names: labels.Names | None = None, *,

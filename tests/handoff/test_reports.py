@@ -10,7 +10,9 @@ import csv
 import io
 import json
 import math
+import os
 import re
+import warnings
 from collections import Counter, deque
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -19,7 +21,7 @@ from typing import Any
 import pytest
 
 from handoff import reports
-from handoff.report_charts import png_charts, to_pdf
+from handoff.report_charts import chinese_font, png_charts, to_pdf
 from handoff.reports import Period, PeriodError, build_report, parse_period, period_of, render, write_report
 from handoff.synthetic import generate_cases
 from tests.handoff.record_data import at, case_row, empty_record, insert_cases
@@ -212,15 +214,19 @@ async def test_a_report_over_10000_cases_matches_a_plain_count(two_quarters: Any
 
 def check_the_charts_and_files(report: reports.Report, folder: Path) -> None:
     folder.mkdir(parents=True, exist_ok=True)
-    charts = png_charts(report)
+    with warnings.catch_warnings():
+        # A label drawn as empty boxes: Chinese text without a font that has it.
+        warnings.filterwarnings("error", r"Glyph \d+ .* missing from")
+        charts = png_charts(report)
+        pdf = to_pdf(report)
     assert set(charts) == {"channel", "product", "risk", "handling", "satisfaction"}
     for name, png in charts.items():
         (folder / f"{name}.png").write_bytes(png)
         assert png.startswith(PNG) and len(png) > 10_000, name
-    pdf = to_pdf(report)
     (folder / "report.pdf").write_bytes(pdf)
     assert pdf.startswith(b"%PDF") and pdf.rstrip().endswith(b"%%EOF")
     assert len(re.findall(rb"/Type\s*/Page\b", pdf)) == 2 + len(charts)  # summary, counts, one page per chart
+    check_chinese_labels(pdf)
     html = render(report, "html")
     (folder / "report.html").write_bytes(html)
     assert html.count(b'src="data:image/png;base64,') == len(charts)
@@ -229,6 +235,17 @@ def check_the_charts_and_files(report: reports.Report, folder: Path) -> None:
     sections = csv_sections(table)
     channel_rows = {row[0]: int(row[3]) for row in sections["by_channel"][1:]}
     assert channel_rows == dict(report.current.by_channel)
+
+
+def check_chinese_labels(pdf: bytes) -> None:
+    """With a font for Chinese on the machine (CI installs one), the charts carry Chinese and embed that font."""
+    family = chinese_font()
+    if family is None:
+        if os.environ.get("REQUIRE_CJK_FONT") == "1":
+            pytest.fail("no font for Chinese (apt-get install fonts-wqy-microhei)")
+        return
+    embedded = {name.split(b"+")[-1] for name in re.findall(rb"/BaseFont\s*/([\w+-]+)", pdf)}
+    assert family.replace(" ", "").encode() in embedded, embedded
 
 
 def csv_sections(content: bytes) -> dict[str, list[list[str]]]:
