@@ -28,6 +28,7 @@ from typing import Any
 
 from aiohttp import WSMsgType, web
 from redis.asyncio import Redis
+from redis.commands.core import AsyncScript
 from redis.exceptions import RedisError
 
 from channels.base import Inbox
@@ -53,6 +54,21 @@ def _frames_key(session: str) -> str:
 
 def _rate_key(session: str) -> str:
     return f"cg:webchat:{{{session}}}:rate"
+
+
+def _echo_key(session: str, message_id: str) -> str:
+    return f"cg:webchat:{{{session}}}:echoed:{message_id}"
+
+
+# Add the customer's own message to the session's stream once: the mark and the frame go together or not at all.
+_ECHO_ONCE = """
+if redis.call('SET', KEYS[1], '1', 'NX', 'EX', ARGV[2]) then
+  redis.call('XADD', KEYS[2], '*', 'frame', ARGV[1])
+  redis.call('EXPIRE', KEYS[2], ARGV[2])
+  return 1
+end
+return 0
+"""
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,6 +113,7 @@ class WebChat:
         self._redis: Redis | None = None
         self._inbox: Inbox | None = None
         self._sockets: dict[str, set[_Socket]] = defaultdict(set)
+        self._echo_once: AsyncScript | None = None
 
     def routes(self) -> Iterable[web.AbstractRouteDef]:
         return [
@@ -108,6 +125,7 @@ class WebChat:
     @contextlib.asynccontextmanager
     async def running(self, redis: Redis, inbox: Inbox) -> AsyncIterator[None]:
         self._redis, self._inbox = redis, inbox
+        self._echo_once = redis.register_script(_ECHO_ONCE)
         listener = asyncio.create_task(self._listen_for_nudges(redis))
         try:
             yield
@@ -143,17 +161,21 @@ class WebChat:
         return self._redis
 
     async def _listen_for_nudges(self, redis: Redis) -> None:
-        async with redis.pubsub() as pubsub:
-            await pubsub.subscribe(NUDGE_CHANNEL)
-            while True:
-                try:
-                    message = await pubsub.get_message(ignore_subscribe_messages=True, timeout=30)
-                    if message:
-                        await self._deliver_to_local(redis, message["data"].decode())
-                except RedisError:
-                    log.warning("web chat lost its Redis subscription; retrying")
-                    await asyncio.sleep(1)
+        """Forward new frames to this process's sockets, for as long as the app runs, whatever Redis does."""
+        while True:
+            try:
+                async with redis.pubsub() as pubsub:
                     await pubsub.subscribe(NUDGE_CHANNEL)
+                    # Frames added while we were not subscribed sent no nudge we heard: look for them now.
+                    for session in list(self._sockets):
+                        await self._deliver_to_local(redis, session)
+                    while True:
+                        message = await pubsub.get_message(ignore_subscribe_messages=True, timeout=30)
+                        if message:
+                            await self._deliver_to_local(redis, message["data"].decode())
+            except (RedisError, OSError):
+                log.warning("web chat lost its Redis subscription; subscribing again")
+                await asyncio.sleep(1)
 
     async def _deliver_to_local(self, redis: Redis, session: str) -> None:
         for sock in list(self._sockets.get(session, ())):
@@ -242,12 +264,16 @@ class WebChat:
             text=text,
             language=language if language in _LANGUAGES else None,
         )
-        assert self._inbox is not None
+        assert self._inbox is not None and self._echo_once is not None
         fresh = await self._inbox.receive(inbound)
+        # Shown in the session's stream before the ack, and once: a resend after a fault between the two
+        # (the customer never saw an ack) must still show it, and a plain duplicate must not show it twice.
+        echo = json.dumps({"type": "message", "from": "customer", "id": message_id, "text": text},
+                          ensure_ascii=False)
+        if await self._echo_once(keys=[_echo_key(sock.session, message_id), _frames_key(sock.session)],
+                                 args=[echo, SESSION_TTL]):
+            await redis.publish(NUDGE_CHANNEL, sock.session)
         await sock.ws.send_json({"type": "ack", "id": message_id, "duplicate": not fresh})
-        if fresh:
-            await self._append(sock.session, [{"type": "message", "from": "customer", "id": message_id,
-                                               "text": text}])
 
     async def _check_rate(self, session: str) -> None:
         redis = self._require_redis()

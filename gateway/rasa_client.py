@@ -27,6 +27,11 @@ class BotReply:
     texts: tuple[tuple[str, tuple[Button, ...]], ...] = ()
     events: tuple[dict[str, Any], ...] = field(default=())
 
+    def to_body(self) -> list[dict[str, Any]]:
+        """The reply as Rasa's REST channel sends it (``parse_reply`` reads it back)."""
+        said = [{"text": text, "buttons": [b.to_dict() for b in buttons]} for text, buttons in self.texts]
+        return [*said, *({"custom": event} for event in self.events)]
+
 
 class RasaClient:
     def __init__(self, session: aiohttp.ClientSession, base_url: str, timeout: float) -> None:

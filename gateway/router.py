@@ -4,7 +4,8 @@ Guarantees:
 - nothing lost: ``receive`` returns only after the message is in the conversation's inbox in Redis, and an
   inbox is drained until empty, also after a gateway dies (its lease expires and the sweeper resumes it);
 - exactly-once effect per provider message id: a retry with the same id is recorded once (SET NX and the
-  inbox push are one script);
+  inbox push are one script); a message handled again because Redis went away or a gateway died mid-way
+  repeats none of what was done the first time (its transcript line, the bot's turn, each answer, the case);
 - one conversation, one order: a conversation's inbox is a Redis list drained by whoever holds its lease,
   one message at a time, so two gateway processes never handle one conversation at once;
 - a conversation is ``bot`` while the intake runs, then belongs to its case: later messages go to the case's
@@ -15,16 +16,18 @@ Guarantees:
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import re
 import unicodedata
 import uuid
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from redis.asyncio import Redis
+from redis.exceptions import RedisError
 
 from channels.base import CannotDeliver, Channel
 from channels.message import InboundMessage, OutboundMessage
@@ -32,8 +35,8 @@ from gateway import texts
 from gateway.events import DeskEvents
 from gateway.language import detect
 from gateway.privacy import conversation_ref
-from gateway.rasa_client import BotReply, BotUnavailable, RasaClient
-from handoff.cases import Case, CaseNotFound, CaseStore
+from gateway.rasa_client import BotReply, BotUnavailable, RasaClient, parse_reply
+from handoff.cases import PUSH_ONCE, Case, CaseNotFound, CaseStore
 from handoff.queue import AgentQueue
 
 if TYPE_CHECKING:
@@ -52,14 +55,6 @@ _SCORE = re.compile(r"^\s*([1-5１-５一二三四五])\s*(分|星|/\s*5|out of 
 _CHINESE_DIGITS = {"一": 1, "二": 2, "三": 3, "四": 4, "五": 5}
 DEDUP_SECONDS = 7 * 24 * 3600
 
-# Record a message once: the dedup mark and the inbox push happen together or not at all.
-_RECORD_ONCE = """
-if redis.call('SET', KEYS[1], '1', 'NX', 'EX', ARGV[2]) then
-  redis.call('RPUSH', KEYS[2], ARGV[1])
-  return 1
-end
-return 0
-"""
 _RELEASE_LEASE = """
 if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
 return 0
@@ -68,6 +63,11 @@ return 0
 
 def _key(conversation_id: str, part: str) -> str:
     return f"cg:conv:{{{conversation_id}}}:{part}"
+
+
+def _recorded_key(message: InboundMessage) -> str:
+    """Set once the message's line is in the intake's transcript (``Router._remember``)."""
+    return _key(message.conversation_id, f"recorded:{message.message_id}")
 
 
 class Router:
@@ -92,7 +92,9 @@ class Router:
         self._metrics = metrics
         self._tasks: set[asyncio.Task[None]] = set()
         self._handled: dict[tuple[str, str], asyncio.Future[None]] = {}
-        self._record_once = redis.register_script(_RECORD_ONCE)
+        # What was done while Redis was away, by the key that will record it: kept here until Redis has it.
+        self._unsaved: dict[str, str] = {}
+        self._push_once = redis.register_script(PUSH_ONCE)
         self._release_lease = redis.register_script(_RELEASE_LEASE)
 
     async def receive(self, message: InboundMessage) -> bool:
@@ -102,7 +104,7 @@ class Router:
         payload = json.dumps(message.to_dict(), ensure_ascii=False)
         # Marked active first: a gateway that dies right after recording leaves the sweeper a trail.
         await self._redis.sadd(ACTIVE_KEY, conversation_id)
-        fresh = bool(await self._record_once(keys=keys, args=[payload, DEDUP_SECONDS]))
+        fresh = bool(await self._push_once(keys=keys, args=[payload, DEDUP_SECONDS]))
         if self._metrics is not None:
             (self._metrics.messages if fresh else self._metrics.duplicates).labels(message.channel).inc()
         self._spawn(self.drain(conversation_id))
@@ -150,6 +152,23 @@ class Router:
     async def drain(self, conversation_id: str) -> None:
         """Handle the conversation's waiting messages in order, if no one else is doing so."""
         lease, token = _key(conversation_id, "lease"), uuid.uuid4().hex
+        try:
+            await self._drain_with_lease(conversation_id, lease, token)
+        except RedisError:
+            # The message in hand stays in 'working': the sweeper hands it again once Redis is back.
+            log.warning("lost Redis while handling %s; it resumes when Redis is back",
+                        conversation_ref(conversation_id))
+            await self._give_back(lease, token)
+
+    async def _give_back(self, lease: str, token: str, attempts: int = 10) -> None:
+        """Release the lease as soon as Redis answers again, so the conversation need not wait for it to expire."""
+        for _ in range(attempts):
+            with contextlib.suppress(RedisError):
+                await self._release_lease(keys=[lease], args=[token])
+                return
+            await asyncio.sleep(1)
+
+    async def _drain_with_lease(self, conversation_id: str, lease: str, token: str) -> None:
         inbox, working = _key(conversation_id, "inbox"), _key(conversation_id, "working")
         while await self._redis.set(lease, token, nx=True, px=LEASE_MS):
             try:
@@ -184,16 +203,17 @@ class Router:
         message = InboundMessage.from_dict(json.loads(raw))
         try:
             await self._handle(message)
+        except RedisError:
+            raise  # not the message's fault: it stays where it is and is handled again
         except Exception:
             # The message itself is safe in Redis; a bug must not stall the conversation behind it.
             log.exception("failed to handle a message in %s", conversation_ref(message.conversation_id))
             await self._redis.rpush("cg:quarantine", raw)
             if self._metrics is not None:
                 self._metrics.failures.inc()
-        finally:
-            waiter = self._handled.get((message.conversation_id, message.message_id))
-            if waiter is not None and not waiter.done():
-                waiter.set_result(None)
+        waiter = self._handled.get((message.conversation_id, message.message_id))
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
 
     async def _handle(self, message: InboundMessage) -> None:
         state = await self._conversation(message.conversation_id)
@@ -203,42 +223,43 @@ class Router:
         if message.attachments:
             entry["attachments"] = [a.to_dict() for a in message.attachments]
         case = await self._open_case_of(state)
+        once = f"{message.conversation_id}\n{message.message_id}"
         if message.command == "note":
             # A machine's word about the conversation (a bounce, a read receipt): on the record, not to the bot.
             note = {**entry, "from": "system"}
             if case is not None:
-                await self._cases.add_message(case["id"], note)
+                await self._cases.add_message(case["id"], note, once=once)
             else:
-                transcript = _key(message.conversation_id, "transcript")
-                await self._redis.rpush(transcript, json.dumps(note, ensure_ascii=False))
+                await self._push_to_transcript(message, "recorded", note)
             return
         if message.command == "handoff":
             if case is None:
                 record = await self._partial_record(message, state, language)
                 await self._open_case(message, language, record, "channel_handoff")
             return
-        if case is not None:
-            await self._cases.add_message(case["id"], entry)
+        # Handled again after a fault, a message that opened a case goes the intake's way again (each step
+        # done once) instead of landing on that case as a new message.
+        if case is not None and not await self._redis.exists(_recorded_key(message)):
+            await self._cases.add_message(case["id"], entry, once=once)
             score = satisfaction_score(message.text) if case.get("survey") == "asked" else None
             if case["status"] == "answered" and score is not None:
                 await self._record_satisfaction(message, case, score)
                 return
             await self._events.publish(case["id"], case["status"], "customer_message")
             return
-        await self._remember(message.conversation_id, entry, language)
-        metadata = {"language": language, "channel": message.channel, "contact": message.contact.to_dict()}
-        sender = f"{message.conversation_id}#{state.get('intake', '1')}"
+        if case is None:
+            state = await self._remember(message, state, entry, language)
         try:
-            reply = await self._timed_turn(sender, message.text, metadata)
+            reply = await self._bot_reply(message, state, language)
         except BotUnavailable as exc:
             log.warning("bot unavailable for %s: %s", conversation_ref(message.conversation_id), exc)
             if self._metrics is not None:
                 self._metrics.bot_unavailable.inc()
-            await self._say(message, texts.holding_reply(language), language)
+            await self._say(message, "holding", texts.holding_reply(language), language)
             await self._open_case(message, language, {}, "bot_unavailable")
             return
-        for text, buttons in reply.texts:
-            await self._say(message, text, language, buttons)
+        for i, (text, buttons) in enumerate(reply.texts):
+            await self._say(message, f"bot{i}", text, language, buttons)
         for event in reply.events:
             if event.get("event") in ("case_ready", "human_requested"):
                 reason = "complete" if event["event"] == "case_ready" else str(event.get("reason", "customer_request"))
@@ -247,6 +268,32 @@ class Router:
         if message.channel in BATCH_CHANNELS:
             # A finished call's transcript cannot answer questions: what the bot could not fill, a handler will.
             await self._open_case(message, language, await self._partial_record(message, state, language), "batch")
+
+    async def _once(self, mark: str, act: Callable[[], Awaitable[str]]) -> str:
+        """What ``act`` gave the first time: handled again after a fault, a message does not do it twice.
+
+        The result is kept in Redis under ``mark``; if Redis fails right after ``act``, in this process until
+        Redis is back. Only a gateway that dies between ``act`` and that write leaves it to be done again.
+        """
+        if (kept := self._unsaved.get(mark)) is None:
+            if (stored := await self._redis.get(mark)) is not None:
+                return str(stored.decode())
+            kept = self._unsaved[mark] = await act()
+        await self._redis.set(mark, kept, ex=DEDUP_SECONDS)
+        del self._unsaved[mark]
+        return kept
+
+    async def _bot_reply(self, message: InboundMessage, state: dict[str, str], language: str) -> BotReply:
+        """The bot's turn for this message (Rasa hears each message once, so its dialogue stays on course)."""
+
+        async def ask() -> str:
+            metadata = {"language": language, "channel": message.channel, "contact": message.contact.to_dict()}
+            sender = f"{message.conversation_id}#{state.get('intake', '1')}"
+            reply = await self._timed_turn(sender, message.text, metadata)
+            return json.dumps(reply.to_body(), ensure_ascii=False)
+
+        return parse_reply(json.loads(await self._once(_key(message.conversation_id, f"reply:{message.message_id}"),
+                                                       ask)))
 
     async def _timed_turn(self, sender: str, text: str, metadata: dict[str, Any]) -> BotReply:
         if self._metrics is None:
@@ -280,27 +327,46 @@ class Router:
             return None
         return None if case["status"] == "closed" else case
 
-    async def _remember(self, conversation_id: str, entry: dict[str, Any], language: str) -> None:
-        """Keep the intake's transcript and language; a closed case's conversation starts a new intake."""
+    async def _remember(
+        self, message: InboundMessage, state: dict[str, str], entry: dict[str, Any], language: str
+    ) -> dict[str, str]:
+        """Keep the intake's transcript and language; a closed case's conversation starts a new intake (a new
+        Rasa conversation). The conversation's state afterwards."""
+        conversation_id = message.conversation_id
         state_key = _key(conversation_id, "state")
-        state = await self._conversation(conversation_id)
+        now = {**state, "language": language}
         async with self._redis.pipeline(transaction=True) as pipe:
             if state.get("case_id"):
+                del now["case_id"]
+                now["intake"] = str(int(state.get("intake", "1")) + 1)
                 pipe.hdel(state_key, "case_id")
-                pipe.hincrby(state_key, "intake", 1)
                 pipe.delete(_key(conversation_id, "transcript"))
-            elif "intake" not in state:
-                pipe.hset(state_key, "intake", "1")
-            pipe.hset(state_key, "language", language)
-            pipe.rpush(_key(conversation_id, "transcript"), json.dumps(entry, ensure_ascii=False))
+            now.setdefault("intake", "1")
+            pipe.hset(state_key, mapping={"intake": now["intake"], "language": language})
             await pipe.execute()
+        await self._push_to_transcript(message, "recorded", entry)
+        return now
 
-    async def _say(self, to: InboundMessage, text: str, language: str, buttons: tuple[Any, ...] = ()) -> None:
-        out = OutboundMessage(to.channel, to.conversation_key, text, "bot", buttons=buttons,
-                              in_reply_to=to.message_id)
-        await self._deliver(out)
-        entry = {"at": out.sent_at.isoformat(), "from": "bot", "channel": to.channel, "text": text}
-        await self._redis.rpush(_key(to.conversation_id, "transcript"), json.dumps(entry, ensure_ascii=False))
+    async def _push_to_transcript(self, message: InboundMessage, step: str, entry: dict[str, Any]) -> bool:
+        """Add a line to the intake's transcript once for this message and step; False if it was there."""
+        keys = [_key(message.conversation_id, f"{step}:{message.message_id}"),
+                _key(message.conversation_id, "transcript")]
+        return bool(await self._push_once(keys=keys, args=[json.dumps(entry, ensure_ascii=False), DEDUP_SECONDS]))
+
+    async def _say(
+        self, to: InboundMessage, step: str, text: str, language: str, buttons: tuple[Any, ...] = ()
+    ) -> None:
+        """Answer the message (``step`` tells its answers apart), once: handled again, it is not said twice."""
+
+        async def say() -> str:
+            out = OutboundMessage(to.channel, to.conversation_key, text, "bot", buttons=buttons,
+                                  in_reply_to=to.message_id)
+            await self._deliver(out)
+            return json.dumps({"at": out.sent_at.isoformat(), "from": "bot", "channel": to.channel, "text": text},
+                              ensure_ascii=False)
+
+        entry = await self._once(_key(to.conversation_id, f"say-{step}:{to.message_id}"), say)
+        await self._push_to_transcript(to, f"said-{step}", json.loads(entry))
 
     async def _open_case(
         self, message: InboundMessage, language: str, record: dict[str, Any], reason: str
@@ -328,17 +394,23 @@ class Router:
             # Handled again after a gateway died mid-way, the same message finds the case it opened.
             once=f"{conversation_id}\n{message.message_id}",
         )
-        await self._queue.enqueue(case["id"])
-        await self._redis.hset(_key(conversation_id, "state"), "case_id", case["id"])
-        if self._metrics is not None:
-            self._metrics.cases.labels(message.channel, case["priority"]).inc()
-        respond_by = datetime.fromisoformat(case["deadlines"]["respond_by"])
-        notice = texts.case_opened(case["language"], case["id"], respond_by)
-        out = OutboundMessage(message.channel, message.conversation_key, notice, "system",
-                              case_id=case["id"], case_status=case["status"], in_reply_to=message.message_id)
-        await self._deliver(out)
-        await self._cases.add_message(case["id"], {"at": out.sent_at.isoformat(), "from": "system",
-                                                   "channel": message.channel, "text": notice})
+
+        async def queue_and_announce() -> str:
+            await self._queue.enqueue(case["id"])
+            await self._redis.hset(_key(conversation_id, "state"), "case_id", case["id"])
+            if self._metrics is not None:
+                self._metrics.cases.labels(message.channel, case["priority"]).inc()
+            respond_by = datetime.fromisoformat(case["deadlines"]["respond_by"])
+            notice = texts.case_opened(case["language"], case["id"], respond_by)
+            out = OutboundMessage(message.channel, message.conversation_key, notice, "system",
+                                  case_id=case["id"], case_status=case["status"], in_reply_to=message.message_id)
+            await self._deliver(out)
+            return json.dumps({"at": out.sent_at.isoformat(), "from": "system", "channel": message.channel,
+                               "text": notice}, ensure_ascii=False)
+
+        notice = await self._once(_key(conversation_id, f"case-notice:{message.message_id}"), queue_and_announce)
+        await self._cases.add_message(case["id"], json.loads(notice),
+                                      once=f"notice\n{conversation_id}\n{message.message_id}")
         await self._events.publish(case["id"], case["status"], "created")
         log.info("case %s opened from %s (%s)", case["id"], message.channel, reason)
         if self._alerts is not None:
@@ -347,7 +419,7 @@ class Router:
 
     async def reply_from_agent(self, case: Case, agent: str, text: str) -> None:
         """Send a handler's reply through the customer's own channel and put it on the case."""
-        channel, _, key = case["conversation_id"].partition(":")
+        channel, key = _address(case)
         out = OutboundMessage(channel, key, text, "agent", automatic=False)
         await self._deliver(out)
         await self._cases.add_message(case["id"], {"at": out.sent_at.isoformat(), "from": "agent",
@@ -355,7 +427,7 @@ class Router:
 
     async def ask_satisfaction(self, case: Case) -> None:
         """After the answer, ask the customer on their own channel, in their language, to rate it 1-5."""
-        channel, _, key = case["conversation_id"].partition(":")
+        channel, key = _address(case)
         if channel not in SURVEY_CHANNELS:
             return
         text = texts.satisfaction_question(case["language"], case["id"])
@@ -404,7 +476,7 @@ class Router:
 
     async def notify_status(self, case: Case) -> None:
         """Tell the customer their case changed status (the web chat shows it on the banner)."""
-        channel, _, key = case["conversation_id"].partition(":")
+        channel, key = _address(case)
         await self._deliver(OutboundMessage(channel, key, "", "system", case_id=case["id"],
                                             case_status=case["status"]))
 
@@ -414,6 +486,12 @@ class Router:
             log.error("no channel %s to deliver to %s", out.channel, conversation_ref(out.conversation_id))
             return
         await adapter.send(out)
+
+
+def _address(case: Case) -> tuple[str, str]:
+    """The case customer's channel, and their conversation's key on it (a session, a number, a thread)."""
+    channel, _, key = str(case["conversation_id"]).partition(":")
+    return channel, key
 
 
 def satisfaction_score(text: str) -> int | None:

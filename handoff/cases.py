@@ -82,6 +82,16 @@ PENDING_KEY = "cg:record:pending"  # cases changed in Redis whose write to the r
 
 ONCE_SECONDS = 30 * 24 * 3600
 
+# Push to a list once: the mark (SET NX) and the push happen together or not at all, so something done again
+# after a fault (a message handled a second time) neither repeats nor loses the entry.
+PUSH_ONCE = """
+if redis.call('SET', KEYS[1], '1', 'NX', 'EX', ARGV[2]) then
+  redis.call('RPUSH', KEYS[2], ARGV[1])
+  return 1
+end
+return 0
+"""
+
 
 def _once_key(once: str) -> str:
     return "cg:case-once:" + hashlib.sha256(once.encode()).hexdigest()
@@ -117,6 +127,7 @@ class CaseStore:
         self._sla = sla or SlaPolicy()
         self._risk = risk or risk_rules.default_rules()
         self._record = record
+        self._push_once = redis.register_script(PUSH_ONCE)
         # One write to the record at a time per case, each reading Redis afresh: the last write is the newest.
         self._record_locks: weakref.WeakValueDictionary[str, asyncio.Lock] = weakref.WeakValueDictionary()
 
@@ -243,9 +254,16 @@ class CaseStore:
             cases.append(case)
         return cases
 
-    async def add_message(self, case_id: str, message: dict[str, Any]) -> None:
+    async def add_message(self, case_id: str, message: dict[str, Any], *, once: str | None = None) -> None:
+        """Append to the case's conversation; with ``once`` (what the entry stands for), only the first time."""
         await self.summary(case_id)
-        await self._redis.rpush(_messages_key(case_id), json.dumps(message, ensure_ascii=False))
+        entry = json.dumps(message, ensure_ascii=False)
+        if once is None:
+            await self._redis.rpush(_messages_key(case_id), entry)
+        else:
+            mark = f"cg:case:{{{case_id}}}:once:" + hashlib.sha256(once.encode()).hexdigest()
+            if not await self._push_once(keys=[mark, _messages_key(case_id)], args=[entry, ONCE_SECONDS]):
+                return
         await self._write_through(case_id)
 
     async def change(
