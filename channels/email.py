@@ -42,6 +42,7 @@ from channels.base import Inbox
 from channels.email_outbox import Outbox, SmtpConfig
 from channels.email_parse import DEFAULT_MAX_ATTACHMENT_BYTES, ParsedEmail, parse
 from channels.email_threads import EmailThreads, Thread
+from channels.held_answers import GRACE_AFTER_WAIT, HeldAnswers, send_orphans_forever
 from channels.message import Attachment, Contact, InboundMessage, OutboundMessage
 
 log = logging.getLogger(__name__)
@@ -101,7 +102,7 @@ class EmailChannel:
         self._inbox: Inbox | None = None
         self._threads: EmailThreads | None = None
         self._outbox: Outbox | None = None
-        self._waiting: dict[str, list[OutboundMessage]] = {}
+        self._held: HeldAnswers | None = None
         mailbox = f"{config.imap.username}@{config.imap.host}:{config.imap.port}"
         self._mailbox_key = hashlib.sha256(mailbox.encode()).hexdigest()[:16]
 
@@ -114,24 +115,28 @@ class EmailChannel:
         own = (self._config.mail_from, self._config.imap.username, *self._config.own_addresses)
         self._threads = EmailThreads(redis, own)
         self._outbox = Outbox(redis, self._config.smtp)
+        # The answers to an email go out as one reply; if the gateway dies first, another replica sends them.
+        self._held = held = HeldAnswers(redis, self.name, grace=self._config.reply_wait + GRACE_AFTER_WAIT)
         async with self._outbox.running():
-            reader = asyncio.create_task(self._read_forever())
+            tasks = [asyncio.create_task(self._read_forever()),
+                     asyncio.create_task(send_orphans_forever(held, self._mail_answers))]
             try:
                 yield
             finally:
-                reader.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await reader
+                for task in tasks:
+                    task.cancel()
+                await asyncio.gather(*tasks, return_exceptions=True)
                 await self._release_lease()
 
     # ------------------------------------------------------------------------------------------ out
 
     async def send(self, message: OutboundMessage) -> None:
-        waiting = self._waiting.get(message.in_reply_to or "")
-        if waiting is not None:
-            waiting.append(message)
-            return
+        if self._held is not None and await self._held.add(message):
+            return  # it joins the other answers to that email in one reply
         await self._mail(message.conversation_key, [message])
+
+    async def _mail_answers(self, answers: list[OutboundMessage]) -> None:
+        await self._mail(answers[0].conversation_key, answers)
 
     async def _mail(self, key: str, answers: list[OutboundMessage]) -> None:
         """Send the answers to one email as one reply in its thread."""
@@ -313,12 +318,15 @@ class EmailChannel:
             contact=Contact(name=parsed.from_name or None, email=parsed.from_address or None),
             attachments=tuple(await self._keep_attachments(parsed)),
         )
-        self._waiting[message.message_id] = []
+        held = self._held
+        assert held is not None
+        await held.hold(message.message_id)
         try:
             await inbox.receive_and_wait(message, self._config.reply_wait)
         finally:
-            answers = self._waiting.pop(message.message_id)
-        await self._mail(key, answers)
+            answers = await held.take(message.message_id)
+        if answers:
+            await self._mail(key, answers)
 
     async def _is_open(self, key: str) -> bool:
         threads, _ = self._ready()

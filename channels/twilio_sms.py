@@ -13,6 +13,7 @@ Guarantees:
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import json
 import logging
@@ -27,6 +28,7 @@ from twilio.rest import Client
 from twilio.twiml.messaging_response import MessagingResponse
 
 from channels.base import Inbox
+from channels.held_answers import GRACE_AFTER_WAIT, HeldAnswers, send_orphans_forever
 from channels.message import Attachment, Contact, InboundMessage, OutboundMessage
 from channels.twilio_common import TwilioConfig, signed_form, twiml_response
 
@@ -90,7 +92,7 @@ class TwilioSms:
         self._redis: Redis | None = None
         self._inbox: Inbox | None = None
         self._client: Client | None = None
-        self._waiting: dict[str, list[OutboundMessage]] = {}
+        self._held: HeldAnswers | None = None
 
     def routes(self) -> Iterable[web.AbstractRouteDef]:
         return [
@@ -105,18 +107,30 @@ class TwilioSms:
         self._client = Client(self._config.account_sid, self._config.auth_token, http_client=http)
         if self._config.api_base_url:
             self._client.api.base_url = self._config.api_base_url.rstrip("/")
+        # Answers held for a webhook's TwiML whose gateway died before responding go out by the REST API.
+        self._held = held = HeldAnswers(redis, self.name, grace=self._reply_wait + GRACE_AFTER_WAIT)
+        orphans = asyncio.create_task(send_orphans_forever(held, self._text_each))
         try:
             yield
         finally:
+            orphans.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await orphans
             await http.close()
 
     async def send(self, message: OutboundMessage) -> None:
         if not message.text:
             return  # a status change alone: SMS customers hear of it when a person writes
-        waiting = self._waiting.get(message.in_reply_to or "")
-        if waiting is not None:
-            waiting.append(message)
-            return
+        if await self._require_held().add(message):
+            return  # it goes in the TwiML of the webhook that is waiting for it
+        await self._text(message)
+
+    async def _text_each(self, messages: list[OutboundMessage]) -> None:
+        for message in messages:
+            await self._text(message)
+
+    async def _text(self, message: OutboundMessage) -> None:
+        """Send through Twilio's REST API, unless the number opted out."""
         number = message.conversation_key
         if await self._opted_out(number):
             log.info("not texting a number that opted out (case reply suppressed)")
@@ -128,6 +142,11 @@ class TwilioSms:
                 status_callback=self._config.public_base_url.rstrip("/") + "/channels/twilio/sms/status",
             )
             await self._record_status(sent.sid, sent.status or "queued", None)
+
+    def _require_held(self) -> HeldAnswers:
+        if self._held is None:
+            raise RuntimeError("SMS used before the app started")
+        return self._held
 
     async def _webhook(self, request: web.Request) -> web.Response:
         form = await signed_form(request, self._config)
@@ -149,11 +168,12 @@ class TwilioSms:
     async def _converse(self, message: InboundMessage) -> MessagingResponse:
         """Record the message and answer with what the bot said to it, if that comes in time."""
         assert self._inbox is not None
-        self._waiting[message.message_id] = []
+        held = self._require_held()
+        await held.hold(message.message_id)
         try:
             await self._inbox.receive_and_wait(message, self._reply_wait)
         finally:
-            answers = self._waiting.pop(message.message_id)
+            answers = await held.take(message.message_id)
         response = MessagingResponse()
         if not await self._opted_out(message.conversation_key):
             for answer in answers:

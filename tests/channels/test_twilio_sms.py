@@ -15,6 +15,8 @@ from typing import Any
 import pytest
 from redis.asyncio import Redis
 
+from channels.held_answers import HeldAnswers
+from channels.message import OutboundMessage
 from channels.twilio_sms import split_for_sms
 from gateway import keys
 from gateway.app import create_app
@@ -154,3 +156,21 @@ async def test_pictures_sent_by_mms_are_kept_on_the_case(sms: Any) -> None:
     case = (await sms.app[keys.CASES].list())[0]
     assert case["attachments"] == [{"name": "media-0", "content_type": "image/jpeg", "size": 0,
                                     "url": params["MediaUrl0"], "text": None}]
+
+
+async def test_answers_a_stopped_gateway_held_for_its_twiml_are_texted_once_by_the_rest_api(
+    sms: Any, redis: Redis, twilio_api: tuple[str, FakeMessagesApi]
+) -> None:
+    # What a gateway that died in the middle of a webhook leaves: answers held for a TwiML never sent.
+    stopped = HeldAnswers(redis, "sms", grace=0)
+    await stopped.hold("SM-of-a-stopped-gateway")
+    for text in ("Thank you, we have your complaint.", "Your case number is C-20261129-0001."):
+        assert await stopped.add(OutboundMessage("sms", CUSTOMER, text, "bot", in_reply_to="SM-of-a-stopped-gateway"))
+    _, api = twilio_api
+    async with asyncio.timeout(30):
+        while len(api.calls) < 2:
+            await asyncio.sleep(0.1)
+    await asyncio.sleep(6)  # the next sweep (every 5 s) finds nothing more to send
+    assert [(c["To"], c["Body"]) for c in api.calls] == [
+        (CUSTOMER, "Thank you, we have your complaint."), (CUSTOMER, "Your case number is C-20261129-0001.")]
+    assert await stopped.take("SM-of-a-stopped-gateway") == []

@@ -1,0 +1,101 @@
+"""Answers a channel gives in its own response to a message (an SMS webhook's TwiML, an email's one reply).
+
+The channel asks the router to handle a message and waits a little, to answer everything in one response.
+What the bot says meanwhile is held in Redis, not in the process: if the gateway dies before it responds, the
+answers are not lost. Once a message's grace period has passed without its response, ``orphans`` hands its
+answers to be sent the ordinary way (the REST API, a new reply email), by exactly one replica.
+
+Keys: a flag and a list per message (one hash tag, so each script touches one Redis Cluster slot), and one
+sorted set of the messages held, by when they are overdue.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+
+from redis.asyncio import Redis
+from redis.exceptions import RedisError
+
+from channels.message import OutboundMessage
+
+# The answer joins the held list only while the message is held; otherwise the caller sends it itself.
+_ADD = """
+if redis.call('EXISTS', KEYS[1]) == 1 then
+  redis.call('RPUSH', KEYS[2], ARGV[1])
+  return 1
+end
+return 0
+"""
+# Whoever deletes the flag takes the answers: the channel's response, or one replica's orphan sweep.
+_TAKE = """
+if redis.call('DEL', KEYS[1]) == 0 then return false end
+local answers = redis.call('LRANGE', KEYS[2], 0, -1)
+redis.call('DEL', KEYS[2])
+return answers
+"""
+log = logging.getLogger(__name__)
+
+# Past the channel's reply wait, how long before a message's response counts as never coming (its gateway died).
+GRACE_AFTER_WAIT = 30.0
+KEEP_SECONDS = 24 * 3600  # a held message nobody took (the orphan index lost too) is not kept for ever
+
+
+class HeldAnswers:
+    def __init__(self, redis: Redis, channel: str, grace: float) -> None:
+        self._redis = redis
+        self._channel = channel
+        self._grace = grace
+        self._index = f"cg:held:{channel}"
+        self._add = redis.register_script(_ADD)
+        self._take = redis.register_script(_TAKE)
+
+    def _keys(self, message_id: str) -> list[str]:
+        tag = f"cg:held:{{{self._channel}:{message_id}}}"
+        return [f"{tag}:flag", f"{tag}:answers"]
+
+    async def hold(self, message_id: str) -> None:
+        """From now until ``take``, answers to ``message_id`` are held for the channel's response."""
+        flag, _ = self._keys(message_id)
+        async with self._redis.pipeline(transaction=False) as pipe:
+            pipe.zadd(self._index, {message_id: time.time() + self._grace})
+            pipe.set(flag, "1", ex=KEEP_SECONDS)
+            await pipe.execute()
+
+    async def add(self, answer: OutboundMessage) -> bool:
+        """Hold the answer if its message is held; False if the caller must send it itself."""
+        if not answer.in_reply_to:
+            return False
+        body = json.dumps(answer.to_dict(), ensure_ascii=False)
+        return bool(await self._add(keys=self._keys(answer.in_reply_to), args=[body]))
+
+    async def take(self, message_id: str) -> list[OutboundMessage]:
+        """The answers held for the message, in order, and no more holding; [] if someone took them already."""
+        taken = await self._take(keys=self._keys(message_id))
+        await self._redis.zrem(self._index, message_id)
+        return [OutboundMessage.from_dict(json.loads(raw)) for raw in taken or ()]
+
+    async def orphans(self) -> AsyncIterator[list[OutboundMessage]]:
+        """The answers of each message whose response is overdue (its gateway died), taken for sending."""
+        for raw in await self._redis.zrangebyscore(self._index, "-inf", time.time()):
+            if answers := await self.take(raw.decode()):
+                yield answers
+
+
+async def send_orphans_forever(
+    held: HeldAnswers, send: Callable[[list[OutboundMessage]], Awaitable[None]], every: float = 5.0
+) -> None:
+    """The channel's background task: send the answers a stopped gateway held, one message's at a time."""
+    while True:
+        try:
+            async for answers in held.orphans():
+                try:
+                    await send(answers)
+                except Exception:  # one conversation's failure must not stop the others' answers
+                    log.exception("could not send the answers a stopped gateway held")
+        except RedisError:
+            log.warning("held answers not checked: Redis unavailable")
+        await asyncio.sleep(every)
