@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import secrets
+import shutil
 import subprocess
 import sys
 from collections.abc import AsyncIterator, Iterator
@@ -18,16 +19,20 @@ from typing import Any
 
 import aiohttp
 import pytest
+from playwright.async_api import Browser, Page, async_playwright, expect
 from redis import Redis as SyncRedis
 
 from gateway import supervisor
-from gateway.embedded_redis import free_port
+from gateway.embedded_redis import EmbeddedRedis, free_port
 from tests.conftest import E2E_DB, with_db
 
 LOGS = supervisor.ROOT / "var" / "test-logs"
 AGENT, AGENT_PASSWORD = "e2e-handler", "a long test password"
 BOT_TOKEN = secrets.token_urlsafe(16)
 TRANSCRIPTS_TOKEN = secrets.token_urlsafe(16)
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+HAVE_CHROMIUM = os.path.exists(CHROMIUM)
+FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
 
 
 @dataclass
@@ -104,12 +109,7 @@ def rasa(gateway_port: int) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
 
 @pytest.fixture(scope="session")
 def agent_account(e2e_redis: str, tmp_path_factory: pytest.TempPathFactory) -> tuple[str, str]:
-    """A handler's account, made with the CLI exactly as the README tells operators to."""
-    env = gateway_env(e2e_redis, "http://127.0.0.1:9", tmp_path_factory.mktemp("cli"))
-    subprocess.run([sys.executable, "-m", "gateway.cli", "agents", "add", AGENT, "--role", "agent",
-                    "--password-stdin"], input=AGENT_PASSWORD.encode(), env=env, check=True,
-                   cwd=supervisor.ROOT, capture_output=True)
-    return AGENT, AGENT_PASSWORD
+    return add_agent(e2e_redis, tmp_path_factory.mktemp("cli"))
 
 
 @pytest.fixture(scope="session")
@@ -143,3 +143,46 @@ class AgentApi:
         async with self.http.request(method, f"{self.base}{path}", headers=self.headers, **kwargs) as r:
             assert r.status < 300, f"{method} {path}: {r.status} {await r.text()}"
             return await r.json() if r.status != 204 else None
+
+
+@pytest.fixture
+def own_redis(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmbeddedRedis]:
+    """A Redis server of the test's own (append-only file on, as the embedded default), to stop, kill or fill."""
+    server = EmbeddedRedis(tmp_path_factory.mktemp("own-redis"))
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+def add_agent(redis_url: str, data_dir: Path, name: str = AGENT, password: str = AGENT_PASSWORD,
+              role: str = "agent") -> tuple[str, str]:
+    """A handler's account on that Redis, made with the CLI exactly as the README tells operators to."""
+    env = gateway_env(redis_url, "http://127.0.0.1:9", data_dir)
+    subprocess.run([sys.executable, "-m", "gateway.cli", "agents", "add", name, "--role", role,
+                    "--password-stdin"], input=password.encode(), env=env, check=True,
+                   cwd=supervisor.ROOT, capture_output=True)
+    return name, password
+
+
+@pytest.fixture(scope="module")
+async def browser() -> AsyncIterator[Browser]:
+    """Debian's headless Chromium, one per test module."""
+    if not HAVE_CHROMIUM:
+        if os.environ.get("REQUIRE_BROWSER"):
+            pytest.fail("chromium is not installed (apt-get install chromium)")
+        pytest.skip("chromium is not installed (apt-get install chromium)")
+    async with async_playwright() as playwright:
+        browser = await playwright.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
+        yield browser
+        await browser.close()
+
+
+async def say(page: Page, text: str) -> None:
+    """Type like a customer, send with Enter, and wait for the bot to answer that turn."""
+    answered = await page.locator(".msg-bot, .msg-system").count()
+    await page.locator("#message-input").fill(text)
+    await page.locator("#message-input").press("Enter")
+    await expect(page.locator(".msg-customer").last).to_contain_text(text)
+    await expect(page.locator(".msg-bot, .msg-system")).not_to_have_count(answered, timeout=60_000)

@@ -9,8 +9,6 @@ cookie, so every change it makes must also carry the CSRF token: one that does n
 from __future__ import annotations
 
 import re
-import subprocess
-import sys
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -18,15 +16,12 @@ import aiohttp
 import pytest
 from playwright.async_api import Browser, BrowserContext, Locator, Page, expect
 
-from gateway import supervisor
 from handoff.ids import CASE_ID_PATTERN
 from tests.chat_client import ChatClient
-from tests.e2e.conftest import LOGS, AgentApi, Gateway, gateway_env
-from tests.e2e.test_chat_page import browser, say
+from tests.e2e.conftest import LOGS, AgentApi, Gateway, add_agent, say
 from tests.e2e.test_intake import CONVERSATIONS, complain
 
 pytestmark = pytest.mark.e2e
-__all__ = ["browser"]  # the Chromium fixture, shared with the chat page test
 
 SUPERVISOR, SUPERVISOR_PASSWORD = "e2e-supervisor", "another long test password"
 SURVEY = re.compile(r"\b1\b.{1,12}\b5\b")  # "a number from 1 to 5", "1 到 5 的数字"
@@ -36,12 +31,8 @@ BOT = 60_000  # ms for anything that waits on the real bot
 
 @pytest.fixture(scope="module")
 def supervisor_account(e2e_redis: str, tmp_path_factory: pytest.TempPathFactory) -> tuple[str, str]:
-    """A supervisor's account, made with the CLI as an operator would."""
-    env = gateway_env(e2e_redis, "http://127.0.0.1:9", tmp_path_factory.mktemp("cli-supervisor"))
-    subprocess.run([sys.executable, "-m", "gateway.cli", "agents", "add", SUPERVISOR, "--role", "supervisor",
-                    "--password-stdin"], input=SUPERVISOR_PASSWORD.encode(), env=env, check=True,
-                   cwd=supervisor.ROOT, capture_output=True)
-    return SUPERVISOR, SUPERVISOR_PASSWORD
+    return add_agent(e2e_redis, tmp_path_factory.mktemp("cli-supervisor"), SUPERVISOR, SUPERVISOR_PASSWORD,
+                     role="supervisor")
 
 
 @pytest.fixture

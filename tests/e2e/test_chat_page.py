@@ -2,41 +2,13 @@
 
 from __future__ import annotations
 
-import os
-import shutil
-from collections.abc import AsyncIterator
-
 import pytest
-from playwright.async_api import Browser, Page, async_playwright, expect
+from playwright.async_api import Browser, expect
 
 from handoff.ids import CASE_ID_PATTERN
-from tests.e2e.conftest import LOGS, Gateway
+from tests.e2e.conftest import LOGS, Gateway, say
 
 pytestmark = pytest.mark.e2e
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-HAVE_CHROMIUM = os.path.exists(CHROMIUM)
-FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
-
-
-@pytest.fixture(scope="module")
-async def browser() -> AsyncIterator[Browser]:
-    if not HAVE_CHROMIUM:
-        if os.environ.get("REQUIRE_BROWSER"):
-            pytest.fail("chromium is not installed (apt-get install chromium)")
-        pytest.skip("chromium is not installed (apt-get install chromium)")
-    async with async_playwright() as playwright:
-        browser = await playwright.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
-        yield browser
-        await browser.close()
-
-
-async def say(page: Page, text: str) -> None:
-    """Type like a customer, send with Enter, and wait for the bot to answer that turn."""
-    answered = await page.locator(".msg-bot, .msg-system").count()
-    await page.locator("#message-input").fill(text)
-    await page.locator("#message-input").press("Enter")
-    await expect(page.locator(".msg-customer").last).to_contain_text(text)
-    await expect(page.locator(".msg-bot, .msg-system")).not_to_have_count(answered, timeout=60_000)
 
 
 @pytest.mark.parametrize("language", ["en", "zh"])

@@ -22,12 +22,11 @@ from redis.asyncio import Redis
 
 from handoff.cases import CaseStore
 from handoff.ids import CASE_ID_PATTERN
-from tests.e2e.conftest import LOGS, AgentApi, Gateway
+from tests.e2e.conftest import LOGS, AgentApi, Gateway, say
 from tests.e2e.test_agent_console import BOT, LIVE, console, open_case, queue_row, sign_in
-from tests.e2e.test_chat_page import browser, say
 
 pytestmark = pytest.mark.e2e
-__all__ = ["browser", "console"]  # fixtures shared with the other browser tests
+__all__ = ["console"]  # the handler's browser profile, shared with the console test
 
 PAYLOADS = [
     "<script>window.__pwned=1</script>",
