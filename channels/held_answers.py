@@ -3,7 +3,9 @@
 The channel asks the router to handle a message and waits a little, to answer everything in one response.
 What the bot says meanwhile is held in Redis, not in the process: if the gateway dies before it responds, the
 answers are not lost. Once a message's grace period has passed without its response, ``orphans`` hands its
-answers to be sent the ordinary way (the REST API, a new reply email), by exactly one replica.
+answers to be sent the ordinary way (the REST API, a new reply email), by exactly one replica. The answers
+stay a while after they were taken: the provider's retry of a message whose response it never got (Twilio's
+retry of a webhook, an email read again because it was not yet marked done) is answered with them again.
 
 Keys: a flag and a list per message (one hash tag, so each script touches one Redis Cluster slot), and one
 sorted set of the messages held, by when they are overdue.
@@ -26,6 +28,7 @@ from channels.message import OutboundMessage
 _ADD = """
 if redis.call('EXISTS', KEYS[1]) == 1 then
   redis.call('RPUSH', KEYS[2], ARGV[1])
+  redis.call('EXPIRE', KEYS[2], ARGV[2])
   return 1
 end
 return 0
@@ -33,15 +36,13 @@ return 0
 # Whoever deletes the flag takes the answers: the channel's response, or one replica's orphan sweep.
 _TAKE = """
 if redis.call('DEL', KEYS[1]) == 0 then return false end
-local answers = redis.call('LRANGE', KEYS[2], 0, -1)
-redis.call('DEL', KEYS[2])
-return answers
+return redis.call('LRANGE', KEYS[2], 0, -1)
 """
 log = logging.getLogger(__name__)
 
 # Past the channel's reply wait, how long before a message's response counts as never coming (its gateway died).
 GRACE_AFTER_WAIT = 30.0
-KEEP_SECONDS = 24 * 3600  # a held message nobody took (the orphan index lost too) is not kept for ever
+KEEP_SECONDS = 24 * 3600  # how long answers are kept for a provider's retry (and a lost hold is not for ever)
 
 
 class HeldAnswers:
@@ -70,10 +71,11 @@ class HeldAnswers:
         if not answer.in_reply_to:
             return False
         body = json.dumps(answer.to_dict(), ensure_ascii=False)
-        return bool(await self._add(keys=self._keys(answer.in_reply_to), args=[body]))
+        return bool(await self._add(keys=self._keys(answer.in_reply_to), args=[body, KEEP_SECONDS]))
 
     async def take(self, message_id: str) -> list[OutboundMessage]:
-        """The answers held for the message, in order, and no more holding; [] if someone took them already."""
+        """Every answer held for the message (also those a response before this one gave), in order, and no
+        more holding; [] if someone else took them since it was held."""
         taken = await self._take(keys=self._keys(message_id))
         await self._redis.zrem(self._index, message_id)
         return [OutboundMessage.from_dict(json.loads(raw)) for raw in taken or ()]

@@ -3,10 +3,11 @@
 Guarantees:
 - only requests signed by Twilio get in (403 otherwise, nothing recorded);
 - a message is recorded before Twilio gets its 200; a retry with the same MessageSid is recorded once and
-  answered with an empty TwiML document, so it causes no second bot turn and no second reply;
+  causes no second bot turn: its TwiML repeats what the first try's response said (Twilio retries when that
+  response never reached it);
 - the bot's answer to a message goes back inside that webhook's TwiML when it is ready in time; anything
   later (an agent's reply, a slow bot) leaves through the REST client with a status callback that records
-  delivery;
+  delivery; answers held for a TwiML whose gateway died before responding leave through the REST client too;
 - STOP (and UNSUBSCRIBE, 退订, ...) is honoured: the number is recorded as opted out and nothing more is
   sent to it until it texts START; HELP (帮助) gets the help text, as carriers require.
 """

@@ -54,9 +54,10 @@ async def test_an_sms_complaint_with_the_real_bot_and_an_agent_reply_through_the
     sms_gateway: Gateway, twilio_api: FakeMessagesApi, agent_account: tuple[str, str], http: aiohttp.ClientSession
 ) -> None:
     assert await text(http, sms_gateway, "SMe2e0001", "I want to make a complaint"), "the bot answers in TwiML"
-    assert await text(http, sms_gateway, "SMe2e0002", "Olivia Brown")
-    # Twilio timed out and retried: the retry is recorded once and answered by nothing.
-    assert await text(http, sms_gateway, "SMe2e0002", "Olivia Brown") == []
+    asked = await text(http, sms_gateway, "SMe2e0002", "Olivia Brown")
+    assert asked
+    # Twilio timed out and retried: the retry is recorded once and gets the answer the first try was given.
+    assert await text(http, sms_gateway, "SMe2e0002", "Olivia Brown") == asked
     replies = await text(http, sms_gateway, "SMe2e0003", "My withdrawal to my bank has been stuck for 5 days")
     if not any("C-" in r for r in replies):
         # The story gave no start date or wish: the bot asks for them, once.
