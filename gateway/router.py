@@ -20,6 +20,7 @@ import contextlib
 import json
 import logging
 import re
+import secrets
 import unicodedata
 import uuid
 from collections.abc import Awaitable, Callable, Mapping
@@ -288,8 +289,7 @@ class Router:
 
         async def ask() -> str:
             metadata = {"language": language, "channel": message.channel, "contact": message.contact.to_dict()}
-            sender = f"{message.conversation_id}#{state.get('intake', '1')}"
-            reply = await self._timed_turn(sender, message.text, metadata)
+            reply = await self._timed_turn(_bot_sender(message, state), message.text, metadata)
             return json.dumps(reply.to_body(), ensure_ascii=False)
 
         return parse_reply(json.loads(await self._once(_key(message.conversation_id, f"reply:{message.message_id}"),
@@ -303,10 +303,11 @@ class Router:
 
     async def _partial_record(self, message: InboundMessage, state: dict[str, str], language: str) -> dict[str, Any]:
         """What the bot has collected so far, asked for with its own "to a person" button payload."""
+        if "intake" not in state:
+            return {}  # the bot has not heard from this customer
         metadata = {"language": language, "channel": message.channel, "contact": message.contact.to_dict()}
-        sender = f"{message.conversation_id}#{state.get('intake', '1')}"
         try:
-            reply = await self._rasa.turn(sender, "/request_human", metadata)
+            reply = await self._rasa.turn(_bot_sender(message, state), "/request_human", metadata)
         except BotUnavailable:
             return {}
         for event in reply.events:
@@ -339,10 +340,13 @@ class Router:
             if state.get("case_id"):
                 del now["case_id"]
                 now["intake"] = str(int(state.get("intake", "1")) + 1)
+                now["bot_id"] = secrets.token_hex(12)
                 pipe.hdel(state_key, "case_id")
                 pipe.delete(_key(conversation_id, "transcript"))
-            now.setdefault("intake", "1")
-            pipe.hset(state_key, mapping={"intake": now["intake"], "language": language})
+            elif "intake" not in state:
+                now["intake"], now["bot_id"] = "1", secrets.token_hex(12)
+            pipe.hset(state_key, mapping={"intake": now["intake"], "language": language,
+                                          **({"bot_id": now["bot_id"]} if "bot_id" in now else {})})
             await pipe.execute()
         await self._push_to_transcript(message, "recorded", entry)
         return now
@@ -486,6 +490,12 @@ class Router:
             log.error("no channel %s to deliver to %s", out.channel, conversation_ref(out.conversation_id))
             return
         await adapter.send(out)
+
+
+def _bot_sender(message: InboundMessage, state: dict[str, str]) -> str:
+    """Who Rasa thinks it talks to: a random name per intake, so Rasa's logs and tracker keys hold no phone
+    number or email address (a conversation begun before there were such names keeps its old one)."""
+    return f"{state.get('bot_id', message.conversation_id)}#{state.get('intake', '1')}"
 
 
 def _address(case: Case) -> tuple[str, str]:
