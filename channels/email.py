@@ -42,7 +42,7 @@ from channels.base import Inbox
 from channels.email_outbox import Outbox, SmtpConfig
 from channels.email_parse import DEFAULT_MAX_ATTACHMENT_BYTES, ParsedEmail, parse
 from channels.email_threads import EmailThreads, Thread
-from channels.held_answers import GRACE_AFTER_WAIT, HeldAnswers, send_orphans_forever
+from channels.held_answers import HeldAnswers, send_orphans_forever
 from channels.message import Attachment, Contact, InboundMessage, OutboundMessage
 
 log = logging.getLogger(__name__)
@@ -116,7 +116,7 @@ class EmailChannel:
         self._threads = EmailThreads(redis, own)
         self._outbox = Outbox(redis, self._config.smtp)
         # The answers to an email go out as one reply; if the gateway dies first, another replica sends them.
-        self._held = held = HeldAnswers(redis, self.name, grace=self._config.reply_wait + GRACE_AFTER_WAIT)
+        self._held = held = HeldAnswers(redis, self.name, self._config.reply_wait)
         async with self._outbox.running():
             tasks = [asyncio.create_task(self._read_forever()),
                      asyncio.create_task(send_orphans_forever(held, self._mail_answers))]
@@ -318,13 +318,8 @@ class EmailChannel:
             contact=Contact(name=parsed.from_name or None, email=parsed.from_address or None),
             attachments=tuple(await self._keep_attachments(parsed)),
         )
-        held = self._held
-        assert held is not None
-        await held.hold(message.message_id)
-        try:
-            await inbox.receive_and_wait(message, self._config.reply_wait)
-        finally:
-            answers = await held.take(message.message_id)
+        assert self._held is not None
+        answers = await self._held.answers_to(inbox, message)
         if answers:
             await self._mail(key, answers)
 

@@ -22,7 +22,8 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
-from channels.message import OutboundMessage
+from channels.base import Inbox
+from channels.message import InboundMessage, OutboundMessage
 
 # The answer joins the held list only while the message is held; otherwise the caller sends it itself.
 _ADD = """
@@ -46,10 +47,11 @@ KEEP_SECONDS = 24 * 3600  # how long answers are kept for a provider's retry (an
 
 
 class HeldAnswers:
-    def __init__(self, redis: Redis, channel: str, grace: float) -> None:
+    def __init__(self, redis: Redis, channel: str, reply_wait: float, grace: float = GRACE_AFTER_WAIT) -> None:
         self._redis = redis
         self._channel = channel
-        self._grace = grace
+        self._reply_wait = reply_wait
+        self._overdue_after = reply_wait + grace
         self._index = f"cg:held:{channel}"
         self._add = redis.register_script(_ADD)
         self._take = redis.register_script(_TAKE)
@@ -62,9 +64,19 @@ class HeldAnswers:
         """From now until ``take``, answers to ``message_id`` are held for the channel's response."""
         flag, _ = self._keys(message_id)
         async with self._redis.pipeline(transaction=False) as pipe:
-            pipe.zadd(self._index, {message_id: time.time() + self._grace})
+            pipe.zadd(self._index, {message_id: time.time() + self._overdue_after})
             pipe.set(flag, "1", ex=KEEP_SECONDS)
             await pipe.execute()
+
+    async def answers_to(self, inbox: Inbox, message: InboundMessage) -> list[OutboundMessage]:
+        """Hand the message to the router and wait, up to the reply wait, until it is handled: the answers given
+        to it meanwhile, for the channel's own response (a provider's repeat of it gets the first try's)."""
+        await self.hold(message.message_id)
+        try:
+            await inbox.receive_and_wait(message, self._reply_wait)
+        finally:
+            answers = await self.take(message.message_id)
+        return answers
 
     async def add(self, answer: OutboundMessage) -> bool:
         """Hold the answer if its message is held; False if the caller must send it itself."""

@@ -29,7 +29,7 @@ from twilio.rest import Client
 from twilio.twiml.messaging_response import MessagingResponse
 
 from channels.base import Inbox
-from channels.held_answers import GRACE_AFTER_WAIT, HeldAnswers, send_orphans_forever
+from channels.held_answers import HeldAnswers, send_orphans_forever
 from channels.message import Attachment, Contact, InboundMessage, OutboundMessage
 from channels.twilio_common import TwilioConfig, signed_form, twiml_response
 
@@ -109,7 +109,7 @@ class TwilioSms:
         if self._config.api_base_url:
             self._client.api.base_url = self._config.api_base_url.rstrip("/")
         # Answers held for a webhook's TwiML whose gateway died before responding go out by the REST API.
-        self._held = held = HeldAnswers(redis, self.name, grace=self._reply_wait + GRACE_AFTER_WAIT)
+        self._held = held = HeldAnswers(redis, self.name, self._reply_wait)
         orphans = asyncio.create_task(send_orphans_forever(held, self._text_each))
         try:
             yield
@@ -169,12 +169,7 @@ class TwilioSms:
     async def _converse(self, message: InboundMessage) -> MessagingResponse:
         """Record the message and answer with what the bot said to it, if that comes in time."""
         assert self._inbox is not None
-        held = self._require_held()
-        await held.hold(message.message_id)
-        try:
-            await self._inbox.receive_and_wait(message, self._reply_wait)
-        finally:
-            answers = await held.take(message.message_id)
+        answers = await self._require_held().answers_to(self._inbox, message)
         response = MessagingResponse()
         if not await self._opted_out(message.conversation_key):
             for answer in answers:

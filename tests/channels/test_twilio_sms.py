@@ -163,7 +163,7 @@ async def test_answers_a_stopped_gateway_held_for_its_twiml_are_texted_once_by_t
     sms: Any, redis: Redis, twilio_api: tuple[str, FakeMessagesApi]
 ) -> None:
     # What a gateway that died in the middle of a webhook leaves: answers held for a TwiML never sent.
-    stopped = HeldAnswers(redis, "sms", grace=0)
+    stopped = HeldAnswers(redis, "sms", reply_wait=0, grace=0)
     await stopped.hold("SM-of-a-stopped-gateway")
     for text in ("Thank you, we have your complaint.", "Your case number is C-20261129-0001."):
         assert await stopped.add(OutboundMessage("sms", CUSTOMER, text, "bot", in_reply_to="SM-of-a-stopped-gateway"))
