@@ -231,7 +231,7 @@ class Router:
             if case is not None:
                 await self._cases.add_message(case["id"], note, once=once)
             else:
-                await self._push_to_transcript(message, "recorded", note)
+                await self._push_to_transcript(message, _recorded_key(message), note)
             return
         if message.command == "handoff":
             if case is None:
@@ -345,17 +345,15 @@ class Router:
                 pipe.delete(_key(conversation_id, "transcript"))
             elif "intake" not in state:
                 now["intake"], now["bot_id"] = "1", secrets.token_hex(12)
-            pipe.hset(state_key, mapping={"intake": now["intake"], "language": language,
-                                          **({"bot_id": now["bot_id"]} if "bot_id" in now else {})})
+            pipe.hset(state_key, mapping={k: now[k] for k in ("intake", "language", "bot_id") if k in now})
             await pipe.execute()
-        await self._push_to_transcript(message, "recorded", entry)
+        await self._push_to_transcript(message, _recorded_key(message), entry)
         return now
 
-    async def _push_to_transcript(self, message: InboundMessage, step: str, entry: dict[str, Any]) -> bool:
-        """Add a line to the intake's transcript once for this message and step; False if it was there."""
-        keys = [_key(message.conversation_id, f"{step}:{message.message_id}"),
-                _key(message.conversation_id, "transcript")]
-        return bool(await self._push_once(keys=keys, args=[json.dumps(entry, ensure_ascii=False), DEDUP_SECONDS]))
+    async def _push_to_transcript(self, message: InboundMessage, mark: str, entry: dict[str, Any]) -> None:
+        """Add a line to the intake's transcript, once: the key ``mark`` records that it is there."""
+        keys = [mark, _key(message.conversation_id, "transcript")]
+        await self._push_once(keys=keys, args=[json.dumps(entry, ensure_ascii=False), DEDUP_SECONDS])
 
     async def _say(
         self, to: InboundMessage, step: str, text: str, language: str, buttons: tuple[Any, ...] = ()
@@ -370,7 +368,7 @@ class Router:
                               ensure_ascii=False)
 
         entry = await self._once(_key(to.conversation_id, f"say-{step}:{to.message_id}"), say)
-        await self._push_to_transcript(to, f"said-{step}", json.loads(entry))
+        await self._push_to_transcript(to, _key(to.conversation_id, f"said-{step}:{to.message_id}"), json.loads(entry))
 
     async def _open_case(
         self, message: InboundMessage, language: str, record: dict[str, Any], reason: str
