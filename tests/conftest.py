@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import logging
 import os
-import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 import pytest
@@ -18,6 +18,7 @@ from redis.asyncio import Redis
 
 from gateway.embedded_redis import EmbeddedRedis
 from gateway.settings import Settings
+from tests.scratch_postgres import NoPostgres, scratch_database
 
 pytest_plugins = ["tests.mail_servers", "tests.logs_private"]
 
@@ -86,7 +87,14 @@ def settings(redis: Redis, redis_server: str, tmp_path: Path) -> Settings:
     )
 
 
-POSTGRES_ADMIN_URL = os.environ.get("POSTGRES_ADMIN_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
+PASSWORD = "correct horse battery"  # every handler's account in the in-process API tests
+
+
+async def login(client: Any, name: str) -> dict[str, str]:
+    """Log in through the API as ``name`` (password ``PASSWORD``): the bearer header for later requests."""
+    response = await client.post("/api/login", json={"name": name, "password": PASSWORD})
+    assert response.status == 200
+    return {"Authorization": f"Bearer {(await response.json())['token']}"}
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -99,19 +107,10 @@ async def record_url(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIte
     if request.param == "sqlite":
         yield f"sqlite+aiosqlite:///{tmp_path / 'record.db'}"
         return
-    import asyncpg  # only the PostgreSQL run needs it
-
-    name = f"cg_test_{uuid.uuid4().hex[:12]}"
     try:
-        admin = await asyncpg.connect(POSTGRES_ADMIN_URL, timeout=5)
-    except (OSError, asyncpg.PostgresError) as exc:
+        async with scratch_database("cg_test") as url:
+            yield url
+    except NoPostgres as exc:
         if os.environ.get("REQUIRE_POSTGRES") == "1":
             raise
-        pytest.skip(f"no PostgreSQL at {POSTGRES_ADMIN_URL}: {exc}")
-    try:
-        await admin.execute(f'CREATE DATABASE "{name}"')
-        parts = urlsplit(POSTGRES_ADMIN_URL)
-        yield urlunsplit(("postgresql+asyncpg", parts.netloc, f"/{name}", parts.query, ""))
-    finally:
-        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        await admin.close()
+        pytest.skip(str(exc))

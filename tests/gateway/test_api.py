@@ -12,8 +12,7 @@ from gateway import keys
 from gateway.app import create_app
 from gateway.settings import Settings
 from tests.chat_client import ChatClient
-
-PASSWORD = "correct horse battery"
+from tests.conftest import PASSWORD, login
 
 
 @pytest.fixture
@@ -23,12 +22,6 @@ async def client(aiohttp_client: Any, settings: Settings) -> Any:
     await app[keys.AGENTS].add("ann", PASSWORD, "agent")
     await app[keys.AGENTS].add("bob", PASSWORD, "agent")
     return client
-
-
-async def login(client: Any, name: str = "ann") -> dict[str, str]:
-    response = await client.post("/api/login", json={"name": name, "password": PASSWORD})
-    assert response.status == 200
-    return {"Authorization": f"Bearer {(await response.json())['token']}"}
 
 
 async def test_a_wrong_password_gets_401_and_no_token(client: Any) -> None:
@@ -50,7 +43,7 @@ async def test_repeated_failures_lock_the_account(client: Any) -> None:
 async def test_malformed_requests_get_clear_errors(client: Any) -> None:
     assert (await client.post("/api/login", data=b"not json")).status == 400
     assert (await client.post("/api/login", json={"name": "ann"})).status == 422
-    auth = await login(client)
+    auth = await login(client, "ann")
     assert (await client.get("/api/cases?status=lost", headers=auth)).status == 400
     missing = await client.get("/api/cases/C-000000-AAAA", headers=auth)
     assert missing.status == 404 and (await missing.json())["error"]
@@ -61,7 +54,7 @@ async def test_an_agent_takes_a_case_replies_and_the_customer_sees_it(client: An
     await chat.send("My withdrawal has been pending for a week")
     case_frame = await chat.expect(lambda f: f["type"] == "case")
 
-    auth = await login(client)
+    auth = await login(client, "ann")
     listed = await (await client.get("/api/cases?status=queued", headers=auth)).json()
     assert [c["id"] for c in listed["cases"]] == [case_frame["case_id"]]
     assert "conversation_id" not in listed["cases"][0]
@@ -111,7 +104,7 @@ async def test_openapi_describes_the_contract(client: Any) -> None:
 
 
 async def test_the_console_hears_about_new_cases_live(client: Any) -> None:
-    auth = await login(client)
+    auth = await login(client, "ann")
     events = await client.get("/api/events", headers=auth)
     assert events.headers["Content-Type"].startswith("text/event-stream")
     chat = await ChatClient.connect(client, "/chat/ws", language="zh")
@@ -216,7 +209,7 @@ async def test_roles_and_desks_decide_who_sees_and_does_what(client: Any) -> Non
 
 
 async def test_after_the_answer_the_customer_rates_it_and_a_low_score_reopens_the_case(client: Any) -> None:
-    auth = await login(client)
+    auth = await login(client, "ann")
     for score, status in (("4", "closed"), ("２", "reopened")):
         chat = await ChatClient.connect(client, "/chat/ws", language="zh")
         await chat.send("我的提现一周了还没到账")

@@ -19,11 +19,10 @@ from gateway import keys
 from gateway.app import create_app
 from gateway.openapi import SPEC
 from gateway.settings import Settings
-from tests.conftest import SPARE_DB, with_db
+from tests.conftest import PASSWORD, SPARE_DB, with_db
 
 # The event stream never ends and logout would end the session the other requests use.
 schema = schemathesis.openapi.from_dict(SPEC).exclude(path_regex=r"^/api/(events|logout)$")
-PASSWORD = "correct horse battery"
 
 
 class LiveGateway:

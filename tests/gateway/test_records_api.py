@@ -19,9 +19,9 @@ from gateway.records_api import RECORD_ENGINE
 from gateway.settings import Settings
 from handoff.record_models import Base
 from handoff.synthetic import generate_cases
+from tests.conftest import PASSWORD, login
 from tests.handoff.record_data import at, case_row, insert_cases, insert_history
 
-PASSWORD = "correct horse battery"
 CASE_ID = "C-261105-7KQ4"
 ROUTES = ("/api/records/search", "/api/records/report?period=2026Q4", f"/api/records/cases/{CASE_ID}/export")
 
@@ -64,12 +64,6 @@ async def client(aiohttp_client: Any, settings: Settings, record_url: str) -> An
     return client
 
 
-async def login(client: Any, name: str = "sue") -> dict[str, str]:
-    response = await client.post("/api/login", json={"name": name, "password": PASSWORD})
-    assert response.status == 200
-    return {"Authorization": f"Bearer {(await response.json())['token']}"}
-
-
 async def test_without_a_session_every_route_gets_401(client: Any) -> None:
     for path in ROUTES:
         response = await client.get(path)
@@ -86,7 +80,7 @@ async def test_an_agent_gets_403_everywhere(client: Any) -> None:
 
 
 async def test_a_supervisor_searches_and_gets_a_page_of_results(client: Any) -> None:
-    auth = await login(client)
+    auth = await login(client, "sue")
     everything = await (await client.get("/api/records/search?page_size=10", headers=auth)).json()
     assert everything["total"] == 61 and len(everything["items"]) == 10 and everything["pages"] == 7
     assert everything["items"][0]["id"] == CASE_ID and everything["zone"] == "Asia/Shanghai"
@@ -115,7 +109,7 @@ BAD_SEARCHES = (
 
 
 async def test_bad_search_parameters_get_400(client: Any) -> None:
-    auth = await login(client)
+    auth = await login(client, "sue")
     for query in BAD_SEARCHES:  # one app for them all: starting one per query would be slow
         response = await client.get(f"/api/records/search?{query}", headers=auth)
         assert response.status == 400, query
@@ -123,7 +117,7 @@ async def test_bad_search_parameters_get_400(client: Any) -> None:
 
 
 async def test_the_export_is_an_attachment_that_round_trips(client: Any) -> None:
-    auth = await login(client)
+    auth = await login(client, "sue")
     response = await client.get(f"/api/records/cases/{CASE_ID}/export", headers=auth)
     assert response.status == 200 and response.content_type == "application/json"
     assert response.headers["Content-Disposition"] == f'attachment; filename="{CASE_ID}.json"'
@@ -139,7 +133,7 @@ async def test_the_export_is_an_attachment_that_round_trips(client: Any) -> None
 
 
 async def test_an_unknown_case_is_404_and_an_unknown_format_400(client: Any) -> None:
-    auth = await login(client)
+    auth = await login(client, "sue")
     missing = await client.get("/api/records/cases/C-000000-AAAA/export", headers=auth)
     assert missing.status == 404 and (await missing.json())["error"]
     wrong = await client.get(f"/api/records/cases/{CASE_ID}/export?format=xml", headers=auth)
@@ -147,7 +141,7 @@ async def test_an_unknown_case_is_404_and_an_unknown_format_400(client: Any) -> 
 
 
 async def test_the_report_comes_as_json_html_csv_and_pdf(client: Any) -> None:
-    auth = await login(client)
+    auth = await login(client, "sue")
     data = await (await client.get("/api/records/report?period=2026Q4", headers=auth)).json()
     assert data["period"] == {"label": "2026Q4", "start": "2026-10-01", "end": "2026-12-31",
                               "zone": "Asia/Shanghai"}
@@ -162,7 +156,7 @@ async def test_the_report_comes_as_json_html_csv_and_pdf(client: Any) -> None:
 
 
 async def test_the_report_json_can_carry_its_charts(client: Any) -> None:
-    auth = await login(client)
+    auth = await login(client, "sue")
     response = await client.get("/api/records/report?period=2026-10-01..2026-11-30&charts=true", headers=auth)
     charts = (await response.json())["charts"]
     assert set(charts) == {"channel", "product", "risk", "handling", "satisfaction"}
@@ -177,7 +171,7 @@ BAD_REPORTS = (
 
 
 async def test_bad_report_parameters_get_400(client: Any) -> None:
-    auth = await login(client)
+    auth = await login(client, "sue")
     for query in BAD_REPORTS:
         response = await client.get(f"/api/records/report?{query}", headers=auth)
         assert response.status == 400, query
