@@ -34,7 +34,6 @@ import statistics
 import sys
 import tempfile
 import time
-import uuid
 from collections.abc import AsyncIterator, Awaitable, Iterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, replace
@@ -42,7 +41,6 @@ from datetime import UTC, date, datetime
 from itertools import islice
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
 from sqlalchemy import Select, func, insert, select, text
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
@@ -50,6 +48,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from handoff.record_models import Base, CaseRow
 from handoff.search import SEARCH_INDEXES, SearchQuery, search
 from handoff.synthetic import generate_cases
+from tests.scratch_postgres import NoPostgres, scratch_database
 
 GOAL = 3.0  # the costliest search's median, in passes over the table's text
 GOAL_MS = 1000.0
@@ -57,7 +56,6 @@ CASES = int(os.environ.get("BENCH_SEARCH_CASES", "100000"))
 SEED = 7
 START, END = date(2025, 12, 1), date(2026, 12, 1)
 ABSENT = "zzqx-no-such-word"
-POSTGRES_ADMIN_URL = os.environ.get("POSTGRES_ADMIN_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 BATCH = 2000
 
 
@@ -182,22 +180,12 @@ async def on_sqlite(cases: int, runs: int, indexes: bool) -> tuple[float, float]
 @asynccontextmanager
 async def postgres_database() -> AsyncIterator[str | None]:
     """The URL of a new, empty database, dropped afterwards; None (and a message) if there is no server."""
-    import asyncpg  # type: ignore[import-untyped]
-
-    name = f"cg_bench_{uuid.uuid4().hex[:12]}"
     try:
-        admin = await asyncpg.connect(POSTGRES_ADMIN_URL, timeout=5)
-    except (OSError, asyncpg.PostgresError) as exc:
-        print(f"\npostgresql: skipped, no server at {POSTGRES_ADMIN_URL}: {exc}")
+        async with scratch_database("cg_bench") as url:
+            yield url
+    except NoPostgres as exc:
+        print(f"\npostgresql: skipped, {exc}")
         yield None
-        return
-    try:
-        await admin.execute(f'CREATE DATABASE "{name}"')
-        parts = urlsplit(POSTGRES_ADMIN_URL)
-        yield urlunsplit(("postgresql+asyncpg", parts.netloc, f"/{name}", parts.query, ""))
-    finally:
-        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        await admin.close()
 
 
 async def on_postgres(cases: int, runs: int, indexes: bool) -> tuple[float, float] | None:
