@@ -10,14 +10,16 @@ Two parts, both needed:
   before aio-libs/aiohttp#13681 started it only after a first answer, so a client that never finished its
   first request kept its connection forever. tests/gateway/test_hostile_input.py checks it.)
   ``max_line_size``, ``max_field_size`` and ``max_headers`` bound the head itself (400 beyond them).
-  The access log names the path without its query string (see ``AccessLogger``).
+  The access log names the path without its query string, and only the start of a long path or User-Agent
+  (see ``AccessLogger``).
 - ``install(app)``: a middleware in front of every handler that reads the body itself, under a deadline,
   once the head has arrived (where the server's own timers no longer look):
   - a body larger than the app's ``client_max_size`` gets 413: at once when Content-Length says so, else
     as soon as what arrived passes the limit;
   - a body that has not fully arrived ``body_timeout`` seconds after its head gets 408 and the connection
     is closed;
-  - a body in a charset Python does not know gets 415, a body that cannot be decoded (broken gzip) 400.
+  - a body in a charset Python does not know gets 415, a body that cannot be decoded (broken gzip) 400;
+  - a static file name longer than the file system takes gets 414 (the static routes would answer 500).
   Handlers then find the body already read (``request.read()``, ``text()``, ``json()`` and a urlencoded
   ``post()`` answer from it). Multipart bodies are left to their handler, which streams them; no route
   takes one today.
@@ -29,6 +31,7 @@ nothing (DESIGN.md invariant 7).
 from __future__ import annotations
 
 import asyncio
+import errno
 import logging
 from typing import Any
 
@@ -43,6 +46,8 @@ LINGERING_TIME = 5.0
 MAX_LINE_SIZE = 8190
 MAX_FIELD_SIZE = 8190
 MAX_HEADERS = 128
+LOGGED_PATH = 200  # characters of a request's path in the access log
+LOGGED_USER_AGENT = 160
 
 _INSTALLED = web.AppKey("hardening_installed", bool)
 
@@ -75,12 +80,18 @@ class AccessLogger(AbstractAccessLogger):
         query = "?..." if request.query_string else ""
         version = f"{request.version.major}.{request.version.minor}"
         self.logger.info('%s "%s %s%s HTTP/%s" %s %s %.3fs "%s"', request.remote or "-", request.method,
-                         request.path, query, version, response.status, response.body_length, time,
-                         request.headers.get("User-Agent", "-"))
+                         _shortened(request.path, LOGGED_PATH), query, version, response.status,
+                         response.body_length, time,
+                         _shortened(request.headers.get("User-Agent", "-"), LOGGED_USER_AGENT))
 
     @property
     def enabled(self) -> bool:
         return self.logger.isEnabledFor(logging.INFO)
+
+
+def _shortened(text: str, limit: int) -> str:
+    """The start of ``text``: a client's 8 KB path or User-Agent is not 8 KB of log for every request."""
+    return text if len(text) <= limit else text[:limit] + "..."
 
 
 def install(app: web.Application, body_timeout: float = BODY_TIMEOUT) -> None:
@@ -100,7 +111,13 @@ def body_limits(body_timeout: float = BODY_TIMEOUT) -> Middleware:
             refusal = await _read_body(request, body_timeout)
             if refusal is not None:
                 return refusal
-        return await handler(request)
+        try:
+            return await handler(request)
+        except OSError as exc:
+            # A static file's name longer than the file system takes (aiohttp's static route asks it as is).
+            if exc.errno != errno.ENAMETOOLONG:
+                raise
+            return _refuse(414, "the path names a file longer than any this server has")
 
     return limits
 

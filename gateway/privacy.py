@@ -12,7 +12,10 @@ import hashlib
 import logging
 import re
 
-_EMAIL = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
+# Every run of the characters an address starts with is matched, with or without an address in it: a search that
+# could fail would start again at each position inside a long run (a path or User-Agent of letters), and masking a
+# line would cost its length squared. Runs without an "@domain" are put back as they were (``_mask_email``).
+_EMAIL = re.compile(r"[\w.+-]+(@[\w-]+(?:\.[\w-]+)+)?")
 # Phones, IDs and accounts: 7+ digits in a row, 9+ digits with spaces or dashes between groups, 7+ after a
 # "+", or 5+ after an area code in brackets ("(555) 123-4567", "+44 (0)7700 900123"). Shorter spaced runs
 # are left alone: they are log noise such as "200 3338" (status and size).
@@ -34,7 +37,13 @@ def conversation_ref(conversation_id: str) -> str:
 def redact(text: str) -> str:
     if "%" in text:
         text = _ESCAPED.sub(lambda m: chr(int(m.group(1), 16)), text)
-    return _NUMBER.sub(_mask_number, _EMAIL.sub("[email]", text))
+    if "@" in text:
+        text = _EMAIL.sub(_mask_email, text)
+    return _NUMBER.sub(_mask_number, text)
+
+
+def _mask_email(match: re.Match[str]) -> str:
+    return "[email]" if match.group(1) else match.group()
 
 
 def _mask_number(match: re.Match[str]) -> str:

@@ -381,3 +381,24 @@ async def test_the_access_log_leaves_out_query_strings(served: Served, caplog: p
     [line] = [r.getMessage() for r in caplog.records if r.name == "aiohttp.access"]
     assert '"GET /healthz?... HTTP/1.1" 200' in line
     assert "8613800138000" not in line and "Li" not in line
+
+
+async def test_the_access_log_keeps_the_start_of_a_long_path_and_user_agent(
+        served: Served, caplog: pytest.LogCaptureFixture) -> None:
+    """An 8 KB path or User-Agent is not 8 KB of log (nor 8 KB for the privacy filter to go through)."""
+    path, agent = "/cases/" + "a" * 8000, "Mozilla/5.0 " + "b" * 8000
+    with caplog.at_level(logging.INFO, logger="aiohttp.access"):
+        async with aiohttp.ClientSession() as http:
+            await http.get(served.url + path, headers={"User-Agent": agent})
+    [line] = [r.getMessage() for r in caplog.records if r.name == "aiohttp.access"]
+    assert len(line) < 1000, len(line)
+    assert '"GET /cases/aaaa' in line and "... HTTP/1.1" in line and '"Mozilla/5.0 bbbb' in line
+
+
+async def test_a_static_file_name_longer_than_the_file_system_allows_is_refused_not_a_crash(
+        client: Any, server_errors: list[logging.LogRecord]) -> None:
+    for prefix in ("/static/", "/agent/static/", "/records/static/"):
+        response = await client.get(prefix + "a" * 300 + ".js")
+        assert response.status == 414, (prefix, response.status)
+        assert "longer" in (await response.json())["error"]
+    assert server_errors == []
