@@ -10,7 +10,9 @@ trail, under an export header (format and version, when, by whom).
   every text from the record escaped (a customer's words are data, never markup). Printing it from a browser
   gives the PDF: browsers have the Chinese fonts a bare server may lack.
 
-Nothing here changes the record; the API logs who exported which case.
+Nothing here changes the record; the API logs who exported which case. An export leaves out the channel's
+internal address of the conversation (``conversation_id``): it serves no reader, and a channel's address must
+never work as a credential in someone else's hands.
 """
 
 from __future__ import annotations
@@ -35,6 +37,7 @@ FORMAT_NAME = "complaint-gateway/case-export"
 FORMAT_VERSION = 1
 HANDLING = ("acknowledged_at", "answered_at", "closed_at")
 EVENT_FIELDS = ("at", "actor", "action", "before", "after", "detail")
+INTERNAL_FIELDS = ("conversation_id",)  # in the record for the gateway's own use, never in an export
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,7 +71,8 @@ async def load_case(source: Source, case_id: str) -> CaseExport:
         messages = (await db.execute(message_query)).all()
         events = (await db.execute(event_query)).all()
     handling = {name: _iso(getattr(row, name)) for name in HANDLING}
-    return CaseExport(dict(row.document), handling, [_message(m._mapping) for m in messages],
+    case = {name: value for name, value in row.document.items() if name not in INTERNAL_FIELDS}
+    return CaseExport(case, handling, [_message(m._mapping) for m in messages],
                       [_event(e._mapping) for e in events])
 
 

@@ -15,6 +15,7 @@ from handoff.export import FORMAT_NAME, FORMAT_VERSION, digest, export_case
 from tests.handoff.record_data import at, case_row, empty_record, insert_cases, insert_history
 
 CASE_ID = "C-261103-7KQ4"
+CONVERSATION_ID = "webchat:5f3e0a9c1d2b4e6f8a7b9c0d1e2f3a4b"  # the channel's own address of the conversation
 HOSTILE = '<script>alert("x")</script><img src=x onerror=alert(1)>'
 MESSAGES: list[dict[str, Any]] = [
     {"at": "2026-11-03T09:00:00+00:00", "from": "customer", "channel": "webchat",
@@ -44,6 +45,7 @@ async def record(record_url: str) -> AsyncIterator[AsyncEngine]:
                    description=f"强制平仓 {HOSTILE}", product="margin_trading", status="answered",
                    acknowledged_at=at("2026-11-03T09:30"), answered_at=at("2026-11-04T10:00"), outcome="upheld")
     row["document"]["resolution"] = {"summary": "Refunded the loss & apologised", "outcome": "upheld", "by": "ann"}
+    row["document"]["conversation_id"] = CONVERSATION_ID
     await insert_cases(engine, [row, case_row("C-261103-AAAA", created)])
     await insert_history(engine, CASE_ID, MESSAGES, EVENTS)
     try:
@@ -89,6 +91,15 @@ async def test_the_html_export_shows_everything_and_runs_nothing(record: AsyncEn
         assert str(event["detail"]) in html
     assert "margin trading 融资融券" in html and "upheld 成立" in html
     assert "Exported" in html and "by sue" in html
+
+
+async def test_an_export_leaves_out_the_channels_address_of_the_conversation(record: AsyncEngine) -> None:
+    exported = json.loads(await export_case(record, CASE_ID, "json"))
+    assert "conversation_id" not in exported["case"] and exported["case"]["channel"] == "webchat"
+    body = {key: value for key, value in exported.items() if key != "export"}
+    assert digest(body) == exported["export"]["sha256"]  # the digest is of what the file holds
+    for fmt in ("json", "html"):
+        assert CONVERSATION_ID.partition(":")[2] not in (await export_case(record, CASE_ID, fmt)).decode()
 
 
 async def test_a_case_not_in_the_record_is_not_found(record: AsyncEngine) -> None:
