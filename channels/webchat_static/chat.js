@@ -61,6 +61,7 @@
       conn_offline_now: 'Offline — retrying…',
       err_too_long: 'Your message is too long: the limit is 2,000 characters. Please shorten it or send it in parts.',
       err_rate_limited: 'You are sending messages very quickly. Please wait a moment; we will send it shortly.',
+      err_too_many_chats: 'Too many chats are open or were started from your network just now. Please close other chat windows; we will connect again shortly.',
       err_bad_message: 'That message could not be accepted. Please check it and try again.',
       err_no_session: 'Your chat session had expired. A new one has been started.',
       err_unavailable: 'We could not record that just now. We will try again in a moment.',
@@ -110,6 +111,7 @@
       conn_offline_now: '连接中断，正在重试…',
       err_too_long: '留言过长：每条最多 2000 个字符。请精简内容或分多条发送。',
       err_rate_limited: '您发送得太快了，请稍候片刻，我们会稍后自动发送。',
+      err_too_many_chats: '您所在网络当前打开或新建的对话过多。请关闭其他对话窗口，我们会稍后自动重新连接。',
       err_bad_message: '这条留言无法受理，请检查后重试。',
       err_no_session: '您的会话已过期，已为您开始新的会话。',
       err_unavailable: '暂时无法记录这条留言，我们会稍后自动重试。',
@@ -532,6 +534,7 @@
     var key = {
       too_long: 'err_too_long',
       rate_limited: 'err_rate_limited',
+      too_many_chats: 'err_too_many_chats',
       bad_message: 'err_bad_message',
       no_session: 'err_no_session',
       unavailable: 'err_unavailable'
@@ -848,6 +851,12 @@
 
   function onError(data) {
     var code = String(data.code || '');
+    if (code === 'rate_limited' && !welcomed) {
+      // Refused before the conversation started (too many chats from this address): the server closes the
+      // socket and we connect again later, with the usual growing delay.
+      showError('too_many_chats', data.message);
+      return;
+    }
     var id = data.id != null ? String(data.id) : null;
     var perMessage = code === 'too_long' || code === 'bad_message' || code === 'rate_limited' || code === 'unavailable';
     if (perMessage) {
