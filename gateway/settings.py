@@ -2,15 +2,29 @@
 
 Every knob the gateway has lives here, with its environment variable and default; nothing else reads
 ``os.environ``. The README's configuration table mirrors this file.
+
+Guarantees:
+- a value the gateway cannot use (a word outside a setting's fixed set, a URL of the wrong kind, a port
+  outside 1-65535, a negative time, a file that is not there) raises ``SettingsError`` naming the variable,
+  at start, whether it came from the environment or from code (``from_env`` overrides, ``dataclasses.replace``):
+  never a silent fallback, least of all to plaintext;
+- secrets (passwords, tokens, the password in a database or Redis URL, the alert webhook's secret path)
+  never show in the settings' ``repr`` nor in a ``SettingsError``.
 """
 
 from __future__ import annotations
 
+import math
 import os
-from collections.abc import Mapping
-from dataclasses import dataclass, field, fields
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import Field, dataclass, field, fields
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
+
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
 
 from handoff.sla import PRESETS
 
@@ -23,61 +37,107 @@ def _project_root() -> Path:
     return Path(__file__).resolve().parent.parent
 
 
-@dataclass(frozen=True, slots=True)
+WEB = ("http", "https")
+REDIS = ("redis", "rediss")
+
+
+def _rules(name: str, *, choices: tuple[str, ...] = (), schemes: tuple[str, ...] = (), secret: bool = False,
+           file: bool = False, above: float | None = None, at_least: float | None = None,
+           at_most: float | None = None) -> dict[str, Any]:
+    """What the value of environment variable ``name`` must be (a field's metadata)."""
+    bounds = {"above": above, "at_least": at_least, "at_most": at_most}
+    return {"env": name, "choices": choices, "schemes": schemes, "secret": secret, "file": file,
+            **{key: bound for key, bound in bounds.items() if bound is not None}}
+
+
+def _env(name: str, default: Any, **rules: Any) -> Any:
+    """A setting read from the environment variable ``name``, with what its value must be (``_rules``)."""
+    return field(default=default, metadata=_rules(name, **rules))
+
+
+def _port(name: str, default: int) -> Any:
+    return _env(name, default, at_least=1, at_most=65535)
+
+
+def _positive(name: str, default: float) -> Any:
+    return _env(name, default, above=0)
+
+
+def _not_negative(name: str, default: float) -> Any:
+    return _env(name, default, at_least=0)
+
+
+@dataclass(frozen=True, slots=True, repr=False)
 class Settings:
-    host: str = field(default="127.0.0.1", metadata={"env": "HOST"})
-    port: int = field(default=8080, metadata={"env": "PORT"})
-    public_base_url: str = field(default="", metadata={"env": "PUBLIC_BASE_URL"})
-    redis_url: str = field(default="", metadata={"env": "REDIS_URL"})
-    rasa_url: str = field(default="http://127.0.0.1:5005", metadata={"env": "RASA_URL"})
-    rasa_timeout: float = field(default=10.0, metadata={"env": "RASA_TIMEOUT"})
-    actions_port: int = field(default=5055, metadata={"env": "ACTIONS_PORT"})
-    bot_token: str = field(default="", metadata={"env": "GATEWAY_BOT_TOKEN"})
-    data_dir: Path = field(default_factory=lambda: _project_root() / "var", metadata={"env": "DATA_DIR"})
-    chat_max_text: int = field(default=2000, metadata={"env": "CHAT_MAX_TEXT"})
-    chat_rate_limit: int = field(default=10, metadata={"env": "CHAT_RATE_LIMIT"})
-    chat_rate_window: float = field(default=10.0, metadata={"env": "CHAT_RATE_WINDOW"})
-    claim_timeout: float = field(default=900.0, metadata={"env": "CLAIM_TIMEOUT"})
-    token_ttl: int = field(default=12 * 3600, metadata={"env": "AGENT_TOKEN_TTL"})
-    login_lockout: int = field(default=5, metadata={"env": "LOGIN_LOCKOUT"})
-    log_level: str = field(default="INFO", metadata={"env": "LOG_LEVEL"})
-    twilio_account_sid: str = field(default="", metadata={"env": "TWILIO_ACCOUNT_SID"})
-    twilio_auth_token: str = field(default="", metadata={"env": "TWILIO_AUTH_TOKEN"})
-    twilio_from_number: str = field(default="", metadata={"env": "TWILIO_FROM_NUMBER"})
-    twilio_api_base_url: str = field(default="", metadata={"env": "TWILIO_API_BASE_URL"})
-    sms_reply_wait: float = field(default=10.0, metadata={"env": "SMS_REPLY_WAIT"})
-    voice_language: str = field(default="auto", metadata={"env": "VOICE_LANGUAGE"})
-    voice_handoff_number: str = field(default="", metadata={"env": "VOICE_HANDOFF_NUMBER"})
-    voice_min_confidence: float = field(default=0.4, metadata={"env": "VOICE_MIN_CONFIDENCE"})
-    transcripts_token: str = field(default="", metadata={"env": "TRANSCRIPTS_TOKEN"})
-    imap_host: str = field(default="", metadata={"env": "IMAP_HOST"})
-    imap_port: int = field(default=993, metadata={"env": "IMAP_PORT"})
-    imap_user: str = field(default="", metadata={"env": "IMAP_USER"})
-    imap_password: str = field(default="", metadata={"env": "IMAP_PASSWORD"})
-    imap_tls: str = field(default="implicit", metadata={"env": "IMAP_TLS"})
-    imap_poll_seconds: float = field(default=30.0, metadata={"env": "IMAP_POLL_SECONDS"})
-    smtp_host: str = field(default="", metadata={"env": "SMTP_HOST"})
-    smtp_port: int = field(default=587, metadata={"env": "SMTP_PORT"})
-    smtp_user: str = field(default="", metadata={"env": "SMTP_USER"})
-    smtp_password: str = field(default="", metadata={"env": "SMTP_PASSWORD"})
-    smtp_tls: str = field(default="starttls", metadata={"env": "SMTP_TLS"})
-    mail_from: str = field(default="", metadata={"env": "MAIL_FROM"})
-    mail_ca_file: str = field(default="", metadata={"env": "MAIL_CA_FILE"})
-    mail_verify_tls: bool = field(default=True, metadata={"env": "MAIL_VERIFY_TLS"})
-    email_auto_replies_per_day: int = field(default=5, metadata={"env": "EMAIL_AUTO_REPLIES_PER_DAY"})
-    email_max_attachment_bytes: int = field(default=10 * 1024 * 1024, metadata={"env": "EMAIL_MAX_ATTACHMENT_BYTES"})
-    sla_policy: str = field(default="cn-securities", metadata={"env": "SLA_POLICY"})
-    due_soon_hours: float = field(default=4.0, metadata={"env": "DUE_SOON_HOURS"})
-    alert_webhook_url: str = field(default="", metadata={"env": "ALERT_WEBHOOK_URL"})
-    deadline_check_seconds: float = field(default=60.0, metadata={"env": "DEADLINE_CHECK_SECONDS"})
-    risk_rules_file: str = field(default="", metadata={"env": "RISK_RULES_FILE"})
-    request_body_timeout: float = field(default=30.0, metadata={"env": "REQUEST_BODY_TIMEOUT"})
-    database_url: str = field(default="", metadata={"env": "DATABASE_URL"})
-    retention_years: int = field(default=5, metadata={"env": "RETENTION_YEARS"})
+    host: str = _env("HOST", "127.0.0.1")
+    port: int = _port("PORT", 8080)
+    public_base_url: str = _env("PUBLIC_BASE_URL", "", schemes=WEB)
+    redis_url: str = _env("REDIS_URL", "", schemes=REDIS)
+    redis_mode: str = _env("REDIS_MODE", "standalone", choices=("standalone", "cluster", "sentinel"))
+    redis_sentinel_master: str = _env("REDIS_SENTINEL_MASTER", "")
+    rasa_url: str = _env("RASA_URL", "http://127.0.0.1:5005", schemes=WEB)
+    rasa_timeout: float = _positive("RASA_TIMEOUT", 10.0)
+    actions_port: int = _port("ACTIONS_PORT", 5055)
+    bot_token: str = _env("GATEWAY_BOT_TOKEN", "", secret=True)
+    data_dir: Path = field(default_factory=lambda: _project_root() / "var", metadata=_rules("DATA_DIR"))
+    chat_max_text: int = _positive("CHAT_MAX_TEXT", 2000)
+    chat_rate_limit: int = _positive("CHAT_RATE_LIMIT", 10)
+    chat_rate_window: float = _positive("CHAT_RATE_WINDOW", 10.0)
+    chat_embed_origins: tuple[str, ...] = _env("CHAT_EMBED_ORIGINS", ())
+    claim_timeout: float = _positive("CLAIM_TIMEOUT", 900.0)
+    token_ttl: int = _positive("AGENT_TOKEN_TTL", 12 * 3600)
+    login_lockout: int = _positive("LOGIN_LOCKOUT", 5)
+    log_level: str = _env("LOG_LEVEL", "INFO", choices=("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"))
+    twilio_account_sid: str = _env("TWILIO_ACCOUNT_SID", "")
+    twilio_auth_token: str = _env("TWILIO_AUTH_TOKEN", "", secret=True)
+    twilio_from_number: str = _env("TWILIO_FROM_NUMBER", "")
+    twilio_api_base_url: str = _env("TWILIO_API_BASE_URL", "", schemes=WEB)
+    sms_reply_wait: float = _not_negative("SMS_REPLY_WAIT", 10.0)
+    voice_language: str = _env("VOICE_LANGUAGE", "auto", choices=("auto", "zh", "en"))
+    voice_handoff_number: str = _env("VOICE_HANDOFF_NUMBER", "")
+    voice_min_confidence: float = _env("VOICE_MIN_CONFIDENCE", 0.4, at_least=0, at_most=1)
+    transcripts_token: str = _env("TRANSCRIPTS_TOKEN", "", secret=True)
+    imap_host: str = _env("IMAP_HOST", "")
+    imap_port: int = _port("IMAP_PORT", 993)
+    imap_user: str = _env("IMAP_USER", "")
+    imap_password: str = _env("IMAP_PASSWORD", "", secret=True)
+    imap_tls: str = _env("IMAP_TLS", "implicit", choices=("implicit", "starttls"))
+    imap_poll_seconds: float = _positive("IMAP_POLL_SECONDS", 30.0)
+    smtp_host: str = _env("SMTP_HOST", "")
+    smtp_port: int = _port("SMTP_PORT", 587)
+    smtp_user: str = _env("SMTP_USER", "")
+    smtp_password: str = _env("SMTP_PASSWORD", "", secret=True)
+    # "none" is for a relay on the same machine or network segment (and the tests' loopback sink).
+    smtp_tls: str = _env("SMTP_TLS", "starttls", choices=("starttls", "implicit", "none"))
+    mail_from: str = _env("MAIL_FROM", "")
+    mail_ca_file: str = _env("MAIL_CA_FILE", "", file=True)
+    mail_verify_tls: bool = _env("MAIL_VERIFY_TLS", True)
+    email_auto_replies_per_day: int = _not_negative("EMAIL_AUTO_REPLIES_PER_DAY", 5)
+    email_max_attachment_bytes: int = _not_negative("EMAIL_MAX_ATTACHMENT_BYTES", 10 * 1024 * 1024)
+    sla_policy: str = _env("SLA_POLICY", "cn-securities", choices=tuple(PRESETS))
+    due_soon_hours: float = _not_negative("DUE_SOON_HOURS", 4.0)
+    alert_webhook_url: str = _env("ALERT_WEBHOOK_URL", "", schemes=WEB, secret=True)
+    deadline_check_seconds: float = _positive("DEADLINE_CHECK_SECONDS", 60.0)
+    risk_rules_file: str = _env("RISK_RULES_FILE", "", file=True)
+    request_body_timeout: float = _positive("REQUEST_BODY_TIMEOUT", 30.0)
+    database_url: str = _env("DATABASE_URL", "")
+    retention_years: int = _env("RETENTION_YEARS", 5, at_least=1)
+    # Settings the design names for the handling steps to come: read and checked now, used by those steps.
+    intake_idle_minutes: int = _positive("INTAKE_IDLE_MINUTES", 30)
+    approval_policy: str = _env("APPROVAL_POLICY", "medium-and-up",
+                                choices=("none", "high-risk", "medium-and-up", "all"))
+    org_file: str = _env("ORG_FILE", "", file=True)
+    satisfaction_target: float = _env("SATISFACTION_TARGET", 0.85, above=0, at_most=1)
 
     def __post_init__(self) -> None:
-        if self.sla_policy not in PRESETS:
-            raise SettingsError(f"SLA_POLICY={self.sla_policy!r} is not one of {', '.join(PRESETS)}")
+        for f in fields(self):
+            _check(f, getattr(self, f.name))
+        _check_database_url(self.database_url)
+        _check_redis_mode(self)
+
+    def __repr__(self) -> str:
+        shown = ", ".join(f"{f.name}={_shown(f, getattr(self, f.name))!r}" for f in fields(self))
+        return f"Settings({shown})"
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
@@ -88,7 +148,7 @@ class Settings:
             raw = environ.get(f.metadata["env"])
             if raw is None or raw == "":
                 continue
-            values[f.name] = _convert(f.metadata["env"], raw, f.type)
+            values[f.name] = _convert(f, raw)
         values.update(overrides)
         return cls(**values)
 
@@ -112,20 +172,119 @@ class Settings:
 
 
 _BOOLEANS = {"1": True, "true": True, "yes": True, "on": True, "0": False, "false": False, "no": False, "off": False}
+_KINDS = {"int": "a whole number", "float": "a number", "bool": "true or false"}
+Refuse = Callable[[str], SettingsError]
 
 
-def _convert(name: str, raw: str, kind: Any) -> Any:
+def _convert(f: Field[Any], raw: str) -> Any:
+    kind = str(f.type)  # annotations are strings here (``from __future__ import annotations``)
     try:
-        if kind in (int, "int"):
+        if kind == "int":
             return int(raw)
-        if kind in (float, "float"):
+        if kind == "float":
             return float(raw)
-        if kind in (Path, "Path"):
-            return Path(raw)
-        if kind in (bool, "bool"):
-            if raw.lower() not in _BOOLEANS:
-                raise ValueError(raw)
-            return _BOOLEANS[raw.lower()]
-    except ValueError as exc:
-        raise SettingsError(f"{name}={raw!r} is not a valid {kind}") from exc
-    return raw
+        if kind == "bool":
+            return _BOOLEANS[raw.strip().lower()]
+    except (ValueError, KeyError):
+        raise SettingsError(f"{f.metadata['env']}={_shown(f, raw)!r} is not {_KINDS[kind]}") from None
+    if kind == "Path":
+        return Path(raw)
+    if kind == "tuple[str, ...]":
+        return tuple(part.rstrip("/") for part in re.split(r"[,\s]+", raw) if part)
+    for choice in f.metadata["choices"]:  # words are taken in any case: LOG_LEVEL=debug, IMAP_TLS=STARTTLS
+        if raw.strip().lower() == choice.lower():
+            return choice
+    return raw.strip() if f.metadata["schemes"] else raw
+
+
+def _check(f: Field[Any], value: Any) -> None:
+    rules, name = f.metadata, f.metadata["env"]
+
+    def refuse(why: str) -> SettingsError:
+        return SettingsError(f"{name}={_shown(f, value)!r} {why}")
+
+    if rules["choices"] and value not in rules["choices"]:
+        raise refuse(f"is not one of {', '.join(rules['choices'])}")
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        _check_number(value, rules, refuse)
+    if rules["schemes"] and value:
+        _check_url(value, rules["schemes"], refuse)
+    if rules["file"] and value and not Path(value).is_file():
+        raise refuse("names no file")
+    if name == "CHAT_EMBED_ORIGINS":
+        for origin in value:
+            _check_origin(origin, refuse)
+
+
+def _check_number(value: float, rules: Mapping[str, Any], refuse: Refuse) -> None:
+    if not math.isfinite(value):
+        raise refuse("is not a finite number")
+    if "above" in rules and not value > rules["above"]:
+        raise refuse(f"must be more than {rules['above']}")
+    if "at_least" in rules and not value >= rules["at_least"]:
+        raise refuse(f"must be at least {rules['at_least']}")
+    if "at_most" in rules and not value <= rules["at_most"]:
+        raise refuse(f"must be at most {rules['at_most']}")
+
+
+def _check_url(url: str, schemes: tuple[str, ...], refuse: Refuse) -> None:
+    parts = urlsplit(url)
+    if parts.scheme not in schemes:
+        raise refuse(f"must be a {' or '.join(s + '://' for s in schemes)} URL")
+    hosts = parts.netloc.rpartition("@")[2]
+    if not hosts:
+        raise refuse("names no host")
+    if parts.scheme in REDIS:  # Sentinels are listed in one URL: redis://sentinel-a:26379,sentinel-b:26379
+        return
+    try:
+        parts.port  # noqa: B018 (raises ValueError for a port that is not one)
+    except ValueError:
+        raise refuse("has a port outside 1-65535") from None
+
+
+def _check_origin(origin: str, refuse: Refuse) -> None:
+    parts = urlsplit(origin)
+    if parts.scheme not in WEB or not parts.hostname or parts.path not in ("", "/") or parts.query or "@" in origin:
+        raise refuse(f"holds {origin[:80]!r}, which is not an origin such as https://www.example.com")
+
+
+def _check_database_url(url: str) -> None:
+    if not url:
+        return
+    try:
+        backend = make_url(url).get_backend_name()
+    except ArgumentError:
+        raise SettingsError(f"DATABASE_URL={_without_password(url)!r} is not a database URL") from None
+    if backend not in ("sqlite", "postgresql", "postgres"):
+        raise SettingsError(f"DATABASE_URL={_without_password(url)!r}: the record runs on SQLite or PostgreSQL, "
+                            f"not {backend}")
+
+
+def _check_redis_mode(settings: Settings) -> None:
+    if settings.redis_mode != "standalone" and not settings.redis_url:
+        raise SettingsError(f"REDIS_MODE={settings.redis_mode} needs REDIS_URL (the embedded Redis is one server)")
+    if settings.redis_mode == "sentinel" and not settings.redis_sentinel_master:
+        raise SettingsError("REDIS_MODE=sentinel needs REDIS_SENTINEL_MASTER, the name of the monitored primary")
+
+
+def _shown(f: Field[Any], value: Any) -> Any:
+    """``value`` as it may be printed: secrets hidden, a URL's password too."""
+    if not value or not isinstance(value, str):
+        return value
+    if f.metadata["secret"]:
+        if f.metadata["schemes"]:  # a webhook's path is its secret; where it goes may show
+            parts = urlsplit(value)
+            return f"{parts.scheme}://{parts.netloc.rpartition('@')[2]}/***"
+        return "***"
+    if "://" in value:
+        return _without_password(value)
+    return value
+
+
+def _without_password(url: str) -> str:
+    scheme, sep, rest = url.partition("://")
+    userinfo, at, hosts = rest.rpartition("@")
+    if not at or "/" in userinfo:
+        return url
+    user, colon, _password = userinfo.partition(":")
+    return f"{scheme}{sep}{user}{':***' if colon else ''}@{hosts}"
