@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import signal
 import subprocess
 import sys
+import time
+import urllib.request
 from pathlib import Path
 
 import pytest
@@ -150,3 +153,33 @@ def test_serve_with_a_plaintext_mailbox_stops_at_once_naming_imap_tls(tmp_path: 
     assert "IMAP_TLS" in result.stderr and "implicit" in result.stderr
     assert "Secret" not in result.stdout + result.stderr
     assert not (tmp_path / "redis").exists(), "nothing started"
+
+
+def test_a_running_gateway_logs_no_secret_even_at_debug_level(tmp_path: Path) -> None:
+    """Every channel on, its servers unreachable (so failures get logged), at the most talkative log level."""
+    port, nowhere = free_port(), free_port()
+    environ = {k: v for k, v in os.environ.items() if k != "REDIS_URL"}
+    environ.update(
+        PORT=str(port), DATA_DIR=str(tmp_path), LOG_LEVEL="DEBUG", RASA_URL=f"http://127.0.0.1:{nowhere}",
+        IMAP_HOST="127.0.0.1", IMAP_PORT=str(nowhere), IMAP_USER="desk", IMAP_PASSWORD="imap-Secret-1",
+        SMTP_HOST="127.0.0.1", SMTP_PORT=str(nowhere), SMTP_PASSWORD="smtp-Secret-2", MAIL_FROM="desk@example.test",
+        TWILIO_ACCOUNT_SID="AC" + "0" * 32, TWILIO_AUTH_TOKEN="twilio-Secret-3", GATEWAY_BOT_TOKEN="bot-Secret-4",
+        TRANSCRIPTS_TOKEN="transcripts-Secret-5", ALERT_WEBHOOK_URL=f"http://127.0.0.1:{nowhere}/hook-Secret-8")
+    process = subprocess.Popen([sys.executable, "-m", "gateway.cli", "serve"], env=environ, cwd=ROOT,
+                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=2):
+                    break
+            except OSError:
+                time.sleep(0.3)
+        time.sleep(2)  # the mail reader's first attempt and its failure
+        process.send_signal(signal.SIGINT)
+        output, _ = process.communicate(timeout=30)
+    finally:
+        if process.poll() is None:
+            process.kill()
+    assert "channels on:" in output, output[-2000:]
+    assert "Secret" not in output, [line for line in output.splitlines() if "Secret" in line]
