@@ -10,7 +10,8 @@ Guarantees:
   the customer is) with the reason, and changes nothing;
 - the customer's words go to the bot in one batch pass (no questions back); the case is created with the
   whole labelled transcript attached and queued, and the answer is 202 with its id;
-- the same transcript for the same caller twice makes one case: the second answer names the first case.
+- the same transcript for the same caller twice makes one case: the second answer names the first case,
+  also when both come at once (the second waits for the first to be handled, not for the whole wait).
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ from channels.transcript_parse import Transcript, TranscriptError, parse
 
 TEXT_TYPES = frozenset({"text/vtt", "application/x-subrip", "text/srt", "text/plain"})
 _PHONE = re.compile(r"^\+?[0-9][0-9 ()-]{5,20}$")
+HANDLING_WAIT = 30.0  # how long a request waits for its transcript's case before answering without it
 
 
 class TranscriptRequestError(Exception):
@@ -43,7 +45,7 @@ class TranscriptRequestError(Exception):
 class Transcripts:
     name = "transcript"
 
-    def __init__(self, token: str, wait: float = 30.0) -> None:
+    def __init__(self, token: str, wait: float = HANDLING_WAIT) -> None:
         self._token = token
         self._wait = wait
         self._inbox: Inbox | None = None

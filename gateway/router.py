@@ -6,6 +6,8 @@ Guarantees:
 - exactly-once effect per provider message id: a retry with the same id is recorded once (SET NX and the
   inbox push are one script); a message handled again because Redis went away or a gateway died mid-way
   repeats none of what was done the first time (its transcript line, the bot's turn, each answer, the case);
+  a retry that waits (``receive_and_wait``) returns once the first try is handled, on any gateway, so the
+  channel can answer it as it answered the first;
 - one conversation, one order: a conversation's inbox is a Redis list drained by whoever holds its lease,
   one message at a time, so two gateway processes never handle one conversation at once;
 - a conversation is ``bot`` while the intake runs, then belongs to its case: later messages go to the case's
@@ -16,6 +18,7 @@ Guarantees:
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import json
 import logging
@@ -55,6 +58,8 @@ SURVEY_CHANNELS = frozenset({"webchat", "sms", "email"})
 _SCORE = re.compile(r"^\s*([1-5１-５一二三四五])\s*(分|星|/\s*5|out of 5)?\s*[。.!！]?\s*$", re.IGNORECASE)
 _CHINESE_DIGITS = {"一": 1, "二": 2, "三": 3, "四": 4, "五": 5}
 DEDUP_SECONDS = 7 * 24 * 3600
+HANDLED = b"handled"
+HANDLED_POLL = 0.05  # how often a retry looks whether another gateway has handled its first try
 
 _RELEASE_LEASE = """
 if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
@@ -64,6 +69,11 @@ return 0
 
 def _key(conversation_id: str, part: str) -> str:
     return f"cg:conv:{{{conversation_id}}}:{part}"
+
+
+def _seen_key(message: InboundMessage) -> str:
+    """Set when the message is recorded; ``HANDLED`` once it is handled, which is what a retry of it waits for."""
+    return _key(message.conversation_id, f"seen:{message.message_id}")
 
 
 def _recorded_key(message: InboundMessage) -> str:
@@ -92,7 +102,9 @@ class Router:
         self._alerts = alerts
         self._metrics = metrics
         self._tasks: set[asyncio.Task[None]] = set()
+        # One future per message waited for, shared by its first try and any retry waiting here at the same time.
         self._handled: dict[tuple[str, str], asyncio.Future[None]] = {}
+        self._waiters: collections.Counter[tuple[str, str]] = collections.Counter()
         # What was done while Redis was away, by the key that will record it: kept here until Redis has it.
         self._unsaved: dict[str, str] = {}
         self._push_once = redis.register_script(PUSH_ONCE)
@@ -101,7 +113,7 @@ class Router:
     async def receive(self, message: InboundMessage) -> bool:
         """Record the message durably; False if this provider message id was seen before."""
         conversation_id = message.conversation_id
-        keys = [_key(conversation_id, f"seen:{message.message_id}"), _key(conversation_id, "inbox")]
+        keys = [_seen_key(message), _key(conversation_id, "inbox")]
         payload = json.dumps(message.to_dict(), ensure_ascii=False)
         # Marked active first: a gateway that dies right after recording leaves the sweeper a trail.
         await self._redis.sadd(ACTIVE_KEY, conversation_id)
@@ -116,19 +128,40 @@ class Router:
 
         True: handled here, every answer has gone to the channel's ``send`` with ``in_reply_to`` set.
         False: recorded but not handled here in time (another replica holds the conversation, or the bot is
-        slow); its answers will reach the channel's ``send`` later. None: a duplicate, already recorded.
+        slow); its answers will reach the channel's ``send`` later. None: a duplicate, already recorded; it
+        returns once the first try has been handled (here or by another gateway), or after ``within`` seconds.
         """
         key = (message.conversation_id, message.message_id)
-        self._handled[key] = asyncio.get_running_loop().create_future()
+        waiter = self._wait_for(key)
         try:
             if not await self.receive(message):
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._until_handled(message, waiter), within)
                 return None
-            await asyncio.wait_for(asyncio.shield(self._handled[key]), within)
+            await asyncio.wait_for(asyncio.shield(waiter), within)
             return True
         except TimeoutError:
             return False
         finally:
+            self._stop_waiting(key)
+
+    def _wait_for(self, key: tuple[str, str]) -> asyncio.Future[None]:
+        """The future woken when the message is handled here: one for every request waiting for it at once."""
+        if key not in self._handled:
+            self._handled[key] = asyncio.get_running_loop().create_future()
+        self._waiters[key] += 1
+        return self._handled[key]
+
+    def _stop_waiting(self, key: tuple[str, str]) -> None:
+        self._waiters[key] -= 1
+        if self._waiters[key] <= 0:
+            del self._waiters[key]
             self._handled.pop(key, None)
+
+    async def _until_handled(self, message: InboundMessage, waiter: asyncio.Future[None]) -> None:
+        """Until the message is handled: here (its waiter is woken) or by another gateway (its mark is set)."""
+        while not waiter.done() and await self._redis.get(_seen_key(message)) != HANDLED:
+            await asyncio.wait([waiter], timeout=HANDLED_POLL)
 
     async def case_of(self, conversation_id: str) -> str | None:
         """The id of the conversation's open case, if it has one."""
@@ -212,6 +245,7 @@ class Router:
             await self._redis.rpush("cg:quarantine", raw)
             if self._metrics is not None:
                 self._metrics.failures.inc()
+        await self._redis.set(_seen_key(message), HANDLED, xx=True, keepttl=True)
         waiter = self._handled.get((message.conversation_id, message.message_id))
         if waiter is not None and not waiter.done():
             waiter.set_result(None)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from dataclasses import replace
 from pathlib import Path
@@ -10,6 +11,7 @@ from typing import Any
 import pytest
 from redis.asyncio import Redis
 
+from channels.transcripts import HANDLING_WAIT
 from gateway import keys
 from gateway.app import create_app
 from gateway.settings import Settings
@@ -71,6 +73,39 @@ async def test_the_same_transcript_twice_makes_one_case(client: Any) -> None:
     first = await (await client.post("/channels/transcripts", json=envelope, headers=AUTH)).json()
     second = await (await client.post("/channels/transcripts", json=envelope, headers=AUTH)).json()
     assert first["case_id"] and second == {**first, "duplicate": True}
+    assert len(await client.app[keys.CASES].list()) == 1
+
+
+async def test_the_same_transcript_twice_at_once_gets_one_case_named_in_both_answers(client: Any) -> None:
+    envelope = {"caller": CALLER, "customer_speaker": "Customer",
+                "transcript": "Agent: Good morning.\nCustomer: My stop-loss order never executed yesterday."}
+
+    async def send() -> tuple[int, dict[str, Any]]:
+        response = await client.post("/channels/transcripts", json=envelope, headers=AUTH)
+        return response.status, await response.json()
+
+    # Neither answer may sit out the whole wait for the case: the batch pass takes no time here.
+    async with asyncio.timeout(HANDLING_WAIT / 2):
+        (first_status, first), (second_status, second) = await asyncio.gather(send(), send())
+    assert (first_status, second_status) == (202, 202)
+    assert first["case_id"] and second["case_id"] == first["case_id"], (first, second)
+    assert sorted([first["duplicate"], second["duplicate"]]) == [False, True]
+    assert len(await client.app[keys.CASES].list()) == 1
+
+
+async def test_the_same_transcript_at_two_gateways_at_once_gets_one_case_named_in_both_answers(
+    client: Any, aiohttp_client: Any, settings: Settings
+) -> None:
+    other_gateway = await aiohttp_client(create_app(replace(settings, transcripts_token=TOKEN)))
+    envelope = {"caller": CALLER, "customer_speaker": "Customer",
+                "transcript": "Agent: Hello.\nCustomer: I was sold a fund I did not understand."}
+    async with asyncio.timeout(HANDLING_WAIT / 2):
+        first, second = await asyncio.gather(
+            client.post("/channels/transcripts", json=envelope, headers=AUTH),
+            other_gateway.post("/channels/transcripts", json=envelope, headers=AUTH))
+        bodies = [await first.json(), await second.json()]
+    assert (first.status, second.status) == (202, 202)
+    assert bodies[0]["case_id"] and bodies[1]["case_id"] == bodies[0]["case_id"], bodies
     assert len(await client.app[keys.CASES].list()) == 1
 
 
