@@ -4,12 +4,14 @@ Guarantees:
 - only requests signed by Twilio get in (403 otherwise, nothing recorded);
 - a message is recorded before Twilio gets its 200; a retry with the same MessageSid is recorded once and
   causes no second bot turn: its TwiML repeats what the first try's response said (Twilio retries when that
-  response never reached it);
+  response never reached it), also when it comes while the first try is still being answered;
 - the bot's answer to a message goes back inside that webhook's TwiML when it is ready in time; anything
   later (an agent's reply, a slow bot) leaves through the REST client with a status callback that records
   delivery; answers held for a TwiML whose gateway died before responding leave through the REST client too;
 - STOP (and UNSUBSCRIBE, 退订, ...) is honoured: the number is recorded as opted out and nothing more is
-  sent to it until it texts START; HELP (帮助) gets the help text, as carriers require.
+  sent to it until it texts START; HELP (帮助) gets the help text, as carriers require. A replayed STOP or
+  START (its MessageSid seen before) changes nothing;
+- a delivery status callback is recorded once: a repeat or replay of it changes nothing.
 """
 
 from __future__ import annotations
@@ -31,7 +33,7 @@ from twilio.twiml.messaging_response import MessagingResponse
 from channels.base import Inbox
 from channels.held_answers import HeldAnswers, send_orphans_forever
 from channels.message import Attachment, Contact, InboundMessage, OutboundMessage
-from channels.twilio_common import TwilioConfig, signed_form, twiml_response
+from channels.twilio_common import TwilioConfig, answer_once, signed_form, twiml_response
 
 log = logging.getLogger(__name__)
 
@@ -46,6 +48,11 @@ MAX_SEGMENTS_PER_MESSAGE = 10
 _GSM = set("@£$¥èéùìòÇ\nØø\rÅåΔ_ΦΓΛΩΠΨΣΘΞÆæßÉ !\"#¤%&'()*+,-./0123456789:;<=>?¡ABCDEFGHIJKLMNOPQRSTUVWXYZÄÖÑÜ§"
            "¿abcdefghijklmnopqrstuvwxyzäöñüà^{}\\[~]|€")
 _BREAK = re.compile(r"(?<=[。！？!?.;；\n])\s*|\s+")
+# How long a webhook's answer is kept for its repeats: as long as the router remembers a message id
+# (gateway/router.py, DEDUP_SECONDS), so a replayed STOP or START changes nothing in that time either.
+REPEAT_SECONDS = 7 * 24 * 3600
+# Past the reply wait, how long a webhook being answered may take before a repeat answers it instead.
+ANSWER_MARGIN = 5.0
 
 
 def _optout_key(number: str) -> str:
@@ -54,6 +61,10 @@ def _optout_key(number: str) -> str:
 
 def _status_key(message_sid: str) -> str:
     return f"cg:sms:status:{message_sid}"
+
+
+def _answer_key(message_sid: str) -> str:
+    return f"cg:sms:answer:{message_sid}"
 
 
 def segment_size(text: str) -> int:
@@ -144,6 +155,11 @@ class TwilioSms:
             )
             await self._record_status(sent.sid, sent.status or "queued", None)
 
+    def _require_redis(self) -> Redis:
+        if self._redis is None:
+            raise RuntimeError("SMS used before the app started")
+        return self._redis
+
     def _require_held(self) -> HeldAnswers:
         if self._held is None:
             raise RuntimeError("SMS used before the app started")
@@ -154,17 +170,24 @@ class TwilioSms:
         message_sid, sender, body = form.get("MessageSid"), form.get("From"), form.get("Body", "")
         if not message_sid or not sender:
             raise web.HTTPBadRequest(text="MessageSid and From are required")
-        word = keyword(body)
+        message = _inbound(form, message_sid, sender, body)
+        answer = await answer_once(self._require_redis(), _answer_key(message_sid), lambda: self._answer(message),
+                                   lease=self._reply_wait + ANSWER_MARGIN, keep=REPEAT_SECONDS)
+        return twiml_response(answer)
+
+    async def _answer(self, message: InboundMessage) -> str:
+        """The TwiML answering a text: a keyword's, or the bot's (worked out once per MessageSid)."""
+        sender, word = message.conversation_key, keyword(message.text)
         if word in STOP_WORDS:
             await self._set_opt_out(sender, True)
-            return twiml_response(MessagingResponse())
+            return str(MessagingResponse())
         if word in START_WORDS and await self._opted_out(sender):
             await self._set_opt_out(sender, False)
         if word in HELP_WORDS:
             response = MessagingResponse()
             response.message(HELP_TEXT)
-            return twiml_response(response)
-        return twiml_response(await self._converse(_inbound(form, message_sid, sender, body)))
+            return str(response)
+        return str(await self._converse(message))
 
     async def _converse(self, message: InboundMessage) -> MessagingResponse:
         """Record the message and answer with what the bot said to it, if that comes in time."""
@@ -182,7 +205,14 @@ class TwilioSms:
         message_sid, status = form.get("MessageSid"), form.get("MessageStatus")
         if not message_sid or not status:
             raise web.HTTPBadRequest(text="MessageSid and MessageStatus are required")
-        await self._record_status(message_sid, status, form.get("ErrorCode"))
+
+        async def record() -> str:
+            await self._record_status(message_sid, status, form.get("ErrorCode"))
+            return status
+
+        # Twilio reports each status of a message once: the same report again is a repeat or a replay.
+        await answer_once(self._require_redis(), f"{_status_key(message_sid)}:reported:{status}", record,
+                          lease=ANSWER_MARGIN, keep=REPEAT_SECONDS)
         return web.Response(status=204)
 
     async def _record_status(self, message_sid: str, status: str, error_code: str | None) -> None:

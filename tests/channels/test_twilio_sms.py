@@ -7,6 +7,7 @@ webhook's guarantees. The conversation with the real bot is in tests/e2e/test_sm
 from __future__ import annotations
 
 import asyncio
+import json
 import xml.etree.ElementTree as ET
 from collections.abc import AsyncIterator
 from dataclasses import replace
@@ -42,10 +43,13 @@ async def twilio_api() -> AsyncIterator[tuple[str, FakeMessagesApi]]:
 
 
 @pytest.fixture
-async def sms(aiohttp_client: Any, settings: Settings, twilio_api: tuple[str, FakeMessagesApi]) -> Any:
-    sms_settings = replace(settings, twilio_account_sid=ACCOUNT_SID, twilio_auth_token=AUTH_TOKEN,
-                           twilio_from_number=FROM_NUMBER, twilio_api_base_url=twilio_api[0],
-                           public_base_url=PUBLIC)
+def sms_settings(settings: Settings, twilio_api: tuple[str, FakeMessagesApi]) -> Settings:
+    return replace(settings, twilio_account_sid=ACCOUNT_SID, twilio_auth_token=AUTH_TOKEN,
+                   twilio_from_number=FROM_NUMBER, twilio_api_base_url=twilio_api[0], public_base_url=PUBLIC)
+
+
+@pytest.fixture
+async def sms(aiohttp_client: Any, sms_settings: Settings) -> Any:
     return await aiohttp_client(create_app(sms_settings))
 
 
@@ -175,3 +179,56 @@ async def test_answers_a_stopped_gateway_held_for_its_twiml_are_texted_once_by_t
     assert [(c["To"], c["Body"]) for c in api.calls] == [
         (CUSTOMER, "Thank you, we have your complaint."), (CUSTOMER, "Your case number is C-20261129-0001.")]
     assert await stopped.take("SM-of-a-stopped-gateway") == []
+
+
+async def test_the_same_webhook_twice_at_once_gets_the_first_answer_in_both_twiml_documents(
+    sms: Any, settings: Settings, twilio_api: tuple[str, FakeMessagesApi]
+) -> None:
+    params = inbound("SM0010", "My transfer never arrived")
+    # Neither try may sit out the whole reply wait: the bot (here its holding reply) answers at once.
+    async with asyncio.timeout(settings.sms_reply_wait / 2):
+        first, second = await asyncio.gather(text(sms, params), text(sms, params))
+    assert any("C-" in r for r in first), first
+    assert second == first
+    assert twilio_api[1].calls == [], "the answer went back in the TwiML, not a second time by the REST API"
+    assert len(await sms.app[keys.CASES].list()) == 1
+
+
+async def test_twilios_retry_to_another_gateway_at_the_same_time_gets_the_same_answer(
+    sms: Any, aiohttp_client: Any, sms_settings: Settings, twilio_api: tuple[str, FakeMessagesApi]
+) -> None:
+    other_gateway = await aiohttp_client(create_app(sms_settings))
+    params = inbound("SM0013", "Nobody told me about the fee")
+    async with asyncio.timeout(sms_settings.sms_reply_wait / 2):
+        first, second = await asyncio.gather(text(sms, params), text(other_gateway, params))
+    assert any("C-" in r for r in first), first
+    assert second == first
+    assert twilio_api[1].calls == []
+    assert len(await sms.app[keys.CASES].list()) == 1
+
+
+async def test_a_replayed_stop_changes_nothing(sms: Any, redis: Redis) -> None:
+    optout = f"cg:sms:optout:{CUSTOMER}"
+    stop = inbound("SM0011", "STOP")
+    assert await asyncio.gather(text(sms, stop), text(sms, stop)) == [[], []]
+    assert await redis.exists(optout)
+    await text(sms, inbound("SM0012", "START"))
+    assert await text(sms, stop) == []
+    assert not await redis.exists(optout), "the customer's START still stands"
+    history = [json.loads(raw)["opted_out"] for raw in await redis.lrange(optout + ":history", 0, -1)]
+    assert history == [True, False]
+
+
+async def test_a_repeated_status_callback_is_recorded_once(sms: Any, redis: Redis) -> None:
+    async def callback(status: str) -> None:
+        fields = {"MessageSid": "SM" + "5" * 32, "MessageStatus": status, "AccountSid": ACCOUNT_SID}
+        response = await signed_post(sms.session, str(sms.make_url("")), "/channels/twilio/sms/status", fields,
+                                     public_base=PUBLIC)
+        assert response.status == 204
+
+    await callback("sent")
+    await asyncio.gather(callback("delivered"), callback("delivered"))
+    await callback("sent")  # replayed
+    key = "cg:sms:status:SM" + "5" * 32
+    assert await redis.hget(key, "status") == b"delivered"
+    assert [json.loads(raw)["status"] for raw in await redis.lrange(key + ":history", 0, -1)] == ["sent", "delivered"]
