@@ -9,6 +9,9 @@ Guarantees:
 - a caller the bot cannot hear (silence, or speech below ``VOICE_MIN_CONFIDENCE``) is asked again once,
   then handed to a person: <Dial> to ``VOICE_HANDOFF_NUMBER`` if set, otherwise a promised call back,
   with the case created either way;
+- each webhook is answered once: every <Gather> names its turn in its action URL (``?turn=N``, signed
+  with the rest of the URL), and a repeat of a request (Twilio's retry, a replay, the same request twice
+  at once) gets the first try's TwiML without a second bot turn, a second miss or a restarted call;
 - every document is built with twilio's own TwiML classes, so it is well-formed and uses documented verbs.
 """
 
@@ -17,7 +20,8 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import logging
-from collections.abc import AsyncIterator, Iterable, Mapping
+import re
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass
 
 from aiohttp import web
@@ -26,12 +30,16 @@ from twilio.twiml.voice_response import Gather, VoiceResponse
 
 from channels.base import CannotDeliver, Inbox
 from channels.message import Contact, InboundMessage, OutboundMessage
-from channels.twilio_common import TwilioConfig, signed_form, twiml_response
+from channels.twilio_common import TwilioConfig, answer_once, signed_form, twiml_response
 
 log = logging.getLogger(__name__)
 
 GATHER_PATH = "/channels/twilio/voice/gather"
 CALL_TTL = 24 * 3600
+# Past the reply waits of a turn and of a hand-over, how long a request being answered may take before a
+# repeat of it answers it instead.
+ANSWER_MARGIN = 5.0
+_TURN = re.compile(r"[1-9][0-9]{0,5}")
 VOICES = {"zh": "zh-CN", "en": "en-US"}
 LINES = {
     "zh": {
@@ -64,6 +72,10 @@ def _call_key(call_sid: str) -> str:
     return f"cg:voice:{{{call_sid}}}"
 
 
+def _answer_key(call_sid: str, request: str) -> str:
+    return f"{_call_key(call_sid)}:answer:{request}"
+
+
 @dataclass(frozen=True, slots=True)
 class VoiceSettings:
     language: str = "auto"  # "zh", "en", or "auto": by the caller's country code
@@ -86,7 +98,8 @@ class TwilioVoice:
         self._settings = settings
         self._redis: Redis | None = None
         self._inbox: Inbox | None = None
-        self._waiting: dict[str, list[OutboundMessage]] = {}
+        # The answers given to a message, for each request waiting on it here (by message id).
+        self._waiting: dict[str, list[list[OutboundMessage]]] = {}
 
     def routes(self) -> Iterable[web.AbstractRouteDef]:
         return [web.post("/channels/twilio/voice", self._call), web.post(GATHER_PATH, self._gather)]
@@ -98,45 +111,63 @@ class TwilioVoice:
 
     async def send(self, message: OutboundMessage) -> None:
         waiting = self._waiting.get(message.in_reply_to or "")
-        if waiting is not None:
-            waiting.append(message)
+        if waiting:
+            for answers in waiting:
+                answers.append(message)
         elif message.sender == "agent":
             raise CannotDeliver("this customer phoned in; call them back on the number in the case")
 
     async def _call(self, request: web.Request) -> web.Response:
         form = await signed_form(request, self._config)
         call_sid, caller = _required(form, "CallSid"), form.get("From", "")
+        return twiml_response(await self._answer_once(call_sid, "start", lambda: self._start(call_sid, caller)))
+
+    async def _start(self, call_sid: str, caller: str) -> str:
         language = language_for(caller, self._settings.language)
         redis = self._require_redis()
         async with redis.pipeline(transaction=True) as pipe:
             pipe.hset(_call_key(call_sid), mapping={"language": language, "misses": "0", "caller": caller})
             pipe.expire(_call_key(call_sid), CALL_TTL)
             await pipe.execute()
-        return twiml_response(self._listen(language, LINES[language]["greeting"], offer_switch=True))
+        return str(self._listen(language, LINES[language]["greeting"], turn=1, offer_switch=True))
 
     async def _gather(self, request: web.Request) -> web.Response:
         form = await signed_form(request, self._config)
         call_sid = _required(form, "CallSid")
+        turn = _turn_of(request)
+        speech = form.get("SpeechResult", "").strip()
+        # A <Gather> from before turns were named: its speech (Twilio repeats the same fields) tells a repeat.
+        message_id = f"turn-{turn}" if turn else _speech_digest(call_sid, speech, form)
+        if not turn and not speech:
+            return twiml_response(await self._respond(call_sid, 0, message_id, form))
+        answer = await self._answer_once(call_sid, message_id, lambda: self._respond(call_sid, turn, message_id, form))
+        return twiml_response(answer)
+
+    async def _respond(self, call_sid: str, turn: int, message_id: str, form: Mapping[str, str]) -> str:
+        """The TwiML answering the caller's ``turn``: a language switch, a miss, or the bot's words."""
         call = await self._call_state(call_sid)
         language = KEYS.get(form.get("Digits", ""), call["language"])
         if language != call["language"]:
             await self._require_redis().hset(_call_key(call_sid), "language", language)
-            return twiml_response(self._listen(language, LINES[language]["go_on"]))
+            return str(self._listen(language, LINES[language]["go_on"], turn=turn + 1))
         speech = form.get("SpeechResult", "").strip()
         if not speech or _confidence(form) < self._settings.min_confidence:
-            return twiml_response(await self._not_heard(call_sid, call, language))
+            return str(await self._not_heard(call_sid, call, language, turn))
         await self._require_redis().hset(_call_key(call_sid), "misses", "0")
-        return twiml_response(await self._turn(call_sid, call["caller"], language, speech, form))
+        message = InboundMessage(channel=self.name, conversation_key=call_sid, message_id=message_id, text=speech,
+                                 language=language, contact=Contact(phone=call["caller"] or None))
+        return str(await self._turn(message, turn))
 
-    async def _turn(self, call_sid: str, caller: str, language: str, speech: str,
-                    form: Mapping[str, str]) -> VoiceResponse:
-        # Twilio retries a slow webhook with the same fields: the same words, same confidence, same id.
-        digest = hashlib.sha256(f"{call_sid}|{speech}|{form.get('Confidence', '')}".encode()).hexdigest()[:24]
-        message = InboundMessage(channel=self.name, conversation_key=call_sid, message_id=digest, text=speech,
-                                 language=language, contact=Contact(phone=caller or None))
+    async def _answer_once(self, call_sid: str, request: str, work_out: Callable[[], Awaitable[str]]) -> str:
+        return await answer_once(self._require_redis(), _answer_key(call_sid, request), work_out,
+                                 lease=2 * self._settings.reply_wait + ANSWER_MARGIN, keep=CALL_TTL)
+
+    async def _turn(self, message: InboundMessage, turn: int) -> VoiceResponse:
+        call_sid, language = message.conversation_key, message.language or "en"
+        caller = message.contact.phone or ""
         answers, handled = await self._converse(message)
         if handled is None:
-            return self._listen(language, LINES[language]["go_on"])
+            return self._listen(language, LINES[language]["go_on"], turn=turn + 1)
         if not handled:
             return await self._hand_over(call_sid, caller, language)
         response = VoiceResponse()
@@ -147,21 +178,25 @@ class TwilioVoice:
             response.say(LINES[language]["bye"], language=VOICES[language])
             response.hangup()
             return response
-        return self._listen(language, *spoken)
+        return self._listen(language, *spoken, turn=turn + 1)
 
     async def _converse(self, message: InboundMessage) -> tuple[list[OutboundMessage], bool | None]:
         inbox = self._require_inbox()
-        self._waiting[message.message_id] = []
+        answers: list[OutboundMessage] = []
+        waiting = self._waiting.setdefault(message.message_id, [])
+        waiting.append(answers)
         try:
             handled = await inbox.receive_and_wait(message, self._settings.reply_wait)
         finally:
-            answers = self._waiting.pop(message.message_id)
+            waiting[:] = [other for other in waiting if other is not answers]
+            if not waiting:
+                self._waiting.pop(message.message_id, None)
         return answers, handled
 
-    async def _not_heard(self, call_sid: str, call: Mapping[str, str], language: str) -> VoiceResponse:
+    async def _not_heard(self, call_sid: str, call: Mapping[str, str], language: str, turn: int) -> VoiceResponse:
         misses = await self._require_redis().hincrby(_call_key(call_sid), "misses", 1)
         if misses <= 1:
-            return self._listen(language, LINES[language]["again"])
+            return self._listen(language, LINES[language]["again"], turn=turn + 1)
         return await self._hand_over(call_sid, call["caller"], language)
 
     async def _hand_over(self, call_sid: str, caller: str, language: str) -> VoiceResponse:
@@ -184,10 +219,10 @@ class TwilioVoice:
         response.hangup()
         return response
 
-    def _listen(self, language: str, *lines: str, offer_switch: bool = False) -> VoiceResponse:
-        """Say ``lines``, then listen for speech (or a key to switch language)."""
+    def _listen(self, language: str, *lines: str, turn: int, offer_switch: bool = False) -> VoiceResponse:
+        """Say ``lines``, then listen for speech (or a key to switch language): the caller's ``turn``."""
         response = VoiceResponse()
-        gather = Gather(input="speech dtmf", num_digits=1, action=GATHER_PATH, method="POST",
+        gather = Gather(input="speech dtmf", num_digits=1, action=f"{GATHER_PATH}?turn={turn}", method="POST",
                         language=VOICES[language], speech_timeout="auto", timeout=6, action_on_empty_result=True)
         for line in lines:
             gather.say(line, language=VOICES[language])
@@ -220,6 +255,21 @@ def _required(form: Mapping[str, str], name: str) -> str:
     if not value:
         raise web.HTTPBadRequest(text=f"{name} is required")
     return value
+
+
+def _turn_of(request: web.Request) -> int:
+    """The turn the request answers (named in the <Gather> action URL), or 0 for a URL without one."""
+    turn = request.query.get("turn")
+    if turn is None:
+        return 0
+    if not _TURN.fullmatch(turn):
+        raise web.HTTPBadRequest(text="turn must be a number")
+    return int(turn)
+
+
+def _speech_digest(call_sid: str, speech: str, form: Mapping[str, str]) -> str:
+    """Twilio retries a slow webhook with the same fields: the same words, same confidence, same id."""
+    return hashlib.sha256(f"{call_sid}|{speech}|{form.get('Confidence', '')}".encode()).hexdigest()[:24]
 
 
 def _confidence(form: Mapping[str, str]) -> float:
