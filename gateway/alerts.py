@@ -52,6 +52,15 @@ class SupervisorAlerts:
             return False
         return True
 
+    async def about_account(self, kind: str, name: str, detail: str) -> None:
+        """An alert for admins about a handler's account (a burst of failed logins, an admin's account changed)."""
+        alert = {"type": "alert", "kind": kind, "case_id": None, "account": name, "detail": detail,
+                 "at": datetime.now(UTC).isoformat()}
+        log.warning("admin alert %s for account %s: %s", kind, name, detail)
+        await self._events.publish_alert(alert)
+        if self._webhook_url:
+            await self._post(alert)
+
     async def high_risk(self, case: Case) -> None:
         if case["risk"]["grade"] == "high":
             await self.raise_once(case, "high_risk", "; ".join(case["risk"]["reasons"]))

@@ -10,6 +10,7 @@ status that says what went wrong (401 no session, 403 not allowed); a refused re
 from __future__ import annotations
 
 import json
+from collections import Counter
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -18,8 +19,20 @@ from typing import Any
 from aiohttp import web
 
 from channels.base import CannotDeliver
+from channels.text import UnsafeText, clean_text
 from gateway import keys
-from gateway.auth import LANGUAGES, ROLES, Agent, AuthError, csrf_matches, csrf_token
+from gateway.auth import (
+    LANGUAGES,
+    AccountError,
+    AccountExists,
+    AccountNotFound,
+    Agent,
+    AuthError,
+    LastAdmin,
+    Throttled,
+    csrf_matches,
+    csrf_token,
+)
 from gateway.openapi import SPEC
 from handoff.cases import OUTCOMES, STATUSES, Case, CaseConflict, CaseError, CaseNotFound
 from handoff.queue import desk_of
@@ -31,6 +44,8 @@ CSRF_HEADER = "X-CSRF-Token"
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 SETTLED = ("answered", "closed")
 MAX_REPLY = 10_000
+STREAMS_PER_AGENT = 5  # open event streams per handler on one gateway (a console needs one)
+OPEN_STREAMS = web.AppKey("open_streams", Counter)
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
@@ -51,6 +66,11 @@ def routes() -> list[web.AbstractRouteDef]:
         web.post("/api/cases/{case_id:C-[^/]+}/reassign", reassign),
         web.get("/api/agents", list_agents),
         web.post("/api/agents", add_agent),
+        web.patch("/api/agents/{name}", change_agent),
+        web.post("/api/agents/{name}/disable", disable_agent),
+        web.post("/api/agents/{name}/enable", enable_agent),
+        web.post("/api/agents/{name}/reset", reset_agent),
+        web.get("/api/account-events", account_events),
         web.get("/api/events", events),
         web.get("/agent", console),
         web.static("/agent/static", CONSOLE_DIR),
@@ -76,6 +96,12 @@ async def json_errors(request: web.Request, handler: Handler) -> web.StreamRespo
         return error(422, str(exc))
     except CannotDeliver as exc:
         return error(409, str(exc))
+    except AccountNotFound as exc:
+        return error(404, str(exc))
+    except (AccountExists, LastAdmin) as exc:
+        return error(409, str(exc))
+    except AccountError as exc:
+        return error(422, str(exc))
     except web.HTTPException as exc:
         if exc.status >= 400 and exc.content_type != "application/json":
             refusal = error(exc.status, exc.text or exc.reason)
@@ -103,10 +129,26 @@ async def json_body(request: web.Request, *required: str) -> dict[str, Any]:
         raise web.HTTPBadRequest(text="the body must be JSON") from None
     if not isinstance(body, dict):
         raise web.HTTPBadRequest(text="the body must be a JSON object")
+    body = dict(_cleaned(body))
     for name in required:
         if not isinstance(body.get(name), str) or not body[name].strip():
             raise web.HTTPUnprocessableEntity(text=f"'{name}' is required and must be text")
     return body
+
+
+def _cleaned(value: Any, where: str = "") -> Any:
+    """Every text in the body without invisible controls; 422 naming the field for one that cannot be stored
+    (a NUL, half a surrogate pair), before anything is done with it."""
+    if isinstance(value, str):
+        try:
+            return clean_text(value)
+        except UnsafeText as exc:
+            raise web.HTTPUnprocessableEntity(text=f"'{where or 'body'}': {exc}") from None
+    if isinstance(value, dict):
+        return {_cleaned(key, where): _cleaned(item, f"{where}.{key}".lstrip(".")) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_cleaned(item, where) for item in value]
+    return value
 
 
 def _bearer(request: web.Request) -> str | None:
@@ -150,9 +192,16 @@ def _on_desk(agent: Agent, case: Case) -> Case:
 
 
 async def login(request: web.Request) -> web.Response:
+    # JSON only: a cross-site form can post text/plain without asking, but not application/json.
+    if request.content_type != "application/json":
+        return error(415, "log in with a JSON body (Content-Type: application/json)")
     body = await json_body(request, "name", "password")
     try:
-        token, agent = await request.app[keys.AGENTS].login(body["name"], body["password"])
+        token, agent = await request.app[keys.AGENTS].login(body["name"], body["password"], request.remote or "")
+    except Throttled as exc:
+        refusal = error(429, str(exc))
+        refusal.headers["Retry-After"] = str(exc.retry_after)
+        return refusal
     except AuthError as exc:
         return error(401, str(exc))
     response = web.json_response({"token": token, "agent": agent.to_dict(), "csrf": csrf_token(token)})
@@ -255,9 +304,14 @@ async def reply(request: web.Request) -> web.Response:
     if len(text) > MAX_REPLY:
         return error(413, f"a reply is at most {MAX_REPLY} characters")
     case_id = await _desk_case(request, agent)
-    case = await request.app[keys.CASES].change(case_id, actor=agent.name, action="reply",
-                                                allowed_from=("claimed",), mutate=_must_hold(agent, "reply to"))
+    case = await request.app[keys.CASES].get(case_id)
+    if case["status"] != "claimed":
+        raise CaseConflict(f"case {case_id} is {case['status']}; cannot reply")
+    _must_hold(agent, "reply to")(case)
     await request.app[keys.ROUTER].reply_from_agent(case, agent.name, text)
+    # On the audit trail only once it went out: a refused or failed reply leaves no event.
+    await request.app[keys.CASES].change(case_id, actor=agent.name, action="reply", allowed_from=STATUSES,
+                                         mutate=lambda _case: f"reply by {agent.name}")
     return await _answer(request, case_id, "agent_reply")
 
 
@@ -328,23 +382,74 @@ async def list_agents(request: web.Request) -> web.Response:
 
 
 async def add_agent(request: web.Request) -> web.Response:
-    await current_agent(request, "admin")
+    """Create an account (admins); a name that exists is 409: accounts are changed, never overwritten."""
+    admin = await current_agent(request, "admin")
     body = await json_body(request, "name", "password")
-    role, languages = body.get("role", "agent"), body.get("languages", list(LANGUAGES))
-    if role not in ROLES:
-        return error(422, f"role must be one of {', '.join(ROLES)}")
-    if not isinstance(languages, list) or not all(isinstance(x, str) for x in languages):
-        return error(422, "languages must be a list such as [\"zh\", \"en\"]")
-    try:
-        agent = await request.app[keys.AGENTS].add(body["name"], body["password"], role, tuple(languages))
-    except AuthError as exc:
-        return error(422, str(exc))
+    role, languages = body.get("role", "agent"), _languages(body.get("languages", list(LANGUAGES)))
+    if not isinstance(role, str):
+        return error(422, "role must be text")
+    agent = await request.app[keys.AGENTS].add(body["name"], body["password"], role, languages, by=admin.name)
     return web.json_response(agent.to_dict(), status=201)
 
 
+def _languages(value: Any) -> tuple[str, ...]:
+    if not isinstance(value, list) or not all(isinstance(x, str) for x in value):
+        raise AccountError('languages must be a list such as ["zh", "en"]')
+    return tuple(value)
+
+
+async def _change_agent(request: web.Request, **changes: Any) -> web.Response:
+    admin = await current_agent(request, "admin")
+    name = request.match_info["name"]
+    agent = await request.app[keys.AGENTS].change(name, admin.name, **changes)
+    await request.app[keys.EVENTS].publish_account(name)
+    return web.json_response(agent.to_dict())
+
+
+async def change_agent(request: web.Request) -> web.Response:
+    """An account's role or desks (admins); its open sessions have the new rights at once."""
+    await current_agent(request, "admin")
+    body = await json_body(request)
+    role, languages = body.get("role"), body.get("languages")
+    if role is not None and not isinstance(role, str):
+        return error(422, "role must be text")
+    return await _change_agent(request, role=role, languages=None if languages is None else _languages(languages))
+
+
+async def disable_agent(request: web.Request) -> web.Response:
+    return await _change_agent(request, disabled=True)
+
+
+async def enable_agent(request: web.Request) -> web.Response:
+    return await _change_agent(request, disabled=False)
+
+
+async def reset_agent(request: web.Request) -> web.Response:
+    """A new password (admins): every session of the account ends at once."""
+    await current_agent(request, "admin")
+    body = await json_body(request, "password")
+    return await _change_agent(request, password=body["password"])
+
+
+async def account_events(request: web.Request) -> web.Response:
+    """Who changed whose account, when and what, newest first (admins)."""
+    await current_agent(request, "admin")
+    target = request.query.get("name") or None
+    return web.json_response({"events": await request.app[keys.AGENTS].changes(target)})
+
+
 async def events(request: web.Request) -> web.StreamResponse:
-    """Server-sent events: one ``data:`` line of JSON per case change, a comment line as keepalive."""
+    """Server-sent events: one ``data:`` line of JSON per change the reader may see, a comment as keepalive.
+
+    The session is checked again with every event and keepalive: a handler whose rights changed sees what the
+    new rights allow, and a session that ended (password reset, account disabled) ends its stream.
+    """
     agent = await current_agent(request)
+    token = _token(request) or ""
+    open_streams = request.app[OPEN_STREAMS]
+    if open_streams[agent.name] >= STREAMS_PER_AGENT:
+        return error(429, f"at most {STREAMS_PER_AGENT} live streams per handler; close another console first")
+    open_streams[agent.name] += 1
     stream = request.app[keys.EVENTS].stream()
     response = web.StreamResponse(headers={"Content-Type": "text/event-stream", "Cache-Control": "no-cache",
                                            "X-Accel-Buffering": "no"})
@@ -352,13 +457,39 @@ async def events(request: web.Request) -> web.StreamResponse:
         await anext(stream)  # subscribed before the console hears that the stream is open
         await response.prepare(request)
         async for event in stream:
-            await response.write(f"data: {event}\n\n".encode() if event else b": keepalive\n\n")
-            await request.app[keys.QUEUE].heartbeat(agent.name)
+            reader = await request.app[keys.AGENTS].agent_for(token)
+            if reader is None:
+                break
+            if event is None:
+                await response.write(b": keepalive\n\n")
+            elif await _may_see(request, reader, json.loads(event)):
+                await response.write(f"data: {event}\n\n".encode())
+            await request.app[keys.QUEUE].heartbeat(reader.name)
     except ConnectionResetError:
         pass  # the console went away
     finally:
         await stream.aclose()
+        open_streams[agent.name] -= 1
     return response
+
+
+ACCOUNT_ALERTS = ("login_burst", "account_changed")
+
+
+async def _may_see(request: web.Request, reader: Agent, event: dict[str, Any]) -> bool:
+    """Case changes and alerts of the reader's desks; account alerts for admins only; nothing internal."""
+    kind = event.get("type")
+    if kind == "alert":
+        if event.get("kind") in ACCOUNT_ALERTS:
+            return reader.role == "admin"
+        return reader.reads(str(event.get("language")))
+    if kind == "case":
+        try:
+            case = await request.app[keys.CASES].summary(str(event.get("case_id")))
+        except CaseNotFound:
+            return False
+        return reader.reads(desk_of(case))
+    return False
 
 
 async def console(request: web.Request) -> web.FileResponse:

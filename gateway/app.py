@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections import Counter
 from collections.abc import AsyncIterator, Mapping
 from datetime import timedelta
 from pathlib import Path
@@ -52,6 +53,7 @@ def create_app(settings: Settings) -> web.Application:
     hardening.install(app, body_timeout=settings.request_body_timeout)
     app[keys.SETTINGS] = settings
     app[keys.METRICS] = GatewayMetrics()
+    app[api.OPEN_STREAMS] = Counter()
     app[CHANNELS] = {channel.name: channel for channel in build_channels(settings)}
     for channel in app[CHANNELS].values():
         app.router.add_routes(channel.routes())
@@ -135,7 +137,9 @@ async def services_ctx(app: web.Application) -> AsyncIterator[None]:
     rasa = RasaClient(app[keys.HTTP], settings.rasa_url, settings.rasa_timeout)
     router = Router(redis, rasa, cases, queue, app[CHANNELS], events, alerts, app[keys.METRICS])
     app[keys.CASES], app[keys.QUEUE], app[keys.EVENTS], app[keys.ROUTER] = cases, queue, events, router
-    app[keys.AGENTS] = Agents(redis, settings.token_ttl, settings.login_lockout)
+    app[keys.AGENTS] = Agents(redis, record.engine, settings.token_ttl, settings.login_lockout,
+                              notify=alerts.about_account)
+    await app[keys.AGENTS].restore_working_copies()
     _announce_channels(app[CHANNELS])
     async with contextlib.AsyncExitStack() as stack:
         for channel in app[CHANNELS].values():
@@ -150,6 +154,7 @@ async def services_ctx(app: web.Application) -> AsyncIterator[None]:
             with contextlib.suppress(asyncio.CancelledError):
                 await asyncio.gather(*background)
             await router.close()
+            await events.close()
             await record.close()
 
 

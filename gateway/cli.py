@@ -1,5 +1,5 @@
-"""The ``complaint-gateway`` command: up, serve, train, agents add, and the record's migrate, rebuild-queue,
-purge, report and export."""
+"""The ``complaint-gateway`` command: up, serve, train, agents (gateway/accounts_cli.py), and the record's
+migrate, rebuild-queue, purge, report and export."""
 
 from __future__ import annotations
 
@@ -18,9 +18,9 @@ from aiohttp import web
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import SQLAlchemyError
 
-from gateway import hardening, privacy, supervisor
+from gateway import accounts_cli, hardening, privacy, supervisor
 from gateway.app import create_app
-from gateway.auth import Agents, AuthError
+from gateway.auth import AccountError, Agents
 from gateway.embedded_redis import EmbeddedRedis
 from gateway.settings import Settings, SettingsError
 from gateway.store import open_redis
@@ -49,15 +49,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     commands.add_parser("serve", help="run the gateway alone (Redis from REDIS_URL, Rasa from RASA_URL)")
     train = commands.add_parser("train", help="train the bot model if bot/ changed")
     train.add_argument("--force", action="store_true", help="train even if the model is up to date")
-    agents = commands.add_parser("agents", help="manage complaint handlers' accounts")
-    agent_commands = agents.add_subparsers(dest="agents_command", required=True)
-    add = agent_commands.add_parser("add", help="create or update an account")
-    add.add_argument("name")
-    add.add_argument("--role", choices=("agent", "supervisor", "admin"), default="agent")
-    add.add_argument("--languages", default="zh,en",
-                     help="the desks this handler reads, comma-separated (zh, en); default both")
-    add.add_argument("--password-stdin", action="store_true", required=True,
-                     help="read the password from standard input (never from the command line)")
+    accounts_cli.add_parser(commands)
     _add_record_commands(commands)
     args = parser.parse_args(argv)
     try:
@@ -78,12 +70,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return 0
         if args.command in RECORD_COMMANDS:
             return asyncio.run(run_record_command(settings, args))
-        password = sys.stdin.readline().rstrip("\n")
-        languages = tuple(part.strip() for part in args.languages.split(",") if part.strip())
-        asyncio.run(add_agent(settings, args.name, password, args.role, languages))
-        print(f"agent {args.name} ({args.role}; {', '.join(languages)}) saved")
-        return 0
-    except (supervisor.SupervisorError, AuthError, UnsupportedDatabase, CaseNotFound) as exc:
+        return asyncio.run(accounts_cli.run(settings, args, by=_os_user()))
+    except (supervisor.SupervisorError, AccountError, UnsupportedDatabase, CaseNotFound) as exc:
         print(f"complaint-gateway: {exc}", file=sys.stderr)
         return 1
     except (SQLAlchemyError, OSError) as exc:
@@ -127,7 +115,8 @@ async def run_record_command(settings: Settings, args: argparse.Namespace) -> in
         counts = await rebuild_queue(settings)
         print(f"{counts['cases']} cases in the record: {counts['restored']} restored to Redis, "
               f"{counts['requeued']} put back in the queue, {counts['claims']} claims watched again, "
-              f"{counts['conversations']} conversations linked to their open case")
+              f"{counts['conversations']} conversations linked to their open case; "
+              f"{counts['accounts']} handlers' accounts restored (sessions are not: handlers log in again)")
         return 0
     if args.command == "report":
         return await write_report_command(settings, args)
@@ -162,7 +151,9 @@ async def rebuild_queue(settings: Settings) -> dict[str, int]:
     async with CaseRecord(settings.record_url) as record, open_redis(settings) as redis:
         cases = CaseStore(redis)
         queue = AgentQueue(redis, cases, claim_timeout=settings.claim_timeout)
-        return await rebuild_working_state(record, redis, cases, queue)
+        counts = await rebuild_working_state(record, redis, cases, queue)
+        accounts = Agents(redis, record.engine, settings.token_ttl, settings.login_lockout)
+        return {**counts, **await accounts.restore_working_copies()}
 
 
 async def purge_record(settings: Settings, years: int, by: str, dry_run: bool) -> PurgeSummary:
@@ -195,11 +186,6 @@ def _os_user() -> str:
         return "unknown"
 
 
-async def add_agent(settings: Settings, name: str, password: str, role: str, languages: tuple[str, ...]) -> None:
-    async with open_redis(settings) as redis:
-        await Agents(redis, settings.token_ttl, settings.login_lockout).add(name, password, role, languages)
-
-
 def _demo_password(data_dir: Path) -> str:
     """The demo agent's password: made once per machine and kept under var/, so it stays the same."""
     path = data_dir / "demo-agent-password"
@@ -227,7 +213,7 @@ def up(settings: Settings) -> int:
         link = supervisor.GatewayLink(f"http://127.0.0.1:{settings.port}", settings.bot_token)
         supervisor.start_bot(rasa_port, settings.actions_port, log_dir, processes, gateway=link)
         password = _demo_password(settings.data_dir)
-        asyncio.run(add_agent(settings, DEMO_AGENT, password, "supervisor", ("zh", "en")))
+        asyncio.run(accounts_cli.ensure(settings, DEMO_AGENT, password, "supervisor"))
         # run_app calls `print` once its sites listen: the banner never promises a closed port.
         web.run_app(create_app(settings), host=settings.host, port=settings.port,
                     print=lambda _started: _banner(settings, password), **hardening.server_options())

@@ -46,7 +46,29 @@ def _case_action(summary: str, body: dict[str, Any] | None = None) -> dict[str, 
 _TEXT = {"type": "string", "minLength": 1, "pattern": r"\S"}
 _AGENT = {"type": "object", "required": ["name", "role", "languages"], "properties": {
     "name": {"type": "string"}, "role": {"type": "string", "enum": ["agent", "supervisor", "admin"]},
-    "languages": {"type": "array", "items": {"type": "string", "enum": ["zh", "en"]}}}}
+    "languages": {"type": "array", "items": {"type": "string", "enum": ["zh", "en"]}},
+    "disabled": {"type": "boolean"}}}
+_AGENT_NAME = {"name": "name", "in": "path", "required": True,
+               "schema": {"type": "string", "pattern": r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"}}
+_PASSWORD = {"type": "string", "minLength": 8, "maxLength": 1024, "pattern": r"\S"}
+_DESKS = {"type": "array", "minItems": 1, "items": {"type": "string", "enum": ["zh", "en"]}}
+_ROLE = {"type": "string", "enum": ["agent", "supervisor", "admin"]}
+_ACCOUNT_ERRORS = {
+    "404": _json(_ref("Error"), "No such account"),
+    "409": _json(_ref("Error"), "The last enabled admin can be neither disabled nor demoted"),
+}
+
+
+def _account_action(summary: str, body: dict[str, Any] | None = None, method: str = "post") -> dict[str, Any]:
+    operation: dict[str, Any] = {
+        "summary": summary,
+        "parameters": [_AGENT_NAME],
+        "responses": {"200": _json(_AGENT, "The account after the change"), **_AUTH_ERRORS, **_ACCOUNT_ERRORS},
+    }
+    if body is not None:
+        operation["requestBody"] = {"required": True, "content": {"application/json": {"schema": body}}}
+        operation["responses"].update(_BODY_ERRORS)
+    return {method: operation}
 _AUTH_ERRORS = {"401": _ERRORS["401"], "403": _ERRORS["403"]}
 _NULLABLE_TEXT = {"type": ["string", "null"]}
 
@@ -111,7 +133,9 @@ SPEC: dict[str, Any] = {
                     "token": {"type": "string"}, "agent": _AGENT,
                     "csrf": {"type": "string", "description": "Send as X-CSRF-Token with a cookie session"}}},
                     "Logged in"),
-                "401": _json(_ref("Error"), "Wrong name or password, or locked for a while"), **_BODY_ERRORS,
+                "401": _json(_ref("Error"), "Wrong name or password"), **_BODY_ERRORS,
+                "415": _json(_ref("Error"), "The body is not JSON (Content-Type: application/json)"),
+                "429": _json(_ref("Error"), "Tried too fast: wait for the Retry-After header's seconds"),
             },
         }},
         "/api/logout": {"post": {"summary": "End this token", "responses": {
@@ -122,16 +146,30 @@ SPEC: dict[str, Any] = {
             "get": {"summary": "Every handler's account (supervisors and admins)", "responses": {
                 "200": _json({"type": "object", "properties": {"agents": {"type": "array", "items": _AGENT}}},
                              "The accounts"), **_AUTH_ERRORS}},
-            "post": {"summary": "Create or update an account (admins)",
+            "post": {"summary": "Create an account (admins); an existing name is 409, never overwritten",
                      "requestBody": {"required": True, "content": {"application/json": {"schema": {
                          "type": "object", "required": ["name", "password"], "properties": {
                              "name": {"type": "string", "pattern": r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"},
-                             "password": {"type": "string", "minLength": 8, "pattern": r"\S"},
-                             "role": {"type": "string", "enum": ["agent", "supervisor", "admin"]},
-                             "languages": {"type": "array", "minItems": 1,
-                                           "items": {"type": "string", "enum": ["zh", "en"]}}}}}}},
-                     "responses": {"201": _json(_AGENT, "The account"), **_AUTH_ERRORS, **_BODY_ERRORS}},
+                             "password": _PASSWORD, "role": _ROLE, "languages": _DESKS}}}}},
+                     "responses": {"201": _json(_AGENT, "The account"), **_AUTH_ERRORS, **_BODY_ERRORS,
+                                   "409": _json(_ref("Error"), "An account of that name exists")}},
         },
+        "/api/agents/{name}": _account_action(
+            "Change an account's role or desks (admins); its open sessions follow at once",
+            {"type": "object", "minProperties": 1, "properties": {"role": _ROLE, "languages": _DESKS}}, "patch"),
+        "/api/agents/{name}/disable": _account_action("Disable an account and end its sessions (admins)"),
+        "/api/agents/{name}/enable": _account_action("Enable a disabled account (admins)"),
+        "/api/agents/{name}/reset": _account_action(
+            "Set a new password and end the account's sessions (admins)",
+            {"type": "object", "required": ["password"], "properties": {"password": _PASSWORD}}),
+        "/api/account-events": {"get": {
+            "summary": "Who changed whose account, when and what, newest first (admins)",
+            "parameters": [{"name": "name", "in": "query", "schema": {"type": "string"}}],
+            "responses": {"200": _json({"type": "object", "properties": {"events": {"type": "array", "items": {
+                "type": "object", "properties": {
+                    "at": {"type": "string", "format": "date-time"}, "actor": {"type": "string"},
+                    "action": {"type": "string"}, "target": {"type": "string"}, "detail": {"type": "object"}}}}}},
+                "The account events"), **_AUTH_ERRORS}}},
         "/api/cases": {"get": {
             "summary": "Cases, oldest first; open ones unless a status is given",
             "parameters": [
@@ -162,8 +200,10 @@ SPEC: dict[str, Any] = {
         "/api/cases/{case_id}/reassign": _case_action(
             "Give the case to another handler of its desk (supervisors and admins)",
             {"type": "object", "required": ["agent"], "properties": {"agent": _TEXT}}),
-        "/api/events": {"get": {"summary": "Server-sent events: a JSON line per case change or supervisor alert",
-                                "responses": {"200": {"description": "text/event-stream"}, "401": _ERRORS["401"]}}},
+        "/api/events": {"get": {"summary": "Server-sent events: a JSON line per case change or alert the reader "
+                                           "may see (their desks; supervisor alerts for supervisors)",
+                                "responses": {"200": {"description": "text/event-stream"}, "401": _ERRORS["401"],
+                                              "429": _json(_ref("Error"), "Too many open streams")}}},
         "/api/openapi.json": {"get": {"summary": "This document", "security": [],
                                       "responses": {"200": {"description": "OpenAPI 3.1"}}}},
         **RECORDS_PATHS,

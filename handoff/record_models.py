@@ -1,4 +1,5 @@
-"""The tables of the system of record: cases, their messages and audit events, and the purges.
+"""The tables of the system of record: cases, their messages and audit events, the purges, and the handlers'
+accounts with the audit trail of every change made to them.
 
 Redis is the working store; these tables are what compliance relies on for five years. A case row keeps the
 columns that search and reports filter and count on, and the whole case document as the API shows it (without
@@ -10,7 +11,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, ClassVar
 
-from sqlalchemy import JSON, DateTime, ForeignKey, Index, Integer, String, Text
+from sqlalchemy import JSON, Boolean, DateTime, ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 UtcDateTime = DateTime(timezone=True)
@@ -98,3 +99,34 @@ class PurgeRow(Base):
     messages: Mapped[int] = mapped_column(Integer)
     events: Mapped[int] = mapped_column(Integer)
     case_ids: Mapped[dict[str, Any]]  # {"ids": [...]}: exactly which records went
+
+
+class AccountRow(Base):
+    """A complaint handler's account. ``revision`` grows with every change (the working store in Redis only
+    takes a newer one); ``epoch`` grows when the password is reset or the account disabled, ending its sessions."""
+
+    __tablename__ = "accounts"
+
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    role: Mapped[str] = mapped_column(String(16))
+    languages: Mapped[dict[str, Any]]  # {"desks": ["zh", "en"]}
+    password_hash: Mapped[str] = mapped_column(String(256))
+    disabled: Mapped[bool] = mapped_column(Boolean, default=False)
+    revision: Mapped[int] = mapped_column(Integer, default=1)
+    epoch: Mapped[int] = mapped_column(Integer, default=1)
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+
+
+class AccountEventRow(Base):
+    """Who changed whose account, when, and what (never a password or its hash). Kept like the purges."""
+
+    __tablename__ = "account_events"
+    __table_args__ = (Index("ix_account_events_target_at", "target", "at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    at: Mapped[datetime]
+    actor: Mapped[str] = mapped_column(String(64))
+    action: Mapped[str] = mapped_column(String(32))
+    target: Mapped[str] = mapped_column(String(64))
+    detail: Mapped[dict[str, Any]]  # {"before": {...}, "after": {...}}
