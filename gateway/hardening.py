@@ -1,4 +1,5 @@
-"""Limits that keep a hostile or broken client from holding the server or reaching a handler half-read.
+"""Limits that keep a hostile or broken client from holding the server or reaching a handler half-read, and
+the security headers every answer carries.
 
 Two parts, both needed:
 
@@ -26,6 +27,12 @@ Two parts, both needed:
 
 Every refusal is JSON ``{"error": ...}``, like the API's, and comes before any handler ran: it changes
 nothing (DESIGN.md invariant 7).
+
+``install(app)`` also sets, on every answer a route or the router made (``security_headers``): a
+Content-Security-Policy (pages run only their own files; the API's answers run nothing; only the chat page may
+be framed, by the sites in CHAT_EMBED_ORIGINS), ``X-Content-Type-Options: nosniff``, ``Referrer-Policy:
+no-referrer``, and no ``Server`` version. (aiohttp's own answers to a request it could not parse, such as a
+400 for a head over the limits, come before any route and keep its ``Server`` header.)
 """
 
 from __future__ import annotations
@@ -39,6 +46,8 @@ from aiohttp import web
 from aiohttp.abc import AbstractAccessLogger
 from aiohttp.typedefs import Handler, Middleware
 from aiohttp.web_protocol import RequestPayloadError
+
+from gateway import keys
 
 IDLE_TIMEOUT = 15.0
 BODY_TIMEOUT = 30.0
@@ -95,11 +104,45 @@ def _shortened(text: str, limit: int) -> str:
 
 
 def install(app: web.Application, body_timeout: float = BODY_TIMEOUT) -> None:
-    """Put the body limits in front of every other middleware of ``app`` (once; a second call does nothing)."""
+    """Put the body limits in front of every other middleware of ``app``, and the security headers on every
+    answer (once; a second call does nothing)."""
     if app.get(_INSTALLED):
         return
     app[_INSTALLED] = True
     app.middlewares.insert(0, body_limits(body_timeout))
+    app.on_response_prepare.append(security_headers)
+
+
+# The pages (chat, console, records) load their own scripts, styles and images, and talk to their own origin
+# (the chat's WebSocket, the console's event stream); charts and the favicon are data: images. No page has
+# inline script or style, so none is allowed: an injected <script> or onerror= runs nowhere.
+PAGE_POLICY = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; "
+               "object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors {ancestors}")
+# What the API answers: JSON, and documents it makes (reports, case exports) that carry their own inline style
+# and data: charts. Nothing in them runs.
+API_POLICY = ("default-src 'none'; style-src 'unsafe-inline'; img-src data:; object-src 'none'; base-uri 'none'; "
+              "form-action 'none'; frame-ancestors 'none'")
+# The chat page is what channels/webchat_static/widget.js frames on the firm's own sites (CHAT_EMBED_ORIGINS);
+# everything else, the handlers' console and records above all, is framed by no one (no clickjacking).
+CHAT_PAGES = frozenset({"/", "/static/index.html"})
+
+
+async def security_headers(request: web.Request, response: web.StreamResponse) -> None:
+    """Headers every answer carries, set as it is sent (``on_response_prepare``), whichever handler made it."""
+    headers = response.headers
+    headers["X-Content-Type-Options"] = "nosniff"
+    headers["Referrer-Policy"] = "no-referrer"  # links out of a case must not tell other sites its address
+    headers.pop("Server", None)  # aiohttp's names its and Python's versions
+    if request.path.startswith("/api/"):
+        headers["Content-Security-Policy"] = API_POLICY
+    elif request.path in CHAT_PAGES:
+        settings = request.app.get(keys.SETTINGS)
+        origins = settings.chat_embed_origins if settings is not None else ()
+        headers["Content-Security-Policy"] = PAGE_POLICY.format(ancestors=" ".join(("'self'", *origins)))
+    else:
+        headers["Content-Security-Policy"] = PAGE_POLICY.format(ancestors="'none'")
+    if request.path not in CHAT_PAGES:
+        headers["X-Frame-Options"] = "DENY"  # for browsers older than frame-ancestors
 
 
 def body_limits(body_timeout: float = BODY_TIMEOUT) -> Middleware:
