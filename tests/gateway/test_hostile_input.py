@@ -23,6 +23,7 @@ import pytest
 from aiohttp import WSCloseCode, WSMsgType, web
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from redis.asyncio import Redis
 
 from gateway import hardening
 from gateway.app import create_app
@@ -134,8 +135,11 @@ async def answers_until_probe(ws: aiohttp.ClientWebSocketResponse) -> list[dict[
           suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 @given(sent=st.lists(frames, min_size=1, max_size=6))
 async def test_any_frames_get_error_frames_or_a_clean_close_and_customers_can_still_chat(
-    client: Any, server_errors: list[logging.LogRecord], sent: list[Frame]
+    client: Any, redis: Redis, server_errors: list[logging.LogRecord], sent: list[Frame]
 ) -> None:
+    # Each example is a client of its own: the caps on chats per address (channels/webchat.py) start afresh.
+    async for key in redis.scan_iter(match="cg:webchat:client:*"):
+        await redis.delete(key)
     ws = await client.ws_connect("/chat/ws")
     try:
         for frame in sent:
