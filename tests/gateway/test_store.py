@@ -1,0 +1,35 @@
+"""Opening Redis: one gateway's connections are bounded, however many clients crowd in."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import aiohttp
+from redis.asyncio import Redis
+
+from gateway import keys
+from gateway.app import create_app
+from gateway.settings import Settings
+from gateway.store import MAX_CONNECTIONS
+from tests.conftest import PASSWORD, login
+
+
+async def test_a_crowd_of_requests_shares_a_bounded_set_of_redis_connections(
+    aiohttp_client: Any, settings: Settings, redis: Redis
+) -> None:
+    app = create_app(settings)
+    client = await aiohttp_client(app)
+    await app[keys.AGENTS].add("ann", PASSWORD, "agent")
+    auth = await login(client, "ann")
+    async with aiohttp.ClientSession(str(client.make_url("/")),
+                                     connector=aiohttp.TCPConnector(limit=0)) as crowd:
+
+        async def ask() -> int:
+            async with crowd.get("/api/cases", headers=auth) as response:
+                return response.status
+
+        statuses = await asyncio.gather(*(ask() for _ in range(400)))
+    assert set(statuses) == {200}, "everyone was answered"
+    connected = int((await redis.info("clients"))["connected_clients"])
+    assert connected <= MAX_CONNECTIONS + 5, connected
