@@ -117,7 +117,14 @@ def _spawn(command: list[str], log: Path, env: Mapping[str, str] | None = None) 
 
 
 def start_actions(port: int, log: Path, gateway: GatewayLink | None = None) -> subprocess.Popen[bytes]:
-    env = {"GATEWAY_URL": gateway.url, "GATEWAY_BOT_TOKEN": gateway.token} if gateway else None
+    """The action server on 127.0.0.1 only: it runs the bot's actions for anyone who reaches it, unauthenticated.
+
+    rasa-sdk 3.6 has no --interface option; its server binds to the SANIC_HOST environment variable
+    (rasa_sdk/endpoint.py ``run``), 0.0.0.0 without it.
+    """
+    env = {"SANIC_HOST": "127.0.0.1"}
+    if gateway:
+        env |= {"GATEWAY_URL": gateway.url, "GATEWAY_BOT_TOKEN": gateway.token}
     return _spawn([str(RASA), "run", "actions", "--port", str(port), "--actions", "actions"], log, env)
 
 

@@ -11,11 +11,13 @@ import subprocess
 import sys
 import urllib.request
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
 
 from gateway import supervisor
 from gateway.embedded_redis import free_port
+from tests.gateway.test_supervisor import assert_loopback_only
 
 
 def port_is_open(port: int) -> bool:
@@ -58,6 +60,11 @@ def test_up_starts_everything_prints_where_to_open_it_and_ctrl_c_stops_it_all(tm
         with urllib.request.urlopen(login) as answer:
             assert "token" in json.load(answer)
         assert (tmp_path / "redis" / "appendonly.aof").exists()
+        # Nothing it started is open to the network: the action server above all runs actions for anyone.
+        redis_port = urlsplit((tmp_path / "redis" / "url").read_text()).port
+        assert redis_port is not None
+        for child_port in (port, rasa_port, actions_port, redis_port):
+            assert_loopback_only(child_port)
 
         process.send_signal(signal.SIGINT)
         assert process.wait(60) == 0
