@@ -1,0 +1,36 @@
+"""The wheel carries every file the packages read at run time (pages, static folders, migrations, risk rules).
+
+pyproject.toml lists the packages and, for each, the data files that go with them; a file in a package folder
+that neither is one of its modules nor matches one of those patterns is missing from the installed gateway
+(what the Dockerfile installs). .ci/wheel-smoke proves the same on a real wheel.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from fnmatch import fnmatchcase
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _matches(relative: str, pattern: str) -> bool:
+    """Glob matching as setuptools does it: ``*`` stays within one folder."""
+    parts, wanted = relative.split("/"), pattern.split("/")
+    return len(parts) == len(wanted) and all(fnmatchcase(p, w) for p, w in zip(parts, wanted, strict=True))
+
+
+def test_every_file_of_the_packages_goes_into_the_wheel() -> None:
+    config = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["tool"]["setuptools"]
+    missing = []
+    for package in config["packages"]:
+        folder = ROOT / package.replace(".", "/")
+        patterns = config.get("package-data", {}).get(package, [])
+        for path in folder.rglob("*"):
+            if path.is_dir() or "__pycache__" in path.parts:
+                continue
+            relative = path.relative_to(folder).as_posix()
+            is_module = path.suffix == ".py" and "/" not in relative
+            if not is_module and not any(_matches(relative, pattern) for pattern in patterns):
+                missing.append(f"{package}/{relative}")
+    assert missing == [], f"not in the wheel (add to [tool.setuptools.package-data]): {missing}"
