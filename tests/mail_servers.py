@@ -171,9 +171,23 @@ def crlf(raw: bytes) -> bytes:
 
 
 def parse_message(raw: bytes) -> EmailMessage:
-    """``raw`` parsed with ``email.policy.default``, line endings first made LF (so text parts read naturally)."""
+    """``raw`` parsed with ``email.policy.default``, line endings first made LF (so text parts read naturally),
+    and 8-bit headers read as UTF-8 (RFC 6532, as SMTPUTF8 mail writes them)."""
     parsed: EmailMessage = BytesParser(policy=email.policy.default).parsebytes(re.sub(rb"\r\n?", b"\n", raw))
+    for part in parsed.walk():
+        _read_headers_as_utf8(part)
     return parsed
+
+
+def _read_headers_as_utf8(part: Any) -> None:
+    """The parser reads header bytes as ASCII, an 8-bit byte as a surrogate escape: read them as UTF-8 instead."""
+    items = list(part.raw_items())
+    if all(value.isascii() for _, value in items):
+        return
+    for name in {name for name, _ in items}:
+        del part[name]
+    for name, value in items:
+        part.set_raw(name, value.encode("ascii", "surrogateescape").decode("utf-8", "surrogateescape"))
 
 
 def _unquote(token: bytes) -> str:
@@ -669,6 +683,24 @@ class _SinkHandler:
         envelope.mail_options.extend(mail_options)
         return "250 OK"
 
+    async def handle_RCPT(self, server: SMTP, session: Session, envelope: Envelope, address: str,
+                          rcpt_options: list[str]) -> str:
+        if address in self.sink.refuse_recipients:
+            return "550 5.1.1 no such user"
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
+    async def handle_EHLO(self, server: SMTP, session: Session, envelope: Envelope, hostname: str,
+                          responses: list[str]) -> list[str]:
+        self.sink.greetings += 1
+        session.host_name = hostname
+        return responses
+
+    async def handle_HELO(self, server: SMTP, session: Session, envelope: Envelope, hostname: str) -> str:
+        self.sink.greetings += 1
+        session.host_name = hostname
+        return f"250 {server.hostname}"
+
     async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
         raw = envelope.original_content or envelope.content or b""
         if isinstance(raw, str):
@@ -695,11 +727,17 @@ class SmtpSink:
       first byte, like port 465). The certificate is ``certificate`` or a fresh self-signed one (see ``ca_file``).
     - ``down()`` closes the port (connections refused, open sessions cut); ``up()`` listens again on the same port.
     - ``fail_next(n)`` answers the next ``n`` messages' DATA with ``451 4.3.0 try again later`` (or ``reply``).
+    - ``smtputf8``: whether EHLO offers SMTPUTF8 (RFC 6531, mail to addresses such as ``张伟@example.cn``); a
+      server without it is the common case a client must cope with.
+    - ``refuse_recipients``: RCPT TO of these addresses is answered ``550 5.1.1 no such user``.
+    - ``greetings`` counts the EHLO and HELO commands heard (one per connection, two with STARTTLS): how often
+      a client came to send.
     """
 
     def __init__(self, host: str = "127.0.0.1", port: int | None = None, *, username: str | None = None,
                  password: str | None = None, tls: Literal["none", "starttls", "implicit"] = "none",
-                 certificate: Certificate | None = None, server_hostname: str = "sink.example.test") -> None:
+                 certificate: Certificate | None = None, server_hostname: str = "sink.example.test",
+                 smtputf8: bool = True, refuse_recipients: Iterable[str] = ()) -> None:
         if (username is None) != (password is None):
             raise ValueError("give both username and password, or neither")
         self.host = host
@@ -708,6 +746,9 @@ class SmtpSink:
         self.password = password
         self.tls = tls
         self.server_hostname = server_hostname
+        self.smtputf8 = smtputf8
+        self.refuse_recipients = set(refuse_recipients)
+        self.greetings = 0
         self.messages: list[SmtpMessage] = []
         self.refused: list[SmtpMessage] = []
         self.auth_attempts: list[tuple[str, str, bool]] = []  # (mechanism, login, accepted)
@@ -747,7 +788,7 @@ class SmtpSink:
         """Listen (again) on ``host:port``."""
         if self._controller is not None:
             return
-        kwargs: dict[str, Any] = {"server_hostname": self.server_hostname, "enable_SMTPUTF8": True}
+        kwargs: dict[str, Any] = {"server_hostname": self.server_hostname, "enable_SMTPUTF8": self.smtputf8}
         if self.username is not None:  # AUTH is required before MAIL FROM by _SinkHandler.handle_MAIL
             kwargs.update(authenticator=self._authenticate, auth_require_tls=self.tls == "starttls")
         if self.tls == "starttls":
