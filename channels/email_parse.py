@@ -443,7 +443,33 @@ def _parse_address(item: str, hints: Sequence[str]) -> Address | None:
     name = " ".join(_decode_words(name, hints).split())
     if not name and not address:
         return None
-    return Address(name=name, address=address.strip().strip('"'))
+    return Address(name=name, address=readable_address(address.strip().strip('"')))
+
+
+def readable_address(address: str) -> str:
+    """The address as people read it: an internationalised domain written in IDNA (``xn--``) shown in its own
+    script and in lower case (``zhang@XN--FSQU00A.xn--fiqs8s`` is ``zhang@例子.中国``); anything else exactly
+    as written."""
+    mailbox, at, domain = address.rpartition("@")
+    if not at or "xn--" not in domain.lower():
+        return address
+    try:
+        readable = domain.lower().encode("ascii").decode("idna")
+        readable.encode("idna")  # and back: a domain that does not survive the round trip stays as written
+    except UnicodeError:
+        return address
+    return f"{mailbox}@{readable}"
+
+
+def _header_charset(headers: _Headers, declared: str | None) -> str | None:
+    """The first guess for 8-bit header bytes: UTF-8 when 8-bit bytes sit in an address itself (RFC 6532, as
+    SMTPUTF8 mail is written: its headers are UTF-8, whatever charset its text declares), else the text's."""
+    for name in ("from", "sender", "to", "cc", "reply-to"):
+        for raw in headers.get_all(name):
+            if not raw.isascii() and any(b"@" in token and not token.isascii()
+                                         for token in re.split(rb'[\s<>,;:"()]+', raw)):
+                return "utf-8"
+    return declared
 
 
 def _addresses(raws: Iterable[bytes], hints: Sequence[str], declared: str | None = None) -> tuple[Address, ...]:
@@ -1646,7 +1672,7 @@ def _parse(raw: bytes, limit: int, depth: int) -> ParsedEmail:
 
     ids = _message_ids(headers.text("message-id"))
     message_id = ids[0] if ids else _derived_id(raw)
-    charset = root.params.get("charset")
+    charset = _header_charset(headers, root.params.get("charset"))
     subject = _header_text(headers.get("subject"), hints, charset)
     senders = _addresses(headers.get_all("from") or headers.get_all("sender"), hints, charset)
     sender = senders[0] if senders else Address("", "")

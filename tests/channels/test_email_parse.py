@@ -512,6 +512,22 @@ def test_gb2312_declared_text_is_read_as_gb18030() -> None:
     assert (result.subject, result.text) == ("账户问题", "朱镕基 𠮷野家 投诉")
 
 
+def test_an_smtputf8_sender_keeps_an_intact_address_whatever_charset_the_text_declares() -> None:
+    # RFC 6532: the headers of mail to or from 张伟@example.cn are UTF-8, even when the body is GB2312.
+    raw = ("From: 张伟 <张伟@example.cn>\r\nSubject: 投诉\r\nContent-Type: text/plain; charset=gb2312\r\n\r\n"
+           .encode() + "你好".encode("gb2312"))
+    result = parse(raw)
+    assert (result.from_name, result.from_address, result.subject, result.text) == (
+        "张伟", "张伟@example.cn", "投诉", "你好")
+    assert to_inbound(result, "complaints@example.test").contact.email == "张伟@example.cn"
+
+
+def test_an_internationalised_domain_is_read_in_its_own_script() -> None:
+    result = parse(b"From: Zhang <zhang@XN--FSQU00A.xn--fiqs8s>\r\nTo: a@xn--mchine-bua.example\r\n\r\nhi")
+    assert result.from_address == "zhang@例子.中国" and result.to[0].address == "a@mächine.example"
+    assert parse(b"From: a@xn--zz.example\r\n\r\nhi").from_address == "a@xn--zz.example"  # not IDNA: as written
+
+
 def test_unknown_charset_falls_back_and_says_so() -> None:
     result = parse("Content-Type: text/plain; charset=x-nonsense\r\n\r\n退款".encode())
     assert result.text == "退款" and "unknown_charset" in result.defects
