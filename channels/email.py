@@ -13,7 +13,13 @@ Guarantees:
   ``auto_replies_per_day`` automatic replies go to one address a day, whatever happens;
 - replies carry Message-ID, In-Reply-To, References and the case tag in the subject; automatic ones carry
   ``Auto-Submitted: auto-replied`` and ``X-Auto-Response-Suppress: All``; all go through the durable
-  outbox (channels.email_outbox). The bot's questions about one email leave as one email.
+  outbox (channels.email_outbox). The bot's questions about one email leave as one email;
+- every customer can be answered: an internationalised address goes out as SMTP carries it (IDNA domain,
+  SMTPUTF8 for a mailbox name that is not ASCII), and what a customer wrote reaches a header only on one line
+  (no line or paragraph separator, no control character), so it can neither break the reply nor add a header;
+- a reply that can never leave (a mailbox name that is not ASCII and a server without SMTPUTF8, a final
+  refusal, an address no one can write) puts the conversation on the desk: a case, if it had none, and a note
+  on it saying why, once; the reply is not retried.
 """
 
 from __future__ import annotations
@@ -30,8 +36,9 @@ import ssl
 from collections.abc import AsyncIterator, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from email.headerregistry import Address
 from email.message import EmailMessage
-from email.utils import format_datetime, formataddr, make_msgid
+from email.utils import format_datetime, make_msgid
 
 import aioimaplib
 from aiohttp import web
@@ -39,8 +46,8 @@ from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
 from channels.base import Inbox
-from channels.email_outbox import Outbox, SmtpConfig
-from channels.email_parse import DEFAULT_MAX_ATTACHMENT_BYTES, ParsedEmail, parse
+from channels.email_outbox import Outbox, SmtpConfig, Undelivered, smtp_address
+from channels.email_parse import DEFAULT_MAX_ATTACHMENT_BYTES, ParsedEmail, normalize_subject, parse
 from channels.email_threads import EmailThreads, Thread
 from channels.held_answers import HeldAnswers, send_orphans_forever
 from channels.message import Attachment, Contact, InboundMessage, OutboundMessage
@@ -51,6 +58,10 @@ LEASE_MS = 30_000
 IDLE_SECONDS = 10.0
 _UIDVALIDITY = re.compile(rb"UIDVALIDITY (\d+)")
 _FETCH_UID = re.compile(rb"UID (\d+)")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+# A message id a reply can name as it is: printable ASCII without "<" and ">" (a customer's id with a line
+# separator or other oddities in it is left out of In-Reply-To and References rather than break the header).
+_MESSAGE_ID = re.compile(r"[\x21-\x3b\x3d\x3f-\x7e]+")
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,7 +125,7 @@ class EmailChannel:
         self._redis, self._inbox = redis, inbox
         own = (self._config.mail_from, self._config.imap.username, *self._config.own_addresses)
         self._threads = EmailThreads(redis, own)
-        self._outbox = Outbox(redis, self._config.smtp)
+        self._outbox = Outbox(redis, self._config.smtp, on_undelivered=self._undelivered)
         # The answers to an email go out as one reply; if the gateway dies first, another replica sends them.
         self._held = held = HeldAnswers(redis, self.name, self._config.reply_wait)
         async with self._outbox.running():
@@ -152,24 +163,30 @@ class EmailChannel:
         if automatic and not await self._may_auto_reply(thread.contact):
             log.warning("email: automatic reply suppressed (daily limit for one address reached)")
             return
-        message = self._compose(thread, "\n\n".join(texts), automatic)
-        await outbox.enqueue(message)
+        try:
+            message = self._compose(thread, "\n\n".join(texts), automatic)
+            await outbox.enqueue(message, conversation=key)
+        except ValueError as exc:  # no SMTP form of the customer's address (or of the text): never sendable
+            log.warning("email: a reply cannot be written (%s)", type(exc).__name__)
+            await self._undelivered(Undelivered(make_msgid().strip("<>"), key, str(exc)))
+            return
         await threads.remember_outbound(key, str(message["Message-ID"]).strip("<>"))
 
     def _compose(self, thread: Thread, text: str, automatic: bool) -> EmailMessage:
         config = self._config
+        sender = _mailbox(config.from_name, config.mail_from)
         message = EmailMessage()
-        message["From"] = formataddr((config.from_name, config.mail_from))
-        message["To"] = formataddr((thread.contact_name, thread.contact))
-        subject = thread.subject or "Your complaint / 您的投诉"
+        message["From"] = sender
+        message["To"] = _mailbox(thread.contact_name, thread.contact)
+        subject = normalize_subject(_one_line(thread.subject)) or "Your complaint / 您的投诉"
         tag = f"[{thread.case_id}]" if thread.case_id else ""
         message["Subject"] = f"Re: {subject}" + (f" {tag}" if tag and tag not in subject else "")
-        message["Message-ID"] = make_msgid(domain=config.mail_from.rpartition("@")[2] or None)
+        message["Message-ID"] = make_msgid(domain=sender.domain or None)
         message["Date"] = format_datetime(datetime.now(UTC))
-        if thread.last_message_id:
+        if _MESSAGE_ID.fullmatch(thread.last_message_id):
             message["In-Reply-To"] = f"<{thread.last_message_id}>"
-        if thread.references:
-            message["References"] = " ".join(f"<{r}>" for r in thread.references)
+        if references := [r for r in thread.references if _MESSAGE_ID.fullmatch(r)]:
+            message["References"] = " ".join(f"<{r}>" for r in references)
         if automatic:
             message["Auto-Submitted"] = "auto-replied"
             message["X-Auto-Response-Suppress"] = "All"
@@ -178,6 +195,25 @@ class EmailChannel:
         message.add_alternative(f"<!doctype html><html><body>{paragraphs}</body></html>", subtype="html",
                                 charset="utf-8")
         return message
+
+    async def _undelivered(self, failure: Undelivered) -> None:
+        """A reply that can never leave: the conversation goes on the desk with the reason, said once."""
+        if not failure.conversation:
+            return
+        threads, _ = self._ready()
+        thread = await threads.get(failure.conversation)
+        contact, name = (thread.contact, thread.contact_name) if thread else ("", "")
+        note = (f"The email reply could not be sent to {contact or 'the customer'}: {failure.reason}. "
+                f"Please reach the customer another way, such as a phone call. / "
+                f"邮件答复无法发送至{contact or '客户'}，请通过电话等其他方式联系客户。")
+        inbox = self._require_inbox()
+        # The note first: without a case yet, it joins the transcript the case is opened from.
+        for command in ("note", "handoff"):
+            await inbox.receive(InboundMessage(
+                channel=self.name, conversation_key=failure.conversation,
+                message_id=f"undelivered-{command}:{failure.outbox_id}", text=note if command == "note" else "",
+                contact=Contact(name=name or None, email=contact or None),
+                command=command))
 
     async def _may_auto_reply(self, address: str) -> bool:
         redis = self._require_redis()
@@ -446,6 +482,19 @@ def _first_int(pattern: re.Pattern[bytes], lines: list[bytes]) -> int:
         if isinstance(line, bytes) and (found := pattern.search(line)):
             return int(found.group(1))
     raise ImapError("the server did not say the mailbox's UIDVALIDITY")
+
+
+def _mailbox(name: str, address: str) -> Address:
+    """A From or To of a reply: the name on one line, the address as SMTP carries it (the outbox sees that a
+    mailbox name that is not ASCII needs SMTPUTF8)."""
+    username, at, domain = smtp_address(address).rpartition("@")
+    return Address(_one_line(name), username=username, domain=domain) if at else Address(_one_line(name), address)
+
+
+def _one_line(text: str) -> str:
+    """Text for a header: one line, whatever separators (CR, LF, NEL, U+2028, U+2029 ...) or control
+    characters it held, so that it can neither break the message nor start a header of its own."""
+    return " ".join(_CONTROL.sub(" ", text).split())
 
 
 def _words_for_bot(parsed: ParsedEmail, new_thread: bool) -> str:

@@ -4,7 +4,11 @@ Guarantees:
 - never lost: ``enqueue`` returns once the message is in Redis; a message stays there until an SMTP server
   has accepted it;
 - retried with backoff (1 s, 2 s, 4 s ... up to 5 minutes) while the server is down or answers 4xx; a 5xx
-  answer is final and recorded as failed, so a refused message does not loop;
+  answer (to the message or to its every recipient) is final, and so is a recipient whose mailbox name is not
+  ASCII when the server does not offer SMTPUTF8: the message is recorded as failed and reported once
+  (``on_undelivered``), so it neither loops nor goes unnoticed;
+- internationalised addresses: a domain leaves in IDNA (``zhang@xn--fsqu00a.xn--fiqs8s``); a mailbox name that
+  is not ASCII (``张伟@example.cn``) leaves by SMTPUTF8 (RFC 6531), with the message's headers in UTF-8;
 - sent once: a message being sent is leased to one sender (any gateway replica), and a message whose
   Message-ID is recorded as sent is never sent again. The one gap left is SMTP's own: a server that
   accepted the message but whose answer was lost (the gateway died mid-reply) gets it again.
@@ -18,19 +22,23 @@ import json
 import logging
 import ssl
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from email.message import EmailMessage
-from email.policy import SMTP
+from email.policy import SMTP, SMTPUTF8
 from typing import Any
 
 import aiosmtplib
 from redis.asyncio import Redis
+from redis.exceptions import RedisError
 
 log = logging.getLogger(__name__)
 
 DUE_KEY = "cg:email:outbox:due"
+FAILED_KEY = "cg:email:outbox:failed"
 MAX_BACKOFF = 300.0
+NO_SMTPUTF8 = ("the customer's address has a mailbox name that is not ASCII, which needs SMTPUTF8 "
+               "(internationalised email), and the SMTP server does not offer it")
 
 # Take up to ARGV[2] messages due by ARGV[1] and lease them until ARGV[3]: one sender each.
 _TAKE_DUE = """
@@ -67,19 +75,37 @@ class SmtpConfig:
         return context
 
 
+@dataclass(frozen=True, slots=True)
+class Undelivered:
+    """A message the outbox gave up on: it can never be sent as it is."""
+
+    outbox_id: str
+    conversation: str  # what the sender gave ``enqueue`` to find its conversation again ("" if nothing)
+    reason: str  # the server's final answer, or why it could not be asked
+
+
+OnUndelivered = Callable[[Undelivered], Awaitable[None]]
+
+
 class Outbox:
-    def __init__(self, redis: Redis, smtp: SmtpConfig, poll: float = 1.0) -> None:
+    def __init__(self, redis: Redis, smtp: SmtpConfig, poll: float = 1.0,
+                 on_undelivered: OnUndelivered | None = None) -> None:
         self._redis = redis
         self._smtp = smtp
         self._poll = poll
+        self._on_undelivered = on_undelivered
         self._take_due = redis.register_script(_TAKE_DUE)
         self._wake = asyncio.Event()
 
-    async def enqueue(self, message: EmailMessage) -> str:
-        """Store the message for sending; its Message-ID (without brackets) is the outbox id."""
+    async def enqueue(self, message: EmailMessage, conversation: str = "") -> str:
+        """Store the message for sending; its Message-ID (without brackets) is the outbox id. Its addresses
+        must be as SMTP carries them (``smtp_address``); ``conversation`` comes back if it is undeliverable."""
         outbox_id = str(message["Message-ID"]).strip("<>")
-        record = {"raw": message.as_bytes(policy=SMTP).decode("utf-8", "surrogateescape"),
-                  "from": _address(message["From"]), "to": [_address(message["To"])], "attempts": 0}
+        sender, recipients = _address(message["From"]), [_address(message["To"])]
+        utf8 = not all(address.isascii() for address in (sender, *recipients))
+        raw = message.as_bytes(policy=SMTPUTF8 if utf8 else SMTP)
+        record = {"raw": raw.decode("utf-8", "surrogateescape"), "from": sender, "to": recipients,
+                  "smtputf8": utf8, "conversation": conversation, "attempts": 0}
         async with self._redis.pipeline(transaction=False) as pipe:
             pipe.set(_message_key(outbox_id), json.dumps(record))
             pipe.zadd(DUE_KEY, {outbox_id: time.time()})
@@ -132,11 +158,18 @@ class Outbox:
         record = json.loads(raw)
         try:
             await self._deliver(record)
-        except aiosmtplib.SMTPResponseException as exc:
-            if 500 <= exc.code < 600:
-                await self._give_up(outbox_id, record, f"{exc.code} {exc.message}")
+        except aiosmtplib.SMTPNotSupported as exc:
+            if record.get("smtputf8") and "SMTPUTF8" in str(exc):  # the server will not change its mind
+                await self._give_up(outbox_id, record, NO_SMTPUTF8)
+            else:
+                await self._retry_later(outbox_id, record, type(exc).__name__)
+            return 0
+        except (aiosmtplib.SMTPResponseException, aiosmtplib.SMTPRecipientsRefused) as exc:
+            code, answer = _final_answer(exc)
+            if 500 <= code < 600:
+                await self._give_up(outbox_id, record, answer)
                 return 0
-            await self._retry_later(outbox_id, record, f"{exc.code} {exc.message}")
+            await self._retry_later(outbox_id, record, answer)
             return 0
         except (aiosmtplib.SMTPException, OSError, TimeoutError) as exc:
             await self._retry_later(outbox_id, record, type(exc).__name__)
@@ -151,6 +184,7 @@ class Outbox:
             record["raw"].encode("utf-8", "surrogateescape"), sender=record["from"], recipients=record["to"],
             hostname=smtp.host, port=smtp.port, timeout=smtp.timeout,
             username=smtp.username or None, password=smtp.password or None,
+            mail_options=["SMTPUTF8"] if record.get("smtputf8") else None,
             use_tls=smtp.tls == "implicit", start_tls=smtp.tls == "starttls",
             tls_context=smtp.ssl_context() if smtp.tls != "none" else None,
         )
@@ -166,19 +200,55 @@ class Outbox:
             await pipe.execute()
 
     async def _give_up(self, outbox_id: str, record: dict[str, object], reason: str) -> None:
-        log.error("email outbox: the SMTP server refused a message for good (%s)", reason)
+        log.error("email outbox: a message cannot be delivered (%s)", reason)
+        # Reported before it leaves the outbox: if reporting fails (Redis gone), the message comes back after
+        # its lease and is reported then; the receiver ignores a second report of the same message.
+        await self._report(Undelivered(outbox_id, str(record.get("conversation") or ""), reason))
         record.update(failed=reason)
         async with self._redis.pipeline(transaction=True) as pipe:
-            pipe.rpush("cg:email:outbox:failed", json.dumps({"id": outbox_id, **record}))
+            pipe.rpush(FAILED_KEY, json.dumps({"id": outbox_id, **record}))
             pipe.delete(_message_key(outbox_id))
             pipe.zrem(DUE_KEY, outbox_id)
             await pipe.execute()
+
+    async def _report(self, failure: Undelivered) -> None:
+        if self._on_undelivered is None:
+            return
+        try:
+            await self._on_undelivered(failure)
+        except RedisError:
+            raise
+        except Exception:  # a bug in the report must not keep the message coming back
+            log.exception("email outbox: could not report an undeliverable message")
 
     async def _forget(self, outbox_id: str) -> None:
         async with self._redis.pipeline(transaction=True) as pipe:
             pipe.delete(_message_key(outbox_id))
             pipe.zrem(DUE_KEY, outbox_id)
             await pipe.execute()
+
+
+def smtp_address(address: str) -> str:
+    """The address as SMTP carries it: an internationalised domain in IDNA (A-labels), the mailbox name as
+    written (one that is not ASCII needs SMTPUTF8). ValueError if the domain cannot be written in IDNA."""
+    mailbox, at, domain = address.rpartition("@")
+    if not at or domain.isascii():
+        return address
+    try:
+        return f"{mailbox}@{domain.encode('idna').decode('ascii')}"
+    except UnicodeError as exc:
+        raise ValueError(f"the address's domain is not a valid internationalised domain name ({exc})") from None
+
+
+def _final_answer(exc: aiosmtplib.SMTPResponseException | aiosmtplib.SMTPRecipientsRefused) -> tuple[int, str]:
+    """The SMTP code and answer that decide a failed send: for refused recipients, the mildest refusal (a
+    message one of them may still take later is retried)."""
+    if isinstance(exc, aiosmtplib.SMTPRecipientsRefused):
+        answers = [(refusal.code, refusal.message) for refusal in exc.recipients] or [(0, "no recipient")]
+        code, message = min(answers)
+    else:
+        code, message = exc.code, exc.message
+    return code, f"{code} {message}"
 
 
 def _address(header: object) -> str:

@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 from redis.asyncio import Redis
 
-from channels.email_outbox import Outbox, SmtpConfig
+from channels.email_outbox import DUE_KEY, FAILED_KEY, Outbox, SmtpConfig
 from gateway import keys
 from gateway.app import create_app
 from gateway.settings import Settings
@@ -45,6 +45,15 @@ def complaint(subject: str, body: str, sender: str = CUSTOMER, **headers: str) -
         message[name.replace("_", "-")] = value
     message.set_content(body)
     return message.as_bytes()
+
+
+def raw_complaint(from_header: str, subject: str, body: str = "我的证券账户昨天被冻结了。",
+                  message_id: str | None = None) -> bytes:
+    """An email written byte by byte, as an RFC 6532 (SMTPUTF8) mailer sends it: UTF-8 headers, unencoded."""
+    headers = [f"From: {from_header}", "To: complaints@example.test", f"Subject: {subject}",
+               f"Message-ID: {message_id or make_msgid(domain='example.org')}", "MIME-Version: 1.0",
+               "Content-Type: text/plain; charset=utf-8", "Content-Transfer-Encoding: 8bit"]
+    return ("\r\n".join(headers) + "\r\n\r\n" + body + "\r\n").encode()
 
 
 async def eventually(check: Callable[[], Awaitable[bool]], timeout: float = 20.0) -> None:
@@ -176,3 +185,68 @@ async def test_starttls_on_the_plain_port_works_too(
     mailbox.deliver(complaint("Statement missing", "My monthly statement never arrived."))
     [reply] = await smtp_sink.wait_for(1, timeout=20)
     assert reply.rcpt_tos == [CUSTOMER]
+
+
+# (From, Subject, the case's email, RCPT of the reply, whether the reply needs SMTPUTF8)
+INTERNATIONAL = [
+    pytest.param("张伟 <张伟@example.cn>", "账户被冻结", "张伟@example.cn", "张伟@example.cn", True,
+                 id="chinese-mailbox-name"),
+    pytest.param("Zhang Wei <zhang@例子.中国>", "Account frozen", "zhang@例子.中国",
+                 "zhang@xn--fsqu00a.xn--fiqs8s", False, id="chinese-domain"),
+    pytest.param("Zhang Wei <zhang@xn--fsqu00a.xn--fiqs8s>", "Account frozen", "zhang@例子.中国",
+                 "zhang@xn--fsqu00a.xn--fiqs8s", False, id="chinese-domain-written-in-idna"),
+    pytest.param(f"Li Lei <{CUSTOMER}>", "Re:\u2028", CUSTOMER, CUSTOMER, False, id="subject-line-separator"),
+    pytest.param(f"Li Lei <{CUSTOMER}>", "=?utf-8?q?Re:=E2=80=A9=0D=0ABcc:_someone@example.net?=", CUSTOMER,
+                 CUSTOMER, False, id="subject-header-injection"),
+]
+
+
+@pytest.mark.parametrize(("sender", "subject", "case_email", "rcpt", "smtputf8"), INTERNATIONAL)
+async def test_customers_with_international_addresses_or_odd_subjects_are_answered(
+    desk: Any, mailbox: MailUser, smtp_sink: SmtpSink, sender: str, subject: str, case_email: str, rcpt: str,
+    smtputf8: bool
+) -> None:
+    mailbox.deliver(raw_complaint(sender, subject, message_id="<a\u2028b@example.org>"))
+    [reply] = await smtp_sink.wait_for(1, timeout=20)
+    assert reply.rcpt_tos == [rcpt]
+    assert ("SMTPUTF8" in reply.mail_options) == smtputf8
+    [case] = await desk.app[keys.CASES].list()
+    assert case["customer"]["email"] == case_email
+    subject_lines = [line for line in reply.raw.split(b"\r\n\r\n")[0].split(b"\r\n")
+                     if line.lower().startswith(b"subject:")]
+    assert len(subject_lines) == 1 and f"[{case['id']}]" in reply.message["Subject"]
+    assert not any(separator in reply.message["Subject"] for separator in "\r\n\u2028\u2029\x85")
+    assert "Bcc" not in reply.message  # the subject's line break started no header of its own
+    await eventually(lambda: _async(count(mailbox, "Processed") == 1))
+    assert count(mailbox, "Quarantine") == 0
+
+
+@pytest.mark.parametrize(("sender", "server_smtputf8", "reason"), [
+    pytest.param("张伟@example.cn", False, "SMTPUTF8", id="chinese-mailbox-name-without-smtputf8"),
+    pytest.param("zhang@例子..中国", True, "not a valid internationalised domain name", id="unwritable-domain"),
+])
+async def test_a_reply_that_can_never_leave_puts_the_case_on_the_desk_with_the_reason(
+    aiohttp_client: Any, settings: Settings, dovecot: Dovecot, mailbox: MailUser, redis: Redis, sender: str,
+    server_smtputf8: bool, reason: str
+) -> None:
+    with SmtpSink(smtputf8=server_smtputf8) as sink:
+        desk = await aiohttp_client(create_app(email_settings(settings, dovecot, mailbox, sink)))
+        cases = desk.app[keys.CASES]
+        mailbox.deliver(raw_complaint(f"张伟 <{sender}>", "账户被冻结"))
+
+        async def noted() -> bool:
+            listed = await cases.list()
+            return bool(listed) and any(reason in m["text"] for m in (await cases.get(listed[0]["id"]))["messages"])
+
+        await eventually(noted)
+        tries = sink.greetings
+        await eventually(lambda: _async(count(mailbox, "Processed") == 1))
+        await asyncio.sleep(2.5)  # the outbox polls every second: time for retries, were there any
+        assert sink.greetings == tries and sink.messages == []
+    [case] = await cases.list()
+    assert case["status"] == "queued" and case["customer"]["email"] == sender
+    [note] = [m for m in (await cases.get(case["id"]))["messages"] if reason in m["text"]]
+    assert note["from"] == "system" and sender in note["text"] and "another way" in note["text"]
+    assert await redis.zcard(DUE_KEY) == 0
+    assert await redis.llen(FAILED_KEY) == (0 if server_smtputf8 else 1)
+    assert count(mailbox, "Quarantine") == 0
