@@ -141,3 +141,69 @@ async def test_an_email_complaint_is_completed_by_replies_in_the_thread(
                                                                 if m["from"] == "customer")])
     for quoted in ("发件人", "原始邮件", "wrote:", "gmail_quote", "Complaints desk"):
         assert quoted not in everything, f"quoted history leaked into the case: {quoted}"
+
+
+def utf8_email(sender: str, name: str, subject: str, body: str) -> bytes:
+    """A first email as an SMTPUTF8 mailer writes it: UTF-8 headers, the address unencoded."""
+    headers = [f"From: {name} <{sender}>", "To: complaints@example.test", f"Subject: {subject}",
+               f"Message-ID: {make_msgid(domain='example.cn')}", "MIME-Version: 1.0",
+               "Content-Type: text/plain; charset=utf-8", "Content-Transfer-Encoding: 8bit"]
+    return ("\r\n".join(headers) + "\r\n\r\n" + body + "\r\n").encode()
+
+
+@pytest.mark.parametrize(("sender", "rcpt", "smtputf8"), [
+    ("张伟@example.cn", "张伟@example.cn", True),
+    ("zhang.wei@例子.中国", "zhang.wei@xn--fsqu00a.xn--fiqs8s", False),
+])
+async def test_the_bot_answers_customers_at_internationalised_addresses(
+    sender: str, rcpt: str, smtputf8: bool, mail_gateway: Gateway, desk_mailbox: MailUser, sink: SmtpSink
+) -> None:
+    desk_mailbox.deliver(utf8_email(sender, "张伟", "投诉", "你好，我要投诉。"))
+    reply = await reply_to(sink, rcpt, 0)
+    assert reply.message["In-Reply-To"] and ("SMTPUTF8" in reply.mail_options) == smtputf8
+
+
+@pytest.fixture(scope="module")
+def ascii_only_sink() -> Iterator[SmtpSink]:
+    server = SmtpSink(smtputf8=False)
+    server.up()
+    try:
+        yield server
+    finally:
+        server.close()
+
+
+@pytest.fixture(scope="module")
+def ascii_only_gateway(dovecot: Dovecot, ascii_only_sink: SmtpSink, e2e_redis: str, rasa: tuple[str, Any],
+                       tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Gateway, MailUser]]:
+    """A gateway whose SMTP server does not offer SMTPUTF8, with a mailbox of its own."""
+    mailbox = new_user(dovecot)
+    gateway = start_gateway(
+        "email-ascii-only", e2e_redis, rasa[0], tmp_path_factory.mktemp("gw-email-ascii"),
+        IMAP_HOST=dovecot.host, IMAP_PORT=str(dovecot.imaps_port), IMAP_USER=mailbox.name,
+        IMAP_PASSWORD=mailbox.password, MAIL_CA_FILE=str(dovecot.ca_file), IMAP_POLL_SECONDS="1",
+        SMTP_HOST="127.0.0.1", SMTP_PORT=str(ascii_only_sink.port), SMTP_TLS="none", MAIL_FROM=mailbox.address)
+    try:
+        yield gateway, mailbox
+    finally:
+        gateway.stop()
+
+
+async def test_a_customer_the_mail_server_cannot_reach_goes_on_the_desk_with_the_reason(
+    ascii_only_gateway: tuple[Gateway, MailUser], ascii_only_sink: SmtpSink, agent_account: tuple[str, str],
+    http: aiohttp.ClientSession,
+) -> None:
+    gateway, mailbox = ascii_only_gateway
+    mailbox.deliver(utf8_email("李娜@example.cn", "李娜", "投诉", "你好，我要投诉。"))
+    api = AgentApi(http, gateway.url)
+    await api.login(*agent_account)
+    async with asyncio.timeout(60):
+        while not (mine := [c for c in (await api.call("GET", "/api/cases"))["cases"]
+                            if c["customer"]["email"] == "李娜@example.cn"]):
+            await asyncio.sleep(0.5)
+    [case] = mine
+    case = await api.call("GET", f"/api/cases/{case['id']}")
+    assert case["status"] == "queued"
+    notes = [m["text"] for m in case["messages"] if m["from"] == "system" and "SMTPUTF8" in m["text"]]
+    assert notes and "李娜@example.cn" in notes[0]
+    assert ascii_only_sink.messages == []
