@@ -15,6 +15,7 @@ from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 from aiohttp import web
 
@@ -64,6 +65,7 @@ def routes() -> list[web.AbstractRouteDef]:
         web.post("/api/cases/{case_id:C-[^/]+}/resolve", resolve),
         web.post("/api/cases/{case_id:C-[^/]+}/close", close),
         web.post("/api/cases/{case_id:C-[^/]+}/reassign", reassign),
+        web.get("/api/cases/{case_id:C-[^/]+}/attachments/{sha256:[0-9a-f]{64}}", attachment),
         web.get("/api/agents", list_agents),
         web.post("/api/agents", add_agent),
         web.patch("/api/agents/{name}", change_agent),
@@ -122,32 +124,36 @@ def public(case: Case, now: datetime | None = None, soon: timedelta = DUE_SOON) 
     return shown
 
 
-async def json_body(request: web.Request, *required: str) -> dict[str, Any]:
+async def json_body(request: web.Request, *required: str, optional: tuple[str, ...] = ()) -> dict[str, Any]:
+    """The body's ``required`` and ``optional`` fields (others are ignored), their text made safe to keep."""
     try:
         body = await request.json()
     except (json.JSONDecodeError, UnicodeDecodeError):
         raise web.HTTPBadRequest(text="the body must be JSON") from None
     if not isinstance(body, dict):
         raise web.HTTPBadRequest(text="the body must be a JSON object")
-    body = dict(_cleaned(body))
+    body = {name: _cleaned(body[name], name) for name in (*required, *optional) if name in body}
     for name in required:
         if not isinstance(body.get(name), str) or not body[name].strip():
             raise web.HTTPUnprocessableEntity(text=f"'{name}' is required and must be text")
     return body
 
 
-def _cleaned(value: Any, where: str = "") -> Any:
-    """Every text in the body without invisible controls; 422 naming the field for one that cannot be stored
-    (a NUL, half a surrogate pair), before anything is done with it."""
+def _cleaned(value: Any, where: str) -> Any:
+    """The value as sent, once no text in it holds what cannot be stored (a NUL, half a surrogate pair): that is
+    422 naming the field, before anything is done with it."""
     if isinstance(value, str):
         try:
-            return clean_text(value)
+            clean_text(value)
         except UnsafeText as exc:
-            raise web.HTTPUnprocessableEntity(text=f"'{where or 'body'}': {exc}") from None
-    if isinstance(value, dict):
-        return {_cleaned(key, where): _cleaned(item, f"{where}.{key}".lstrip(".")) for key, item in value.items()}
-    if isinstance(value, list):
-        return [_cleaned(item, where) for item in value]
+            raise web.HTTPUnprocessableEntity(text=f"'{where}': {exc}") from None
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            _cleaned(key, where)
+            _cleaned(item, f"{where}.{key}")
+    elif isinstance(value, list):
+        for item in value:
+            _cleaned(item, where)
     return value
 
 
@@ -376,6 +382,28 @@ async def reassign(request: web.Request) -> web.Response:
     return await _answer(request, case_id, "reassigned")
 
 
+# Kinds of file a browser shows as they are without running anything; every other one is sent as bytes to save.
+SHOWN_AS_IS = frozenset({"application/pdf", "image/png", "image/jpeg", "image/gif", "image/webp", "text/plain"})
+
+
+async def attachment(request: web.Request) -> web.Response:
+    """A file the customer sent with the case, always as a download: never rendered as a page of ours."""
+    agent = await current_agent(request)
+    case_id, digest = await _desk_case(request, agent), request.match_info["sha256"]
+    found = await request.app[keys.RECORD].case_file(case_id, digest)
+    if found is None:
+        found = await request.app[keys.CASES].waiting_file(case_id, digest)
+    if found is None:
+        return error(404, f"case {case_id} has no such file (or its content was not kept)")
+    name, content_type, content = found
+    shown = content_type.split(";")[0].strip().lower()
+    disposition = "attachment; filename*=UTF-8''" + quote(name or digest[:12], safe="")
+    return web.Response(body=content, headers={
+        "Content-Type": shown if shown in SHOWN_AS_IS else "application/octet-stream",
+        "Content-Disposition": disposition, "X-Content-Type-Options": "nosniff",
+        "Content-Security-Policy": "sandbox; default-src 'none'", "Cache-Control": "private, no-store"})
+
+
 async def list_agents(request: web.Request) -> web.Response:
     await current_agent(request, "supervisor", "admin")
     return web.json_response({"agents": [a.to_dict() for a in await request.app[keys.AGENTS].list()]})
@@ -384,7 +412,7 @@ async def list_agents(request: web.Request) -> web.Response:
 async def add_agent(request: web.Request) -> web.Response:
     """Create an account (admins); a name that exists is 409: accounts are changed, never overwritten."""
     admin = await current_agent(request, "admin")
-    body = await json_body(request, "name", "password")
+    body = await json_body(request, "name", "password", optional=("role", "languages"))
     role, languages = body.get("role", "agent"), _languages(body.get("languages", list(LANGUAGES)))
     if not isinstance(role, str):
         return error(422, "role must be text")
@@ -409,7 +437,7 @@ async def _change_agent(request: web.Request, **changes: Any) -> web.Response:
 async def change_agent(request: web.Request) -> web.Response:
     """An account's role or desks (admins); its open sessions have the new rights at once."""
     await current_agent(request, "admin")
-    body = await json_body(request)
+    body = await json_body(request, optional=("role", "languages"))
     role, languages = body.get("role"), body.get("languages")
     if role is not None and not isinstance(role, str):
         return error(422, "role must be text")

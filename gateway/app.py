@@ -45,7 +45,6 @@ from handoff.sla import SlaPolicy
 log = logging.getLogger(__name__)
 SWEEP_SECONDS = 5.0
 CHANNELS = web.AppKey("channels", Mapping[str, Channel])
-RECORD = web.AppKey("record", CaseRecord)
 
 
 def create_app(settings: Settings) -> web.Application:
@@ -127,7 +126,7 @@ async def services_ctx(app: web.Application) -> AsyncIterator[None]:
     risk = load_rules(Path(settings.risk_rules_file)) if settings.risk_rules_file else None
     record = CaseRecord(settings.record_url)
     await record.open()  # migrates first: a fresh machine, or a new release, just works
-    app[RECORD], app[records_api.RECORD_ENGINE] = record, record.engine
+    app[keys.RECORD], app[records_api.RECORD_ENGINE] = record, record.engine
     cases = CaseStore(redis, SlaPolicy.preset(settings.sla_policy), risk, record=record)
     queue = AgentQueue(redis, cases, claim_timeout=settings.claim_timeout)
     await queue.ensure_group()

@@ -13,6 +13,7 @@ from gateway.router import Router
 from gateway.settings import Settings
 from handoff.cases import CaseStore
 from handoff.queue import AgentQueue
+from handoff.record import CaseRecord
 
 SETTINGS = web.AppKey("settings", Settings)
 REDIS = web.AppKey("redis", Redis)
@@ -23,3 +24,4 @@ AGENTS = web.AppKey("agents", Agents)
 EVENTS = web.AppKey("events", DeskEvents)
 ROUTER = web.AppKey("router", Router)
 METRICS = web.AppKey("metrics", GatewayMetrics)
+RECORD = web.AppKey("record", CaseRecord)

@@ -42,15 +42,16 @@ def _case_action(summary: str, body: dict[str, Any] | None = None) -> dict[str, 
     return {"post": operation}
 
 
-# Text with at least one visible character: blank text is refused like missing text.
-_TEXT = {"type": "string", "minLength": 1, "pattern": r"\S"}
+# Text with at least one visible character (blank text is refused like missing text) and no NUL (refused: it
+# cannot be stored).
+_TEXT = {"type": "string", "minLength": 1, "pattern": r"^[^\x00]*\S[^\x00]*$"}
 _AGENT = {"type": "object", "required": ["name", "role", "languages"], "properties": {
     "name": {"type": "string"}, "role": {"type": "string", "enum": ["agent", "supervisor", "admin"]},
     "languages": {"type": "array", "items": {"type": "string", "enum": ["zh", "en"]}},
     "disabled": {"type": "boolean"}}}
 _AGENT_NAME = {"name": "name", "in": "path", "required": True,
                "schema": {"type": "string", "pattern": r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"}}
-_PASSWORD = {"type": "string", "minLength": 8, "maxLength": 1024, "pattern": r"\S"}
+_PASSWORD = {**_TEXT, "minLength": 8, "maxLength": 1024}
 _DESKS = {"type": "array", "minItems": 1, "items": {"type": "string", "enum": ["zh", "en"]}}
 _ROLE = {"type": "string", "enum": ["agent", "supervisor", "admin"]}
 _ACCOUNT_ERRORS = {
@@ -200,6 +201,12 @@ SPEC: dict[str, Any] = {
         "/api/cases/{case_id}/reassign": _case_action(
             "Give the case to another handler of its desk (supervisors and admins)",
             {"type": "object", "required": ["agent"], "properties": {"agent": _TEXT}}),
+        "/api/cases/{case_id}/attachments/{sha256}": {"get": {
+            "summary": "A file the customer sent with the case, as a download (Content-Disposition: attachment)",
+            "parameters": [_CASE_ID, {"name": "sha256", "in": "path", "required": True,
+                                      "schema": {"type": "string", "pattern": "^[0-9a-f]{64}$"}}],
+            "responses": {"200": {"description": "The file's bytes", "content": {"application/octet-stream": {
+                "schema": {"type": "string", "format": "binary"}}}}, **_ERRORS}}},
         "/api/events": {"get": {"summary": "Server-sent events: a JSON line per case change or alert the reader "
                                            "may see (their desks; supervisor alerts for supervisors)",
                                 "responses": {"200": {"description": "text/event-stream"}, "401": _ERRORS["401"],

@@ -20,6 +20,7 @@ import asyncio
 import hashlib
 import json
 import logging
+import re
 import weakref
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime, timedelta
@@ -78,6 +79,10 @@ def _events_key(case_id: str) -> str:
 
 ALL_CASES_KEY = "cg:cases"
 PENDING_KEY = "cg:record:pending"  # cases changed in Redis whose write to the record failed
+# A customer's file is kept by the SHA-256 of its content: an attachment's url is "attachment:<sha256>", and its
+# content waits in Redis under ATTACHMENT_KEY (with an expiry) until the record has it.
+ATTACHMENT_URL = re.compile(r"^attachment:([0-9a-f]{64})$")
+ATTACHMENT_KEY = "cg:attachment:{}"
 
 
 ONCE_SECONDS = 30 * 24 * 3600
@@ -316,13 +321,38 @@ class CaseStore:
             except CaseNotFound:
                 return True  # purged meanwhile: nothing left to write
             try:
-                await self._record.save(case)
+                files = await self._files_to_keep(case)
+                await self._record.save(case, files)
             except Exception as exc:  # the database is down, or refused the case: Redis keeps the change
                 # The type only: a database error's text may quote the case's personal data.
                 log.warning("case %s not written to the record (%s); will retry", case_id, type(exc).__name__)
                 await self._redis.sadd(PENDING_KEY, case_id)
                 return False
+            if files:  # the record keeps them now
+                await self._redis.delete(*(ATTACHMENT_KEY.format(digest) for digest in files))
         return True
+
+    async def _files_to_keep(self, case: Case) -> dict[str, bytes]:
+        """The content of the case's files the record does not hold yet, from Redis."""
+        assert self._record is not None
+        wanted = {digest for digest, _ in case_files(case)}
+        if not wanted:
+            return {}
+        missing = wanted - await self._record.stored_files(wanted)
+        found = {}
+        for digest in missing:
+            content = await self._redis.get(ATTACHMENT_KEY.format(digest))
+            if content is not None:
+                found[digest] = content
+        return found
+
+    async def waiting_file(self, case_id: str, digest: str) -> tuple[str, str, bytes] | None:
+        """A file of the case still waiting in Redis for the record: its name, content type and content."""
+        entry = next((e for d, e in case_files(await self.get(case_id)) if d == digest), None)
+        content = await self._redis.get(ATTACHMENT_KEY.format(digest)) if entry else None
+        if entry is None or content is None:
+            return None
+        return str(entry.get("name") or ""), str(entry.get("content_type") or ""), content
 
     async def flush_pending(self) -> int:
         """Retry the cases whose write to the record failed; how many still wait."""
@@ -386,3 +416,17 @@ def _event(actor: str, action: str, before: str | None, after: str, detail: str 
 def _customer_text(case: Case, messages: list[dict[str, Any]]) -> str:
     said = [m["text"] for m in messages if m.get("from") == "customer"]
     return "\n".join([*said, case["complaint"].get("description") or ""])
+
+
+def case_files(case: Case) -> list[tuple[str, dict[str, Any]]]:
+    """Every file kept by content hash that the case or its messages carry: (sha256, the attachment entry),
+    once per digest and name."""
+    entries = list(case.get("attachments") or [])
+    for message in case.get("messages") or ():
+        entries += message.get("attachments") or []
+    found: dict[tuple[str, str], dict[str, Any]] = {}
+    for entry in entries:
+        match = ATTACHMENT_URL.match(str(entry.get("url") or "")) if isinstance(entry, dict) else None
+        if match:
+            found.setdefault((match.group(1), str(entry.get("name") or "")), entry)
+    return [(digest, entry) for (digest, _), entry in found.items()]

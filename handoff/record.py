@@ -18,9 +18,10 @@ Guarantees:
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import logging
 from collections import Counter
-from collections.abc import AsyncIterator, Callable, Iterable, Sequence
+from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -36,7 +37,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_en
 from sqlalchemy.pool import NullPool
 from sqlalchemy.sql.elements import ColumnElement
 
-from handoff.cases import CUSTOMER_FIELDS, Case, CaseNotFound, CaseStore
+from handoff.cases import CUSTOMER_FIELDS, Case, CaseNotFound, CaseStore, case_files
 from handoff.queue import CLAIMABLE, CLAIMS_KEY, ENTRIES_KEY, AgentQueue
 from handoff.record_models import Base
 
@@ -46,6 +47,9 @@ CASES = Base.metadata.tables["cases"]
 MESSAGES = Base.metadata.tables["case_messages"]
 EVENTS = Base.metadata.tables["case_events"]
 PURGES = Base.metadata.tables["purges"]
+FILES = Base.metadata.tables["attachments"]
+CASE_FILES = Base.metadata.tables["case_attachments"]
+MAX_FILE_BYTES = 50 * 1024 * 1024  # a file past this is not a customer's document: it stays metadata only
 MIGRATIONS_DIR = Path(__file__).with_name("migrations")
 # A supervisor's reassign of a waiting case hands it to a handler just as a claim does.
 ACKNOWLEDGING = ("claim", "reassign")
@@ -143,13 +147,31 @@ class CaseRecord:
     async def __aexit__(self, *exc_info: object) -> None:
         await self.close()
 
-    async def save(self, case: Case) -> None:
-        """Upsert the case's row and add the messages and events it has that the record has not yet."""
+    async def save(self, case: Case, files: Mapping[str, bytes] | None = None) -> None:
+        """Upsert the case's row and add the messages and events it has that the record has not yet; keep
+        ``files`` (content by SHA-256) and link the case to every file of its own the record holds."""
         async with self.engine.begin() as connection:
             dialect = connection.dialect.name
             await connection.execute(_upsert_case(dialect, case_columns(case)))
             await _append(connection, MESSAGES, case["id"], case.get("messages", ()), message_columns)
             await _append(connection, EVENTS, case["id"], case.get("events", ()), event_columns)
+            await _keep_files(connection, case, files or {})
+
+    async def stored_files(self, digests: Iterable[str]) -> set[str]:
+        """Which of these files the record holds."""
+        wanted = list(digests)
+        async with self.engine.connect() as connection:
+            query = select(FILES.c.sha256).where(FILES.c.sha256.in_(wanted))
+            return set((await connection.scalars(query)).all())
+
+    async def case_file(self, case_id: str, digest: str) -> tuple[str, str, bytes] | None:
+        """A file of the case: its name, content type and content; None unless the case holds it."""
+        query = (select(CASE_FILES.c.name, FILES.c.content_type, FILES.c.content)
+                 .join(FILES, FILES.c.sha256 == CASE_FILES.c.sha256)
+                 .where(CASE_FILES.c.case_id == case_id, CASE_FILES.c.sha256 == digest).limit(1))
+        async with self.engine.connect() as connection:
+            row = (await connection.execute(query)).first()
+        return (row.name, row.content_type, row.content) if row else None
 
     async def load(self, case_id: str) -> Case:
         """The case as ``CaseStore.get`` shows it: the document with its messages and events."""
@@ -195,7 +217,10 @@ class CaseRecord:
             ids = tuple((await connection.scalars(expired)).all())
             remove = _count if dry_run else _delete
             messages, events = await remove(connection, MESSAGES, ids), await remove(connection, EVENTS, ids)
+            await remove(connection, CASE_FILES, ids)
             cases = await remove(connection, CASES, ids)
+            if not dry_run:  # a file no case holds any more goes with the last case that held it
+                await connection.execute(delete(FILES).where(~FILES.c.sha256.in_(select(CASE_FILES.c.sha256))))
             summary = PurgeSummary(datetime.now(UTC), by, cutoff, cases, messages, events, ids, dry_run)
             if not dry_run:
                 await connection.execute(insert(PURGES).values(_purge_columns(summary)))
@@ -246,6 +271,25 @@ def search_text(case: Case) -> str:
     parts.append((case.get("complaint") or {}).get("description"))
     parts += [m.get("text") for m in case.get("messages", ()) if m.get("from") == "customer"]
     return "\n".join(str(part) for part in parts if part).lower()
+
+
+async def _keep_files(connection: AsyncConnection, case: Case, files: Mapping[str, bytes]) -> None:
+    refs = case_files(case)
+    if not refs:
+        return
+    dialect, now = connection.dialect.name, datetime.now(UTC)
+    new = [{"sha256": digest, "content_type": str(entry.get("content_type") or "application/octet-stream")[:255],
+            "size": len(files[digest]), "content": files[digest], "stored_at": now}
+           for digest, entry in refs if digest in files and len(files[digest]) <= MAX_FILE_BYTES
+           and hashlib.sha256(files[digest]).hexdigest() == digest]
+    if new:
+        await connection.execute(_insert_new(dialect, FILES, list({row["sha256"]: row for row in new}.values())))
+    held = set((await connection.scalars(
+        select(FILES.c.sha256).where(FILES.c.sha256.in_({digest for digest, _ in refs})))).all())
+    links = [{"case_id": case["id"], "sha256": digest, "name": str(entry.get("name") or "")[:255]}
+             for digest, entry in refs if digest in held]
+    if links:
+        await connection.execute(_insert_new(dialect, CASE_FILES, links))
 
 
 def _first_time(events: Sequence[dict[str, Any]], actions: Iterable[str]) -> datetime | None:

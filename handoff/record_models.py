@@ -11,7 +11,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, ClassVar
 
-from sqlalchemy import JSON, Boolean, DateTime, ForeignKey, Index, Integer, String, Text
+from sqlalchemy import JSON, Boolean, DateTime, ForeignKey, Index, Integer, LargeBinary, String, Text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 UtcDateTime = DateTime(timezone=True)
@@ -99,6 +99,28 @@ class PurgeRow(Base):
     messages: Mapped[int] = mapped_column(Integer)
     events: Mapped[int] = mapped_column(Integer)
     case_ids: Mapped[dict[str, Any]]  # {"ids": [...]}: exactly which records went
+
+
+class AttachmentRow(Base):
+    """A file a customer sent, once however many messages carried it: named by the SHA-256 of its content."""
+
+    __tablename__ = "attachments"
+
+    sha256: Mapped[str] = mapped_column(String(64), primary_key=True)
+    content_type: Mapped[str] = mapped_column(String(255))
+    size: Mapped[int] = mapped_column(Integer)
+    content: Mapped[bytes] = mapped_column(LargeBinary)
+    stored_at: Mapped[datetime]
+
+
+class CaseAttachmentRow(Base):
+    """Which case holds which file, under the name it came with; purged with the case."""
+
+    __tablename__ = "case_attachments"
+
+    case_id: Mapped[str] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"), primary_key=True)
+    sha256: Mapped[str] = mapped_column(ForeignKey("attachments.sha256"), primary_key=True, index=True)
+    name: Mapped[str] = mapped_column(String(255), primary_key=True)
 
 
 class AccountRow(Base):

@@ -149,6 +149,7 @@
       alert_due_soon: 'Alert: the answer to {id} is due soon.',
       alert_overdue: 'Alert: the answer to {id} is overdue.',
       alertOther: 'Alert about {id}: {kind}',
+      file: 'file',
       sessionChanged: 'You signed in again elsewhere; the console now uses that session. Please try again.',
       errNetwork: 'The server cannot be reached. Please check the connection and try again.',
       errHttp: 'The request failed ({status}).',
@@ -314,6 +315,7 @@
       alert_due_soon: '预警：{id} 即将到答复期限。',
       alert_overdue: '预警：{id} 已超过答复期限。',
       alertOther: '关于 {id} 的预警：{kind}',
+      file: '文件',
       sessionChanged: '您已在别处重新登录，本页已改用新的登录状态，请重试。',
       errNetwork: '无法连接服务器，请检查网络后重试。',
       errHttp: '请求失败（{status}）。',
@@ -360,6 +362,31 @@
     if (cls) node.className = cls;
     if (text != null) node.textContent = String(text);
     return node;
+  }
+
+  /* A message's files as download links; the server sends them as attachments, never as a page. */
+  var FILE_URL = /^attachment:([0-9a-f]{64})$/;
+  function appendFiles(li, caseId, attachments) {
+    if (!Array.isArray(attachments) || !attachments.length) return;
+    var list = el('ul', 'msg-files');
+    attachments.forEach(function (a) {
+      if (!a || typeof a !== 'object') return;
+      var item = el('li');
+      var label = str(a.name) || t('file');
+      var kept = FILE_URL.exec(str(a.url));
+      if (kept) {
+        var link = el('a', null, label);
+        link.href = '/api/cases/' + encodeURIComponent(caseId) + '/attachments/' + kept[1];
+        link.setAttribute('download', label);
+        link.rel = 'noopener';
+        item.appendChild(link);
+      } else {
+        item.appendChild(el('span', null, label));
+      }
+      if (a.size) item.appendChild(el('span', 'hint', ' (' + Math.max(1, Math.round(Number(a.size) / 1024)) + ' KB)'));
+      list.appendChild(item);
+    });
+    li.appendChild(list);
   }
 
   function clear(node) { while (node.firstChild) node.removeChild(node.firstChild); }
@@ -1050,6 +1077,7 @@
       if (m.channel && m.channel !== c.channel) meta.appendChild(el('span', null, word('ch_', m.channel)));
       li.appendChild(meta);
       li.appendChild(el('p', 'msg-text', str(m.text)));
+      appendFiles(li, c.id, m.attachments);
       conv.appendChild(li);
     });
     if (stick) conv.scrollTop = conv.scrollHeight;

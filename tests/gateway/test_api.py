@@ -140,7 +140,7 @@ async def test_every_route_without_a_session_gets_401(client: Any) -> None:
     for method, path in api_routes(client):
         if (method, path) in OPEN_ROUTES or path == "/api/logout":
             continue
-        path = path.replace("{case_id}", "C-000000-AAAA").replace("{name}", "ann")
+        path = path.replace("{case_id}", "C-000000-AAAA").replace("{name}", "ann").replace("{sha256}", "0" * 64)
         response = await client.request(method, path, json={})
         assert response.status == 401, (method, path, response.status)
         assert (await response.json())["error"]
@@ -157,7 +157,8 @@ async def test_a_cookie_session_without_its_csrf_token_gets_403_and_changes_noth
     for method, path in api_routes(client):
         if method not in ("post", "patch") or (method, path) in OPEN_ROUTES:
             continue
-        response = await client.request(method, path.replace("{case_id}", case_id).replace("{name}", "ann"),
+        path = path.replace("{case_id}", case_id).replace("{name}", "ann").replace("{sha256}", "0" * 64)
+        response = await client.request(method, path,
                                         json={"text": "x"}, headers={"X-CSRF-Token": "forged"})
         assert response.status == 403, (path, response.status)
     me = await (await client.get("/api/me")).json()

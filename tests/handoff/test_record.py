@@ -132,8 +132,8 @@ def differences(connection: Connection) -> list[Any]:
 
 
 async def test_migrations_create_the_models_tables_and_running_them_again_changes_nothing(record_url: str) -> None:
-    assert await migrate(record_url) == "0003"
-    assert await migrate(record_url) == "0003"
+    assert await migrate(record_url) == "0004"
+    assert await migrate(record_url) == "0004"
     engine = record_engine(record_url)
     try:
         async with engine.connect() as connection:
@@ -376,7 +376,7 @@ async def test_the_record_commands_migrate_rebuild_and_purge(
         assert done.returncode == 0, done.stderr
         return done.stdout
 
-    assert "is at revision 0003" in run("migrate")
+    assert "is at revision 0004" in run("migrate")
     async with CaseRecord(record_url) as record:
         await record.save(forged_case("C-ANCIENT", years_before(datetime.now(UTC), 7), "closed"))
         await record.save(forged_case("C-WAITING", datetime.now(UTC), "queued"))
