@@ -56,6 +56,7 @@ log = logging.getLogger(__name__)
 
 LEASE_MS = 30_000
 IDLE_SECONDS = 10.0
+ATTACHMENT_HOLD_SECONDS = 30 * 24 * 3600
 _UIDVALIDITY = re.compile(rb"UIDVALIDITY (\d+)")
 _FETCH_UID = re.compile(rb"UID (\d+)")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
@@ -367,12 +368,14 @@ class EmailChannel:
         return thread.case_id is None or await self._require_inbox().case_of(f"{self.name}:{key}") is not None
 
     async def _keep_attachments(self, parsed: ParsedEmail) -> list[Attachment]:
-        """Attachment metadata on the message; their content (up to the limit) in Redis, by digest."""
+        """Attachment metadata on the message; their content (up to the limit) in Redis, by digest, until the
+        system of record takes it with the case."""
         redis = self._require_redis()
         kept = []
         for part in parsed.attachments:
             digest = hashlib.sha256(part.content).hexdigest()
-            await redis.set(f"cg:attachment:{digest}", part.content, nx=True)
+            # Until the record keeps it (it takes it with the case, then drops this copy); never for ever.
+            await redis.set(f"cg:attachment:{digest}", part.content, nx=True, ex=ATTACHMENT_HOLD_SECONDS)
             kept.append(Attachment(name=part.name, content_type=part.content_type, size=part.size,
                                    url=f"attachment:{digest}"))
         return kept
