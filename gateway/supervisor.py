@@ -10,13 +10,17 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 import subprocess
+import threading
 import time
 import urllib.error
 import urllib.request
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from gateway.privacy import redact
 
 ROOT = Path(__file__).resolve().parent.parent
 BOT_DIR = ROOT / "bot"
@@ -110,10 +114,28 @@ def _bot_env() -> dict[str, str]:
 
 
 def _spawn(command: list[str], log: Path, env: Mapping[str, str] | None = None) -> subprocess.Popen[bytes]:
+    """Start a bot process whose output reaches ``log`` only through the gateway's redaction: Rasa logs a
+    message's text when a turn is cancelled or fails, and a log must never hold a phone, email or account number
+    in clear (DESIGN.md invariant 6)."""
     log.parent.mkdir(parents=True, exist_ok=True)
+    process = subprocess.Popen(command, cwd=BOT_DIR, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                               stdin=subprocess.DEVNULL, env={**_bot_env(), **(env or {})})
+    threading.Thread(target=_copy_redacted, args=(process, log), daemon=True).start()
+    return process
+
+
+_STAMP = re.compile(r"^\d{4}-\d{2}-\d{2}[ T]\d{2}:\d{2}:\d{2}(?:[.,]\d+)?")
+
+
+def _copy_redacted(process: subprocess.Popen[bytes], log: Path) -> None:
+    assert process.stdout is not None
     with log.open("ab") as out:
-        return subprocess.Popen(command, cwd=BOT_DIR, stdout=out, stderr=subprocess.STDOUT,
-                                stdin=subprocess.DEVNULL, env={**_bot_env(), **(env or {})})
+        for raw in process.stdout:
+            line = raw.decode("utf-8", "replace")
+            stamp = _STAMP.match(line)
+            kept = stamp.group() if stamp else ""  # the time a line was written is not personal data
+            out.write((kept + redact(line[len(kept):])).encode())
+            out.flush()
 
 
 def start_actions(port: int, log: Path, gateway: GatewayLink | None = None) -> subprocess.Popen[bytes]:

@@ -1,9 +1,12 @@
-"""The local supervisor's children listen on loopback only: nothing `make run` starts is open to the network."""
+"""The local supervisor's children listen on loopback only: nothing `make run` starts is open to the network; and
+what they print reaches their logs without personal data."""
 
 from __future__ import annotations
 
 import ipaddress
 import socket
+import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -65,3 +68,20 @@ def actions_port(tmp_path: Path) -> Iterator[int]:
 def test_the_action_server_listens_on_loopback_only(actions_port: int) -> None:
     """It runs the bot's actions for anyone who can reach it, with no authentication of its own."""
     assert_loopback_only(actions_port)
+
+
+def test_what_a_bot_process_prints_reaches_its_log_without_personal_data(tmp_path: Path) -> None:
+    # What Rasa prints when a turn is cancelled: the customer's text, with their phone and email in it.
+    line = ('2026-12-06 17:26:42 ERROR rasa.core.channels.rest - {"text": "我的电话 13912345678 邮箱 '
+            'zhang.wei@example.com", "event": "rest.message.received.timeout"}')
+    log = tmp_path / "rasa.log"
+    process = supervisor._spawn([sys.executable, "-c", f"print({line!r})"], log)
+    process.wait(30)
+    for _ in range(50):
+        if log.exists() and "rest.message.received.timeout" in log.read_text():
+            break
+        time.sleep(0.1)
+    written = log.read_text()
+    assert written.startswith("2026-12-06 17:26:42 ERROR"), "the time stays readable"
+    assert "13912345678" not in written and "zhang.wei@example.com" not in written
+    assert "rest.message.received.timeout" in written
