@@ -71,7 +71,8 @@ class InboundMessage:
     ``conversation_key`` addresses the thread within its channel (a web chat session id, a phone number,
     an email thread); ``message_id`` is the provider's own id, the key for deduplicating retries.
     ``command`` is set when the channel itself asks for something instead of passing on words: "handoff"
-    means the customer must go to a person now (a caller the bot cannot hear).
+    means the customer must go to a person now (a caller the bot cannot hear), "hangup" that the customer is
+    gone (a call ended) and the intake becomes a case as it stands, "note" a machine's word on the record.
     """
 
     channel: str

@@ -6,6 +6,8 @@ Guarantees:
   or else by ``VOICE_LANGUAGE`` or the caller's country code;
 - what the caller says is recorded before Twilio gets its TwiML; the call's turns become the case's
   transcript;
+- a call that ends mid-intake (the number's call status callback, ``/channels/twilio/voice/status``) becomes
+  a case with what was said, so every call is on the record;
 - a caller the bot cannot hear (silence, or speech below ``VOICE_MIN_CONFIDENCE``) is asked again once,
   then handed to a person: <Dial> to ``VOICE_HANDOFF_NUMBER`` if set, otherwise a promised call back,
   with the case created either way;
@@ -35,6 +37,9 @@ from channels.twilio_common import TwilioConfig, answer_once, signed_form, twiml
 log = logging.getLogger(__name__)
 
 GATHER_PATH = "/channels/twilio/voice/gather"
+STATUS_PATH = "/channels/twilio/voice/status"
+# Call statuses after which nobody is on the line any more (Twilio's status callback).
+ENDED = frozenset({"completed", "busy", "failed", "no-answer", "canceled"})
 CALL_TTL = 24 * 3600
 # Past the reply waits of a turn and of a hand-over, how long a request being answered may take before a
 # repeat of it answers it instead.
@@ -102,7 +107,8 @@ class TwilioVoice:
         self._waiting: dict[str, list[list[OutboundMessage]]] = {}
 
     def routes(self) -> Iterable[web.AbstractRouteDef]:
-        return [web.post("/channels/twilio/voice", self._call), web.post(GATHER_PATH, self._gather)]
+        return [web.post("/channels/twilio/voice", self._call), web.post(GATHER_PATH, self._gather),
+                web.post(STATUS_PATH, self._status)]
 
     @contextlib.asynccontextmanager
     async def running(self, redis: Redis, inbox: Inbox) -> AsyncIterator[None]:
@@ -121,6 +127,19 @@ class TwilioVoice:
         form = await signed_form(request, self._config)
         call_sid, caller = _required(form, "CallSid"), form.get("From", "")
         return twiml_response(await self._answer_once(call_sid, "start", lambda: self._start(call_sid, caller)))
+
+    async def _status(self, request: web.Request) -> web.Response:
+        """The number's call status callback: a call that ended mid-intake becomes a case with what was said (a
+        call already handed over has its case: nothing more happens)."""
+        form = await signed_form(request, self._config)
+        call_sid = _required(form, "CallSid")
+        if form.get("CallStatus", "") in ENDED and await self._require_redis().exists(_call_key(call_sid)):
+            call = await self._call_state(call_sid)
+            message = InboundMessage(channel=self.name, conversation_key=call_sid, message_id=f"{call_sid}:ended",
+                                     text="", language=call["language"], contact=Contact(phone=call["caller"] or None),
+                                     command="hangup")
+            await self._require_inbox().receive(message)
+        return web.Response(status=204)
 
     async def _start(self, call_sid: str, caller: str) -> str:
         language = language_for(caller, self._settings.language)

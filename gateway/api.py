@@ -10,6 +10,7 @@ status that says what went wrong (401 no session, 403 not allowed); a refused re
 from __future__ import annotations
 
 import json
+import uuid
 from collections import Counter
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
@@ -34,10 +35,12 @@ from gateway.auth import (
     csrf_matches,
     csrf_token,
 )
+from gateway.language import script
 from gateway.openapi import SPEC
-from handoff.cases import OUTCOMES, STATUSES, Case, CaseConflict, CaseError, CaseNotFound
+from handoff.cases import ATTACHMENT_KEY, OUTCOMES, STATUSES, Case, CaseConflict, CaseError, CaseNotFound
 from handoff.queue import desk_of
-from handoff.sla import DUE_SOON, urgency
+from handoff.registration import registration
+from handoff.sla import DUE_SOON, SlaPolicy, urgency
 
 CONSOLE_DIR = Path(__file__).with_name("console_static")
 COOKIE = "cg_session"
@@ -45,6 +48,7 @@ CSRF_HEADER = "X-CSRF-Token"
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 SETTLED = ("answered", "closed")
 MAX_REPLY = 10_000
+ATTACHMENT_HOLD_SECONDS = 30 * 24 * 3600  # a scan waits in Redis at most this long for the record to take it
 STREAMS_PER_AGENT = 5  # open event streams per handler on one gateway (a console needs one)
 OPEN_STREAMS = web.AppKey("open_streams", Counter)
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -57,6 +61,8 @@ def routes() -> list[web.AbstractRouteDef]:
         web.get("/api/me", me),
         web.get("/api/openapi.json", openapi),
         web.get("/api/cases", list_cases),
+        web.post("/api/cases", register),
+        web.get("/api/units", list_units),
         web.post("/api/cases/next", next_case),
         web.get("/api/cases/{case_id:C-[^/]+}", get_case),
         web.post("/api/cases/{case_id:C-[^/]+}/claim", claim),
@@ -247,6 +253,44 @@ async def list_cases(request: web.Request) -> web.Response:
     now = datetime.now(UTC)
     soon = _due_soon(request)
     return web.json_response({"cases": [public(c, now, soon) for c in cases if agent.reads(desk_of(c))]})
+
+
+REGISTRATION_FIELDS = ("channel", "language", "unit", "received_at", "late_reason", "customer", "complaint",
+                      "preliminary_opinion", "attachment")
+
+
+async def register(request: web.Request) -> web.Response:
+    """A complaint staff took (a walk-in, a letter, the comment book, a call, a referral): the same checks,
+    risk grading, deadlines, queue and audit trail as a bot's intake; the staff member is its receiver."""
+    agent = await current_agent(request)
+    body = await json_body(request, optional=REGISTRATION_FIELDS)
+    zone = SlaPolicy.preset(request.app[keys.SETTINGS].sla_policy).timezone
+    taken = registration(body, request.app[keys.ORG], datetime.now(UTC), zone)
+    attachments = []
+    if taken.attachment is not None:
+        entry, content = taken.attachment
+        await request.app[keys.REDIS].set(ATTACHMENT_KEY.format(entry["url"].split(":", 1)[1]), content,
+                                          ex=ATTACHMENT_HOLD_SECONDS)
+        attachments.append(entry)
+    said = [taken.complaint["description"]]
+    late = f"; received {taken.received_at.isoformat()}, registered late: {taken.late_reason}" if (
+        taken.late_reason) else ""
+    case = await request.app[keys.CASES].create(
+        channel=taken.channel, conversation_id=f"{taken.channel}:{uuid.uuid4().hex}", language=taken.language,
+        customer=taken.customer, complaint=taken.complaint, handoff_reason="registered", actor=agent.name,
+        attachments=attachments, received_at=taken.received_at, script=script(said) or "Hans", unit=taken.unit,
+        preliminary_opinion=taken.preliminary_opinion, action="register", registered_by=agent.name,
+        event_detail=f"registered by {agent.name} ({taken.channel}, unit {taken.unit}){late}")
+    await request.app[keys.QUEUE].enqueue(case["id"])
+    await request.app[keys.EVENTS].publish(case["id"], case["status"], "registered")
+    await request.app[keys.ALERTS].high_risk(case)
+    full = await request.app[keys.CASES].get(case["id"])
+    return web.json_response(public(full, soon=_due_soon(request)), status=201)
+
+
+async def list_units(request: web.Request) -> web.Response:
+    await current_agent(request)
+    return web.json_response({"units": [unit.to_dict() for unit in request.app[keys.ORG].units.values()]})
 
 
 async def get_case(request: web.Request) -> web.Response:

@@ -37,6 +37,7 @@ from gateway.router import Router
 from gateway.settings import Settings
 from gateway.store import open_redis
 from handoff.cases import CaseStore
+from handoff.org import load_org
 from handoff.queue import AgentQueue
 from handoff.record import CaseRecord
 from handoff.risk import load_rules
@@ -50,8 +51,11 @@ CHANNELS = web.AppKey("channels", Mapping[str, Channel])
 def create_app(settings: Settings) -> web.Application:
     app = web.Application(client_max_size=1024 * 1024, middlewares=[api.json_errors])
     hardening.install(app, body_timeout=settings.request_body_timeout)
+    if settings.trusted_proxies:
+        app.middlewares.insert(1, hardening.forwarded_for(settings.trusted_proxies))
     app[keys.SETTINGS] = settings
     app[keys.METRICS] = GatewayMetrics()
+    app[keys.ORG] = load_org(settings.org_file)
     app[api.OPEN_STREAMS] = Counter()
     app[CHANNELS] = {channel.name: channel for channel in build_channels(settings)}
     for channel in app[CHANNELS].values():
@@ -68,9 +72,10 @@ def create_app(settings: Settings) -> web.Application:
 
 def build_channels(settings: Settings) -> list[Channel]:
     """Every channel whose settings are present; the others are off (``services_ctx`` says which)."""
-    channels: list[Channel] = [
-        WebChat(WebChatLimits(settings.chat_max_text, settings.chat_rate_limit, settings.chat_rate_window)),
-    ]
+    limits = WebChatLimits(settings.chat_max_text, settings.chat_rate_limit, settings.chat_rate_window,
+                           settings.chat_sessions_per_address, settings.chat_session_window,
+                           settings.chat_sockets_per_address, settings.chat_idle_session_ttl)
+    channels: list[Channel] = [WebChat(limits)]
     if settings.twilio_enabled:
         twilio = TwilioConfig(settings.twilio_account_sid, settings.twilio_auth_token, settings.twilio_from_number,
                               settings.twilio_api_base_url, settings.public_base_url)
@@ -134,8 +139,10 @@ async def services_ctx(app: web.Application) -> AsyncIterator[None]:
     alerts = SupervisorAlerts(redis, app[keys.HTTP], events, settings.alert_webhook_url,
                               timedelta(hours=settings.due_soon_hours))
     rasa = RasaClient(app[keys.HTTP], settings.rasa_url, settings.rasa_timeout)
-    router = Router(redis, rasa, cases, queue, app[CHANNELS], events, alerts, app[keys.METRICS])
+    router = Router(redis, rasa, cases, queue, app[CHANNELS], events, alerts, app[keys.METRICS],
+                    intake_idle=timedelta(minutes=settings.intake_idle_minutes))
     app[keys.CASES], app[keys.QUEUE], app[keys.EVENTS], app[keys.ROUTER] = cases, queue, events, router
+    app[keys.ALERTS] = alerts
     app[keys.AGENTS] = Agents(redis, record.engine, settings.token_ttl, settings.login_lockout,
                               notify=alerts.about_account)
     await app[keys.AGENTS].restore_working_copies()
@@ -158,11 +165,13 @@ async def services_ctx(app: web.Application) -> AsyncIterator[None]:
 
 
 async def _sweep_forever(router: Router, queue: AgentQueue, cases: CaseStore) -> None:
-    """Resume conversations a dead gateway left mid-way, return abandoned claims to the queue, and write to the
-    record the case changes it could not take at the time."""
+    """Resume conversations a dead gateway left mid-way, put intakes left silent on the record as incomplete
+    cases, return abandoned claims to the queue, and write to the record the case changes it could not take at
+    the time."""
     while True:
         try:
             await router.sweep()
+            await router.close_idle_intakes()
             await queue.reclaim_abandoned()
             await cases.flush_pending()
         except RedisError:

@@ -25,6 +25,11 @@ Two parts, both needed:
   ``post()`` answer from it). Multipart bodies are left to their handler, which streams them; no route
   takes one today.
 
+``forwarded_for(proxies)``: behind a load balancer or reverse proxy listed in ``TRUSTED_PROXIES``, the
+client's address is the last one in ``X-Forwarded-For`` that is not itself a trusted proxy (what a client
+writes there itself comes first, so it cannot pick its own address); every other request keeps its peer. The
+per-address limits (logins, chat sessions and sockets) then count clients, not the proxy.
+
 Every refusal is JSON ``{"error": ...}``, like the API's, and comes before any handler ran: it changes
 nothing (DESIGN.md invariant 7).
 
@@ -39,7 +44,9 @@ from __future__ import annotations
 
 import asyncio
 import errno
+import ipaddress
 import logging
+from collections.abc import Iterable
 from typing import Any
 
 from aiohttp import web
@@ -111,6 +118,45 @@ def install(app: web.Application, body_timeout: float = BODY_TIMEOUT) -> None:
     app[_INSTALLED] = True
     app.middlewares.insert(0, body_limits(body_timeout))
     app.on_response_prepare.append(security_headers)
+
+
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+
+def proxy_networks(proxies: Iterable[str]) -> tuple[Network, ...]:
+    """TRUSTED_PROXIES as networks (an address is a network of one); ValueError names a bad entry."""
+    return tuple(ipaddress.ip_network(proxy, strict=False) for proxy in proxies)
+
+
+def _trusted(address: str, networks: tuple[Network, ...]) -> bool:
+    try:
+        ip = ipaddress.ip_address(address.strip())
+    except ValueError:
+        return False
+    return any(ip in network for network in networks)
+
+
+def client_address(peer: str | None, forwarded: str, networks: tuple[Network, ...]) -> str | None:
+    """The client's address: the peer, or past trusted proxies, the nearest untrusted X-Forwarded-For hop."""
+    if peer is None or not _trusted(peer, networks):
+        return peer
+    for hop in reversed([part.strip() for part in forwarded.split(",") if part.strip()]):
+        if not _trusted(hop, networks):
+            return hop
+    return peer
+
+
+def forwarded_for(proxies: Iterable[str]) -> Middleware:
+    networks = proxy_networks(proxies)
+
+    @web.middleware
+    async def behind_proxies(request: web.Request, handler: Handler) -> web.StreamResponse:
+        client = client_address(request.remote, request.headers.get("X-Forwarded-For", ""), networks)
+        if client is not None and client != request.remote:
+            request = request.clone(remote=client)
+        return await handler(request)
+
+    return behind_proxies
 
 
 # The pages (chat, console, records) load their own scripts, styles and images, and talk to their own origin

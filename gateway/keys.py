@@ -6,12 +6,14 @@ import aiohttp
 from aiohttp import web
 from redis.asyncio import Redis
 
+from gateway.alerts import SupervisorAlerts
 from gateway.auth import Agents
 from gateway.events import DeskEvents
 from gateway.metrics import GatewayMetrics
 from gateway.router import Router
 from gateway.settings import Settings
 from handoff.cases import CaseStore
+from handoff.org import Org
 from handoff.queue import AgentQueue
 from handoff.record import CaseRecord
 
@@ -25,3 +27,5 @@ EVENTS = web.AppKey("events", DeskEvents)
 ROUTER = web.AppKey("router", Router)
 METRICS = web.AppKey("metrics", GatewayMetrics)
 RECORD = web.AppKey("record", CaseRecord)
+ALERTS = web.AppKey("alerts", SupervisorAlerts)
+ORG = web.AppKey("org", Org)

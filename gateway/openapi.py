@@ -71,6 +71,34 @@ def _account_action(summary: str, body: dict[str, Any] | None = None, method: st
         operation["responses"].update(_BODY_ERRORS)
     return {method: operation}
 _AUTH_ERRORS = {"401": _ERRORS["401"], "403": _ERRORS["403"]}
+_OPTIONAL_TEXT = {"type": ["string", "null"], "maxLength": 10_000, "pattern": r"^[^\x00]*$"}
+_REGISTRATION = {
+    "type": "object", "required": ["channel", "language", "complaint"],
+    "properties": {
+        "channel": {"type": "string", "enum": ["in_person", "letter", "comment_book", "phone", "referral"]},
+        "language": {"type": "string", "enum": ["zh", "en"]},
+        "unit": {**_OPTIONAL_TEXT, "description": "A unit's id (GET /api/units); default the head office"},
+        "received_at": {"type": ["string", "null"], "format": "date-time",
+                        "description": "When the complaint came in (default now; not in the future)"},
+        "late_reason": {**_OPTIONAL_TEXT, "description": "Needed when received_at is more than an hour ago"},
+        "preliminary_opinion": _OPTIONAL_TEXT,
+        "customer": {"type": "object", "properties": {
+            "name": _OPTIONAL_TEXT, "phone": _OPTIONAL_TEXT, "email": _OPTIONAL_TEXT, "account_id": _OPTIONAL_TEXT,
+            "contact_declined": {"type": "boolean"}}},
+        "complaint": {"type": "object", "required": ["description"], "properties": {
+            "description": {"type": "string", "minLength": 1, "maxLength": 10_000,
+                            "pattern": r"^[^\x00]*\S[^\x00]*$"},
+            "product": {"type": ["string", "null"], "enum": [
+                "brokerage_account", "online_trading", "margin_trading", "funds_wealth", "ipo_subscription",
+                "bank_securities_transfer", "fees_commissions", "dividends_corporate_actions", "branch_service",
+                "other", None]},
+            "incident_time": {"type": ["string", "null"], "description": "ISO 8601 date or date and time"},
+            **{k: _OPTIONAL_TEXT for k in ("place", "people_involved", "desired_resolution")}}},
+        "attachment": {"type": "object", "required": ["content_base64"], "properties": {
+            "name": {"type": "string"}, "content_type": {"type": "string"},
+            "content_base64": {"type": "string", "contentEncoding": "base64"}}},
+    },
+}
 _NULLABLE_TEXT = {"type": ["string", "null"]}
 
 SPEC: dict[str, Any] = {
@@ -102,8 +130,18 @@ SPEC: dict[str, Any] = {
                         "score": {"type": "integer", "minimum": 1, "maximum": 5},
                         "at": {"type": "string", "format": "date-time"}}},
                     "priority": {"type": "string", "enum": ["urgent", "high", "normal", "low"]},
+                    "received_at": {"type": "string", "format": "date-time",
+                                    "description": "The complaint's first message: every deadline counts from it"},
+                    "incomplete": {"type": "boolean"},
+                    "missing": {"type": "array", "items": {"type": "string", "enum": [
+                        "name", "contact", "description", "product", "incident_time", "desired_resolution"]}},
+                    "script": {"type": ["string", "null"], "enum": ["Hans", "Hant", None]},
+                    "unit": {"type": "string", "description": "The receiving unit (GET /api/units)"},
+                    "preliminary_opinion": _NULLABLE_TEXT,
+                    "registered_by": {**_NULLABLE_TEXT, "description": "The staff member who registered it"},
                     "customer": {"type": "object", "properties": {
-                        k: _NULLABLE_TEXT for k in ("name", "phone", "email", "account_id")}},
+                        **{k: _NULLABLE_TEXT for k in ("name", "phone", "email", "account_id")},
+                        "contact_declined": {"type": "boolean"}}},
                     "complaint": {"type": "object", "properties": {
                         k: _NULLABLE_TEXT for k in ("product", "incident_time", "place", "people_involved",
                                                     "description", "desired_resolution")}},
@@ -171,7 +209,12 @@ SPEC: dict[str, Any] = {
                     "at": {"type": "string", "format": "date-time"}, "actor": {"type": "string"},
                     "action": {"type": "string"}, "target": {"type": "string"}, "detail": {"type": "object"}}}}}},
                 "The account events"), **_AUTH_ERRORS}}},
-        "/api/cases": {"get": {
+        "/api/cases": {"post": {
+            "summary": "Register a complaint staff took (walk-in, letter, comment book, phone, referral); the "
+                       "logged-in handler is its receiver",
+            "requestBody": {"required": True, "content": {"application/json": {"schema": _REGISTRATION}}},
+            "responses": {"201": _json(_ref("Case"), "The case, queued"), **_AUTH_ERRORS, **_BODY_ERRORS}},
+            "get": {
             "summary": "Cases, oldest first; open ones unless a status is given",
             "parameters": [
                 {"name": "status", "in": "query", "schema": {"type": "string", "enum": list(STATUSES)}},
@@ -181,6 +224,12 @@ SPEC: dict[str, Any] = {
                 "cases": {"type": "array", "items": _ref("Case")}}}, "The cases on the agent's desks"),
                 "400": _json(_ref("Error"), "An unknown status or risk"), "401": _ERRORS["401"]},
         }},
+        "/api/units": {"get": {"summary": "The firm's units (ORG_FILE): head office, branches, departments",
+                               "responses": {"200": _json({"type": "object", "properties": {"units": {
+                                   "type": "array", "items": {"type": "object", "properties": {
+                                       "id": {"type": "string"}, "kind": {"type": "string"},
+                                       "parent": _NULLABLE_TEXT, "name": {"type": "object"}}}}}}, "The units"),
+                                   "401": _ERRORS["401"]}}},
         "/api/cases/next": {"post": {"summary": "Claim the most urgent waiting case", "responses": {
             "200": _json(_ref("Case"), "The case, now yours"), "204": {"description": "Nobody is waiting"},
             **_AUTH_ERRORS}}},

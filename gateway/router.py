@@ -12,7 +12,11 @@ Guarantees:
   one message at a time, so two gateway processes never handle one conversation at once;
 - a conversation is ``bot`` while the intake runs, then belongs to its case: later messages go to the case's
   handler, not the bot, until the case is closed and a new intake (a new, short Rasa conversation) starts;
-- if Rasa fails or is slow, the customer gets a holding reply and the conversation is queued for a human.
+- if Rasa fails or is slow, the customer gets a holding reply and the conversation is queued for a human;
+- every complaint reaches the record: an intake left silent for ``INTAKE_IDLE_MINUTES`` becomes an
+  ``incomplete`` case with what was said (the sweeper finds it in ``cg:intakes:idle``), and a customer who comes
+  back to it goes on with the bot until the record is complete, on the same case, unless a handler has taken it;
+- a case's ``received_at`` is the first message of its intake: every deadline counts from it.
 """
 
 from __future__ import annotations
@@ -24,10 +28,11 @@ import json
 import logging
 import re
 import secrets
+import time
 import unicodedata
 import uuid
 from collections.abc import Awaitable, Callable, Mapping
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from redis.asyncio import Redis
@@ -37,7 +42,7 @@ from channels.base import CannotDeliver, Channel
 from channels.message import InboundMessage, OutboundMessage
 from gateway import texts
 from gateway.events import DeskEvents
-from gateway.language import detect
+from gateway.language import detect, script
 from gateway.privacy import conversation_ref
 from gateway.rasa_client import BotReply, BotUnavailable, RasaClient, parse_reply
 from handoff.cases import PUSH_ONCE, Case, CaseNotFound, CaseStore
@@ -50,6 +55,10 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 ACTIVE_KEY = "cg:conversations:active"
+IDLE_KEY = "cg:intakes:idle"  # conversations in intake, by when they fall silent for INTAKE_IDLE_MINUTES
+# Commands that end an intake as it stands, with the case's handoff reason: the channel hands the customer to a
+# person, a call ended, the customer fell silent.
+ENDINGS = {"handoff": "channel_handoff", "hangup": "call_ended", "idle": "idle"}
 BATCH_CHANNELS = frozenset({"transcript"})
 LEASE_MS = 60_000
 # Channels that can carry the satisfaction question after the answer (a finished call or transcript cannot).
@@ -63,6 +72,11 @@ HANDLED_POLL = 0.05  # how often a retry looks whether another gateway has handl
 
 _RELEASE_LEASE = """
 if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0
+"""
+# Take a conversation off the idle watch unless the customer spoke again since it was read (its time moved on).
+_UNWATCH_IF_SAME = """
+if redis.call('ZSCORE', KEYS[1], ARGV[1]) == ARGV[2] then return redis.call('ZREM', KEYS[1], ARGV[1]) end
 return 0
 """
 
@@ -92,6 +106,7 @@ class Router:
         events: DeskEvents,
         alerts: SupervisorAlerts | None = None,
         metrics: GatewayMetrics | None = None,
+        intake_idle: timedelta = timedelta(minutes=30),
     ) -> None:
         self._redis = redis
         self._rasa = rasa
@@ -107,8 +122,10 @@ class Router:
         self._waiters: collections.Counter[tuple[str, str]] = collections.Counter()
         # What was done while Redis was away, by the key that will record it: kept here until Redis has it.
         self._unsaved: dict[str, str] = {}
+        self._intake_idle = intake_idle
         self._push_once = redis.register_script(PUSH_ONCE)
         self._release_lease = redis.register_script(_RELEASE_LEASE)
+        self._unwatch_if_same = redis.register_script(_UNWATCH_IF_SAME)
 
     async def receive(self, message: InboundMessage) -> bool:
         """Record the message durably; False if this provider message id was seen before."""
@@ -118,7 +135,7 @@ class Router:
         # Marked active first: a gateway that dies right after recording leaves the sweeper a trail.
         await self._redis.sadd(ACTIVE_KEY, conversation_id)
         fresh = bool(await self._push_once(keys=keys, args=[payload, DEDUP_SECONDS]))
-        if self._metrics is not None:
+        if self._metrics is not None and message.command is None:
             (self._metrics.messages if fresh else self._metrics.duplicates).labels(message.channel).inc()
         self._spawn(self.drain(conversation_id))
         return fresh
@@ -182,6 +199,18 @@ class Router:
         """Resume conversations whose messages wait with no one draining them (a gateway died)."""
         for raw in await self._redis.smembers(ACTIVE_KEY):
             self._spawn(self.drain(raw.decode()))
+
+    async def close_idle_intakes(self, now: float | None = None) -> int:
+        """Hand every intake silent for ``intake_idle`` its "idle" turn, in its conversation's order: it becomes
+        an incomplete case there. How many were due."""
+        due = await self._redis.zrangebyscore(IDLE_KEY, "-inf", now or time.time(), withscores=True)
+        for raw, score in due:
+            conversation_id = raw.decode()
+            channel, _, key = conversation_id.partition(":")
+            await self.receive(InboundMessage(channel=channel, conversation_key=key, message_id=f"idle:{score:.3f}",
+                                              text="", command="idle"))
+            await self._unwatch_if_same(keys=[IDLE_KEY], args=[conversation_id, repr(score)])
+        return len(due)
 
     async def drain(self, conversation_id: str) -> None:
         """Handle the conversation's waiting messages in order, if no one else is doing so."""
@@ -264,13 +293,14 @@ class Router:
             note = {**entry, "from": "system"}
             if case is not None:
                 await self._cases.add_message(case["id"], note, once=once)
+                await self._events.publish(case["id"], case["status"], "note")
             else:
                 await self._push_to_transcript(message, _recorded_key(message), note)
             return
-        if message.command == "handoff":
-            if case is None:
+        if message.command in ENDINGS:
+            if case is None and self._ends_intake(message.command, state):
                 record = await self._partial_record(message, state, language)
-                await self._open_case(message, language, record, "channel_handoff")
+                await self._open_case(message, language, record, ENDINGS[message.command])
             return
         # Handled again after a fault, a message that opened a case goes the intake's way again (each step
         # done once) instead of landing on that case as a new message.
@@ -281,6 +311,8 @@ class Router:
                 await self._record_satisfaction(message, case, score)
                 return
             await self._events.publish(case["id"], case["status"], "customer_message")
+            if _completing(state, case):
+                await self._complete_intake(message, state, case, language)
             return
         if case is None:
             state = await self._remember(message, state, entry, language)
@@ -303,6 +335,42 @@ class Router:
         if message.channel in BATCH_CHANNELS:
             # A finished call's transcript cannot answer questions: what the bot could not fill, a handler will.
             await self._open_case(message, language, await self._partial_record(message, state, language), "batch")
+
+    def _ends_intake(self, command: str, state: dict[str, str]) -> bool:
+        """A hand-over always opens a case; a call's end one if anything was said; silence one if the intake's
+        last customer message is ``intake_idle`` old (not merely its idle turn's time)."""
+        if command == "handoff":
+            return True
+        if "intake" not in state:
+            return False
+        return command == "hangup" or float(state.get("last_at", "0")) + self._intake_idle.total_seconds() <= (
+            time.time() + 1)
+
+    async def _complete_intake(self, message: InboundMessage, state: dict[str, str], case: Case,
+                               language: str) -> None:
+        """The customer came back to an incomplete case nobody has taken yet: the bot goes on asking for what is
+        missing, and what it gathers completes the same case."""
+        try:
+            reply = await self._bot_reply(message, state, language)
+        except BotUnavailable:
+            return  # the message is on the case: a handler reads it
+        for i, (text, buttons) in enumerate(reply.texts):
+            await self._say(message, f"bot{i}", text, language, buttons, log_to=case["id"])
+        for event in reply.events:
+            if event.get("event") not in ("case_ready", "human_requested"):
+                continue
+            if isinstance(event.get("record"), dict):
+                case = await self._cases.complete(case["id"], dict(event["record"]))
+            await self._redis.hdel(_key(message.conversation_id, "state"), "completing")
+            thanks = texts.in_script(texts.case_completed(case["language"], case["id"]), case.get("script"))
+            out = OutboundMessage(message.channel, message.conversation_key, thanks, "system", case_id=case["id"],
+                                  case_status=case["status"], in_reply_to=message.message_id)
+            await self._deliver(out)
+            await self._cases.add_message(case["id"], {"at": out.sent_at.isoformat(), "from": "system",
+                                                       "channel": message.channel, "text": thanks},
+                                          once=f"completed\n{message.conversation_id}\n{message.message_id}")
+            await self._events.publish(case["id"], case["status"], "completed")
+            return
 
     async def _once(self, mark: str, act: Callable[[], Awaitable[str]]) -> str:
         """What ``act`` gave the first time: handled again after a fault, a message does not do it twice.
@@ -370,16 +438,22 @@ class Router:
         conversation_id = message.conversation_id
         state_key = _key(conversation_id, "state")
         now = {**state, "language": language}
+        now["last_at"] = repr(time.time())
         async with self._redis.pipeline(transaction=True) as pipe:
             if state.get("case_id"):
                 del now["case_id"]
                 now["intake"] = str(int(state.get("intake", "1")) + 1)
                 now["bot_id"] = secrets.token_hex(12)
-                pipe.hdel(state_key, "case_id")
+                now["started_at"] = message.received_at.isoformat()
+                pipe.hdel(state_key, "case_id", "completing")
                 pipe.delete(_key(conversation_id, "transcript"))
             elif "intake" not in state:
                 now["intake"], now["bot_id"] = "1", secrets.token_hex(12)
-            pipe.hset(state_key, mapping={k: now[k] for k in ("intake", "language", "bot_id") if k in now})
+                now["started_at"] = message.received_at.isoformat()
+            fields = ("intake", "language", "bot_id", "started_at", "last_at")
+            pipe.hset(state_key, mapping={k: now[k] for k in fields if k in now})
+            if message.channel not in BATCH_CHANNELS:
+                pipe.zadd(IDLE_KEY, {conversation_id: float(now["last_at"]) + self._intake_idle.total_seconds()})
             await pipe.execute()
         await self._push_to_transcript(message, _recorded_key(message), entry)
         return now
@@ -390,9 +464,11 @@ class Router:
         await self._push_once(keys=keys, args=[json.dumps(entry, ensure_ascii=False), DEDUP_SECONDS])
 
     async def _say(
-        self, to: InboundMessage, step: str, text: str, language: str, buttons: tuple[Any, ...] = ()
+        self, to: InboundMessage, step: str, text: str, language: str, buttons: tuple[Any, ...] = (),
+        log_to: str | None = None,
     ) -> None:
-        """Answer the message (``step`` tells its answers apart), once: handled again, it is not said twice."""
+        """Answer the message (``step`` tells its answers apart), once: handled again, it is not said twice. The
+        answer joins the intake's transcript, or the case ``log_to``."""
 
         async def say() -> str:
             out = OutboundMessage(to.channel, to.conversation_key, text, "bot", buttons=buttons,
@@ -402,15 +478,20 @@ class Router:
                               ensure_ascii=False)
 
         entry = await self._once(_key(to.conversation_id, f"say-{step}:{to.message_id}"), say)
+        if log_to is not None:
+            await self._cases.add_message(log_to, json.loads(entry), once=f"said-{step}\n{to.message_id}")
+            return
         await self._push_to_transcript(to, _key(to.conversation_id, f"said-{step}:{to.message_id}"), json.loads(entry))
 
     async def _open_case(
         self, message: InboundMessage, language: str, record: dict[str, Any], reason: str
     ) -> Case:
         conversation_id = message.conversation_id
+        state = await self._conversation(conversation_id)
         transcript = [json.loads(m) for m in await self._redis.lrange(_key(conversation_id, "transcript"), 0, -1)]
         contact = message.contact
-        said = "\n".join(m["text"] for m in transcript if m["from"] == "customer")
+        customer_words = [m["text"] for m in transcript if m["from"] == "customer"]
+        said = "\n".join(customer_words)
         case = await self._cases.create(
             channel=message.channel,
             conversation_id=conversation_id,
@@ -420,8 +501,11 @@ class Router:
                 "phone": record.get("phone") or contact.phone,
                 "email": record.get("email") or contact.email,
                 "account_id": record.get("account_id"),
+                "contact_declined": bool(record.get("contact_declined")),
             },
             complaint={**record, "description": record.get("description") or said},
+            received_at=_moment(state.get("started_at")),
+            script=record.get("script") or script(customer_words) or "Hans",
             handoff_reason=reason,
             messages=transcript,
             attachments=[a for m in transcript for a in m.get("attachments", ())],
@@ -433,11 +517,16 @@ class Router:
 
         async def queue_and_announce() -> str:
             await self._queue.enqueue(case["id"])
-            await self._redis.hset(_key(conversation_id, "state"), "case_id", case["id"])
+            # Left silent, the intake goes on when the customer comes back (not when they asked for a person).
+            completing = reason == "idle" and case["incomplete"]
+            opened = {"case_id": case["id"], **({"completing": case["id"]} if completing else {})}
+            await self._redis.hset(_key(conversation_id, "state"), mapping=opened)
+            await self._redis.zrem(IDLE_KEY, conversation_id)
             if self._metrics is not None:
                 self._metrics.cases.labels(message.channel, case["priority"]).inc()
             respond_by = datetime.fromisoformat(case["deadlines"]["respond_by"])
-            notice = texts.case_opened(case["language"], case["id"], respond_by)
+            opened_text = texts.case_opened_incomplete if case["incomplete"] else texts.case_opened
+            notice = texts.in_script(opened_text(case["language"], case["id"], respond_by), case.get("script"))
             out = OutboundMessage(message.channel, message.conversation_key, notice, "system",
                                   case_id=case["id"], case_status=case["status"], in_reply_to=message.message_id)
             await self._deliver(out)
@@ -454,8 +543,9 @@ class Router:
         return case
 
     async def reply_from_agent(self, case: Case, agent: str, text: str) -> None:
-        """Send a handler's reply through the customer's own channel and put it on the case."""
-        channel, key = _address(case)
+        """Send a handler's reply through the customer's own channel and put it on the case; a complaint staff
+        registered (a walk-in, a letter) is answered by SMS where the customer gave a phone."""
+        channel, key = self._reply_route(case)
         out = OutboundMessage(channel, key, text, "agent", automatic=False)
         await self._deliver(out)
         await self._cases.add_message(case["id"], {"at": out.sent_at.isoformat(), "from": "agent",
@@ -513,14 +603,24 @@ class Router:
     async def notify_status(self, case: Case) -> None:
         """Tell the customer their case changed status (the web chat shows it on the banner)."""
         channel, key = _address(case)
-        await self._deliver(OutboundMessage(channel, key, "", "system", case_id=case["id"],
-                                            case_status=case["status"]))
+        if channel in self._channels:
+            await self._deliver(OutboundMessage(channel, key, "", "system", case_id=case["id"],
+                                                case_status=case["status"]))
+
+    def _reply_route(self, case: Case) -> tuple[str, str]:
+        channel, key = _address(case)
+        if channel in self._channels:
+            return channel, key
+        phone = (case.get("customer") or {}).get("phone")
+        if phone and "sms" in self._channels:
+            return "sms", str(phone)
+        raise CannotDeliver("the customer has no channel here to be answered on: call or write to them, and "
+                            "put what was said on the case as a note")
 
     async def _deliver(self, out: OutboundMessage) -> None:
         adapter = self._channels.get(out.channel)
         if adapter is None:
-            log.error("no channel %s to deliver to %s", out.channel, conversation_ref(out.conversation_id))
-            return
+            raise CannotDeliver(f"the {out.channel} channel is off on this gateway")
         await adapter.send(out)
 
 
@@ -528,6 +628,17 @@ def _bot_sender(message: InboundMessage, state: dict[str, str]) -> str:
     """Who Rasa thinks it talks to: a random name per intake, so Rasa's logs and tracker keys hold no phone
     number or email address (a conversation begun before there were such names keeps its old one)."""
     return f"{state.get('bot_id', message.conversation_id)}#{state.get('intake', '1')}"
+
+
+def _completing(state: dict[str, str], case: Case) -> bool:
+    """Whether the bot still gathers this incomplete case's record: its intake was left silent, and no handler
+    has taken the case since."""
+    return (state.get("completing") == case["id"] and bool(case.get("incomplete"))
+            and case["status"] == "queued" and not case.get("assignee"))
+
+
+def _moment(text: str | None) -> datetime | None:
+    return datetime.fromisoformat(text) if text else None
 
 
 def _address(case: Case) -> tuple[str, str]:

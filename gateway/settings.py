@@ -14,6 +14,7 @@ Guarantees:
 
 from __future__ import annotations
 
+import ipaddress
 import math
 import os
 import re
@@ -84,6 +85,11 @@ class Settings:
     chat_rate_limit: int = _positive("CHAT_RATE_LIMIT", 10)
     chat_rate_window: float = _positive("CHAT_RATE_WINDOW", 10.0)
     chat_embed_origins: tuple[str, ...] = _env("CHAT_EMBED_ORIGINS", ())
+    chat_sessions_per_address: int = _positive("CHAT_SESSIONS_PER_ADDRESS", 20)
+    chat_session_window: float = _positive("CHAT_SESSION_WINDOW", 600.0)
+    chat_sockets_per_address: int = _positive("CHAT_SOCKETS_PER_ADDRESS", 10)
+    chat_idle_session_ttl: int = _positive("CHAT_IDLE_SESSION_TTL", 3600)
+    trusted_proxies: tuple[str, ...] = _env("TRUSTED_PROXIES", ())
     claim_timeout: float = _positive("CLAIM_TIMEOUT", 900.0)
     token_ttl: int = _positive("AGENT_TOKEN_TTL", 12 * 3600)
     login_lockout: int = _positive("LOGIN_LOCKOUT", 5)
@@ -122,8 +128,8 @@ class Settings:
     request_body_timeout: float = _positive("REQUEST_BODY_TIMEOUT", 30.0)
     database_url: str = _env("DATABASE_URL", "")
     retention_years: int = _env("RETENTION_YEARS", 5, at_least=1)
+    intake_idle_minutes: float = _positive("INTAKE_IDLE_MINUTES", 30.0)
     # Settings the design names for the handling steps to come: read and checked now, used by those steps.
-    intake_idle_minutes: int = _positive("INTAKE_IDLE_MINUTES", 30)
     approval_policy: str = _env("APPROVAL_POLICY", "medium-and-up",
                                 choices=("none", "high-risk", "medium-and-up", "all"))
     org_file: str = _env("ORG_FILE", "", file=True)
@@ -134,6 +140,7 @@ class Settings:
             _check(f, getattr(self, f.name))
         _check_database_url(self.database_url)
         _check_redis_mode(self)
+        _check_proxies(self.trusted_proxies)
 
     def __repr__(self) -> str:
         shown = ", ".join(f"{f.name}={_shown(f, getattr(self, f.name))!r}" for f in fields(self))
@@ -258,6 +265,15 @@ def _check_database_url(url: str) -> None:
     if backend not in ("sqlite", "postgresql", "postgres"):
         raise SettingsError(f"DATABASE_URL={_without_password(url)!r}: the record runs on SQLite or PostgreSQL, "
                             f"not {backend}")
+
+
+def _check_proxies(proxies: tuple[str, ...]) -> None:
+    for proxy in proxies:
+        try:
+            ipaddress.ip_network(proxy, strict=False)
+        except ValueError:
+            shown = ",".join(proxies)
+            raise SettingsError(f"TRUSTED_PROXIES={shown!r}: {proxy!r} is not an address or network") from None
 
 
 def _check_redis_mode(settings: Settings) -> None:

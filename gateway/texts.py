@@ -4,6 +4,13 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from gateway.language import traditional
+
+
+def in_script(text: str, script: str | None) -> str:
+    """Chinese text in the customer's own script: Traditional characters for a customer who writes them."""
+    return traditional(text) if script == "Hant" else text
+
 
 def holding_reply(language: str) -> str:
     if language == "zh":
@@ -24,6 +31,25 @@ def case_opened(language: str, case_id: str, respond_by: datetime) -> str:
         f"Your complaint is recorded under case number {case_id}. A complaint handler will answer you "
         f"by {respond_by:%d %B %Y}; you can keep writing here in the meantime."
     )
+
+
+def case_opened_incomplete(language: str, case_id: str, respond_by: datetime) -> str:
+    """For an intake the customer left unfinished: it is on the record anyway, and they can add to it."""
+    if language == "zh":
+        return (
+            f"您的投诉已登记，案件编号：{case_id}。投诉专员会在 {respond_by:%Y年%m月%d日} 前答复您。"
+            "还有一些信息没有填写，您可以随时在这里补充。"
+        )
+    return (
+        f"Your complaint is recorded under case number {case_id}, and a complaint handler will answer you by "
+        f"{respond_by:%d %B %Y}. Some details are still missing: you can add them here at any time."
+    )
+
+
+def case_completed(language: str, case_id: str) -> str:
+    if language == "zh":
+        return f"谢谢，您补充的信息已记入案件 {case_id}。"
+    return f"Thank you: what you added is now part of case {case_id}."
 
 
 def satisfaction_question(language: str, case_id: str) -> str:

@@ -17,6 +17,7 @@ All keys of one case share the hash tag ``{<case id>}`` so the transaction also 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import json
 import logging
@@ -45,6 +46,10 @@ COMPLAINT_FIELDS = (
     "product", "incident_time", "incident_time_text", "place", "people_involved", "description", "desired_resolution",
 )
 OUTCOMES = ("upheld", "partially_upheld", "not_upheld", "withdrawn")
+# What a complete record holds (DESIGN.md: name, contact, what happened, when, the service, the wish); a case
+# without one of them is ``incomplete`` and names them in ``missing``. "contact" is a phone or an email, unless
+# the customer declined to give one.
+RECORD_FIELDS = ("name", "contact", "description", "product", "incident_time", "desired_resolution")
 
 Case = dict[str, Any]
 
@@ -151,6 +156,13 @@ class CaseStore:
         unverified: Iterable[str] = (),
         attachments: Iterable[dict[str, Any]] = (),
         once: str | None = None,
+        received_at: datetime | None = None,
+        script: str | None = None,
+        unit: str = "hq",
+        preliminary_opinion: str | None = None,
+        event_detail: str | None = None,
+        action: str = "created",
+        registered_by: str | None = None,
     ) -> Case:
         """Open a queued case from a finished (or interrupted) intake, with the conversation so far.
 
@@ -159,11 +171,20 @@ class CaseStore:
         opened the case (the message that ended the intake): asked again with the same ``once`` (a gateway
         died after creating it and another handles the message again), the case made the first time is
         returned instead of a second one.
+
+        ``received_at`` is when the complaint came in (its first message, or what the staff who took it say):
+        every deadline counts from it. A record that lacks a field of ``RECORD_FIELDS`` makes the case
+        ``incomplete``, with the fields in ``missing``.
         """
         if once is not None and (existing := await self._redis.get(_once_key(once))):
             return await self.get(existing.decode())
         created = datetime.now(UTC)
         messages = list(messages)
+        received = received_at or _first_time(messages) or created
+        people = {name: customer.get(name) for name in CUSTOMER_FIELDS}
+        people["contact_declined"] = bool(customer.get("contact_declined")) and not _has_contact(people)
+        told = {name: complaint.get(name) for name in COMPLAINT_FIELDS}
+        missing = missing_fields(people, told)
         case: Case = {
             "id": await self._reserve_id(created),
             "channel": channel,
@@ -171,9 +192,16 @@ class CaseStore:
             "language": language,
             "status": "queued",
             "handoff_reason": handoff_reason,
-            "customer": {name: customer.get(name) for name in CUSTOMER_FIELDS},
-            "complaint": {name: complaint.get(name) for name in COMPLAINT_FIELDS},
-            "deadlines": self._sla.deadlines(created).to_dict(),
+            "script": script if language == "zh" else None,
+            "received_at": received.isoformat(),
+            "incomplete": bool(missing),
+            "missing": missing,
+            "unit": unit,
+            "customer": people,
+            "complaint": told,
+            "preliminary_opinion": preliminary_opinion,
+            "registered_by": registered_by,
+            "deadlines": self._sla.deadlines(received).to_dict(),
             "unverified": sorted(set(unverified)),
             "attachments": list(attachments),
             "assignee": None,
@@ -186,7 +214,9 @@ class CaseStore:
         assessed = self._risk.grade(_customer_text(case, messages), tuple(risk_flags), repeat=repeat)
         case["risk"] = assessed.to_dict()
         case["priority"] = risk_rules.PRIORITY_BY_GRADE[assessed.grade]
-        event = _event(actor, "created", None, "queued", f"intake ended: {handoff_reason}")
+        gaps = f"; missing {', '.join(missing)}" if missing else ""
+        detail = event_detail or f"intake ended: {handoff_reason}{gaps}"
+        event = _event(actor, action, None, "queued", detail)
         async with self._redis.pipeline(transaction=True) as pipe:
             for contact in contacts:
                 pipe.zadd(_contact_key(contact), {case["id"]: created.timestamp()})
@@ -332,6 +362,31 @@ class CaseStore:
                 await self._redis.delete(*(ATTACHMENT_KEY.format(digest) for digest in files))
         return True
 
+    async def complete(self, case_id: str, record: dict[str, Any], actor: str = "customer") -> Case:
+        """Fill what an incomplete case lacks from a later record of the same intake (the customer came back):
+        empty fields take the new values, and the description gains what the customer added."""
+
+        def fill(case: Case) -> str:
+            customer, complaint = case["customer"], case["complaint"]
+            for name, key in (("name", "customer_name"), ("phone", "phone"), ("email", "email"),
+                              ("account_id", "account_id")):
+                if record.get(key) and not customer.get(name):
+                    customer[name] = record[key]
+            customer["contact_declined"] = (bool(record.get("contact_declined") or customer.get("contact_declined"))
+                                            and not _has_contact(customer))
+            for name in COMPLAINT_FIELDS:
+                new, old = record.get(name), complaint.get(name)
+                if new and not old:
+                    complaint[name] = new
+                elif new and name == "description" and str(new) not in str(old):
+                    complaint[name] = f"{old}\n{new}"
+            case["missing"] = missing_fields(customer, complaint)
+            case["incomplete"] = bool(case["missing"])
+            return "the customer added to the record" + (f"; missing {', '.join(case['missing'])}"
+                                                          if case["missing"] else "; now complete")
+
+        return await self.change(case_id, actor=actor, action="complete", allowed_from=OPEN_STATUSES, mutate=fill)
+
     async def _files_to_keep(self, case: Case) -> dict[str, bytes]:
         """The content of the case's files the record does not hold yet, from Redis."""
         assert self._record is not None
@@ -430,3 +485,27 @@ def case_files(case: Case) -> list[tuple[str, dict[str, Any]]]:
         if match:
             found.setdefault((match.group(1), str(entry.get("name") or "")), entry)
     return [(digest, entry) for (digest, _), entry in found.items()]
+
+
+def _has_contact(customer: dict[str, Any]) -> bool:
+    return bool(customer.get("phone") or customer.get("email"))
+
+
+def missing_fields(customer: dict[str, Any], complaint: dict[str, Any]) -> list[str]:
+    """The fields of ``RECORD_FIELDS`` the record lacks."""
+    have = {
+        "name": bool(customer.get("name")),
+        "contact": _has_contact(customer) or bool(customer.get("contact_declined")),
+        **{name: bool(str(complaint.get(name) or "").strip())
+           for name in ("description", "product", "incident_time", "desired_resolution")},
+    }
+    return [name for name in RECORD_FIELDS if not have[name]]
+
+
+def _first_time(messages: list[dict[str, Any]]) -> datetime | None:
+    """When the first message of these was sent (UTC-aware), if any says."""
+    for message in messages:
+        with contextlib.suppress(TypeError, ValueError):
+            moment = datetime.fromisoformat(str(message.get("at")))
+            return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+    return None

@@ -13,7 +13,7 @@ import schemathesis
 from aiohttp import web
 from hypothesis import HealthCheck, settings
 from redis import Redis as SyncRedis
-from schemathesis.specs.openapi.checks import negative_data_rejection
+from schemathesis.specs.openapi.checks import negative_data_rejection, positive_data_acceptance
 
 from gateway import keys
 from gateway.app import create_app
@@ -72,6 +72,11 @@ def live(redis_server: str, tmp_path_factory: pytest.TempPathFactory) -> Iterato
 
 
 
+# A registration's phone, email and dates are checked as the bot checks them (phonenumbers, email-validator, no
+# future time): a document cannot say all of that, so a well-formed value may still get its documented 422.
+CHECKED_BEYOND_THE_SCHEMA = {("POST", "/api/cases")}
+
+
 @schema.parametrize()
 @settings(max_examples=25, deadline=None, suppress_health_check=list(HealthCheck))
 def test_generated_requests_get_documented_answers_and_never_a_500(
@@ -79,7 +84,10 @@ def test_generated_requests_get_documented_answers_and_never_a_500(
 ) -> None:
     base_url, auth = live
     # Leniency is allowed (an empty filter is no filter); a wrong answer, an undocumented one or a 500 is not.
-    case.call_and_validate(base_url=base_url, headers=auth, excluded_checks=[negative_data_rejection])
+    excluded = [negative_data_rejection]
+    if (case.method, case.path) in CHECKED_BEYOND_THE_SCHEMA:
+        excluded.append(positive_data_acceptance)
+    case.call_and_validate(base_url=base_url, headers=auth, excluded_checks=excluded)
 
 
 @schema.parametrize()
