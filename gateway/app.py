@@ -52,7 +52,7 @@ def create_app(settings: Settings) -> web.Application:
     app = web.Application(client_max_size=1024 * 1024, middlewares=[api.json_errors])
     hardening.install(app, body_timeout=settings.request_body_timeout)
     if settings.trusted_proxies:
-        app.middlewares.insert(1, hardening.forwarded_for(settings.trusted_proxies))
+        app.middlewares.insert(0, hardening.forwarded_for(settings.trusted_proxies))  # before the body is read
     app[keys.SETTINGS] = settings
     app[keys.METRICS] = GatewayMetrics()
     app[keys.ORG] = load_org(settings.org_file)

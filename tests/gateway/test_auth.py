@@ -321,3 +321,31 @@ async def _no_event(stream: Any, wanted: Any, seconds: float = 1.5) -> bool:
     except TimeoutError:
         return True
     return False
+
+
+async def test_behind_a_trusted_proxy_each_client_is_counted_and_a_forged_header_is_not(
+    aiohttp_client: Any, settings: Settings
+) -> None:
+    app = create_app(Settings.from_env({}, **_fields(settings), trusted_proxies=("127.0.0.1",)))
+    client = await aiohttp_client(app)
+    await app[keys.AGENTS].add("ann", PASSWORD, "agent")
+
+    def through_proxy(address: str, password: str) -> Any:
+        return client.post("/api/login", json={"name": "ann", "password": password},
+                           headers={"X-Forwarded-For": f"203.0.113.9, {address}"})
+
+    for n in range(5):  # the guesser, behind the proxy
+        assert (await through_proxy("198.51.100.7", f"wrong {n}")).status == 401
+    assert (await through_proxy("198.51.100.7", PASSWORD)).status == 429
+    assert (await through_proxy("198.51.100.8", PASSWORD)).status == 200, "another client behind the same proxy"
+
+    # A client that is not the proxy cannot choose its address by writing the header itself.
+    connector = aiohttp.TCPConnector(local_addr=("127.0.0.2", 0))
+    async with aiohttp.ClientSession(str(client.make_url("/")), connector=connector) as direct:
+        for n in range(5):
+            async with direct.post("/api/login", json={"name": "ann", "password": f"nope {n}"},
+                                   headers={"X-Forwarded-For": f"192.0.2.{n}"}) as answer:
+                assert answer.status == 401
+        async with direct.post("/api/login", json={"name": "ann", "password": PASSWORD},
+                               headers={"X-Forwarded-For": "192.0.2.99"}) as answer:
+            assert answer.status == 429

@@ -183,3 +183,10 @@ def test_a_running_gateway_logs_no_secret_even_at_debug_level(tmp_path: Path) ->
             process.kill()
     assert "channels on:" in output, output[-2000:]
     assert "Secret" not in output, [line for line in output.splitlines() if "Secret" in line]
+
+
+def test_trusted_proxies_are_addresses_or_networks() -> None:
+    assert Settings.from_env({"TRUSTED_PROXIES": "10.0.0.0/8, 127.0.0.1"}).trusted_proxies == ("10.0.0.0/8",
+                                                                                               "127.0.0.1")
+    with pytest.raises(SettingsError, match="TRUSTED_PROXIES"):
+        Settings.from_env({"TRUSTED_PROXIES": "the load balancer"})
