@@ -1,11 +1,11 @@
 """Finds the parts of a complaint record in what customers write, with plain regular expressions.
 
 Shared by the NLU pipeline (``components/record_entities.py`` turns the finds into entities) and the
-action server (which also resolves and validates them, see ``fields.py``). No third-party imports, so
-both load it cheaply and the gateway's tests can import it too.
+action server (which also resolves and validates them, see ``fields.py``).
 
-Every finder works on ``halfwidth(text)``, which has the same length as the text, so the offsets of a
-find are offsets in what the customer typed.
+Every finder reads ``canonical(text)``: full-width letters and digits as ASCII, Traditional characters as
+Simplified (``chinese.py``), the same length as the text, so the offsets of a find are offsets in what the
+customer typed; values in Chinese are cut from what the customer typed, in their own script.
 """
 
 from __future__ import annotations
@@ -13,6 +13,9 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
+
+from .chinese import to_simplified
+from .risk_words import FLAGS, find_flags
 
 CJK = "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
 _HAN = f"[{CJK}]"
@@ -23,6 +26,11 @@ def halfwidth(text: str) -> str:
     return "".join(
         chr(ord(ch) - 0xFEE0) if "\uff01" <= ch <= "\uff5e" else " " if ch == "\u3000" else ch for ch in text
     )
+
+
+def canonical(text: str) -> str:
+    """What the finders read: half-width, Simplified; the same length as ``text``."""
+    return to_simplified(halfwidth(text))
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,7 +88,7 @@ def digits(text: str) -> str:
 
 
 def find_accounts(text: str) -> list[Find]:
-    text = halfwidth(text)
+    text = canonical(text)
     finds = []
     for m in ACCOUNT.finditer(text):
         value = m.group("v").strip()
@@ -90,18 +98,18 @@ def find_accounts(text: str) -> list[Find]:
 
 
 def find_case_ids(text: str) -> list[Find]:
-    text = halfwidth(text)
+    text = canonical(text)
     return [Find("case_id", m.start(), m.end(), m.group().upper()) for m in CASE_ID.finditer(text)]
 
 
 def find_emails(text: str) -> list[Find]:
-    text = halfwidth(text)
+    text = canonical(text)
     return [Find("email", m.start(), m.end(), m.group()) for m in EMAIL.finditer(text)]
 
 
 def find_phones(text: str, taken: Iterable[Find] = ()) -> list[Find]:
     """Phone-shaped numbers (7 to 15 digits) that are not part of an account, a case number or an email."""
-    text = halfwidth(text)
+    text = canonical(text)
     taken = [*taken, *find_accounts(text), *find_case_ids(text), *find_emails(text)]
     finds = []
     for m in PHONE.finditer(text):
@@ -118,6 +126,11 @@ _ZH_NAME_INTRO = re.compile(
     rf"(?P<intro>我叫|我的名字是|我的名字叫|名字是|名字叫|姓名是|姓名[:]?|本人叫|本人是|本人|我是)\s*(?P<v>[{CJK}·]{{2,4}}?)"
     rf"(?=$|[\s,.!?;:、。…)]|电话|手机|号码|联系|账号|账户|资金|身份|我|的|在|想|要|今年|，)"
 )
+# A correction at the read-back: "名字错了，是李思", "姓名写错了，应该叫王芳".
+_ZH_NAME_CORRECTION = re.compile(
+    rf"(?P<intro>(?:名字|姓名)(?:写|打|记)?错了?)[\s,，。]*(?:应该|应为)?(?:是|叫|为)\s*(?P<v>[{CJK}·]{{2,4}}?)"
+    rf"(?=$|[\s,.!?;:、。…)]|，|电话|手机)"
+)
 _ZH_SURNAME_ONLY = re.compile(rf"我姓(?P<v>[{CJK}]{{1,2}}?)(?=$|[\s,.!?;:、。]|，|电话|手机|叫)")
 # Words that follow 我是 / 本人 but are not names.
 _ZH_NOT_NAMES = {
@@ -127,6 +140,10 @@ _ZH_NOT_NAMES = {
 }
 _ZH_NOT_NAME_CHARS = set("们的了是在有个不很都也就要想会能来去说问这那吗呢吧啊哦嗯和与或被把让给")
 _EN_STRONG_INTRO = re.compile(r"\b(?:my name is|my name's|my full name is|name\s*:|full name\s*:)\s+", re.IGNORECASE)
+_EN_NAME_CORRECTION = re.compile(
+    r"\bname (?:is |was )?(?:spelt |spelled |written )?wrong(?:ly)?[,.;:]?\s*(?:it'?s|it is|it should be|should be)\s+",
+    re.IGNORECASE,
+)
 _EN_WEAK_INTRO = re.compile(r"(?:^|(?<=[\s,.!?]))(?:i am|i'm|im|this is)\s+", re.IGNORECASE)
 _EN_NAME_WORD = re.compile(r"[A-Za-z][A-Za-z'\-]*")
 _EN_NAME_STOP = {
@@ -169,18 +186,22 @@ def _en_name_after(text: str, start: int, need_capitals: bool) -> Find | None:
 
 
 def find_names(text: str) -> list[Find]:
-    """A name the customer introduces ("我叫李四", "My name is John Smith"); the form asks otherwise."""
-    text = halfwidth(text)
+    """A name the customer introduces ("我叫李四", "My name is John Smith", "名字错了，是李思"); the form asks
+    otherwise."""
+    shown, text = halfwidth(text), canonical(text)
     finds = []
-    for m in _ZH_NAME_INTRO.finditer(text):
-        # After 我是 / 本人 many words are not names ("我是做生意的"): only a surname opens one there.
-        weak = m.group("intro") in ("我是", "本人", "本人是")
-        if _zh_name_ok(m.group("v")) and not (weak and not _starts_with_surname(m.group("v"))):
-            finds.append(Find("customer_name", m.start("v"), m.end("v"), m.group("v")))
+    for pattern in (_ZH_NAME_CORRECTION, _ZH_NAME_INTRO):
+        for m in pattern.finditer(text):
+            # After 我是 / 本人 many words are not names ("我是做生意的"): only a surname opens one there.
+            weak = m.group("intro") in ("我是", "本人", "本人是")
+            if _zh_name_ok(m.group("v")) and not (weak and not _starts_with_surname(m.group("v"))):
+                finds.append(Find("customer_name", m.start("v"), m.end("v"), shown[m.start("v"): m.end("v")]))
+                break
+        if finds:
             break
     if finds:
         return finds
-    for intro, capitals in ((_EN_STRONG_INTRO, False), (_EN_WEAK_INTRO, True)):
+    for intro, capitals in ((_EN_NAME_CORRECTION, False), (_EN_STRONG_INTRO, False), (_EN_WEAK_INTRO, True)):
         for m in intro.finditer(text):
             find = _en_name_after(text, m.end(), capitals)
             if find:
@@ -193,8 +214,8 @@ def _starts_with_surname(name: str) -> bool:
 
 
 def find_surname(text: str) -> str | None:
-    m = _ZH_SURNAME_ONLY.search(halfwidth(text))
-    return m.group("v") if m else None
+    m = _ZH_SURNAME_ONLY.search(canonical(text))
+    return halfwidth(text)[m.start("v"): m.end("v")] if m else None
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -240,8 +261,8 @@ PRODUCTS: tuple[Product, ...] = (
          "结构性存款"),
         ("mutual funds", "mutual fund", "wealth management", "wealth products", "wealth product",
          "investment products", "investment product", "structured product", "funds", "fund", "etf"),
-        ("赎回", "净值", "定投", "保本"),
-        ("redemption", "redeem", "nav", "unit trust"),
+        ("赎回", "净值", "定投", "保本", "债券", "国债", "企业债", "公司债"),
+        ("redemption", "redeem", "nav", "unit trust", "bonds", "bond", "treasuries"),
     ),
     Product(
         "bank_securities_transfer",
@@ -264,23 +285,28 @@ PRODUCTS: tuple[Product, ...] = (
         ("手机APP", "交易软件", "交易系统", "网上交易", "手机交易", "网上营业厅", "交易客户端", "APP", "app"),
         ("online trading", "trading app", "mobile app", "trading platform", "online platform", "website",
          "app"),
+        # Trading stocks and options is done online or in the app: the same product.
         ("下单", "买单", "卖单", "委托", "撤单", "成交", "闪退", "登录", "登陆", "登不上", "卡顿", "卡死", "死机",
-         "系统", "报价", "行情"),
+         "系统", "报价", "行情", "买卖股票", "炒股", "股票", "A股", "港股通", "港股", "美股", "个股", "期权", "股指"),
         ("crashed", "crash", "log in", "login", "order", "orders", "executed", "filled", "froze", "frozen screen",
-         "glitch", "outage", "online"),
+         "glitch", "outage", "online", "stock trading", "share trading", "day trading", "stocks", "stock",
+         "shares", "share", "equities", "equity", "options", "option"),
     ),
     Product(
         "brokerage_account",
         ("证券账户", "资金账户", "股票账户", "证券账号", "股东账户", "开户", "销户", "转户"),
         ("brokerage account", "trading account", "securities account", "account opening", "account closure"),
-        ("冻结", "密码", "账户", "账号", "身份证", "实名"),
-        ("close my account", "open an account", "account", "locked out", "password", "kyc"),
+        ("冻结", "密码", "账户", "账号", "身份证", "实名", "开户", "销户"),
+        ("close my account", "closing my account", "open an account", "opening an account", "open my account",
+         "account opening", "account closing", "account closure", "brokerage", "account", "locked out", "password",
+         "kyc"),
     ),
     Product(
         "branch_service",
         ("营业部", "营业厅", "网点", "分行", "支行", "分公司"),
         ("branch", "service centre", "service center"),
-        ("柜台", "态度", "客户经理", "工作人员", "员工", "柜员", "排队", "服务差", "大堂经理", "业务员", "理财经理"),
+        ("柜台", "态度", "客户经理", "工作人员", "员工", "柜员", "排队", "服务差", "大堂经理", "业务员", "理财经理",
+         "投顾", "投资顾问"),
         ("counter", "teller", "front desk", "rude", "staff", "manager", "adviser", "advisor", "queue", "employee",
          "unhelpful", "service"),
     ),
@@ -308,7 +334,7 @@ _PRODUCT_CUES = [(p.key, _product_regex((*p.zh_names, *p.zh_cues), (*p.en_names,
 
 def find_products(text: str) -> list[Find]:
     """Mentions of a product or service by name ("融资融券", "the app"); value is the product key."""
-    text = halfwidth(text)
+    text = canonical(text)
     finds: list[Find] = []
     for key, pattern in _PRODUCT_NAMES:
         if key == "other":
@@ -326,10 +352,15 @@ def _near_account(find: Find, accounts: list[Find]) -> bool:
     return any(0 <= a.start - find.end <= 4 for a in accounts)
 
 
+# Stock and share accounts are brokerage accounts, not stock trading.
+_STOCK_ACCOUNT = re.compile(r"股票(?=账户|账号|帐户|帐号)|(?i:\b(?:stock|share|shares|equity) (?=account))")
+
+
 def infer_product(text: str) -> str | None:
     """The product a message is about, from names and cue words, most specific first."""
     # An account manager is a person at the branch, not the brokerage account.
-    text = re.sub(r"(?i)\baccount manager", "relationship manager", halfwidth(text))
+    text = re.sub(r"(?i)\baccount manager", "relationship manager", canonical(text))
+    text = _STOCK_ACCOUNT.sub("证券 ", text)
     for key, pattern in _PRODUCT_CUES:
         if key != "other" and pattern.search(text):
             return key
@@ -338,7 +369,7 @@ def infer_product(text: str) -> str | None:
 
 def product_from_answer(text: str) -> str | None:
     """The product named in an answer to "which product?", including "other" / "其他"."""
-    text = halfwidth(text).strip()
+    text = canonical(text).strip()
     if text.lower() in PRODUCT_KEYS:
         return text.lower()
     key = infer_product(text)
@@ -356,7 +387,7 @@ _ZH_WEEKDAY = "[一二三四五六日天末1-7]"
 _ZH_PART = "早上|早晨|上午|中午|下午|傍晚|晚上|夜里|半夜|凌晨|早盘|午盘|尾盘|开盘时|开盘后|开盘|收盘前|收盘后|收盘|盘中"
 _ZH_CLOCK = (
     rf"(?:(?:{_ZH_PART})(?:{_ZH_NUM})|[0-9]{{1,2}})(?:点钟|点|时)(?:半|[0-9]{{1,2}}分?|[一二三四五六七八九十]{{1,3}}分)?(?:左右)?"
-    rf"|[一二三四五六七八九十两]{{1,3}}点钟|[0-9]{{1,2}}:[0-9]{{2}}"
+    rf"|[一二三四五六七八九十两]{{1,3}}点钟|(?:{_ZH_PART})?[0-9]{{1,2}}:[0-9]{{2}}"
 )
 _ZH_DATE = (
     r"[0-9]{4}[-/.][0-9]{1,2}[-/.][0-9]{1,2}[日号]?"
@@ -369,6 +400,8 @@ _ZH_DATE = (
     rf"|(?:{_ZH_NUM}|几|半|好几|十几)个?(?:天|日|周|星期|礼拜|月|小时|钟头|年)(?:以|之)?前"
     r"|大前天|前天|昨天|昨日|昨儿|今天|今日|今儿|当天|今早|今晨|昨早|昨晚|昨夜|今晚|前晚|前几天|前两天|刚才|刚刚"
     r"|明天|后天|明早|明晚|下周|下个?星期|下个?月"
+    # A day of this or last month ("17号", "18日上午"), as a correction at the read-back says it.
+    rf"|(?:{_ZH_NUM})[日号](?![线楼口码位])"
 )
 _ZH_TIME = re.compile(rf"(?:{_ZH_DATE})(?:的?(?:(?:{_ZH_CLOCK})|(?:{_ZH_PART})))?|(?:{_ZH_CLOCK})")
 
@@ -392,9 +425,12 @@ _EN_DATE = (
     rf"|(?:{_EN_NUMBER_WORD}) (?:days?|weeks?|months?|hours?|years?) ago"
     rf"|(?:(?:last|this|past|previous) )?(?:{_EN_WD})"
     r"|[0-9]{4}-[0-9]{1,2}-[0-9]{1,2}|[0-9]{1,2}/[0-9]{1,2}/[0-9]{2,4}"
+    r"|the other day|(?:a few|a couple of|several) (?:days|weeks) ago"
     rf"|(?:the )?[0-9]{{1,2}}(?:st|nd|rd|th)?(?: of)? (?:{_EN_MONTH})\.?(?:,? [0-9]{{4}})?"
     rf"|(?:{_EN_MONTH})\.? [0-9]{{1,2}}(?:st|nd|rd|th)?(?:,? [0-9]{{4}})?"
     rf"|in (?:early |late |mid-?)?(?:{_EN_MONTH_NOT_MAY})(?: [0-9]{{4}})?"
+    # A day of this or last month ("it was the 17th"), as a correction at the read-back says it.
+    r"|the [0-9]{1,2}(?:st|nd|rd|th)"
 )
 _EN_TIME = re.compile(
     rf"(?<![A-Za-z0-9])(?:"
@@ -408,17 +444,22 @@ _LEADING_PREPOSITION = re.compile(r"^(?:(?:in|on|at|around|about) )?(?:the (?=[0
 
 def find_times(text: str) -> list[Find]:
     """Expressions of when something happened ("昨天下午三点", "上周五", "last Friday", "on 5 March")."""
-    text = halfwidth(text)
-    finds: list[Find] = []
+    shown, text = halfwidth(text), canonical(text)
+    candidates: list[Find] = []
     for pattern in (_ZH_TIME, _EN_TIME):
         for m in pattern.finditer(text):
             start, value = m.start(), m.group()
             lead = _LEADING_PREPOSITION.match(value)
             if lead:
                 start, value = start + lead.end(), value[lead.end():]
-            find = Find("incident_time", start, start + len(value), value)
-            if value and not _overlaps(find, finds) and not _is_amount_or_code(text, find):
-                finds.append(find)
+            find = Find("incident_time", start, start + len(value), shown[start: start + len(value)])
+            if value and not _is_amount_or_code(text, find):
+                candidates.append(find)
+    # The longest reading wins: "November 18 at 9:35am" is one time, not "9:35" alone.
+    finds: list[Find] = []
+    for find in sorted(candidates, key=lambda f: (f.start - f.end, f.start)):
+        if not _overlaps(find, finds):
+            finds.append(find)
     return sorted(finds, key=lambda f: f.start)
 
 
@@ -475,13 +516,13 @@ _EN_NAME_FALSE_FRIENDS = {"I", "At", "In", "On", "The", "And", "But", "He", "She
 
 def find_place(text: str) -> str | None:
     """Where it happened: a branch or office the customer names ("上海浦东营业部", "the Central branch")."""
-    text = halfwidth(text)
+    shown, text = halfwidth(text), canonical(text)
     for pattern in _ZH_PLACES:
         for m in pattern.finditer(text):
             place = _ZH_PLACE_STRIP.sub("", m.group("p"))
             suffix = re.search(f"(?:{_ZH_PLACE_SUFFIX})$", place)
             if suffix and suffix.start() >= 2:
-                return place
+                return shown[m.end("p") - len(place): m.end("p")]
     m = _EN_PLACE.search(text)
     if m:
         return (m.group("a") or f"{m.group('b')} branch").strip(" ,")
@@ -509,14 +550,15 @@ def _zh_person_name(text: str, pos: int) -> str:
 
 def find_people(text: str) -> str | None:
     """Staff the customer names ("客户经理王强", "the teller", "Mr Chan"), joined; None if nobody."""
-    text = halfwidth(text)
+    shown, text = halfwidth(text), canonical(text)
     found: list[tuple[int, str]] = []
     for m in _ZH_ROLE.finditer(text):
         role = re.sub("[叫是姓]$", "", m.group())
-        found.append((m.start(), role + _zh_person_name(text, m.end())))
+        name = _zh_person_name(text, m.end())
+        found.append((m.start(), shown[m.start(): m.start() + len(role)] + shown[m.end(): m.end() + len(name)]))
     for m in _ZH_TITLE.finditer(text):
         if not any(start <= m.start() < start + len(person) for start, person in found):
-            found.append((m.start(), m.group()))
+            found.append((m.start(), shown[m.start(): m.end()]))
     for m in _EN_PEOPLE.finditer(text):
         if m.group("title"):
             found.append((m.start(), m.group("title")))
@@ -558,7 +600,7 @@ _SENTENCE = re.compile(r"(?:[^。！？!?；;\n.]|\.(?!\s|$))+[。！？!?；;.]
 def find_wish(text: str) -> str | None:
     """What the customer wants done: the clause with a wish in it, to the end of its sentence."""
     original = text.strip()
-    text = halfwidth(original)  # same length: matches on `text`, the wish is cut from `original`
+    text = canonical(original)  # same length: matches on `text`, the wish is cut from `original`
     for sentence in _SENTENCE.finditer(text):
         lead = len(sentence.group()) - len(sentence.group().lstrip())
         s = sentence.group().strip()
@@ -567,110 +609,27 @@ def find_wish(text: str) -> str | None:
             for m in _ZH_WISH.finditer(s):
                 clause_start = s.rfind(",", 0, m.start())
                 wish = s_original[clause_start + 1:].strip(" ，,。.！!")
-                if len(re.findall(r"\w", wish)) >= 3 and not _ZH_NOT_A_WISH.search(halfwidth(wish)):
+                if len(re.findall(r"\w", wish)) >= 3 and not _ZH_NOT_A_WISH.search(canonical(wish)):
                     return wish
         else:
             for m in _EN_WISH.finditer(s):
                 # From the wish's own clause: "The fee was wrong, so please refund it" -> "please refund it".
                 clause_start = max(s.rfind(sep, 0, m.start()) for sep in (",", " so ", " but "))
                 wish = re.sub(r"^(?:and|so|but) ", "", s_original[clause_start + 1:].strip(" ,.!"))
-                if len(wish.split()) >= 2 and not _EN_NOT_A_WISH.search(halfwidth(wish)):
+                if len(wish.split()) >= 2 and not _EN_NOT_A_WISH.search(canonical(wish)):
                     return wish
     return None
 
 
 # ---------------------------------------------------------------------------------------------------
-# How the customer feels, and what they threaten: flags for the case's risk grade
+# How the customer feels, and what they threaten: flags for the case's risk grade, from the compliance
+# team's risk rules (risk_words.py), so the bot and the gateway share one vocabulary
 
-RISK_PATTERNS: dict[str, re.Pattern[str]] = {
-    "regulator": re.compile(
-        r"证监会|证监局|12386|银保监|金融监管|监管部门|监管机构|监管局|人民银行|金管局|消协|消费者协会|12315|12378|"
-        r"\b(?:SEC|FINRA|FCA|CFPB|HKMA|SFC|FOS)\b|(?i:\b(?:regulators?|ombudsman|financial conduct authority|"
-        r"report you to|securities and exchange commission)\b)"
-    ),
-    "media": re.compile(
-        r"媒体|曝光|记者|报社|电视台|发微博|上微博|发到网上|发抖音|网上曝光|"
-        r"(?i:\b(?:journalists?|newspapers?|the media|"
-        r"social media|the press|reporters?|go public|twitter)\b)"
-    ),
-    "lawyer": re.compile(
-        r"律师|起诉|法院|打官司|告你们|法律途径|诉讼|仲裁|(?i:\b(?:lawyers?|attorneys?|solicitors?|sue|suing|lawsuit|"
-        r"court|legal action|take you to court|arbitration)\b)"
-    ),
-    "fraud": re.compile(
-        r"被盗|盗刷|盗用|冒用|没有下单|没下单|未经授权|未经我的?同意|未经本人|没有经过我的?同意|没经过我的?同意|"
-        r"不是我本人|不是我操作|我没有操作|陌生登录|异地登录|账号被盗|被人转走|诈骗|"
-        r"(?i:\b(?:hacked|unauthori[sz]ed|fraud(?:ulent)?|stolen|identity theft|without my (?:permission|consent|"
-        r"authori[sz]ation|knowledge)|i never placed|i did not place|i didn't place|i never made|i didn't make|"
-        r"someone else (?:logged|traded|accessed)|someone (?:logged|traded|accessed))\b)"
-    ),
-    "vulnerable": re.compile(
-        r"老年人|老人家|残疾|退休金|养老钱|看不清|不会用手机|眼睛不好|住院|"
-        r"(?i:\b(?:elderly|pensioner|disabled|disability|vulnerable|visually impaired|dementia|in hospital|"
-        r"my pension|life savings)\b)"
-    ),
-    "anger": re.compile(
-        r"骗子|垃圾|混蛋|坑人|坑爹|黑心|无耻|气死|太过分|什么破|破公司|破app|破APP|他妈|妈的|tmd|TMD|草泥马|傻逼|"
-        r"吃屎|流氓|强盗|吸血|废物|恶心|忍无可忍|太离谱|欺负人|忽悠|滚蛋|去死|"
-        r"(?i:\b(?:crooks?|scam(?:mers?)?|rip-?off|thie(?:f|ves)|useless|disgusting|furious|outrageous|ridiculous|"
-        r"pathetic|fuck\w*|shit\w*|damn|idiots?|bastards?|incompetent|rubbish|garbage|(?:is|what|such) a joke|"
-        r"liars?|sick of|"
-        r"fed up|unacceptable|disgrace(?:ful)?|cheats?|robbery|robbed)\b)"
-    ),
-}
-RISK_FLAGS = tuple(RISK_PATTERNS)
+RISK_FLAGS = FLAGS
 
 
 def find_risk_flags(text: str) -> list[str]:
-    text = halfwidth(text)
-    return [flag for flag, pattern in RISK_PATTERNS.items() if pattern.search(text)]
-
-
-# ---------------------------------------------------------------------------------------------------
-# Is this message a description of what happened?
-
-_COMPLAINT_PREAMBLE = re.compile(
-    r"^(?:你好|您好|hi|hello|hey)?[,，!！\s]*"
-    r"(?:我(?:想|要|需要)?(?:要)?(?:投诉|举报|反映|反馈)(?:一下)?(?:你们)?|投诉|"
-    r"i (?:want|would like|wish|need|'d like) to (?:make|file|lodge|raise|submit|register) a complaint|"
-    r"i(?:'d| would)? (?:want|like|wish|need) to complain|i have a complaint|i'm complaining|i am complaining|"
-    r"complaint)[:：,，.。!！\s]*(?:about |regarding |on |关于|对)?",
-    re.IGNORECASE,
-)
-_FIELD_LABELS = re.compile(
-    r"我叫|我的名字[是叫]|姓名|本人|我是|联系方式|联系电话|电话号码|手机号码|手机号|电话|手机|号码|邮箱|电子邮件|"
-    r"资金账号|资金账户|账号|账户|客户号|我的|是|为|叫|和|"
-    r"\b(?i:my name is|my|name|is|phone|mobile|number|email|e-mail|account|and|call me on|call me at|you can reach me"
-    r"|reach me|on|at|i'm|i am|this is)\b"
-)
-
-
-_NOT_THE_STORY = re.compile(
-    r"(?:我(?:想|要|需要)?(?:要)?(?:投诉|举报|反映|反馈)(?:一下)?(?:你们)?|投诉|你好|您好|谢谢|此致|敬礼|"
-    r"(?i:\bi (?:want|would like|wish|need|'d like) to (?:make|file|lodge|raise|submit|register) a complaint\b|"
-    r"\bi(?:'d| would)? (?:want|like|wish|need) to complain\b|\bi have a complaint\b|\bcomplaint\b|"
-    r"\b(?:hello|hi|dear|regards|best|kind|thanks|thank you|sincerely|to whom it may concern)\b))"
-)
-_SIGNATURE_LINE = re.compile(rf"^\s*(?:{_HAN}{{2,4}}|[A-Z][a-z'\-]+(?: [A-Z][a-z'\-]+){{0,2}})\s*$", re.MULTILINE)
-
-
-def is_story(text: str) -> bool:
-    """True for a message that tells what happened, beyond "I want to complain (about my broker)".
-
-    Greetings, "I want to complain", a name alone on a line (an email's signature), contact details, account
-    numbers and their labels are not part of the story.
-    """
-    text = halfwidth(text).strip()
-    for find in [*find_phones(text), *find_emails(text), *find_accounts(text), *find_case_ids(text),
-                 *find_names(text)]:
-        text = text[: find.start] + " " * (find.end - find.start) + text[find.end:]
-    if "\n" in text:
-        text = _SIGNATURE_LINE.sub(" ", text)
-    rest = _COMPLAINT_PREAMBLE.sub("", text, count=1).strip()
-    rest = _FIELD_LABELS.sub(" ", _NOT_THE_STORY.sub(" ", rest))
-    if re.search(_HAN, rest):
-        return len(re.findall(_HAN, rest)) >= 8
-    return len(re.findall(r"[A-Za-z]+", rest)) >= 4
+    return find_flags(canonical(text))
 
 
 _WANTS_ENGLISH = re.compile(
@@ -686,7 +645,7 @@ _WANTS_CHINESE = re.compile(
 
 def language_request(text: str) -> str | None:
     """'zh' or 'en' when the customer asks to be answered in that language ("can we speak English")."""
-    text = halfwidth(text)
+    text = canonical(text)
     if _WANTS_ENGLISH.search(text):
         return "en"
     if _WANTS_CHINESE.search(text):
@@ -703,3 +662,64 @@ def entity_finds(text: str) -> list[Find]:
             if not _overlaps(find, finds):
                 finds.append(find)
     return sorted(finds, key=lambda f: f.start)
+
+
+# ---------------------------------------------------------------------------------------------------
+# Short answers: declining to give a contact, skipping a question, yes and no at the read-back
+
+_REFUSAL = re.compile(
+    r"没有|没手机|没电话|没邮箱|不想(?:留|给|说|提供|告诉)|不方便(?:留|给|提供|透露|说)?|不给|不留|不用了|不告诉你|拒绝|保密|算了|"
+    r"(?i:\bno\b|\bnope\b|\bnone\b|\bn/?a\b|don'?t have (?:one|a phone|an email|a mobile|any)|do not have|"
+    r"rather not|prefer not|not (?:telling|giving|comfortable)|won'?t (?:give|share)|no (?:phone|email|mobile|number)|"
+    r"\bskip\b|not now)"
+)
+_SKIP = re.compile(
+    r"不清楚|不知道|不记得|记不清|忘了|不确定|说不清|没有|没人|没谁|都不是|跳过|无|"
+    r"(?i:not sure|don'?t know|dunno|no idea|can'?t remember|don'?t remember|\bnone\b|no ?one|nobody|\bn/?a\b|\bskip\b|"
+    r"not applicable|\bno\b|\bnope\b|unsure)"
+)
+_ONLINE = re.compile(
+    r"线上|网上|手机上|(?i:app)上|在(?i:app)|网页|官网|电话里|电话上|打电话|"
+    r"(?i:\bonline\b|\bin the app\b|\bon the app\b|\bwebsite\b|\bon the phone\b|\bover the phone\b|\bby phone\b|"
+    r"\binternet\b)"
+)
+_YES = re.compile(
+    r"^(?:对|对的|对啊|是|是的|是啊|没错|正确|没问题|好|好的|可以|嗯+|确认|都对|全对|无误|"
+    r"(?i:yes|yep|yeah|yup|correct|right|that'?s right|that is right|that'?s correct|ok|okay|sure|confirm(?:ed)?|"
+    r"all good|looks good|all correct|perfect))(?:[\s,，.。!！~]|$)"
+)
+_NO = re.compile(
+    r"^(?:不对|不是|错了|有误|不正确|有错|(?i:no|nope|wrong|not quite|that'?s wrong|that is wrong|incorrect|"
+    r"not right|that'?s not right))(?:[\s,，.。!！~]|$)"
+)
+_NEGATED = re.compile(
+    r"不是[^，,。；;！!]*[，,。；;！!]?|(?i:\bnot (?:the |a |an )?[^,;.!]*[,;.!]?)")
+
+
+def is_refusal(text: str) -> bool:
+    """'没有', '不想留', "I don't have one", "I'd rather not": the customer declines to give a contact."""
+    text = canonical(text)
+    return not re.search(r"[0-9@]", text) and bool(_REFUSAL.search(text))
+
+
+def is_skip(text: str) -> bool:
+    """'不清楚', '没有', 'not sure', 'no one': the customer cannot or need not answer (where, who)."""
+    return bool(_SKIP.search(canonical(text)))
+
+
+def is_online(text: str) -> bool:
+    """'线上', '在APP上', 'online', 'over the phone': it happened on no branch's premises."""
+    return bool(_ONLINE.search(canonical(text)))
+
+
+def is_yes(text: str) -> bool:
+    return bool(_YES.match(canonical(text).strip()))
+
+
+def is_no(text: str) -> bool:
+    return bool(_NO.match(canonical(text).strip()))
+
+
+def without_negated(text: str) -> str:
+    """A correction without what it corrects: '不是基金，是两融' -> '是两融', 'the 17th not the 18th' -> 'the 17th'."""
+    return _NEGATED.sub(" ", text)

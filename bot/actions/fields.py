@@ -16,7 +16,7 @@ import phonenumbers
 from dateparser.date import DateDataParser
 from email_validator import EmailNotValidError, validate_email
 
-from .extract import digits, find_times, halfwidth
+from .extract import canonical, digits, find_times, halfwidth
 
 DEFAULT_PHONE_REGION = "CN"  # a mainland number without a country code is +86
 
@@ -188,7 +188,43 @@ _ZH_WEEKDAY = re.compile(r"(?P<rel>上上|上个|上|这个|这|本|下)?(?:周|
 _ZH_MONTH_DAY = re.compile(
     rf"(?:(?P<y>[0-9]{{4}}|[零〇一二三四五六七八九]{{4}}|今|去|前)年)?(?P<mo>{_NUM})月份?(?:(?P<d>{_NUM})[日号]|(?P<part>初|底|中旬|上旬|下旬|中|末))?"
 )
+_ZH_DAY_ONLY = re.compile(rf"(?P<d>{_NUM})[日号](?![线楼口码位])")
+# Vague expressions: the words are kept, and the best date is the week they point to.
+_VAGUE_DAYS = re.compile(
+    r"前几天|这几天|前些天|前些日子|(?i:the other day|a few days ago|a couple of days ago|several days ago)")
+_VAGUE_WEEKS = re.compile(r"前几周|前几个星期|(?i:a few weeks ago|a couple of weeks ago|several weeks ago)")
+_EN_DAY_ONLY = re.compile(
+    r"(?:the )?(?P<d>[0-9]{1,2})(?:st|nd|rd|th)\b(?!,? (?:of )?(?:jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec))",
+    re.IGNORECASE,
+)
 _ZH_LAST_MONTH = re.compile(rf"(?P<rel>上个?|这个|本)月(?:(?P<d>{_NUM})[日号]|(?P<part>初|底|中旬|中|末))?")
+
+
+def _resolve_vague(text: str, now: datetime) -> Resolved | None:
+    if _VAGUE_DAYS.match(text):
+        return Resolved(datetime.combine(now.date() - timedelta(days=3), datetime.min.time()), "week")
+    if _VAGUE_WEEKS.match(text):
+        return Resolved(datetime.combine(now.date() - timedelta(weeks=2), datetime.min.time()), "week")
+    return None
+
+
+def _resolve_day_only(text: str, now: datetime) -> Resolved | None:
+    """'17号', 'the 17th': that day of this month, or of last month if it is still to come."""
+    m = _ZH_DAY_ONLY.match(text) or _EN_DAY_ONLY.match(text)
+    if not m:
+        return None
+    today = now.date()
+    day = int(zh_number(m.group("d")) or 0)
+    first = today.replace(day=1)
+    for month_start in (first, (first - timedelta(days=1)).replace(day=1)):
+        try:
+            when = month_start.replace(day=day)
+        except ValueError:
+            continue
+        if when <= today:
+            rest = text[m.end():]
+            return _at(when, _clock_zh(rest) or _clock_en(rest))
+    return None
 
 
 def _resolve_zh(text: str, now: datetime) -> Resolved | None:
@@ -265,7 +301,7 @@ def _resolve_zh(text: str, now: datetime) -> Resolved | None:
             return _at(when, clock) if when else None
         when = _past_month_day(today, month, None, year)
         return Resolved(datetime(when.year, when.month, 1), "month") if when else None
-    if clock and re.match(r"(?:早上|早晨|上午|中午|下午|傍晚|晚上|夜里|半夜|凌晨)?[0-9一二三四五六七八九十两]", text):
+    if clock and _ZH_CLOCK.match(text):  # a time of day alone: the latest one that has passed
         at = datetime.combine(today, datetime.min.time()).replace(hour=clock[0], minute=clock[1])
         return Resolved(at - timedelta(days=1) if at > now else at, "minute")
     return None
@@ -357,7 +393,7 @@ def _dateparser(text: str, now: datetime) -> Resolved | None:
 def resolve_time(text: str, now: datetime | None = None) -> Resolved | None:
     """When something happened, from the customer's words; None if unclear or in the future."""
     now = (now or datetime.now()).replace(microsecond=0)
-    expression = halfwidth(text).strip()
+    expression = canonical(text).strip()
     finds = find_times(expression)
     if finds:
         first = finds[0]
@@ -366,7 +402,8 @@ def resolve_time(text: str, now: datetime | None = None) -> Resolved | None:
                                 else first.end]
     if not expression or len(expression) > 60:
         return None
-    resolved = _resolve_iso(expression) or _resolve_zh(expression, now) or _resolve_en(expression, now)
+    resolved = (_resolve_iso(expression) or _resolve_vague(expression, now) or _resolve_day_only(expression, now)
+                or _resolve_zh(expression, now) or _resolve_en(expression, now))
     if resolved is None and finds:
         resolved = _dateparser(expression, now)
     if resolved is None and not finds and len(expression) <= 30 and re.search(r"[0-9]", expression):
@@ -378,6 +415,12 @@ def resolve_time(text: str, now: datetime | None = None) -> Resolved | None:
     if resolved.at.date() > now.date():
         return None
     return resolved
+
+
+def with_day_of(recorded: str | None, day: str) -> str:
+    """A corrected day ("it was the 17th") keeps the time of day recorded before (09:35 on the 18th -> the 17th)."""
+    clock = re.fullmatch(r"\d{4}-\d{2}-\d{2}(T\d{2}:\d{2})", recorded or "")
+    return day + clock.group(1) if clock and re.fullmatch(r"\d{4}-\d{2}-\d{2}", day) else day
 
 
 def warm_up() -> None:

@@ -13,10 +13,26 @@ DEFAULT_LANGUAGE = "en"
 MAX_NAME_LENGTH = 60
 
 _CJK = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
-_LATIN_WORD = re.compile(r"[A-Za-z]+")
+_LATIN_WORD = re.compile(r"[A-Za-z]+(?:'[A-Za-z]+)?")
 # Fewer Latin words ("ok", "Tom Li", "abc") are common in Chinese chats and prove nothing.
 MIN_ENGLISH_WORDS = 3
-_WORD_CHAR = re.compile(r"\w")
+# What has no language of its own: addresses, links, numbers, dates, case numbers, emoji and symbols.
+_NO_LANGUAGE = re.compile(
+    r"[\w.%+\-]+@[\w\-]+(?:\.[\w\-]+)+"  # email addresses (also 张伟@例子.中国)
+    r"|(?:https?://|www\.)\S+"
+    r"|\bC-[0-9]{6}-[0-9A-Z]{4}\b"
+    r"|\b(?:jan|feb|mar|apr|may|jun|jul|aug|sep|sept|oct|nov|dec)[a-z]*\.? [0-9]{1,2}(?:st|nd|rd|th)?\b"
+    r"|\b[0-9]{1,2}(?:st|nd|rd|th)?(?: of)? (?:jan|feb|mar|apr|may|jun|jul|aug|sep|sept|oct|nov|dec)[a-z]*\b"
+    r"|\b[0-9]+(?:[:./\-][0-9]+)*\s*(?:am|pm)?\b",
+    re.IGNORECASE,
+)
+# A sentence in English has at least one of these; a name, a product code or "ok thx lol" has none.
+_ENGLISH_WORDS = frozenset(re.findall(r"\S+", (
+    "i i'm im i've i'd me my mine you your you're we our us he she it it's its they them their the a an this that "
+    "these those is am are was were be been being have has had do does did don't didn't can't cannot won't not no "
+    "yes to of in on at for from with about and but or if so because when what why how who where which there here "
+    "please want would could should will can need just still never again all any some"
+)))
 _PHONE_SEPARATORS = re.compile(r"[\s\-]")
 _PHONE_SHAPE = re.compile(r"\+?\d{7,15}")
 _MAINLAND_MOBILE = re.compile(r"1[3-9]\d{9}")
@@ -46,13 +62,16 @@ def language_code(value: object) -> str | None:
 def detect_language(text: str) -> str | None:
     """'zh' if the text has Chinese characters, 'en' if it is an English sentence, else None.
 
-    Button payloads such as '/complain' say nothing about the customer's language.
+    Button payloads ('/complain'), email addresses, numbers, dates, 'ok', emoji and names in Latin letters say
+    nothing about the customer's language: the conversation keeps the language it has.
     """
     if not text or text.startswith("/"):
         return None
+    text = _NO_LANGUAGE.sub(" ", unicodedata.normalize("NFKC", text))
     if _CJK.search(text):
         return "zh"
-    if len(_LATIN_WORD.findall(text)) >= MIN_ENGLISH_WORDS:
+    words = [w.lower() for w in _LATIN_WORD.findall(text)]
+    if len(words) >= MIN_ENGLISH_WORDS and any(w in _ENGLISH_WORDS for w in words):
         return "en"
     return None
 
@@ -82,9 +101,3 @@ def is_valid_name(name: str) -> bool:
     return 0 < len(name) <= MAX_NAME_LENGTH and any(ch.isalpha() for ch in name)
 
 
-def is_detailed_description(text: str) -> bool:
-    """At least 5 characters of Chinese text, or at least 3 words otherwise."""
-    text = normalize(text)
-    if _CJK.search(text):
-        return len(_WORD_CHAR.findall(text)) >= 5
-    return len(text.split()) >= 3

@@ -5,8 +5,10 @@ Run from bot/: .venv/bin/python -m unittest discover -s tests -t .
 
 from __future__ import annotations
 
+import tempfile
 import unittest
 from datetime import datetime
+from pathlib import Path
 
 from actions.extract import (
     entity_finds,
@@ -17,11 +19,14 @@ from actions.extract import (
     find_wish,
     halfwidth,
     infer_product,
-    is_story,
+    is_online,
+    is_refusal,
+    is_skip,
     language_request,
     product_from_answer,
 )
 from actions.fields import mask_account, normalize_email, normalize_phone, resolve_time
+from actions.risk_words import PACKAGED_RULES, flag_patterns
 
 # A Wednesday afternoon, so "last Friday" and "上周五" are the same day.
 NOW = datetime(2025, 6, 11, 14, 30)
@@ -100,11 +105,56 @@ class Record(unittest.TestCase):
         self.assertEqual(find_risk_flags("I'll take this to the press"), ["media"])
         self.assertEqual(find_risk_flags("the fee was wrong"), [])
 
-    def test_a_story_is_more_than_i_want_to_complain(self) -> None:
-        self.assertTrue(is_story("我昨天下的买单一直没有成交，损失了很多钱"))
-        self.assertTrue(is_story("The app charged me a commission twice for one trade"))
-        self.assertFalse(is_story("I want to complain about my broker"))
-        self.assertFalse(is_story("我要投诉，我叫李四，电话13912345678"))
+    def test_securities_words_map_to_a_product(self) -> None:
+        """Point 6: "other" only when nothing fits."""
+        expected = {
+            "股票": "online_trading", "买卖股票": "online_trading", "炒股": "online_trading", "A股": "online_trading",
+            "港股通": "online_trading", "打新": "ipo_subscription", "新股": "ipo_subscription",
+            "两融": "margin_trading",
+            "基金": "funds_wealth", "债券": "funds_wealth", "期权": "online_trading", "开户": "brokerage_account",
+            "销户": "brokerage_account", "转账": "bank_securities_transfer", "佣金": "fees_commissions",
+            "APP": "online_trading", "营业部": "branch_service", "投顾": "branch_service",
+            "stocks": "online_trading", "shares": "online_trading", "stock trading": "online_trading",
+            "brokerage": "brokerage_account", "IPO": "ipo_subscription", "margin": "margin_trading",
+            "funds": "funds_wealth", "bonds": "funds_wealth", "options": "online_trading",
+            "account opening": "brokerage_account", "account closing": "brokerage_account",
+            "transfers": "bank_securities_transfer", "fees": "fees_commissions", "app": "online_trading",
+            "branch": "branch_service", "adviser": "branch_service",
+            "股票账户被冻结了": "brokerage_account", "my stock account is locked": "brokerage_account",
+        }
+        for words, key in expected.items():
+            self.assertEqual(product_from_answer(words), key, words)
+        self.assertIsNone(product_from_answer("期货"))
+
+    def test_short_answers_decline_skip_or_say_online(self) -> None:
+        for text in ("没有", "我没有手机", "不方便留", "I don't have one", "no", "I'd rather not"):
+            self.assertTrue(is_refusal(text), text)
+        self.assertFalse(is_refusal("13800138000"))
+        for text in ("不清楚", "没有", "not sure", "no one"):
+            self.assertTrue(is_skip(text), text)
+        for text in ("线上", "在APP上", "online", "over the phone"):
+            self.assertTrue(is_online(text), text)
+        self.assertFalse(is_online("上海浦东营业部"))
+
+    def test_traditional_characters_are_read_and_kept_as_typed(self) -> None:
+        """Point 8: found in Simplified, cut from what the customer typed."""
+        self.assertEqual(find_place("我在九龍營業部辦的"), "九龍營業部")
+        self.assertEqual(find_people("客戶經理陳大文騙我"), "客戶經理陳大文")
+        self.assertEqual(infer_product("我的帳戶被凍結了"), "brokerage_account")
+        self.assertEqual(find_risk_flags("我要去證監會投訴你們這些騙子"), ["regulator", "anger"])
+        self.assertEqual([f.value for f in find_times("上週五下午三點")], ["上週五下午三點"])
+        self.assertEqual(resolve_time("上週五", NOW).iso(), "2025-06-06")  # type: ignore[union-attr]
+
+    def test_the_risk_words_are_the_compliance_teams(self) -> None:
+        """Point 9: one vocabulary, read from handoff/risk_rules.toml (or the copy RISK_RULES_FILE names)."""
+        self.assertTrue(PACKAGED_RULES.exists())
+        with tempfile.TemporaryDirectory() as folder:
+            rules = Path(folder) / "rules.toml"
+            rules.write_text(PACKAGED_RULES.read_text(encoding="utf-8").replace(
+                'zh.keywords = [\n    "骗子"', 'zh.keywords = [\n    "黑店", "骗子"'), encoding="utf-8")
+            anger = flag_patterns(rules)["anger"]
+            self.assertTrue(any(p.search("这就是一家黑店") for p in anger))
+        self.assertFalse(any(p.search("这就是一家黑店") for p in flag_patterns()["anger"]))
 
     def test_language_requests(self) -> None:
         self.assertEqual(language_request("can we continue in English please"), "en")
@@ -144,8 +194,25 @@ class Fields(unittest.TestCase):
             assert resolved is not None
             self.assertEqual(resolved.iso(), iso, words)
 
+    def test_a_date_with_a_time_keeps_both_and_vague_words_get_the_best_date(self) -> None:
+        """Point 7."""
+        cases = {
+            "November 18 at 9:35am": "2024-11-18T09:35", "18 November 2024 9:35": "2024-11-18T09:35",
+            "昨天上午9:35": "2025-06-10T09:35", "5月18日上午9点35分": "2025-05-18T09:35",
+            "18号上午9点半": "2025-05-18T09:30",
+            "the 5th at 3pm": "2025-06-05T15:00", "前几天": "2025-W23", "a few days ago": "2025-W23",
+            "a couple of weeks ago": "2025-W22",
+        }
+        for words, iso in cases.items():
+            resolved = resolve_time(words, NOW)
+            self.assertIsNotNone(resolved, words)
+            assert resolved is not None
+            self.assertEqual(resolved.iso(), iso, words)
+        self.assertEqual([f.value for f in find_times("it was November 18 at 9:35am")], ["November 18 at 9:35am"])
+
     def test_unclear_or_future_times_are_refused(self) -> None:
-        for words in ("不记得了", "a while ago", "明天", "tomorrow", "this Friday", "next week"):
+        for words in ("不记得了", "a while ago", "明天", "tomorrow", "this Friday", "next week", "今天下午5点",
+                      "3号线"):
             self.assertIsNone(resolve_time(words, NOW), words)
 
     def test_time_expressions_are_found_in_sentences(self) -> None:
