@@ -9,7 +9,9 @@ Run from bot/ with the bot's environment:
 
 The held-out examples (tests/nlu_heldout_zh.yml, tests/nlu_heldout_en.yml) are never trained on; the
 data checks below fail if one of them shows up in data/. Entity F1 counts an entity as found when its
-type, start and end match the annotation exactly.
+type, start and end match the annotation exactly. The account-of-events decision (does the message tell
+what happened? components/account_classifier.py) is scored on the blocks marked ``account: true``: F1 of
+"tells what happened" against every other held-out example.
 """
 
 from __future__ import annotations
@@ -37,7 +39,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 LANGUAGES = ("zh", "en")
 HELDOUT = {lang: BOT_DIR / "tests" / f"nlu_heldout_{lang}.yml" for lang in LANGUAGES}
 TRAINING = {lang: BOT_DIR / "data" / "nlu" / f"{lang}.yml" for lang in LANGUAGES}
-FLOORS = {"intent_macro_f1": 0.90, "entity_f1": 0.85}
+FLOORS = {"intent_macro_f1": 0.90, "entity_f1": 0.85, "account_f1": 0.85}
 MIN_TRAINING_EXAMPLES = 40
 MIN_HELDOUT_SHARE = 0.20
 DIET_EPOCHS = 40
@@ -59,10 +61,12 @@ pipeline:
     entity_recognition: false
     constrain_similarities: true
     random_seed: 42
+  - name: components.account_classifier.AccountOfEventsClassifier
   - name: components.record_entities.RecordEntityExtractor
   - name: FallbackClassifier
     threshold: 0.3
     ambiguity_threshold: 0.03
+  - name: components.risk_intent.ThreatIsAComplaint
 policies: []
 """
 
@@ -81,6 +85,12 @@ def load_examples(path: Path) -> list[Any]:
     from rasa.shared.nlu.training_data.loading import load_data
 
     return [m for m in load_data(str(path)).intent_examples]
+
+
+def tells_what_happened(message: Any) -> bool:
+    """The held-out label of the account-of-events decision: the example's block says ``account: true``."""
+    metadata = message.get("metadata") or {}
+    return bool(((metadata.get("intent") or {}) if isinstance(metadata, dict) else {}).get("account"))
 
 
 def canonical(text: str) -> str:
@@ -138,6 +148,17 @@ def macro_f1(truth: list[str], predicted: list[str]) -> tuple[float, dict[str, f
     return statistics.mean(per_intent.values()), per_intent
 
 
+def binary_scores(truth: list[bool], predicted: list[bool]) -> dict[str, float]:
+    tp = sum(1 for t, p in zip(truth, predicted, strict=True) if t and p)
+    fp = sum(1 for t, p in zip(truth, predicted, strict=True) if p and not t)
+    fn = sum(1 for t, p in zip(truth, predicted, strict=True) if t and not p)
+    precision = tp / (tp + fp) if tp + fp else 1.0
+    recall = tp / (tp + fn) if tp + fn else 1.0
+    f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
+    accuracy = sum(t == p for t, p in zip(truth, predicted, strict=True)) / len(truth) if truth else 1.0
+    return {"precision": precision, "recall": recall, "f1": f1, "accuracy": accuracy, "support": tp + fn}
+
+
 def entity_scores(expected: list[set[tuple[str, int, int]]], found: list[set[tuple[str, int, int]]]) -> dict[str, Any]:
     tp = sum(len(e & f) for e, f in zip(expected, found, strict=True))
     fp = sum(len(f - e) for e, f in zip(expected, found, strict=True))
@@ -164,6 +185,7 @@ async def score_model(model: Path, show_errors: bool = False) -> dict[str, Any]:
     await agent.parse_message("warm up")
     for lang in LANGUAGES:
         truth, predicted, expected_entities, found_entities, errors = [], [], [], [], []
+        told, heard = [], []
         for message in load_examples(HELDOUT[lang]):
             text = message.get("text")
             started = time.perf_counter()
@@ -175,10 +197,14 @@ async def score_model(model: Path, show_errors: bool = False) -> dict[str, Any]:
             found = {(e["entity"], e["start"], e["end"]) for e in parsed.get("entities") or []}
             expected_entities.append(expected)
             found_entities.append(found)
-            if truth[-1] != predicted[-1] or expected != found:
+            told.append(tells_what_happened(message))
+            heard.append(bool((parsed.get("account") or {}).get("has_account")))
+            if truth[-1] != predicted[-1] or expected != found or told[-1] != heard[-1]:
                 errors.append({"text": text, "intent": truth[-1], "predicted": predicted[-1],
                                "confidence": round(parsed["intent"].get("confidence") or 0.0, 3),
-                               "missing": sorted(expected - found), "extra": sorted(found - expected)})
+                               "missing": sorted(expected - found), "extra": sorted(found - expected),
+                               "account": told[-1], "account_predicted": heard[-1],
+                               "account_confidence": round((parsed.get("account") or {}).get("confidence") or 0, 3)})
         intent_f1, per_intent = macro_f1(truth, predicted)
         results[lang] = {
             "examples": len(truth),
@@ -186,6 +212,7 @@ async def score_model(model: Path, show_errors: bool = False) -> dict[str, Any]:
             "intent_macro_f1": intent_f1,
             "per_intent_f1": per_intent,
             "entity": entity_scores(expected_entities, found_entities),
+            "account": binary_scores(told, heard),
             "errors": errors,
         }
     results["parse_latency_ms"] = {"median": 1000 * statistics.median(latencies),
@@ -196,12 +223,13 @@ async def score_model(model: Path, show_errors: bool = False) -> dict[str, Any]:
 def print_scores(name: str, scores: dict[str, Any], show_errors: bool) -> None:
     print(f"\n== {name}")
     print(f"{'language':<10}{'examples':>9}{'intent acc':>12}{'intent macro-F1':>17}{'entity P':>10}"
-          f"{'entity R':>10}{'entity F1':>11}{'entities':>10}")
+          f"{'entity R':>10}{'entity F1':>11}{'entities':>10}{'account F1 (P / R)':>22}{'accounts':>10}")
     for lang in LANGUAGES:
         s = scores[lang]
-        e = s["entity"]
+        e, a = s["entity"], s["account"]
         print(f"{lang:<10}{s['examples']:>9}{s['intent_accuracy']:>12.3f}{s['intent_macro_f1']:>17.3f}"
-              f"{e['precision']:>10.3f}{e['recall']:>10.3f}{e['f1']:>11.3f}{e['support']:>10}")
+              f"{e['precision']:>10.3f}{e['recall']:>10.3f}{e['f1']:>11.3f}{e['support']:>10}"
+              f"{a['f1']:>9.3f} ({a['precision']:.3f} / {a['recall']:.3f}){a['support']:>10}")
     for lang in LANGUAGES:
         per = ", ".join(f"{k} {v:.2f}" for k, v in scores[lang]["per_intent_f1"].items())
         print(f"  {lang} intent F1: {per}")
@@ -224,6 +252,9 @@ def below_floors(scores: dict[str, Any]) -> list[str]:
             problems.append(f"{lang}: intent macro-F1 {f1:.3f} < {FLOORS['intent_macro_f1']}")
         if scores[lang]["entity"]["f1"] < FLOORS["entity_f1"]:
             problems.append(f"{lang}: entity F1 {scores[lang]['entity']['f1']:.3f} < {FLOORS['entity_f1']}")
+        if scores[lang]["account"]["f1"] < FLOORS["account_f1"]:
+            f1 = scores[lang]["account"]["f1"]
+            problems.append(f"{lang}: account-of-events F1 {f1:.3f} < {FLOORS['account_f1']}")
     return problems
 
 
@@ -289,7 +320,8 @@ def main() -> int:
         print_scores(f"model {args.model.name}", scores, args.errors)
         output["scores"] = scores
         problems = below_floors(scores)
-        floors = "intent macro-F1 >= {intent_macro_f1}, entity F1 >= {entity_f1} per language".format(**FLOORS)
+        floors = ("intent macro-F1 >= {intent_macro_f1}, entity F1 >= {entity_f1}, account-of-events F1 >= {account_f1}"
+                  " per language").format(**FLOORS)
         print(f"\n== floors: {floors}")
         print("  " + ("; ".join(problems) if problems else "all met"))
         output["below_floors"] = problems
