@@ -2,12 +2,18 @@
 
 The gateway reads two custom payloads from the bot's replies (see bot/README.md): ``case_ready`` when
 the complaint record is complete, and ``human_requested`` when the conversation must go to a complaint
-handler. Texts come from domain.yml responses so that each one is sent in the customer's language.
+handler. Texts come from domain.yml responses so that each one is sent in the customer's language (and,
+in Chinese, in the customer's script).
 
 One extraction pass (``action_validate_slot_mappings``, run by Rasa after every customer message) reads
 the whole message: whatever the customer volunteers fills its slot, whichever question was asked.
 ``validate_complaint_form`` then checks the values; a refused value is asked again once, with an
 example, and a second refused value is kept and listed as unverified so nobody is stuck in a loop.
+
+The story comes first: the description is the customer's own account of events, decided by the NLU
+(components/account_classifier.py), asked for once if the customer has not told it, and every later
+account adds to it. Place and people involved are asked once each; the record is read back before it is
+registered, and a correction in the customer's own words changes the field it names.
 """
 
 from __future__ import annotations
@@ -27,6 +33,7 @@ from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
 from . import labels
+from .chinese import HANS, HANT, script_of, to_traditional
 from .extract import (
     CASE_ID,
     PRODUCT_KEYS,
@@ -42,17 +49,32 @@ from .extract import (
     find_wish,
     halfwidth,
     infer_product,
-    is_story,
+    is_no,
+    is_online,
+    is_refusal,
+    is_skip,
+    is_yes,
     language_request,
     product_from_answer,
+    without_negated,
 )
-from .fields import mask_account, mask_email, mask_phone, normalize_email, normalize_phone, resolve_time, warm_up
+from .fields import (
+    mask_account,
+    mask_email,
+    mask_phone,
+    normalize_email,
+    normalize_phone,
+    resolve_time,
+    warm_up,
+    with_day_of,
+)
+from .risk_words import flag_patterns
+from .settings import SETTINGS, time_zone
 from .text_checks import (
     DEFAULT_LANGUAGE,
     MAX_NAME_LENGTH,
     clean_name,
     detect_language,
-    is_detailed_description,
     is_valid_name,
     language_code,
     normalize,
@@ -61,10 +83,18 @@ from .text_checks import (
 log = logging.getLogger(__name__)
 
 RECORD_SLOTS = (
-    "customer_name", "phone", "email", "account_id", "product", "incident_time", "incident_time_text", "place",
-    "people_involved", "description", "desired_resolution",
+    "customer_name", "phone", "email", "account_id", "product", "product_text", "incident_time", "incident_time_text",
+    "place", "people_involved", "description", "desired_resolution",
 )
-FORM_SLOTS = ("customer_name", "phone", "description", "product", "incident_time", "desired_resolution")
+# The questions, in the order the form asks them: the story first, then who the customer is and how to reach
+# them, then what the story left out, then the read-back.
+FORM_SLOTS = ("description", "customer_name", "phone", "product", "incident_time", "desired_resolution", "place",
+              "people_involved", "record_confirmed")
+# Asked once each: an answer of any kind (不清楚, 线上, 没有, "not sure") ends the question.
+ONCE_SLOTS = ("place", "people_involved")
+# Channels where nobody reads a read-back before the case opens (the whole email, a finished call).
+NO_READ_BACK_CHANNELS = ("email", "transcript")
+MAX_READ_BACKS = 3  # then the record is registered as corrected: nobody is kept in a loop
 FALLBACK_ACTION = "action_handle_fallback"
 # Intents that interrupt the form (a rule answers them, then the form asks its question again) when the
 # message gives nothing for the record.
@@ -72,6 +102,10 @@ INTERRUPTING_INTENTS = {"request_human", "ask_status", "out_of_scope", "greet", 
 INTERRUPT_CONFIDENCE = 0.55
 # Intents whose text may describe the complaint; other messages only give contact details.
 CONTENT_INTENTS = {"complain", "inform", "nlu_fallback", "affirm", "deny"}
+# Messages of these intents tell no story, whatever words they share with one ("能帮我看看投诉处理到哪了吗").
+NO_STORY_INTENTS = {"ask_status", "out_of_scope", "greet", "goodbye", "thank"}
+# An answer to another question adds to the story only when the NLU is this sure it tells what happened.
+STORY_IN_ANSWER_CONFIDENCE = 0.8
 THREATS = ("regulator", "media", "lawyer")
 # Answers that are not names, whatever the question was.
 NOT_NAMES = {
@@ -86,6 +120,7 @@ ISO_TIME = re.compile(r"\d{4}(?:-W\d{2}|-\d{2}(?:-\d{2}(?:T\d{2}:\d{2})?)?)?")
 SlotValues = dict[str, Any]
 
 warm_up()
+flag_patterns()  # the risk rules are read at start: a file that cannot be read stops the action server
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -108,6 +143,10 @@ def current_language(tracker: Tracker) -> str:
     return language_code(tracker.get_slot("language")) or DEFAULT_LANGUAGE
 
 
+def current_script(tracker: Tracker) -> str:
+    return HANT if tracker.get_slot("script") == HANT else HANS
+
+
 def latest_text(tracker: Tracker) -> str:
     return str((tracker.latest_message or {}).get("text") or "")
 
@@ -117,8 +156,20 @@ def latest_intent(tracker: Tracker) -> tuple[str, float]:
     return str(intent.get("name") or ""), float(intent.get("confidence") or 0.0)
 
 
+def account_of_events(tracker: Tracker) -> tuple[bool, float]:
+    """The NLU's decision (components/account_classifier.py): does the latest message tell what happened?"""
+    account = (tracker.latest_message or {}).get("account") or {}
+    return bool(account.get("has_account")), float(account.get("confidence") or 0.0)
+
+
+def requested_slot(tracker: Tracker) -> str | None:
+    return tracker.get_slot("requested_slot") if tracker.active_loop_name else None
+
+
 def is_interruption(tracker: Tracker) -> bool:
     name, confidence = latest_intent(tracker)
+    if requested_slot(tracker) == "record_confirmed" and is_yes(latest_text(tracker)):
+        return False  # "对的，谢谢" confirms the read-back
     return name in INTERRUPTING_INTENTS and confidence >= INTERRUPT_CONFIDENCE
 
 
@@ -137,6 +188,18 @@ def message_stamp(tracker: Tracker) -> float:
     return float(stamp) if stamp is not None else float(len(users))
 
 
+def message_time(tracker: Tracker) -> datetime:
+    """When the latest message was sent, on the customer's clock: relative dates ("yesterday") count from it.
+
+    The zone is the message's ``metadata.timezone`` if it names one, else BOT_TIME_ZONE (Asia/Shanghai).
+    """
+    zone = time_zone(str(message_metadata(tracker).get("timezone") or "")) or SETTINGS.time_zone
+    users = [event for event in tracker.events if event.get("event") == "user"]
+    stamp = users[-1].get("timestamp") if users else None
+    sent = datetime.fromtimestamp(float(stamp), zone) if stamp is not None else datetime.now(zone)
+    return sent.replace(tzinfo=None, microsecond=0)
+
+
 def is_email(tracker: Tracker) -> bool:
     return tracker.get_slot("channel") == "email"
 
@@ -147,12 +210,23 @@ def entity_values(tracker: Tracker, entity: str) -> list[str]:
 
 
 def required_slots_for(slots: dict[str, Any]) -> list[str]:
-    """The questions this customer still needs: a phone or an email, and fewer for a suspected fraud."""
+    """The questions this customer still needs, in order.
+
+    A phone, or an email when the customer has none, or neither when they decline both; place and people once
+    each; a suspected fraud needs only the story, a name and a contact (a person takes over at once); an email
+    or a finished call is registered without a read-back.
+    """
     required = list(FORM_SLOTS)
-    if slots.get("email") and not slots.get("phone"):
+    if slots.get("email") or slots.get("contact_declined"):
         required.remove("phone")
+    elif slots.get("phone_declined") and not slots.get("phone"):
+        required[required.index("phone")] = "email"
+    answered = slots.get("answered_slots") or []
+    required = [s for s in required if not (s in ONCE_SLOTS and s in answered)]
     if "fraud" in (slots.get("risk_flags") or []):
-        required = [s for s in required if s in ("customer_name", "phone", "description")]
+        required = [s for s in required if s in ("description", "customer_name", "phone", "email")]
+    if slots.get("channel") in NO_READ_BACK_CHANNELS:
+        required = [s for s in required if s != "record_confirmed"]
     return required
 
 
@@ -160,16 +234,22 @@ def missing_slots(tracker: Tracker) -> list[str]:
     return [s for s in required_slots_for(tracker.slots) if tracker.get_slot(s) is None]
 
 
-def response_text(domain: DomainDict, response: str, language: str) -> str:
-    """The text of a response in the given language, straight from the domain (for composing lists)."""
-    for variant in domain.get("responses", {}).get(response, []):
-        conditions = variant.get("condition") or []
-        if any(c.get("name") == "language" and c.get("value") == language for c in conditions):
+def response_text(domain: DomainDict, response: str, language: str, script: str = HANS) -> str:
+    """The text of a response in the given language (and script, for Chinese), straight from the domain."""
+    variants = domain.get("responses", {}).get(response, [])
+    wanted = {"language": "zh", "script": script} if language == "zh" else None
+    for variant in variants:
+        if wanted and {c.get("name"): c.get("value") for c in variant.get("condition") or []} == wanted:
             return str(variant.get("text", ""))
-    for variant in domain.get("responses", {}).get(response, []):
+    for variant in variants:
         if not variant.get("condition"):
             return str(variant.get("text", ""))
     return ""
+
+
+def in_script(text: str, tracker: Tracker) -> str:
+    """Text composed by an action (labels, a summary), in Traditional characters for a Traditional customer."""
+    return to_traditional(text) if current_language(tracker) == "zh" and current_script(tracker) == HANT else text
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -219,6 +299,28 @@ def signature_name(text: str) -> str | None:
     return None
 
 
+def tells_story(tracker: Tracker, requested: str | None) -> bool:
+    """Does this message add to the customer's account of events?
+
+    The NLU decides (components/account_classifier.py); an answer to another question must be clearly a
+    story, so a wish or a place given as asked is not taken for one.
+    """
+    has_account, confidence = account_of_events(tracker)
+    intent, _ = latest_intent(tracker)
+    if not has_account or intent in NO_STORY_INTENTS:
+        return False
+    return requested in (None, "description") or confidence >= STORY_IN_ANSWER_CONFIDENCE
+
+
+def add_to_story(story: str | None, words: str) -> str:
+    """Later details are added to the account, never replace it."""
+    if not story:
+        return words
+    if words in story:
+        return story
+    return f"{story}\n{words}"
+
+
 def read_message(tracker: Tracker) -> SlotValues:
     """Slot values the latest message gives, whatever question was asked (candidates, checked later)."""
     raw_text = latest_text(tracker).strip()
@@ -226,8 +328,10 @@ def read_message(tracker: Tracker) -> SlotValues:
     text = "" if raw_text.startswith("/") else unicodedata.normalize("NFKC", raw_text)
     intent, _ = latest_intent(tracker)
     interrupting = is_interruption(tracker)
-    requested = tracker.get_slot("requested_slot") if tracker.active_loop_name else None
+    requested = requested_slot(tracker)
     email_mode = is_email(tracker)
+    correcting = requested == "record_confirmed" and not interrupting
+    now = message_time(tracker)
     found: SlotValues = {}
 
     # Button payloads carry the product as an entity.
@@ -262,43 +366,73 @@ def read_message(tracker: Tracker) -> SlotValues:
 
     content = intent in CONTENT_INTENTS or (requested is not None and not interrupting) or email_mode
     if content:
-        times = find_times(text)
-        resolved = resolve_time(text) if times else None
-        if times and resolved and (not tracker.get_slot("incident_time") or requested == "incident_time"):
-            found["incident_time"] = resolved.iso()
-            found["incident_time_text"] = times[0].value
-        if not tracker.get_slot("product") and "product" not in found:
-            product = infer_product(text)
-            if product:
-                found["product"] = product
-        place = find_place(text)
-        if place and not tracker.get_slot("place"):
-            found["place"] = place
-        if requested != "customer_name" and intent != "request_human":
-            people = find_people(text)
-            if people and not tracker.get_slot("people_involved"):
-                found["people_involved"] = people
-        wish = find_wish(raw_text)
-        if wish and not tracker.get_slot("desired_resolution"):
-            # "上周五 希望修复系统" answers both questions: the time is not part of the wish.
-            lead = find_times(wish)
-            if lead and lead[0].start == 0:
-                wish = wish[lead[0].end:].lstrip(" ,，、;；")
-            found["desired_resolution"] = wish
-        tells = intent in ("complain", "inform", "nlu_fallback") or email_mode
-        if tells and not tracker.get_slot("description") and requested != "description" and is_story(text):
-            found["description"] = raw_text if email_mode else own_words(raw_text)
+        found.update(read_details(tracker, text, raw_text, requested, correcting, now))
+    if tells_story(tracker, requested) or (email_mode and account_of_events(tracker)[0]):
+        words = raw_text if email_mode else own_words(raw_text)
+        found["description"] = add_to_story(tracker.get_slot("description"), words)
+        found["description_told"] = True
     if requested and not interrupting:
-        found.update(answer_to_question(tracker, requested, text, raw_text, found, structured))
+        found.update(answer_to_question(tracker, requested, text, raw_text, found, structured, now))
+    return found
+
+
+def read_details(
+    tracker: Tracker, text: str, raw_text: str, requested: str | None, correcting: bool, now: datetime
+) -> SlotValues:
+    """When, which product, where, who and what the customer wants, as far as the message says.
+
+    At the read-back (``correcting``) what the message names replaces what was recorded: "电话错了，是139…",
+    "it was the 17th", "不是基金，是两融".
+    """
+    found: SlotValues = {}
+    times = find_times(without_negated(text) if correcting else text)
+    resolved = resolve_time(times[0].value, now) if times else None
+    if times and resolved and (not tracker.get_slot("incident_time") or requested == "incident_time" or correcting):
+        iso = resolved.iso()
+        if correcting and resolved.precision == "day":
+            iso = with_day_of(tracker.get_slot("incident_time"), iso)  # "the 17th": the time of day stays
+        found["incident_time"] = iso
+        found["incident_time_text"] = times[0].value
+    if (not tracker.get_slot("product") or correcting) and requested != "product":
+        product = infer_product(without_negated(text) if correcting else text)
+        if product:
+            found["product"] = product
+    place = find_place(without_negated(text) if correcting else text)
+    if place and (not tracker.get_slot("place") or correcting):
+        found["place"] = place
+    if requested != "customer_name" and latest_intent(tracker)[0] != "request_human":
+        people = find_people(text)
+        if people and (not tracker.get_slot("people_involved") or correcting):
+            found["people_involved"] = people
+    wish = find_wish(raw_text)
+    if wish and (not tracker.get_slot("desired_resolution") or correcting):
+        # "上周五 希望修复系统" answers both questions: the time is not part of the wish.
+        lead = find_times(wish)
+        if lead and lead[0].start == 0:
+            wish = wish[lead[0].end:].lstrip(" ,，、;；")
+        found["desired_resolution"] = wish
     return found
 
 
 def answer_to_question(
-    tracker: Tracker, requested: str, text: str, raw_text: str, found: SlotValues, structured: list[Any]
+    tracker: Tracker, requested: str, text: str, raw_text: str, found: SlotValues, structured: list[Any],
+    now: datetime,
 ) -> SlotValues:
     """The whole message as the answer to the question the form asked, when nothing more specific fits."""
-    if requested in ("description", "desired_resolution") and not is_email(tracker):
-        # The whole answer to "what happened?" / "what would you like us to do?", in the customer's words.
+    if requested == "record_confirmed":
+        return answer_to_read_back(tracker, text, found)
+    if requested == "description":
+        # Asked once: what the customer answers is kept, marked unverified when it tells no story.
+        if "description" in found or not text.strip():
+            return {}
+        return {"description": raw_text if is_email(tracker) else own_words(raw_text)}
+    if requested in ONCE_SLOTS:
+        return answer_once(tracker, requested, text, raw_text, found)
+    if requested in ("phone", "email") and not found.get("phone") and not found.get("email") and is_refusal(text):
+        # A refusal is an answer, never a value: no phone -> ask for an email; neither -> register anyway.
+        return {"phone_declined": True} if requested == "phone" else {"contact_declined": True}
+    if requested == "desired_resolution" and not is_email(tracker):
+        # The whole answer to "what would you like us to do?", in the customer's words.
         return {requested: own_words(raw_text)} if text.strip() else {}
     if requested in found or (requested == "phone" and "email" in found):
         return {}
@@ -311,19 +445,19 @@ def answer_to_question(
             return {"customer_name": clean_name(rest)}
         if requested == "desired_resolution" and _enough_words(rest):
             return {"desired_resolution": rest}
-        if requested == "description" and _enough_words(rest):
-            return {"description": raw_text}
         return {}
     if requested == "customer_name":
         if angry or not rest:
             return {}
         return {"customer_name": clean_name(rest) if plausible_name(rest) else rest}
-    if requested == "phone":
-        return {} if angry or not rest else {"phone": text}
-    if requested == "description":
-        return {"description": own_words(raw_text)}
+    if requested in ("phone", "email"):
+        return {} if angry or not rest else {requested: text}
     if requested == "product":
-        return {} if angry else {"product": product_from_answer(text) or text}
+        if angry:
+            return {}
+        product = product_from_answer(text)
+        return {"product": product, "product_text": own_words(raw_text)} if product else {
+            "product": text, "product_text": own_words(raw_text)}
     if requested == "incident_time":
         times = find_times(text)
         if not times:
@@ -341,19 +475,61 @@ def answer_to_question(
         if "incident_time" not in found:
             answer.update(incident_time=times[0].value, incident_time_text=times[0].value)
         return answer
-    if requested == "desired_resolution":
-        return {"desired_resolution": own_words(raw_text)}
+    return {}
+
+
+def answer_once(tracker: Tracker, requested: str, text: str, raw_text: str, found: SlotValues) -> SlotValues:
+    """Where it happened, who was involved: any answer ends the question (不清楚, 线上, 没有, "not sure")."""
+    answered = list(tracker.get_slot("answered_slots") or [])
+    answer: SlotValues = {"answered_slots": answered if requested in answered else [*answered, requested]}
+    if requested in found:
+        return answer
+    if requested == "place" and is_online(text):
+        return {**answer, "place": own_words(raw_text)}
+    if is_skip(text) or "anger" in find_risk_flags(text):
+        return answer  # nothing to record, and not asked again
+    return {**answer, requested: own_words(raw_text)}
+
+
+def answer_to_read_back(tracker: Tracker, text: str, found: SlotValues) -> SlotValues:
+    """"对吗？" answered: yes registers the record; a correction changes its field and the record is read back
+    again; a bare no asks what to change. After MAX_READ_BACKS the record is registered as it stands."""
+    recorded = {slot: tracker.get_slot(slot) for slot in RECORD_SLOTS}
+    corrected = any(value is not None and value != recorded.get(slot)
+                    for slot, value in found.items() if slot in RECORD_SLOTS and slot != "description")
+    read_backs = int(tracker.get_slot("read_backs") or 0)
+    intent, _ = latest_intent(tracker)
+    if not corrected and (is_yes(text) or (intent == "affirm" and not is_no(text))):
+        return {"record_confirmed": True}
+    if read_backs >= MAX_READ_BACKS:
+        return {"record_confirmed": True}
+    if not corrected and (is_no(text) or intent == "deny"):
+        return {"refused_slot": "record_confirmed"}  # "which part should I change?"
     return {}
 
 
 def language_of_turn(tracker: Tracker) -> str:
     """The customer's language: what this message is written in, else the gateway's metadata on the first
-    message, else the language so far. A customer who switches language is followed."""
+    message, else the language so far. A customer who switches language is followed; a message with no
+    language of its own (an email address, digits, a date, "ok", an emoji, a name given when asked for one)
+    never switches it."""
     text = latest_text(tracker)
     so_far = language_code(tracker.get_slot("language"))
     from_metadata = language_code(message_metadata(tracker).get("language"))
-    return (language_request(text) or detect_language(text) or (so_far if so_far else from_metadata) or from_metadata
-            or DEFAULT_LANGUAGE)
+    detected = language_request(text) or detect_language(text)
+    if detected and not language_request(text) and so_far and requested_slot(tracker) in (
+            "customer_name", "place", "people_involved") and plausible_name(text) and len(clean_name(text)) <= 4:
+        detected = None  # "王芳" as the answer to "May I have your name?" is a name, not a switch to Chinese
+    return detected or so_far or from_metadata or DEFAULT_LANGUAGE
+
+
+def script_of_turn(tracker: Tracker, language: str) -> str | None:
+    """Traditional or Simplified characters, from what this message shows, else as so far."""
+    if language != "zh":
+        return tracker.get_slot("script")
+    text = latest_text(tracker)
+    told = None if text.startswith("/") else script_of(halfwidth(text))
+    return told or tracker.get_slot("script") or HANS
 
 
 def retry_once(tracker: Tracker, slot: str) -> SlotValues | None:
@@ -372,6 +548,10 @@ def keep_unverified(tracker: Tracker, slot: str, value: Any) -> SlotValues:
     return {slot: value, "unverified": unverified if slot in unverified else [*unverified, slot]}
 
 
+def verified(tracker: Tracker, slot: str) -> list[str]:
+    return [s for s in tracker.get_slot("unverified") or [] if s != slot]
+
+
 # ---------------------------------------------------------------------------------------------------
 # The record and the two payloads
 
@@ -379,19 +559,37 @@ def build_record(tracker: Tracker) -> dict[str, Any]:
     """The complaint record as the gateway expects it; unfilled fields are None."""
     record: dict[str, Any] = {slot: tracker.get_slot(slot) for slot in RECORD_SLOTS}
     record["language"] = current_language(tracker)
+    record["script"] = current_script(tracker) if record["language"] == "zh" else None
+    record["contact_declined"] = bool(tracker.get_slot("contact_declined")) and not (
+        tracker.get_slot("phone") or tracker.get_slot("email"))
     record["unverified"] = list(tracker.get_slot("unverified") or [])
     record["phone_unverified"] = bool(tracker.get_slot("phone_unverified"))
     record["risk_flags"] = list(tracker.get_slot("risk_flags") or [])
     return record
 
 
-def summary(tracker: Tracker, language: str) -> str:
+def one_line(text: str, limit: int = 60) -> str:
+    """The first sentence of the story, shortened to fit on one line."""
+    line = " ".join(str(text).split())
+    first = re.match(r"[^。！？!?\n]*[。！？!?]?", line)
+    line = (first.group() if first and len(first.group()) >= 6 else line).rstrip("。.")
+    return line if len(line) <= limit else line[: limit - 1] + "…"
+
+
+def summary(tracker: Tracker, language: str, read_back: bool = False) -> str:
+    """The record in a line: name, masked contact and account, service, when; with the story and the wish
+    for the read-back."""
     names = labels.SUMMARY[language]
     colon = "：" if language == "zh" else ": "
     parts = []
-    for slot in ("customer_name", "phone", "email", "account_id", "product", "incident_time"):
+    slots = ["customer_name", "phone", "email", "account_id", "product", "incident_time"]
+    if read_back:
+        slots += ["place", "people_involved", "description", "desired_resolution"]
+    for slot in slots:
         value = tracker.get_slot(slot)
         if not value:
+            if slot == "phone" and tracker.get_slot("contact_declined") and not tracker.get_slot("email"):
+                parts.append(f"{names['contact']}{colon}{labels.CONTACT_DECLINED[language]}")
             continue
         if slot == "phone":
             value = mask_phone(value)
@@ -401,11 +599,16 @@ def summary(tracker: Tracker, language: str) -> str:
             value = mask_account(value)
         elif slot == "product":
             value = labels.PRODUCTS[language].get(value, value)
+            words = tracker.get_slot("product_text")
+            if tracker.get_slot("product") == "other" and words:
+                value = f"{value} ({words})"
         elif slot == "incident_time":
             words = tracker.get_slot("incident_time_text")
             value = f"{words} ({value})" if words and words != value else value
+        elif slot == "description":
+            value = one_line(value)
         parts.append(f"{names[slot]}{colon}{value}")
-    return labels.SEPARATOR[language].join(parts)
+    return in_script(labels.SEPARATOR[language].join(parts), tracker)
 
 
 def fresh_start(tracker: Tracker) -> list[EventType]:
@@ -414,7 +617,7 @@ def fresh_start(tracker: Tracker) -> list[EventType]:
     A restart, not only a reset of the slots: Rasa then reads this conversation's history from here on, so a
     sender that is reused for intake after intake does not make every later turn slower.
     """
-    return [Restarted(), SlotSet("language", current_language(tracker)),
+    return [Restarted(), SlotSet("language", current_language(tracker)), SlotSet("script", current_script(tracker)),
             SlotSet("channel", tracker.get_slot("channel")), SlotSet("extracted_message", message_stamp(tracker)),
             FollowupAction("action_listen")]
 
@@ -468,8 +671,9 @@ class ExtractFromMessage(Action):
         values: SlotValues = {"extracted_message": stamp}
         # Only what changed: every event makes the conversation's history longer.
         language = language_of_turn(tracker)
+        script = script_of_turn(tracker, language)
         channel = message_metadata(tracker).get("channel") or tracker.get_slot("channel")
-        for slot, value in (("language", language), ("channel", channel), ("refused_slot", None)):
+        for slot, value in (("language", language), ("script", script), ("channel", channel), ("refused_slot", None)):
             if tracker.get_slot(slot) != value:
                 values[slot] = value
                 tracker.slots[slot] = value
@@ -483,6 +687,8 @@ class ExtractFromMessage(Action):
 
         values.update(read_message(tracker))
         values.update(self._prefill_contact(tracker, values))
+        if values.get("description_told") and "description" in (tracker.get_slot("unverified") or []):
+            values["unverified"] = verified(tracker, "description")  # the story came after all
 
         # Rasa renders responses with the slots as they were before this action: the first message's
         # language is not set yet, so the text is taken from the domain in the language just found.
@@ -490,7 +696,7 @@ class ExtractFromMessage(Action):
                 else "utter_calm_threat" if any(flag in THREATS for flag in new_flags)
                 else "utter_calm_anger" if "anger" in new_flags else None)
         if calm:
-            dispatcher.utter_message(text=response_text(domain, calm, language))
+            dispatcher.utter_message(text=response_text(domain, calm, language, script or HANS))
         return [SlotSet(slot, value) for slot, value in values.items()]
 
     @staticmethod
@@ -548,22 +754,39 @@ class ValidateComplaintForm(FormValidationAction):
     ) -> SlotValues:
         phone = normalize_phone(str(slot_value))
         if phone:
-            return {"phone": phone}
+            return {"phone": phone, "phone_declined": False, "contact_declined": False}
         if tracker.get_slot("email"):
             return {"phone": None}  # an email is enough to reach the customer
+        if is_refusal(str(slot_value)):
+            return {"phone": None, "phone_declined": True}  # a refusal is never stored as a number
         retry = retry_once(tracker, "phone")
         if retry:
             return retry
         # Kept but flagged, so a complaint handler checks the number before calling.
         return {**keep_unverified(tracker, "phone", normalize(str(slot_value))[:40]), "phone_unverified": True}
 
+    async def validate_email(
+        self, slot_value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> SlotValues:
+        email = normalize_email(str(slot_value))
+        if email:
+            return {"email": email, "contact_declined": False}
+        if is_refusal(str(slot_value)):
+            return {"email": None, "contact_declined": True}  # neither phone nor email: registered anyway
+        retry = retry_once(tracker, "email")
+        if retry:
+            return retry
+        return {"email": None, "contact_declined": True, **keep_unverified(tracker, "email", None)}
+
     async def validate_description(
         self, slot_value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> SlotValues:
         description = str(slot_value).strip()
-        if is_detailed_description(description):
+        if tracker.get_slot("description_told"):
             return {"description": description}
-        return retry_once(tracker, "description") or keep_unverified(tracker, "description", description)
+        # Asked once and answered without an account of events: kept in the customer's words, for a handler
+        # to ask about.
+        return keep_unverified(tracker, "description", description)
 
     async def validate_product(
         self, slot_value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
@@ -571,6 +794,7 @@ class ValidateComplaintForm(FormValidationAction):
         product = str(slot_value) if slot_value in PRODUCT_KEYS else product_from_answer(str(slot_value))
         if product:
             return {"product": product}
+        # Nothing fits: "other", with the customer's own words kept (product_text, set when it was read).
         return retry_once(tracker, "product") or keep_unverified(tracker, "product", "other")
 
     async def validate_incident_time(
@@ -579,7 +803,7 @@ class ValidateComplaintForm(FormValidationAction):
         words = tracker.get_slot("incident_time_text") or str(slot_value)
         if ISO_TIME.fullmatch(str(slot_value)):
             return {"incident_time": str(slot_value), "incident_time_text": words}  # resolved when it was read
-        resolved = resolve_time(str(slot_value))
+        resolved = resolve_time(str(slot_value), message_time(tracker))
         if resolved:
             return {"incident_time": resolved.iso(), "incident_time_text": words}
         retry = retry_once(tracker, "incident_time")
@@ -592,6 +816,11 @@ class ValidateComplaintForm(FormValidationAction):
     ) -> SlotValues:
         wish = own_words(str(slot_value))
         return {"desired_resolution": wish or None}
+
+    async def validate_record_confirmed(
+        self, slot_value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> SlotValues:
+        return {"record_confirmed": True if slot_value else None}
 
 
 class AskForSlot(Action, ABC):
@@ -614,8 +843,12 @@ class AskForSlot(Action, ABC):
         if is_email(tracker):
             missing = missing_slots(tracker) or [self.slot]
             fields = labels.LIST_SEPARATOR[language].join(labels.FIELDS[language][s] for s in missing)
-            dispatcher.utter_message(response="utter_email_missing", fields=fields)
-        elif tracker.get_slot("refused_slot") == self.slot:
+            dispatcher.utter_message(response="utter_email_missing", fields=in_script(fields, tracker))
+            # Where and who are listed once: the reply ends those questions, whatever it says.
+            listed = [s for s in missing if s in ONCE_SLOTS]
+            answered = list(tracker.get_slot("answered_slots") or [])
+            return [SlotSet("answered_slots", [*answered, *listed])] if listed else []
+        if tracker.get_slot("refused_slot") == self.slot:
             dispatcher.utter_message(response=f"utter_invalid_{self.slot}")
         elif self.slot == "incident_time" and tracker.get_slot("desired_resolution") is None:
             dispatcher.utter_message(response="utter_ask_incident_time_and_resolution")
@@ -646,6 +879,36 @@ class AskForTime(AskForSlot):
 
 class AskForResolution(AskForSlot):
     slot = "desired_resolution"
+
+
+class AskForEmail(AskForSlot):
+    """After "no phone": is there an email address instead?"""
+
+    slot = "email"
+
+
+class AskForPlace(AskForSlot):
+    slot = "place"
+
+
+class AskForPeople(AskForSlot):
+    slot = "people_involved"
+
+
+class AskForConfirmation(AskForSlot):
+    """The read-back: name, masked contact, service, when, the story in a line, the wish; 对吗？"""
+
+    slot = "record_confirmed"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> list[EventType]:
+        if tracker.get_slot("refused_slot") == self.slot:
+            dispatcher.utter_message(response="utter_ask_correction")
+            return []
+        language = current_language(tracker)
+        dispatcher.utter_message(response="utter_read_back", summary=summary(tracker, language, read_back=True))
+        return [SlotSet("read_backs", float(int(tracker.get_slot("read_backs") or 0) + 1))]
 
 
 class ActionAcknowledgeComplaint(Action):
@@ -686,6 +949,21 @@ class ActionSubmitComplaint(Action):
         language = current_language(tracker)
         dispatcher.utter_message(response="utter_complaint_recorded", summary=summary(tracker, language))
         return fresh_start(tracker)
+
+
+class ActionOutOfScope(Action):
+    """A question that is not a complaint: the hotline (SERVICE_HOTLINE), and an offer to record a complaint."""
+
+    def name(self) -> str:
+        return "action_out_of_scope"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> list[EventType]:
+        response = "utter_out_of_scope_in_form" if tracker.active_loop_name else "utter_out_of_scope"
+        hotline = f" {SETTINGS.hotline}" if SETTINGS.hotline else ""
+        dispatcher.utter_message(response=response, hotline=hotline)
+        return []
 
 
 class ActionRequestHuman(Action):

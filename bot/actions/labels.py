@@ -13,6 +13,9 @@ FIELDS = {
         "product": "涉及的业务（例如：融资融券、基金理财、手续费）",
         "incident_time": "事情发生的大概时间",
         "desired_resolution": "您希望我们如何处理",
+        "email": "电子邮箱",
+        "place": "发生的地点（营业部、APP或电话等，不清楚可不填）",
+        "people_involved": "涉及的工作人员（如有）",
     },
     "en": {
         "customer_name": "your name",
@@ -21,22 +24,29 @@ FIELDS = {
         "product": "which service it concerns (for example: margin trading, funds, fees)",
         "incident_time": "roughly when it happened",
         "desired_resolution": "what you would like us to do",
+        "email": "an email address we can reach you at",
+        "place": "where it happened (a branch, the app, by phone; leave it out if you are not sure)",
+        "people_involved": "any of our staff involved (if any)",
     },
 }
 
 SUMMARY = {
-    "zh": {"customer_name": "姓名", "phone": "电话", "email": "邮箱", "account_id": "账号", "product": "业务",
-           "incident_time": "时间"},
-    "en": {"customer_name": "name", "phone": "phone", "email": "email", "account_id": "account", "product": "service",
-           "incident_time": "when"},
+    "zh": {"customer_name": "姓名", "phone": "电话", "email": "邮箱", "contact": "联系方式", "account_id": "账号",
+           "product": "业务", "incident_time": "时间", "place": "地点", "people_involved": "涉及人员",
+           "description": "经过", "desired_resolution": "诉求"},
+    "en": {"customer_name": "name", "phone": "phone", "email": "email", "contact": "contact", "account_id": "account",
+           "product": "service", "incident_time": "when", "place": "where", "people_involved": "who",
+           "description": "what happened", "desired_resolution": "you would like"},
 }
+
+CONTACT_DECLINED = {"zh": "您选择不留联系方式", "en": "none given, as you preferred"}
 
 PRODUCTS = {
     "zh": {
         "brokerage_account": "证券账户",
-        "online_trading": "网上/APP交易",
+        "online_trading": "股票交易（APP/网上）",
         "margin_trading": "融资融券",
-        "funds_wealth": "基金理财",
+        "funds_wealth": "基金理财/债券",
         "ipo_subscription": "新股申购",
         "bank_securities_transfer": "银证转账/出入金",
         "fees_commissions": "手续费/佣金",
@@ -46,9 +56,9 @@ PRODUCTS = {
     },
     "en": {
         "brokerage_account": "brokerage account",
-        "online_trading": "online / app trading",
+        "online_trading": "stock trading (app / online)",
         "margin_trading": "margin trading",
-        "funds_wealth": "funds and wealth products",
+        "funds_wealth": "funds, bonds and wealth products",
         "ipo_subscription": "IPO subscription",
         "bank_securities_transfer": "transfers and withdrawals",
         "fees_commissions": "fees and commissions",

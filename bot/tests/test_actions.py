@@ -16,12 +16,16 @@ from unittest import mock
 
 from actions.actions import (
     ActionCheckStatus,
+    ActionOutOfScope,
     ActionSubmitComplaint,
+    AskForConfirmation,
     AskForPhone,
     AskForTime,
     ExtractFromMessage,
     ValidateComplaintForm,
+    required_slots_for,
 )
+from actions.chinese import to_simplified, to_traditional
 
 from tests.conversation import DOMAIN, run, slot_values, tracker
 
@@ -29,7 +33,8 @@ from tests.conversation import DOMAIN, run, slot_values, tracker
 def form_tracker(text: str, candidates: dict[str, Any], slots: dict[str, Any] | None = None,
                  intent: str = "inform", confidence: float = 0.9) -> Any:
     """The tracker validate_complaint_form gets: the message, then the slot candidates Rasa extracted."""
-    message = {"text": text, "intent": {"name": intent, "confidence": confidence}, "entities": [], "metadata": {}}
+    message = {"text": text, "intent": {"name": intent, "confidence": confidence}, "entities": [], "metadata": {},
+               "account": {"has_account": False, "confidence": 0.1}}
     events = [{"event": "action", "name": "action_listen"}, {"event": "user", "text": text, "parse_data": message},
               {"event": "action", "name": "complaint_form"}]
     events += [{"event": "slot", "name": k, "value": v} for k, v in candidates.items()]
@@ -41,12 +46,27 @@ def texts(messages: list[dict[str, Any]]) -> list[str]:
     return [m.get("text") or m.get("response") or "" for m in messages]
 
 
+def read(text: str, slots: dict[str, Any] | None = None, asked: str | None = None, **kwargs: Any) -> dict[str, Any]:
+    """The slots the extraction pass sets for one message (``asked``: the question the form asked)."""
+    slots = {**(slots or {}), **({"requested_slot": asked} if asked else {})}
+    slots.pop("extracted_message", None)  # each call is a new message
+    state = tracker(text, slots=slots, active_loop="complaint_form" if asked else None, **kwargs)
+    return slot_values(run(ExtractFromMessage(), state)[0])
+
+
+def next_question(slots: dict[str, Any]) -> str | None:
+    """The form's next question for a record with these slots."""
+    return next((s for s in required_slots_for(slots) if slots.get(s) is None), None)
+
+
+# 2025-06-10 17:30 UTC is 01:30 on 11 June in Shanghai.
+LATE_EVENING_UTC = 1749576600.0
+
+
 class Extraction(unittest.TestCase):
     def test_a_first_message_fills_every_field_it_gives(self) -> None:
-        events, _ = run(ExtractFromMessage(), tracker(
-            "我要投诉，我叫王芳，电话13912345678，资金账号880012345，上周五下午3点在上海浦东营业部，"
-            "客户经理王强推荐的理财产品亏了三成，希望你们给个说法", intent="complain"))
-        slots = slot_values(events)
+        slots = read("我要投诉，我叫王芳，电话13912345678，资金账号880012345，上周五下午3点在上海浦东营业部，"
+                     "客户经理王强推荐的理财产品亏了三成，希望你们给个说法", intent="complain", story=True)
         for key, value in {"customer_name": "王芳", "phone": "+8613912345678", "account_id": "880012345",
                            "incident_time_text": "上周五下午3点", "product": "funds_wealth", "place": "上海浦东营业部",
                            "people_involved": "客户经理王强", "desired_resolution": "希望你们给个说法",
@@ -56,12 +76,20 @@ class Extraction(unittest.TestCase):
         self.assertTrue(slots["description"].startswith("我要投诉，我叫王芳"))
 
     def test_language_from_metadata_then_from_what_the_customer_writes(self) -> None:
-        self.assertEqual(slot_values(run(ExtractFromMessage(), tracker("13800138000", metadata={"language": "zh"}))[0])
-                         ["language"], "zh")
-        switched = tracker("can we continue in English please", slots={"language": "zh"}, metadata={"language": "zh"})
-        self.assertEqual(slot_values(run(ExtractFromMessage(), switched)[0])["language"], "en")
-        kept = tracker("John Smith", slots={"language": "zh"}, metadata={"language": "en"})
-        self.assertNotIn("language", slot_values(run(ExtractFromMessage(), kept)[0]))  # unchanged: zh
+        self.assertEqual(read("13800138000", metadata={"language": "zh"})["language"], "zh")
+        self.assertEqual(read("can we continue in English please", slots={"language": "zh"},
+                              metadata={"language": "zh"})["language"], "en")
+        self.assertNotIn("language", read("John Smith", slots={"language": "zh"}, metadata={"language": "en"}))
+
+    def test_a_message_with_no_language_of_its_own_keeps_the_language(self) -> None:
+        """Point 5: an email address, digits, a date, "ok", an emoji never switch; a sentence or a request does."""
+        for text in ("liuyang@example.com", "13800138000", "2025-11-18", "November 18", "ok", "👍", "OK thanks",
+                     "C-250611-7KQ4"):
+            self.assertNotIn("language", read(text, slots={"language": "zh"}, asked="phone"), text)
+        self.assertNotIn("language", read("王芳", slots={"language": "en"}, asked="customer_name"))
+        self.assertEqual(read("my phone is broken so please email me", slots={"language": "zh"},
+                              asked="phone")["language"], "en")
+        self.assertEqual(read("请说中文", slots={"language": "en"}, asked="phone")["language"], "zh")
 
     def test_anger_is_acknowledged_once_in_the_customers_language(self) -> None:
         events, messages = run(ExtractFromMessage(), tracker("你们这帮骗子！！", intent="complain"))
@@ -71,11 +99,16 @@ class Extraction(unittest.TestCase):
         _, again = run(ExtractFromMessage(), tracker("垃圾公司", slots={"risk_flags": ["anger"]}, intent="complain"))
         self.assertEqual(again, [])
 
-    def test_threats_are_acknowledged_calmly_and_flagged(self) -> None:
+    def test_threats_are_taken_seriously_not_sent_elsewhere(self) -> None:
+        """Point 10: "we take this seriously and will look into it first", not "free to use any channel"."""
         events, messages = run(ExtractFromMessage(), tracker("I'm going to report you to the FCA and my lawyer",
                                                              intent="complain"))
         self.assertEqual(slot_values(events)["risk_flags"], ["regulator", "lawyer"])
-        self.assertIn("free to raise this", messages[0]["text"])
+        self.assertIn("We take this seriously and will look into it first", messages[0]["text"])
+        _, messages = run(ExtractFromMessage(), tracker("再不处理我就去证监会投诉", intent="complain"))
+        self.assertIn("非常重视", messages[0]["text"])
+        for variant in DOMAIN["responses"]["utter_calm_threat"]:
+            self.assertNotRegex(variant["text"], r"(?i)any channel|有权通过")
 
     def test_the_channels_contacts_prefill(self) -> None:
         sms = tracker("我的APP登录不上", intent="complain",
@@ -92,27 +125,180 @@ class Extraction(unittest.TestCase):
         self.assertEqual(run(ExtractFromMessage(), state), ([], []))
 
     def test_unrelated_questions_fill_nothing(self) -> None:
-        state = tracker("今天天气怎么样", intent="out_of_scope", confidence=0.95, active_loop="complaint_form",
-                        slots={"requested_slot": "incident_time"})
-        slots = slot_values(run(ExtractFromMessage(), state)[0])
+        slots = read("今天天气怎么样", intent="out_of_scope", confidence=0.95, asked="incident_time")
         self.assertNotIn("incident_time", slots)
 
+    def test_securities_words_name_the_product_and_other_keeps_the_words(self) -> None:
+        """Point 6: 炒股 / "stock trading" are stock trading, not "other"; "other" keeps what the customer said."""
+        self.assertEqual(read("I want to complain about my stock trading", intent="complain")["product"],
+                         "online_trading")
+        self.assertEqual(read("两融", asked="product")["product"], "margin_trading")
+        slots = read("期货", asked="product")
+        self.assertEqual((slots["product"], slots["product_text"]), ("期货", "期货"))  # "other" once refused twice
+
     def test_the_answer_to_the_question_asked(self) -> None:
-        asked = {"requested_slot": "customer_name"}
-        slots = slot_values(run(ExtractFromMessage(), tracker("张三 13800138000", slots=asked,
-                                                              active_loop="complaint_form"))[0])
+        slots = read("张三 13800138000", asked="customer_name")
         self.assertEqual((slots["customer_name"], slots["phone"]), ("张三", "+8613800138000"))
-        asked = {"requested_slot": "incident_time"}
-        slots = slot_values(run(ExtractFromMessage(), tracker("上周三，希望尽快把钱退回来", slots=asked,
-                                                              active_loop="complaint_form"))[0])
+        slots = read("上周三，希望尽快把钱退回来", asked="incident_time")
         self.assertEqual((slots["incident_time_text"], slots["desired_resolution"]), ("上周三", "希望尽快把钱退回来"))
-        slots = slot_values(run(ExtractFromMessage(), tracker("I don't remember", slots=asked,
-                                                              active_loop="complaint_form"))[0])
+        slots = read("I don't remember", asked="incident_time")
         self.assertEqual(slots["incident_time"], "I don't remember")  # to be refused, then kept unverified
-        slots = slot_values(run(ExtractFromMessage(), tracker("mary@example.com", active_loop="complaint_form",
-                                                              slots={"requested_slot": "phone"}))[0])
+        slots = read("mary@example.com", asked="phone")
         self.assertEqual(slots["email"], "mary@example.com")
         self.assertNotIn("phone", slots)
+
+
+class StoryFirst(unittest.TestCase):
+    """Point 1: the description is the customer's account of events, as the NLU decides."""
+
+    def test_a_greeting_headline_anger_or_threat_is_not_the_story(self) -> None:
+        for text in ("Hello, I'd like to report a problem", "你们这帮骗子!", "I'm going to the SEC", "我要投诉"):
+            slots = read(text, intent="complain", story=False)
+            self.assertNotIn("description", slots, text)
+            self.assertEqual(next_question({**slots, "description": None}), "description", text)
+
+    def test_the_story_is_asked_before_anything_else(self) -> None:
+        self.assertEqual(next_question({"risk_flags": ["anger"]}), "description")
+        self.assertEqual(next_question({"description": "我的APP登录不上"}), "customer_name")
+
+    def test_later_details_are_added_not_replacing_the_story(self) -> None:
+        story = "我昨天的买单一直没成交"
+        slots = read("还有，客服电话也一直打不通", slots={"description": story, "description_told": True},
+                     asked="customer_name", story=True)
+        self.assertEqual(slots["description"], story + "\n还有，客服电话也一直打不通")
+        # A wish or a time given as asked is not taken for more of the story.
+        self.assertNotIn("description", read("希望退款", slots={"description": story}, asked="desired_resolution"))
+
+    def test_asked_once_an_answer_without_a_story_is_kept_for_a_handler_to_check(self) -> None:
+        slots = read("just sort it out", asked="description", story=False)
+        self.assertEqual(slots["description"], "just sort it out")
+        events, _ = run(ValidateComplaintForm(), form_tracker("just sort it out", {"description": "just sort it out"}))
+        validated = slot_values(events)
+        self.assertEqual((validated["description"], validated["unverified"]), ("just sort it out", ["description"]))
+        self.assertEqual(validated["requested_slot"], "customer_name")  # not asked a second time
+
+    def test_a_story_told_later_clears_the_doubt(self) -> None:
+        slots = read("the app froze while I was selling", slots={"description": "just sort it out",
+                                                                  "unverified": ["description"]},
+                     asked="customer_name", story=True)
+        self.assertEqual(slots["unverified"], [])
+        self.assertTrue(slots["description"].endswith("the app froze while I was selling"))
+
+
+PLACE_RECORD: dict[str, Any] = {"description": "x", "customer_name": "张三", "phone": "+8613800138000",
+                                 "product": "online_trading",
+                                 "incident_time": "2025-06-10", "desired_resolution": "退款"}
+
+
+class PlaceAndPeople(unittest.TestCase):
+    """Point 2: asked once each unless given, and skippable."""
+
+    RECORD = PLACE_RECORD
+
+    def test_asked_once_each_after_the_wish(self) -> None:
+        self.assertEqual(next_question(self.RECORD), "place")
+        skipped = read("不清楚", slots=self.RECORD, asked="place")
+        self.assertEqual(skipped["answered_slots"], ["place"])
+        self.assertNotIn("place", skipped)
+        self.assertEqual(next_question({**self.RECORD, **skipped}), "people_involved")
+        nobody = read("没有", slots={**self.RECORD, **skipped}, asked="people_involved")
+        self.assertEqual(nobody["answered_slots"], ["place", "people_involved"])
+        self.assertEqual(next_question({**self.RECORD, **skipped, **nobody}), "record_confirmed")
+
+    def test_online_and_named_answers_are_kept(self) -> None:
+        self.assertEqual(read("线上", slots=self.RECORD, asked="place")["place"], "线上")
+        self.assertEqual(read("in the app", slots=self.RECORD, asked="place")["place"], "in the app")
+        self.assertEqual(read("是客户经理王强", slots=self.RECORD, asked="people_involved")["people_involved"],
+                         "客户经理王强")
+        self.assertIsNone(read("not sure", slots=self.RECORD, asked="people_involved").get("people_involved"))
+
+    def test_not_asked_when_the_story_gave_them(self) -> None:
+        given = {**self.RECORD, "place": "上海浦东营业部", "people_involved": "客户经理王强"}
+        self.assertEqual(next_question(given), "record_confirmed")
+
+
+READ_BACK_RECORD: dict[str, Any] = {
+    "description": "我昨天在APP下的买单一直没有成交，损失了很多钱。后来客服也没回", "customer_name": "张三",
+    "phone": "+8613800138000", "product": "online_trading", "incident_time": "2025-11-18T09:35",
+    "incident_time_text": "11月18日上午9:35", "desired_resolution": "希望尽快查明原因", "language": "zh",
+    "answered_slots": ["place", "people_involved"], "requested_slot": "record_confirmed"}
+# 2025-11-27 17:30 UTC: a week after the 18th.
+WEEK_AFTER_UTC = 1764264600.0
+
+
+class ReadBack(unittest.TestCase):
+    """Point 3: a short summary and "对吗？"; a correction changes its field; then the case is registered."""
+
+    RECORD = READ_BACK_RECORD
+
+    def test_the_summary_masks_the_contact_and_ends_with_a_question(self) -> None:
+        _, messages = run(AskForConfirmation(), tracker("没有", slots=self.RECORD, active_loop="complaint_form"))
+        said = messages[0]
+        self.assertEqual(said["response"], "utter_read_back")
+        for part in ("姓名：张三", "+86138****8000", "股票交易", "11月18日上午9:35", "希望尽快查明原因",
+                     "我昨天在APP下的买单一直没有成交，损失了很多钱"):
+            self.assertIn(part, said["summary"])
+        self.assertNotIn("13800138000", said["summary"])
+        self.assertNotIn("后来客服也没回", said["summary"])  # one line of what happened
+        self.assertIn("对吗", next(v for v in DOMAIN["responses"]["utter_read_back"] if v.get("condition"))["text"])
+
+    def test_yes_registers(self) -> None:
+        for text in ("对", "对的，谢谢", "yes that's right"):
+            slots = read(text, slots=self.RECORD, asked="record_confirmed", intent="affirm")
+            self.assertTrue(slots["record_confirmed"], text)
+
+    def test_a_correction_changes_that_field_and_reads_back_again(self) -> None:
+        slots = read("电话错了，是13912345679", slots=self.RECORD, asked="record_confirmed")
+        self.assertEqual(slots["phone"], "+8613912345679")
+        self.assertNotIn("record_confirmed", slots)
+        slots = read("it was the 17th", slots=self.RECORD, asked="record_confirmed", sent_at=WEEK_AFTER_UTC)
+        self.assertEqual(slots["incident_time"], "2025-11-17T09:35")
+        slots = read("不是股票，是两融", slots=self.RECORD, asked="record_confirmed")
+        self.assertEqual(slots["product"], "margin_trading")
+        slots = read("名字错了，是李思", slots=self.RECORD, asked="record_confirmed")
+        self.assertEqual(slots["customer_name"], "李思")
+
+    def test_a_bare_no_asks_what_to_change(self) -> None:
+        slots = read("不对", slots=self.RECORD, asked="record_confirmed", intent="deny")
+        self.assertEqual(slots["refused_slot"], "record_confirmed")
+        _, messages = run(AskForConfirmation(), tracker("不对", slots={**self.RECORD, **slots}))
+        self.assertEqual(messages[0]["response"], "utter_ask_correction")
+
+    def test_nobody_is_kept_in_a_loop(self) -> None:
+        slots = read("不对", slots={**self.RECORD, "read_backs": 3.0}, asked="record_confirmed", intent="deny")
+        self.assertTrue(slots["record_confirmed"])
+
+    def test_no_read_back_by_email(self) -> None:
+        self.assertNotIn("record_confirmed", required_slots_for({"channel": "email"}))
+
+
+class Declines(unittest.TestCase):
+    """Point 4: no phone -> an email; neither -> registered anyway; a refusal is never a value."""
+
+    def test_no_phone_then_no_email(self) -> None:
+        slots = read("没有", asked="phone", intent="deny")
+        self.assertEqual(slots.get("phone_declined"), True)
+        self.assertNotIn("phone", slots)
+        self.assertEqual(next_question({"description": "x", "customer_name": "李四", **slots}), "email")
+        slots = read("I don't have one either", slots=slots, asked="email", intent="deny")
+        self.assertEqual(slots.get("contact_declined"), True)
+        self.assertNotIn("email", slots)
+        self.assertEqual(next_question({"description": "x", "customer_name": "李四", "phone_declined": True,
+                                        **slots}), "product")
+
+    def test_a_refusal_that_reaches_validation_is_not_stored(self) -> None:
+        events, _ = run(ValidateComplaintForm(), form_tracker("没有", {"phone": "没有"},
+                                                              {"reasked_slots": ["phone"]}))
+        slots = slot_values(events)
+        self.assertIsNone(slots["phone"])
+        self.assertTrue(slots["phone_declined"])
+        self.assertNotIn("phone_unverified", slots)
+
+    def test_the_record_says_contact_declined(self) -> None:
+        _, messages = run(ActionSubmitComplaint(), tracker("对", slots={**RECORD, "phone": None,
+                                                                        "contact_declined": True}))
+        record = messages[0]["custom"]["record"]
+        self.assertEqual((record["phone"], record["email"], record["contact_declined"]), (None, None, True))
 
 
 class Validation(unittest.TestCase):
@@ -138,13 +324,13 @@ class Validation(unittest.TestCase):
         self.assertEqual((kept["incident_time"], kept["incident_time_text"], kept["unverified"]),
                          ("真不记得了", "真不记得了", ["incident_time"]))
         self.assertEqual(self.validate("Margin trading", {"product": "Margin trading"})["product"], "margin_trading")
-        other = self.validate("no idea", {"product": "no idea"}, {"reasked_slots": ["product"]})
+        other = self.validate("futures", {"product": "futures"}, {"reasked_slots": ["product"]})
         self.assertEqual((other["product"], other["unverified"]), ("other", ["product"]))
         self.assertEqual(self.validate("嗯", {"customer_name": "嗯"})["refused_slot"], "customer_name")
 
     def test_an_email_is_enough_contact(self) -> None:
-        slots = self.validate("x", {"customer_name": "Mary Chan"}, {"email": "mary@example.com"})
-        self.assertEqual(slots["requested_slot"], "description")
+        slots = self.validate("x", {"customer_name": "Mary Chan"}, {"email": "mary@example.com", "description": "x"})
+        self.assertEqual(slots["requested_slot"], "product")
 
     def test_a_suspected_fraud_needs_only_a_name_contact_and_story(self) -> None:
         slots = self.validate("13700001111", {"phone": "13700001111"},
@@ -158,16 +344,77 @@ class Validation(unittest.TestCase):
         self.assertEqual(slot_values(events)["customer_name"], "张三")
 
 
+class Times(unittest.TestCase):
+    """Point 7: relative dates against the message's time, in the customer's time zone."""
+
+    def test_yesterday_is_counted_on_the_customers_clock(self) -> None:
+        # Sent at 17:30 UTC on 10 June: already 11 June in Shanghai, so "yesterday" is 10 June.
+        slots = read("昨天", asked="incident_time", sent_at=LATE_EVENING_UTC)
+        self.assertEqual(slots["incident_time"], "2025-06-10")
+        slots = read("yesterday", asked="incident_time", sent_at=LATE_EVENING_UTC,
+                     metadata={"timezone": "Europe/London"})
+        self.assertEqual(slots["incident_time"], "2025-06-09")
+
+    def test_a_date_with_a_time_keeps_both(self) -> None:
+        slots = read("November 18 at 9:35am", asked="incident_time", sent_at=LATE_EVENING_UTC)
+        self.assertEqual(slots["incident_time"], "2024-11-18T09:35")
+
+
+class TraditionalChinese(unittest.TestCase):
+    """Point 8: read as Simplified, answered in Traditional, and the record says so."""
+
+    def test_a_traditional_message_is_understood_and_answered_in_traditional(self) -> None:
+        text = "你們這幫騙子！APP昨天閃退了，我的單子沒掛上，帳戶還被凍結"
+        events, messages = run(ExtractFromMessage(), tracker(text, intent="complain", story=True))
+        slots = slot_values(events)
+        self.assertEqual((slots["language"], slots["script"], slots["product"]), ("zh", "Hant", "online_trading"))
+        self.assertEqual(slots["risk_flags"], ["anger"])
+        self.assertEqual(messages[0]["text"], to_traditional(to_simplified(messages[0]["text"])))
+        self.assertIn("理解您現在的心情", messages[0]["text"])
+        _, messages = run(ActionSubmitComplaint(), tracker("對", slots={**RECORD, "script": "Hant"}))
+        self.assertEqual(messages[0]["custom"]["record"]["script"], "Hant")
+
+    def test_every_traditional_response_is_the_conversion_of_the_simplified_one(self) -> None:
+        for name, variants in DOMAIN["responses"].items():
+            by_script = {c["value"]: v["text"] for v in variants for c in v.get("condition", [])
+                         if c["name"] == "script"}
+            self.assertEqual(by_script.get("Hant"), to_traditional(by_script["Hans"]), name)
+
+
+class Wording(unittest.TestCase):
+    """Point 10: a question that is not a complaint gets the hotline and an offer to record it."""
+
+    def test_out_of_scope_gives_the_hotline_and_offers_to_record(self) -> None:
+        from actions import actions
+
+        with mock.patch.object(actions, "SETTINGS", actions.SETTINGS.__class__(actions.SETTINGS.time_zone, "95521")):
+            _, messages = run(ActionOutOfScope(), tracker("what time do you close", intent="out_of_scope"))
+        self.assertEqual((messages[0]["response"], messages[0]["hotline"]), ("utter_out_of_scope", " 95521"))
+        english = next(v["text"] for v in DOMAIN["responses"]["utter_out_of_scope"] if not v.get("condition"))
+        self.assertIn("hotline{hotline}", english)
+        self.assertIn("record it", english)
+
+    def test_no_response_says_the_complaint_is_refused(self) -> None:
+        refused = r"(?i)无法受理|無法受理|不予受理|cannot accept your complaint"
+        for name, variants in DOMAIN["responses"].items():
+            for variant in variants:
+                self.assertNotRegex(variant["text"], refused, name)
+
+
 class Asking(unittest.TestCase):
     def test_email_mode_asks_for_everything_missing_in_one_message(self) -> None:
         state = tracker("...", slots={"channel": "email", "language": "en", "description": "my fee is wrong",
                                       "product": "fees_commissions", "requested_slot": "phone"},
                         active_loop="complaint_form")
-        _, messages = run(AskForPhone(), state)
+        events, messages = run(AskForPhone(), state)
         self.assertEqual(len(messages), 1)
         self.assertEqual(messages[0]["response"], "utter_email_missing")
         self.assertEqual(messages[0]["fields"], "your name, a phone number (or email address) we can reach you on, "
-                                                "roughly when it happened, what you would like us to do")
+                                                "roughly when it happened, what you would like us to do, where it "
+                                                "happened (a branch, the app, by phone; leave it out if you are not "
+                                                "sure), any of our staff involved (if any)")
+        # Listed once: the reply ends those two questions.
+        self.assertEqual(slot_values(events)["answered_slots"], ["place", "people_involved"])
 
     def test_a_refused_value_is_asked_again_with_an_example(self) -> None:
         _, messages = run(AskForPhone(), tracker("12345", slots={"refused_slot": "phone"}))
@@ -193,10 +440,11 @@ class Payloads(unittest.TestCase):
         payload = messages[0]["custom"]
         self.assertEqual(payload["event"], "case_ready")
         self.assertEqual(set(payload["record"]), {
-            "customer_name", "phone", "email", "account_id", "product", "incident_time", "incident_time_text", "place",
-            "people_involved", "description", "desired_resolution", "language", "unverified", "phone_unverified",
-            "risk_flags"})
+            "customer_name", "phone", "email", "account_id", "product", "product_text", "incident_time",
+            "incident_time_text", "place", "people_involved", "description", "desired_resolution", "language",
+            "script", "contact_declined", "unverified", "phone_unverified", "risk_flags"})
         self.assertEqual(payload["record"]["risk_flags"], ["anger"])
+        self.assertEqual((payload["record"]["script"], payload["record"]["contact_declined"]), ("Hans", False))
         self.assertIn("********6789", messages[1]["summary"])
         self.assertNotIn("660012346789", messages[1]["summary"])
 
@@ -263,11 +511,12 @@ class Status(unittest.TestCase):
 
 
 class Domain(unittest.TestCase):
-    def test_every_response_has_a_chinese_and_an_english_variant(self) -> None:
+    def test_every_response_has_simplified_traditional_and_english_variants(self) -> None:
         for name, variants in DOMAIN["responses"].items():
             conditioned = [v for v in variants if v.get("condition")]
-            self.assertEqual([c["value"] for v in conditioned for c in v["condition"]], ["zh"], name)
-            self.assertEqual(len(variants), 2, name)
+            self.assertEqual([c["value"] for v in conditioned for c in v["condition"]], ["zh", "Hans", "zh", "Hant"],
+                             name)
+            self.assertEqual(len(variants), 3, name)
 
 
 if __name__ == "__main__":
