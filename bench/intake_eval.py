@@ -27,7 +27,7 @@ the record fails):
 - place, people: the key words, when the customer said them;
 - language: every bot message answering a message without language (an email address, digits, "ok", a date)
   is in the conversation's language;
-- forbidden: no bot message uses a phrase DESIGN.md forbids.
+- forbidden: no bot message uses a phrase complaint rules forbid (FORBIDDEN: 不可能, "not our fault", ...).
 
 Relative dates ("yesterday", 上周五) are resolved against the day the conversation starts in Asia/Shanghai.
 The goal is 95% on every measure and language; a missed goal is printed, not an error (exit 0 unless the
@@ -78,7 +78,7 @@ FIRST_REPLY_WAIT = 90.0  # seconds for the bot's first message of a turn (a slow
 QUIET = 1.0  # seconds of silence after which a turn's messages are all in
 CASE_WAIT = 30.0  # seconds for the case frame once the bot said the record is complete
 
-# DESIGN.md's phrases a bot never says, and the shorter forms of them.
+# What the complaint rules forbid saying to a customer (arguing, denying, blaming), with the shorter forms.
 FORBIDDEN = ("不可能", "不会有这样的事", "不會有這樣的事", "无法受理", "無法受理", "责任不在", "責任不在", "我们没有错",
              "我們沒有錯", "我们营业部没有错", "impossible", "not our fault", "that can't have happened",
              "that cannot have happened")
@@ -96,8 +96,10 @@ CUES: dict[str, tuple[str, ...]] = {
                 "can you confirm", "对吗", "對嗎", "是否正确", "是否正確", "对不对", "對不對", "确认一下", "確認一下"),
     "anything_else": ("anything else", "还有什么", "還有什麼", "还有其他", "還有其他"),
     "name": ("your name", "call you", "称呼", "稱呼", "姓名", "名字"),
-    "contact": ("phone", "number", "reach you", "contact you", "电话", "電話", "手机", "手機", "号码", "號碼",
-                "联系您", "聯繫您", "聯絡您", "联系方式", "聯絡方式"),
+    # not a bare 电话 or "phone": "在哪里（营业部、APP还是电话）" and "by phone" ask where, not for a number
+    "contact": ("phone number", "your phone", "number", "mobile", "reach you", "contact you", "contact details",
+                "电话号码", "電話號碼", "手机号", "手機號", "联系电话", "聯繫電話", "您的电话", "您的電話", "留个电话",
+                "留個電話", "号码", "號碼", "联系您？", "聯繫您？", "聯絡您？", "联系方式", "聯繫方式", "聯絡方式"),
     "email": ("email", "e-mail", "邮箱", "郵箱", "电子邮件", "電子郵件"),
     "account": ("account number", "资金账号", "資金帳號", "资金账户", "資金帳戶"),
     "story": ("what happened", "describe", "tell me more", "more detail", "what went wrong", "how can i help",
@@ -108,7 +110,8 @@ CUES: dict[str, tuple[str, ...]] = {
              "时间", "時間", "日期", "哪天"),
     "where": ("where", "which branch", "哪里", "哪裡", "地点", "地點", "哪个营业部", "哪個營業部"),
     "who": ("who was", "who were", "who did", "who handled", "who served", "who dealt", "which member of staff",
-            "staff member", "是谁", "是誰", "哪位工作人员", "哪位工作人員", "经办人", "經辦人"),
+            "staff member", "是谁", "是誰", "哪位", "哪些人", "人员", "人員", "经办人", "經辦人"),
+    "amount": ("how much", "amount", "多少钱", "多少錢", "金额", "金額"),
     "offer": ("would you like to make a complaint", "需要登记投诉吗", "需要登記投訴嗎"),
     "desired": ("like us to do", "what do you want", "how would you like", "希望我们", "希望我們", "如何处理",
                 "如何處理", "诉求", "訴求", "您希望"),
@@ -117,9 +120,16 @@ CUES: dict[str, tuple[str, ...]] = {
 DONE_CUES = ("has been recorded", "take over", "marked this as urgent", "已经登记", "已經登記", "接手")
 
 
+# A sentence that asks something: a question, or a request ("please", 请).
+ASKING = re.compile(r"[?？]\s*$|\bplease\b|\btell me\b|\bmay i\b|请|請|告诉我|告訴我")
+
+
 def asked(text: str, buttons: Sequence[Frame]) -> list[str]:
-    """The kinds of question in a bot message, in the order it asks them."""
-    lowered = text.lower()
+    """The kinds of question in a bot message, in the order it asks them: read in the sentences that ask
+    (a question, a request), or in the whole message when none does."""
+    sentences = re.findall(r"[^.?!。？！]+[.?!。？！]*", text)
+    asking = [s for s in sentences if ASKING.search(s.strip().lower())]
+    lowered = " ".join(asking or [text]).lower()
     if any(cue in lowered for cue in CUES["case"]):
         return ["case"]
     found: dict[str, int] = {}
@@ -168,6 +178,8 @@ CANNED: dict[str, dict[str, tuple[str, ...]]] = {
     "no_place": {"en": ("Nowhere in particular",), "zh": ("没有具体地点",), "zh-Hant": ("沒有具體地點",)},
     "no_people": {"en": ("No one in particular",), "zh": ("没有具体的人",), "zh-Hant": ("沒有具體的人",)},
     "ok": {"en": ("ok",), "zh": ("好的", "ok", "嗯"), "zh-Hant": ("好的", "ok", "嗯")},
+    "no_amount": {"en": ("I'm not sure of the exact amount",), "zh": ("具体金额记不清了",),
+                  "zh-Hant": ("具體金額記不清了",)},
     "want_to_complain": {"en": ("yes", "Yes, I want to complain", "yes please"), "zh": ("是的", "对，我要投诉", "要"),
                          "zh-Hant": ("是的", "對，我要投訴", "要")},
 }
@@ -239,6 +251,8 @@ class Simulated:
         if not kinds:
             kinds = [next((k for k in FACT_ORDER if k not in self.revealed), "ok")]
         fresh = [k for k in kinds if k not in self.revealed] or kinds[:1]
+        if len(fresh) > 1:  # in a long answer, only what the customer knows
+            fresh = [k for k in fresh if self.knows(k)] or fresh[:1]
         if not self.customer["thorough"]:
             fresh = fresh[:1]
         if "product" in fresh and buttons:
@@ -246,6 +260,11 @@ class Simulated:
         parts = [self.say(kind, buttons) for kind in fresh]
         joiner = " " if self.customer["language"] == "en" else "，"
         return joiner.join(_sentence(p, self.customer["language"]) for p in parts) if len(parts) > 1 else parts[0]
+
+    def knows(self, kind: str) -> bool:
+        """Whether the customer has something to say to this kind of question (a place, people, an amount)."""
+        facts = {"where": "place", "who": "people"}
+        return kind != "amount" and (kind not in facts or bool(self.facts[facts[kind]]))
 
     def say(self, kind: str, buttons: Sequence[Frame]) -> str:
         """What the customer says to one kind of question."""
@@ -270,7 +289,8 @@ class Simulated:
             return str(facts["people"]["text"]) if facts["people"] else self.canned("no_people")
         if kind == "offer":
             return self.take_offer(buttons)
-        simple = {"case": "no_case", "confirm": "yes", "anything_else": "nothing_else", "account": "no_account"}
+        simple = {"case": "no_case", "confirm": "yes", "anything_else": "nothing_else", "account": "no_account",
+                  "amount": "no_amount"}
         return self.canned(simple.get(kind, "ok"))
 
     def contact(self) -> str:

@@ -2,8 +2,8 @@
 
     .venv/bin/python bench/intake_eval/make_customers_en.py [--csv PATH] [--out PATH]
 
-The CSV is the Consumer Financial Protection Bureau's public complaint database sample (100 rows with a
-consumer narrative) kept next to this repository in shared/corpus/complaints/. Everything else a customer needs
+The CSV is a sample of the Consumer Financial Protection Bureau's public complaint database (100 rows with a
+consumer narrative) from the shared test corpus (CSV below, or --csv). Everything else a customer needs
 (name, contact, when it happened, what they want, how they open the chat) is drawn with a fixed seed, so the
 same CSV always gives the same file. The file is committed: the evaluation does not need the CSV to run.
 
