@@ -44,6 +44,7 @@ from .extract import (
     find_people,
     find_phones,
     find_place,
+    find_products,
     find_risk_flags,
     find_times,
     find_wish,
@@ -393,8 +394,13 @@ def read_details(
             iso = with_day_of(tracker.get_slot("incident_time"), iso)  # "the 17th": the time of day stays
         found["incident_time"] = iso
         found["incident_time_text"] = times[0].value
-    if (not tracker.get_slot("product") or correcting) and requested != "product":
-        product = infer_product(without_negated(text) if correcting else text)
+    if correcting:
+        # Only a product named ("不是基金，是两融") corrects it; a cue word ("客户经理") may be about something else.
+        named = find_products(without_negated(text))
+        if named:
+            found["product"] = named[0].value
+    elif not tracker.get_slot("product") and requested != "product":
+        product = infer_product(text)
         if product:
             found["product"] = product
     place = find_place(without_negated(text) if correcting else text)
@@ -422,8 +428,9 @@ def answer_to_question(
     if requested == "record_confirmed":
         return answer_to_read_back(tracker, text, found)
     if requested == "description":
-        # Asked once: what the customer answers is kept, marked unverified when it tells no story.
-        if "description" in found or not text.strip():
+        # Asked once: what the customer answers is kept, marked unverified when it tells no story; contact
+        # details alone ("我叫李雷", "my number is ...") answer another question.
+        if "description" in found or not text.strip() or only_details(text, structured):
             return {}
         return {"description": raw_text if is_email(tracker) else own_words(raw_text)}
     if requested in ONCE_SLOTS:
@@ -478,12 +485,24 @@ def answer_to_question(
     return {}
 
 
+_DETAIL_LABELS = re.compile(
+    r"我叫|我的名字[是叫]?|名字|姓名|本人|我是|联系方式|电话号码|电话|手机号码?|手机|号码|邮箱|电子邮件|资金账[号户]|账号|是|为|"
+    r"(?i:\b(?:my|name|is|phone|mobile|number|email|e-mail|account|and|call me on|call me at|reach me at|i'm|i am|"
+    r"this is)\b)"
+)
+
+
+def only_details(text: str, structured: list[Any]) -> bool:
+    """A message that gives a name, a phone, an email or an account number and nothing else."""
+    return bool(structured) and not re.search(r"\w", _DETAIL_LABELS.sub(" ", _strip_finds(text, structured)))
+
+
 def answer_once(tracker: Tracker, requested: str, text: str, raw_text: str, found: SlotValues) -> SlotValues:
     """Where it happened, who was involved: any answer ends the question (不清楚, 线上, 没有, "not sure")."""
     answered = list(tracker.get_slot("answered_slots") or [])
     answer: SlotValues = {"answered_slots": answered if requested in answered else [*answered, requested]}
-    if requested in found:
-        return answer
+    if requested in found or "description" in found:
+        return answer  # named in passing, or more of the story told instead: the question has had its turn
     if requested == "place" and is_online(text):
         return {**answer, "place": own_words(raw_text)}
     if is_skip(text) or "anger" in find_risk_flags(text):

@@ -212,6 +212,13 @@ class PlaceAndPeople(unittest.TestCase):
                          "客户经理王强")
         self.assertIsNone(read("not sure", slots=self.RECORD, asked="people_involved").get("people_involved"))
 
+    def test_more_of_the_story_instead_of_an_answer_ends_the_question(self) -> None:
+        slots = read("还有，客服电话也一直打不通", slots={**self.RECORD, "description_told": True},
+                     asked="people_involved", story=True)
+        self.assertEqual(slots["answered_slots"], ["people_involved"])
+        self.assertNotIn("people_involved", slots)
+        self.assertTrue(slots["description"].endswith("还有，客服电话也一直打不通"))
+
     def test_not_asked_when_the_story_gave_them(self) -> None:
         given = {**self.RECORD, "place": "上海浦东营业部", "people_involved": "客户经理王强"}
         self.assertEqual(next_question(given), "record_confirmed")
@@ -255,6 +262,7 @@ class ReadBack(unittest.TestCase):
         self.assertEqual(slots["incident_time"], "2025-11-17T09:35")
         slots = read("不是股票，是两融", slots=self.RECORD, asked="record_confirmed")
         self.assertEqual(slots["product"], "margin_trading")
+        self.assertNotIn("product", read("客户经理", slots=self.RECORD, asked="record_confirmed"))
         slots = read("名字错了，是李思", slots=self.RECORD, asked="record_confirmed")
         self.assertEqual(slots["customer_name"], "李思")
 

@@ -16,7 +16,9 @@ ENV = {**os.environ, "RASA_TELEMETRY_ENABLED": "false"}
 
 # DESIGN.md: never argue, never say these.
 FORBIDDEN = ("不可能", "不会有这样的事", "这事情的责任不在证券公司", "我们营业部没有错",
-             "impossible", "that can't have happened", "it is not our fault")
+             "impossible", "that can't have happened", "it is not our fault",
+             # An input error never reads as "complaint refused" (无法受理), in either script.
+             "无法受理", "無法受理", "不予受理")
 # Nor blame the customer or promise an outcome or compensation.
 BLAME_OR_PROMISE = re.compile(
     r"您的错|你的错|您自己|怪您|您操作失误|您没有注意|保证|一定会(?!与您联系)|肯定会|承诺|赔偿您|补偿您|全额退|退还给您|"
@@ -74,10 +76,11 @@ def test_no_response_blames_the_customer_or_promises_an_outcome(responses: dict[
     assert not offending, offending
 
 
-def test_every_response_speaks_both_languages(responses: dict[str, list[dict]]) -> None:
+def test_every_response_speaks_both_languages_and_both_scripts(responses: dict[str, list[dict]]) -> None:
     for name, variants in responses.items():
-        chinese = [v for v in variants if any(c.get("value") == "zh" for c in v.get("condition", []))]
+        chinese = {c["value"]: v for v in variants for c in v.get("condition", []) if c.get("name") == "script"}
         default = [v for v in variants if not v.get("condition")]
-        assert len(chinese) == 1 and len(default) == 1, name
-        assert re.search(r"[\u4e00-\u9fff]", chinese[0]["text"]), name
+        assert set(chinese) == {"Hans", "Hant"} and len(default) == 1 and len(variants) == 3, name
+        for variant in chinese.values():
+            assert re.search(r"[\u4e00-\u9fff]", variant["text"]), name
         assert not re.search(r"[\u4e00-\u9fff]", default[0]["text"]), name

@@ -62,8 +62,8 @@ def test_language_of_a_message(checks: ModuleType) -> None:
     assert checks.language_code("zh-CN") == "zh" and checks.language_code("auto") is None
 
 
-def test_a_description_needs_some_detail(checks: ModuleType) -> None:
-    assert checks.is_detailed_description("买单没有成交")
-    assert not checks.is_detailed_description("不行")
-    assert checks.is_detailed_description("fee charged twice")
-    assert not checks.is_detailed_description("bad")
+def test_what_has_no_language_of_its_own(checks: ModuleType) -> None:
+    for text in ("liuyang@example.com", "13800138000", "2025-11-18", "November 18", "ok", "👍", "John Smith"):
+        assert checks.detect_language(text) is None, text
+    assert checks.detect_language("邮箱是 liuyang@example.com") == "zh"
+    assert checks.detect_language("my phone is broken, email me") == "en"

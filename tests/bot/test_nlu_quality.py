@@ -1,4 +1,5 @@
-"""NLU quality on held-out data, per language: intent macro-F1 >= 0.90 and entity F1 >= 0.85.
+"""NLU quality on held-out data, per language: intent macro-F1 >= 0.90, entity F1 >= 0.85 and account-of-events
+F1 >= 0.85.
 
 The held-out examples (bot/tests/nlu_heldout_*.yml) are never trained on; bot/scripts/nlu_quality.py scores
 the trained model on them and checks the training data (40+ examples per intent and language, a held-out
@@ -49,3 +50,11 @@ def test_intents_and_entities_meet_the_floors_on_held_out_data(quality: dict, la
     assert scores["intent_macro_f1"] >= 0.90, quality["table"]
     assert scores["entity"]["f1"] >= 0.85, quality["table"]
     assert scores["entity"]["support"] >= 40, "too few held-out entities to say anything"
+
+
+@pytest.mark.parametrize("language", ["zh", "en"])
+def test_the_account_of_events_decision_meets_its_floor_on_held_out_data(quality: dict, language: str) -> None:
+    """Does a message tell what happened? Judged on held-out stories, headlines, outbursts and threats."""
+    account = quality["scores"][language]["account"]
+    assert account["f1"] >= 0.85, quality["table"]
+    assert account["support"] >= 40, "too few held-out accounts of events to say anything"
