@@ -59,5 +59,5 @@ def test_the_bot_reads_the_packaged_rules_and_a_copy_named_by_the_setting(
 def test_a_rules_file_that_cannot_be_read_is_an_error_naming_it(risk_words: ModuleType, tmp_path: Path) -> None:
     broken = tmp_path / "broken.toml"
     broken.write_text("[[rules]\n", encoding="utf-8")
-    with pytest.raises(risk_words.RiskRulesError, match="broken.toml"):
+    with pytest.raises(risk_words.RiskRulesError, match=r"broken\.toml"):
         risk_words.flag_patterns(broken)
