@@ -104,6 +104,9 @@ class Record(unittest.TestCase):
         self.assertEqual(find_risk_flags("someone traded on my account without my permission"), ["fraud"])
         self.assertEqual(find_risk_flags("I'll take this to the press"), ["media"])
         self.assertEqual(find_risk_flags("the fee was wrong"), [])
+        # Words the bot knew before the rules were shared, now in handoff/risk_rules.toml.
+        self.assertEqual(find_risk_flags("什么破app，天天卡"), ["anger"])
+        self.assertEqual(find_risk_flags("you useless idiots"), ["anger"])
 
     def test_securities_words_map_to_a_product(self) -> None:
         """Point 6: "other" only when nothing fits."""
