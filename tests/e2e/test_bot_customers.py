@@ -1,4 +1,4 @@
-"""Thirty scripted customers, in Chinese (Simplified and Traditional) and English, complain through the real
+"""Thirty-one scripted customers, in Chinese (Simplified and Traditional) and English, complain through the real
 web chat.
 
 Each kind of customer the bot must handle (step by step, everything at once, angry, threatening, asking for a
