@@ -10,6 +10,10 @@
   var POLL_MS = 10000;
   var SOON_MS = 24 * 3600 * 1000;
   var REPLY_MAX = 4000;
+  var SCAN_MAX_BYTES = 700 * 1024;  // the API's limit for a scanned letter (handoff/registration.py)
+  var LATE_MS = 3600 * 1000;  // a complaint received longer ago than this is registered late, with a reason
+  /* Complaints that staff register: no channel of the gateway reaches these customers. */
+  var STAFF_CHANNELS = ['in_person', 'letter', 'comment_book', 'phone', 'referral'];
 
   var STRINGS = {
     en: {
@@ -122,6 +126,10 @@
       ch_phone: 'phone',
       ch_email: 'email',
       ch_transcript: 'call transcript',
+      ch_in_person: 'in person',
+      ch_letter: 'letter',
+      ch_comment_book: 'comment book',
+      ch_referral: 'referral',
       lang_zh: 'Chinese',
       lang_en: 'English',
       from_customer: 'Customer',
@@ -176,7 +184,65 @@
       act_reclaim: 'Returned to the queue (no heartbeat)',
       act_reply: 'Replied to the customer',
       act_resolve: 'Resolved',
-      act_close: 'Closed'
+      act_close: 'Closed',
+      act_register: 'Registered by staff',
+      registerOpen: 'Register a complaint',
+      registerTitle: 'Register a complaint',
+      registerIntro: 'For a complaint that came in person, by letter, in the comment book, by a call you took or as a referral. Record it on the day it came, finished or not.',
+      registerHow: 'Receipt',
+      registerHandling: 'First handling',
+      registerSubmit: 'Register',
+      close: 'Close',
+      regChannel: 'How it came',
+      regLanguage: 'Customer’s language',
+      regUnit: 'Receiving unit',
+      regReceivedAt: 'Received at',
+      regReceivedHint: 'When the complaint came in; every deadline counts from it.',
+      regLateReason: 'Why it is registered late',
+      regDeclined: 'The customer declined to give a contact',
+      regDescriptionHint: 'The customer’s own account of events.',
+      regProductChoose: 'Not given',
+      regIncidentDate: 'Date',
+      regIncidentTime: 'Time, if known',
+      regFile: 'Scanned letter or form (optional)',
+      regFileHint: 'At most 700 KB.',
+      regFileTooBig: 'This file is {size} KB: a scan can be at most 700 KB. Please scan it again at a lower resolution.',
+      regFileUnreadable: 'The file could not be read. Please choose it again.',
+      regNeedDescription: 'Please write what happened, in the customer’s words.',
+      regNeedLateReason: 'This complaint came in more than an hour ago: please give the reason it is registered late.',
+      regFuture: 'The time received cannot be in the future.',
+      regNeedDate: 'Please give the date of the incident as well as the time.',
+      regFieldError: '{field}: {message}',
+      registered: '{id} is registered and in the queue.',
+      f_unit: 'Receiving unit',
+      f_registered_by: 'Registered by',
+      f_preliminary_opinion: 'Preliminary opinion',
+      f_contact: 'Contact',
+      f_files: 'Files',
+      contactDeclined: 'Declined to give a contact',
+      d_received_at: 'Received',
+      incomplete: 'Incomplete: missing {list}.',
+      incompleteBadge: 'Incomplete',
+      m_name: 'name',
+      m_contact: 'contact',
+      m_description: 'what happened',
+      m_product: 'product',
+      m_incident_time: 'when it happened',
+      m_desired_resolution: 'what the customer wants',
+      langScript: '{language} ({script})',
+      script_Hant: 'Traditional',
+      replyHintStaff: 'Registered by staff ({channel}). A reply goes out by SMS only if the customer gave a mobile number and SMS is on here; otherwise call or write to the customer and note what was said. Case language: {language}.',
+      prod_brokerage_account: 'Brokerage account',
+      prod_online_trading: 'Online / app trading',
+      prod_margin_trading: 'Margin trading',
+      prod_funds_wealth: 'Funds and wealth products',
+      prod_ipo_subscription: 'IPO subscription',
+      prod_bank_securities_transfer: 'Transfers and withdrawals',
+      prod_fees_commissions: 'Fees and commissions',
+      prod_dividends_corporate_actions: 'Dividends and corporate actions',
+      prod_branch_service: 'Branch service',
+      prod_other: 'Other',
+      prod_unknown: 'Not given'
     },
     zh: {
       pageTitle: '投诉处理台',
@@ -288,6 +354,10 @@
       ch_phone: '电话',
       ch_email: '电子邮件',
       ch_transcript: '通话记录',
+      ch_in_person: '现场来访',
+      ch_letter: '来信',
+      ch_comment_book: '意见簿',
+      ch_referral: '转办',
       lang_zh: '中文',
       lang_en: '英文',
       from_customer: '客户',
@@ -342,7 +412,65 @@
       act_reclaim: '超时未响应，退回队列',
       act_reply: '回复客户',
       act_resolve: '办结',
-      act_close: '结案'
+      act_close: '结案',
+      act_register: '人工登记',
+      registerOpen: '登记投诉',
+      registerTitle: '登记投诉',
+      registerIntro: '用于现场来访、来信、意见簿、工作人员接听的电话及转办的投诉。请于受理当日登记，信息不全也应登记。',
+      registerHow: '受理情况',
+      registerHandling: '初步处理',
+      registerSubmit: '登记',
+      close: '关闭',
+      regChannel: '投诉方式',
+      regLanguage: '客户语言',
+      regUnit: '受理单位',
+      regReceivedAt: '受理时间',
+      regReceivedHint: '收到投诉的时间，各项时限均自此起算。',
+      regLateReason: '延迟登记的原因',
+      regDeclined: '客户拒绝留下联系方式',
+      regDescriptionHint: '按客户本人的陈述记录事情经过。',
+      regProductChoose: '未说明',
+      regIncidentDate: '日期',
+      regIncidentTime: '时间（如知道）',
+      regFile: '来信或表格扫描件（可选）',
+      regFileHint: '不超过 700 KB。',
+      regFileTooBig: '该文件为 {size} KB，扫描件不能超过 700 KB。请降低分辨率后重新扫描。',
+      regFileUnreadable: '无法读取该文件，请重新选择。',
+      regNeedDescription: '请按客户本人的陈述填写事情经过。',
+      regNeedLateReason: '该投诉的受理时间已超过一小时：请填写延迟登记的原因。',
+      regFuture: '受理时间不能晚于现在。',
+      regNeedDate: '请同时填写发生日期。',
+      regFieldError: '{field}：{message}',
+      registered: '{id} 已登记并进入队列。',
+      f_unit: '受理单位',
+      f_registered_by: '登记人',
+      f_preliminary_opinion: '初步处理意见',
+      f_contact: '联系方式',
+      f_files: '附件',
+      contactDeclined: '客户拒绝留下联系方式',
+      d_received_at: '受理时间',
+      incomplete: '记录不完整：缺少{list}。',
+      incompleteBadge: '不完整',
+      m_name: '姓名',
+      m_contact: '联系方式',
+      m_description: '事情经过',
+      m_product: '产品或业务',
+      m_incident_time: '发生时间',
+      m_desired_resolution: '客户诉求',
+      langScript: '{language}（{script}）',
+      script_Hant: '繁体',
+      replyHintStaff: '由工作人员登记（{channel}）。仅当客户留有手机号且本系统已开通短信时，回复才会以短信发出；否则请致电或致函客户，并记录沟通内容。案件语言：{language}。',
+      prod_brokerage_account: '证券账户',
+      prod_online_trading: '网上/APP交易',
+      prod_margin_trading: '融资融券',
+      prod_funds_wealth: '基金理财',
+      prod_ipo_subscription: '新股申购',
+      prod_bank_securities_transfer: '银证转账/出入金',
+      prod_fees_commissions: '手续费/佣金',
+      prod_dividends_corporate_actions: '分红/公司行动',
+      prod_branch_service: '营业部服务',
+      prod_other: '其他',
+      prod_unknown: '未说明'
     }
   };
 
@@ -508,6 +636,7 @@
     }
     renderMe();
     renderLive();
+    renderUnits();
     renderQueue();
     if (currentCase) renderCase(currentCase);
     checkReply();
@@ -526,6 +655,12 @@
   var me = null;
   var agents = null;
   var agentsSeq = 0;
+  var units = null;
+  var unitsSeq = 0;
+  var registerDirty = false;
+  var receivedTouched = false;
+  var lateDemanded = false;  // the server asked for a late reason (its clock and the browser's may differ)
+  var registerBy = null;  // who typed what the form holds
   var cases = [];
   var queueLoaded = false;
   var currentCase = null;
@@ -611,7 +746,8 @@
     me = data ? {
       name: str(data.name),
       role: str(data.role),
-      languages: Array.isArray(data.languages) ? data.languages.map(str) : []
+      languages: Array.isArray(data.languages) ? data.languages.map(str) : [],
+      unit: typeof data.unit === 'string' ? data.unit : ''
     } : null;
     if (changed) agents = null;
   }
@@ -643,6 +779,7 @@
     $('resolve-summary').value = '';
     $('resolve-outcome').value = '';
     hideResolve();
+    closeRegister();  // kept for the same handler if only the session ran out (openRegister)
     ['case-error', 'reply-error', 'reply-warning'].forEach(function (id) { $(id).textContent = ''; });
     $('console-view').hidden = true;
     $('agent-info').hidden = true;
@@ -664,6 +801,7 @@
     renderMe();
     loadQueue();
     loadAgents();
+    loadUnits();
     startLive();
     var fromHash = decodeURIComponent((location.hash || '').replace(/^#/, ''));
     if (fromHash && /^[\w.:-]{1,80}$/.test(fromHash)) openCase(fromHash, false);
@@ -710,7 +848,7 @@
     api('POST', '/api/login', { name: name, password: password }, { allow401: true }).then(function (data) {
       // The answer's bearer token is for API clients; this page keeps to the HttpOnly cookie.
       var agent = data && data.agent ? data.agent : { name: name, role: '' };
-      setMe({ name: agent.name, role: agent.role, languages: agent.languages, csrf: data && data.csrf });
+      setMe({ name: agent.name, role: agent.role, languages: agent.languages, unit: agent.unit, csrf: data && data.csrf });
       $('login-password').value = '';
       showConsole();
     }, function (e) {
@@ -720,6 +858,7 @@
   }
 
   function onLogout() {
+    resetRegister();  // a complaint half typed is not left for whoever signs in next
     var finish = function () { showLogin(''); };
     api('POST', '/api/logout', {}, { allow401: true }).then(finish, finish);
     if (history.replaceState) history.replaceState(null, '', location.pathname + location.search);
@@ -814,6 +953,7 @@
     var badges = el('span', 'row-badges');
     if (c.due === 'overdue' || c.due === 'due_soon') badges.appendChild(dueBadge(el('span'), c.due, true));
     if (c.status === 'reopened') badges.appendChild(el('span', 'badge status-badge status-reopened', t('status_reopened')));
+    if (c.incomplete === true) badges.appendChild(el('span', 'badge badge-incomplete', t('incompleteBadge')));
     if (c.priority && c.priority !== 'normal') badges.appendChild(el('span', 'badge prio-' + str(c.priority), word('prio_', c.priority)));
     var grade = c.risk && c.risk.grade;
     if (grade) badges.appendChild(el('span', 'badge risk-' + str(grade), word('risk_', grade)));
@@ -824,11 +964,11 @@
     var product = c.complaint && c.complaint.product;
     if (product) {
       name.appendChild(document.createTextNode(' '));
-      name.appendChild(el('span', 'row-product', '· ' + str(product)));
+      name.appendChild(el('span', 'row-product', '· ' + word('prod_', product)));
     }
     btn.appendChild(name);
 
-    var meta = [word('ch_', c.channel), word('lang_', c.language), word('status_', c.status)];
+    var meta = [word('ch_', c.channel), languageLabel(c), word('status_', c.status)];
     if (c.assignee) meta.push(me && c.assignee === me.name ? t('assignedTo', { name: t('mine') }) : t('assignedTo', { name: str(c.assignee) }));
     btn.appendChild(el('span', 'row-meta', meta.filter(Boolean).join(' · ')));
 
@@ -957,6 +1097,41 @@
     return dd;
   }
 
+  /* A date and time in the reader's own time and words; a date alone (or the customer's words) as it is. */
+  function incidentShown(value) {
+    var text = str(value);
+    return /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}/.test(text) ? fmtTime(text) : text;
+  }
+
+  /* The case's language, and its script where it is not the usual one (Traditional Chinese). */
+  function languageLabel(c) {
+    var language = word('lang_', c.language);
+    return c.script === 'Hant' ? t('langScript', { language: language, script: t('script_Hant') }) : language;
+  }
+
+  /* The record's gaps, named in the console's language: a case is on the record before it is complete. */
+  function renderIncomplete(c) {
+    var box = $('case-incomplete');
+    var missing = c.incomplete === true && Array.isArray(c.missing) ? c.missing : [];
+    box.hidden = !missing.length;
+    box.textContent = missing.length
+      ? t('incomplete', { list: missing.map(function (m) { return word('m_', m); }).join(lang === 'zh' ? '、' : ', ') })
+      : '';
+  }
+
+  /* Files of the case itself (a scanned letter) that no message of the conversation already shows. */
+  function caseFiles(c) {
+    var shown = Object.create(null);
+    (Array.isArray(c.messages) ? c.messages : []).forEach(function (m) {
+      (m && Array.isArray(m.attachments) ? m.attachments : []).forEach(function (a) {
+        if (a && typeof a === 'object') shown[str(a.url) + '\n' + str(a.name)] = true;
+      });
+    });
+    return (Array.isArray(c.attachments) ? c.attachments : []).filter(function (a) {
+      return a && typeof a === 'object' && !shown[str(a.url) + '\n' + str(a.name)];
+    });
+  }
+
   function renderCase(c) {
     currentCase = c;
     $('case-empty').hidden = true;
@@ -975,8 +1150,9 @@
     risk.textContent = grade ? word('risk_', grade) : '';
     dueBadge($('case-due-badge'), c.due, false);
 
-    var sub = [word('ch_', c.channel), word('lang_', c.language)];
-    if (c.created_at) sub.push(t('created', { t: fmtTime(c.created_at) }));
+    var sub = [word('ch_', c.channel), languageLabel(c)];
+    var received = c.received_at || c.created_at;
+    if (received) sub.push(t('created', { t: fmtTime(received) }));
     sub.push(c.assignee
       ? t('assignedTo', { name: me && c.assignee === me.name ? str(c.assignee) + ' (' + t('mine') + ')' : str(c.assignee) })
       : t('unassigned'));
@@ -995,17 +1171,28 @@
       caseDue.textContent = '';
     }
     renderSatisfaction(c.satisfaction, c.survey);
+    renderIncomplete(c);
 
     // Complaint record
     var rec = $('complaint-record');
     clear(rec);
     var cp = c.complaint || {};
-    addField(rec, t('f_product'), cp.product);
-    addField(rec, t('f_incident_time'), cp.incident_time);
+    addField(rec, t('f_unit'), c.unit ? unitName(c.unit) : '');
+    if (c.registered_by) addField(rec, t('f_registered_by'), c.registered_by);
+    addField(rec, t('f_product'), cp.product ? word('prod_', cp.product) : '');
+    addField(rec, t('f_incident_time'), incidentShown(cp.incident_time));
     addField(rec, t('f_place'), cp.place);
     addField(rec, t('f_people_involved'), cp.people_involved);
     addField(rec, t('f_description'), cp.description, { long: true });
     addField(rec, t('f_desired_resolution'), cp.desired_resolution, { long: true });
+    addField(rec, t('f_preliminary_opinion'), c.preliminary_opinion, { long: true });
+    var files = caseFiles(c);
+    if (files.length) {
+      rec.appendChild(el('dt', 'long-label', t('f_files')));
+      var filesCell = el('dd', 'long');
+      appendFiles(filesCell, c.id, files);
+      rec.appendChild(filesCell);
+    }
 
     // Customer
     var cu = c.customer || {};
@@ -1015,10 +1202,19 @@
     addField(cust, t('f_phone'), cu.phone, { mono: true });
     addField(cust, t('f_email'), cu.email);
     addField(cust, t('f_account_id'), cu.account_id, { mono: true });
+    if (cu.contact_declined === true) addField(cust, t('f_contact'), t('contactDeclined'));
 
     // Deadlines
     var dl = $('deadlines');
     clear(dl);
+    if (received) {
+      dl.appendChild(el('dt', null, t('d_received_at')));
+      var receivedCell = el('dd');
+      var receivedTime = el('time', null, fmtTime(received));
+      receivedTime.setAttribute('datetime', str(received));
+      receivedCell.appendChild(receivedTime);
+      dl.appendChild(receivedCell);
+    }
     var dd = c.deadlines || {};
     ['acknowledge_by', 'investigate_by', 'respond_by'].forEach(function (k) {
       dl.appendChild(el('dt', null, t('d_' + k)));
@@ -1104,7 +1300,8 @@
     });
     if (!events.length) audit.appendChild(el('li', 'hint', '—'));
 
-    $('reply-hint').textContent = t('replyHint', { channel: word('ch_', c.channel), language: word('lang_', c.language) });
+    var hint = STAFF_CHANNELS.indexOf(c.channel) >= 0 ? 'replyHintStaff' : 'replyHint';
+    $('reply-hint').textContent = t(hint, { channel: word('ch_', c.channel), language: languageLabel(c) });
     updateButtons(c);
   }
 
@@ -1286,6 +1483,286 @@
     }, ignore);
   }
 
+  /* ---------- registration by staff (walk-in, letter, comment book, call, referral) ---------- */
+
+  /* Where the server's refusal "'customer.phone': …" points: the field, and its label. */
+  var REG_FIELDS = {
+    channel: ['reg-channel', 'regChannel'],
+    language: ['reg-language', 'regLanguage'],
+    unit: ['reg-unit', 'regUnit'],
+    received_at: ['reg-received-at', 'regReceivedAt'],
+    late_reason: ['reg-late-reason', 'regLateReason'],
+    customer: ['reg-name', 'customerTitle'],
+    'customer.name': ['reg-name', 'f_name'],
+    'customer.phone': ['reg-phone', 'f_phone'],
+    'customer.email': ['reg-email', 'f_email'],
+    'customer.account_id': ['reg-account', 'f_account_id'],
+    complaint: ['reg-description', 'complaintTitle'],
+    'complaint.description': ['reg-description', 'f_description'],
+    'complaint.product': ['reg-product', 'f_product'],
+    'complaint.incident_time': ['reg-incident-date', 'f_incident_time'],
+    'complaint.place': ['reg-place', 'f_place'],
+    'complaint.people_involved': ['reg-people', 'f_people_involved'],
+    'complaint.desired_resolution': ['reg-desired', 'f_desired_resolution'],
+    preliminary_opinion: ['reg-opinion', 'f_preliminary_opinion'],
+    attachment: ['reg-file', 'regFile']
+  };
+
+  function loadUnits() {
+    var seq = ++unitsSeq;
+    return api('GET', '/api/units').then(function (data) {
+      if (seq !== unitsSeq) return;
+      units = data && Array.isArray(data.units) ? data.units.filter(function (u) { return u && u.id; }) : [];
+      renderUnits();
+      if (currentCase) renderCase(currentCase);
+    }, function (e) {
+      if (seq !== unitsSeq || e.status === 401) return;
+      units = null;  // the server then takes the head office; asked again when the form opens
+      toast(e.message, true);
+    });
+  }
+
+  function unitName(id) {
+    var unit = (units || []).filter(function (u) { return u.id === id; })[0];
+    var names = unit && unit.name && typeof unit.name === 'object' ? unit.name : {};
+    return str(names[lang] || names.en || names.zh || id);
+  }
+
+  /* The handler's own unit where the account names one, else the head office. */
+  function defaultUnit() {
+    var list = units || [];
+    var own = me && me.unit ? list.filter(function (u) { return u.id === me.unit; })[0] : null;
+    var hq = own || list.filter(function (u) { return u.kind === 'hq'; })[0] || list[0];
+    return hq ? str(hq.id) : '';
+  }
+
+  function renderUnits() {
+    var select = $('reg-unit');
+    var keep = select.value;
+    clear(select);
+    (units || []).forEach(function (u) {
+      var option = el('option', null, unitName(u.id));
+      option.value = str(u.id);
+      select.appendChild(option);
+    });
+    select.value = keep;
+    if (select.value !== keep || !keep) select.value = defaultUnit();
+  }
+
+  function pad(n) { return (n < 10 ? '0' : '') + n; }
+
+  /* A moment as a datetime-local field holds it: the browser's own time, to the minute. */
+  function localInput(d) {
+    return d.getFullYear() + '-' + pad(d.getMonth() + 1) + '-' + pad(d.getDate()) + 'T' +
+      pad(d.getHours()) + ':' + pad(d.getMinutes());
+  }
+
+  /* A datetime-local value ("2026-11-18T09:35", the browser's own time) as a Date, or null. */
+  function localMoment(value) {
+    var m = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2})(?::(\d{2}))?/.exec(value || '');
+    if (!m) return null;
+    var d = new Date(+m[1], +m[2] - 1, +m[3], +m[4], +m[5], +(m[6] || 0));
+    return isNaN(d.getTime()) ? null : d;
+  }
+
+  /* The same moment in ISO 8601 with the browser's offset, so the server reads the time the staff meant. */
+  function isoWithOffset(value) {
+    var d = localMoment(value);
+    if (!d) return '';
+    var offset = -d.getTimezoneOffset();
+    var sign = offset < 0 ? '-' : '+';
+    offset = Math.abs(offset);
+    return localInput(d) + ':' + pad(d.getSeconds()) + sign + pad(Math.floor(offset / 60)) + ':' + pad(offset % 60);
+  }
+
+  function isLate() {
+    var received = localMoment($('reg-received-at').value);
+    return !!received && Date.now() - received.getTime() > LATE_MS;
+  }
+
+  function updateLate() {
+    var late = lateDemanded || isLate();
+    var reason = $('reg-late-reason');
+    $('reg-late-field').hidden = !late;
+    reason.required = late;
+    reason.setAttribute('aria-required', late ? 'true' : 'false');
+  }
+
+  function fillReceivedNow() {
+    var input = $('reg-received-at');
+    var now = localInput(new Date());
+    input.value = now;
+    input.max = now;
+  }
+
+  function clearRegisterErrors() {
+    $('register-error').textContent = '';
+    $('reg-file-error').textContent = '';
+    var marked = $('register-form').querySelectorAll('[aria-invalid="true"]');
+    for (var i = 0; i < marked.length; i++) marked[i].removeAttribute('aria-invalid');
+  }
+
+  function resetRegister() {
+    $('register-form').reset();
+    $('reg-language').value = lang;
+    $('reg-unit').value = defaultUnit();
+    fillReceivedNow();
+    lateDemanded = false;
+    registerDirty = false;
+    registerBy = null;
+    receivedTouched = false;
+    clearRegisterErrors();
+    updateLate();
+  }
+
+  /* Opens the form; what was typed before it was closed without registering is still there. */
+  function openRegister() {
+    var dialog = $('register-dialog');
+    if (dialog.open) return;
+    if (!units) loadUnits();
+    if (!registerDirty || registerBy !== (me && me.name)) resetRegister();
+    else if (!receivedTouched) { fillReceivedNow(); updateLate(); }
+    if (typeof dialog.showModal === 'function') dialog.showModal();
+    else dialog.setAttribute('open', '');
+    $('reg-channel').focus();
+  }
+
+  function closeRegister() {
+    var dialog = $('register-dialog');
+    if (!dialog.open) return;
+    if (typeof dialog.close === 'function') dialog.close();
+    else dialog.removeAttribute('open');
+  }
+
+  function chosenFile() {
+    var input = $('reg-file');
+    return input.files && input.files.length ? input.files[0] : null;
+  }
+
+  function onScanChosen() {
+    var file = chosenFile();
+    var err = $('reg-file-error');
+    err.textContent = '';
+    $('reg-file').removeAttribute('aria-invalid');
+    if (file && file.size > SCAN_MAX_BYTES) {
+      err.textContent = t('regFileTooBig', { size: Math.ceil(file.size / 1024) });
+      $('reg-file').value = '';
+    }
+  }
+
+  /* The chosen file as the API takes it, read in the page: {name, content_type, content_base64}. */
+  function readScan() {
+    var file = chosenFile();
+    if (!file) return Promise.resolve(null);
+    return new Promise(function (resolve, reject) {
+      var reader = new FileReader();
+      reader.onload = function () {
+        var url = String(reader.result || '');
+        resolve({
+          name: file.name,
+          content_type: file.type || 'application/octet-stream',
+          content_base64: url.slice(url.indexOf(',') + 1)
+        });
+      };
+      reader.onerror = function () { reject(new ApiError(0, t('regFileUnreadable'))); };
+      reader.readAsDataURL(file);
+    });
+  }
+
+  function incidentTime() {
+    var day = $('reg-incident-date').value;
+    var time = $('reg-incident-time').value;
+    if (!day) return '';
+    return time ? isoWithOffset(day + 'T' + time) : day;
+  }
+
+  function registration(scan) {
+    function value(id) { return $(id).value.trim(); }
+    function put(obj, key, v) { if (v) obj[key] = v; }
+    var body = { channel: $('reg-channel').value, language: $('reg-language').value };
+    put(body, 'unit', $('reg-unit').value);
+    put(body, 'received_at', isoWithOffset($('reg-received-at').value));
+    if (!$('reg-late-field').hidden) put(body, 'late_reason', value('reg-late-reason'));
+    body.customer = { contact_declined: $('reg-declined').checked };
+    put(body.customer, 'name', value('reg-name'));
+    put(body.customer, 'phone', value('reg-phone'));
+    put(body.customer, 'email', value('reg-email'));
+    put(body.customer, 'account_id', value('reg-account'));
+    body.complaint = {};
+    put(body.complaint, 'description', value('reg-description'));
+    put(body.complaint, 'product', $('reg-product').value);
+    put(body.complaint, 'incident_time', incidentTime());
+    put(body.complaint, 'place', value('reg-place'));
+    put(body.complaint, 'people_involved', value('reg-people'));
+    put(body.complaint, 'desired_resolution', value('reg-desired'));
+    put(body, 'preliminary_opinion', value('reg-opinion'));
+    if (scan) body.attachment = scan;
+    return body;
+  }
+
+  /* What the page itself can tell is missing or wrong, in the form's order: [field id, message key]. */
+  function registerProblem() {
+    var received = localMoment($('reg-received-at').value);
+    if (received && received.getTime() > Date.now() + 60000) return ['reg-received-at', 'regFuture'];
+    if (isLate() && !$('reg-late-reason').value.trim()) return ['reg-late-reason', 'regNeedLateReason'];
+    if (!$('reg-description').value.trim()) return ['reg-description', 'regNeedDescription'];
+    if ($('reg-incident-time').value && !$('reg-incident-date').value) return ['reg-incident-date', 'regNeedDate'];
+    return null;
+  }
+
+  function markRegister(id, message) {
+    $('register-error').textContent = message;
+    if (!id) return;
+    if (id === 'reg-late-reason') updateLate();
+    var input = $(id);
+    input.setAttribute('aria-invalid', 'true');
+    input.setAttribute('aria-errormessage', 'register-error');
+    input.focus();
+  }
+
+  /* The server's refusal as it says it, beside the form, with the field it names in the console's words. */
+  function showRefusal(message) {
+    var named = /^'([\w.]+)'/.exec(message);
+    var name = named ? named[1] : '';
+    var target = has(REG_FIELDS, name) ? REG_FIELDS[name] : (has(REG_FIELDS, name.split('.')[0]) ? REG_FIELDS[name.split('.')[0]] : null);
+    if (name === 'late_reason') lateDemanded = true;
+    markRegister(target ? target[0] : null, target ? t('regFieldError', { field: t(target[1]), message: message }) : message);
+  }
+
+  function onRegisterSubmit(ev) {
+    ev.preventDefault();
+    clearRegisterErrors();
+    updateLate();
+    var problem = registerProblem();
+    if (problem) { markRegister(problem[0], t(problem[1])); return; }
+    var btn = $('register-submit');
+    busy(btn, true);
+    readScan().then(function (scan) {
+      return api('POST', '/api/cases', registration(scan));
+    }).then(function (c) {
+      closeRegister();
+      resetRegister();
+      if (c && c.id) {
+        showCase(c, true);
+        toast(t('registered', { id: c.id }));
+      }
+      loadQueue();
+    }, function (e) {
+      if (e.status !== 401) showRefusal(e.message);
+    }).then(function () { busy(btn, false); });
+  }
+
+  function onRegisterInput(ev) {
+    registerDirty = true;
+    registerBy = me && me.name;
+    var target = ev.target;
+    if (target && target.id === 'reg-received-at') { receivedTouched = true; updateLate(); }
+    if (target && target.getAttribute && target.getAttribute('aria-invalid') === 'true') {
+      target.removeAttribute('aria-invalid');
+      $('register-error').textContent = '';
+    }
+  }
+
   /* ---------- reply ---------- */
 
   function checkReply() {
@@ -1385,6 +1862,7 @@
     var pending = news;
     news = Object.create(null);
     Object.keys(pending).forEach(function (id) {
+      if (currentCase && currentCase.id === id) return;  // already in front of the handler
       if (cases.some(function (c) { return c.id === id; })) toast(t(pending[id], { id: id }));
     });
   }
@@ -1461,6 +1939,13 @@
     $('logout-button').addEventListener('click', onLogout);
     $('queue').addEventListener('click', onQueueClick);
     $('next-case').addEventListener('click', takeNext);
+    $('register-button').addEventListener('click', openRegister);
+    $('register-close').addEventListener('click', closeRegister);
+    $('register-cancel').addEventListener('click', closeRegister);
+    $('register-form').addEventListener('submit', onRegisterSubmit);
+    $('register-form').addEventListener('input', onRegisterInput);
+    $('register-form').addEventListener('change', onRegisterInput);
+    $('reg-file').addEventListener('change', onScanChosen);
     $('refresh-queue').addEventListener('click', function () {
       loadQueue();
       loadAgents();
