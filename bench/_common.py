@@ -18,6 +18,7 @@ import contextlib
 import json
 import math
 import os
+import secrets
 import statistics
 import subprocess
 import sys
@@ -136,7 +137,9 @@ def gateway(name: str, redis_url: str, rasa_url: str, **env: str) -> Iterator[Ga
     base = {k: v for k, v in os.environ.items() if k not in ("REDIS_URL", "RASA_URL", "PORT", "HOST", "DATA_DIR")}
     with tempfile.TemporaryDirectory(prefix=f"bench-{name}-") as data_dir:
         settings = {"REDIS_URL": redis_url, "RASA_URL": rasa_url, "DATA_DIR": data_dir, "HOST": "127.0.0.1",
-                    "PORT": str(port), "CHAT_RATE_LIMIT": "1000000", "RASA_TIMEOUT": "60", **env}
+                    "PORT": str(port), "CHAT_RATE_LIMIT": "1000000", "RASA_TIMEOUT": "60",
+                    # The benchmark's customers all come from loopback: no per-address cap on them.
+                    "CHAT_SESSIONS_PER_ADDRESS": "1000000", "CHAT_SOCKETS_PER_ADDRESS": "1000000", **env}
         with (LOG_DIR / f"gateway-{name}.log").open("ab") as log:
             process = subprocess.Popen([sys.executable, "-m", "gateway.cli", "serve"], env={**base, **settings},
                                        stdout=log, stderr=subprocess.STDOUT, cwd=supervisor.ROOT)
@@ -151,6 +154,19 @@ def gateway(name: str, redis_url: str, rasa_url: str, **env: str) -> Iterator[Ga
             except subprocess.TimeoutExpired:
                 process.kill()
                 process.wait()
+
+
+def add_account(redis_url: str, name: str, role: str = "supervisor", database_url: str | None = None) -> str:
+    """A handler's account, made with the CLI as an operator makes one; its password. Without ``database_url``
+    the account goes to a throwaway record: the gateway finds it in Redis, its working copy."""
+    password = secrets.token_urlsafe(16)
+    with tempfile.TemporaryDirectory(prefix="bench-account-") as folder:
+        env = {**os.environ, "REDIS_URL": redis_url, "DATA_DIR": folder,
+               "DATABASE_URL": database_url or f"sqlite+aiosqlite:///{folder}/record.db"}
+        subprocess.run([sys.executable, "-m", "gateway.cli", "agents", "add", name, "--role", role,
+                        "--password-stdin"], input=password.encode(), env=env, check=True, cwd=supervisor.ROOT,
+                       capture_output=True)
+    return password
 
 
 async def _healthz(request: web.Request) -> web.Response:

@@ -43,11 +43,8 @@ import asyncio
 import contextlib
 import dataclasses
 import json
-import os
 import random
 import re
-import secrets
-import subprocess
 import sys
 import tempfile
 import time
@@ -61,7 +58,7 @@ from zoneinfo import ZoneInfo
 
 import aiohttp
 
-from bench._common import LOG_DIR, bot, embedded_redis, gateway, say, table
+from bench._common import LOG_DIR, add_account, bot, embedded_redis, gateway, say, table
 from gateway import supervisor
 
 DATA = Path(__file__).resolve().parent / "intake_eval"
@@ -680,16 +677,6 @@ async def run_all(customers: Sequence[Customer], ws_url: str, base_url: str, pas
         return list(await asyncio.gather(*(guarded(n, c) for n, c in enumerate(customers))))
 
 
-def add_desk(redis_url: str, database_url: str, data_dir: str) -> str:
-    """A supervisor's account, made with the CLI as an operator makes one; its password."""
-    password = secrets.token_urlsafe(16)
-    env = {**os.environ, "REDIS_URL": redis_url, "DATABASE_URL": database_url, "DATA_DIR": data_dir}
-    subprocess.run([sys.executable, "-m", "gateway.cli", "agents", "add", DESK, "--role", "supervisor",
-                    "--password-stdin"], input=password.encode(), env=env, check=True, cwd=supervisor.ROOT,
-                   capture_output=True)
-    return password
-
-
 @contextlib.contextmanager
 def running_system() -> Iterator[tuple[str, str, str]]:
     """Redis, the bot and a gateway with its own record; the web chat URL, the gateway URL, a desk password."""
@@ -697,7 +684,7 @@ def running_system() -> Iterator[tuple[str, str, str]]:
         database_url = f"sqlite+aiosqlite:///{folder}/record.db"
         with (embedded_redis() as redis_url, bot() as rasa,
               gateway("intake-eval", redis_url, rasa["intake"], DATABASE_URL=database_url) as gw):
-            yield gw.ws_url, gw.url, add_desk(redis_url, database_url, folder)
+            yield gw.ws_url, gw.url, add_account(redis_url, DESK, database_url=database_url)
 
 
 # --------------------------------------------------------------------------------------------- reporting

@@ -27,11 +27,9 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import secrets
 import sys
 
 import aiohttp
-from redis.asyncio import Redis
 
 from bench._common import (
     LANGUAGES,
@@ -40,6 +38,7 @@ from bench._common import (
     GatewaySide,
     Script,
     Side,
+    add_account,
     bot,
     embedded_redis,
     gateway,
@@ -50,7 +49,6 @@ from bench._common import (
     table,
     verdict,
 )
-from gateway.auth import Agents
 
 GOAL = 0.5
 INTAKES = 12
@@ -67,12 +65,7 @@ class Desk:
 
     @classmethod
     async def log_in(cls, http: aiohttp.ClientSession, redis_url: str, base_url: str) -> Desk:
-        password = secrets.token_urlsafe(16)
-        redis = Redis.from_url(redis_url)
-        try:
-            await Agents(redis, 3600, 5).add(SUPERVISOR, password, "supervisor")
-        finally:
-            await redis.aclose()
+        password = await asyncio.to_thread(add_account, redis_url, SUPERVISOR)
         async with http.post(f"{base_url}/api/login", json={"name": SUPERVISOR, "password": password}) as response:
             response.raise_for_status()
             return cls(http, base_url, (await response.json())["token"])

@@ -35,6 +35,7 @@ from redis.asyncio import Redis
 
 from bench._common import RedisTally, embedded_redis, interleaved, median, redis_tally, say, table, verdict
 from handoff.cases import Case, CaseStore
+from handoff.lifecycle import Role
 from handoff.queue import AgentQueue
 from handoff.record import CaseRecord
 
@@ -101,7 +102,7 @@ async def through_queue(cases: CaseStore, queue: AgentQueue, n: int, steps: Step
     if claimed is None or claimed["id"] != case["id"]:
         raise RuntimeError(f"the queue handed out {claimed and claimed['id']} instead of {case['id']}")
     with steps.timing("CaseStore.change (resolve) + finished"):
-        await cases.change(case["id"], actor=AGENT, action="resolve", allowed_from=("claimed",), mutate=answered)
+        await cases.change(case["id"], actor=AGENT, action="resolve", mutate=answered, role=Role.AGENT)
         await queue.finished(case["id"], AGENT)
     steps.cases += 1
 

@@ -15,6 +15,7 @@ from collections.abc import AsyncIterator
 from gateway.auth import ROLES, Agent, Agents
 from gateway.settings import Settings
 from gateway.store import open_redis
+from handoff.org import load_org
 from handoff.record import CaseRecord
 
 
@@ -26,12 +27,14 @@ def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     add.add_argument("--role", choices=ROLES, default="agent")
     add.add_argument("--languages", default="zh,en",
                      help="the desks this handler reads, comma-separated (zh, en); default both")
+    add.add_argument("--unit", default="hq", help="the unit the handler works in (ORG_FILE); default hq")
     _password_stdin(add)
     verbs.add_parser("list", help="every account: role, desks, whether disabled")
     change = verbs.add_parser("set", help="change an account's role or desks (its sessions follow at once)")
     change.add_argument("name")
     change.add_argument("--role", choices=ROLES)
     change.add_argument("--languages", help="comma-separated (zh, en)")
+    change.add_argument("--unit", help="the unit the handler works in (ORG_FILE)")
     disable = verbs.add_parser("disable", help="disable an account and end its sessions")
     enable = verbs.add_parser("enable", help="enable a disabled account")
     reset = verbs.add_parser("reset", help="set a new password and end the account's sessions")
@@ -52,7 +55,8 @@ def _password_stdin(parser: argparse.ArgumentParser) -> None:
 @contextlib.asynccontextmanager
 async def open_accounts(settings: Settings) -> AsyncIterator[Agents]:
     async with CaseRecord(settings.record_url) as record, open_redis(settings) as redis:
-        yield Agents(redis, record.engine, settings.token_ttl, settings.login_lockout)
+        units = tuple(load_org(settings.org_file).units)
+        yield Agents(redis, record.engine, settings.token_ttl, settings.login_lockout, units=units)
 
 
 async def run(settings: Settings, args: argparse.Namespace, by: str) -> int:
@@ -68,12 +72,14 @@ async def run(settings: Settings, args: argparse.Namespace, by: str) -> int:
                 print(json.dumps(event, ensure_ascii=False))
             return 0
         if verb == "add":
-            agent = await accounts.add(args.name, _read_password(), args.role, _languages(args.languages), by=by)
+            agent = await accounts.add(args.name, _read_password(), args.role, _languages(args.languages), by=by,
+                                       unit=args.unit)
             print(f"agent {_line(agent)} created")
             return 0
         changes: dict[str, object] = {}
         if verb == "set":
-            changes = {"role": args.role, "languages": _languages(args.languages) if args.languages else None}
+            changes = {"role": args.role, "languages": _languages(args.languages) if args.languages else None,
+                       "unit": args.unit}
         elif verb in ("disable", "enable"):
             changes = {"disabled": verb == "disable"}
         elif verb == "reset":
@@ -92,7 +98,8 @@ async def ensure(settings: Settings, name: str, password: str, role: str) -> Non
 
 def _line(agent: Agent) -> str:
     state = "; disabled" if agent.disabled else ""
-    return f"{agent.name} ({agent.role}; {', '.join(agent.languages)}{state})"
+    unit = "" if agent.unit == "hq" else f"; {agent.unit}"
+    return f"{agent.name} ({agent.role}; {', '.join(agent.languages)}{unit}{state})"
 
 
 def _languages(text: str) -> tuple[str, ...]:

@@ -39,16 +39,18 @@ class SupervisorAlerts:
         self._webhook_url = webhook_url
         self._due_soon = due_soon
 
-    async def raise_once(self, case: Case, kind: str, detail: str) -> bool:
-        """Alert supervisors about ``case``; False if this kind of alert about it went out before."""
-        mark = f"cg:alerted:{{{case['id']}}}:{kind}"
-        if not await self._redis.set(mark, "1", nx=True, ex=MARK_SECONDS):
+    async def raise_once(self, case: Case, kind: str, detail: str, *, mark: str | None = None,
+                         extra: dict[str, Any] | None = None) -> bool:
+        """Alert supervisors about ``case``; False if this alert about it went out before (one per ``kind``,
+        or per ``mark`` where one kind may come again for another reason: an escalation to another unit)."""
+        key = f"cg:alerted:{{{case['id']}}}:{mark or kind}"
+        if not await self._redis.set(key, "1", nx=True, ex=MARK_SECONDS):
             return False
-        alert = _alert(case, kind, detail)
+        alert = {**_alert(case, kind, detail), **(extra or {})}
         log.warning("supervisor alert %s for case %s: %s", kind, case["id"], detail)
         await self._events.publish_alert(alert)
         if self._webhook_url and not await self._post(alert):
-            await self._redis.delete(mark)
+            await self._redis.delete(key)
             return False
         return True
 
@@ -100,6 +102,7 @@ def _alert(case: Case, kind: str, detail: str) -> dict[str, Any]:
         "language": case["language"],
         "channel": case["channel"],
         "respond_by": case["deadlines"]["respond_by"],
+        "unit": case.get("department") or case.get("unit") or "hq",
         "detail": detail,
         "at": datetime.now(UTC).isoformat(),
     }

@@ -37,8 +37,10 @@ from gateway.auth import (
 )
 from gateway.language import script
 from gateway.openapi import SPEC
-from handoff.cases import ATTACHMENT_KEY, OUTCOMES, STATUSES, Case, CaseConflict, CaseError, CaseNotFound
-from handoff.queue import desk_of
+from handoff.cases import ATTACHMENT_KEY, STATUSES, Case, CaseConflict, CaseError, CaseForbidden, CaseNotFound
+from handoff.desk import CannotReach, Desk, Staff
+from handoff.lifecycle import Role
+from handoff.queue import desk_of, unit_of
 from handoff.registration import registration
 from handoff.sla import DUE_SOON, SlaPolicy, urgency
 
@@ -51,6 +53,7 @@ MAX_REPLY = 10_000
 ATTACHMENT_HOLD_SECONDS = 30 * 24 * 3600  # a scan waits in Redis at most this long for the record to take it
 STREAMS_PER_AGENT = 5  # open event streams per handler on one gateway (a console needs one)
 OPEN_STREAMS = web.AppKey("open_streams", Counter)
+DESK = web.AppKey("desk", Desk)
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
@@ -98,7 +101,9 @@ async def json_errors(request: web.Request, handler: Handler) -> web.StreamRespo
         return await handler(request)
     except CaseNotFound as exc:
         return error(404, str(exc))
-    except CaseConflict as exc:
+    except CaseForbidden as exc:
+        return error(403, str(exc))
+    except (CaseConflict, CannotReach) as exc:
         return error(409, str(exc))
     except CaseError as exc:
         return error(422, str(exc))
@@ -197,10 +202,16 @@ def _due_soon(request: web.Request) -> timedelta:
     return timedelta(hours=request.app[keys.SETTINGS].due_soon_hours)
 
 
-def _on_desk(agent: Agent, case: Case) -> Case:
+def _on_desk(request: web.Request, agent: Agent, case: Case) -> Case:
     if not agent.reads(desk_of(case)):
         raise web.HTTPForbidden(text=f"case {case['id']} belongs to another desk ({case['language']})")
+    if unit_of(case) not in request.app[keys.ORG].below(agent.unit):
+        raise web.HTTPForbidden(text=f"case {case['id']} is handled by {unit_of(case)}, outside {agent.unit}")
     return case
+
+
+def _visible(request: web.Request, agent: Agent, case: Case) -> bool:
+    return agent.reads(desk_of(case)) and unit_of(case) in request.app[keys.ORG].below(agent.unit)
 
 
 async def login(request: web.Request) -> web.Response:
@@ -249,10 +260,13 @@ async def list_cases(request: web.Request) -> web.Response:
         return error(400, f"status must be one of {', '.join(STATUSES)}")
     if risk and risk not in ("high", "medium", "low"):
         return error(400, "risk must be high, medium or low")
+    unit, department = request.query.get("unit") or None, request.query.get("department") or None
     cases = await request.app[keys.CASES].list(status=status, risk=risk)
     now = datetime.now(UTC)
     soon = _due_soon(request)
-    return web.json_response({"cases": [public(c, now, soon) for c in cases if agent.reads(desk_of(c))]})
+    shown = [public(c, now, soon) for c in cases if _visible(request, agent, c)
+             and (unit is None or c.get("unit") == unit) and (department is None or c.get("department") == department)]
+    return web.json_response({"cases": shown})
 
 
 REGISTRATION_FIELDS = ("channel", "language", "unit", "received_at", "late_reason", "customer", "complaint",
@@ -296,134 +310,76 @@ async def list_units(request: web.Request) -> web.Response:
 async def get_case(request: web.Request) -> web.Response:
     agent = await current_agent(request)
     case = await request.app[keys.CASES].get(request.match_info["case_id"])
-    return web.json_response(public(_on_desk(agent, case), soon=_due_soon(request)))
+    return web.json_response(public(_on_desk(request, agent, case), soon=_due_soon(request)))
 
 
 async def _desk_case(request: web.Request, agent: Agent) -> str:
-    """The case id in the path, once it is known to be on the agent's desk."""
+    """The case id in the path, once it is known to be on the agent's desks and in their units."""
     case_id = request.match_info["case_id"]
-    _on_desk(agent, await request.app[keys.CASES].summary(case_id))
+    _on_desk(request, agent, await request.app[keys.CASES].summary(case_id))
     return case_id
 
 
-async def _answer(request: web.Request, case_id: str, reason: str) -> web.Response:
-    case = await request.app[keys.CASES].get(case_id)
-    await request.app[keys.EVENTS].publish(case_id, case["status"], reason)
+def _staff(agent: Agent) -> Staff:
+    return Staff(agent.name, Role(agent.role), agent.unit)
+
+
+def _shown(request: web.Request, case: Case) -> web.Response:
     return web.json_response(public(case, soon=_due_soon(request)))
 
 
 async def next_case(request: web.Request) -> web.StreamResponse:
     agent = await current_agent(request)
     languages = LANGUAGES if agent.supervises else agent.languages
-    case = await request.app[keys.QUEUE].next(agent.name, languages=languages)
-    if case is None:
-        return web.Response(status=204)
-    await request.app[keys.ROUTER].notify_status(case)
-    return await _answer(request, case["id"], "claimed")
+    case = await request.app[DESK].next(_staff(agent), languages)
+    return web.Response(status=204) if case is None else _shown(request, case)
 
 
 async def claim(request: web.Request) -> web.Response:
     agent = await current_agent(request)
-    case = await request.app[keys.QUEUE].claim(await _desk_case(request, agent), agent.name)
-    await request.app[keys.ROUTER].notify_status(case)
-    return await _answer(request, case["id"], "claimed")
+    return _shown(request, await request.app[DESK].claim(_staff(agent), await _desk_case(request, agent)))
 
 
 async def release(request: web.Request) -> web.Response:
     agent = await current_agent(request)
-    case = await request.app[keys.QUEUE].release(
-        await _desk_case(request, agent), agent.name, supervisor=agent.supervises
-    )
-    await request.app[keys.ROUTER].notify_status(case)
-    return await _answer(request, case["id"], "released")
-
-
-def _must_hold(agent: Agent, action: str) -> Callable[[Case], str]:
-    def check(case: Case) -> str:
-        if case["assignee"] != agent.name:
-            raise CaseConflict(f"claim case {case['id']} before you {action} it")
-        return f"{action} by {agent.name}"
-
-    return check
+    return _shown(request, await request.app[DESK].release(_staff(agent), await _desk_case(request, agent)))
 
 
 async def reply(request: web.Request) -> web.Response:
     agent = await current_agent(request)
     body = await json_body(request, "text")
-    text = body["text"].strip()
-    if len(text) > MAX_REPLY:
+    if len(body["text"].strip()) > MAX_REPLY:
         return error(413, f"a reply is at most {MAX_REPLY} characters")
     case_id = await _desk_case(request, agent)
-    case = await request.app[keys.CASES].get(case_id)
-    if case["status"] != "claimed":
-        raise CaseConflict(f"case {case_id} is {case['status']}; cannot reply")
-    _must_hold(agent, "reply to")(case)
-    await request.app[keys.ROUTER].reply_from_agent(case, agent.name, text)
-    # On the audit trail only once it went out: a refused or failed reply leaves no event.
-    await request.app[keys.CASES].change(case_id, actor=agent.name, action="reply", allowed_from=STATUSES,
-                                         mutate=lambda _case: f"reply by {agent.name}")
-    return await _answer(request, case_id, "agent_reply")
+    return _shown(request, await request.app[DESK].reply(_staff(agent), case_id, body["text"]))
 
 
 async def resolve(request: web.Request) -> web.Response:
     agent = await current_agent(request)
     body = await json_body(request, "summary", "outcome")
-    if body["outcome"] not in OUTCOMES:
-        return error(422, f"outcome must be one of {', '.join(OUTCOMES)}")
-    hold = _must_hold(agent, "resolve")
     case_id = await _desk_case(request, agent)
-
-    def answered(case: Case) -> str:
-        detail = hold(case)
-        case["status"] = "answered"
-        case["resolution"] = {"summary": body["summary"].strip(), "outcome": body["outcome"], "by": agent.name}
-        return f"{detail}: {body['outcome']}"
-
-    case = await request.app[keys.CASES].change(case_id, actor=agent.name, action="resolve",
-                                                allowed_from=("claimed",), mutate=answered)
-    await request.app[keys.QUEUE].finished(case_id, agent.name)
-    await request.app[keys.ROUTER].notify_status(case)
-    await request.app[keys.ROUTER].ask_satisfaction(case)
-    return await _answer(request, case_id, "resolved")
+    return _shown(request, await request.app[DESK].resolve(_staff(agent), case_id, body["summary"],
+                                                           body["outcome"]))
 
 
 async def close(request: web.Request) -> web.Response:
     agent = await current_agent(request)
-    supervisor = agent.supervises
-    case_id = await _desk_case(request, agent)
-    holder: list[str | None] = []
-
-    def closed(case: Case) -> str:
-        if case["assignee"] not in (agent.name, None) and not supervisor:
-            raise CaseConflict(f"case {case_id} belongs to {case['assignee']}")
-        if case["status"] != "answered" and not supervisor:
-            raise CaseConflict("resolve the case before closing it (or ask a supervisor)")
-        holder.append(case["assignee"])
-        case["status"] = "closed"
-        return f"closed by {agent.name}"
-
-    case = await request.app[keys.CASES].change(case_id, actor=agent.name, action="close",
-                                                allowed_from=("queued", "claimed", "answered", "reopened"),
-                                                mutate=closed)
-    if holder[0]:
-        await request.app[keys.QUEUE].finished(case_id, holder[0])
-    await request.app[keys.ROUTER].notify_status(case)
-    return await _answer(request, case_id, "closed")
+    return _shown(request, await request.app[DESK].close(_staff(agent), await _desk_case(request, agent)))
 
 
 async def reassign(request: web.Request) -> web.Response:
     supervisor = await current_agent(request, "supervisor", "admin")
     body = await json_body(request, "agent")
-    case_id = request.match_info["case_id"]
+    case_id = await _desk_case(request, supervisor)
     case = await request.app[keys.CASES].summary(case_id)
     target = await request.app[keys.AGENTS].get(body["agent"].strip())
-    if target is None:
+    if target is None or target.disabled:
         return error(422, f"no agent {body['agent'].strip()!r}")
     if not target.reads(desk_of(case)):
         return error(409, f"{target.name} does not read {case['language']}: pick an agent of that desk")
-    case = await request.app[keys.QUEUE].reassign(case_id, target.name, supervisor.name)
-    await request.app[keys.ROUTER].notify_status(case)
-    return await _answer(request, case_id, "reassigned")
+    if unit_of(case) not in request.app[keys.ORG].below(target.unit):
+        return error(409, f"{target.name} works in {target.unit}, not above {unit_of(case)}")
+    return _shown(request, await request.app[DESK].reassign(_staff(supervisor), case_id, target.name))
 
 
 # Kinds of file a browser shows as they are without running anything; every other one is sent as bytes to save.
@@ -456,11 +412,13 @@ async def list_agents(request: web.Request) -> web.Response:
 async def add_agent(request: web.Request) -> web.Response:
     """Create an account (admins); a name that exists is 409: accounts are changed, never overwritten."""
     admin = await current_agent(request, "admin")
-    body = await json_body(request, "name", "password", optional=("role", "languages"))
+    body = await json_body(request, "name", "password", optional=("role", "languages", "unit"))
     role, languages = body.get("role", "agent"), _languages(body.get("languages", list(LANGUAGES)))
-    if not isinstance(role, str):
-        return error(422, "role must be text")
-    agent = await request.app[keys.AGENTS].add(body["name"], body["password"], role, languages, by=admin.name)
+    unit = body.get("unit") or request.app[keys.ORG].head_office.id
+    if not isinstance(role, str) or not isinstance(unit, str):
+        return error(422, "role and unit must be text")
+    agent = await request.app[keys.AGENTS].add(body["name"], body["password"], role, languages, by=admin.name,
+                                               unit=unit)
     return web.json_response(agent.to_dict(), status=201)
 
 
@@ -481,11 +439,12 @@ async def _change_agent(request: web.Request, **changes: Any) -> web.Response:
 async def change_agent(request: web.Request) -> web.Response:
     """An account's role or desks (admins); its open sessions have the new rights at once."""
     await current_agent(request, "admin")
-    body = await json_body(request, optional=("role", "languages"))
-    role, languages = body.get("role"), body.get("languages")
-    if role is not None and not isinstance(role, str):
-        return error(422, "role must be text")
-    return await _change_agent(request, role=role, languages=None if languages is None else _languages(languages))
+    body = await json_body(request, optional=("role", "languages", "unit"))
+    role, languages, unit = body.get("role"), body.get("languages"), body.get("unit")
+    if (role is not None and not isinstance(role, str)) or (unit is not None and not isinstance(unit, str)):
+        return error(422, "role and unit must be text")
+    return await _change_agent(request, role=role, languages=None if languages is None else _languages(languages),
+                               unit=unit)
 
 
 async def disable_agent(request: web.Request) -> web.Response:
@@ -554,13 +513,14 @@ async def _may_see(request: web.Request, reader: Agent, event: dict[str, Any]) -
     if kind == "alert":
         if event.get("kind") in ACCOUNT_ALERTS:
             return reader.role == "admin"
-        return reader.reads(str(event.get("language")))
+        in_units = str(event.get("unit") or "hq") in request.app[keys.ORG].below(reader.unit)
+        return reader.reads(str(event.get("language"))) and in_units
     if kind == "case":
         try:
             case = await request.app[keys.CASES].summary(str(event.get("case_id")))
         except CaseNotFound:
             return False
-        return reader.reads(desk_of(case))
+        return _visible(request, reader, case)
     return False
 
 

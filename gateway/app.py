@@ -13,13 +13,14 @@ from collections import Counter
 from collections.abc import AsyncIterator, Mapping
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import aiohttp
 from aiohttp import web
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 from redis.exceptions import RedisError
 
-from channels.base import Channel
+from channels.base import CannotDeliver, Channel
 from channels.email import EmailChannel, EmailConfig, ImapConfig
 from channels.email_outbox import SmtpConfig
 from channels.transcripts import Transcripts
@@ -27,7 +28,7 @@ from channels.twilio_common import TwilioConfig
 from channels.twilio_sms import TwilioSms
 from channels.twilio_voice import TwilioVoice, VoiceSettings
 from channels.webchat import WebChat, WebChatLimits
-from gateway import api, bot_api, hardening, keys, records_api
+from gateway import api, bot_api, handling_api, hardening, keys, records_api
 from gateway.alerts import SupervisorAlerts
 from gateway.auth import Agents
 from gateway.events import DeskEvents
@@ -37,6 +38,7 @@ from gateway.router import Router
 from gateway.settings import Settings
 from gateway.store import open_redis
 from handoff.cases import CaseStore
+from handoff.desk import CannotReach, Desk
 from handoff.org import load_org
 from handoff.queue import AgentQueue
 from handoff.record import CaseRecord
@@ -61,6 +63,7 @@ def create_app(settings: Settings) -> web.Application:
     for channel in app[CHANNELS].values():
         app.router.add_routes(channel.routes())
     app.router.add_routes(api.routes())
+    app.router.add_routes(handling_api.routes())
     app.router.add_routes(bot_api.routes())
     app.router.add_routes(records_api.routes())
     app.router.add_get("/healthz", healthz)
@@ -133,7 +136,8 @@ async def services_ctx(app: web.Application) -> AsyncIterator[None]:
     await record.open()  # migrates first: a fresh machine, or a new release, just works
     app[keys.RECORD], app[records_api.RECORD_ENGINE] = record, record.engine
     cases = CaseStore(redis, SlaPolicy.preset(settings.sla_policy), risk, record=record)
-    queue = AgentQueue(redis, cases, claim_timeout=settings.claim_timeout)
+    units = tuple(app[keys.ORG].units)
+    queue = AgentQueue(redis, cases, claim_timeout=settings.claim_timeout, units=units)
     await queue.ensure_group()
     events = DeskEvents(redis)
     alerts = SupervisorAlerts(redis, app[keys.HTTP], events, settings.alert_webhook_url,
@@ -144,7 +148,9 @@ async def services_ctx(app: web.Application) -> AsyncIterator[None]:
     app[keys.CASES], app[keys.QUEUE], app[keys.EVENTS], app[keys.ROUTER] = cases, queue, events, router
     app[keys.ALERTS] = alerts
     app[keys.AGENTS] = Agents(redis, record.engine, settings.token_ttl, settings.login_lockout,
-                              notify=alerts.about_account)
+                              notify=alerts.about_account, units=units)
+    app[api.DESK] = Desk(cases, queue, RouterOutbox(router), events, alerts, app[keys.ORG],
+                         settings.approval_policy)
     await app[keys.AGENTS].restore_working_copies()
     _announce_channels(app[CHANNELS])
     async with contextlib.AsyncExitStack() as stack:
@@ -162,6 +168,25 @@ async def services_ctx(app: web.Application) -> AsyncIterator[None]:
             await router.close()
             await events.close()
             await record.close()
+
+
+class RouterOutbox:
+    """The desk's way to the customer: the router, whose "cannot deliver" is the desk's "cannot reach"."""
+
+    def __init__(self, router: Router) -> None:
+        self._router = router
+
+    async def reply_from_agent(self, case: dict[str, Any], agent: str, text: str) -> None:
+        try:
+            await self._router.reply_from_agent(case, agent, text)
+        except CannotDeliver as exc:
+            raise CannotReach(str(exc)) from exc
+
+    async def notify_status(self, case: dict[str, Any]) -> None:
+        await self._router.notify_status(case)
+
+    async def ask_satisfaction(self, case: dict[str, Any]) -> None:
+        await self._router.ask_satisfaction(case)
 
 
 async def _sweep_forever(router: Router, queue: AgentQueue, cases: CaseStore) -> None:

@@ -96,6 +96,7 @@ class Agent:
     role: str
     languages: tuple[str, ...] = LANGUAGES
     disabled: bool = False
+    unit: str = "hq"
 
     @property
     def supervises(self) -> bool:
@@ -106,13 +107,15 @@ class Agent:
         return self.supervises or language in self.languages
 
     def to_dict(self) -> dict[str, object]:
-        return {"name": self.name, "role": self.role, "languages": list(self.languages), "disabled": self.disabled}
+        return {"name": self.name, "role": self.role, "languages": list(self.languages), "disabled": self.disabled,
+                "unit": self.unit}
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Agent:
         languages = data.get("languages")
         known = tuple(str(x) for x in languages) if isinstance(languages, list) else LANGUAGES
-        return cls(str(data["name"]), str(data["role"]), known, bool(data.get("disabled", False)))
+        return cls(str(data["name"]), str(data["role"]), known, bool(data.get("disabled", False)),
+                   str(data.get("unit") or "hq"))
 
 
 @dataclass(frozen=True, slots=True)
@@ -134,7 +137,8 @@ class _Account:
     @classmethod
     def from_row(cls, row: Any) -> _Account:
         languages = tuple(row.languages.get("desks", LANGUAGES))
-        return cls(Agent(row.name, row.role, languages, row.disabled), row.password_hash, row.revision, row.epoch)
+        agent = Agent(row.name, row.role, languages, row.disabled, row.unit or "hq")
+        return cls(agent, row.password_hash, row.revision, row.epoch)
 
 
 def csrf_token(session_token: str) -> str:
@@ -181,12 +185,13 @@ def check_password(password: str) -> str:
 
 def _facts(agent: Agent) -> dict[str, Any]:
     """What an account event says of an account: never its password."""
-    return {"role": agent.role, "languages": list(agent.languages), "disabled": agent.disabled}
+    return {"role": agent.role, "languages": list(agent.languages), "disabled": agent.disabled, "unit": agent.unit}
 
 
 class Agents:
     def __init__(self, redis: Redis, engine: AsyncEngine, token_ttl: int, lockout_after: int,
-                 notify: Notify | None = None) -> None:
+                 notify: Notify | None = None, units: tuple[str, ...] = ("hq",)) -> None:
+        self._units = units
         self._redis = redis
         self._engine = engine
         self._token_ttl = token_ttl
@@ -199,16 +204,16 @@ class Agents:
     # -- accounts ---------------------------------------------------------------------------------------------
 
     async def add(self, name: str, password: str, role: str = "agent", languages: tuple[str, ...] = LANGUAGES,
-                  by: str = "operator") -> Agent:
+                  by: str = "operator", unit: str = "hq") -> Agent:
         """Create an account; AccountExists if the name is taken (an account is never silently overwritten)."""
-        agent = Agent(check_name(name), check_role(role), check_languages(languages))
+        agent = Agent(check_name(name), check_role(role), check_languages(languages), unit=self._check_unit(unit))
         hashed = await asyncio.to_thread(self._hasher.hash, check_password(password))
         now = datetime.now(UTC)
         account = _Account(agent, hashed, revision=1, epoch=1)
         try:
             async with self._engine.begin() as connection:
                 await connection.execute(insert(ACCOUNTS).values(
-                    name=agent.name, role=agent.role, languages={"desks": list(agent.languages)},
+                    name=agent.name, role=agent.role, languages={"desks": list(agent.languages)}, unit=agent.unit,
                     password_hash=hashed, disabled=False, revision=1, epoch=1, created_at=now, updated_at=now))
                 await _audit(connection, now, by, "create", agent.name, {"after": _facts(agent)})
         except IntegrityError:
@@ -217,7 +222,7 @@ class Agents:
         return agent
 
     async def change(self, name: str, by: str, *, role: str | None = None, languages: tuple[str, ...] | None = None,
-                     disabled: bool | None = None, password: str | None = None) -> Agent:
+                     disabled: bool | None = None, password: str | None = None, unit: str | None = None) -> Agent:
         """Change one account as asked, audited; a new password or disabling ends its sessions at once."""
         changes: dict[str, Any] = {}
         if role is not None:
@@ -226,10 +231,12 @@ class Agents:
             changes["languages"] = {"desks": list(check_languages(languages))}
         if disabled is not None:
             changes["disabled"] = disabled
+        if unit is not None:
+            changes["unit"] = self._check_unit(unit)
         if password is not None:
             changes["password_hash"] = await asyncio.to_thread(self._hasher.hash, check_password(password))
         if not changes:
-            raise AccountError("nothing to change: give a role, languages, a password, or disable or enable")
+            raise AccountError("nothing to change: give a role, languages, a unit, a password, or disable or enable")
         ends_sessions = "password_hash" in changes or disabled is True
         now = datetime.now(UTC)
         async with self._engine.begin() as connection:
@@ -386,6 +393,11 @@ class Agents:
             except IntegrityError:
                 pass  # already in the record: the record's copy wins
         return imported
+
+    def _check_unit(self, unit: str) -> str:
+        if unit not in self._units:
+            raise AccountError(f"no unit {unit!r}; units are {', '.join(self._units)}")
+        return unit
 
     async def _stand_in(self) -> str:
         """A hash to check when there is no usable account, so that costs what a real check costs."""

@@ -26,6 +26,7 @@ from gateway.settings import Settings, SettingsError
 from gateway.store import open_redis
 from handoff.cases import CaseNotFound, CaseStore
 from handoff.export import export_case
+from handoff.org import load_org
 from handoff.queue import AgentQueue
 from handoff.record import (
     CaseRecord,
@@ -150,9 +151,10 @@ async def write_report_command(settings: Settings, args: argparse.Namespace) -> 
 async def rebuild_queue(settings: Settings) -> dict[str, int]:
     async with CaseRecord(settings.record_url) as record, open_redis(settings) as redis:
         cases = CaseStore(redis)
-        queue = AgentQueue(redis, cases, claim_timeout=settings.claim_timeout)
+        units = tuple(load_org(settings.org_file).units)
+        queue = AgentQueue(redis, cases, claim_timeout=settings.claim_timeout, units=units)
         counts = await rebuild_working_state(record, redis, cases, queue)
-        accounts = Agents(redis, record.engine, settings.token_ttl, settings.login_lockout)
+        accounts = Agents(redis, record.engine, settings.token_ttl, settings.login_lockout, units=units)
         return {**counts, **await accounts.restore_working_copies()}
 
 

@@ -71,6 +71,21 @@ def _account_action(summary: str, body: dict[str, Any] | None = None, method: st
         operation["responses"].update(_BODY_ERRORS)
     return {method: operation}
 _AUTH_ERRORS = {"401": _ERRORS["401"], "403": _ERRORS["403"]}
+_ENTRY = {"type": "object", "properties": {"at": {"type": "string"}, "by": {"type": "string"},
+                                           "text": {"type": "string"}}}
+_MONEY = {"type": ["object", "null"], "required": ["amount", "currency"], "properties": {
+    "amount": {"type": "number", "minimum": 0}, "currency": {"type": "string", "pattern": "^[A-Za-z]{3}$"}}}
+_PLAN = {"type": "object", "required": ["answer", "outcome"], "properties": {
+    "answer": {"type": "string", "minLength": 1, "maxLength": 10_000, "pattern": r"^[^\x00]*\S[^\x00]*$"},
+    "outcome": {"type": "string", "enum": ["upheld", "partially_upheld", "not_upheld", "withdrawn"]},
+    "measures": {"type": ["string", "null"], "maxLength": 10_000, "pattern": r"^[^\x00]*$"},
+    "compensation": _MONEY,
+    "responsible": {"type": ["object", "null"], "required": ["staff", "action"], "properties": {
+        "staff": {"type": "string", "minLength": 1, "maxLength": 10_000, "pattern": r"^[^\x00]*\S[^\x00]*$"},
+        "action": {"type": "string", "minLength": 1, "maxLength": 10_000, "pattern": r"^[^\x00]*\S[^\x00]*$"}}}}}
+_CANNED = {"type": "object", "properties": {"id": {"type": "integer"}, "language": {"type": "string"},
+                                            "title": {"type": "string"}, "text": {"type": "string"},
+                                            "by": {"type": "string"}, "at": {"type": "string"}}}
 _OPTIONAL_TEXT = {"type": ["string", "null"], "maxLength": 10_000, "pattern": r"^[^\x00]*$"}
 _REGISTRATION = {
     "type": "object", "required": ["channel", "language", "complaint"],
@@ -117,8 +132,13 @@ SPEC: dict[str, Any] = {
                     "id": {"type": "string", "pattern": r"^C-\d{6}-[0-9A-Z]{4}$"},
                     "channel": {"type": "string"},
                     "language": {"type": "string", "enum": ["zh", "en"]},
-                    "status": {"type": "string",
-                               "enum": ["collecting", "queued", "claimed", "answered", "closed", "reopened"]},
+                    "status": {"type": "string", "enum": list(STATUSES)},
+                    "department": _NULLABLE_TEXT,
+                    "notes": {"type": "array", "items": _ENTRY},
+                    "findings": {"type": "array", "items": _ENTRY},
+                    "proposal": {"type": ["object", "null"]},
+                    "approval": {"type": ["object", "null"]},
+                    "escalations": {"type": "array", "items": {"type": "object"}},
                     "risk": {"type": "object", "properties": {
                         "grade": {"type": "string", "enum": ["high", "medium", "low"]},
                         "score": {"type": "integer"},
@@ -256,6 +276,41 @@ SPEC: dict[str, Any] = {
                                       "schema": {"type": "string", "pattern": "^[0-9a-f]{64}$"}}],
             "responses": {"200": {"description": "The file's bytes", "content": {"application/octet-stream": {
                 "schema": {"type": "string", "format": "binary"}}}}, **_ERRORS}}},
+        "/api/cases/{case_id}/notes": _case_action(
+            "An internal note for colleagues (never sent to the customer)",
+            {"type": "object", "required": ["text"], "properties": {"text": _TEXT}}),
+        "/api/cases/{case_id}/findings": _case_action(
+            "What the investigation established (the holder)",
+            {"type": "object", "required": ["text"], "properties": {"text": _TEXT}}),
+        "/api/cases/{case_id}/propose": _case_action(
+            "The handling plan: sent at once where APPROVAL_POLICY needs no approval, else awaiting_approval; a "
+            "forbidden phrase in the answer is 422", _PLAN),
+        "/api/cases/{case_id}/approve": _case_action(
+            "A supervisor of the case's unit or above approves another's plan: the answer goes to the customer"),
+        "/api/cases/{case_id}/return": _case_action(
+            "A supervisor returns the plan to its proposer with the reason",
+            {"type": "object", "required": ["reason"], "properties": {"reason": _TEXT}}),
+        "/api/cases/{case_id}/escalate": _case_action(
+            "Move the case to a higher unit's queue with the reason; its supervisors are alerted",
+            {"type": "object", "required": ["to", "reason"], "properties": {"to": _TEXT, "reason": _TEXT}}),
+        "/api/canned-replies": {
+            "get": {"summary": "Approved answer templates", "parameters": [
+                {"name": "language", "in": "query", "schema": {"type": "string", "enum": ["zh", "en"]}}],
+                "responses": {"200": _json({"type": "object", "properties": {
+                    "replies": {"type": "array", "items": _CANNED}}}, "The templates"), "401": _ERRORS["401"]}},
+            "post": {"summary": "Add a template (supervisors); a forbidden phrase is 422",
+                     "requestBody": {"required": True, "content": {"application/json": {"schema": {
+                         "type": "object", "required": ["language", "title", "text"], "properties": {
+                             "language": {"type": "string", "enum": ["zh", "en"]},
+                             "title": {**_TEXT, "maxLength": 200}, "text": {**_TEXT, "maxLength": 4000}}}}}},
+                     "responses": {"201": _json(_CANNED, "The template"), **_AUTH_ERRORS, **_BODY_ERRORS}},
+        },
+        "/api/canned-replies/{reply_id}": {"delete": {
+            "summary": "Remove a template (supervisors)",
+            "parameters": [{"name": "reply_id", "in": "path", "required": True,
+                            "schema": {"type": "integer", "minimum": 0, "maximum": 999_999_999}}],
+            "responses": {"200": {"description": "Removed"}, **_AUTH_ERRORS,
+                          "404": _json(_ref("Error"), "No such template")}}},
         "/api/events": {"get": {"summary": "Server-sent events: a JSON line per case change or alert the reader "
                                            "may see (their desks; supervisor alerts for supervisors)",
                                 "responses": {"200": {"description": "text/event-stream"}, "401": _ERRORS["401"],

@@ -46,6 +46,7 @@ from gateway.language import detect, script
 from gateway.privacy import conversation_ref
 from gateway.rasa_client import BotReply, BotUnavailable, RasaClient, parse_reply
 from handoff.cases import PUSH_ONCE, Case, CaseNotFound, CaseStore
+from handoff.lifecycle import Role
 from handoff.queue import AgentQueue
 
 if TYPE_CHECKING:
@@ -574,7 +575,7 @@ class Router:
             record["survey"] = state
             return detail
 
-        await self._cases.change(case_id, actor="system", action="survey", allowed_from=("answered",), mutate=mark)
+        await self._cases.change(case_id, actor="system", action="survey", mutate=mark)
 
     async def _record_satisfaction(self, message: InboundMessage, case: Case, score: int) -> None:
         """The customer's 1-5: satisfied (3 and up) closes the case; dissatisfied reopens it for a handler."""
@@ -588,8 +589,8 @@ class Router:
                 record["assignee"] = None
             return f"customer satisfaction {score}/5" + ("; reopened" if reopen else "")
 
-        updated = await self._cases.change(case["id"], actor="customer", action="satisfaction",
-                                           allowed_from=("answered",), mutate=rated)
+        updated = await self._cases.change(case["id"], actor="customer", action="satisfaction", mutate=rated,
+                                           role=Role.CUSTOMER)
         if reopen:
             await self._queue.enqueue(case["id"])
         thanks = texts.satisfaction_thanks(case["language"], reopen)

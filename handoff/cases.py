@@ -32,6 +32,7 @@ from redis.exceptions import WatchError
 
 from handoff import risk as risk_rules
 from handoff.ids import new_case_id
+from handoff.lifecycle import OPEN, TRANSITIONS, Role, Status, Transition
 from handoff.sla import SlaPolicy
 
 if TYPE_CHECKING:
@@ -39,8 +40,8 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-OPEN_STATUSES = ("collecting", "queued", "claimed", "answered", "reopened")
-STATUSES = (*OPEN_STATUSES, "closed")
+OPEN_STATUSES = tuple(status.value for status in Status if status in OPEN)
+STATUSES = tuple(status.value for status in Status)
 CUSTOMER_FIELDS = ("name", "phone", "email", "account_id")
 COMPLAINT_FIELDS = (
     "product", "incident_time", "incident_time_text", "place", "people_involved", "description", "desired_resolution",
@@ -64,6 +65,22 @@ class CaseNotFound(CaseError):
 
 class CaseConflict(CaseError):
     """The case is not in a state that allows this (wrong status, someone else's claim)."""
+
+
+class CaseForbidden(CaseError):
+    """The one asking may not do this to a case (their role, or it is their own plan to approve)."""
+
+
+def _arrive(case: Case, before: str, transition: Transition) -> None:
+    """Where the transition leaves the case: the target ``mutate`` chose, the single one, or where it was."""
+    if not transition.targets:
+        if case["status"] != before:
+            raise CaseError(f"{transition.action} keeps a case's status")
+        return
+    if case["status"] == before and len(transition.targets) == 1 and before not in transition.targets:
+        case["status"] = next(iter(transition.targets))
+    if case["status"] not in transition.targets:
+        raise CaseError(f"{transition.action} cannot leave a case {case['status']}")
 
 
 def _now() -> str:
@@ -307,15 +324,20 @@ class CaseStore:
         *,
         actor: str,
         action: str,
-        allowed_from: Iterable[str],
         mutate: Callable[[Case], str | None],
+        role: Role | str = Role.SYSTEM,
     ) -> Case:
-        """Apply ``mutate`` to the record if its status is in ``allowed_from``, with one audit event.
+        """Make the transition ``action`` (handoff.lifecycle.TRANSITIONS) on the case, with one audit event.
 
-        ``mutate`` edits the case in place and returns the event's detail; it may raise CaseConflict to
-        refuse. The read-check-write runs under WATCH, so two agents racing for one case cannot both win.
+        The table decides: the case's status must be one the transition leaves (else CaseConflict) and
+        ``role`` one that may make it (else CaseForbidden). ``mutate`` edits the case in place and returns the
+        event's detail; it may set the status (to one of the transition's targets: a single target is set
+        for it) and may raise CaseConflict to refuse. The read-check-write runs under WATCH, so two handlers
+        racing for one case cannot both win.
         """
-        allowed = tuple(allowed_from)
+        transition = TRANSITIONS.get(action)
+        if transition is None:
+            raise CaseError(f"no such change of a case: {action}")
         key = _case_key(case_id)
         while True:
             async with self._redis.pipeline(transaction=True) as pipe:
@@ -326,9 +348,12 @@ class CaseStore:
                         raise CaseNotFound(f"no case {case_id}")
                     case: Case = json.loads(raw)
                     before = case["status"]
-                    if before not in allowed:
+                    if Role(role) not in transition.roles:
+                        raise CaseForbidden(f"a {role} may not {action} a case")
+                    if before not in transition.sources:
                         raise CaseConflict(f"case {case_id} is {before}; cannot {action}")
                     detail = mutate(case)
+                    _arrive(case, before, transition)
                     case["updated_at"] = _now()
                     event = _event(actor, action, before, case["status"], detail)
                     pipe.multi()  # type: ignore[no-untyped-call]
@@ -385,7 +410,7 @@ class CaseStore:
             return "the customer added to the record" + (f"; missing {', '.join(case['missing'])}"
                                                           if case["missing"] else "; now complete")
 
-        return await self.change(case_id, actor=actor, action="complete", allowed_from=OPEN_STATUSES, mutate=fill)
+        return await self.change(case_id, actor=actor, action="complete", mutate=fill, role=Role.CUSTOMER)
 
     async def _files_to_keep(self, case: Case) -> dict[str, bytes]:
         """The content of the case's files the record does not hold yet, from Redis."""

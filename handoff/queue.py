@@ -1,10 +1,13 @@
 """The agent queue: queued cases handed to complaint handlers by priority lane, on the desks they read.
 
-Lanes and desks. A case waits in one Redis stream per (lane, desk): ``cg:{queue}:<lane>:<desk>``, where the
-lane is the case's priority (urgent, high, normal, low; anything else counts as normal) and the desk is its
-language (zh, en; any other language goes to the en desk, as the router's own fallback is English). Every
-stream has the consumer group ``agents``. An agent reads only the streams of the languages they read, so a
-Chinese case is never delivered to, nor consumed by, an English-only agent. Product desks are a filter on
+Lanes, desks and units. A case waits in one Redis stream per (lane, desk, unit): ``cg:{queue}:<lane>:<desk>``
+for the head office, ``cg:{queue}:<lane>:<desk>:<unit>`` for another unit, where the lane is the case's
+priority (urgent, high, normal, low; anything else counts as normal), the desk is its language (zh, en; any
+other language goes to the en desk, as the router's own fallback is English) and the unit is the one that
+handles it (its department, else the unit that received it). Every stream has the consumer group ``agents``.
+An agent reads only the streams of the languages they read and of their unit and the units below it, so a
+Chinese case is never delivered to, nor consumed by, an English-only agent, nor a branch's case by another
+branch. Product desks are a filter on
 the queue view (``waiting(products=...)``), not on ``next``: routing by product would split the lanes into
 streams nobody might read, and a handler of a product desk claims from that view with ``claim``.
 
@@ -44,6 +47,7 @@ from redis.asyncio import Redis
 from redis.exceptions import ResponseError
 
 from handoff.cases import Case, CaseConflict, CaseNotFound, CaseStore
+from handoff.lifecycle import Role
 
 LANES = ("urgent", "high", "normal", "low")
 DEFAULT_LANE = "normal"
@@ -54,10 +58,12 @@ ENTRIES_KEY = "cg:{queue}:entries"
 CLAIMS_KEY = "cg:claims"
 LEGACY_STREAM_KEY = "cg:queue"  # the single stream before lanes; emptied into the lanes by ensure_group
 CLAIMABLE = ("queued", "reopened")
+HEAD_OFFICE = "hq"
 
 
-def stream_key(lane: str, desk: str) -> str:
-    return f"cg:{{queue}}:{lane}:{desk}"
+def stream_key(lane: str, desk: str, unit: str = HEAD_OFFICE) -> str:
+    """A lane of a desk of a unit; the head office's keep the names they had before there were units."""
+    return f"cg:{{queue}}:{lane}:{desk}" + ("" if unit == HEAD_OFFICE else f":{unit}")
 
 
 def lane_of(case: Case) -> str:
@@ -68,6 +74,11 @@ def lane_of(case: Case) -> str:
 def desk_of(case: Case) -> str:
     language = case.get("language")
     return language if language in DESKS else DEFAULT_DESK
+
+
+def unit_of(case: Case) -> str:
+    """The unit whose queue the case waits in: its responsible department, else the unit that received it."""
+    return str(case.get("department") or case.get("unit") or HEAD_OFFICE)
 
 
 def _agent_claims_key(agent: str) -> str:
@@ -149,10 +160,13 @@ end
 
 class AgentQueue:
     def __init__(
-        self, redis: Redis, cases: CaseStore, claim_timeout: float = 900.0, delivery_timeout: float = 60.0
+        self, redis: Redis, cases: CaseStore, claim_timeout: float = 900.0, delivery_timeout: float = 60.0,
+        units: Iterable[str] = (HEAD_OFFICE,),
     ) -> None:
         self._redis = redis
         self._cases = cases
+        self._units = tuple(dict.fromkeys(units))
+        self._grouped: set[str] = set()
         self._claim_timeout = claim_timeout
         self._delivery_timeout_ms = int(delivery_timeout * 1000)
         self._pick = redis.register_script(_PICK)
@@ -162,12 +176,19 @@ class AgentQueue:
         """Create every lane's streams with their consumer group, and move entries of the old single stream."""
         for lane in LANES:
             for desk in DESKS:
-                try:
-                    await self._redis.xgroup_create(stream_key(lane, desk), GROUP, id="0", mkstream=True)
-                except ResponseError as exc:
-                    if "BUSYGROUP" not in str(exc):
-                        raise
+                for unit in self._units:
+                    await self._ensure_stream(stream_key(lane, desk, unit))
         await self._migrate_legacy_stream()
+
+    async def _ensure_stream(self, key: str) -> None:
+        if key in self._grouped:
+            return
+        try:
+            await self._redis.xgroup_create(key, GROUP, id="0", mkstream=True)
+        except ResponseError as exc:
+            if "BUSYGROUP" not in str(exc):
+                raise
+        self._grouped.add(key)
 
     async def _migrate_legacy_stream(self) -> None:
         # Entries of a claimed or closed case would be skipped by next() anyway; only waiting cases move.
@@ -183,7 +204,8 @@ class AgentQueue:
     async def enqueue(self, case_id: str) -> None:
         """File the case at the back of its lane on its desk (moving it if it was already waiting)."""
         case = await self._cases.summary(case_id)
-        stream = stream_key(lane_of(case), desk_of(case))
+        stream = stream_key(lane_of(case), desk_of(case), unit_of(case))
+        await self._ensure_stream(stream)
         before = await self._redis.hget(ENTRIES_KEY, case_id)
         product = (case.get("complaint") or {}).get("product") or ""
         entry_id = await self._redis.xadd(stream, {"case_id": case_id, "product": str(product)})
@@ -191,30 +213,44 @@ class AgentQueue:
         if before:
             await self._forget(before.decode(), case_id)
 
-    async def next(self, agent: str, *, languages: Iterable[str] | None = None) -> Case | None:
-        """Claim the most urgent, oldest case on ``agent``'s desks (all desks by default); None when none waits."""
+    async def next(self, agent: str, *, languages: Iterable[str] | None = None,
+                   role: Role | str = Role.AGENT, units: Iterable[str] | None = None) -> Case | None:
+        """Claim the most urgent, oldest case on ``agent``'s desks (all desks by default) in ``units`` (all by
+        default); None when none waits."""
         desks = _desks(languages)
-        if not desks:
+        queues = [unit for unit in self._units if units is None or unit in set(units)]
+        if not desks or not queues:
             return None
         await self.reclaim_abandoned()
-        streams = [stream_key(lane, desk) for lane in LANES for desk in desks]
+        streams = [stream_key(lane, desk, unit) for lane in LANES for desk in desks for unit in queues]
+        for stream in streams:
+            await self._ensure_stream(stream)
         while True:
-            picked: list[bytes] | None = await self._pick(
-                keys=streams, args=[GROUP, agent, self._delivery_timeout_ms, len(desks)]
-            )
+            try:
+                picked: list[bytes] | None = await self._pick(
+                    keys=streams, args=[GROUP, agent, self._delivery_timeout_ms, len(desks) * len(queues)]
+                )
+            except ResponseError as exc:
+                if "NOGROUP" not in str(exc):
+                    raise
+                # Redis lost its streams (restarted empty, or rebuilt): make them again and look once more.
+                self._grouped.clear()
+                for stream in streams:
+                    await self._ensure_stream(stream)
+                continue
             if not picked:
                 return None
             stream, entry_id, case_id = (part.decode() for part in picked)
             entry = f"{stream} {entry_id}"
             try:
-                return await self._claim(case_id, agent, also_forget=entry)
+                return await self._claim(case_id, agent, role, also_forget=entry)
             except (CaseConflict, CaseNotFound):
                 await self._forget(entry, case_id)  # claimed meanwhile, closed or gone: not for anyone
 
-    async def claim(self, case_id: str, agent: str) -> Case:
-        return await self._claim(case_id, agent)
+    async def claim(self, case_id: str, agent: str, role: Role | str = Role.AGENT) -> Case:
+        return await self._claim(case_id, agent, role)
 
-    async def _claim(self, case_id: str, agent: str, *, also_forget: str | None = None) -> Case:
+    async def _claim(self, case_id: str, agent: str, role: Role | str, *, also_forget: str | None = None) -> Case:
         def take(case: Case) -> str:
             case["status"] = "claimed"
             case["assignee"] = agent
@@ -222,14 +258,15 @@ class AgentQueue:
 
         # Read before the claim: an entry added after it (the case released again) must stay.
         waiting_in = await self._redis.hget(ENTRIES_KEY, case_id)
-        case = await self._cases.change(case_id, actor=agent, action="claim", allowed_from=CLAIMABLE, mutate=take)
+        case = await self._cases.change(case_id, actor=agent, action="claim", mutate=take, role=role)
         await self._hold(case_id, agent)
         entries = {waiting_in.decode()} if waiting_in else set()
         for entry in entries | ({also_forget} if also_forget else set()):
             await self._forget(entry, case_id)
         return case
 
-    async def release(self, case_id: str, actor: str, *, supervisor: bool = False) -> Case:
+    async def release(self, case_id: str, actor: str, *, supervisor: bool = False,
+                      role: Role | str = Role.AGENT) -> Case:
         """Give a claimed case back to its lane; only its assignee (or a supervisor) may."""
         holder: list[str] = []
 
@@ -241,13 +278,13 @@ class AgentQueue:
             case["assignee"] = None
             return f"released by {actor} (was {holder[0]})"
 
-        case = await self._cases.change(case_id, actor=actor, action="release", allowed_from=("claimed",),
-                                        mutate=give_back)
+        case = await self._cases.change(case_id, actor=actor, action="release", mutate=give_back, role=role)
         await self._let_go(case_id, holder[0])
         await self.enqueue(case_id)
         return case
 
-    async def reassign(self, case_id: str, to_agent: str, by_supervisor: str) -> Case:
+    async def reassign(self, case_id: str, to_agent: str, by_supervisor: str,
+                       role: Role | str = Role.SUPERVISOR) -> Case:
         """A supervisor hands a claimed or waiting case to ``to_agent``; the audit event names both agents.
 
         Checking that ``to_agent`` reads the case's language is the caller's business (it knows the agents).
@@ -263,12 +300,15 @@ class AgentQueue:
             return f"reassigned by {by_supervisor} from {previous[0] or 'the queue'} to {to_agent}"
 
         waiting_in = await self._redis.hget(ENTRIES_KEY, case_id)
-        case = await self._cases.change(case_id, actor=by_supervisor, action="reassign",
-                                        allowed_from=("claimed", *CLAIMABLE), mutate=hand_over)
+        case = await self._cases.change(case_id, actor=by_supervisor, action="reassign", mutate=hand_over, role=role)
         await self._hold(case_id, to_agent, instead_of=previous[0])
         if waiting_in:
             await self._forget(waiting_in.decode(), case_id)
         return case
+
+    async def watch_claim(self, case_id: str, agent: str) -> None:
+        """Watch ``agent``'s claim on the case again (it came back to them: a plan returned for rework)."""
+        await self._hold(case_id, agent)
 
     async def finished(self, case_id: str, agent: str) -> None:
         """The case left the claimed state for good (answered or closed): stop watching its claim."""
@@ -311,8 +351,7 @@ class AgentQueue:
             return f"no heartbeat from {holder} for {self._claim_timeout:g}s; back to the queue"
 
         try:
-            await self._cases.change(case_id, actor="system", action="reclaim", allowed_from=("claimed",),
-                                     mutate=unassign)
+            await self._cases.change(case_id, actor="system", action="reclaim", mutate=unassign)
         except (CaseConflict, CaseNotFound):
             return False  # it moved on while we looked; the next sweep sees its new state
         await self._let_go(case_id, holder)
@@ -320,7 +359,8 @@ class AgentQueue:
         return True
 
     async def waiting(
-        self, languages: Iterable[str] | None = None, *, products: Iterable[str] | None = None
+        self, languages: Iterable[str] | None = None, *, products: Iterable[str] | None = None,
+        units: Iterable[str] | None = None,
     ) -> list[dict[str, Any]]:
         """The waiting cases for the console, most urgent and oldest first, as ``next`` would hand them out.
 
@@ -331,17 +371,19 @@ class AgentQueue:
         """
         desks = _desks(languages)
         wanted = set(products) if products is not None else None
+        queues = [unit for unit in self._units if units is None or unit in set(units)]
+        places = [(desk, unit) for desk in desks for unit in queues]
         async with self._redis.pipeline(transaction=False) as pipe:
             for lane in LANES:
-                for desk in desks:
-                    pipe.xrange(stream_key(lane, desk))
+                for desk, unit in places:
+                    pipe.xrange(stream_key(lane, desk, unit))
             ranges = await pipe.execute()
         view: list[dict[str, Any]] = []
         seen: set[str] = set()
         for i, lane in enumerate(LANES):
-            lane_ranges = ranges[i * len(desks):(i + 1) * len(desks)]
+            lane_ranges = ranges[i * len(places):(i + 1) * len(places)]
             entries = sorted(
-                ((_id_key(entry_id), desk, fields) for desk, found in zip(desks, lane_ranges, strict=True)
+                ((_id_key(entry_id), desk, fields) for (desk, _), found in zip(places, lane_ranges, strict=True)
                  for entry_id, fields in found),
                 key=lambda item: item[0],
             )

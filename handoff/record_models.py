@@ -133,6 +133,7 @@ class AccountRow(Base):
     role: Mapped[str] = mapped_column(String(16))
     languages: Mapped[dict[str, Any]]  # {"desks": ["zh", "en"]}
     password_hash: Mapped[str] = mapped_column(String(256))
+    unit: Mapped[str] = mapped_column(String(64), default="hq")  # the unit the handler works in (ORG_FILE)
     disabled: Mapped[bool] = mapped_column(Boolean, default=False)
     revision: Mapped[int] = mapped_column(Integer, default=1)
     epoch: Mapped[int] = mapped_column(Integer, default=1)
@@ -152,3 +153,16 @@ class AccountEventRow(Base):
     action: Mapped[str] = mapped_column(String(32))
     target: Mapped[str] = mapped_column(String(64))
     detail: Mapped[dict[str, Any]]  # {"before": {...}, "after": {...}}
+
+
+class CannedReplyRow(Base):
+    """An answer template supervisors approved, for handlers to start from (checked for forbidden phrases)."""
+
+    __tablename__ = "canned_replies"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    language: Mapped[str] = mapped_column(String(8))
+    title: Mapped[str] = mapped_column(String(200))
+    text: Mapped[str] = mapped_column(Text)
+    by: Mapped[str] = mapped_column(String(64))
+    at: Mapped[datetime]

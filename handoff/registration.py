@@ -27,6 +27,7 @@ PRODUCTS = ("brokerage_account", "online_trading", "margin_trading", "funds_weal
             "bank_securities_transfer", "fees_commissions", "dividends_corporate_actions", "branch_service", "other")
 PHONE_REGION = "CN"  # a number without a country code is a mainland number, as the bot reads it
 LATE_AFTER = timedelta(hours=1)  # a received_at further back than this needs a reason
+OLDEST = timedelta(days=366)  # further back is not a late registration but a new complaint about an old matter
 MAX_TEXT = 10_000
 MAX_SCAN_BYTES = 700 * 1024  # a scanned letter or form, within the API's 1 MB body
 
@@ -59,6 +60,9 @@ def registration(body: dict[str, Any], org: Org, now: datetime, zone: str = "Asi
     received_at = _moment(body.get("received_at"), "received_at", zone) or now
     if received_at > now + timedelta(minutes=1):
         raise InvalidField("received_at", "is in the future")
+    if received_at < now - OLDEST:
+        raise InvalidField("received_at", "is more than a year ago: register it as received today, and say in the "
+                                          "description when it first came in")
     late_reason = _text(body, "late_reason")
     if received_at < now - LATE_AFTER and not late_reason:
         raise InvalidField("late_reason", "a complaint received earlier than now needs the reason it is "

@@ -13,6 +13,7 @@ from redis.asyncio import Redis
 from gateway.alerts import SupervisorAlerts
 from gateway.events import DeskEvents
 from handoff.cases import CaseStore
+from handoff.lifecycle import Role
 
 
 @pytest.fixture
@@ -81,7 +82,9 @@ async def test_an_answered_case_raises_no_deadline_alert(redis: Redis, webhook: 
         record["status"] = "answered"
         return "answered"
 
-    await cases.change(case["id"], actor="ann", action="resolve", allowed_from=("queued",), mutate=answered)
+    await cases.change(case["id"], actor="ann", action="claim", role=Role.AGENT,
+                       mutate=lambda record: record.update(assignee="ann") or "claimed by ann")
+    await cases.change(case["id"], actor="ann", action="resolve", mutate=answered, role=Role.AGENT)
     async with aiohttp.ClientSession() as http:
         alerts = SupervisorAlerts(redis, http, DeskEvents(redis), str(webhook.make_url("/alerts")))
         assert await alerts.check_deadlines(cases, now=datetime.now(UTC) + timedelta(days=30)) == []

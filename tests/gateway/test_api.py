@@ -133,6 +133,14 @@ async def test_the_openapi_document_lists_exactly_the_routes_served(client: Any)
     assert documented == api_routes(client)
 
 
+def concrete(path: str, case_id: str) -> str:
+    """A route's path with a value for each of its parameters."""
+    values = {"{case_id}": case_id, "{name}": "ann", "{sha256}": "0" * 64, "{reply_id}": "1"}
+    for name, value in values.items():
+        path = path.replace(name, value)
+    return path
+
+
 OPEN_ROUTES = {("post", "/api/login"), ("get", "/api/openapi.json")}
 
 
@@ -140,7 +148,7 @@ async def test_every_route_without_a_session_gets_401(client: Any) -> None:
     for method, path in api_routes(client):
         if (method, path) in OPEN_ROUTES or path == "/api/logout":
             continue
-        path = path.replace("{case_id}", "C-000000-AAAA").replace("{name}", "ann").replace("{sha256}", "0" * 64)
+        path = concrete(path, "C-000000-AAAA")
         response = await client.request(method, path, json={})
         assert response.status == 401, (method, path, response.status)
         assert (await response.json())["error"]
@@ -157,7 +165,7 @@ async def test_a_cookie_session_without_its_csrf_token_gets_403_and_changes_noth
     for method, path in api_routes(client):
         if method not in ("post", "patch") or (method, path) in OPEN_ROUTES:
             continue
-        path = path.replace("{case_id}", case_id).replace("{name}", "ann").replace("{sha256}", "0" * 64)
+        path = concrete(path, case_id)
         response = await client.request(method, path,
                                         json={"text": "x"}, headers={"X-CSRF-Token": "forged"})
         assert response.status == 403, (path, response.status)

@@ -98,6 +98,7 @@ async def test_a_letter_with_a_scan_keeps_the_scan_on_the_case(client: Any) -> N
     ({"received_at": (datetime.now(UTC) + timedelta(days=2)).isoformat()}, "received_at"),
     ({"received_at": (datetime.now(UTC) - timedelta(days=2)).isoformat()}, "late_reason"),
     ({"received_at": "last Tuesday"}, "received_at"),
+    ({"received_at": "0003-07-23T09:52:53Z", "late_reason": "found in a drawer"}, "received_at"),
     ({"channel": "carrier_pigeon"}, "channel"),
     ({"unit": "atlantis"}, "unit"),
     ({"language": "fr"}, "language"),

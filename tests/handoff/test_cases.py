@@ -11,6 +11,7 @@ from redis.asyncio import Redis
 
 from handoff.cases import Case, CaseConflict, CaseStore
 from handoff.ids import is_case_id
+from handoff.lifecycle import Role
 from handoff.risk import grade
 from handoff.sla import SlaPolicy
 
@@ -40,9 +41,9 @@ async def test_every_change_is_an_audit_event_and_a_refused_one_changes_nothing(
         c["status"] = "closed"
         return "done"
 
-    await cases.change(case["id"], actor="sue", action="close", allowed_from=("queued",), mutate=close)
+    await cases.change(case["id"], actor="sue", action="close", mutate=close, role=Role.SUPERVISOR)
     with pytest.raises(CaseConflict):
-        await cases.change(case["id"], actor="bob", action="close", allowed_from=("queued",), mutate=close)
+        await cases.change(case["id"], actor="bob", action="close", mutate=close, role=Role.SUPERVISOR)
     after = await cases.get(case["id"])
     assert [(e["actor"], e["action"], e["before"], e["after"]) for e in after["events"]] == [
         ("bot", "created", None, "queued"), ("sue", "close", "queued", "closed")]

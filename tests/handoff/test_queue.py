@@ -10,6 +10,7 @@ import pytest
 from redis.asyncio import Redis
 
 from handoff.cases import Case, CaseConflict, CaseStore
+from handoff.lifecycle import Role
 from handoff.queue import CLAIMS_KEY, GROUP, LEGACY_STREAM_KEY, AgentQueue, stream_key
 
 _conversations = itertools.count()
@@ -34,7 +35,7 @@ async def new_case(
             record["priority"] = priority
             return f"priority set to {priority}"
 
-        case = await cases.change(case["id"], actor="test", action="triage", allowed_from=("queued",),
+        case = await cases.change(case["id"], actor="test", action="triage",
                                   mutate=triage)
     await queue.enqueue(case["id"])
     return case
@@ -175,7 +176,7 @@ async def test_a_finished_case_is_not_reclaimed(desk: tuple[CaseStore, AgentQueu
         record["status"] = "closed"
         return "closed by ann"
 
-    await cases.change(case["id"], actor="ann", action="close", allowed_from=("claimed",), mutate=close)
+    await cases.change(case["id"], actor="ann", action="close", mutate=close, role=Role.AGENT)
     await redis.zadd(CLAIMS_KEY, {case["id"]: time.time() - 61})  # finished() never came
     assert await queue.reclaim_abandoned() == []
     assert (await cases.get(case["id"]))["status"] == "closed"
@@ -293,7 +294,7 @@ async def test_enqueueing_again_after_triage_moves_the_case_to_its_new_lane(
         record["priority"] = "urgent"
         return "escalated"
 
-    await cases.change(case["id"], actor="sue", action="triage", allowed_from=("queued",), mutate=escalate)
+    await cases.change(case["id"], actor="sue", action="triage", mutate=escalate, role=Role.SUPERVISOR)
     await queue.enqueue(case["id"])
     view = await queue.waiting()
     assert [(e["id"], e["priority"]) for e in view] == [(case["id"], "urgent"), (first["id"], "normal")]

@@ -21,6 +21,7 @@ from sqlalchemy import Connection, Table, func, inspect, select, text
 
 from gateway.settings import Settings
 from handoff.cases import PENDING_KEY, Case, CaseNotFound, CaseStore
+from handoff.lifecycle import Role
 from handoff.queue import CLAIMS_KEY, AgentQueue
 from handoff.record import (
     CASES,
@@ -86,7 +87,7 @@ async def resolve(cases: CaseStore, queue: AgentQueue, case_id: str, agent: str 
     await queue.claim(case_id, agent)
     await cases.add_message(case_id, {"at": datetime.now(UTC).isoformat(), "from": "agent", "agent": agent,
                                       "channel": "webchat", "text": "We refund the second fee"})
-    await cases.change(case_id, actor=agent, action="resolve", allowed_from=("claimed",),
+    await cases.change(case_id, actor=agent, action="resolve", role=Role.AGENT,
                        mutate=setter(status="answered", resolution={"summary": "refund", "outcome": "upheld",
                                                                     "by": agent}))
     await queue.finished(case_id, agent)
@@ -95,7 +96,7 @@ async def resolve(cases: CaseStore, queue: AgentQueue, case_id: str, agent: str 
 async def rate(cases: CaseStore, case_id: str, score: int) -> None:
     after = "reopened" if score <= 2 else "closed"
     extra = {"assignee": None} if after == "reopened" else {}
-    await cases.change(case_id, actor="customer", action="satisfaction", allowed_from=("answered",),
+    await cases.change(case_id, actor="customer", action="satisfaction", role=Role.CUSTOMER,
                        mutate=setter(status=after, satisfaction={"score": score, "at": datetime.now(UTC).isoformat()},
                                      **extra))
 
@@ -132,8 +133,8 @@ def differences(connection: Connection) -> list[Any]:
 
 
 async def test_migrations_create_the_models_tables_and_running_them_again_changes_nothing(record_url: str) -> None:
-    assert await migrate(record_url) == "0004"
-    assert await migrate(record_url) == "0004"
+    assert await migrate(record_url) == "0005"
+    assert await migrate(record_url) == "0005"
     engine = record_engine(record_url)
     try:
         async with engine.connect() as connection:
@@ -376,7 +377,7 @@ async def test_the_record_commands_migrate_rebuild_and_purge(
         assert done.returncode == 0, done.stderr
         return done.stdout
 
-    assert "is at revision 0004" in run("migrate")
+    assert "is at revision 0005" in run("migrate")
     async with CaseRecord(record_url) as record:
         await record.save(forged_case("C-ANCIENT", years_before(datetime.now(UTC), 7), "closed"))
         await record.save(forged_case("C-WAITING", datetime.now(UTC), "queued"))
