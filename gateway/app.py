@@ -135,7 +135,8 @@ async def services_ctx(app: web.Application) -> AsyncIterator[None]:
     record = CaseRecord(settings.record_url)
     await record.open()  # migrates first: a fresh machine, or a new release, just works
     app[keys.RECORD], app[records_api.RECORD_ENGINE] = record, record.engine
-    cases = CaseStore(redis, SlaPolicy.preset(settings.sla_policy), risk, record=record)
+    cases = CaseStore(redis, SlaPolicy.preset(settings.sla_policy), risk, record=record,
+                      route=app[keys.ORG].department_for)
     units = tuple(app[keys.ORG].units)
     queue = AgentQueue(redis, cases, claim_timeout=settings.claim_timeout, units=units)
     await queue.ensure_group()

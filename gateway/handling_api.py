@@ -30,6 +30,7 @@ def routes() -> list[web.AbstractRouteDef]:
     return [
         web.post(f"{CASE}/notes", note),
         web.post(f"{CASE}/findings", findings),
+        web.post(f"{CASE}/classify", classify),
         web.post(f"{CASE}/propose", propose),
         web.post(f"{CASE}/approve", approve),
         web.post(f"{CASE}/return", return_plan),
@@ -53,6 +54,18 @@ async def findings(request: web.Request) -> web.Response:
     body = await json_body(request, "text")
     case_id = await _desk_case(request, agent)
     return _shown(request, await request.app[DESK].findings(_staff(agent), case_id, body["text"]))
+
+
+async def classify(request: web.Request) -> web.Response:
+    """The complaint's nature (服务环境, 服务产品, 服务态度, 服务流程, other) and its responsible department."""
+    agent = await current_agent(request)
+    body = await json_body(request, optional=("nature", "department"))
+    case_id = await _desk_case(request, agent)
+    nature, department = body.get("nature"), body.get("department")
+    if (nature is not None and not isinstance(nature, str)) or (department is not None and
+                                                                 not isinstance(department, str)):
+        return error(422, "'nature' and 'department' are text")
+    return _shown(request, await request.app[DESK].classify(_staff(agent), case_id, nature, department))
 
 
 async def propose(request: web.Request) -> web.Response:

@@ -134,6 +134,8 @@ SPEC: dict[str, Any] = {
                     "language": {"type": "string", "enum": ["zh", "en"]},
                     "status": {"type": "string", "enum": list(STATUSES)},
                     "department": _NULLABLE_TEXT,
+                    "nature": {"type": ["string", "null"], "enum": ["service_environment", "product", "attitude",
+                                                                     "process", "other", None]},
                     "notes": {"type": "array", "items": _ENTRY},
                     "findings": {"type": "array", "items": _ENTRY},
                     "proposal": {"type": ["object", "null"]},
@@ -282,6 +284,12 @@ SPEC: dict[str, Any] = {
         "/api/cases/{case_id}/findings": _case_action(
             "What the investigation established (the holder)",
             {"type": "object", "required": ["text"], "properties": {"text": _TEXT}}),
+        "/api/cases/{case_id}/classify": _case_action(
+            "Set the complaint's nature and its responsible department (a unit)",
+            {"type": "object", "minProperties": 1, "properties": {
+                "nature": {"type": "string", "enum": ["service_environment", "product", "attitude", "process",
+                                                      "other"]},
+                "department": _TEXT}}),
         "/api/cases/{case_id}/propose": _case_action(
             "The handling plan: sent at once where APPROVAL_POLICY needs no approval, else awaiting_approval; a "
             "forbidden phrase in the answer is 422", _PLAN),

@@ -33,6 +33,7 @@ from redis.exceptions import WatchError
 from handoff import risk as risk_rules
 from handoff.ids import new_case_id
 from handoff.lifecycle import OPEN, TRANSITIONS, Role, Status, Transition
+from handoff.nature import guess_nature
 from handoff.sla import SlaPolicy
 
 if TYPE_CHECKING:
@@ -149,11 +150,13 @@ class CaseStore:
         sla: SlaPolicy | None = None,
         risk: risk_rules.RiskRules | None = None,
         record: CaseRecord | None = None,
+        route: Callable[[Case], str | None] | None = None,
     ) -> None:
         self._redis = redis
         self._sla = sla or SlaPolicy()
         self._risk = risk or risk_rules.default_rules()
         self._record = record
+        self._route = route
         self._push_once = redis.register_script(PUSH_ONCE)
         # One write to the record at a time per case, each reading Redis afresh: the last write is the newest.
         self._record_locks: weakref.WeakValueDictionary[str, asyncio.Lock] = weakref.WeakValueDictionary()
@@ -226,6 +229,8 @@ class CaseStore:
             "created_at": created.isoformat(),
             "updated_at": created.isoformat(),
         }
+        case["department"] = self._route(case) if self._route else None
+        case["nature"] = guess_nature(_said(case, messages), told.get("product"))
         contacts = _contacts(case["customer"])
         repeat = await self._complained_recently(contacts, created)
         assessed = self._risk.grade(_customer_text(case, messages), tuple(risk_flags), repeat=repeat)
@@ -493,9 +498,12 @@ def _event(actor: str, action: str, before: str | None, after: str, detail: str 
     return {"at": _now(), "actor": actor, "action": action, "before": before, "after": after, "detail": detail}
 
 
+def _said(case: Case, messages: list[dict[str, Any]]) -> list[str]:
+    return [*(m["text"] for m in messages if m.get("from") == "customer"), case["complaint"].get("description") or ""]
+
+
 def _customer_text(case: Case, messages: list[dict[str, Any]]) -> str:
-    said = [m["text"] for m in messages if m.get("from") == "customer"]
-    return "\n".join([*said, case["complaint"].get("description") or ""])
+    return "\n".join(_said(case, messages))
 
 
 def case_files(case: Case) -> list[tuple[str, dict[str, Any]]]:

@@ -1,6 +1,6 @@
 """The complaint desk's verbs: what a handler or supervisor does to a case, each one audited.
 
-claim, release, reassign, note, findings, propose, approve, return, escalate, reply, resolve, close. The API
+claim, release, reassign, note, findings, classify, propose, approve, return, escalate, reply, resolve, close. The API
 authenticates, checks the case is on the person's desks, calls one verb and reports what it returns. The
 transitions table (handoff.lifecycle) says which statuses and roles allow each verb; the rules of handling are
 here:
@@ -25,6 +25,7 @@ from typing import Any, Protocol
 
 from handoff.cases import OUTCOMES, Case, CaseConflict, CaseError, CaseForbidden, CaseStore
 from handoff.lifecycle import SUPERVISORS, Role, Status
+from handoff.nature import NATURES
 from handoff.org import Org
 from handoff.queue import AgentQueue
 from handoff.wording import forbidden_in
@@ -147,6 +148,32 @@ class Desk:
             return f"findings by {who.name}"
 
         return await self._change(who, case_id, "findings", add, "findings")
+
+    async def classify(self, who: Staff, case_id: str, nature: str | None, department: str | None) -> Case:
+        """The handler says what kind of complaint it is (nature) and who handles it (department)."""
+        if nature is not None and nature not in NATURES:
+            raise CaseError(f"'nature': one of {', '.join(NATURES)}")
+        if department is not None and department not in self._org:
+            raise CaseError(f"'department': no unit {department!r} (GET /api/units lists them)")
+        if nature is None and department is None:
+            raise CaseError("give a 'nature' or a 'department'")
+        moved: list[bool] = []
+
+        def set_kind(case: Case) -> str:
+            said = []
+            if nature is not None:
+                said.append(f"nature {case.get('nature')} → {nature}")
+                case["nature"] = nature
+            if department is not None and department != case.get("department"):
+                said.append(f"department {case.get('department') or case.get('unit')} → {department}")
+                case["department"] = department
+                moved.append(case["status"] in (Status.QUEUED, Status.REOPENED))
+            return f"classified by {who.name}: " + "; ".join(said)
+
+        case = await self._change(who, case_id, "triage", set_kind, "classified")
+        if moved and moved[0]:
+            await self._queue.enqueue(case_id)  # it waits in its new department's queue
+        return case
 
     # -- the answer --------------------------------------------------------------------------------------
 

@@ -13,8 +13,22 @@ The file is TOML, one ``[[units]]`` table per unit::
     kind = "branch"
     parent = "hq"
 
+Routing rules (``[[routing]]``, first match wins) set a case's responsible ``department``: by its product,
+its channel, words in what the customer said, or the unit that received it::
+
+    [[routing]]
+    products = ["margin_trading"]          # any of these products
+    department = "margin-desk"
+
+    [[routing]]
+    keywords = ["营业部", "branch"]          # any of these words in the complaint
+    units = ["sh-pudong"]                   # and received by one of these units
+    department = "sh-pudong"
+
+A rule with several conditions needs them all. A case no rule takes is handled where it was received.
+
 Without the file there is one unit, ``hq``. A file that cannot be used (an unknown kind or parent, a repeated
-id, a cycle, not exactly one head office) is refused at start with the reason.
+id, a cycle, not exactly one head office, a rule naming no unit) is refused at start with the reason.
 """
 
 from __future__ import annotations
@@ -48,8 +62,30 @@ HEAD_OFFICE = Unit("hq", "总部", "Head office", "hq")
 
 
 @dataclass(frozen=True, slots=True)
+class Rule:
+    department: str
+    products: frozenset[str] = frozenset()
+    channels: frozenset[str] = frozenset()
+    keywords: tuple[str, ...] = ()
+    units: frozenset[str] = frozenset()
+
+    def takes(self, case: dict[str, Any]) -> bool:
+        complaint = case.get("complaint") or {}
+        text = " ".join(str(complaint.get(k) or "") for k in ("description", "place", "people_involved")).lower()
+        return ((not self.products or complaint.get("product") in self.products)
+                and (not self.channels or case.get("channel") in self.channels)
+                and (not self.keywords or any(word.lower() in text for word in self.keywords))
+                and (not self.units or case.get("unit") in self.units))
+
+
+@dataclass(frozen=True, slots=True)
 class Org:
     units: dict[str, Unit]
+    routing: tuple[Rule, ...] = ()
+
+    def department_for(self, case: dict[str, Any]) -> str | None:
+        """The responsible department the first rule that takes the case names; None: where it was received."""
+        return next((rule.department for rule in self.routing if rule.takes(case)), None)
 
     def __contains__(self, unit_id: object) -> bool:
         return unit_id in self.units
@@ -87,7 +123,21 @@ def load_org(path: Path | str | None) -> Org:
             raise OrgError(f"ORG_FILE: unit {unit.id!r} appears twice")
         units[unit.id] = unit
     _check(units)
-    return Org(units)
+    return Org(units, tuple(_rule(entry, units) for entry in data.get("routing") or []))
+
+
+def _rule(entry: Any, units: dict[str, Unit]) -> Rule:
+    if not isinstance(entry, dict) or entry.get("department") not in units:
+        raise OrgError(f"ORG_FILE: a [[routing]] rule names department {entry.get('department')!r}, not a unit"
+                       if isinstance(entry, dict) else "ORG_FILE: [[routing]] entries are tables")
+    for name in ("products", "channels", "keywords", "units"):
+        if not isinstance(entry.get(name, []), list):
+            raise OrgError(f"ORG_FILE: a [[routing]] rule's {name} is a list")
+    unknown = [u for u in entry.get("units", []) if u not in units]
+    if unknown:
+        raise OrgError(f"ORG_FILE: a [[routing]] rule names units {unknown}, which are not units")
+    return Rule(str(entry["department"]), frozenset(entry.get("products", [])), frozenset(entry.get("channels", [])),
+                tuple(str(w) for w in entry.get("keywords", [])), frozenset(entry.get("units", [])))
 
 
 def _unit(entry: Any) -> Unit:

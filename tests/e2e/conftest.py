@@ -12,6 +12,7 @@ import secrets
 import shutil
 import subprocess
 import sys
+import tempfile
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -54,8 +55,14 @@ class Gateway:
                 self.process.kill()
 
 
+# One system of record for every gateway and CLI run of the session, as replicas of a deployment share one
+# DATABASE_URL: an account the CLI makes is the one the gateways list.
+SHARED_RECORD = Path(tempfile.mkdtemp(prefix="cg-e2e-record-")) / "record.db"
+
+
 def gateway_env(redis_url: str, rasa_url: str, data_dir: Path, **extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if k not in ("REDIS_URL", "RASA_URL", "PORT", "HOST")}
+    env.setdefault("DATABASE_URL", f"sqlite+aiosqlite:///{SHARED_RECORD}")
     env.update(REDIS_URL=redis_url, RASA_URL=rasa_url, DATA_DIR=str(data_dir), HOST="127.0.0.1",
                LOG_LEVEL="INFO", **extra)
     return env

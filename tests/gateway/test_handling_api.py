@@ -225,3 +225,26 @@ async def test_with_no_approval_needed_a_plan_reaches_the_customer_at_once(aioht
     assert case["status"] == "answered" and case["resolution"]["outcome"] == "upheld"
     heard = await chat.expect(lambda f: f["type"] == "message" and f["from"] == "agent")
     assert heard["text"] == plan["answer"]
+
+
+async def test_routing_rules_set_the_department_and_the_handler_classifies_the_complaint(
+    aiohttp_client: Any, settings: Settings, tmp_path: Path
+) -> None:
+    org = tmp_path / "org.toml"
+    org.write_text(ORG + '\n[[routing]]\nproducts = ["margin_trading"]\ndepartment = "bj"\n', encoding="utf-8")
+    app = create_app(replace(settings, org_file=str(org)))
+    client = await aiohttp_client(app)
+    await app[keys.AGENTS].add("hqs", PASSWORD, "supervisor")
+    await app[keys.AGENTS].add("bei", PASSWORD, "agent", unit="bj")
+    hqs, bei = await login(client, "hqs"), await login(client, "bei")
+    body = {"channel": "phone", "language": "zh", "unit": "sh", "customer": {"name": "王强", "phone": "13912345678"},
+            "complaint": {"description": "两融账户被强制平仓，客户经理态度很差", "product": "margin_trading"}}
+    case = await (await client.post("/api/cases", json=body, headers=hqs)).json()
+    assert case["unit"] == "sh" and case["department"] == "bj", "received in Shanghai, handled by the margin desk"
+    assert case["nature"] == "attitude", "guessed from the customer's words"
+    assert (await (await client.post("/api/cases/next", headers=bei)).json())["id"] == case["id"]
+    classified = await client.post(f"/api/cases/{case['id']}/classify", json={"nature": "process"}, headers=bei)
+    assert (await classified.json())["nature"] == "process"
+    assert (await classified.json())["events"][-1]["action"] == "triage"
+    bad = await client.post(f"/api/cases/{case['id']}/classify", json={"nature": "weather"}, headers=bei)
+    assert bad.status == 422
