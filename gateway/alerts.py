@@ -63,6 +63,23 @@ class SupervisorAlerts:
         if self._webhook_url:
             await self._post(alert)
 
+    async def about_unit(self, kind: str, unit: str, detail: str, *, mark: str, ttl: int = MARK_SECONDS,
+                         extra: dict[str, Any] | None = None) -> bool:
+        """An alert for the supervisors of ``unit`` (and above) about no single case: a unit's register not
+        produced (``register_missing``), a hot spot of complaints (``hotspot``). Once per ``mark`` for ``ttl``
+        seconds; False if it went out before."""
+        key = f"cg:alerted:unit:{mark}"
+        if not await self._redis.set(key, "1", nx=True, ex=ttl):
+            return False
+        alert = {"type": "alert", "kind": kind, "case_id": None, "unit": unit, "detail": detail,
+                 "at": datetime.now(UTC).isoformat(), **(extra or {})}
+        log.warning("supervisor alert %s for unit %s: %s", kind, unit, detail)
+        await self._events.publish_alert(alert)
+        if self._webhook_url and not await self._post(alert):
+            await self._redis.delete(key)
+            return False
+        return True
+
     async def high_risk(self, case: Case) -> None:
         if case["risk"]["grade"] == "high":
             await self.raise_once(case, "high_risk", "; ".join(case["risk"]["reasons"]))
