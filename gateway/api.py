@@ -261,12 +261,25 @@ async def list_cases(request: web.Request) -> web.Response:
     if risk and risk not in ("high", "medium", "low"):
         return error(400, "risk must be high, medium or low")
     unit, department = request.query.get("unit") or None, request.query.get("department") or None
+    due = request.query.get("due") or None
+    if due not in (None, "return_visit", "follow_up"):
+        return error(400, "due must be return_visit or follow_up")
     cases = await request.app[keys.CASES].list(status=status, risk=risk)
     now = datetime.now(UTC)
     soon = _due_soon(request)
     shown = [public(c, now, soon) for c in cases if _visible(request, agent, c)
-             and (unit is None or c.get("unit") == unit) and (department is None or c.get("department") == department)]
+             and (unit is None or c.get("unit") == unit) and (department is None or c.get("department") == department)
+             and (due is None or _is_due(c, due, now))]
     return web.json_response({"cases": shown})
+
+
+def _is_due(case: Case, what: str, now: datetime) -> bool:
+    """A return visit due (an answered case), or a follow-up date reached (an open case)."""
+    if what == "return_visit":
+        when = str((case.get("return_visit") or {}).get("due") or "")
+        return case["status"] == "answered" and bool(when) and datetime.fromisoformat(when) <= now
+    on = str((case.get("follow_up") or {}).get("on") or "")
+    return case["status"] != "closed" and bool(on) and on <= now.date().isoformat()
 
 
 REGISTRATION_FIELDS = ("channel", "language", "unit", "received_at", "late_reason", "customer", "complaint",

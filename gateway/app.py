@@ -38,7 +38,7 @@ from gateway.router import Router
 from gateway.settings import Settings
 from gateway.store import open_redis
 from handoff.cases import CaseStore
-from handoff.desk import CannotReach, Desk
+from handoff.desk import AfterAnswer, CannotReach, Desk
 from handoff.org import load_org
 from handoff.queue import AgentQueue
 from handoff.record import CaseRecord
@@ -150,15 +150,19 @@ async def services_ctx(app: web.Application) -> AsyncIterator[None]:
     app[keys.ALERTS] = alerts
     app[keys.AGENTS] = Agents(redis, record.engine, settings.token_ttl, settings.login_lockout,
                               notify=alerts.about_account, units=units)
-    app[api.DESK] = Desk(cases, queue, RouterOutbox(router), events, alerts, app[keys.ORG],
-                         settings.approval_policy)
+    after = AfterAnswer(settings.return_visit_days, settings.return_visit_attempts,
+                        {"zh": settings.mediation_text_zh, "en": settings.mediation_text_en},
+                        SlaPolicy.preset(settings.sla_policy))
+    app[api.DESK] = router.ratings = Desk(cases, queue, RouterOutbox(router), events, alerts, app[keys.ORG],
+                                          settings.approval_policy, after)
     await app[keys.AGENTS].restore_working_copies()
     _announce_channels(app[CHANNELS])
     async with contextlib.AsyncExitStack() as stack:
         for channel in app[CHANNELS].values():
             await stack.enter_async_context(channel.running(redis, router))
         background = [asyncio.create_task(_sweep_forever(router, queue, cases)),
-                      asyncio.create_task(_watch_deadlines(alerts, cases, settings.deadline_check_seconds))]
+                      asyncio.create_task(_watch_deadlines(alerts, cases, app[api.DESK],
+                                                           settings.deadline_check_seconds))]
         try:
             yield
         finally:
@@ -189,6 +193,15 @@ class RouterOutbox:
     async def ask_satisfaction(self, case: dict[str, Any]) -> None:
         await self._router.ask_satisfaction(case)
 
+    async def tell(self, case: dict[str, Any], text: str) -> None:
+        try:
+            await self._router.tell(case, text)
+        except CannotDeliver as exc:
+            raise CannotReach(str(exc)) from exc
+
+    def can_survey(self, case: dict[str, Any]) -> bool:
+        return self._router.can_survey(case)
+
 
 async def _sweep_forever(router: Router, queue: AgentQueue, cases: CaseStore) -> None:
     """Resume conversations a dead gateway left mid-way, put intakes left silent on the record as incomplete
@@ -205,11 +218,13 @@ async def _sweep_forever(router: Router, queue: AgentQueue, cases: CaseStore) ->
         await asyncio.sleep(SWEEP_SECONDS)
 
 
-async def _watch_deadlines(alerts: SupervisorAlerts, cases: CaseStore, every: float) -> None:
-    """Alert supervisors when an unanswered case comes close to its deadline, and when it passes it."""
+async def _watch_deadlines(alerts: SupervisorAlerts, cases: CaseStore, desk: Desk, every: float) -> None:
+    """Alert supervisors when an unanswered case comes close to a deadline, and when it passes it; ask again, or
+    alert, when an answered case's return visit is due."""
     while True:
         try:
             await alerts.check_deadlines(cases)
+            await desk.sweep_return_visits()
         except RedisError:
             log.warning("deadline check skipped: Redis unavailable")
         await asyncio.sleep(every)

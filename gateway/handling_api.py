@@ -17,7 +17,7 @@ from sqlalchemy import delete, insert, select
 from gateway import keys
 from gateway.api import DESK, _desk_case, _shown, _staff, current_agent, error, json_body
 from handoff.cases import CaseError
-from handoff.desk import Plan
+from handoff.desk import Plan, Visit
 from handoff.record_models import Base
 from handoff.wording import forbidden_in
 
@@ -35,6 +35,8 @@ def routes() -> list[web.AbstractRouteDef]:
         web.post(f"{CASE}/approve", approve),
         web.post(f"{CASE}/return", return_plan),
         web.post(f"{CASE}/escalate", escalate),
+        web.post(f"{CASE}/return-visit", return_visit),
+        web.post(f"{CASE}/follow-up", follow_up),
         web.get("/api/canned-replies", list_canned),
         web.post("/api/canned-replies", add_canned),
         web.delete("/api/canned-replies/{reply_id:[0-9]{1,9}}", remove_canned),
@@ -95,6 +97,24 @@ async def escalate(request: web.Request) -> web.Response:
     case_id = await _desk_case(request, agent)
     return _shown(request, await request.app[DESK].escalate(_staff(agent), case_id, body["to"].strip(),
                                                             body["reason"]))
+
+
+async def return_visit(request: web.Request) -> web.Response:
+    """The handler logs a return visit: when, how, reached or not, the score, whether the measures were carried
+    out, a note."""
+    agent = await current_agent(request)
+    body = await json_body(request, optional=("at", "method", "reached", "score", "measures_verified", "note"))
+    visit = Visit.from_body(body, datetime.now(UTC))
+    case_id = await _desk_case(request, agent)
+    return _shown(request, await request.app[DESK].return_visit(_staff(agent), case_id, visit))
+
+
+async def follow_up(request: web.Request) -> web.Response:
+    """A date to come back to the case; ``GET /api/cases?due=follow_up`` lists those due."""
+    agent = await current_agent(request)
+    body = await json_body(request, "on", optional=("note",))
+    case_id = await _desk_case(request, agent)
+    return _shown(request, await request.app[DESK].follow_up(_staff(agent), case_id, body["on"], body.get("note")))
 
 
 async def list_canned(request: web.Request) -> web.Response:

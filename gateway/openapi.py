@@ -241,6 +241,9 @@ SPEC: dict[str, Any] = {
             "parameters": [
                 {"name": "status", "in": "query", "schema": {"type": "string", "enum": list(STATUSES)}},
                 {"name": "risk", "in": "query", "schema": {"type": "string", "enum": ["high", "medium", "low"]}},
+                {"name": "unit", "in": "query", "schema": {"type": "string"}},
+                {"name": "department", "in": "query", "schema": {"type": "string"}},
+                {"name": "due", "in": "query", "schema": {"type": "string", "enum": ["return_visit", "follow_up"]}},
             ],
             "responses": {"200": _json({"type": "object", "properties": {
                 "cases": {"type": "array", "items": _ref("Case")}}}, "The cases on the agent's desks"),
@@ -301,6 +304,21 @@ SPEC: dict[str, Any] = {
         "/api/cases/{case_id}/escalate": _case_action(
             "Move the case to a higher unit's queue with the reason; its supervisors are alerted",
             {"type": "object", "required": ["to", "reason"], "properties": {"to": _TEXT, "reason": _TEXT}}),
+        "/api/cases/{case_id}/return-visit": _case_action(
+            "Log a return visit (回访): a satisfied customer closes the case, one not reached is tried again (then "
+            "closed as not reached), a low score or measures not carried out reopens it to its handler",
+            {"type": "object", "required": ["method", "reached"], "properties": {
+                "at": {"type": ["string", "null"], "format": "date-time"},
+                "method": {"type": "string", "enum": ["phone", "sms", "email", "webchat", "visit", "letter", "other"]},
+                "reached": {"type": "boolean"},
+                "score": {"type": ["integer", "null"], "minimum": 1, "maximum": 5},
+                "measures_verified": {"type": ["boolean", "null"]},
+                "note": {"type": ["string", "null"], "maxLength": 10_000, "pattern": r"^[^\x00]*$"}}}),
+        "/api/cases/{case_id}/follow-up": _case_action(
+            "A date to come back to the case",
+            {"type": "object", "required": ["on"], "properties": {
+                "on": {"type": "string", "format": "date"},
+                "note": {"type": ["string", "null"], "maxLength": 10_000, "pattern": r"^[^\x00]*$"}}}),
         "/api/canned-replies": {
             "get": {"summary": "Approved answer templates", "parameters": [
                 {"name": "language", "in": "query", "schema": {"type": "string", "enum": ["zh", "en"]}}],

@@ -32,8 +32,8 @@ import time
 import unicodedata
 import uuid
 from collections.abc import Awaitable, Callable, Mapping
-from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any, Protocol
 
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
@@ -46,7 +46,6 @@ from gateway.language import detect, script
 from gateway.privacy import conversation_ref
 from gateway.rasa_client import BotReply, BotUnavailable, RasaClient, parse_reply
 from handoff.cases import PUSH_ONCE, Case, CaseNotFound, CaseStore
-from handoff.lifecycle import Role
 from handoff.queue import AgentQueue
 
 if TYPE_CHECKING:
@@ -124,6 +123,7 @@ class Router:
         # What was done while Redis was away, by the key that will record it: kept here until Redis has it.
         self._unsaved: dict[str, str] = {}
         self._intake_idle = intake_idle
+        self.ratings: Ratings | None = None  # the desk, which judges a customer's rating (set by the app)
         self._push_once = redis.register_script(PUSH_ONCE)
         self._release_lease = redis.register_script(_RELEASE_LEASE)
         self._unwatch_if_same = redis.register_script(_UNWATCH_IF_SAME)
@@ -578,28 +578,29 @@ class Router:
         await self._cases.change(case_id, actor="system", action="survey", mutate=mark)
 
     async def _record_satisfaction(self, message: InboundMessage, case: Case, score: int) -> None:
-        """The customer's 1-5: satisfied (3 and up) closes the case; dissatisfied reopens it for a handler."""
-        reopen = score <= 2
-
-        def rated(record: Case) -> str:
-            record["satisfaction"] = {"score": score, "at": datetime.now(UTC).isoformat()}
-            record["survey"] = "answered"
-            record["status"] = "reopened" if reopen else "closed"
-            if reopen:
-                record["assignee"] = None
-            return f"customer satisfaction {score}/5" + ("; reopened" if reopen else "")
-
-        updated = await self._cases.change(case["id"], actor="customer", action="satisfaction", mutate=rated,
-                                           role=Role.CUSTOMER)
-        if reopen:
-            await self._queue.enqueue(case["id"])
-        thanks = texts.satisfaction_thanks(case["language"], reopen)
+        """The customer's 1-5, judged as a return visit (handoff.desk): satisfied closes the case; dissatisfied
+        reopens it to its handler; dissatisfied again after a second answer, they hear about mediation."""
+        if self.ratings is None:
+            raise RuntimeError("no desk to judge the customer's rating")
+        updated, outcome = await self.ratings.customer_rated(case, score, message.channel)
+        thanks = texts.in_script(texts.satisfaction_thanks(case["language"], outcome in ("reopened", "referred")),
+                                 case.get("script"))
         out = OutboundMessage(message.channel, message.conversation_key, thanks, "system", case_id=case["id"],
                               case_status=updated["status"], in_reply_to=message.message_id)
         await self._deliver(out)
         await self._cases.add_message(case["id"], {"at": out.sent_at.isoformat(), "from": "system",
                                                    "channel": message.channel, "text": thanks})
-        await self._events.publish(case["id"], updated["status"], "satisfaction")
+
+    async def tell(self, case: Case, text: str) -> None:
+        """A word from the firm to the customer on their channel (mediation and arbitration), on the case."""
+        channel, key = self._reply_route(case)
+        out = OutboundMessage(channel, key, text, "system", case_id=case["id"], case_status=case["status"])
+        await self._deliver(out)
+        await self._cases.add_message(case["id"], {"at": out.sent_at.isoformat(), "from": "system",
+                                                   "channel": channel, "text": text})
+
+    def can_survey(self, case: Case) -> bool:
+        return _address(case)[0] in SURVEY_CHANNELS and _address(case)[0] in self._channels
 
     async def notify_status(self, case: Case) -> None:
         """Tell the customer their case changed status (the web chat shows it on the banner)."""
@@ -623,6 +624,10 @@ class Router:
         if adapter is None:
             raise CannotDeliver(f"the {out.channel} channel is off on this gateway")
         await adapter.send(out)
+
+
+class Ratings(Protocol):
+    async def customer_rated(self, case: Case, score: int, channel: str) -> tuple[Case, str]: ...
 
 
 def _bot_sender(message: InboundMessage, state: dict[str, str]) -> str:

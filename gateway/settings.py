@@ -130,6 +130,14 @@ class Settings:
     retention_years: int = _env("RETENTION_YEARS", 5, at_least=1)
     intake_idle_minutes: float = _positive("INTAKE_IDLE_MINUTES", 30.0)
     # Settings the design names for the handling steps to come: read and checked now, used by those steps.
+    return_visit_days: int = _positive("RETURN_VISIT_DAYS", 3)
+    return_visit_attempts: int = _positive("RETURN_VISIT_ATTEMPTS", 3)
+    mediation_text_zh: str = _env("MEDIATION_TEXT_ZH",
+                                  "如您对处理结果仍不满意，可以向中国证券业协会证券纠纷调解中心申请调解，"
+                                  "或依照合同约定申请仲裁，也可以依法向人民法院提起诉讼。")
+    mediation_text_en: str = _env("MEDIATION_TEXT_EN", "If you are still not satisfied, you may ask the Securities "
+                                                       "Association of China's dispute mediation centre to mediate, "
+                                                       "go to arbitration as your agreement provides, or go to court.")
     approval_policy: str = _env("APPROVAL_POLICY", "medium-and-up",
                                 choices=("none", "high-risk", "medium-and-up", "all"))
     org_file: str = _env("ORG_FILE", "", file=True)

@@ -19,8 +19,8 @@ here:
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
-from datetime import UTC, datetime
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
 from handoff.cases import OUTCOMES, Case, CaseConflict, CaseError, CaseForbidden, CaseStore
@@ -28,8 +28,11 @@ from handoff.lifecycle import SUPERVISORS, Role, Status
 from handoff.nature import NATURES
 from handoff.org import Org
 from handoff.queue import AgentQueue
+from handoff.sla import Period, SlaPolicy
 from handoff.wording import forbidden_in
 
+VISIT_METHODS = ("phone", "sms", "email", "webchat", "visit", "letter", "other")
+LOW_SCORE = 2  # a score of this or less is a dissatisfied customer
 APPROVAL_POLICIES = {"none": (), "high-risk": ("high",), "medium-and-up": ("medium", "high"),
                      "all": ("low", "medium", "high")}
 MAX_TEXT = 10_000
@@ -47,6 +50,10 @@ class Outbox(Protocol):
     async def notify_status(self, case: Case) -> None: ...
 
     async def ask_satisfaction(self, case: Case) -> None: ...
+
+    async def tell(self, case: Case, text: str) -> None: ...
+
+    def can_survey(self, case: Case) -> bool: ...
 
 
 class Events(Protocol):
@@ -96,9 +103,86 @@ class Plan:
                 "compensation": self.compensation, "responsible": self.responsible}
 
 
+@dataclass(frozen=True, slots=True)
+class Visit:
+    """A return visit (回访): when, how, whether the customer was reached, their score, whether the corrective
+    measures were found carried out, and a note."""
+
+    at: datetime
+    method: str
+    reached: bool
+    score: int | None = None
+    measures_verified: bool | None = None
+    note: str | None = None
+
+    @classmethod
+    def from_body(cls, body: dict[str, Any], now: datetime) -> Visit:
+        method = body.get("method")
+        if method not in VISIT_METHODS:
+            raise CaseError(f"'method': one of {', '.join(VISIT_METHODS)}")
+        reached, score, verified = body.get("reached"), body.get("score"), body.get("measures_verified")
+        if not isinstance(reached, bool):
+            raise CaseError("'reached': true or false")
+        if score is not None and (isinstance(score, bool) or score not in range(1, 6)):
+            raise CaseError("'score': 1 to 5, or null")
+        if verified is not None and not isinstance(verified, bool):
+            raise CaseError("'measures_verified': true, false or null")
+        if not reached and (score is not None or verified is not None):
+            raise CaseError("'score' and 'measures_verified' need a customer who was reached")
+        return cls(_moment(body.get("at"), now), str(method), reached, score, verified, _text(body.get("note"), "note"))
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"at": self.at.isoformat(), "method": self.method, "reached": self.reached, "score": self.score,
+                "measures_verified": self.measures_verified, "note": self.note}
+
+
+@dataclass(frozen=True, slots=True)
+class AfterAnswer:
+    """The firm's settings for what follows the answer."""
+
+    visit_after: int = 3  # working days after the answer the return visit is due
+    attempts: int = 3  # tries to reach the customer before the case closes as not reached
+    mediation: dict[str, str] = field(default_factory=lambda: {"zh": "", "en": ""})
+    sla: SlaPolicy = field(default_factory=SlaPolicy)
+
+    def visit_due(self, after: datetime, days: int | None = None) -> str:
+        return self.sla.after(after, Period(days or self.visit_after)).isoformat()
+
+
+def judge_visit(case: Case, visit: Visit, by: str, policy: AfterAnswer) -> str:
+    """What a return visit (or the customer's answer to the survey) means for the case, applied to it: closed
+    (satisfied, or not reached after the last try), the next try due, reopened to its handler (a low score, the
+    measures not carried out), or closed with a referral to mediation (dissatisfied after a second answer).
+    Returns the outcome: closed, not_reached, retry, reopened or referred."""
+    case.setdefault("return_visits", []).append({**visit.to_dict(), "by": by})
+    plan = case.get("return_visit") or {"due": None, "attempts": 0}
+    case["return_visit"] = plan
+    if not visit.reached:
+        plan["attempts"] = int(plan.get("attempts") or 0) + 1
+        if plan["attempts"] >= policy.attempts:
+            case["status"], case["closed_as"] = Status.CLOSED, "not_reached"
+            return "not_reached"
+        plan["due"] = policy.visit_due(visit.at, 1)
+        return "retry"
+    plan["due"] = None
+    if visit.score is not None:
+        case["satisfaction"] = {"score": visit.score, "at": visit.at.isoformat(), "via": visit.method}
+    if not ((visit.score is not None and visit.score <= LOW_SCORE) or visit.measures_verified is False):
+        case["status"], case["closed_as"] = Status.CLOSED, "satisfied"
+        return "closed"
+    if int(case.get("reopened") or 0) >= 1:
+        case["status"], case["closed_as"] = Status.CLOSED, "referred"
+        case["referral"] = {"at": visit.at.isoformat(), "to": "mediation_or_arbitration"}
+        return "referred"
+    case["reopened"] = int(case.get("reopened") or 0) + 1
+    case["status"] = Status.REOPENED
+    case["assignee"] = (case.get("resolution") or {}).get("by") or case.get("assignee")
+    return "reopened"
+
+
 class Desk:
     def __init__(self, cases: CaseStore, queue: AgentQueue, outbox: Outbox, events: Events, alerts: Alerts,
-                 org: Org, approval_policy: str = "medium-and-up") -> None:
+                 org: Org, approval_policy: str = "medium-and-up", after: AfterAnswer | None = None) -> None:
         self._cases = cases
         self._queue = queue
         self._outbox = outbox
@@ -106,6 +190,7 @@ class Desk:
         self._alerts = alerts
         self._org = org
         self._needs_approval = APPROVAL_POLICIES[approval_policy]
+        self._after = after or AfterAnswer()
 
     # -- who holds it ------------------------------------------------------------------------------------
 
@@ -190,6 +275,7 @@ class Desk:
             case["status"] = Status.AWAITING_APPROVAL if needs[0] else Status.ANSWERED
             if not needs[0]:
                 case["resolution"] = _resolution(plan, who.name)
+                case["return_visit"] = {"due": self._after.visit_due(datetime.now(UTC)), "attempts": 0}
             return f"plan by {who.name}: {plan.outcome}" + ("; awaiting approval" if needs[0] else "; sent")
 
         case = await self._change(who, case_id, "propose", proposed, "proposed")
@@ -212,6 +298,7 @@ class Desk:
             case["approval"] = {"by": who.name, "at": _now(), "decision": "approved"}
             case["resolution"] = {"summary": plan.get("answer"), "outcome": plan.get("outcome"),
                                   "by": plan.get("by"), "approved_by": who.name}
+            case["return_visit"] = {"due": self._after.visit_due(datetime.now(UTC)), "attempts": 0}
             return f"plan by {plan.get('by')} approved by {who.name}"
 
         case = await self._change(who, case_id, "approve", approve, "approved")
@@ -286,6 +373,7 @@ class Desk:
             if case["risk"]["grade"] in self._needs_approval:
                 raise CaseConflict(f"case {case_id} needs a supervisor's approval: propose the answer instead")
             case["resolution"] = _resolution(plan, who.name)
+            case["return_visit"] = {"due": self._after.visit_due(datetime.now(UTC)), "attempts": 0}
             return f"resolve by {who.name}: {outcome}"
 
         case = await self._change(who, case_id, "resolve", answered, "resolved")
@@ -293,6 +381,96 @@ class Desk:
         await self._outbox.notify_status(case)
         await self._outbox.ask_satisfaction(case)
         return case
+
+    async def return_visit(self, who: Staff, case_id: str, visit: Visit) -> Case:
+        """The handler logs a return visit (a call made, a visit paid): it closes, retries, reopens or refers."""
+        outcome: list[str] = []
+
+        def visited(case: Case) -> str:
+            outcome.append(judge_visit(case, visit, who.name, self._after))
+            return _visit_detail(who.name, visit, outcome[0], self._after.attempts)
+
+        case = await self._change(who, case_id, "return_visit", visited, "return_visit")
+        return await self._after_visit(case, outcome[0])
+
+    async def follow_up(self, who: Staff, case_id: str, on: str, note: str | None) -> Case:
+        """A date to come back to the case (the desk lists what is due)."""
+        try:
+            day = datetime.fromisoformat(on).date() if "T" in on else datetime.strptime(on, "%Y-%m-%d").date()
+        except (TypeError, ValueError):
+            raise CaseError("'on': a date such as 2026-12-10") from None
+        entry = {"on": day.isoformat(), "note": _text(note, "note"), "by": who.name, "at": _now()}
+
+        def set_date(case: Case) -> str:
+            case["follow_up"] = entry
+            return f"follow-up on {day.isoformat()} set by {who.name}"
+
+        return await self._change(who, case_id, "follow_up", set_date, "follow_up")
+
+    async def customer_rated(self, case: Case, score: int, channel: str) -> tuple[Case, str]:
+        """The customer answered the satisfaction question on their channel: the same judgement as a visit."""
+        outcome: list[str] = []
+        visit = Visit(datetime.now(UTC), channel, True, score)
+
+        def rated(record: Case) -> str:
+            record["survey"] = "answered"
+            outcome.append(judge_visit(record, visit, "customer", self._after))
+            return f"customer satisfaction {score}/5" + {"reopened": "; reopened", "referred": "; referred to "
+                                                        "mediation"}.get(outcome[0], "")
+
+        changed = await self._cases.change(case["id"], actor="customer", action="satisfaction", mutate=rated,
+                                           role=Role.CUSTOMER)
+        await self._events.publish(case["id"], changed["status"], "satisfaction")
+        return await self._after_visit(changed, outcome[0]), outcome[0]
+
+    async def sweep_return_visits(self, now: datetime | None = None) -> list[str]:
+        """Answered cases whose return visit is due: a customer the survey can reach is asked again (up to the
+        tries, then the case closes as not reached); for the others the handlers are alerted, once per try."""
+        now = now or datetime.now(UTC)
+        touched = []
+        for case in await self._cases.list(status=Status.ANSWERED):
+            due = (case.get("return_visit") or {}).get("due")
+            if not due or datetime.fromisoformat(due) > now:
+                continue
+            touched.append(case["id"])
+            if self._outbox.can_survey(case):
+                await self._survey_unanswered(case, now)
+            else:
+                tries = int((case.get("return_visit") or {}).get("attempts") or 0)
+                await self._alerts.raise_once(case, "return_visit_due", "a return visit is due: call the customer "
+                                              "and log it", mark=f"return_visit_due:{tries}")
+        return touched
+
+    async def _survey_unanswered(self, case: Case, now: datetime) -> None:
+        visit = Visit(now, "survey", False)
+        outcome: list[str] = []
+
+        def unanswered(record: Case) -> str:
+            outcome.append(judge_visit(record, visit, "system", self._after))
+            return "the satisfaction question went unanswered" + (
+                "; closed as not reached" if outcome[0] == "not_reached" else "; asked again")
+
+        changed = await self._cases.change(case["id"], actor="system", action="return_visit", mutate=unanswered)
+        await self._events.publish(case["id"], changed["status"], "return_visit")
+        if outcome[0] == "retry":
+            await self._outbox.ask_satisfaction(changed)
+
+    async def _after_visit(self, case: Case, outcome: str) -> Case:
+        if outcome == "reopened":
+            handler = case.get("assignee")
+            await self._alerts.raise_once(case, "reopened", f"the customer is not satisfied; back to {handler}",
+                                          mark=f"reopened:{case.get('reopened')}")
+        elif outcome == "referred":
+            text = self._after.mediation.get(case.get("language") or "en") or ""
+            try:
+                if text:
+                    await self._outbox.tell(case, text)
+            except CannotReach:
+                await self._cases.change(case["id"], actor="system", action="note", role=Role.SYSTEM,
+                                         mutate=_system_note(f"tell the customer about mediation and arbitration: "
+                                                             f"{text}"))
+        await self._outbox.notify_status(case)
+        return await self._cases.get(case["id"])
 
     async def close(self, who: Staff, case_id: str) -> Case:
         holder: list[str | None] = []
@@ -340,6 +518,28 @@ class Desk:
         where = case.get("department") or case.get("unit") or self._org.head_office.id
         if not who.supervises or where not in self._org.below(who.unit):
             raise CaseForbidden(f"only a supervisor of {where} or a unit above it may do this")
+
+
+def _visit_detail(by: str, visit: Visit, outcome: str, attempts: int) -> str:
+    said = {"closed": "satisfied; closed", "not_reached": f"not reached after {attempts} tries; closed",
+            "retry": "not reached; tried again later", "reopened": "dissatisfied; reopened to its handler",
+            "referred": "still dissatisfied after a second answer; told about mediation and arbitration"}[outcome]
+    score = f", score {visit.score}" if visit.score is not None else ""
+    measures = {True: ", measures carried out", False: ", measures NOT carried out", None: ""}[visit.measures_verified]
+    return f"return visit by {by} ({visit.method}{score}{measures}): {said}"
+
+
+def _moment(value: Any, now: datetime) -> datetime:
+    if value in (None, ""):
+        return now
+    try:
+        moment = datetime.fromisoformat(str(value))
+    except ValueError:
+        raise CaseError("'at': an ISO 8601 date and time") from None
+    moment = moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+    if moment > now + timedelta(minutes=5):
+        raise CaseError("'at' is in the future")
+    return moment
 
 
 def _must_hold(who: Staff, case: Case, action: str) -> None:

@@ -78,6 +78,11 @@ TRANSITIONS: dict[str, Transition] = {t.action: t for t in (
     _t("close", OPEN - {Status.COLLECTING}, {Status.CLOSED}, STAFF),
     _t("survey", {Status.ANSWERED}, KEEP, frozenset({Role.SYSTEM})),
     _t("satisfaction", {Status.ANSWERED}, {Status.CLOSED, Status.REOPENED}, frozenset({Role.CUSTOMER})),
+    # The return visit after the answer: satisfied, it closes; not reached, it waits for the next try (or closes
+    # as not reached); dissatisfied or the measures not carried out, it reopens to its handler.
+    _t("return_visit", {Status.ANSWERED}, {Status.ANSWERED, Status.CLOSED, Status.REOPENED},
+       STAFF | {Role.SYSTEM}),
+    _t("follow_up", OPEN, KEEP, STAFF),
     _t("complete", OPEN, KEEP, frozenset({Role.CUSTOMER, Role.BOT})),
     _t("triage", OPEN, KEEP, STAFF | {Role.SYSTEM}),  # nature, department, priority set by a person
 )}
@@ -117,6 +122,9 @@ class CaseDocument(TypedDict, total=False):
     unverified: list[str]
     attachments: list[dict[str, Any]]
     resolution: dict[str, Any] | None
+    return_visit: dict[str, Any] | None  # {due, attempts}: when the next visit is due, how many tries so far
+    follow_up: dict[str, Any] | None  # {on, note, by}: a date the handler set to come back to the case
+    referral: dict[str, Any] | None  # {at, to}: told about mediation and arbitration
     notes: list[dict[str, Any]]
     findings: list[dict[str, Any]]
     proposal: dict[str, Any] | None

@@ -122,6 +122,10 @@ class SlaPolicy:
     def is_working_day(self, day: date) -> bool:
         return _working_day_test(self.country, self.subdivision)(day)
 
+    def after(self, moment: datetime, period: Period) -> datetime:
+        """The end of the period that starts at ``moment`` (a return visit's due time after the answer)."""
+        return self._due(moment, period)
+
     def _due(self, received_at: datetime, period: Period) -> datetime:
         zone = ZoneInfo(self.timezone)
         if period.unit == "hours":

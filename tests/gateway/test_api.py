@@ -231,9 +231,10 @@ async def test_after_the_answer_the_customer_rates_it_and_a_low_score_reopens_th
         assert case["status"] == status
         assert case["satisfaction"]["score"] == int(score.translate(str.maketrans("１２３４５", "12345")))
         assert case["events"][-1]["actor"] == "customer" and case["events"][-1]["action"] == "satisfaction"
-    # The reopened case is back in the queue for a handler.
-    again = await client.post("/api/cases/next", headers=auth)
-    assert again.status == 200 and (await again.json())["id"] == case_id
+    # The reopened case goes back to its handler, who takes it up again.
+    assert case["assignee"] == "ann" and case["reopened"] == 1
+    again = await client.post(f"/api/cases/{case_id}/claim", headers=auth)
+    assert again.status == 200 and (await again.json())["status"] == "claimed"
 
 
 async def test_a_reply_that_is_refused_or_cannot_go_out_leaves_no_reply_event(aiohttp_client: Any,
