@@ -1,4 +1,5 @@
-"""Supervisor alerts: a high-risk complaint at once, and cases whose answer deadline is near or past.
+"""Supervisor alerts: a high-risk complaint at once, and cases whose deadlines (acknowledge, investigate,
+answer) are near or past.
 
 Each alert about a case goes out once per kind (a mark in Redis, shared by every gateway replica); a
 webhook that fails loses the mark again, so the next sweep tries once more. Every alert is also logged and
@@ -8,6 +9,7 @@ published on the desk's live events, so the console shows it whether or not a we
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -22,6 +24,26 @@ log = logging.getLogger(__name__)
 MARK_SECONDS = 90 * 24 * 3600
 WEBHOOK_TIMEOUT = aiohttp.ClientTimeout(total=10)
 WATCHED = tuple(s for s in OPEN_STATUSES if s != "answered")
+# Each deadline, the prefix of its alerts' kinds, and whether it is still to be met: the acknowledgement until a
+# handler takes the case, the investigation until findings are recorded, the answer until it is given.
+def _not_taken(case: Case) -> bool:
+    return bool(case["status"] == "queued" and not case.get("reopened"))
+
+
+def _not_investigated(case: Case) -> bool:
+    return not case.get("findings") and case["status"] != "awaiting_approval"
+
+
+def _not_answered(case: Case) -> bool:
+    return True  # WATCHED holds only cases not answered
+
+
+_STEPS: tuple[tuple[str, str, Callable[[Case], bool]], ...] = (
+    ("acknowledge_by", "acknowledge_", _not_taken),
+    ("investigate_by", "investigate_", _not_investigated),
+    ("respond_by", "", _not_answered),
+)
+_STEP_NAMES = {"acknowledge_by": "acknowledgement", "investigate_by": "investigation", "respond_by": "answer"}
 
 
 class SupervisorAlerts:
@@ -85,16 +107,21 @@ class SupervisorAlerts:
             await self.raise_once(case, "high_risk", "; ".join(case["risk"]["reasons"]))
 
     async def check_deadlines(self, cases: CaseStore, now: datetime | None = None) -> list[str]:
-        """Alert on every unanswered case due soon or overdue; the ids alerted this time."""
+        """Alert on every deadline of an open case that is near or past: the acknowledgement (nobody has taken
+        a waiting case), the investigation (no findings yet) and the answer. The ids alerted this time."""
         now = now or datetime.now(UTC)
         alerted = []
         for case in await cases.list():
             if case["status"] not in WATCHED:
                 continue
-            respond_by = datetime.fromisoformat(case["deadlines"]["respond_by"])
-            state = urgency(respond_by, now, self._due_soon)
-            if state != "on_time" and await self.raise_once(case, state, f"answer due by {respond_by.isoformat()}"):
-                alerted.append(case["id"])
+            for step, kind_prefix, pending in _STEPS:
+                deadline = (case.get("deadlines") or {}).get(step)
+                if not deadline or not pending(case):
+                    continue
+                state = urgency(datetime.fromisoformat(deadline), now, self._due_soon)
+                if state != "on_time" and await self.raise_once(case, kind_prefix + state,
+                                                                f"{_STEP_NAMES[step]} due by {deadline}"):
+                    alerted.append(case["id"])
         return alerted
 
     async def _post(self, alert: dict[str, Any]) -> bool:

@@ -323,7 +323,9 @@ async def list_units(request: web.Request) -> web.Response:
 async def get_case(request: web.Request) -> web.Response:
     agent = await current_agent(request)
     case = await request.app[keys.CASES].get(request.match_info["case_id"])
-    return web.json_response(public(_on_desk(request, agent, case), soon=_due_soon(request)))
+    shown = public(_on_desk(request, agent, case), soon=_due_soon(request))
+    shown["earlier_cases"] = await request.app[keys.CASES].earlier_cases(case)
+    return web.json_response(shown)
 
 
 async def _desk_case(request: web.Request, agent: Agent) -> str:

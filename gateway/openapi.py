@@ -141,6 +141,9 @@ SPEC: dict[str, Any] = {
                     "proposal": {"type": ["object", "null"]},
                     "approval": {"type": ["object", "null"]},
                     "escalations": {"type": "array", "items": {"type": "object"}},
+                    "earlier_cases": {"type": "array", "description": "The customer's other cases (one case only)",
+                                      "items": {"type": "object", "properties": {
+                                          "id": {"type": "string"}, "status": {"type": "string"}}}},
                     "risk": {"type": "object", "properties": {
                         "grade": {"type": "string", "enum": ["high", "medium", "low"]},
                         "score": {"type": "integer"},

@@ -274,6 +274,25 @@ class CaseStore:
             if await self._redis.set(_case_key(case_id), "{}", nx=True):
                 return case_id
 
+    async def earlier_cases(self, case: Case, limit: int = 20) -> list[dict[str, Any]]:
+        """The same customer's other cases (by phone, email or account number), newest first, briefly."""
+        found: dict[str, float] = {}
+        for contact in _contacts(case.get("customer") or {}):
+            for raw, score in await self._redis.zrange(_contact_key(contact), 0, -1, withscores=True):
+                found[raw.decode()] = score
+        found.pop(case["id"], None)
+        earlier = []
+        for case_id in sorted(found, key=found.__getitem__, reverse=True)[:limit]:
+            try:
+                other = await self.summary(case_id)
+            except CaseNotFound:
+                continue
+            earlier.append({"id": other["id"], "status": other["status"], "channel": other.get("channel"),
+                            "received_at": other.get("received_at") or other.get("created_at"),
+                            "product": (other.get("complaint") or {}).get("product"),
+                            "outcome": (other.get("resolution") or {}).get("outcome")})
+        return earlier
+
     async def get(self, case_id: str) -> Case:
         async with self._redis.pipeline(transaction=True) as pipe:
             pipe.get(_case_key(case_id))

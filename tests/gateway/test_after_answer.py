@@ -155,3 +155,12 @@ async def _alert(stream: Any, kind: str) -> dict[str, Any]:
                 if event.get("type") == "alert" and event.get("kind") == kind:
                     return dict(event)
     raise AssertionError(f"no {kind} alert")
+
+
+async def test_a_case_lists_the_customers_earlier_cases(client: Any) -> None:
+    wang = await login(client, "wang")
+    first = await answered_walk_in(client, wang)
+    second = await answered_walk_in(client, wang)  # the same phone number
+    case = await (await client.get(f"/api/cases/{second}", headers=wang)).json()
+    assert [c["id"] for c in case["earlier_cases"]] == [first]
+    assert case["earlier_cases"][0]["status"] == "answered"

@@ -59,6 +59,11 @@ async def test_deadlines_near_and_past_alert_once_each_and_a_failed_webhook_is_r
     cases = CaseStore(redis)
     case = await new_case(cases, "My transfer is missing")
     respond_by = datetime.fromisoformat(case["deadlines"]["respond_by"])
+    # Taken and investigated in time: only the answer's deadline is left to watch here.
+    await cases.change(case["id"], actor="ann", action="claim", role=Role.AGENT,
+                       mutate=lambda record: record.update(assignee="ann") or "claimed by ann")
+    await cases.change(case["id"], actor="ann", action="findings", role=Role.AGENT,
+                       mutate=lambda record: record.update(findings=[{"text": "found"}]) or "findings")
     async with aiohttp.ClientSession() as http:
         alerts = SupervisorAlerts(redis, http, DeskEvents(redis), str(webhook.make_url("/alerts")),
                                   due_soon=timedelta(hours=4))
@@ -89,3 +94,21 @@ async def test_an_answered_case_raises_no_deadline_alert(redis: Redis, webhook: 
         alerts = SupervisorAlerts(redis, http, DeskEvents(redis), str(webhook.make_url("/alerts")))
         assert await alerts.check_deadlines(cases, now=datetime.now(UTC) + timedelta(days=30)) == []
     assert webhook.received == []
+
+
+async def test_the_acknowledgement_and_investigation_deadlines_alert_too(redis: Redis, webhook: Any) -> None:
+    cases = CaseStore(redis)
+    case = await new_case(cases, "My transfer is missing")
+    deadlines = {step: datetime.fromisoformat(case["deadlines"][step]) for step in ("acknowledge_by", "investigate_by")}
+    async with aiohttp.ClientSession() as http:
+        alerts = SupervisorAlerts(redis, http, DeskEvents(redis), str(webhook.make_url("/alerts")),
+                                  due_soon=timedelta(hours=4))
+        assert await alerts.check_deadlines(cases, now=deadlines["acknowledge_by"] + timedelta(minutes=1))
+        await cases.change(case["id"], actor="ann", action="claim", role=Role.AGENT,
+                           mutate=lambda record: record.update(assignee="ann") or "claimed by ann")
+        await alerts.check_deadlines(cases, now=deadlines["investigate_by"] + timedelta(minutes=1))
+        await alerts.check_deadlines(cases, now=deadlines["investigate_by"] + timedelta(minutes=2))
+    kinds = [a["kind"] for a in webhook.received]
+    assert "acknowledge_overdue" in kinds and "investigate_overdue" in kinds
+    assert kinds.count("acknowledge_overdue") == 1 and kinds.count("investigate_overdue") == 1, "once each"
+    assert "acknowledge_overdue" not in kinds[kinds.index("investigate_overdue"):], "a taken case is acknowledged"
