@@ -28,6 +28,13 @@ PRODUCTS: Names = {
 CHANNELS: Names = {
     "webchat": ("web chat", "网页在线"), "sms": ("SMS", "短信"), "voice": ("phone", "电话"),
     "transcript": ("call transcript", "通话记录"), "email": ("email", "电子邮件"),
+    "in_person": ("in person", "现场来访"), "letter": ("letter", "来信"), "comment_book": ("comment book", "意见簿"),
+    "phone": ("phone call", "来电"), "referral": ("referral", "转办"),
+}
+NATURES: Names = {
+    "service_environment": ("service environment", "服务环境"), "product": ("service product", "服务产品"),
+    "attitude": ("service attitude", "服务态度"), "process": ("service process", "服务流程"),
+    "other": ("other", "其他"), "unknown": ("not classified", "未分类"),
 }
 GRADES: Names = {"high": ("high", "高"), "medium": ("medium", "中"), "low": ("low", "低")}
 LANGUAGES: Names = {"zh": ("Chinese", "中文"), "en": ("English", "英文")}

@@ -23,6 +23,7 @@ import logging
 from collections import Counter
 from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
 from datetime import UTC, datetime
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -241,14 +242,86 @@ def case_columns(case: Case) -> dict[str, Any]:
         "customer_name": customer.get("name"), "phone": customer.get("phone"), "email": customer.get("email"),
         "account_id": customer.get("account_id"), "assignee": case.get("assignee"),
         "outcome": (case.get("resolution") or {}).get("outcome"),
-        "satisfaction": _int_or_none((case.get("satisfaction") or {}).get("score")),
+        "satisfaction": satisfaction_score(case),
         "created_at": created, "updated_at": _utc(case.get("updated_at")) or created,
         "acknowledge_by": _utc(deadlines.get("acknowledge_by")), "respond_by": _utc(deadlines.get("respond_by")),
-        "acknowledged_at": _first_time(events, ACKNOWLEDGING), "answered_at": _first_time(events, ("resolve",)),
+        "acknowledged_at": _first_time(events, ACKNOWLEDGING), "answered_at": first_answer(events),
         "closed_at": _closed_at(case, events), "search_text": search_text(case),
         "document": {key: value for key, value in case.items() if key not in ("messages", "events")},
+        **register_columns(case),
     }
     return _fit(CASES, row)
+
+
+def register_columns(case: Case) -> dict[str, Any]:
+    """The columns the register and the quarterly analysis count on, read from the case document."""
+    complaint, plan = case.get("complaint") or {}, case.get("proposal") or {}
+    created = _utc(case.get("created_at"))
+    compensation = paid_compensation(case)
+    return {
+        "received_at": _utc(case.get("received_at")) or created,
+        "unit": case.get("unit") or None, "department": case.get("department") or case.get("unit") or None,
+        "nature": case.get("nature") or None,
+        "staff_involved": _one_line((plan.get("responsible") or {}).get("staff") or complaint.get("people_involved")),
+        "measures_verified": measures_verified(case),
+        "compensation_amount": compensation[0] if compensation else None,
+        "compensation_currency": compensation[1] if compensation else None,
+        "typical": is_typical(case),
+    }
+
+
+def answers(events: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The events at which the customer got an answer: a one-step resolve, an approved plan, or a plan that went
+    out at once because it needed no approval."""
+    return [e for e in events if e.get("action") in ("resolve", "approve")
+            or (e.get("action") == "propose" and e.get("after") == "answered")]
+
+
+def first_answer(events: Sequence[dict[str, Any]]) -> datetime | None:
+    return next((_utc(e.get("at")) for e in answers(events)), None)
+
+
+def satisfaction_score(case: Case) -> int | None:
+    """The customer's score (1-5): their answer to the survey, else the latest return visit that asked."""
+    score = _int_or_none((case.get("satisfaction") or {}).get("score"))
+    if score is not None:
+        return score
+    visits = [v for v in case.get("return_visits") or () if isinstance(v, dict) and v.get("score") is not None]
+    return _int_or_none(visits[-1]["score"]) if visits else None
+
+
+def measures_verified(case: Case) -> bool | None:
+    """Whether a return visit found the corrective measures carried out; None when the plan had none."""
+    if not str((case.get("proposal") or {}).get("measures") or "").strip():
+        return None
+    return any(isinstance(v, dict) and v.get("measures_verified") is True for v in case.get("return_visits") or ())
+
+
+def paid_compensation(case: Case) -> tuple[Decimal, str] | None:
+    """The compensation of the plan whose answer the customer got (approved, or sent without approval)."""
+    plan, resolution = case.get("proposal") or {}, case.get("resolution") or {}
+    compensation = plan.get("compensation")
+    if not isinstance(compensation, dict) or not resolution or resolution.get("summary") != plan.get("answer"):
+        return None
+    try:
+        amount = Decimal(str(compensation.get("amount")))
+    except ArithmeticError:
+        return None
+    currency = str(compensation.get("currency") or "").strip().upper()[:3]
+    return (amount, currency) if amount.is_finite() and amount >= 0 and currency else None
+
+
+def is_typical(case: Case) -> bool:
+    """Flagged by a handler as a typical case for case studies: ``typical`` is true, or ``{"reason", …}``."""
+    flag = case.get("typical")
+    if isinstance(flag, dict):
+        return flag.get("typical", True) is not False
+    return flag is True
+
+
+def _one_line(value: Any) -> str | None:
+    text = " ".join(str(value or "").split())
+    return text or None
 
 
 def message_columns(message: dict[str, Any]) -> dict[str, Any]:

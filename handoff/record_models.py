@@ -1,5 +1,5 @@
-"""The tables of the system of record: cases, their messages and audit events, the purges, and the handlers'
-accounts with the audit trail of every change made to them.
+"""The tables of the system of record: cases, their messages and audit events, the purges, the handlers'
+accounts with the audit trail of every change made to them, and when each unit's monthly register was produced.
 
 Redis is the working store; these tables are what compliance relies on for five years. A case row keeps the
 columns that search and reports filter and count on, and the whole case document as the API shows it (without
@@ -9,9 +9,10 @@ messages and events, which have tables of their own). Times are stored in UTC.
 from __future__ import annotations
 
 from datetime import datetime
+from decimal import Decimal
 from typing import Any, ClassVar
 
-from sqlalchemy import JSON, Boolean, DateTime, ForeignKey, Index, Integer, LargeBinary, String, Text
+from sqlalchemy import JSON, Boolean, DateTime, ForeignKey, Index, Integer, LargeBinary, Numeric, String, Text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 UtcDateTime = DateTime(timezone=True)
@@ -58,6 +59,19 @@ class CaseRow(Base):
     # Lower-cased description, names, contacts and the customer's words, for free-text search.
     search_text: Mapped[str] = mapped_column(Text, default="")
     document: Mapped[dict[str, Any]]
+    # For the register (记录表) and the quarterly analysis (migration 0006): when the complaint came in (every
+    # deadline and the unit's monthly register count from it), the unit that received it, the department that
+    # handles it, its nature, the staff involved, whether a return visit saw the corrective measures carried
+    # out (None: no measures), the compensation of the answer given, and a handler's "typical case" flag.
+    received_at: Mapped[datetime | None] = mapped_column(index=True)
+    unit: Mapped[str | None] = mapped_column(String(64), index=True)
+    department: Mapped[str | None] = mapped_column(String(64), index=True)
+    nature: Mapped[str | None] = mapped_column(String(32), index=True)
+    staff_involved: Mapped[str | None] = mapped_column(String(200), index=True)
+    measures_verified: Mapped[bool | None] = mapped_column(Boolean)
+    compensation_amount: Mapped[Decimal | None] = mapped_column(Numeric(18, 2))
+    compensation_currency: Mapped[str | None] = mapped_column(String(3))
+    typical: Mapped[bool] = mapped_column(Boolean, default=False)
 
 
 class MessageRow(Base):
@@ -166,3 +180,19 @@ class CannedReplyRow(Base):
     text: Mapped[str] = mapped_column(Text)
     by: Mapped[str] = mapped_column(String(64))
     at: Mapped[datetime]
+
+
+class RegisterRunRow(Base):
+    """A unit's monthly register (记录表) produced as a file: which unit and month, in what format, by whom, when,
+    how many cases. Head office is alerted when a unit's month has none by the third trading day after it."""
+
+    __tablename__ = "register_runs"
+    __table_args__ = (Index("ix_register_runs_month_unit", "month", "unit"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    unit: Mapped[str] = mapped_column(String(64))
+    month: Mapped[str] = mapped_column(String(7))  # 2026-11
+    format: Mapped[str] = mapped_column(String(8))
+    by: Mapped[str] = mapped_column(String(64))
+    at: Mapped[datetime]
+    cases: Mapped[int] = mapped_column(Integer)

@@ -11,13 +11,16 @@ import sys
 import warnings
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 from typing import Any
 
 import pytest
+from alembic import command
 from alembic.autogenerate import compare_metadata
+from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from redis.asyncio import Redis
-from sqlalchemy import Connection, Table, func, inspect, select, text
+from sqlalchemy import Column, Connection, MetaData, Table, func, insert, inspect, select, text
 
 from gateway.settings import Settings
 from handoff.cases import PENDING_KEY, Case, CaseNotFound, CaseStore
@@ -27,9 +30,12 @@ from handoff.record import (
     CASES,
     EVENTS,
     MESSAGES,
+    MIGRATIONS_DIR,
     PURGES,
     CaseRecord,
     as_utc,
+    case_columns,
+    event_columns,
     migrate,
     purge_expired,
     rebuild_working_state,
@@ -133,8 +139,8 @@ def differences(connection: Connection) -> list[Any]:
 
 
 async def test_migrations_create_the_models_tables_and_running_them_again_changes_nothing(record_url: str) -> None:
-    assert await migrate(record_url) == "0005"
-    assert await migrate(record_url) == "0005"
+    assert await migrate(record_url) == "0006"
+    assert await migrate(record_url) == "0006"
     engine = record_engine(record_url)
     try:
         async with engine.connect() as connection:
@@ -377,7 +383,7 @@ async def test_the_record_commands_migrate_rebuild_and_purge(
         assert done.returncode == 0, done.stderr
         return done.stdout
 
-    assert "is at revision 0005" in run("migrate")
+    assert "is at revision 0006" in run("migrate")
     async with CaseRecord(record_url) as record:
         await record.save(forged_case("C-ANCIENT", years_before(datetime.now(UTC), 7), "closed"))
         await record.save(forged_case("C-WAITING", datetime.now(UTC), "queued"))
@@ -386,3 +392,72 @@ async def test_the_record_commands_migrate_rebuild_and_purge(
     report = run("purge", "--older-than-years", "6", "--by", "auditor")
     assert "purged 1 closed cases" in report and "recorded as done by auditor" in report and "C-ANCIENT" in report
     assert await redis.exists("cg:case:{C-WAITING}") and not await redis.exists("cg:case:{C-ANCIENT}")
+
+
+def answered_by_approval(case_id: str, created: datetime) -> Case:
+    """A case whose approved plan paid compensation and whose measures a return visit saw carried out."""
+    case = forged_case(case_id, created, "closed")
+    plan = {"answer": "We refund the fee", "outcome": "upheld", "measures": "fix the fee table",
+            "compensation": {"amount": 88.8, "currency": "CNY"}, "responsible": {"staff": "Tom  Baker",
+                                                                                 "action": "training"}}
+    approved = (created + timedelta(days=1)).isoformat()
+    case["events"].insert(1, {"at": approved, "actor": "sue", "action": "approve", "before": "awaiting_approval",
+                              "after": "answered", "detail": "plan approved"})
+    case.update(received_at=(created - timedelta(hours=5)).isoformat(), unit="sh-pudong", department="margin-desk",
+                nature="attitude", proposal=plan, resolution={"summary": plan["answer"], "outcome": "upheld"},
+                return_visits=[{"at": approved, "method": "phone", "reached": True, "score": 5,
+                                "measures_verified": True}],
+                typical={"reason": "a fee table nobody checked", "by": "sue", "at": approved})
+    return case
+
+
+async def test_the_register_columns_and_the_answer_time_follow_the_case(record: CaseRecord) -> None:
+    created = datetime(2026, 11, 2, 9, tzinfo=UTC)
+    await record.save(answered_by_approval("C-REGISTER", created))
+    row = await case_row(record, "C-REGISTER")
+    assert as_utc(row.received_at) == created - timedelta(hours=5)
+    assert (row.unit, row.department, row.nature, row.staff_involved) == ("sh-pudong", "margin-desk", "attitude",
+                                                                          "Tom Baker")
+    assert (row.measures_verified, row.compensation_amount, row.compensation_currency) == (True, Decimal("88.80"),
+                                                                                          "CNY")
+    assert row.typical is True and row.satisfaction == 5
+    assert as_utc(row.answered_at) == created + timedelta(days=1)  # the approval sent the answer
+
+
+async def test_upgrading_a_record_fills_the_new_columns_of_the_cases_it_holds(record_url: str) -> None:
+    engine = record_engine(record_url)
+    created = datetime(2026, 11, 2, 9, tzinfo=UTC)
+    case = answered_by_approval("C-OLDCASE", created)
+    try:
+        async with engine.begin() as connection:
+            await connection.run_sync(upgrade_to, "0005")
+            old = Table("cases", MetaData(), *[Column(c.name, c.type) for c in CASES.columns
+                                               if c.name in OLD_CASE_COLUMNS])
+            row = {k: v for k, v in case_columns(case).items() if k in OLD_CASE_COLUMNS}
+            await connection.execute(insert(old).values({**row, "answered_at": None}))
+            events = Table("case_events", MetaData(), *[Column(c.name, c.type) for c in EVENTS.columns])
+            await connection.execute(insert(events), [{**event_columns(e), "case_id": "C-OLDCASE", "seq": seq}
+                                                      for seq, e in enumerate(case["events"])])
+    finally:
+        await engine.dispose()
+    assert await migrate(record_url) == "0006"
+    async with CaseRecord(record_url) as opened:
+        row = await case_row(opened, "C-OLDCASE")
+    assert (row.unit, row.nature, row.compensation_amount, row.measures_verified, row.typical) == (
+        "sh-pudong", "attitude", Decimal("88.80"), True, True)
+    assert as_utc(row.received_at) == created - timedelta(hours=5)
+    assert as_utc(row.answered_at) == created + timedelta(days=1)
+
+
+OLD_CASE_COLUMNS = frozenset({
+    "id", "channel", "language", "status", "priority", "risk_grade", "risk_score", "product", "handoff_reason",
+    "customer_name", "phone", "email", "account_id", "assignee", "outcome", "satisfaction", "created_at",
+    "updated_at", "acknowledge_by", "respond_by", "acknowledged_at", "answered_at", "closed_at", "search_text",
+    "document"})
+
+
+def upgrade_to(connection: Connection, revision: str) -> None:
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS_DIR))
+    config.attributes["connection"] = connection
+    command.upgrade(config, revision)
