@@ -1,8 +1,9 @@
-"""A report's charts (matplotlib, drawn off screen) and its PDF.
+"""A report's charts (matplotlib, drawn off screen), as PNG for the HTML page and the PDF made from it.
 
-Five charts, each the period against the one before: cases by channel, by product, by risk grade, how long
-acknowledging, answering and closing took, and satisfaction scores. Figures are made with matplotlib's object
-API (no pyplot), so no global figure state is shared between threads and nothing needs a display.
+Six charts, each the period against the one before: cases by channel, by product, by risk grade, by nature, how
+long acknowledging, answering and closing took, and satisfaction scores (with the target rate). Figures are made
+with matplotlib's object API (no pyplot), so no global figure state is shared between threads and nothing needs a
+display.
 
 Chinese needs a font that has it: the first one ``fc-list :lang=zh`` finds is used, and titles then carry both
 languages. Without one (a bare server) the charts are in English only, rather than showing empty boxes.
@@ -14,17 +15,15 @@ import io
 import subprocess
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from datetime import datetime
 from functools import lru_cache
 from typing import Any
 
 from matplotlib import font_manager, rc_context
 from matplotlib.axes import Axes
-from matplotlib.backends.backend_pdf import PdfPages
 from matplotlib.figure import Figure
 
 from handoff import labels
-from handoff.report_formats import COUNT_SECTIONS, STAGE_NAMES, key_numbers, number, percent_change
+from handoff.report_formats import STAGE_NAMES
 from handoff.reports import GRADES, SCORES, STAGES, Progress, Report, counts
 
 CURRENT, PREVIOUS = "#1f5fa8", "#b9c6d8"
@@ -130,6 +129,15 @@ def risk_chart(report: Report) -> Figure:
     return figure
 
 
+def nature_chart(report: Report) -> Figure:
+    figure = _figure()
+    ax = figure.add_subplot()
+    _bars(ax, counts(report.current.by_nature, report.previous.by_nature, tuple(labels.NATURES)), report,
+          labels.NATURES)
+    ax.set_title(_title("Cases by nature", "按投诉性质"))
+    return figure
+
+
 def handling_chart(report: Report) -> Figure:
     """For each stage, how many cases took how long (log scale: most take hours, a few take weeks)."""
     figure = Figure(figsize=(SIZE[0] * 1.4, SIZE[1]), dpi=DPI, layout="constrained")
@@ -163,13 +171,14 @@ def satisfaction_chart(report: Report) -> Figure:
     _bars(ax, rows, report, unit="answers")
     ax.set_xlabel("score (1 = very dissatisfied, 5 = very satisfied)")
     mean = f"mean {now.mean:.2f}" if now.mean is not None else "no answers"
-    ax.set_title(_title(f"Satisfaction ({mean}, {now.count:,} answers)", "满意度"))
+    rate = f"{now.rate:.0%} satisfied, target {report.target:.0%}" if now.rate is not None else "no rate"
+    ax.set_title(_title(f"Satisfaction ({mean}, {rate}, {now.count:,} answers)", "满意度"))
     return figure
 
 
 CHARTS: dict[str, Callable[[Report], Figure]] = {
-    "channel": channel_chart, "product": product_chart, "risk": risk_chart, "handling": handling_chart,
-    "satisfaction": satisfaction_chart,
+    "channel": channel_chart, "product": product_chart, "risk": risk_chart, "nature": nature_chart,
+    "handling": handling_chart, "satisfaction": satisfaction_chart,
 }
 
 
@@ -191,51 +200,3 @@ def png_charts(report: Report, progress: Progress | None = None) -> dict[str, by
             figure.savefig(buffer, format="png")
             charts[name] = buffer.getvalue()
     return charts
-
-
-def to_pdf(report: Report, progress: Progress | None = None) -> bytes:
-    """A summary page, a page of counts, then one chart per page (unless neither period has a case)."""
-    buffer = io.BytesIO()
-    metadata = {"Title": f"Complaints report {report.period.label}", "Creator": "complaint-gateway"}
-    with _style(), PdfPages(buffer, metadata=metadata) as pdf:
-        pdf.savefig(_summary_page(report))
-        pdf.savefig(_counts_page(report))
-        for _, figure in () if report.empty else figures(report, progress):
-            pdf.savefig(figure)
-    return buffer.getvalue()
-
-
-A4 = (8.27, 11.69)
-
-
-def _summary_page(report: Report) -> Figure:
-    figure = Figure(figsize=A4)
-    data = report.to_dict()
-    lines = [f"Complaints report {report.period.label}",
-             f"{report.period.start} to {report.period.end} ({report.zone}), "
-             f"against {report.previous_period.label}",
-             f"deadlines judged at {_when(report.as_of)}; generated {_when(report.generated_at)}", ""]
-    lines += [f"{label:<34}{number(row['current'], kind):>12}{number(row['previous'], kind):>12}"
-              f"{percent_change(row['change_pct']):>10}" for label, _, kind, row in key_numbers(data)]
-    figure.text(0.06, 0.95, lines[0], fontsize=16, weight="bold", va="top")
-    header = f"{'':<34}{'this period':>12}{'previous':>12}{'change':>10}"
-    figure.text(0.06, 0.91, "\n".join([*lines[1:4], header, *lines[4:]]), family="monospace", fontsize=9,
-                va="top", linespacing=1.6)
-    return figure
-
-
-def _counts_page(report: Report) -> Figure:
-    figure = Figure(figsize=A4)
-    data = report.to_dict()
-    lines: list[str] = []
-    for key, (title, _, _) in COUNT_SECTIONS.items():
-        lines.append(f"{title:<34}{'this period':>12}{'previous':>12}{'change':>10}")
-        lines += [f"  {row['key']:<32}{row['current']:>12,}{row['previous']:>12,}"
-                  f"{percent_change(row['change_pct']):>10}" for row in data[key]]
-        lines.append("")
-    figure.text(0.06, 0.96, "\n".join(lines), family="monospace", fontsize=7.5, va="top", linespacing=1.45)
-    return figure
-
-
-def _when(moment: datetime) -> str:
-    return moment.strftime("%Y-%m-%d %H:%M UTC")

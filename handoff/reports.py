@@ -9,7 +9,14 @@ What a report counts, for the cases *received* in the period (days in the report
 - the share within each deadline: acknowledged by ``acknowledge_by``, answered by ``respond_by``. A case still
   waiting whose deadline has not come yet (at ``as_of``) is ``pending`` and left out of the share; one still
   waiting after its deadline has missed it;
-- satisfaction: how many answered the survey, their mean score, and how many gave each score from 1 to 5;
+- cases by receiving unit, by responsible department, by nature (服务环境, 服务产品, 服务态度, 服务流程, other) and
+  by the staff involved (投诉较多的业务环节和人员: the staff a plan names responsible, else the people the customer
+  named; cases naming nobody are not counted there);
+- satisfaction: how many answered the survey (or a return visit's question), their mean score, how many gave each
+  score from 1 to 5, and the satisfaction rate (the share of scores of 4 or 5) against ``SATISFACTION_TARGET``;
+- corrective measures: how many answered plans had measures, and how many of those a return visit found carried
+  out; compensation paid (the plans whose answer went out), cases and sums by currency;
+- typical cases: the cases handlers flagged for case studies, with their reason;
 - repeat complainants: people with two cases or more in the period. Cases are the same person's when they share
   a contact (phone digits, email in any capitals, or account number), directly or through another case;
 - each number against the previous period: the calendar quarter or month before a quarter or a month, else the
@@ -30,12 +37,14 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
 from pathlib import Path
 from typing import Any, Literal, get_args
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import RowMapping, select
 
+from handoff.org import Org
 from handoff.record import as_utc
 from handoff.record_models import CaseRow
 from handoff.record_read import Source, reading, utc_or_none
@@ -50,6 +59,8 @@ LANGUAGES = ("zh", "en")
 STAGES = ("acknowledge", "answer", "close")
 DEADLINES = ("acknowledge", "answer")
 SCORES = (1, 2, 3, 4, 5)
+SATISFIED = 4  # a score of 4 or 5 counts as satisfied, for the satisfaction rate
+SATISFACTION_TARGET = 0.85
 BATCH = 5000
 _QUARTER = re.compile(r"^(\d{4})-?Q([1-4])$", re.IGNORECASE)
 _MONTH = re.compile(r"^(\d{4})-(\d{2})$")
@@ -210,6 +221,15 @@ class CaseFacts:
     email: str | None
     account_id: str | None
     rules: tuple[str, ...]
+    id: str = ""
+    unit: str | None = None
+    department: str | None = None
+    nature: str | None = None
+    staff_involved: str | None = None
+    measures_verified: bool | None = None
+    compensation_amount: Decimal | None = None
+    compensation_currency: str | None = None
+    typical: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -255,6 +275,35 @@ class Satisfaction:
     def mean(self) -> float | None:
         return sum(s * n for s, n in self.scores.items()) / self.count if self.count else None
 
+    @property
+    def satisfied(self) -> int:
+        return sum(n for s, n in self.scores.items() if s >= SATISFIED)
+
+    @property
+    def rate(self) -> float | None:
+        """The share of scores of 4 or 5."""
+        return self.satisfied / self.count if self.count else None
+
+
+@dataclass(frozen=True, slots=True)
+class Measures:
+    """Answered plans with corrective measures, and how many a return visit found carried out."""
+
+    planned: int = 0
+    verified: int = 0
+
+    @property
+    def share(self) -> float | None:
+        return self.verified / self.planned if self.planned else None
+
+
+@dataclass(frozen=True, slots=True)
+class Compensation:
+    """Compensation paid: how many cases, and the sums by currency."""
+
+    cases: int = 0
+    totals: dict[str, Decimal] = field(default_factory=dict)
+
 
 @dataclass(frozen=True, slots=True)
 class Figures:
@@ -272,6 +321,13 @@ class Figures:
     satisfaction: Satisfaction
     repeat_complainants: int
     repeat_cases: int
+    by_unit: Counter[str] = field(default_factory=Counter)
+    by_department: Counter[str] = field(default_factory=Counter)
+    by_nature: Counter[str] = field(default_factory=Counter)
+    by_staff: Counter[str] = field(default_factory=Counter)
+    measures: Measures = field(default_factory=Measures)
+    compensation: Compensation = field(default_factory=Compensation)
+    typical: tuple[str, ...] = ()  # ids of the cases flagged typical, in the order received
 
 
 def summarise(cases: Sequence[CaseFacts], as_of: datetime) -> Figures:
@@ -288,7 +344,27 @@ def summarise(cases: Sequence[CaseFacts], as_of: datetime) -> Figures:
                    "answer": _deadline(cases, as_of, "answered_at", "respond_by")},
         satisfaction=Satisfaction(Counter(c.satisfaction for c in cases if c.satisfaction in SCORES)),
         **_repeats(cases),
+        by_unit=Counter(c.unit or "unknown" for c in cases),
+        by_department=Counter(c.department or c.unit or "unknown" for c in cases),
+        by_nature=Counter(c.nature or "unknown" for c in cases),
+        by_staff=Counter(c.staff_involved for c in cases if c.staff_involved),
+        measures=Measures(sum(c.measures_verified is not None for c in cases),
+                          sum(c.measures_verified is True for c in cases)),
+        compensation=_compensation(cases),
+        typical=tuple(c.id for c in sorted(cases, key=lambda c: (c.created_at, c.id)) if c.typical),
     )
+
+
+def _compensation(cases: Iterable[CaseFacts]) -> Compensation:
+    totals: dict[str, Decimal] = {}
+    paid = 0
+    for case in cases:
+        if case.compensation_amount is None:
+            continue
+        paid += 1
+        currency = case.compensation_currency or "?"
+        totals[currency] = totals.get(currency, Decimal(0)) + Decimal(case.compensation_amount)
+    return Compensation(paid, totals)
 
 
 _REACHED = {"acknowledge": "acknowledged_at", "answer": "answered_at", "close": "closed_at"}
@@ -361,6 +437,9 @@ class Report:
     generated_at: datetime
     current: Figures
     previous: Figures
+    target: float = SATISFACTION_TARGET
+    unit_names: dict[str, tuple[str, str]] = field(default_factory=dict)  # unit id -> (English, Chinese)
+    typical_cases: tuple[dict[str, Any], ...] = ()  # this period's, with the handler's reason
 
     @property
     def empty(self) -> bool:
@@ -379,13 +458,22 @@ class Report:
                for name in COUNTS},
             "handling": {stage: _timing(cur.timings[stage], prev.timings[stage]) for stage in STAGES},
             "deadlines": {name: _share(cur.deadlines[name], prev.deadlines[name]) for name in DEADLINES},
-            "satisfaction": _satisfaction(cur.satisfaction, prev.satisfaction),
+            "satisfaction": {**_satisfaction(cur.satisfaction, prev.satisfaction), "target": self.target,
+                             "meets_target": None if cur.satisfaction.rate is None
+                             else cur.satisfaction.rate >= self.target},
             "repeat": {"complainants": change(cur.repeat_complainants, prev.repeat_complainants),
                        "cases": change(cur.repeat_cases, prev.repeat_cases)},
+            "measures": {"planned": change(cur.measures.planned, prev.measures.planned),
+                         "verified": change(cur.measures.verified, prev.measures.verified),
+                         "share": change(cur.measures.share, prev.measures.share)},
+            "compensation": {"cases": change(cur.compensation.cases, prev.compensation.cases),
+                             "by_currency": _money(cur.compensation, prev.compensation)},
+            "typical_cases": [dict(case) for case in self.typical_cases],
         }
 
 
-COUNTS = ("by_channel", "by_product", "by_rule", "by_grade", "by_language", "outcomes")
+COUNTS = ("by_channel", "by_product", "by_rule", "by_grade", "by_language", "outcomes", "by_unit", "by_department",
+          "by_nature", "by_staff")
 ORDER = {"by_grade": GRADES, "by_language": LANGUAGES}
 
 
@@ -419,15 +507,24 @@ def _share(current: DeadlineShare, previous: DeadlineShare) -> dict[str, Any]:
             "share": change(current.share, previous.share)}
 
 
+def _money(current: Compensation, previous: Compensation) -> list[dict[str, Any]]:
+    currencies = sorted(set(current.totals) | set(previous.totals))
+    return [{"key": currency, **change(float(current.totals.get(currency, 0)), float(previous.totals.get(currency, 0)),
+                                      2)} for currency in currencies]
+
+
 def _satisfaction(current: Satisfaction, previous: Satisfaction) -> dict[str, Any]:
     return {"count": change(current.count, previous.count), "mean": change(current.mean, previous.mean, 2),
+            "satisfied": change(current.satisfied, previous.satisfied), "rate": change(current.rate, previous.rate),
             "distribution": [{"key": str(s), **change(current.scores[s], previous.scores[s])} for s in SCORES]}
 
 
 _FACT_COLUMNS = (
     CaseRow.created_at, CaseRow.channel, CaseRow.product, CaseRow.risk_grade, CaseRow.language, CaseRow.outcome,
     CaseRow.satisfaction, CaseRow.acknowledge_by, CaseRow.respond_by, CaseRow.acknowledged_at, CaseRow.answered_at,
-    CaseRow.closed_at, CaseRow.phone, CaseRow.email, CaseRow.account_id,
+    CaseRow.closed_at, CaseRow.phone, CaseRow.email, CaseRow.account_id, CaseRow.id, CaseRow.unit,
+    CaseRow.department, CaseRow.nature, CaseRow.staff_involved, CaseRow.measures_verified,
+    CaseRow.compensation_amount, CaseRow.compensation_currency, CaseRow.typical,
 )
 
 
@@ -440,6 +537,9 @@ def _facts(row: RowMapping) -> CaseFacts:
         values[name] = utc_or_none(values[name])
     rules = values["rules"]
     values["rules"] = tuple(str(r) for r in rules) if isinstance(rules, list) else ()
+    values["typical"] = bool(values["typical"])
+    amount = values["compensation_amount"]
+    values["compensation_amount"] = None if amount is None else Decimal(str(amount))
     return CaseFacts(**values)
 
 
@@ -466,9 +566,11 @@ def _windows(start: datetime, end: datetime) -> Iterable[tuple[datetime, datetim
 
 async def build_report(
     source: Source, period: str | tuple[date, date] | Period, *, zone: str = "UTC", as_of: datetime | None = None,
-    progress: Progress | None = None,
+    progress: Progress | None = None, target: float = SATISFACTION_TARGET,
+    unit_names: dict[str, tuple[str, str]] | None = None,
 ) -> Report:
-    """The report for ``period`` (see ``period_of``), its days in ``zone``; deadlines judged at ``as_of``."""
+    """The report for ``period`` (see ``period_of``), its days in ``zone``; deadlines judged at ``as_of``; the
+    satisfaction rate against ``target``; units named by ``unit_names`` (id -> English, Chinese)."""
     current = period_of(period)
     before = current.previous()
     tz = ZoneInfo(zone)
@@ -477,8 +579,30 @@ async def build_report(
     facts = await read_facts(source, start, end, progress)
     as_of = as_utc(as_of) if as_of else datetime.now(UTC)
     _say(progress, f"counting {current.label} against {before.label}")
-    figures = await asyncio.to_thread(_both, facts, middle, as_of)
-    return Report(current, before, zone, as_of, datetime.now(UTC), *figures)
+    now, then = await asyncio.to_thread(_both, facts, middle, as_of)
+    typical = await read_typical(source, now.typical)
+    return Report(current, before, zone, as_of, datetime.now(UTC), now, then, target, dict(unit_names or {}),
+                  typical)
+
+
+async def read_typical(source: Source, case_ids: Sequence[str]) -> tuple[dict[str, Any], ...]:
+    """The typical cases' ids, products, natures, units, outcomes and the reasons handlers gave for flagging them."""
+    if not case_ids:
+        return ()
+    query = select(CaseRow.id, CaseRow.product, CaseRow.nature, CaseRow.unit, CaseRow.outcome,
+                   CaseRow.document["typical"].label("flag")).where(CaseRow.id.in_(list(case_ids)))
+    async with reading(source) as db:
+        rows = {row.id: row for row in await db.execute(query)}
+    found = []
+    for case_id in case_ids:
+        row = rows.get(case_id)
+        if row is None:
+            continue
+        flag = row.flag if isinstance(row.flag, dict) else {}
+        found.append({"id": case_id, "product": row.product, "nature": row.nature, "unit": row.unit,
+                      "outcome": row.outcome, "reason": flag.get("reason"), "by": flag.get("by"),
+                      "at": flag.get("at")})
+    return tuple(found)
 
 
 def _both(facts: list[CaseFacts], middle: datetime, as_of: datetime) -> tuple[Figures, Figures]:
@@ -506,7 +630,7 @@ def render(report: Report, fmt: Format, progress: Progress | None = None) -> byt
     if fmt == "html":
         return report_formats.to_html(report, report_charts.png_charts(report, progress))
     if fmt == "pdf":
-        return report_charts.to_pdf(report, progress)
+        return report_formats.to_pdf(report, report_charts.png_charts(report, progress))
     raise ValueError(f"format must be one of {', '.join(FORMATS)}")
 
 
@@ -520,14 +644,19 @@ def default_filename(report: Report, fmt: Format) -> str:
 
 async def write_report(
     url: str, period: str | tuple[date, date], fmt: FileFormat, out: Path, progress: Progress | None = None,
-    *, zone: str = "UTC",
+    *, zone: str = "UTC", target: float = SATISFACTION_TARGET, unit_names: dict[str, tuple[str, str]] | None = None,
 ) -> Path:
     """Build the report from the record at ``url`` and write it to ``out`` (a file, or a folder to put it in)."""
-    report = await build_report(url, period, zone=zone, progress=progress)
+    report = await build_report(url, period, zone=zone, progress=progress, target=target, unit_names=unit_names)
     content = await render_async(report, fmt, progress)
-    target = await asyncio.to_thread(_save, out, default_filename(report, fmt), content)
-    _say(progress, f"wrote {target} ({len(content):,} bytes)")
-    return target
+    written = await asyncio.to_thread(_save, out, default_filename(report, fmt), content)
+    _say(progress, f"wrote {written} ({len(content):,} bytes)")
+    return written
+
+
+def unit_names(org: Org) -> dict[str, tuple[str, str]]:
+    """The units' names for a report: id -> (English, Chinese)."""
+    return {unit.id: (unit.name_en, unit.name_zh) for unit in org.units.values()}
 
 
 def _save(out: Path, name: str, content: bytes) -> Path:
