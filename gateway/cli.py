@@ -1,5 +1,5 @@
 """The ``complaint-gateway`` command: up, serve, train, agents (gateway/accounts_cli.py), and the record's
-migrate, rebuild-queue, purge, report and export."""
+migrate, rebuild-queue, purge, report, register and export."""
 
 from __future__ import annotations
 
@@ -37,7 +37,9 @@ from handoff.record import (
     rebuild_working_state,
     years_before,
 )
-from handoff.reports import PeriodError, parse_period, write_report
+from handoff.register import REGISTER_FORMATS, RegisterError, month_register, record_run, units_to_file
+from handoff.register_formats import month_filename, render_month
+from handoff.reports import PeriodError, parse_period, period_of, unit_names, write_report
 from handoff.sla import SlaPolicy
 
 DEMO_AGENT = "demo"
@@ -81,7 +83,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
 
 
-RECORD_COMMANDS = ("migrate", "rebuild-queue", "purge", "report", "export")
+RECORD_COMMANDS = ("migrate", "rebuild-queue", "purge", "report", "register", "export")
 
 
 def _add_record_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -101,6 +103,14 @@ def _add_record_commands(commands: argparse._SubParsersAction[argparse.ArgumentP
     report.add_argument("--to", dest="end", metavar="DATE", help="last day of a range")
     report.add_argument("--format", choices=("html", "csv", "pdf"), default="html")
     report.add_argument("--out", default=".", help="a file, or a folder to write complaints-<period>.<format> in")
+    register = commands.add_parser("register", help="a unit's monthly register of complaints (记录表), for head "
+                                                     "office; recorded as produced")
+    register.add_argument("--month", required=True, help="e.g. 2026-11 (days in the desk's time zone)")
+    register.add_argument("--unit", help="a unit of ORG_FILE (default: every unit that files one that month)")
+    register.add_argument("--format", choices=REGISTER_FORMATS, default="pdf")
+    register.add_argument("--out", default=".", help="a folder to write register-<unit>-<month>.<format> in, or "
+                                                     "the file to write (with --unit)")
+    register.add_argument("--by", help="who produces it, for the record (default: the operating system user)")
     export = commands.add_parser("export", help="one case as a self-contained file, for a regulator's request")
     export.add_argument("case_id")
     export.add_argument("--format", choices=("json", "html"), default="json")
@@ -121,6 +131,8 @@ async def run_record_command(settings: Settings, args: argparse.Namespace) -> in
         return 0
     if args.command == "report":
         return await write_report_command(settings, args)
+    if args.command == "register":
+        return await write_register_command(settings, args)
     if args.command == "export":
         out = Path(args.out or f"{args.case_id}.{args.format}")
         async with CaseRecord(settings.record_url) as record:
@@ -143,9 +155,44 @@ async def write_report_command(settings: Settings, args: argparse.Namespace) -> 
     await migrate(settings.record_url)
     zone = SlaPolicy.preset(settings.sla_policy).timezone  # quarters begin at the desk's midnight, as in the API
     written = await write_report(settings.record_url, period, args.format, Path(args.out),
-                                 progress=lambda step: print(step, file=sys.stderr), zone=zone)
+                                 progress=lambda step: print(step, file=sys.stderr), zone=zone,
+                                 target=settings.satisfaction_target,
+                                 unit_names=unit_names(load_org(settings.org_file)))
     print(f"report written to {written}")
     return 0
+
+
+async def write_register_command(settings: Settings, args: argparse.Namespace) -> int:
+    """Write a unit's month (or every unit's that files one) and record each as produced."""
+    org = load_org(settings.org_file)
+    try:
+        month = period_of(args.month)
+        if not month.is_month:
+            raise PeriodError("a register is of one month, such as 2026-11")
+        if args.unit is not None and args.unit not in org:
+            raise RegisterError(f"no unit {args.unit!r} (ORG_FILE lists the units)")
+    except (PeriodError, RegisterError) as exc:
+        print(f"complaint-gateway register: {exc}", file=sys.stderr)
+        return 2
+    zone = SlaPolicy.preset(settings.sla_policy).timezone
+    out, by = Path(args.out), args.by or _os_user()
+    into_folder = not args.unit or not out.suffix or await asyncio.to_thread(out.is_dir)
+    async with CaseRecord(settings.record_url) as record:
+        units = [args.unit] if args.unit else await units_to_file(record.engine, org, month, zone)
+        for unit in units:
+            register = await month_register(record.engine, org, unit, month, zone)
+            content = await asyncio.to_thread(render_month, register, args.format)
+            name = month_filename(register, args.format)
+            target = out / name if into_folder else out
+            await asyncio.to_thread(_write, target, content)
+            await record_run(record.engine, register, args.format, by)
+            print(f"register of {unit} for {month.label} ({len(register.entries)} cases) written to {target}")
+    return 0
+
+
+def _write(target: Path, content: bytes) -> None:
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_bytes(content)
 
 
 async def rebuild_queue(settings: Settings) -> dict[str, int]:
