@@ -1,7 +1,9 @@
 """Early warning of risky complaints: a grade, a score and reasons a handler can read.
 
 The rules are data, not code: ``risk_rules.toml`` next to this module (compliance staff edit it; its comments
-say how). Every rule that fires adds its weight once, and the score is compared with the file's thresholds.
+say how). The same file's ``[hotspots]`` table says when many complaints about one product, unit or member of
+staff make a hot spot (``handoff.hotspots`` watches for them). Every rule that fires adds its weight once, and
+the score is compared with the file's thresholds.
 ``load_rules`` checks a rules file completely before anything is graded with it: a mistake raises ValueError
 naming the file, the rule and the field. ``grade`` uses the packaged rules, loaded once; a caller with its own
 file loads it with ``load_rules(path)`` and calls ``RiskRules.grade`` (or passes ``rules=``).
@@ -30,6 +32,7 @@ PRIORITY_BY_GRADE = {"high": "urgent", "medium": "high", "low": "normal"}
 # What the bot can flag while it listens (bot/actions/extract.py RISK_FLAGS); a rule's ``flag`` must be one.
 BOT_FLAGS = ("regulator", "media", "lawyer", "fraud", "vulnerable", "anger")
 KINDS = ("words", "amount", "repeat")
+HOTSPOT_DIMENSIONS = ("product", "unit", "staff")
 MAX_EVIDENCE = 3  # matched words quoted per reason: enough to see why, short enough to read at a glance
 
 
@@ -67,11 +70,21 @@ class Rule:
 
 
 @dataclass(frozen=True, slots=True)
+class Hotspots:
+    """``threshold`` complaints or more about one value of a dimension within ``window_days`` make a hot spot."""
+
+    window_days: int
+    threshold: int
+    by: tuple[str, ...] = HOTSPOT_DIMENSIONS
+
+
+@dataclass(frozen=True, slots=True)
 class RiskRules:
     rules: tuple[Rule, ...]
     high: int
     medium: int
     source: str = "<rules>"  # the file they came from, for messages and logs
+    hotspots: Hotspots | None = None  # None: the file watches for no hot spots
 
     @property
     def repeat_window_days(self) -> int:
@@ -121,7 +134,7 @@ def default_rules() -> RiskRules:
 # ---------------------------------------------------------------------------------------------------------------
 # Loading and checking a rules file
 
-_TOP_FIELDS = {"thresholds", "rules"}
+_TOP_FIELDS = {"thresholds", "rules", "hotspots"}
 _RULE_FIELDS = {
     "words": {"id", "name_en", "name_zh", "weight", "flag", "kind", "zh", "en"},
     "amount": {"id", "name_en", "name_zh", "weight", "flag", "kind", "at_least"},
@@ -168,7 +181,24 @@ def _parse(data: dict[str, Any], source: str) -> RiskRules:
         _fail("the file", "no [[rules]]")
     rules = tuple(_rule(i, table) for i, table in enumerate(tables, 1))
     _check_unique(rules)
-    return RiskRules(rules, high, medium, source)
+    return RiskRules(rules, high, medium, source, _hotspots(data["hotspots"]) if "hotspots" in data else None)
+
+
+def _hotspots(table: object) -> Hotspots:
+    where = "[hotspots]"
+    if not isinstance(table, dict):
+        _fail(where, "must be a table with window_days, threshold and by")
+    _known_fields(where, table, {"window_days", "threshold", "by"})
+    window, threshold = _integer(where, table, "window_days"), _integer(where, table, "threshold")
+    if window <= 0:
+        _fail(where, "'window_days' must be a positive number of days")
+    if threshold < 2:
+        _fail(where, "'threshold' must be 2 or more (one complaint is not a hot spot)")
+    by = _strings(where, "by", table.get("by", list(HOTSPOT_DIMENSIONS)))
+    unknown = [name for name in by if name not in HOTSPOT_DIMENSIONS]
+    if unknown or not by:
+        _fail(where, f"'by' lists some of {', '.join(HOTSPOT_DIMENSIONS)}, not {unknown or by}")
+    return Hotspots(window, threshold, tuple(dict.fromkeys(by)))
 
 
 def _rule(number: int, table: object) -> Rule:
