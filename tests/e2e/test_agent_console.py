@@ -107,7 +107,7 @@ async def test_a_handler_answers_a_web_chat_complaint_and_sees_the_customers_rat
     await open_case(agent, case_id)
     await expect(agent.locator("#case-status")).to_have_text("Queued")
     await expect(agent.locator("#case-due-badge")).to_have_text("On time")
-    await expect(agent.locator("#complaint-record")).to_contain_text(CONVERSATIONS["en"][3])
+    await expect(agent.locator("#complaint-record")).to_contain_text(CONVERSATIONS["en"][1])
     await expect(agent.locator("#reassign-form")).to_be_hidden()  # a handler, not a supervisor
 
     await agent.locator("#claim-button").click()

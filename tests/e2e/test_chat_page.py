@@ -20,12 +20,12 @@ async def test_a_customer_types_a_complaint_and_gets_a_case_number(
     await page.goto(gateway.url + "/")
     await expect(page.locator("#message-input")).to_be_visible()
     if language == "zh":
-        turns = ["我要投诉", "李四", "13912345678", "你们的APP转账失败了三次，资金一直没有到账",
-                 "上周五，希望尽快把钱退回来"]
+        turns = ["我要投诉", "你们的APP转账失败了三次，资金一直没有到账", "李四", "13912345678",
+                 "上周五，希望尽快把钱退回来", "线上", "没有", "对"]
     else:
-        turns = ["I would like to make a complaint", "Jane Doe", "+44 7700 900456",
-                 "My bank-securities transfer failed three times and the money never arrived",
-                 "Last Friday. I want the money back in my account"]
+        turns = ["I would like to make a complaint",
+                 "My bank-securities transfer failed three times and the money never arrived", "Jane Doe",
+                 "+44 7700 900456", "Last Friday. I want the money back in my account", "online", "no", "yes"]
     for text in turns:
         await say(page, text)
     case_id = page.locator("#case-banner #case-id")

@@ -46,10 +46,10 @@ pytestmark = pytest.mark.e2e
 T = TypeVar("T")
 
 # The intake that ends in a case in five turns (tests/e2e/test_intake.py); by SMS the bot knows the number.
-WEB_INTAKE = ("I want to file a complaint", "John Smith", "+44 7700 900123",
-              "The app charged me a commission twice for one trade last Friday", "Please refund the extra commission")
-SMS_INTAKE = ("I want to make a complaint", "Olivia Brown", "My withdrawal to my bank has been stuck for 5 days",
-              "It started last Monday. Please release it today")
+WEB_INTAKE = ("I want to file a complaint", "The app charged me a commission twice for one trade last Friday",
+              "John Smith", "+44 7700 900123", "Please refund the extra commission", "online", "no", "yes")
+SMS_INTAKE = ("I want to make a complaint", "My withdrawal to my bank has been stuck for 5 days", "Olivia Brown",
+              "It started last Monday. Please release it today", "online", "no", "yes")
 FOLLOW_UPS = ("My order number is A123", "Please call me after 5 pm")
 PUBLIC_URL = "https://complaints.example.test"  # the load balancer's address: what Twilio signs
 HOLDING = texts.holding_reply("en")
