@@ -1,4 +1,4 @@
-"""The record's API and console page, for supervisors and admins: search, reports, a case's export.
+"""The record's API and console page, for supervisors and admins: search, reports, registers, a case's export.
 
 Routes (``routes()``), all read-only and all for the supervisor and admin roles (401 without a session, 403 for
 an agent):
@@ -7,7 +7,15 @@ an agent):
 - ``GET /api/records/report?period=``: the report for a quarter (``2026Q4``), a month (``2026-11``) or a range of
   days (``2026-10-01..2026-10-15``), as JSON (``charts=true`` adds the charts as base64 PNG), HTML, CSV or PDF;
 - ``GET /api/records/cases/{case_id}/export``: one case as a JSON or HTML file (an attachment);
-- ``GET /records``: the console page (``records_static/``), which uses the three above.
+- ``GET /api/cases/{case_id}/register``: one case's register entry (记录表), as JSON, HTML or PDF;
+- ``GET /api/records/register?unit=&month=``: a unit's month of register entries, as JSON (to read), or as an
+  HTML, CSV or PDF file (to file with head office: producing one is recorded, by whom and when);
+- ``GET /api/records/register-status?month=``: for each unit that files a register that month, when it is due
+  and when it was produced;
+- ``GET /records``: the console page (``records_static/``), which uses the ones above.
+
+Registers are the receiving unit's: a supervisor reads those of their unit and the units below it (head office
+all of them), and the log says who produced which, never what it holds.
 
 Days (a search's from/to, a report's periods) are days in the desk's time zone, the SLA policy's. The database
 is the app's ``RECORD_ENGINE``. Bad parameters get 400 with ``{"error": ...}``, an unknown case 404.
@@ -18,7 +26,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import logging
-from datetime import date
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any, cast
 
@@ -27,10 +35,14 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from gateway import keys
 from gateway.api import current_agent, error
+from gateway.auth import Agent
 from gateway.records_openapi import OPENAPI_PATHS as OPENAPI_PATHS  # the path items of routes(), for the SPEC
+from gateway.records_openapi import REGISTER_ENTRY_FORMATS
+from handoff import register as registers
 from handoff import reports
 from handoff.cases import CaseNotFound
 from handoff.export import EXPORT_FORMATS, export_case
+from handoff.register_formats import entry_html, entry_pdf, month_filename, render_month
 from handoff.search import SearchError, SearchQuery, search
 from handoff.sla import SlaPolicy
 
@@ -50,13 +62,20 @@ def routes() -> list[web.AbstractRouteDef]:
         web.get("/api/records/search", search_records),
         web.get("/api/records/report", report),
         web.get("/api/records/cases/{case_id:C-[^/]+}/export", export),
+        web.get("/api/cases/{case_id:C-[^/]+}/register", case_register),
+        web.get("/api/records/register", unit_register),
+        web.get("/api/records/register-status", register_status),
         web.get("/records", console),
         web.static("/records/static", STATIC_DIR),
     ]
 
 
+def desk_policy(request: web.Request) -> SlaPolicy:
+    return SlaPolicy.preset(request.app[keys.SETTINGS].sla_policy)
+
+
 def desk_zone(request: web.Request) -> str:
-    return SlaPolicy.preset(request.app[keys.SETTINGS].sla_policy).timezone
+    return desk_policy(request).timezone
 
 
 # --- search ----------------------------------------------------------------------------------------------
@@ -123,7 +142,9 @@ async def report(request: web.Request) -> web.Response:
         period = reports.period_of(asked)
     except reports.PeriodError as exc:
         return error(400, str(exc))
-    built = await reports.build_report(request.app[RECORD_ENGINE], period, zone=desk_zone(request))
+    built = await reports.build_report(request.app[RECORD_ENGINE], period, zone=desk_zone(request),
+                                       target=request.app[keys.SETTINGS].satisfaction_target,
+                                       unit_names=reports.unit_names(request.app[keys.ORG]))
     if fmt == "json":
         return web.json_response(await _report_json(built, request.query.get("charts") in ("1", "true")))
     content = await reports.render_async(built, cast(reports.Format, fmt))
@@ -165,6 +186,93 @@ async def export(request: web.Request) -> web.Response:
         return error(404, str(exc))
     log.info("case %s exported as %s by %s", case_id, fmt, agent.name)
     return _file(content, fmt, f'attachment; filename="{case_id}.{fmt}"')
+
+
+# --- the register ----------------------------------------------------------------------------------------
+
+
+def _reads_unit(request: web.Request, agent: Agent, unit: str) -> bool:
+    return unit in request.app[keys.ORG].below(agent.unit)
+
+
+async def case_register(request: web.Request) -> web.Response:
+    """One case's register entry: JSON (the fields by their Chinese names), HTML or PDF."""
+    agent = await current_agent(request, *ROLES)
+    fmt = request.query.get("format", "json")
+    if fmt not in REGISTER_ENTRY_FORMATS:
+        return error(400, f"format must be one of {', '.join(REGISTER_ENTRY_FORMATS)}")
+    case_id = request.match_info["case_id"]
+    try:
+        item = await registers.case_entry(request.app[RECORD_ENGINE], case_id, request.app[keys.ORG],
+                                          desk_zone(request))
+    except CaseNotFound as exc:
+        return error(404, str(exc))
+    if not _reads_unit(request, agent, item.unit):
+        return error(403, f"case {case_id} was received by {item.unit}, outside {agent.unit}")
+    log.info("register entry of case %s as %s by %s", case_id, fmt, agent.name)
+    if fmt == "json":
+        return web.json_response(item.to_dict())
+    if fmt == "html":
+        return _file(entry_html(item).encode(), fmt, f'inline; filename="register-{case_id}.html"')
+    content = await asyncio.to_thread(entry_pdf, item)
+    return _file(content, fmt, f'attachment; filename="register-{case_id}.pdf"')
+
+
+def _month(request: web.Request) -> reports.Period:
+    asked = request.query.get("month", "").strip()
+    if not asked:
+        raise reports.PeriodError("month is required, such as 2026-11")
+    period = reports.period_of(asked)
+    if not period.is_month:
+        raise reports.PeriodError("a register is of one month, such as 2026-11")
+    return period
+
+
+async def unit_register(request: web.Request) -> web.Response:
+    """A unit's month: JSON to read it, or a file (HTML, CSV, PDF) to file it, which is recorded as produced."""
+    agent = await current_agent(request, *ROLES)
+    fmt = request.query.get("format", "json")
+    if fmt not in ("json", *registers.REGISTER_FORMATS):
+        return error(400, f"format must be json or one of {', '.join(registers.REGISTER_FORMATS)}")
+    try:
+        month = _month(request)
+    except reports.PeriodError as exc:
+        return error(400, str(exc))
+    unit = request.query.get("unit", "").strip() or agent.unit
+    org = request.app[keys.ORG]
+    if unit not in org:
+        return error(404, f"no unit {unit!r} (GET /api/units lists them)")
+    if not _reads_unit(request, agent, unit):
+        return error(403, f"{unit} is outside {agent.unit}")
+    engine = request.app[RECORD_ENGINE]
+    register = await registers.month_register(engine, org, unit, month, desk_zone(request))
+    if fmt == "json":
+        return web.json_response({**register.to_dict(), "runs": [
+            run for run in await registers.runs(engine, month.label) if run["unit"] == unit]})
+    content = await asyncio.to_thread(render_month, register, fmt)
+    await registers.record_run(engine, register, fmt, agent.name)
+    inline = "inline" if fmt == "html" else "attachment"
+    return _file(content, fmt, f'{inline}; filename="{month_filename(register, fmt)}"')
+
+
+async def register_status(request: web.Request) -> web.Response:
+    """Which units file a register for the month (by default last month), when it is due, and when it was
+    produced; the reader's units only."""
+    agent = await current_agent(request, *ROLES)
+    policy = desk_policy(request)
+    try:
+        month = _month(request) if request.query.get("month") else registers.previous_month(
+            datetime.now(UTC), policy.timezone)
+    except reports.PeriodError as exc:
+        return error(400, str(exc))
+    engine, org = request.app[RECORD_ENGINE], request.app[keys.ORG]
+    produced = await registers.runs(engine, month.label)
+    due = registers.register_due(month, policy)
+    units = [unit for unit in await registers.units_to_file(engine, org, month, policy.timezone)
+             if _reads_unit(request, agent, unit)]
+    return web.json_response({"month": month.label, "due_by": due.isoformat(), "units": [
+        {"id": unit, "name": {"zh": org.units[unit].name_zh, "en": org.units[unit].name_en},
+         "produced": [run for run in produced if run["unit"] == unit]} for unit in units]})
 
 
 async def console(request: web.Request) -> web.FileResponse:

@@ -10,6 +10,7 @@ from typing import Any
 
 from handoff.cases import STATUSES
 from handoff.export import EXPORT_FORMATS
+from handoff.register import FIELDS, REGISTER_FORMATS
 from handoff.reports import FORMATS
 from handoff.search import MAX_PAGE, MAX_PAGE_SIZE, RISK_GRADES, WORD_SEPARATORS
 
@@ -22,6 +23,8 @@ _SPACE, _WORD = f"[{WORD_SEPARATORS}]", f"[^{WORD_SEPARATORS}{_NO_NUL}]"
 _WORDS = f"^{_SPACE}*(?:{_WORD}+{_SPACE}+){{0,9}}{_WORD}*{_SPACE}*$"  # at most ten words
 _CONTACT = f"^(?:[^@{_NO_NUL}]*@[^{_NO_NUL}]*|(?:[^0-9{_NO_NUL}]*[0-9]){{4}}[^{_NO_NUL}]*)$"
 _LABELS = "^[a-z][a-z0-9_]{0,63}(?:,[a-z][a-z0-9_]{0,63})*$"
+_MONTH = f"^{_YEAR}-(0[1-9]|1[0-2])$"
+REGISTER_ENTRY_FORMATS = ("json", "html", "pdf")
 
 
 def _one_of(values: tuple[str, ...]) -> str:
@@ -72,6 +75,19 @@ _SEARCH_PARAMETERS = [
     _query("page_size", "cases per page", {"type": "integer", "minimum": 1, "maximum": MAX_PAGE_SIZE}),
 ]
 
+_TEXT_OR_NULL = {"type": ["string", "null"]}
+_ENTRY = {"type": "object", "required": ["case_id", "unit", "sha256", "fields"], "properties": {
+    "case_id": {"type": "string"}, "unit": {"type": "string"},
+    "sha256": {"type": "string", "description": "SHA-256 of the case as complaint-gateway export computes it"},
+    "fields": {"type": "object", "description": "exactly the register's fields, by their Chinese names, in order",
+               "required": [zh for _, zh, _ in FIELDS], "additionalProperties": False,
+               "properties": {zh: {**_TEXT_OR_NULL, "description": en} for _, zh, en in FIELDS}}}}
+_RUN = {"type": "object", "properties": {"unit": {"type": "string"}, "format": {"type": "string"},
+                                         "by": {"type": "string"}, "at": {"type": "string", "format": "date-time"},
+                                         "cases": {"type": "integer"}}}
+_FILES = {"text/html": {"schema": {"type": "string"}}, "text/csv": {"schema": {"type": "string"}},
+          "application/pdf": {"schema": {"type": "string", "format": "binary"}}}
+
 OPENAPI_PATHS: dict[str, Any] = {
     "/api/records/search": {"get": {
         "summary": "Search the record: cases matching every filter given, newest first (supervisors and admins)",
@@ -102,6 +118,55 @@ OPENAPI_PATHS: dict[str, Any] = {
                 "text/csv": {"schema": {"type": "string"}},
                 "application/pdf": {"schema": {"type": "string", "format": "binary"}}}},
             "400": _bad_request("No period, or one that cannot be read; or an unknown format"), **_AUTH,
+        },
+    }},
+    "/api/cases/{case_id}/register": {"get": {
+        "summary": "One case's register entry (记录表): the register's fields in Chinese, as JSON, HTML (with "
+                   "English labels) or PDF (supervisors and admins of the receiving unit or above)",
+        "parameters": [
+            {"name": "case_id", "in": "path", "required": True, "schema": {"type": "string"}},
+            _query("format", "json (the default), html or pdf",
+                   {"type": "string", "enum": list(REGISTER_ENTRY_FORMATS)}),
+        ],
+        "responses": {
+            "200": {"description": "The entry", "content": {
+                "application/json": {"schema": _ENTRY}, "text/html": {"schema": {"type": "string"}},
+                "application/pdf": {"schema": {"type": "string", "format": "binary"}}}},
+            "400": _bad_request("An unknown format"), "404": _error("No such case in the record"), **_AUTH,
+        },
+    }},
+    "/api/records/register": {"get": {
+        "summary": "A unit's month of register entries (记录表): JSON to read, or an HTML, CSV or PDF file to file "
+                   "with head office (producing a file is recorded)",
+        "parameters": [
+            _query("month", "the month, such as 2026-11 (days in the desk's time zone)", _text(_MONTH, 7),
+                   required=True),
+            _query("unit", "a unit id (GET /api/units); default the reader's own", _text(f"^[^{_NO_NUL}]*$", 64)),
+            _query("format", "json (the default), html, csv or pdf",
+                   {"type": "string", "enum": ["json", *REGISTER_FORMATS]}),
+        ],
+        "responses": {
+            "200": {"description": "The month", "content": {"application/json": {"schema": {
+                "type": "object", "required": ["unit", "month", "entries"], "properties": {
+                    "unit": {"type": "object"}, "month": {"type": "string"}, "zone": {"type": "string"},
+                    "fields": {"type": "array"}, "entries": {"type": "array", "items": _ENTRY},
+                    "runs": {"type": "array", "items": _RUN}}}}, **_FILES}},
+            "400": _bad_request("No month, or one that cannot be read; or an unknown format"),
+            "404": _error("No such unit"), **_AUTH,
+        },
+    }},
+    "/api/records/register-status": {"get": {
+        "summary": "Which units file a register for the month, when it is due at head office (the third trading "
+                   "day after it) and when each was produced",
+        "parameters": [_query("month", "the month, such as 2026-11 (default: last month)", _text(_MONTH, 7))],
+        "responses": {
+            "200": {"description": "The units", "content": {"application/json": {"schema": {
+                "type": "object", "required": ["month", "due_by", "units"], "properties": {
+                    "month": {"type": "string"}, "due_by": {"type": "string", "format": "date-time"},
+                    "units": {"type": "array", "items": {"type": "object", "properties": {
+                        "id": {"type": "string"}, "name": {"type": "object"},
+                        "produced": {"type": "array", "items": _RUN}}}}}}}}},
+            "400": _bad_request("A month that cannot be read"), **_AUTH,
         },
     }},
     "/api/records/cases/{case_id}/export": {"get": {

@@ -1,13 +1,17 @@
-"""The records API and page on the real app: supervisors search, read reports and export; nobody else does."""
+"""The records API and page on the real app: supervisors search, read reports and registers, and export; nobody
+else does."""
 
 from __future__ import annotations
 
 import base64
 import dataclasses
 import json
+import subprocess
 from collections.abc import AsyncIterator
-from datetime import date
+from datetime import date, datetime
+from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 from aiohttp import web
@@ -18,12 +22,14 @@ from gateway.app import create_app
 from gateway.records_api import RECORD_ENGINE
 from gateway.settings import Settings
 from handoff.record_models import Base
+from handoff.register import FIELD_NAMES
 from handoff.synthetic import generate_cases
 from tests.conftest import PASSWORD, login
 from tests.handoff.record_data import at, case_row, insert_cases, insert_history
 
 CASE_ID = "C-261105-7KQ4"
-ROUTES = ("/api/records/search", "/api/records/report?period=2026Q4", f"/api/records/cases/{CASE_ID}/export")
+ROUTES = ("/api/records/search", "/api/records/report?period=2026Q4", f"/api/records/cases/{CASE_ID}/export",
+          f"/api/cases/{CASE_ID}/register", "/api/records/register?month=2026-11", "/api/records/register-status")
 
 
 async def _record_engine(app: web.Application) -> AsyncIterator[None]:
@@ -159,7 +165,7 @@ async def test_the_report_json_can_carry_its_charts(client: Any) -> None:
     auth = await login(client, "sue")
     response = await client.get("/api/records/report?period=2026-10-01..2026-11-30&charts=true", headers=auth)
     charts = (await response.json())["charts"]
-    assert set(charts) == {"channel", "product", "risk", "handling", "satisfaction"}
+    assert set(charts) == {"channel", "product", "risk", "nature", "handling", "satisfaction"}
     assert all(base64.b64decode(png).startswith(b"\x89PNG") for png in charts.values())
 
 
@@ -198,3 +204,92 @@ def test_the_openapi_paths_describe_exactly_the_api_routes() -> None:
 
 def _path(route: web.RouteDef) -> str:
     return route.path.replace("{case_id:C-[^/]+}", "{case_id}")
+
+
+# --- the register ----------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+async def approving(aiohttp_client: Any, settings: Settings, record_url: str) -> Any:
+    """The real app with every plan waiting for a supervisor's approval, and its handlers."""
+    app = create_app(dataclasses.replace(settings, database_url=record_url, approval_policy="all"))
+    client = await aiohttp_client(app)
+    for name, role in (("sue", "supervisor"), ("ann", "agent")):
+        await app[keys.AGENTS].add(name, PASSWORD, role)
+    return client
+
+
+async def handled_case(client: Any) -> str:
+    """A walk-in registered by a handler, investigated, its plan approved by a supervisor: all through the API."""
+    ann, sue = await login(client, "ann"), await login(client, "sue")
+    registered = await client.post("/api/cases", headers=ann, json={
+        "channel": "in_person", "language": "zh", "unit": "hq", "preliminary_opinion": "先核实短信记录",
+        "customer": {"name": "张伟", "phone": "13912345678"},
+        "complaint": {"description": "融资融券账户被强制平仓，没有收到追加保证金通知", "product": "margin_trading",
+                      "place": "营业部柜台", "people_involved": "客户经理小王", "desired_resolution": "赔偿损失"}})
+    assert registered.status == 201, await registered.text()
+    case_id = (await registered.json())["id"]
+    steps = [(ann, "claim", {}), (ann, "findings", {"text": "追保短信未发出"}),
+             (ann, "propose", {"answer": "向您致歉，补偿部分损失", "outcome": "upheld", "measures": "修复短信通道",
+                               "compensation": {"amount": 300, "currency": "CNY"},
+                               "responsible": {"staff": "小王", "action": "培训"}}),
+             (sue, "approve", {})]
+    for auth, step, body in steps:
+        response = await client.post(f"/api/cases/{case_id}/{step}", headers=auth, json=body)
+        assert response.status == 200, (step, await response.text())
+    return case_id
+
+
+def pdf_text(path: Path) -> str:
+    return subprocess.run(["pdftotext", str(path), "-"], capture_output=True, text=True, check=True, timeout=60).stdout
+
+
+async def test_a_case_s_register_entry_comes_as_json_html_and_pdf_with_the_register_s_fields(
+    approving: Any, tmp_path: Path
+) -> None:
+    case_id = await handled_case(approving)
+    sue = await login(approving, "sue")
+    entry = await (await approving.get(f"/api/cases/{case_id}/register", headers=sue)).json()
+    assert list(entry["fields"]) == list(FIELD_NAMES) and entry["case_id"] == case_id
+    fields = entry["fields"]
+    assert (fields["受理人"], fields["受理单位"], fields["投诉人"], fields["联系方式"]) == ("ann", "总部", "张伟",
+                                                                                          "+8613912345678")
+    assert fields["调查核实情况"].endswith("ann：追保短信未发出") and fields["赔偿"] == "CNY 300.00"
+    assert fields["处理意见"] == "向您致歉，补偿部分损失（处理结果：成立）" and fields["审批"].endswith("sue 审批同意")
+    assert fields["答复日期"] == fields["受理日期"] and fields["回访情况"] is None
+
+    page = await approving.get(f"/api/cases/{case_id}/register?format=html", headers=sue)
+    assert page.status == 200 and page.content_type == "text/html"
+    html = await page.text()
+    assert "受理日期<br><span class=en>Date received</span>" in html and "default-src 'none'" in page.headers[
+        "Content-Security-Policy"]
+    pdf = await approving.get(f"/api/cases/{case_id}/register?format=pdf", headers=sue)
+    assert pdf.status == 200 and pdf.content_type == "application/pdf"
+    path = tmp_path / "entry.pdf"
+    path.write_bytes(await pdf.read())
+    text = pdf_text(path)
+    assert all(name in text for name in FIELD_NAMES) and "修复短信通道" in text and entry["sha256"] in text
+
+    ann = await login(approving, "ann")
+    assert (await approving.get(f"/api/cases/{case_id}/register", headers=ann)).status == 403
+    assert (await approving.get(f"/api/cases/{case_id}/register?format=doc", headers=sue)).status == 400
+    assert (await approving.get("/api/cases/C-000000-AAAA/register", headers=sue)).status == 404
+
+
+async def test_a_unit_s_month_is_read_and_filed_and_filing_is_recorded(approving: Any) -> None:
+    case_id = await handled_case(approving)
+    sue = await login(approving, "sue")
+    month = datetime.now(ZoneInfo("Asia/Shanghai")).strftime("%Y-%m")
+    read = await (await approving.get(f"/api/records/register?month={month}", headers=sue)).json()
+    assert [e["case_id"] for e in read["entries"]] == [case_id] and read["unit"]["id"] == "hq" and read["runs"] == []
+    filed = await approving.get(f"/api/records/register?month={month}&unit=hq&format=csv", headers=sue)
+    assert filed.status == 200 and filed.content_type == "text/csv"
+    assert filed.headers["Content-Disposition"] == f'attachment; filename="register-hq-{month}.csv"'
+    assert case_id in (await filed.read()).decode("utf-8-sig")
+    status = await (await approving.get(f"/api/records/register-status?month={month}", headers=sue)).json()
+    assert [(u["id"], [(r["format"], r["by"], r["cases"]) for r in u["produced"]]) for u in status["units"]] == [
+        ("hq", [("csv", "sue", 1)])]
+    for query, code in (("", 400), ("month=2026-13", 400), ("month=2026Q4", 400), (f"month={month}&format=doc", 400),
+                        (f"month={month}&unit=nowhere", 404)):
+        response = await approving.get(f"/api/records/register?{query}", headers=sue)
+        assert response.status == code, query
