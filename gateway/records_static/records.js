@@ -1,4 +1,5 @@
-/* Supervisors' record page: search the record, read a period's report, export a case.
+/* Supervisors' record page: search the record, read a period's report, export a case, read and file a unit's
+ * monthly register (记录表).
  *
  * The session is the agent console's cookie (sign in at /agent); this page only reads, so it sends no
  * CSRF token. Everything the server sends is shown with textContent, never as markup. */
@@ -36,7 +37,20 @@
       chartRisk: 'Cases by risk grade', chartHandling: 'Handling times', chartSatisfaction: 'Satisfaction',
       errNetwork: 'The server cannot be reached. Try again.', errHttp: 'The server answered {status}.',
       errPeriod: 'Choose a period first.', signedIn: '{name} ({role})', role_supervisor: 'supervisor',
-      role_admin: 'admin'
+      role_admin: 'admin',
+      byUnit: 'By receiving unit', byDepartment: 'By responsible department', byNature: 'By nature',
+      byStaff: 'Staff involved in most complaints', kSatisfactionRate: 'Satisfied (4-5), target {target}',
+      kMeasures: 'Measures verified on a return visit', kCompensated: 'Cases compensated',
+      typicalTitle: 'Typical cases flagged for case studies', typicalNone: 'No case was flagged in this period.',
+      colNature: 'Nature', colReason: 'Why typical', colFlaggedBy: 'Flagged by', colEntry: 'Register entry',
+      chartNature: 'Cases by nature', registerTitle: 'Register of complaints (记录表)',
+      registerHint: 'A unit\u2019s month goes to head office by the third trading day of the next month. ' +
+        'Downloading its HTML, CSV or PDF files it.',
+      gUnit: 'Unit', registerButton: 'Show register', fileAs: 'File it as:',
+      registerCaption: 'The unit\u2019s complaints of the month', filingTitle: 'Filed with head office',
+      colFiled: 'Produced', filingDue: 'Due at head office by {due}.', notFiled: 'Not produced yet',
+      filed: '{format} by {by}, {at} ({cases} cases)', loadingRegister: 'Reading the register…',
+      registerReady: '{n} complaints received by {unit} in {month}.', errMonth: 'Choose a month first.'
     },
     zh: {
       appName: '投诉档案', skip: '跳到查询', toConsole: '处理台',
@@ -62,7 +76,16 @@
       vsPrevious: '较上期', chartChannel: '按渠道', chartProduct: '按业务', chartRisk: '按风险等级',
       chartHandling: '处理时长', chartSatisfaction: '满意度',
       errNetwork: '无法连接服务器，请重试。', errHttp: '服务器返回 {status}。', errPeriod: '请先选择期间。',
-      signedIn: '{name}（{role}）', role_supervisor: '主管', role_admin: '管理员'
+      signedIn: '{name}（{role}）', role_supervisor: '主管', role_admin: '管理员',
+      byUnit: '按受理单位', byDepartment: '按处理部门', byNature: '按投诉性质', byStaff: '投诉较多的人员',
+      kSatisfactionRate: '满意率（4-5分），目标 {target}', kMeasures: '整改措施回访落实率', kCompensated: '赔偿案件数',
+      typicalTitle: '典型案例', typicalNone: '本期无典型案例。', colNature: '性质', colReason: '典型原因',
+      colFlaggedBy: '标记人', colEntry: '记录表', chartNature: '按投诉性质', registerTitle: '投诉记录表',
+      registerHint: '各单位当月的记录表须在次月前三个交易日内报送总部。下载 HTML、CSV 或 PDF 即视为生成报送。',
+      gUnit: '单位', registerButton: '查看记录表', fileAs: '生成报送：', registerCaption: '本单位当月受理的投诉',
+      filingTitle: '报送总部情况', colFiled: '生成记录', filingDue: '须于 {due} 前报送总部。', notFiled: '尚未生成',
+      filed: '{by} 于 {at} 生成 {format}（{cases} 件）', loadingRegister: '正在读取记录表…',
+      registerReady: '{unit} {month} 共受理投诉 {n} 件。', errMonth: '请先选择月份。'
     }
   };
 
@@ -85,6 +108,11 @@
       answered: ['answered', '已答复'], closed: ['closed', '已办结'], reopened: ['reopened', '已重新打开']
     },
     risk: { high: ['high', '高'], medium: ['medium', '中'], low: ['low', '低'] },
+    nature: {
+      service_environment: ['service environment', '服务环境'], product: ['service product', '服务产品'],
+      attitude: ['service attitude', '服务态度'], process: ['service process', '服务流程'], other: ['other', '其他'],
+      unknown: ['not classified', '未分类']
+    },
     outcome: {
       upheld: ['upheld', '成立'], partially_upheld: ['partially upheld', '部分成立'],
       not_upheld: ['not upheld', '不成立'], withdrawn: ['withdrawn', '撤回'], unresolved: ['no answer yet', '尚未答复']
@@ -92,7 +120,7 @@
   };
 
   var CHARTS = [['channel', 'chartChannel'], ['product', 'chartProduct'], ['risk', 'chartRisk'],
-    ['handling', 'chartHandling'], ['satisfaction', 'chartSatisfaction']];
+    ['nature', 'chartNature'], ['handling', 'chartHandling'], ['satisfaction', 'chartSatisfaction']];
 
   function $(id) { return document.getElementById(id); }
   function has(obj, key) { return Object.prototype.hasOwnProperty.call(obj, key); }
@@ -117,6 +145,7 @@
   }
 
   function codeName(kind, code) {
+    if (kind === 'unit') return unitName(code);
     var names = CODES[kind] && has(CODES[kind], code) ? CODES[kind][code] : null;
     return names ? names[lang === 'zh' ? 1 : 0] : str(code);
   }
@@ -135,6 +164,8 @@
     if (me) $('who').textContent = t('signedIn', { name: me.name, role: t('role_' + me.role) });
     if (lastPage) showResults(lastPage);
     if (lastReport) showReport(lastReport);
+    fillUnits();
+    if (lastRegister) showRegister(lastRegister, lastStatus);
   }
 
   function fillCodes(select) {
@@ -192,11 +223,12 @@
 
   function start() {
     getJson('/api/me').then(function (data) {
-      me = { name: str(data && data.name), role: str(data && data.role) };
+      me = { name: str(data && data.name), role: str(data && data.role), unit: str(data && data.unit) };
       if (me.role !== 'supervisor' && me.role !== 'admin') { gate(403); return; }
       $('who').textContent = t('signedIn', { name: me.name, role: t('role_' + me.role) });
       $('who').hidden = false;
       $('records').hidden = false;
+      loadUnits();
       runSearch(1);
     }, function (e) { gate(e.status === 0 ? 401 : e.status); });
   }
@@ -278,7 +310,19 @@
       a.setAttribute('aria-label', t('exportLabel', { id: str(hit.id), fmt: fmt.toUpperCase() }));
       links.appendChild(a);
     });
+    entryLinks(cell(tr, '', 'entry'), str(hit.id));
     return tr;
+  }
+
+  // A case's register entry: the page opens in a tab, the PDF is saved.
+  function entryLinks(td, id) {
+    ['html', 'pdf'].forEach(function (fmt) {
+      var a = document.createElement('a');
+      a.href = '/api/cases/' + encodeURIComponent(id) + '/register?format=' + fmt;
+      if (fmt === 'pdf') a.setAttribute('download', ''); else { a.target = '_blank'; a.rel = 'noopener'; }
+      a.textContent = fmt.toUpperCase();
+      td.appendChild(a);
+    });
   }
 
   function setStatus(id, text, isError) {
@@ -421,12 +465,37 @@
     keyNumber(list, t('kAnsShare'), (deadlines.answer || {}).share, 'share');
     keyNumber(list, t('kSatisfaction', { n: number((satisfaction.count || {}).current) }), satisfaction.mean, 'score');
     keyNumber(list, t('kRepeat'), (data.repeat || {}).complainants, 'count');
+    keyNumber(list, t('kSatisfactionRate', { target: number(satisfaction.target, 'share') }), satisfaction.rate,
+      'share');
+    keyNumber(list, t('kMeasures'), (data.measures || {}).share, 'share');
+    keyNumber(list, t('kCompensated'), (data.compensation || {}).cases, 'count');
     countTable('t-channel', data.by_channel, 'channel');
     countTable('t-product', data.by_product, 'product');
     countTable('t-grade', data.by_grade, 'risk');
     countTable('t-outcome', data.outcomes, 'outcome');
+    countTable('t-unit', data.by_unit, 'unit');
+    countTable('t-department', data.by_department, 'unit');
+    countTable('t-nature', data.by_nature, 'nature');
+    countTable('t-staff', data.by_staff, null);
+    showTypical(Array.isArray(data.typical_cases) ? data.typical_cases : []);
     showCharts(data.charts || {});
     $('report').hidden = false;
+  }
+
+  function showTypical(cases) {
+    var body = $('typical-body');
+    body.textContent = '';
+    cases.forEach(function (c) {
+      var tr = document.createElement('tr');
+      cell(tr, str(c.id), 'id');
+      cell(tr, codeName('product', c.product));
+      cell(tr, codeName('nature', c.nature));
+      cell(tr, str(c.reason), 'desc');
+      cell(tr, str(c.by));
+      body.appendChild(tr);
+    });
+    $('typical').hidden = cases.length === 0;
+    $('typical-none').hidden = cases.length !== 0;
   }
 
   function showCharts(charts) {
@@ -448,6 +517,101 @@
     });
   }
 
+  /* ---------- the register ---------- */
+
+  var units = [];
+  var lastRegister = null;
+  var lastStatus = null;
+  var registerSeq = 0;
+
+  function unitName(id) {
+    var found = units.filter(function (u) { return u.id === id; })[0];
+    if (!found || !found.name) return str(id);
+    return str(lang === 'zh' ? found.name.zh : found.name.en) || str(id);
+  }
+
+  function fillUnits() {
+    var select = $('g-unit');
+    var chosen = select.value || (me ? me.unit : '');
+    select.textContent = '';
+    units.forEach(function (u) { select.appendChild(option(str(u.id), unitName(u.id))); });
+    if (chosen) select.value = chosen;
+  }
+
+  function loadUnits() {
+    getJson('/api/units').then(function (data) {
+      units = Array.isArray(data && data.units) ? data.units : [];
+      fillUnits();
+    }, function () { /* the register form then offers the reader's own unit only */ });
+  }
+
+  function lastMonth() {
+    var d = new Date();
+    d.setDate(1);
+    d.setMonth(d.getMonth() - 1);
+    return d.getFullYear() + '-' + String(d.getMonth() + 1).padStart(2, '0');
+  }
+
+  function runRegister() {
+    var month = $('g-month').value;
+    if (!month) { setStatus('register-status', t('errMonth'), true); return; }
+    var params = new URLSearchParams();
+    params.set('month', month);
+    if ($('g-unit').value) params.set('unit', $('g-unit').value);
+    var seq = ++registerSeq;
+    setStatus('register-status', t('loadingRegister'), false);
+    ['html', 'csv', 'pdf'].forEach(function (fmt) {
+      var p = new URLSearchParams(params);
+      p.set('format', fmt);
+      $('rg-' + fmt).href = '/api/records/register?' + p.toString();
+    });
+    Promise.all([getJson('/api/records/register?' + params.toString()),
+      getJson('/api/records/register-status?month=' + encodeURIComponent(month))]).then(function (both) {
+      if (seq !== registerSeq) return;
+      lastRegister = both[0];
+      lastStatus = both[1];
+      showRegister(lastRegister, lastStatus);
+    }, function (e) {
+      if (seq === registerSeq) setStatus('register-status', failed(e), true);
+    });
+  }
+
+  function showRegister(data, status) {
+    var entries = Array.isArray(data.entries) ? data.entries : [];
+    var unit = data.unit || {};
+    setStatus('register-status', t('registerReady', { n: entries.length, unit: unitName(unit.id),
+      month: str(data.month) }), false);
+    var body = $('register-body');
+    body.textContent = '';
+    entries.forEach(function (entry) {
+      var fields = entry.fields || {};
+      var tr = document.createElement('tr');
+      cell(tr, str(fields['受理日期']), 'when');
+      cell(tr, str(entry.case_id), 'id');
+      cell(tr, str(fields['投诉人']));
+      cell(tr, str(fields['投诉事由']), 'desc');
+      cell(tr, str(fields['性质']));
+      cell(tr, str(fields['答复日期']), 'when');
+      cell(tr, str(fields['客户满意度']));
+      entryLinks(cell(tr, '', 'entry'), str(entry.case_id));
+      body.appendChild(tr);
+    });
+    var filing = $('filing-body');
+    filing.textContent = '';
+    $('filing-due').textContent = status ? t('filingDue', { due: when(status.due_by) }) : '';
+    ((status && status.units) || []).forEach(function (u) {
+      var tr = document.createElement('tr');
+      cell(tr, unitName(u.id));
+      var runs = Array.isArray(u.produced) ? u.produced : [];
+      var text = runs.length ? runs.map(function (r) {
+        return t('filed', { format: str(r.format).toUpperCase(), by: r.by, at: when(r.at), cases: r.cases });
+      }).join('; ') : t('notFiled');
+      cell(tr, text, runs.length ? '' : 'filed-none');
+      filing.appendChild(tr);
+    });
+    $('register').hidden = false;
+  }
+
   /* ---------- wiring ---------- */
 
   function setLang(next) {
@@ -465,6 +629,8 @@
     $('prev-page').addEventListener('click', function () { runSearch(Math.max(1, lastPage.page - 1), lastParams); });
     $('next-page').addEventListener('click', function () { runSearch(lastPage.page + 1, lastParams); });
     $('report-form').addEventListener('submit', function (e) { e.preventDefault(); runReport(); });
+    $('register-form').addEventListener('submit', function (e) { e.preventDefault(); runRegister(); });
+    $('g-month').value = lastMonth();
     Array.prototype.forEach.call(document.querySelectorAll('input[name="kind"]'), function (radio) {
       radio.addEventListener('change', showKind);
     });
