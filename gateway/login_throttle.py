@@ -9,7 +9,7 @@ Guarantees:
   owner at another address is not affected by it. From all addresses together, past ``account_free_tries`` in
   the window, tries of the account are spaced by a short wait (``account_max_wait``), which bounds a guesser
   with many addresses without keeping the owner out for long;
-- a right password from an address clears that address's count;
+- a right password from an address clears that address's count and is not counted for the account;
 - the first time an account passes its free tries from all addresses in a window is reported (a burst), once.
 """
 
@@ -89,5 +89,9 @@ class LoginThrottle:
         return Admission(bool(admitted), int(wait_ms) / 1000, bool(admitted) and tries == self._account_free_tries)
 
     async def succeeded(self, name: str, address: str) -> None:
-        """The owner proved themselves from this address: its count starts again."""
-        await self._redis.delete(_address_key(name, address))
+        """The owner proved themselves from this address: its count starts again, and the attempt does not
+        count toward the account's burst (a handler who logs in often is not a guesser)."""
+        async with self._redis.pipeline(transaction=True) as pipe:
+            pipe.delete(_address_key(name, address))
+            pipe.hincrby(_account_key(name), "tries", -1)
+            await pipe.execute()

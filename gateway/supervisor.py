@@ -43,6 +43,7 @@ def bot_fingerprint() -> str:
     digest = hashlib.sha256()
     inputs = [BOT_DIR / "config.yml", BOT_DIR / "domain.yml", BOT_DIR / "requirements.txt"]
     inputs += sorted((BOT_DIR / "data").rglob("*.yml"))
+    inputs += sorted((BOT_DIR / "components").glob("*.py"))  # the pipeline's own components shape the model
     for path in inputs:
         digest.update(str(path.relative_to(BOT_DIR)).encode())
         digest.update(path.read_bytes())

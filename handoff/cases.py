@@ -45,7 +45,8 @@ OPEN_STATUSES = tuple(status.value for status in Status if status in OPEN)
 STATUSES = tuple(status.value for status in Status)
 CUSTOMER_FIELDS = ("name", "phone", "email", "account_id")
 COMPLAINT_FIELDS = (
-    "product", "incident_time", "incident_time_text", "place", "people_involved", "description", "desired_resolution",
+    "product", "product_text", "incident_time", "incident_time_text", "place", "people_involved", "description",
+    "desired_resolution",
 )
 OUTCOMES = ("upheld", "partially_upheld", "not_upheld", "withdrawn")
 # What a complete record holds (DESIGN.md: name, contact, what happened, when, the service, the wish); a case

@@ -63,6 +63,9 @@ SHARED_RECORD = Path(tempfile.mkdtemp(prefix="cg-e2e-record-")) / "record.db"
 def gateway_env(redis_url: str, rasa_url: str, data_dir: Path, **extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if k not in ("REDIS_URL", "RASA_URL", "PORT", "HOST")}
     env.setdefault("DATABASE_URL", f"sqlite+aiosqlite:///{SHARED_RECORD}")
+    # Every test customer comes from loopback: the per-address chat caps are for the public, not for the suite.
+    env.setdefault("CHAT_SESSIONS_PER_ADDRESS", "100000")
+    env.setdefault("CHAT_SOCKETS_PER_ADDRESS", "100000")
     env.update(REDIS_URL=redis_url, RASA_URL=rasa_url, DATA_DIR=str(data_dir), HOST="127.0.0.1",
                LOG_LEVEL="INFO", **extra)
     return env
