@@ -62,7 +62,7 @@ ENDINGS = {"handoff": "channel_handoff", "hangup": "call_ended", "idle": "idle"}
 BATCH_CHANNELS = frozenset({"transcript"})
 LEASE_MS = 60_000
 # Channels that can carry the satisfaction question after the answer (a finished call or transcript cannot).
-SURVEY_CHANNELS = frozenset({"webchat", "sms", "email"})
+SURVEY_CHANNELS = frozenset({"webchat", "sms", "email", "wechat"})
 # A satisfaction answer: one digit 1-5 (full-width too), or a Chinese numeral, maybe with 分 or "/5".
 _SCORE = re.compile(r"^\s*([1-5１-５一二三四五])\s*(分|星|/\s*5|out of 5)?\s*[。.!！]?\s*$", re.IGNORECASE)
 _CHINESE_DIGITS = {"一": 1, "二": 2, "三": 3, "四": 4, "五": 5}
@@ -350,9 +350,20 @@ class Router:
     async def _complete_intake(self, message: InboundMessage, state: dict[str, str], case: Case,
                                language: str) -> None:
         """The customer came back to an incomplete case nobody has taken yet: the bot goes on asking for what is
-        missing, and what it gathers completes the same case."""
+        missing, and what it gathers completes the same case.
+
+        The intake's bot conversation ended when the case opened; the first message back starts a new one that
+        reads everything the customer said before with it, so the bot asks only for what is still missing."""
+        said = None
+        if state.get("completing_from") is None:
+            earlier = [m["text"] for m in (await self._cases.get(case["id"]))["messages"]
+                       if m.get("from") == "customer" and m.get("text") and m["text"] != message.text]
+            said = "\n".join([*earlier, message.text])
+            await self._redis.hset(_key(message.conversation_id, "state"), "completing_from", message.message_id)
+        elif state["completing_from"] == message.message_id:
+            said = None  # handled again after a fault: the bot's answer is kept under this message's id
         try:
-            reply = await self._bot_reply(message, state, language)
+            reply = await self._bot_reply(message, state, language, text=said)
         except BotUnavailable:
             return  # the message is on the case: a handler reads it
         for i, (text, buttons) in enumerate(reply.texts):
@@ -362,7 +373,7 @@ class Router:
                 continue
             if isinstance(event.get("record"), dict):
                 case = await self._cases.complete(case["id"], dict(event["record"]))
-            await self._redis.hdel(_key(message.conversation_id, "state"), "completing")
+            await self._redis.hdel(_key(message.conversation_id, "state"), "completing", "completing_from")
             thanks = texts.in_script(texts.case_completed(case["language"], case["id"]), case.get("script"))
             out = OutboundMessage(message.channel, message.conversation_key, thanks, "system", case_id=case["id"],
                                   case_status=case["status"], in_reply_to=message.message_id)
@@ -387,12 +398,15 @@ class Router:
         del self._unsaved[mark]
         return kept
 
-    async def _bot_reply(self, message: InboundMessage, state: dict[str, str], language: str) -> BotReply:
-        """The bot's turn for this message (Rasa hears each message once, so its dialogue stays on course)."""
+    async def _bot_reply(self, message: InboundMessage, state: dict[str, str], language: str,
+                         text: str | None = None) -> BotReply:
+        """The bot's turn for this message (Rasa hears each message once, so its dialogue stays on course);
+        ``text`` is what the bot reads instead of the message's own words."""
 
         async def ask() -> str:
             metadata = {"language": language, "channel": message.channel, "contact": message.contact.to_dict()}
-            reply = await self._timed_turn(_bot_sender(message, state), message.text, metadata)
+            said = message.text if text is None else text
+            reply = await self._timed_turn(_bot_sender(message, state), said, metadata)
             return json.dumps(reply.to_body(), ensure_ascii=False)
 
         return parse_reply(json.loads(await self._once(_key(message.conversation_id, f"reply:{message.message_id}"),
@@ -446,7 +460,7 @@ class Router:
                 now["intake"] = str(int(state.get("intake", "1")) + 1)
                 now["bot_id"] = secrets.token_hex(12)
                 now["started_at"] = message.received_at.isoformat()
-                pipe.hdel(state_key, "case_id", "completing")
+                pipe.hdel(state_key, "case_id", "completing", "completing_from")
                 pipe.delete(_key(conversation_id, "transcript"))
             elif "intake" not in state:
                 now["intake"], now["bot_id"] = "1", secrets.token_hex(12)
