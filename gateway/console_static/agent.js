@@ -1,4 +1,5 @@
-/* Complaint handlers' console: queue, case record, replies, resolution.
+/* Complaint handlers' console: queue, case record, replies, the handling process (notes, findings, the plan and
+ * its approval, escalation) and answer templates.
  *
  * Talks to the JSON API on the same origin. Everything that comes from the
  * server (and so from customers) is put on the page with textContent.
@@ -242,7 +243,127 @@
       prod_dividends_corporate_actions: 'Dividends and corporate actions',
       prod_branch_service: 'Branch service',
       prod_other: 'Other',
-      prod_unknown: 'Not given'
+      prod_unknown: 'Not given',
+      status_awaiting_approval: 'Awaiting approval',
+      act_note: 'Internal note',
+      act_findings: 'Findings recorded',
+      act_triage: 'Classified',
+      act_propose: 'Plan proposed',
+      act_approve: 'Plan approved',
+      act_return: 'Plan returned',
+      act_escalate: 'Escalated',
+      act_return_visit: 'Return visit',
+      propose: 'Propose the answer…',
+      escalate: 'Escalate…',
+      proposeTitle: 'Propose the answer',
+      proposeIntro: 'Where the firm’s approval policy asks for it, a supervisor approves the plan before the answer goes to the customer.',
+      answerLabel: 'Answer to the customer',
+      measuresLabel: 'Corrective measures',
+      compensationLabel: 'Compensation',
+      compNone: 'None',
+      compPay: 'Compensate the customer',
+      amountLabel: 'Amount',
+      currencyLabel: 'Currency',
+      responsibleLabel: 'Staff responsible',
+      staffLabel: 'Staff member',
+      staffActionLabel: 'What happens to them',
+      proposeSubmit: 'Submit the plan',
+      proposeNeedAnswer: 'Please write the answer to the customer.',
+      proposeNeedAmount: 'Please give the amount of compensation: a number, zero or more.',
+      proposeNeedCurrency: 'Please give the currency as a three-letter code such as CNY.',
+      proposeNeedStaff: 'Please name the staff member and what happens to them, or leave both empty.',
+      proposedForApproval: 'The plan for {id} awaits a supervisor’s approval.',
+      proposedSent: 'The answer to {id} went out.',
+      resolveNeedsApproval: 'This case needs a supervisor’s approval before the answer goes out: propose the answer instead. What you wrote here is carried over.',
+      resolveToPropose: 'Propose the answer instead',
+      escalateTitle: 'Escalate to a higher unit',
+      escalateTo: 'To',
+      escalateReason: 'Reason',
+      escalateSubmit: 'Escalate',
+      escalateNeedUnit: 'Please choose the unit to escalate to.',
+      escalateNeedReason: 'Please give the reason for the escalation.',
+      escalatedTo: '{id} is now in the queue of {unit}.',
+      planTitle: 'Handling plan',
+      planAwaiting: 'Awaiting a supervisor’s approval',
+      planApproved: 'Approved by {name} · {t}',
+      planReturned: 'Returned by {name}: {reason}',
+      planSent: 'Sent to the customer: this case needed no approval.',
+      resolutionShown: 'Resolved in one step: this case needed no approval.',
+      p_answer: 'Answer',
+      p_outcome: 'Outcome',
+      p_measures: 'Corrective measures',
+      p_compensation: 'Compensation',
+      p_responsible: 'Staff responsible',
+      p_by: 'Proposed by',
+      p_resolved_by: 'Resolved by',
+      compensationNone: 'None',
+      responsibleShown: '{staff}: {action}',
+      byAt: '{name} · {t}',
+      approve: 'Approve',
+      returnPlan: 'Return…',
+      returnReason: 'Why the plan goes back to the handler',
+      returnSubmit: 'Return the plan',
+      returnNeedReason: 'Please give the reason the plan goes back.',
+      approved: 'The plan for {id} is approved; the answer went out.',
+      returnedTo: 'The plan for {id} went back to {name}.',
+      ownPlan: 'This is your own plan: another supervisor approves it.',
+      approvalLabel: 'Approval',
+      returnedPlans: 'Returned plans ({n})',
+      returnedBy: 'Returned by {name}: {reason}',
+      findingsTitle: 'Investigation findings',
+      findingsDue: 'Investigate by {t}',
+      findingsLabel: 'Record what the investigation established',
+      findingsSubmit: 'Record findings',
+      findingsAdded: 'The findings are on the case.',
+      findingsHolder: 'The handler who has claimed the case records the findings.',
+      notesTitle: 'Internal notes',
+      notesHint: 'For colleagues only, never sent to the customer.',
+      noteLabel: 'Add a note',
+      noteSubmit: 'Add note',
+      noteAdded: 'Note added.',
+      entriesEmpty: 'None yet.',
+      entryEmpty: 'Please write something first.',
+      classifyTitle: 'Classification',
+      f_department: 'Responsible department',
+      f_nature: 'Nature',
+      departmentWhereReceived: '{unit} (where it was received)',
+      nature_service_environment: 'Service environment',
+      nature_product: 'Service product',
+      nature_attitude: 'Service attitude',
+      nature_process: 'Service process',
+      nature_other: 'Other',
+      natureChoose: 'Not classified',
+      classifySubmit: 'Save',
+      classified: 'The classification of {id} is saved.',
+      classifyNothing: 'Choose another nature or department first.',
+      escalationsTitle: 'Escalations',
+      escalationRoute: '{from} → {to}',
+      insertTemplate: 'Insert a template',
+      templateHint: 'Its text goes in at the cursor. With the keyboard, press Enter to insert the one chosen.',
+      templateChoose: 'Choose a template…',
+      templatesOpen: 'Templates',
+      templatesTitle: 'Answer templates',
+      templatesIntro: 'Approved wording that handlers insert into a reply or a plan. Each is checked against the phrases never to say to a customer.',
+      templatesEmpty: 'No templates yet.',
+      templateAdd: 'Add a template',
+      templateLanguage: 'Language',
+      templateTitleLabel: 'Title',
+      templateTextLabel: 'Text',
+      templateSubmit: 'Add template',
+      templateDelete: 'Delete',
+      templateDeleteLabel: 'Delete the template “{title}”',
+      templateAdded: 'The template is added.',
+      templateRemoved: 'The template is deleted.',
+      templateNeed: 'Please give a title and the text.',
+      templateMeta: '{language} · {name}',
+      alert_escalated: 'Alert: {id} was escalated to {unit}.',
+      alert_awaiting_approval: 'A plan for {id} awaits approval.',
+      alert_reopened: 'Alert: the customer of {id} is not satisfied; the case is reopened.',
+      alert_return_visit_due: 'A return visit for {id} is due.',
+      alert_acknowledge_due_soon: 'Alert: nobody has taken {id} yet, and its acknowledgement is due soon.',
+      alert_acknowledge_overdue: 'Alert: the acknowledgement of {id} is overdue.',
+      alert_investigate_due_soon: 'Alert: the findings on {id} are due soon.',
+      alert_investigate_overdue: 'Alert: the findings on {id} are overdue.'
     },
     zh: {
       pageTitle: '投诉处理台',
@@ -470,13 +591,133 @@
       prod_dividends_corporate_actions: '分红/公司行动',
       prod_branch_service: '营业部服务',
       prod_other: '其他',
-      prod_unknown: '未说明'
+      prod_unknown: '未说明',
+      status_awaiting_approval: '待审批',
+      act_note: '内部备注',
+      act_findings: '记录调查核实情况',
+      act_triage: '分类',
+      act_propose: '提交处理方案',
+      act_approve: '审批通过',
+      act_return: '退回处理方案',
+      act_escalate: '升级上报',
+      act_return_visit: '回访',
+      propose: '提交处理方案…',
+      escalate: '升级上报…',
+      proposeTitle: '提交处理方案',
+      proposeIntro: '按本公司审批规定需要审批的，处理方案经主管审批后才会答复客户。',
+      answerLabel: '答复客户的内容',
+      measuresLabel: '整改措施',
+      compensationLabel: '赔偿',
+      compNone: '无赔偿',
+      compPay: '向客户赔偿',
+      amountLabel: '金额',
+      currencyLabel: '币种',
+      responsibleLabel: '责任人处理',
+      staffLabel: '责任人',
+      staffActionLabel: '处理措施',
+      proposeSubmit: '提交方案',
+      proposeNeedAnswer: '请填写答复客户的内容。',
+      proposeNeedAmount: '请填写赔偿金额：不小于零的数字。',
+      proposeNeedCurrency: '请以三位字母代码填写币种，如 CNY。',
+      proposeNeedStaff: '请同时填写责任人及其处理措施，或两项都不填。',
+      proposedForApproval: '{id} 的处理方案已提交，等待主管审批。',
+      proposedSent: '{id} 的答复已发出。',
+      resolveNeedsApproval: '此案件的答复须经主管审批后才能发出：请改为提交处理方案，这里已填写的内容会一并带入。',
+      resolveToPropose: '改为提交处理方案',
+      escalateTitle: '升级上报至上级单位',
+      escalateTo: '上报至',
+      escalateReason: '原因',
+      escalateSubmit: '升级上报',
+      escalateNeedUnit: '请选择上报的单位。',
+      escalateNeedReason: '请填写升级上报的原因。',
+      escalatedTo: '{id} 已上报至{unit}，进入其队列。',
+      planTitle: '处理方案',
+      planAwaiting: '待主管审批',
+      planApproved: '已由 {name} 审批通过 · {t}',
+      planReturned: '已被 {name} 退回：{reason}',
+      planSent: '已答复客户：此案件无需审批。',
+      resolutionShown: '已一步办结：此案件无需审批。',
+      p_answer: '答复内容',
+      p_outcome: '处理结果',
+      p_measures: '整改措施',
+      p_compensation: '赔偿',
+      p_responsible: '责任人处理',
+      p_by: '提出人',
+      p_resolved_by: '办结人',
+      compensationNone: '无',
+      responsibleShown: '{staff}：{action}',
+      byAt: '{name} · {t}',
+      approve: '审批通过',
+      returnPlan: '退回…',
+      returnReason: '退回原因',
+      returnSubmit: '退回方案',
+      returnNeedReason: '请填写退回原因。',
+      approved: '{id} 的处理方案已审批通过，答复已发出。',
+      returnedTo: '{id} 的处理方案已退回给 {name}。',
+      ownPlan: '这是您本人提交的方案，须由其他主管审批。',
+      approvalLabel: '审批',
+      returnedPlans: '已退回的方案（{n}）',
+      returnedBy: '被 {name} 退回：{reason}',
+      findingsTitle: '调查核实情况',
+      findingsDue: '调查期限：{t}',
+      findingsLabel: '记录调查核实的情况',
+      findingsSubmit: '保存调查情况',
+      findingsAdded: '调查情况已记录。',
+      findingsHolder: '由已领取此案件的处理人记录调查情况。',
+      notesTitle: '内部备注',
+      notesHint: '仅供同事查看，不会发送给客户。',
+      noteLabel: '添加备注',
+      noteSubmit: '添加备注',
+      noteAdded: '备注已添加。',
+      entriesEmpty: '暂无。',
+      entryEmpty: '请先填写内容。',
+      classifyTitle: '分类与责任部门',
+      f_department: '责任部门',
+      f_nature: '投诉性质',
+      departmentWhereReceived: '{unit}（受理单位）',
+      nature_service_environment: '服务环境',
+      nature_product: '服务产品',
+      nature_attitude: '服务态度',
+      nature_process: '服务流程',
+      nature_other: '其他',
+      natureChoose: '未分类',
+      classifySubmit: '保存',
+      classified: '{id} 的分类已保存。',
+      classifyNothing: '请先选择其他性质或部门。',
+      escalationsTitle: '升级上报',
+      escalationRoute: '{from} → {to}',
+      insertTemplate: '插入模板',
+      templateHint: '模板内容插入到光标处。使用键盘时，选好后按回车键插入。',
+      templateChoose: '请选择模板…',
+      templatesOpen: '答复模板',
+      templatesTitle: '答复模板',
+      templatesIntro: '经审定的措辞，供专员插入回复或处理方案。每条模板都会检查是否含有不得对客户说的话。',
+      templatesEmpty: '暂无模板。',
+      templateAdd: '新增模板',
+      templateLanguage: '语言',
+      templateTitleLabel: '标题',
+      templateTextLabel: '内容',
+      templateSubmit: '添加模板',
+      templateDelete: '删除',
+      templateDeleteLabel: '删除模板“{title}”',
+      templateAdded: '模板已添加。',
+      templateRemoved: '模板已删除。',
+      templateNeed: '请填写标题和内容。',
+      templateMeta: '{language} · {name}',
+      alert_escalated: '预警：{id} 已升级上报至{unit}。',
+      alert_awaiting_approval: '{id} 的处理方案等待审批。',
+      alert_reopened: '预警：{id} 的客户不满意，案件已重新受理。',
+      alert_return_visit_due: '{id} 需要回访。',
+      alert_acknowledge_due_soon: '预警：{id} 尚无人受理，确认受理期限将至。',
+      alert_acknowledge_overdue: '预警：{id} 已超过确认受理期限。',
+      alert_investigate_due_soon: '预警：{id} 的调查期限将至。',
+      alert_investigate_overdue: '预警：{id} 已超过调查期限。'
     }
   };
 
   /* Wording that argues with or blames the customer (complaint-handling rules). */
   var DISCOURAGED = [
-    '不可能', '不会有这样的事', '责任不在', '没有错', '不是我们的错', '是您自己的', '你自己的问题',
+    '不可能', '不会有这样的事', '不会有这种事', '责任不在', '没有错', '不是我们的错', '是您自己的', '你自己的问题', '无法受理',
     'impossible', "can't have happened", 'cannot have happened', 'could not have happened',
     'not our fault', 'your fault', 'your own fault', 'not our responsibility', 'you should have'
   ];
@@ -638,8 +879,11 @@
     renderLive();
     renderUnits();
     renderQueue();
+    renderTemplateChoices();
+    renderTemplateList();
     if (currentCase) renderCase(currentCase);
     checkReply();
+    checkAnswer();
   }
 
   function setLang(next) {
@@ -675,6 +919,9 @@
   var queueSeq = 0;
   var caseSeq = 0;
   var news = Object.create(null);
+  var formDrafts = Object.create(null);
+  var templates = null;
+  var templatesSeq = 0;
 
   /* ---------- API ---------- */
 
@@ -779,8 +1026,15 @@
     $('resolve-summary').value = '';
     $('resolve-outcome').value = '';
     hideResolve();
+    formDrafts = Object.create(null);
+    restoreForms(null);
+    Object.keys(ACTION_FORMS).forEach(closeActionForm);
+    hideReturn();
+    closeTemplates();
+    templates = null;
     closeRegister();  // kept for the same handler if only the session ran out (openRegister)
-    ['case-error', 'reply-error', 'reply-warning'].forEach(function (id) { $(id).textContent = ''; });
+    ['case-error', 'reply-error', 'reply-warning', 'plan-error', 'note-error', 'findings-error', 'classify-error',
+      'template-error'].forEach(function (id) { $(id).textContent = ''; });
     $('console-view').hidden = true;
     $('agent-info').hidden = true;
     $('logout-button').hidden = true;
@@ -802,6 +1056,7 @@
     loadQueue();
     loadAgents();
     loadUnits();
+    loadTemplates();
     startLive();
     var fromHash = decodeURIComponent((location.hash || '').replace(/^#/, ''));
     if (fromHash && /^[\w.:-]{1,80}$/.test(fromHash)) openCase(fromHash, false);
@@ -814,13 +1069,15 @@
 
   function renderMe() {
     var info = $('agent-info');
-    if (!me) { info.hidden = true; return; }
+    if (!me) { info.hidden = true; $('templates-button').hidden = true; return; }
     info.hidden = false;
     $('agent-name').textContent = str(me.name);
     $('agent-role').textContent = word('role_', me.role);
     $('agent-role').hidden = !me.role;
     var desks = (me.languages || []).map(function (l) { return word('lang_', l); });
     $('agent-desks').textContent = desks.length ? t('desks', { langs: desks.join(lang === 'zh' ? '、' : ', ') }) : '';
+    $('templates-button').hidden = !supervises();
+    if (!supervises()) closeTemplates();
   }
 
   function toast(message, isError) {
@@ -953,6 +1210,9 @@
     var badges = el('span', 'row-badges');
     if (c.due === 'overdue' || c.due === 'due_soon') badges.appendChild(dueBadge(el('span'), c.due, true));
     if (c.status === 'reopened') badges.appendChild(el('span', 'badge status-badge status-reopened', t('status_reopened')));
+    if (c.status === 'awaiting_approval') {
+      badges.appendChild(el('span', 'badge status-badge status-awaiting_approval', t('status_awaiting_approval')));
+    }
     if (c.incomplete === true) badges.appendChild(el('span', 'badge badge-incomplete', t('incompleteBadge')));
     if (c.priority && c.priority !== 'normal') badges.appendChild(el('span', 'badge prio-' + str(c.priority), word('prio_', c.priority)));
     var grade = c.risk && c.risk.grade;
@@ -1043,13 +1303,20 @@
   function showCase(c, focus) {
     var switching = !currentCase || currentCase.id !== c.id;
     if (switching) {
-      if (currentCase) drafts[currentCase.id] = $('reply-input').value;
+      if (currentCase) {
+        drafts[currentCase.id] = $('reply-input').value;
+        saveForms(currentCase.id);
+      }
       $('reply-input').value = drafts[c.id] || '';
-      hideResolve();
-      $('case-error').textContent = '';
-      $('reply-error').textContent = '';
+      restoreForms(c.id);
+      Object.keys(ACTION_FORMS).forEach(closeActionForm);
+      hideReturn();
+      ['case-error', 'reply-error', 'plan-error', 'note-error', 'findings-error', 'classify-error'].forEach(function (id) {
+        $(id).textContent = '';
+      });
     }
     renderCase(c);
+    if (switching) renderTemplateChoices();
     $('console-view').classList.add('case-open');
     if (history.replaceState) history.replaceState(null, '', '#' + encodeURIComponent(c.id));
     var rows = document.querySelectorAll('#queue .case-row');
@@ -1073,7 +1340,10 @@
   }
 
   function closeCaseView() {
-    if (currentCase) drafts[currentCase.id] = $('reply-input').value;
+    if (currentCase) {
+      drafts[currentCase.id] = $('reply-input').value;
+      saveForms(currentCase.id);
+    }
     currentCase = null;
     $('case-content').hidden = true;
     $('case-empty').hidden = false;
@@ -1302,6 +1572,7 @@
 
     var hint = STAFF_CHANNELS.indexOf(c.channel) >= 0 ? 'replyHintStaff' : 'replyHint';
     $('reply-hint').textContent = t(hint, { channel: word('ch_', c.channel), language: languageLabel(c) });
+    renderHandling(c);
     updateButtons(c);
   }
 
@@ -1309,13 +1580,17 @@
     var mine = !!(me && c.assignee && c.assignee === me.name);
     var supervisor = supervises();
     var closed = c.status === 'closed';
-    $('claim-button').disabled = closed || mine || c.status === 'collecting';
-    $('release-button').disabled = closed || !c.assignee || !(mine || supervisor);
-    $('resolve-button').disabled = closed || c.status === 'collecting';
+    // As the lifecycle allows (handoff/lifecycle.py): a waiting case is claimed; its holder answers or lets it go.
+    var waiting = c.status === 'queued' || c.status === 'reopened';
+    var holding = c.status === 'claimed' && mine;
+    $('claim-button').disabled = !waiting;
+    $('release-button').disabled = c.status !== 'claimed' || !(mine || supervisor);
+    $('resolve-button').disabled = !holding;
     $('close-button').disabled = closed;
     $('reply-send').disabled = closed;
     $('reply-input').disabled = closed;
-    if (closed) hideResolve();
+    if ($('resolve-button').disabled) hideResolve();
+    updateHandlingButtons(c, holding, closed);
     renderReassign(c, supervisor, closed);
   }
 
@@ -1437,21 +1712,11 @@
   function ignore() { /* error already shown */ }
 
   function showResolve() {
-    var form = $('resolve-form');
-    form.hidden = false;
-    $('resolve-button').setAttribute('aria-expanded', 'true');
-    $('resolve-error').textContent = '';
-    $('resolve-outcome').focus();
+    openActionForm('resolve', 'resolve-outcome');
   }
 
   function hideResolve() {
-    var form = $('resolve-form');
-    if (!form) return;
-    form.hidden = true;
-    $('resolve-button').setAttribute('aria-expanded', 'false');
-    $('resolve-error').textContent = '';
-    $('resolve-outcome').removeAttribute('aria-invalid');
-    $('resolve-summary').removeAttribute('aria-invalid');
+    closeActionForm('resolve');
   }
 
   function onResolveSubmit(ev) {
@@ -1480,7 +1745,694 @@
       $('resolve-outcome').value = '';
       hideResolve();
       $('resolve-button').focus();
+    }, function (e) {
+      // The approval policy asks a supervisor to approve this case's answer: the plan is the way.
+      if (e.status === 409 && /approv/i.test(e.message || '')) {
+        err.textContent = t('resolveNeedsApproval');
+        $('resolve-to-propose').hidden = false;
+        $('resolve-to-propose').focus();
+      }
+    });
+  }
+
+  /* ---------- handling: classification, notes, findings, the plan and its approval, escalation ---------- */
+
+  var NATURES = ['service_environment', 'product', 'attitude', 'process', 'other'];
+  /* The action forms under the case's buttons: one is open at a time. */
+  var ACTION_FORMS = { resolve: 'resolve-button', propose: 'propose-button', escalate: 'escalate-button' };
+  /* What a handler typed into a case's forms, kept per case like the reply (drafts). */
+  var DRAFT_FIELDS = ['note-input', 'findings-input', 'propose-answer', 'propose-outcome', 'propose-measures',
+    'propose-amount', 'propose-currency', 'propose-staff', 'propose-staff-action', 'escalate-reason', 'return-reason'];
+
+  function objects(v) {
+    return Array.isArray(v) ? v.filter(function (x) { return x && typeof x === 'object'; }) : [];
+  }
+
+  function objectOr(v) { return v && typeof v === 'object' && !Array.isArray(v) ? v : null; }
+
+  function byAt(name, at) { return t('byAt', { name: str(name), t: fmtTime(at) }); }
+
+  function saveForms(id) {
+    if (!id) return;
+    var kept = { pay: $('propose-comp-pay').checked };
+    DRAFT_FIELDS.forEach(function (f) { kept[f] = $(f).value; });
+    formDrafts[id] = kept;
+  }
+
+  function restoreForms(id) {
+    var kept = (id && formDrafts[id]) || {};
+    DRAFT_FIELDS.forEach(function (f) {
+      $(f).value = has(kept, f) ? kept[f] : (f === 'propose-currency' ? 'CNY' : '');
+    });
+    $('propose-comp-pay').checked = !!kept.pay;
+    $('propose-comp-none').checked = !kept.pay;
+    checkAnswer();
+  }
+
+  function clearFormErrors(form) {
+    var errors = form.querySelectorAll('.form-error');
+    for (var i = 0; i < errors.length; i++) errors[i].textContent = '';
+    var marked = form.querySelectorAll('[aria-invalid="true"]');
+    for (i = 0; i < marked.length; i++) marked[i].removeAttribute('aria-invalid');
+  }
+
+  /* Opens one of the action forms (resolve, propose, escalate) and closes the others. */
+  function openActionForm(name, focusId) {
+    Object.keys(ACTION_FORMS).forEach(function (other) {
+      if (other !== name) closeActionForm(other);
+    });
+    var form = $(name + '-form');
+    form.hidden = false;
+    clearFormErrors(form);
+    $(ACTION_FORMS[name]).setAttribute('aria-expanded', 'true');
+    if (focusId) $(focusId).focus();
+  }
+
+  function closeActionForm(name) {
+    var form = $(name + '-form');
+    if (!form) return;
+    form.hidden = true;
+    clearFormErrors(form);
+    $(ACTION_FORMS[name]).setAttribute('aria-expanded', 'false');
+    if (name === 'resolve') $('resolve-to-propose').hidden = true;
+  }
+
+  function toggleActionForm(name, focusId) {
+    if ($(name + '-form').hidden) openActionForm(name, focusId);
+    else closeActionForm(name);
+  }
+
+  /* A field the page or the server found wrong: the message beside the form, the field marked and focused. */
+  function markField(errEl, id, message) {
+    errEl.textContent = message;
+    if (!id) return;
+    var input = $(id);
+    input.setAttribute('aria-invalid', 'true');
+    input.setAttribute('aria-errormessage', errEl.id);
+    input.focus();
+  }
+
+  function renderEntries(list, entries) {
+    clear(list);
+    entries.forEach(function (e) {
+      var li = el('li', 'entry');
+      var meta = el('div', 'entry-meta');
+      meta.appendChild(el('span', 'entry-by', e.by === 'system' ? t('from_system') : str(e.by)));
+      if (e.at) {
+        var time = el('time', null, fmtTime(e.at));
+        time.setAttribute('datetime', str(e.at));
+        meta.appendChild(time);
+      }
+      li.appendChild(meta);
+      li.appendChild(el('p', 'entry-text', str(e.text)));
+      list.appendChild(li);
+    });
+    if (!entries.length) list.appendChild(el('li', 'hint entry-empty', t('entriesEmpty')));
+  }
+
+  /* Options of a select, keeping what the handler chose unless the case's own value changed under it. */
+  function fillSelect(select, options, caseId, current) {
+    var untouched = select.getAttribute('data-case') !== caseId || select.value === select.getAttribute('data-value');
+    var keep = select.value;
+    clear(select);
+    options.forEach(function (o) {
+      var option = el('option', null, o[1]);
+      option.value = o[0];
+      select.appendChild(option);
+    });
+    select.value = untouched ? current : keep;
+    if (select.selectedIndex < 0) select.value = current;
+    select.setAttribute('data-case', caseId);
+    select.setAttribute('data-value', current);
+  }
+
+  function unitById(id) {
+    return (units || []).filter(function (u) { return u.id === id; })[0] || null;
+  }
+
+  /* Where the case is handled now: its department, else the unit that received it. */
+  function handledBy(c) { return str(c.department || c.unit || defaultUnit()); }
+
+  /* The units above the one handling the case, nearest first: where it can be escalated. */
+  function unitsAbove(c) {
+    var found = [];
+    var here = unitById(handledBy(c));
+    var next = here ? here.parent : null;
+    while (next && unitById(next) && found.indexOf(next) < 0) {
+      found.push(next);
+      next = unitById(next).parent;
+    }
+    return found;
+  }
+
+  /* Whether a unit is the handler's own or under it (else its cases leave the handler's console). */
+  function inMyUnits(id) {
+    if (!me || !me.unit) return true;
+    var seen = [];
+    var unit = unitById(id);
+    while (unit && seen.indexOf(unit.id) < 0) {
+      if (unit.id === me.unit) return true;
+      seen.push(unit.id);
+      unit = unit.parent ? unitById(unit.parent) : null;
+    }
+    return false;
+  }
+
+  function renderClassification(c) {
+    var rec = $('classify-record');
+    clear(rec);
+    var where = c.department ? unitName(c.department) : t('departmentWhereReceived', { unit: unitName(handledBy(c)) });
+    addField(rec, t('f_department'), where);
+    addField(rec, t('f_nature'), c.nature ? word('nature_', c.nature) : '');
+    var natures = NATURES.map(function (n) { return [n, t('nature_' + n)]; });
+    if (!c.nature) natures.unshift(['', t('natureChoose')]);
+    fillSelect($('classify-nature'), natures, str(c.id), str(c.nature || ''));
+    var departments = (units || []).map(function (u) { return [str(u.id), unitName(u.id)]; });
+    fillSelect($('classify-department'), departments, str(c.id), handledBy(c));
+  }
+
+  function renderFindingsDue(c) {
+    var box = $('findings-due');
+    clear(box);
+    var by = c.deadlines && c.deadlines.investigate_by;
+    if (!by) return;
+    box.appendChild(document.createTextNode(t('findingsDue', { t: fmtTime(by) })));
+    if (c.status === 'answered' || c.status === 'closed') return;
+    box.appendChild(document.createTextNode(' · '));
+    var due = el('span', 'due');
+    due.setAttribute('data-due', str(by));
+    paintDue(due, by);
+    box.appendChild(due);
+  }
+
+  function money(comp) {
+    comp = objectOr(comp);
+    if (!comp || comp.amount == null) return t('compensationNone');
+    var amount = Number(comp.amount);
+    var shown = isNaN(amount) ? str(comp.amount)
+      : amount.toLocaleString(locale(), { minimumFractionDigits: 2, maximumFractionDigits: 2 });
+    return shown + ' ' + str(comp.currency);
+  }
+
+  function responsibleShown(who) {
+    who = objectOr(who);
+    return who ? t('responsibleShown', { staff: str(who.staff), action: str(who.action) }) : '';
+  }
+
+  function planFields(dl, plan) {
+    addField(dl, t('p_answer'), plan.answer, { long: true });
+    addField(dl, t('p_outcome'), plan.outcome ? word('outcome_', plan.outcome) : '');
+    addField(dl, t('p_measures'), plan.measures, { long: true });
+    addField(dl, t('p_compensation'), money(plan.compensation));
+    addField(dl, t('p_responsible'), responsibleShown(plan.responsible));
+    addField(dl, t('p_by'), plan.by ? byAt(plan.by, plan.at) : '');
+  }
+
+  function planState(c, plan, approval) {
+    if (c.status === 'awaiting_approval') return ['planAwaiting', 'plan-awaiting', {}];
+    if (approval && approval.decision === 'approved') {
+      return ['planApproved', 'plan-approved', { name: str(approval.by), t: fmtTime(approval.at) }];
+    }
+    if (approval && approval.decision === 'returned') {
+      return ['planReturned', 'plan-returned', { name: str(approval.by), reason: str(approval.reason) }];
+    }
+    if (plan && ['answered', 'closed', 'reopened'].indexOf(c.status) >= 0) return ['planSent', 'plan-approved', {}];
+    return null;
+  }
+
+  function renderPlan(c) {
+    var plan = objectOr(c.proposal);
+    var approval = objectOr(c.approval);
+    var returned = objects(c.returned_plans);
+    var resolution = plan ? null : objectOr(c.resolution);
+    $('plan-panel').hidden = !plan && !returned.length && !resolution;
+    var stateBox = $('plan-state');
+    var state = plan ? planState(c, plan, approval) : (resolution ? ['resolutionShown', 'plan-approved', {}] : null);
+    stateBox.className = 'plan-state' + (state ? ' ' + state[1] : '');
+    stateBox.textContent = state ? t(state[0], state[2]) : '';
+    var rec = $('plan-record');
+    clear(rec);
+    if (plan) planFields(rec, plan);
+    else if (resolution) {
+      addField(rec, t('p_answer'), resolution.summary, { long: true });
+      addField(rec, t('p_outcome'), resolution.outcome ? word('outcome_', resolution.outcome) : '');
+      addField(rec, t('p_resolved_by'), resolution.by);
+    }
+
+    var awaiting = c.status === 'awaiting_approval' && !!plan;
+    var own = !!(plan && me && plan.by === me.name);
+    var mayDecide = awaiting && supervises() && !own;
+    $('approval-actions').hidden = !mayDecide;
+    $('own-plan').hidden = !(awaiting && supervises() && own);
+    if (!mayDecide) hideReturn();
+
+    var details = $('returned-plans');
+    details.hidden = !returned.length;
+    $('returned-summary').textContent = t('returnedPlans', { n: returned.length });
+    var list = $('returned-list');
+    clear(list);
+    returned.slice().reverse().forEach(function (old) {
+      var li = el('li', 'entry');
+      li.appendChild(el('p', 'entry-text plan-returned', t('returnedBy', { name: str(old.returned_by), reason: str(old.reason) })));
+      var dl = el('dl', 'record');
+      planFields(dl, old);
+      li.appendChild(dl);
+      list.appendChild(li);
+    });
+  }
+
+  function renderEscalations(c) {
+    var escalations = objects(c.escalations);
+    $('escalations-panel').hidden = !escalations.length;
+    var list = $('escalations-list');
+    clear(list);
+    escalations.slice().reverse().forEach(function (e) {
+      var li = el('li', 'entry');
+      var meta = el('div', 'entry-meta');
+      meta.appendChild(el('span', 'entry-by', t('escalationRoute', { from: unitName(str(e.from)), to: unitName(str(e.to)) })));
+      meta.appendChild(el('span', null, byAt(e.by, e.at)));
+      li.appendChild(meta);
+      li.appendChild(el('p', 'entry-text', str(e.reason)));
+      list.appendChild(li);
+    });
+  }
+
+  function renderEscalateChoices(c) {
+    var above = unitsAbove(c);
+    fillSelect($('escalate-to'), above.map(function (id) { return [id, unitName(id)]; }), str(c.id), above[0] || '');
+    return above;
+  }
+
+  function renderHandling(c) {
+    renderClassification(c);
+    renderEntries($('notes-list'), objects(c.notes));
+    renderEntries($('findings-list'), objects(c.findings));
+    renderFindingsDue(c);
+    renderPlan(c);
+    renderEscalations(c);
+    renderEscalateChoices(c);
+  }
+
+  function updateHandlingButtons(c, holding, closed) {
+    $('propose-button').disabled = !holding;
+    var movable = ['queued', 'reopened', 'claimed', 'awaiting_approval'].indexOf(c.status) >= 0;
+    $('escalate-button').disabled = !movable || !unitsAbove(c).length;
+    // Findings are the holder's, recorded while they work the case.
+    $('findings-submit').disabled = !holding;
+    $('findings-input').disabled = !holding;
+    $('findings-holder').hidden = holding || closed;
+    $('classify-submit').disabled = closed;
+    $('classify-nature').disabled = closed;
+    $('classify-department').disabled = closed;
+    if ($('propose-button').disabled) closeActionForm('propose');
+    if ($('escalate-button').disabled) closeActionForm('escalate');
+  }
+
+  function onClassify(ev) {
+    ev.preventDefault();
+    var c = currentCase;
+    if (!c) return;
+    var body = {};
+    var nature = $('classify-nature').value;
+    var department = $('classify-department').value;
+    if (nature && nature !== str(c.nature || '')) body.nature = nature;
+    if (department && department !== handledBy(c)) body.department = department;
+    var err = $('classify-error');
+    if (!Object.keys(body).length) { err.textContent = t('classifyNothing'); return; }
+    caseAction('classify', body, $('classify-submit'), 'classified', err).then(function (done) {
+      if (body.department && !inMyUnits(body.department) && done && currentCase && currentCase.id === done.id) {
+        closeCaseView();  // it now waits in a unit this handler does not see
+      }
     }, ignore);
+  }
+
+  /* A note or findings: what was typed goes on the case, and the box empties once it is there. */
+  function entrySubmitter(action, inputId, errId, buttonId, doneKey) {
+    return function (ev) {
+      ev.preventDefault();
+      var input = $(inputId);
+      var err = $(errId);
+      var text = input.value.trim();
+      input.removeAttribute('aria-invalid');
+      if (!text) { markField(err, inputId, t('entryEmpty')); return; }
+      var id = currentCase && currentCase.id;
+      caseAction(action, { text: text }, $(buttonId), doneKey, err).then(function () {
+        if (currentCase && currentCase.id === id) input.value = '';
+        if (formDrafts[id]) formDrafts[id][inputId] = '';
+      }, ignore);
+    };
+  }
+
+  /* ---------- the plan ---------- */
+
+  /* A returned plan comes back into the empty form, for its proposer to change rather than retype. */
+  function fillFromReturnedPlan(c) {
+    var plan = objectOr(c.proposal);
+    var approval = objectOr(c.approval);
+    if (!plan || !approval || approval.decision !== 'returned') return;
+    var empty = DRAFT_FIELDS.filter(function (f) { return /^propose-/.test(f) && f !== 'propose-currency'; })
+      .every(function (f) { return !$(f).value; });
+    if (!empty) return;
+    $('propose-answer').value = str(plan.answer);
+    $('propose-outcome').value = str(plan.outcome);
+    $('propose-measures').value = str(plan.measures);
+    var comp = objectOr(plan.compensation);
+    $('propose-comp-pay').checked = !!comp;
+    $('propose-comp-none').checked = !comp;
+    $('propose-amount').value = comp && comp.amount != null ? str(comp.amount) : '';
+    $('propose-currency').value = comp && comp.currency ? str(comp.currency) : 'CNY';
+    var who = objectOr(plan.responsible);
+    $('propose-staff').value = who ? str(who.staff) : '';
+    $('propose-staff-action').value = who ? str(who.action) : '';
+    checkAnswer();
+  }
+
+  function openPropose() {
+    if ($('propose-form').hidden && currentCase) fillFromReturnedPlan(currentCase);
+    toggleActionForm('propose', 'propose-answer');
+  }
+
+  /* The plan as the API takes it, or the first thing the page can tell is wrong: [body, [field id, key]]. */
+  function planFromForm() {
+    var answer = $('propose-answer').value.trim();
+    var outcome = $('propose-outcome').value;
+    if (!answer) return [null, ['propose-answer', 'proposeNeedAnswer']];
+    if (!outcome) return [null, ['propose-outcome', 'resolveNeedOutcome']];
+    var body = { answer: answer, outcome: outcome, measures: $('propose-measures').value.trim() || null,
+      compensation: null, responsible: null };
+    if ($('propose-comp-pay').checked) {
+      var raw = $('propose-amount').value.trim();
+      var amount = Number(raw);
+      if (!raw || !isFinite(amount) || amount < 0) return [null, ['propose-amount', 'proposeNeedAmount']];
+      var currency = $('propose-currency').value.trim().toUpperCase();
+      if (!/^[A-Z]{3}$/.test(currency)) return [null, ['propose-currency', 'proposeNeedCurrency']];
+      body.compensation = { amount: amount, currency: currency };
+    }
+    var staff = $('propose-staff').value.trim();
+    var action = $('propose-staff-action').value.trim();
+    if (staff || action) {
+      if (!staff) return [null, ['propose-staff', 'proposeNeedStaff']];
+      if (!action) return [null, ['propose-staff-action', 'proposeNeedStaff']];
+      body.responsible = { staff: staff, action: action };
+    }
+    return [body, null];
+  }
+
+  /* Where the server's refusal "'compensation.currency': …" points. */
+  var PLAN_FIELDS = {
+    answer: 'propose-answer', outcome: 'propose-outcome', measures: 'propose-measures',
+    compensation: 'propose-amount', 'compensation.amount': 'propose-amount',
+    'compensation.currency': 'propose-currency', responsible: 'propose-staff',
+    'responsible.staff': 'propose-staff', 'responsible.action': 'propose-staff-action'
+  };
+
+  function onProposeSubmit(ev) {
+    ev.preventDefault();
+    var form = $('propose-form');
+    var err = $('propose-error');
+    clearFormErrors(form);
+    var made = planFromForm();
+    if (made[1]) { markField(err, made[1][0], t(made[1][1])); return; }
+    var id = currentCase && currentCase.id;
+    caseAction('propose', made[0], $('propose-submit'), null, err).then(function (c) {
+      toast(t(c && c.status === 'awaiting_approval' ? 'proposedForApproval' : 'proposedSent', { id: id }));
+      if (currentCase && currentCase.id === id) {
+        clearPlan();
+        closeActionForm('propose');
+        $('propose-button').focus();
+      }
+    }, function (e) {
+      var named = /^'([\w.]+)'/.exec(e.message || '');
+      if (named && has(PLAN_FIELDS, named[1])) markField(err, PLAN_FIELDS[named[1]], e.message);
+    });
+  }
+
+  /* Empties the plan's fields (and only those: a note or findings being typed stay). */
+  function clearPlan() {
+    DRAFT_FIELDS.forEach(function (f) {
+      if (/^propose-/.test(f)) $(f).value = f === 'propose-currency' ? 'CNY' : '';
+    });
+    $('propose-comp-pay').checked = false;
+    $('propose-comp-none').checked = true;
+    checkAnswer();
+  }
+
+  function onPayChange() {
+    $('propose-comp-pay').checked = true;
+    $('propose-comp-none').checked = false;
+  }
+
+  /* The resolve form's answer goes into the plan: for a case whose answer a supervisor approves. */
+  function resolveToPropose() {
+    var summary = $('resolve-summary').value.trim();
+    var outcome = $('resolve-outcome').value;
+    if (summary && !$('propose-answer').value.trim()) $('propose-answer').value = summary;
+    if (outcome && !$('propose-outcome').value) $('propose-outcome').value = outcome;
+    $('resolve-summary').value = '';
+    $('resolve-outcome').value = '';
+    checkAnswer();
+    openActionForm('propose', 'propose-answer');
+  }
+
+  function checkAnswer() {
+    var hit = discouraged($('propose-answer').value);
+    $('propose-warning').textContent = hit ? t('replyWarning', { w: hit }) : '';
+  }
+
+  /* ---------- approval (supervisors) ---------- */
+
+  function hideReturn() {
+    $('return-form').hidden = true;
+    $('return-button').setAttribute('aria-expanded', 'false');
+    $('return-reason').removeAttribute('aria-invalid');
+  }
+
+  function onApprove() {
+    caseAction('approve', {}, $('approve-button'), 'approved', $('plan-error')).catch(ignore);
+  }
+
+  function onReturnSubmit(ev) {
+    ev.preventDefault();
+    var err = $('plan-error');
+    var reason = $('return-reason').value.trim();
+    $('return-reason').removeAttribute('aria-invalid');
+    if (!reason) { markField(err, 'return-reason', t('returnNeedReason')); return; }
+    var id = currentCase && currentCase.id;
+    var by = currentCase && currentCase.proposal ? str(currentCase.proposal.by) : '';
+    caseAction('return', { reason: reason }, $('return-submit'), null, err).then(function () {
+      toast(t('returnedTo', { id: id, name: by }));
+      if (formDrafts[id]) formDrafts[id]['return-reason'] = '';
+      $('return-reason').value = '';
+      hideReturn();
+    }, ignore);
+  }
+
+  /* ---------- escalation ---------- */
+
+  function onEscalateSubmit(ev) {
+    ev.preventDefault();
+    var err = $('escalate-error');
+    clearFormErrors($('escalate-form'));
+    var to = $('escalate-to').value;
+    var reason = $('escalate-reason').value.trim();
+    if (!to) { markField(err, 'escalate-to', t('escalateNeedUnit')); return; }
+    if (!reason) { markField(err, 'escalate-reason', t('escalateNeedReason')); return; }
+    var id = currentCase && currentCase.id;
+    caseAction('escalate', { to: to, reason: reason }, $('escalate-submit'), null, err).then(function () {
+      toast(t('escalatedTo', { id: id, unit: unitName(to) }));
+      if (formDrafts[id]) formDrafts[id]['escalate-reason'] = '';
+      $('escalate-reason').value = '';
+      closeActionForm('escalate');
+      if (!inMyUnits(to) && currentCase && currentCase.id === id) closeCaseView();  // now another unit's case
+    }, ignore);
+  }
+
+  /* ---------- answer templates (canned replies) ---------- */
+
+  function loadTemplates() {
+    var seq = ++templatesSeq;
+    return api('GET', '/api/canned-replies').then(function (data) {
+      if (seq !== templatesSeq) return;
+      templates = data && Array.isArray(data.replies) ? objects(data.replies).filter(function (r) { return r.id != null; }) : [];
+      renderTemplateChoices();
+      renderTemplateList();
+    }, function (e) {
+      if (seq !== templatesSeq || e.status === 401) return;
+      templates = null;
+      toast(e.message, true);
+    });
+  }
+
+  /* The template selects offer the templates in the open case's language. */
+  function renderTemplateChoices() {
+    var language = currentCase ? currentCase.language : null;
+    var offered = (templates || []).filter(function (r) { return r.language === language; });
+    ['reply-template', 'propose-template'].forEach(function (id) {
+      var select = $(id);
+      clear(select);
+      var first = el('option', null, t('templateChoose'));
+      first.value = '';
+      select.appendChild(first);
+      offered.forEach(function (r) {
+        var option = el('option', null, str(r.title));
+        option.value = str(r.id);
+        select.appendChild(option);
+      });
+      select.value = '';
+      select.closest('.template-field').hidden = !offered.length;
+    });
+  }
+
+  function insertAtCursor(input, text) {
+    var start = typeof input.selectionStart === 'number' ? input.selectionStart : input.value.length;
+    var end = typeof input.selectionEnd === 'number' ? input.selectionEnd : start;
+    input.setRangeText(text, start, end, 'end');
+    input.focus();
+    input.dispatchEvent(new Event('input', { bubbles: true }));
+  }
+
+  function insertChosen(select) {
+    var chosen = (templates || []).filter(function (r) { return str(r.id) === select.value; })[0];
+    select.value = '';
+    var target = $(select.getAttribute('data-target'));
+    if (chosen && target && !target.disabled) insertAtCursor(target, str(chosen.text));
+  }
+
+  /* A pick with the mouse inserts at once; with the keyboard the arrows only browse, and Enter inserts (a
+   * closed select changes with each arrow press, which would insert every template passed on the way). */
+  function bindTemplateSelect(select) {
+    var byKey = false;
+    select.addEventListener('keydown', function (ev) {
+      if (ev.key === 'Enter') {
+        if (select.value) { ev.preventDefault(); insertChosen(select); }
+        return;
+      }
+      byKey = true;
+    });
+    select.addEventListener('pointerdown', function () { byKey = false; });
+    select.addEventListener('change', function () { if (!byKey) insertChosen(select); });
+  }
+
+  function renderTemplateList() {
+    var list = $('templates-list');
+    clear(list);
+    var all = templates || [];
+    all.forEach(function (r) {
+      var li = el('li', 'template-item');
+      var head = el('div', 'template-head');
+      head.appendChild(el('span', 'template-title', str(r.title)));
+      head.appendChild(el('span', 'hint', t('templateMeta', { language: word('lang_', r.language), name: str(r.by) })));
+      var remove = el('button', 'btn btn-small', t('templateDelete'));
+      remove.type = 'button';
+      remove.setAttribute('data-template-id', str(r.id));
+      remove.setAttribute('aria-label', t('templateDeleteLabel', { title: str(r.title) }));
+      head.appendChild(remove);
+      li.appendChild(head);
+      li.appendChild(el('p', 'template-text', str(r.text)));
+      list.appendChild(li);
+    });
+    if (!all.length) list.appendChild(el('li', 'hint', t('templatesEmpty')));
+  }
+
+  function openTemplates() {
+    var dialog = $('templates-dialog');
+    if (dialog.open) return;
+    $('template-language').value = currentCase && currentCase.language === 'en' ? 'en' : lang;
+    clearFormErrors($('template-form'));
+    loadTemplates();
+    if (typeof dialog.showModal === 'function') dialog.showModal();
+    else dialog.setAttribute('open', '');
+    $('template-title').focus();
+  }
+
+  function closeTemplates() {
+    var dialog = $('templates-dialog');
+    if (!dialog.open) return;
+    if (typeof dialog.close === 'function') dialog.close();
+    else dialog.removeAttribute('open');
+  }
+
+  function onTemplateSubmit(ev) {
+    ev.preventDefault();
+    var err = $('template-error');
+    clearFormErrors($('template-form'));
+    var title = $('template-title').value.trim();
+    var text = $('template-text').value.trim();
+    if (!title) { markField(err, 'template-title', t('templateNeed')); return; }
+    if (!text) { markField(err, 'template-text', t('templateNeed')); return; }
+    var btn = $('template-submit');
+    busy(btn, true);
+    api('POST', '/api/canned-replies', { language: $('template-language').value, title: title, text: text }).then(function () {
+      $('template-title').value = '';
+      $('template-text').value = '';
+      toast(t('templateAdded'));
+      return loadTemplates();
+    }, function (e) {
+      if (e.status !== 401) markField(err, /^'title'/.test(e.message) ? 'template-title' : 'template-text', e.message);
+    }).then(function () { busy(btn, false); });
+  }
+
+  function onTemplateListClick(ev) {
+    var btn = ev.target.closest && ev.target.closest('button[data-template-id]');
+    if (!btn) return;
+    var err = $('template-error');
+    err.textContent = '';
+    busy(btn, true);
+    api('DELETE', '/api/canned-replies/' + encodeURIComponent(btn.getAttribute('data-template-id'))).then(function () {
+      toast(t('templateRemoved'));
+      return loadTemplates();
+    }, function (e) {
+      busy(btn, false);
+      if (e.status !== 401) err.textContent = e.message;
+    });
+  }
+
+  function bindHandling() {
+    $('propose-button').addEventListener('click', openPropose);
+    $('propose-cancel').addEventListener('click', function () { closeActionForm('propose'); $('propose-button').focus(); });
+    $('propose-form').addEventListener('submit', onProposeSubmit);
+    $('propose-answer').addEventListener('input', checkAnswer);
+    $('propose-amount').addEventListener('input', onPayChange);
+    $('resolve-to-propose').addEventListener('click', resolveToPropose);
+    $('escalate-button').addEventListener('click', function () { toggleActionForm('escalate', 'escalate-to'); });
+    $('escalate-cancel').addEventListener('click', function () { closeActionForm('escalate'); $('escalate-button').focus(); });
+    $('escalate-form').addEventListener('submit', onEscalateSubmit);
+    ['propose', 'escalate'].forEach(function (name) {
+      var form = $(name + '-form');
+      form.addEventListener('keydown', function (ev) {
+        if (ev.key === 'Escape') { closeActionForm(name); $(ACTION_FORMS[name]).focus(); }
+      });
+      form.addEventListener('input', function (ev) {
+        if (ev.target && ev.target.getAttribute && ev.target.getAttribute('aria-invalid') === 'true') {
+          ev.target.removeAttribute('aria-invalid');
+          $(name + '-error').textContent = '';
+        }
+      });
+    });
+    $('approve-button').addEventListener('click', onApprove);
+    $('return-button').addEventListener('click', function () {
+      var open = $('return-form').hidden;
+      if (open) {
+        $('return-form').hidden = false;
+        $('return-button').setAttribute('aria-expanded', 'true');
+        $('return-reason').focus();
+      } else {
+        hideReturn();
+      }
+    });
+    $('return-cancel').addEventListener('click', function () { hideReturn(); $('return-button').focus(); });
+    $('return-form').addEventListener('submit', onReturnSubmit);
+    $('classify-form').addEventListener('submit', onClassify);
+    $('classify-form').addEventListener('change', function () { $('classify-error').textContent = ''; });
+    $('note-form').addEventListener('submit', entrySubmitter('notes', 'note-input', 'note-error', 'note-submit', 'noteAdded'));
+    $('findings-form').addEventListener('submit',
+      entrySubmitter('findings', 'findings-input', 'findings-error', 'findings-submit', 'findingsAdded'));
+    bindTemplateSelect($('reply-template'));
+    bindTemplateSelect($('propose-template'));
+    $('templates-button').addEventListener('click', openTemplates);
+    $('templates-close').addEventListener('click', closeTemplates);
+    $('template-form').addEventListener('submit', onTemplateSubmit);
+    $('templates-list').addEventListener('click', onTemplateListClick);
   }
 
   /* ---------- registration by staff (walk-in, letter, comment book, call, referral) ---------- */
@@ -1765,16 +2717,21 @@
 
   /* ---------- reply ---------- */
 
+  /* The first discouraged phrase in the text, or null (the server refuses the worst of them outright). */
+  function discouraged(text) {
+    var lower = text.toLowerCase();
+    for (var i = 0; i < DISCOURAGED.length; i++) {
+      if (lower.indexOf(DISCOURAGED[i].toLowerCase()) >= 0) return DISCOURAGED[i];
+    }
+    return null;
+  }
+
   function checkReply() {
     var input = $('reply-input');
     var text = input.value;
     var n = Array.from(text).length;
     $('reply-count').textContent = n ? n + ' / ' + REPLY_MAX : '';
-    var lower = text.toLowerCase();
-    var hit = null;
-    for (var i = 0; i < DISCOURAGED.length; i++) {
-      if (lower.indexOf(DISCOURAGED[i].toLowerCase()) >= 0) { hit = DISCOURAGED[i]; break; }
-    }
+    var hit = discouraged(text);
     $('reply-warning').textContent = hit ? t('replyWarning', { w: hit }) : '';
   }
 
@@ -1853,14 +2810,18 @@
     if (id && currentCase && currentCase.id === id) scheduleCase();
     if (!supervises() || !id) return;
     var kind = str(data.kind);
-    var message = has(STRINGS.en, 'alert_' + kind) ? t('alert_' + kind, { id: id }) : t('alertOther', { id: id, kind: kind });
+    var said = { id: id, unit: data.unit ? unitName(str(data.unit)) : '' };
+    var message = has(STRINGS.en, 'alert_' + kind) ? t('alert_' + kind, said) : t('alertOther', { id: id, kind: kind });
     toast(message, true);
   }
 
-  /* Events name every case; announce only those this handler's queue shows (their desk languages). */
+  /* Events name every case; announce only those this handler's queue shows (their desk languages). News never
+   * hides an alert or an error still on screen (an escalation's alert comes with its case's "new in the queue"). */
   function announceNews() {
     var pending = news;
     news = Object.create(null);
+    var box = $('toast');
+    if (box.classList.contains('error') && box.textContent) return;
     Object.keys(pending).forEach(function (id) {
       if (currentCase && currentCase.id === id) return;  // already in front of the handler
       if (cases.some(function (c) { return c.id === id; })) toast(t(pending[id], { id: id }));
@@ -1949,6 +2910,7 @@
     $('refresh-queue').addEventListener('click', function () {
       loadQueue();
       loadAgents();
+      loadTemplates();
       if (currentCase) refreshCase();
     });
     $('status-filter').addEventListener('change', loadQueue);
@@ -1972,6 +2934,7 @@
     });
     $('resolve-form').addEventListener('submit', onResolveSubmit);
     $('reassign-form').addEventListener('submit', onReassign);
+    bindHandling();
     $('reassign-agent').addEventListener('change', function () { $('case-error').textContent = ''; });
     ['resolve-outcome', 'resolve-summary'].forEach(function (id) {
       $(id).addEventListener(id === 'resolve-outcome' ? 'change' : 'input', function () {

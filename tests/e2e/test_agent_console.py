@@ -2,8 +2,10 @@
 
 The customer complains on the real chat page (or over the chat WebSocket) to the real bot; the case reaches
 the handler's open console by live events; the handler's reply reaches the customer's chat; after the
-resolution the customer rates it, and the rating shows on the case. The console's session is its HttpOnly
-cookie, so every change it makes must also carry the CSRF token: one that does not is refused.
+resolution the customer rates it, and the rating shows on the case. A first complaint is graded low and resolved
+in one step; a repeat complainant's is graded medium, and under the default APPROVAL_POLICY its answer goes out
+once a supervisor approves the handler's plan. The console's session is its HttpOnly cookie, so every change it
+makes must also carry the CSRF token: one that does not is refused.
 """
 
 from __future__ import annotations
@@ -27,6 +29,9 @@ SUPERVISOR, SUPERVISOR_PASSWORD = "e2e-supervisor", "another long test password"
 SURVEY = re.compile(r"\b1\b.{1,12}\b5\b")  # "a number from 1 to 5", "1 到 5 的数字"
 LIVE = 30_000  # ms for anything that travels gateway -> SSE -> console, or gateway -> chat page
 BOT = 60_000  # ms for anything that waits on the real bot
+# The web chat customer's number in the first test is theirs alone in the session: a first complaint, graded low
+# and resolved in one step (the same number twice makes a repeat complainant, graded medium).
+FIRST_TIME_PHONE = "+44 7700 900461"
 
 
 @pytest.fixture(scope="module")
@@ -95,8 +100,9 @@ async def test_a_handler_answers_a_web_chat_complaint_and_sees_the_customers_rat
     customer = await customer_context.new_page()
     await customer.goto(gateway.url + "/")
     await expect(customer.locator("#message-input")).to_be_visible()
+    phone = CONVERSATIONS["en"][3]
     for text in CONVERSATIONS["en"]:
-        await say(customer, text)
+        await say(customer, FIRST_TIME_PHONE if text == phone else text)
     await expect(customer.locator("#case-banner #case-id")).to_have_text(CASE_ID_PATTERN, timeout=BOT)
     case_id = (await customer.locator("#case-banner #case-id").text_content() or "").strip()
 
@@ -149,6 +155,7 @@ async def test_a_handler_answers_a_web_chat_complaint_and_sees_the_customers_rat
     await api.login(*agent_account)
     case = await api.call("GET", f"/api/cases/{case_id}")
     assert case["satisfaction"]["score"] == 4
+    assert case["risk"]["grade"] == "low"
     assert case["resolution"]["outcome"] == "upheld"
     assert case["due"] is None
     assert [m["text"] for m in case["messages"] if m["from"] == "agent"] == [reply]
@@ -228,21 +235,38 @@ async def test_only_a_supervisor_gets_the_reassign_control_and_can_hand_a_case_t
 
 
 async def test_a_dissatisfied_customer_reopens_the_case_and_it_comes_back_to_the_open_console(
-    console: BrowserContext, gateway: Gateway, agent_account: tuple[str, str], http: aiohttp.ClientSession,
+    console: BrowserContext, gateway: Gateway, agent_account: tuple[str, str],
+    supervisor_account: tuple[str, str], http: aiohttp.ClientSession,
 ) -> None:
     page = await console.new_page()
     await sign_in(page, gateway, *agent_account)
+    api = AgentApi(http, gateway.url)
+    await api.login(*agent_account)
+    supervisor = AgentApi(http, gateway.url)
+    await supervisor.login(*supervisor_account)
+
+    # The customer called about it before (a call a handler put on the record), so the chat complaint is a
+    # repeat: graded medium, its answer needs a supervisor's approval.
+    _, description, name, phone = CONVERSATIONS["zh"][:4]
+    await api.call("POST", "/api/cases", json={"channel": "phone", "language": "zh",
+                                              "customer": {"name": name, "phone": phone},
+                                              "complaint": {"description": description}})
     chat = await ChatClient.connect(http, gateway.ws_url, language="zh")
     case_id = (await complain(chat, "zh"))["case_id"]
     await expect(queue_row(page, case_id)).to_be_visible(timeout=LIVE)
 
-    api = AgentApi(http, gateway.url)
-    await api.login(*agent_account)
     await api.call("POST", f"/api/cases/{case_id}/claim")
-    await api.call("POST", f"/api/cases/{case_id}/resolve",
-                   json={"summary": "核查后确认委托未成交属行情原因。", "outcome": "not_upheld"})
+    answer = "您好，经核查，您的买单未成交是因为委托价格低于当时的成交价，给您带来困扰，我们深表歉意。"
+    plan = await api.call("POST", f"/api/cases/{case_id}/propose", json={
+        "answer": answer, "outcome": "not_upheld", "measures": "在委托界面提示未成交委托的原因",
+        "compensation": None, "responsible": None})
+    assert plan["status"] == "awaiting_approval", plan["risk"]
+    await expect(queue_row(page, case_id).locator(".row-meta")).to_contain_text("Awaiting approval", timeout=LIVE)
+    await supervisor.call("POST", f"/api/cases/{case_id}/approve")
     await expect(queue_row(page, case_id).locator(".row-meta")).to_contain_text("Answered", timeout=LIVE)
 
+    heard = await chat.expect(lambda f: f["type"] == "message" and f["from"] == "agent")
+    assert heard["text"] == answer
     question = await chat.expect(lambda f: f["type"] == "message" and bool(SURVEY.search(str(f.get("text")))))
     assert case_id in question["text"]
     await chat.send("2")
@@ -257,5 +281,6 @@ async def test_a_dissatisfied_customer_reopens_the_case_and_it_comes_back_to_the
     await expect(page.locator("#claim-button")).to_be_enabled()
 
     case = await api.call("GET", f"/api/cases/{case_id}")
-    assert case["status"] == "reopened" and case["assignee"] is None
+    assert case["status"] == "reopened" and case["assignee"] == agent_account[0]  # back to its handler
     assert case["satisfaction"]["score"] == 2
+    assert case["approval"]["by"] == supervisor_account[0] and case["risk"]["grade"] == "medium"
