@@ -325,6 +325,7 @@ async def get_case(request: web.Request) -> web.Response:
     case = await request.app[keys.CASES].get(request.match_info["case_id"])
     shown = public(_on_desk(request, agent, case), soon=_due_soon(request))
     shown["earlier_cases"] = await request.app[keys.CASES].earlier_cases(case)
+    shown["needs_approval"] = request.app[DESK].needs_approval(case)
     return web.json_response(shown)
 
 
@@ -340,7 +341,9 @@ def _staff(agent: Agent) -> Staff:
 
 
 def _shown(request: web.Request, case: Case) -> web.Response:
-    return web.json_response(public(case, soon=_due_soon(request)))
+    shown = public(case, soon=_due_soon(request))
+    shown["needs_approval"] = request.app[DESK].needs_approval(case)
+    return web.json_response(shown)
 
 
 async def next_case(request: web.Request) -> web.StreamResponse:

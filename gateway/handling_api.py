@@ -37,6 +37,7 @@ def routes() -> list[web.AbstractRouteDef]:
         web.post(f"{CASE}/escalate", escalate),
         web.post(f"{CASE}/return-visit", return_visit),
         web.post(f"{CASE}/follow-up", follow_up),
+        web.post(f"{CASE}/flag", flag),
         web.get("/api/canned-replies", list_canned),
         web.post("/api/canned-replies", add_canned),
         web.delete("/api/canned-replies/{reply_id:[0-9]{1,9}}", remove_canned),
@@ -115,6 +116,16 @@ async def follow_up(request: web.Request) -> web.Response:
     body = await json_body(request, "on", optional=("note",))
     case_id = await _desk_case(request, agent)
     return _shown(request, await request.app[DESK].follow_up(_staff(agent), case_id, body["on"], body.get("note")))
+
+
+async def flag(request: web.Request) -> web.Response:
+    """Mark a typical case for the quarter's case studies (``{"typical": true, "reason"}``), or unmark it."""
+    agent = await current_agent(request)
+    body = await json_body(request, optional=("typical", "reason"))
+    if not isinstance(body.get("typical"), bool):
+        return error(422, "'typical': true or false")
+    case_id = await _desk_case(request, agent)
+    return _shown(request, await request.app[DESK].flag(_staff(agent), case_id, body["typical"], body.get("reason")))
 
 
 async def list_canned(request: web.Request) -> web.Response:

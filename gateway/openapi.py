@@ -141,6 +141,8 @@ SPEC: dict[str, Any] = {
                     "proposal": {"type": ["object", "null"]},
                     "approval": {"type": ["object", "null"]},
                     "escalations": {"type": "array", "items": {"type": "object"}},
+                    "needs_approval": {"type": "boolean",
+                                       "description": "Whether a plan for this case waits for a supervisor"},
                     "earlier_cases": {"type": "array", "description": "The customer's other cases (one case only)",
                                       "items": {"type": "object", "properties": {
                                           "id": {"type": "string"}, "status": {"type": "string"}}}},
@@ -322,6 +324,11 @@ SPEC: dict[str, Any] = {
             {"type": "object", "required": ["on"], "properties": {
                 "on": {"type": "string", "format": "date"},
                 "note": {"type": ["string", "null"], "maxLength": 10_000, "pattern": r"^[^\x00]*$"}}}),
+        "/api/cases/{case_id}/flag": _case_action(
+            "Mark a typical case for the quarter's case studies (with the reason), or unmark it",
+            {"type": "object", "required": ["typical"], "properties": {
+                "typical": {"type": "boolean"}, "reason": {"type": ["string", "null"], "maxLength": 10_000,
+                                                           "pattern": r"^[^\x00]*$"}}}),
         "/api/canned-replies": {
             "get": {"summary": "Approved answer templates", "parameters": [
                 {"name": "language", "in": "query", "schema": {"type": "string", "enum": ["zh", "en"]}}],

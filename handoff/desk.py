@@ -192,6 +192,10 @@ class Desk:
         self._needs_approval = APPROVAL_POLICIES[approval_policy]
         self._after = after or AfterAnswer()
 
+    def needs_approval(self, case: Case) -> bool:
+        """Whether a plan for this case waits for a supervisor (APPROVAL_POLICY and the case's risk grade)."""
+        return bool((case.get("risk") or {}).get("grade") in self._needs_approval)
+
     # -- who holds it ------------------------------------------------------------------------------------
 
     async def claim(self, who: Staff, case_id: str) -> Case:
@@ -406,6 +410,16 @@ class Desk:
             return f"follow-up on {day.isoformat()} set by {who.name}"
 
         return await self._change(who, case_id, "follow_up", set_date, "follow_up")
+
+    async def flag(self, who: Staff, case_id: str, typical: bool, reason: str | None) -> Case:
+        """A handler marks the case as typical (or not), for the quarterly analysis's case studies."""
+        entry = {"reason": _required(reason, "reason"), "by": who.name, "at": _now()} if typical else None
+
+        def mark(case: Case) -> str:
+            case["typical"] = entry
+            return f"flagged typical by {who.name}: {reason}" if typical else f"typical flag removed by {who.name}"
+
+        return await self._change(who, case_id, "flag", mark, "flagged")
 
     async def customer_rated(self, case: Case, score: int, channel: str) -> tuple[Case, str]:
         """The customer answered the satisfaction question on their channel: the same judgement as a visit."""

@@ -83,6 +83,7 @@ TRANSITIONS: dict[str, Transition] = {t.action: t for t in (
     _t("return_visit", {Status.ANSWERED}, {Status.ANSWERED, Status.CLOSED, Status.REOPENED},
        STAFF | {Role.SYSTEM}),
     _t("follow_up", OPEN, KEEP, STAFF),
+    _t("flag", frozenset(Status), KEEP, STAFF),  # a typical case, for the quarter's case studies
     _t("complete", OPEN, KEEP, frozenset({Role.CUSTOMER, Role.BOT})),
     _t("triage", OPEN, KEEP, STAFF | {Role.SYSTEM}),  # nature, department, priority set by a person
 )}
@@ -125,6 +126,7 @@ class CaseDocument(TypedDict, total=False):
     return_visit: dict[str, Any] | None  # {due, attempts}: when the next visit is due, how many tries so far
     follow_up: dict[str, Any] | None  # {on, note, by}: a date the handler set to come back to the case
     referral: dict[str, Any] | None  # {at, to}: told about mediation and arbitration
+    typical: dict[str, Any] | None  # {reason, by, at}: flagged by a handler for the quarter's case studies
     notes: list[dict[str, Any]]
     findings: list[dict[str, Any]]
     proposal: dict[str, Any] | None

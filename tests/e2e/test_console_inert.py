@@ -139,11 +139,13 @@ async def test_markup_typed_to_the_bot_and_a_handlers_markup_reply_stay_text_on_
     await expect(customer.page.locator("#message-input")).to_be_visible()
     description = f"The app charged me a commission twice for one trade last Friday {PAYLOADS[0]} {PAYLOADS[1]}"
     wish = f"Please refund the extra commission {PAYLOADS[2]}"
-    for text in ("I want to file a complaint", "John Smith", "+44 7700 900123", description, wish):
+    # The story first, then who and how to reach them, the wish, where and who (asked once each), the read-back.
+    for text in ("I want to file a complaint", description, "John Smith", "+44 7700 900123", wish, "online", "no",
+                 "yes"):
         await say(customer.page, text)
     await expect(customer.page.locator("#case-banner #case-id")).to_have_text(CASE_ID_PATTERN, timeout=BOT)
     case_id = (await customer.page.locator("#case-banner #case-id").text_content() or "").strip()
-    await reads_literally(customer.page.locator(".msg-customer .msg-text").nth(3), description)
+    await reads_literally(customer.page.locator(".msg-customer .msg-text").nth(1), description)
     await customer.assert_inert("body")
 
     await expect(queue_row(agent.page, case_id)).to_be_visible(timeout=LIVE)

@@ -164,3 +164,14 @@ async def test_a_case_lists_the_customers_earlier_cases(client: Any) -> None:
     case = await (await client.get(f"/api/cases/{second}", headers=wang)).json()
     assert [c["id"] for c in case["earlier_cases"]] == [first]
     assert case["earlier_cases"][0]["status"] == "answered"
+
+
+async def test_a_handler_flags_a_typical_case_with_the_reason(client: Any) -> None:
+    wang = await login(client, "wang")
+    case_id = await answered_walk_in(client, wang)
+    flagged = await (await client.post(f"/api/cases/{case_id}/flag", json={"typical": True, "reason": "收费复核缺位"},
+                                       headers=wang)).json()
+    assert flagged["typical"]["reason"] == "收费复核缺位" and flagged["events"][-1]["action"] == "flag"
+    assert (await client.post(f"/api/cases/{case_id}/flag", json={"typical": True}, headers=wang)).status == 422
+    unflagged = await (await client.post(f"/api/cases/{case_id}/flag", json={"typical": False}, headers=wang)).json()
+    assert unflagged["typical"] is None
