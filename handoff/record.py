@@ -9,8 +9,8 @@ Guarantees:
   numbered by their place there and inserted once each, so saving the same case again changes nothing;
 - a stale save does not win: the case row only takes a document at least as recent (``updated_at``) as its own;
 - times are stored in UTC and read back UTC-aware on both databases (SQLite returns them naive);
-- retention: ``purge`` deletes closed cases *created* before the cutoff (records older than the retention
-  period), with their messages and events; an open case is never deleted, however old; every purge that is not
+- retention: ``purge`` deletes cases *closed* before the cutoff (kept the retention period after they were
+  closed), with their messages and events; an open case is never deleted, however old; every purge that is not
   a dry run leaves a row in ``purges`` saying when, by whom, up to which date, how many and which cases;
 - ``CaseRecord.open`` migrates the database to the latest revision first, so a fresh machine just works.
 """
@@ -210,9 +210,12 @@ class CaseRecord:
             return int(await connection.scalar(select(func.count()).select_from(CASES)) or 0)
 
     async def purge(self, before: datetime, by: str, *, dry_run: bool = False) -> PurgeSummary:
-        """Delete closed cases created before ``before`` with their messages and events, and record the purge."""
+        """Delete cases closed before ``before`` with their messages and events, and record the purge."""
         cutoff = as_utc(before)
-        expired = (select(CASES.c.id).where(CASES.c.status == "closed", CASES.c.created_at < cutoff)
+        # Kept for the retention period after the case was closed (a case closed before the record knew when:
+        # after it was opened).
+        closed = func.coalesce(CASES.c.closed_at, CASES.c.created_at)
+        expired = (select(CASES.c.id).where(CASES.c.status == "closed", closed < cutoff)
                    .order_by(CASES.c.id).with_for_update())
         async with self.engine.begin() as connection:
             ids = tuple((await connection.scalars(expired)).all())

@@ -310,11 +310,11 @@ async def test_after_redis_is_wiped_rebuild_restores_the_queue_the_claims_and_ev
     assert sorted(await gone.reclaim_abandoned()) == sorted([*states["claimed"], *handed_out])
 
 
-def forged_case(case_id: str, created: datetime, status: str) -> Case:
+def forged_case(case_id: str, created: datetime, status: str, closed_after: timedelta = timedelta(days=3)) -> Case:
     at = created.isoformat()
     events = [{"at": at, "actor": "bot", "action": "created", "before": None, "after": "queued", "detail": "intake"}]
     if status == "closed":
-        closed = (created + timedelta(days=3)).isoformat()
+        closed = (created + closed_after).isoformat()
         events.append({"at": closed, "actor": "sue", "action": "close", "before": "queued", "after": "closed",
                        "detail": "closed by sue"})
     return {
@@ -342,17 +342,23 @@ async def test_purge_removes_exactly_the_closed_cases_past_retention_and_records
         case = forged_case(case_id, years_before(now, years), status)
         await record.save(case)
         await cases.restore(case)
+    # Opened six years ago, closed four years ago: kept, retention counts from the closing.
+    long_case = forged_case("C-6Y-OPENED-4Y-CLOSED", years_before(now, 6), "closed",
+                            closed_after=years_before(now, 4) - years_before(now, 6))
+    await record.save(long_case)
+    await cases.restore(long_case)
     cutoff = years_before(now, 5)
 
     planned = await purge_expired(record, cases, before=cutoff, by="auditor", dry_run=True)
     assert planned.case_ids == ("C-OLD-CLOSED-1", "C-OLD-CLOSED-2") and planned.dry_run
     assert (planned.cases, planned.messages, planned.events) == (2, 4, 4)
-    assert await record.count() == 5 and await rows(record, PURGES) == 0
+    assert await record.count() == 6 and await rows(record, PURGES) == 0
 
     done = await purge_expired(record, cases, before=cutoff, by="auditor")
     assert (done.case_ids, done.cases, done.messages, done.events) == (planned.case_ids, 2, 4, 4)
     assert sorted(await record.open_case_ids()) == ["C-OLD-OPEN"]
-    assert await record.count() == 3 and await rows(record, MESSAGES) == 6 and await rows(record, EVENTS) == 5
+    assert await record.count() == 4 and await rows(record, MESSAGES) == 8 and await rows(record, EVENTS) == 7
+    assert (await record.load("C-6Y-OPENED-4Y-CLOSED"))["status"] == "closed"
     for case_id in done.case_ids:
         with pytest.raises(CaseNotFound):
             await record.load(case_id)
