@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import hashlib
 import json
 import logging
@@ -232,6 +233,7 @@ class CaseStore:
         }
         case["department"] = self._route(case) if self._route else None
         case["nature"] = guess_nature(_said(case, messages), told.get("product"))
+        case["deadlines"] = self._policy_for(case).deadlines(received).to_dict()
         contacts = _contacts(case["customer"])
         repeat = await self._complained_recently(contacts, created)
         assessed = self._risk.grade(_customer_text(case, messages), tuple(risk_flags), repeat=repeat)
@@ -254,6 +256,15 @@ class CaseStore:
             await pipe.execute()
         await self._write_through(case["id"])
         return await self.get(case["id"])
+
+    def _policy_for(self, case: Case) -> SlaPolicy:
+        """SLA_POLICY, with the deadlines the rules file sets for the case's product or nature."""
+        periods = self._risk.deadlines_for((case.get("complaint") or {}).get("product"), case.get("nature"))
+        if not {"acknowledge", "investigate", "respond"} & set(periods):
+            return self._sla
+        return dataclasses.replace(self._sla, acknowledge=periods.get("acknowledge", self._sla.acknowledge),
+                                   investigate=periods.get("investigate", self._sla.investigate),
+                                   respond=periods.get("respond", self._sla.respond))
 
     @property
     def _repeat_window(self) -> timedelta:

@@ -28,6 +28,7 @@ from handoff.lifecycle import SUPERVISORS, Role, Status
 from handoff.nature import NATURES
 from handoff.org import Org
 from handoff.queue import AgentQueue
+from handoff.risk import RiskRules, default_rules
 from handoff.sla import Period, SlaPolicy
 from handoff.wording import forbidden_in
 
@@ -144,9 +145,19 @@ class AfterAnswer:
     attempts: int = 3  # tries to reach the customer before the case closes as not reached
     mediation: dict[str, str] = field(default_factory=lambda: {"zh": "", "en": ""})
     sla: SlaPolicy = field(default_factory=SlaPolicy)
+    rules: RiskRules = field(default_factory=default_rules)  # its [[deadlines]] may set the visit's for a case
 
-    def visit_due(self, after: datetime, days: int | None = None) -> str:
-        return self.sla.after(after, Period(days or self.visit_after)).isoformat()
+    def visit_due(self, after: datetime, case: Case | None = None) -> str:
+        """When the return visit is due: the rules' period for the case's product or nature, else the firm's."""
+        period = Period(self.visit_after)
+        if case is not None:
+            product, nature = (case.get("complaint") or {}).get("product"), case.get("nature")
+            period = self.rules.deadlines_for(product, nature).get("return_visit", period)
+        return self.sla.after(after, period).isoformat()
+
+    def retry_due(self, after: datetime) -> str:
+        """The next try to reach the customer: the next working day."""
+        return self.sla.after(after, Period(1)).isoformat()
 
 
 def judge_visit(case: Case, visit: Visit, by: str, policy: AfterAnswer) -> str:
@@ -162,7 +173,7 @@ def judge_visit(case: Case, visit: Visit, by: str, policy: AfterAnswer) -> str:
         if plan["attempts"] >= policy.attempts:
             case["status"], case["closed_as"] = Status.CLOSED, "not_reached"
             return "not_reached"
-        plan["due"] = policy.visit_due(visit.at, 1)
+        plan["due"] = policy.retry_due(visit.at)
         return "retry"
     plan["due"] = None
     if visit.score is not None:
@@ -279,7 +290,7 @@ class Desk:
             case["status"] = Status.AWAITING_APPROVAL if needs[0] else Status.ANSWERED
             if not needs[0]:
                 case["resolution"] = _resolution(plan, who.name)
-                case["return_visit"] = {"due": self._after.visit_due(datetime.now(UTC)), "attempts": 0}
+                case["return_visit"] = {"due": self._after.visit_due(datetime.now(UTC), case), "attempts": 0}
             return f"plan by {who.name}: {plan.outcome}" + ("; awaiting approval" if needs[0] else "; sent")
 
         case = await self._change(who, case_id, "propose", proposed, "proposed")
@@ -302,7 +313,7 @@ class Desk:
             case["approval"] = {"by": who.name, "at": _now(), "decision": "approved"}
             case["resolution"] = {"summary": plan.get("answer"), "outcome": plan.get("outcome"),
                                   "by": plan.get("by"), "approved_by": who.name}
-            case["return_visit"] = {"due": self._after.visit_due(datetime.now(UTC)), "attempts": 0}
+            case["return_visit"] = {"due": self._after.visit_due(datetime.now(UTC), case), "attempts": 0}
             return f"plan by {plan.get('by')} approved by {who.name}"
 
         case = await self._change(who, case_id, "approve", approve, "approved")
@@ -377,7 +388,7 @@ class Desk:
             if case["risk"]["grade"] in self._needs_approval:
                 raise CaseConflict(f"case {case_id} needs a supervisor's approval: propose the answer instead")
             case["resolution"] = _resolution(plan, who.name)
-            case["return_visit"] = {"due": self._after.visit_due(datetime.now(UTC)), "attempts": 0}
+            case["return_visit"] = {"due": self._after.visit_due(datetime.now(UTC), case), "attempts": 0}
             return f"resolve by {who.name}: {outcome}"
 
         case = await self._change(who, case_id, "resolve", answered, "resolved")

@@ -27,6 +27,8 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any, NoReturn
 
+from handoff.sla import Period
+
 PRIORITY_BY_GRADE = {"high": "urgent", "medium": "high", "low": "normal"}
 
 # What the bot can flag while it listens (bot/actions/extract.py RISK_FLAGS); a rule's ``flag`` must be one.
@@ -78,6 +80,23 @@ class Hotspots:
     by: tuple[str, ...] = HOTSPOT_DIMENSIONS
 
 
+DEADLINE_STEPS = ("acknowledge", "investigate", "respond", "return_visit")
+_PERIOD = re.compile(r"^\s*(\d+)\s+(hours?|working days?|calendar days?)\s*$")
+_PERIOD_UNITS = {"hour": "hours", "working day": "working_days", "calendar day": "calendar_days"}
+
+
+@dataclass(frozen=True, slots=True)
+class DeadlineRule:
+    """Other deadlines for the cases of some products or natures (``[[deadlines]]``)."""
+
+    products: frozenset[str]
+    natures: frozenset[str]
+    periods: Mapping[str, Period]  # step -> period, only the steps the table names
+
+    def takes(self, product: str | None, nature: str | None) -> bool:
+        return product in self.products or nature in self.natures
+
+
 @dataclass(frozen=True, slots=True)
 class RiskRules:
     rules: tuple[Rule, ...]
@@ -85,6 +104,11 @@ class RiskRules:
     medium: int
     source: str = "<rules>"  # the file they came from, for messages and logs
     hotspots: Hotspots | None = None  # None: the file watches for no hot spots
+    deadlines: tuple[DeadlineRule, ...] = ()
+
+    def deadlines_for(self, product: str | None, nature: str | None) -> Mapping[str, Period]:
+        """The deadline periods the first ``[[deadlines]]`` table that takes such a case sets; empty: none."""
+        return next((rule.periods for rule in self.deadlines if rule.takes(product, nature)), MappingProxyType({}))
 
     @property
     def repeat_window_days(self) -> int:
@@ -134,7 +158,7 @@ def default_rules() -> RiskRules:
 # ---------------------------------------------------------------------------------------------------------------
 # Loading and checking a rules file
 
-_TOP_FIELDS = {"thresholds", "rules", "hotspots"}
+_TOP_FIELDS = {"thresholds", "rules", "hotspots", "deadlines"}
 _RULE_FIELDS = {
     "words": {"id", "name_en", "name_zh", "weight", "flag", "kind", "zh", "en"},
     "amount": {"id", "name_en", "name_zh", "weight", "flag", "kind", "at_least"},
@@ -181,7 +205,35 @@ def _parse(data: dict[str, Any], source: str) -> RiskRules:
         _fail("the file", "no [[rules]]")
     rules = tuple(_rule(i, table) for i, table in enumerate(tables, 1))
     _check_unique(rules)
-    return RiskRules(rules, high, medium, source, _hotspots(data["hotspots"]) if "hotspots" in data else None)
+    hotspots = _hotspots(data["hotspots"]) if "hotspots" in data else None
+    deadlines = data.get("deadlines", [])
+    if not isinstance(deadlines, list):
+        _fail("the file", "[[deadlines]] tables, one per group of cases")
+    return RiskRules(rules, high, medium, source, hotspots,
+                     tuple(_deadline_rule(i, table) for i, table in enumerate(deadlines, 1)))
+
+
+def _deadline_rule(number: int, table: object) -> DeadlineRule:
+    where = f"[[deadlines]] #{number}"
+    if not isinstance(table, dict):
+        _fail(where, "must be a table")
+    _known_fields(where, table, {"products", "natures", *DEADLINE_STEPS})
+    products = frozenset(_strings(where, "products", table.get("products", [])))
+    natures = frozenset(_strings(where, "natures", table.get("natures", [])))
+    if not products and not natures:
+        _fail(where, "names no products and no natures: which cases does it take?")
+    periods = {step: _period(where, step, table[step]) for step in DEADLINE_STEPS if step in table}
+    if not periods:
+        _fail(where, f"sets none of {', '.join(DEADLINE_STEPS)}")
+    return DeadlineRule(products, natures, MappingProxyType(periods))
+
+
+def _period(where: str, step: str, value: object) -> Period:
+    match = _PERIOD.match(value) if isinstance(value, str) else None
+    if match is None or int(match.group(1)) < 1:
+        _fail(where, f"'{step}' is like \"24 hours\", \"2 working days\" or \"10 calendar days\", not {value!r}")
+    unit = _PERIOD_UNITS[match.group(2).rstrip("s")]
+    return Period(int(match.group(1)), unit)  # type: ignore[arg-type]
 
 
 def _hotspots(table: object) -> Hotspots:

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -12,7 +13,7 @@ from redis.asyncio import Redis
 from handoff.cases import Case, CaseConflict, CaseStore
 from handoff.ids import is_case_id
 from handoff.lifecycle import Role
-from handoff.risk import grade
+from handoff.risk import grade, load_rules
 from handoff.sla import SlaPolicy
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
@@ -110,3 +111,25 @@ async def test_a_message_handled_again_after_a_crash_finds_the_case_it_opened(re
     assert again["id"] == first["id"] and len(await cases.list()) == 1
     other = await open_from("<m2@example.org>")
     assert other["id"] != first["id"] and len(await cases.list()) == 2
+
+
+def rules_with(tmp_path: Path, extra: str) -> Any:
+    """The shipped risk rules with ``extra`` TOML added."""
+    text = (Path(__file__).resolve().parents[2] / "handoff" / "risk_rules.toml").read_text(encoding="utf-8")
+    path = tmp_path / "rules.toml"
+    path.write_text(text + extra, encoding="utf-8")
+    return load_rules(path)
+
+
+async def test_the_rules_file_gives_some_cases_other_deadlines(redis: Redis, tmp_path: Path) -> None:
+    rules = rules_with(tmp_path, '\n[[deadlines]]\nnatures = ["service_environment"]\nrespond = "24 hours"\n')
+    cases = CaseStore(redis, SlaPolicy(), rules)
+    quick = await cases.create(channel="webchat", conversation_id="webchat:a", language="zh", customer={},
+                               complaint={"description": "营业部大厅排队太久，空调也坏了"}, handoff_reason="complete")
+    usual = await cases.create(channel="webchat", conversation_id="webchat:b", language="zh", customer={},
+                               complaint={"description": "基金赎回款一直没有到账"}, handoff_reason="complete")
+    received = datetime.fromisoformat(quick["received_at"])
+    assert quick["nature"] == "service_environment"
+    assert datetime.fromisoformat(quick["deadlines"]["respond_by"]) == received + timedelta(hours=24)
+    assert usual["deadlines"]["respond_by"] == SlaPolicy().deadlines(
+        datetime.fromisoformat(usual["received_at"])).to_dict()["respond_by"]

@@ -13,6 +13,7 @@ import pytest
 
 from handoff import risk
 from handoff.risk import FLAG_REASONS, PRIORITY_BY_GRADE, RiskRules, amounts, default_rules, grade, load_rules
+from handoff.sla import Period
 
 CORPUS = Path(__file__).resolve().parents[3] / "shared" / "corpus"
 CFPB_SAMPLE = CORPUS / "complaints" / "cfpb_ccdb_sample_100_narratives.csv"
@@ -341,3 +342,19 @@ def test_chinese_complaints_grade_as_expected() -> None:
                          f"expected {case['grade']} {case['rules']}: {case['text']}")
     print_distribution(f"Chinese complaints ({len(cases)})", grades, fired)
     assert not wrong, "\n".join(wrong)
+
+
+def test_deadline_tables_set_other_deadlines_for_some_products_or_natures(tmp_path: Path) -> None:
+    text = (Path(__file__).resolve().parents[2] / "handoff" / "risk_rules.toml").read_text(encoding="utf-8")
+    path = tmp_path / "rules.toml"
+    path.write_text(text + '\n[[deadlines]]\nnatures = ["service_environment"]\nrespond = "24 hours"\n'
+                    '\n[[deadlines]]\nproducts = ["margin_trading"]\nreturn_visit = "3 calendar days"\n',
+                    encoding="utf-8")
+    rules = load_rules(path)
+    assert rules.deadlines_for(None, "service_environment") == {"respond": Period(24, "hours")}
+    assert rules.deadlines_for("margin_trading", "attitude") == {"return_visit": Period(3, "calendar_days")}
+    assert rules.deadlines_for("funds_wealth", "product") == {}
+    for wrong in ('respond = "soon"', 'respond = "0 hours"', 'weather = "2 hours"'):
+        path.write_text(text + f'\n[[deadlines]]\nnatures = ["process"]\n{wrong}\n', encoding="utf-8")
+        with pytest.raises(ValueError, match=r"\[\[deadlines\]\] #1"):
+            load_rules(path)
