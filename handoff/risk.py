@@ -9,7 +9,7 @@ naming the file, the rule and the field. ``grade`` uses the packaged rules, load
 file loads it with ``load_rules(path)`` and calls ``RiskRules.grade`` (or passes ``rules=``).
 
 Text is read after NFKC normalisation, so full-width letters, digits and punctuation count as their ordinary
-forms. ``amounts`` reads sums of money in English and Chinese for the "amount" rules.
+forms, and in Simplified characters, so a complaint written in Traditional ones (證監會) fires the same rules. ``amounts`` reads sums of money in English and Chinese for the "amount" rules.
 """
 
 from __future__ import annotations
@@ -26,6 +26,8 @@ from importlib import resources
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any, NoReturn
+
+from opencc import OpenCC  # type: ignore[import-untyped]
 
 from handoff.sla import Period
 
@@ -485,7 +487,14 @@ def _format_amount(value: Decimal) -> str:
 
 
 def _normalise(text: str) -> str:
-    return unicodedata.normalize("NFKC", text)
+    """Full-width forms as their ordinary ones, and Traditional characters as Simplified (the rules' words are
+    written in Simplified: 證監會 is 证监会)."""
+    return str(_to_simplified().convert(unicodedata.normalize("NFKC", text)))
+
+
+@functools.cache
+def _to_simplified() -> OpenCC:
+    return OpenCC("t2s")
 
 
 _PLURAL_END = re.compile(r"(?<=[a-z])e?s$")

@@ -358,3 +358,10 @@ def test_deadline_tables_set_other_deadlines_for_some_products_or_natures(tmp_pa
         path.write_text(text + f'\n[[deadlines]]\nnatures = ["process"]\n{wrong}\n', encoding="utf-8")
         with pytest.raises(ValueError, match=r"\[\[deadlines\]\] #1"):
             load_rules(path)
+
+
+def test_a_complaint_in_traditional_characters_is_graded_like_one_in_simplified() -> None:
+    for simplified, traditional in (("我要去证监会投诉你们", "我要去證監會投訴你們"),
+                                    ("你们这帮骗子，我要找媒体曝光", "你們這幫騙子，我要找媒體曝光")):
+        assert grade(traditional).to_dict() == grade(simplified).to_dict()
+        assert grade(traditional).grade != "low"
