@@ -28,6 +28,7 @@ from channels.twilio_common import TwilioConfig
 from channels.twilio_sms import TwilioSms
 from channels.twilio_voice import TwilioVoice, VoiceSettings
 from channels.webchat import WebChat, WebChatLimits
+from channels.wechat import WeChat, WeChatConfig
 from gateway import api, bot_api, handling_api, hardening, keys, records_api
 from gateway.alerts import SupervisorAlerts
 from gateway.auth import Agents
@@ -42,7 +43,7 @@ from handoff.desk import AfterAnswer, CannotReach, Desk
 from handoff.org import load_org
 from handoff.queue import AgentQueue
 from handoff.record import CaseRecord
-from handoff.risk import load_rules
+from handoff.risk import default_rules, load_rules
 from handoff.sla import SlaPolicy
 
 log = logging.getLogger(__name__)
@@ -89,6 +90,9 @@ def build_channels(settings: Settings) -> list[Channel]:
         channels.append(Transcripts(settings.transcripts_token))
     if settings.email_enabled:
         channels.append(EmailChannel(email_config(settings)))
+    if settings.wechat_enabled:
+        channels.append(WeChat(WeChatConfig(settings.wechat_token, settings.wechat_app_id, settings.wechat_app_secret,
+                                            settings.wechat_aes_key, settings.wechat_api_base_url)))
     return channels
 
 
@@ -107,6 +111,7 @@ OPTIONAL_CHANNELS = {
     "voice": "TWILIO_ACCOUNT_SID and TWILIO_AUTH_TOKEN",
     "transcript": "TRANSCRIPTS_TOKEN",
     "email": "IMAP_HOST, IMAP_USER, SMTP_HOST and MAIL_FROM",
+    "wechat": "WECHAT_TOKEN, WECHAT_APP_ID and WECHAT_APP_SECRET",
 }
 
 
@@ -152,7 +157,7 @@ async def services_ctx(app: web.Application) -> AsyncIterator[None]:
                               notify=alerts.about_account, units=units)
     after = AfterAnswer(settings.return_visit_days, settings.return_visit_attempts,
                         {"zh": settings.mediation_text_zh, "en": settings.mediation_text_en},
-                        SlaPolicy.preset(settings.sla_policy))
+                        SlaPolicy.preset(settings.sla_policy), risk or default_rules())
     app[api.DESK] = router.ratings = Desk(cases, queue, RouterOutbox(router), events, alerts, app[keys.ORG],
                                           settings.approval_policy, after)
     await app[keys.AGENTS].restore_working_copies()

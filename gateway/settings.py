@@ -103,6 +103,11 @@ class Settings:
     voice_handoff_number: str = _env("VOICE_HANDOFF_NUMBER", "")
     voice_min_confidence: float = _env("VOICE_MIN_CONFIDENCE", 0.4, at_least=0, at_most=1)
     transcripts_token: str = _env("TRANSCRIPTS_TOKEN", "", secret=True)
+    wechat_token: str = _env("WECHAT_TOKEN", "", secret=True)
+    wechat_app_id: str = _env("WECHAT_APP_ID", "")
+    wechat_app_secret: str = _env("WECHAT_APP_SECRET", "", secret=True)
+    wechat_aes_key: str = _env("WECHAT_AES_KEY", "", secret=True)
+    wechat_api_base_url: str = _env("WECHAT_API_BASE_URL", "https://api.weixin.qq.com", schemes=WEB)
     imap_host: str = _env("IMAP_HOST", "")
     imap_port: int = _port("IMAP_PORT", 993)
     imap_user: str = _env("IMAP_USER", "")
@@ -149,6 +154,7 @@ class Settings:
         _check_database_url(self.database_url)
         _check_redis_mode(self)
         _check_proxies(self.trusted_proxies)
+        _check_wechat_aes_key(self.wechat_aes_key)
 
     def __repr__(self) -> str:
         shown = ", ".join(f"{f.name}={_shown(f, getattr(self, f.name))!r}" for f in fields(self))
@@ -174,6 +180,10 @@ class Settings:
     @property
     def twilio_enabled(self) -> bool:
         return bool(self.twilio_account_sid and self.twilio_auth_token)
+
+    @property
+    def wechat_enabled(self) -> bool:
+        return bool(self.wechat_token and self.wechat_app_id and self.wechat_app_secret)
 
     @property
     def record_url(self) -> str:
@@ -282,6 +292,12 @@ def _check_proxies(proxies: tuple[str, ...]) -> None:
         except ValueError:
             shown = ",".join(proxies)
             raise SettingsError(f"TRUSTED_PROXIES={shown!r}: {proxy!r} is not an address or network") from None
+
+
+def _check_wechat_aes_key(key: str) -> None:
+    if key and not re.fullmatch(r"[A-Za-z0-9+/]{43}", key):  # WeChat's EncodingAESKey: 32 bytes in base64
+        raise SettingsError(f"WECHAT_AES_KEY ({len(key)} characters) is not WeChat's EncodingAESKey, 43 characters "
+                            "of letters, digits, + and /")
 
 
 def _check_redis_mode(settings: Settings) -> None:

@@ -27,7 +27,7 @@ PRODUCTS: Names = {
 }
 CHANNELS: Names = {
     "webchat": ("web chat", "网页在线"), "sms": ("SMS", "短信"), "voice": ("phone", "电话"),
-    "transcript": ("call transcript", "通话记录"), "email": ("email", "电子邮件"),
+    "transcript": ("call transcript", "通话记录"), "email": ("email", "电子邮件"), "wechat": ("WeChat", "微信"),
     "in_person": ("in person", "现场来访"), "letter": ("letter", "来信"), "comment_book": ("comment book", "意见簿"),
     "phone": ("phone call", "来电"), "referral": ("referral", "转办"),
 }
