@@ -73,8 +73,16 @@ class RedactingFilter(logging.Filter):
 _TRACEBACKS = logging.Formatter()
 
 
+# Libraries whose DEBUG lines carry what they handle in full: aiosqlite logs every statement with its parameters
+# (whole case documents). They speak from INFO up, whatever LOG_LEVEL says.
+QUIET_LIBRARIES = ("aiosqlite",)
+
+
 def install(logger: logging.Logger | None = None) -> None:
-    """Put the filter on every handler of ``logger`` (the root logger by default)."""
+    """Put the filter on every handler of ``logger`` (the root logger by default), and keep the libraries that
+    log what they handle from doing so."""
+    for name in QUIET_LIBRARIES:
+        logging.getLogger(name).setLevel(max(logging.INFO, logging.getLogger(name).getEffectiveLevel()))
     for handler in (logger or logging.getLogger()).handlers:
         if not any(isinstance(f, RedactingFilter) for f in handler.filters):
             handler.addFilter(RedactingFilter())

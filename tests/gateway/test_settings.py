@@ -165,8 +165,10 @@ def test_a_running_gateway_logs_no_secret_even_at_debug_level(tmp_path: Path) ->
         SMTP_HOST="127.0.0.1", SMTP_PORT=str(nowhere), SMTP_PASSWORD="smtp-Secret-2", MAIL_FROM="desk@example.test",
         TWILIO_ACCOUNT_SID="AC" + "0" * 32, TWILIO_AUTH_TOKEN="twilio-Secret-3", GATEWAY_BOT_TOKEN="bot-Secret-4",
         TRANSCRIPTS_TOKEN="transcripts-Secret-5", ALERT_WEBHOOK_URL=f"http://127.0.0.1:{nowhere}/hook-Secret-8")
-    process = subprocess.Popen([sys.executable, "-m", "gateway.cli", "serve"], env=environ, cwd=ROOT,
-                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    log = tmp_path / "gateway.log"  # a file, not a pipe: a DEBUG start says more than a pipe holds unread
+    with log.open("w") as out:
+        process = subprocess.Popen([sys.executable, "-m", "gateway.cli", "serve"], env=environ, cwd=ROOT,
+                                   stdout=out, stderr=subprocess.STDOUT, text=True)
     try:
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
@@ -177,10 +179,11 @@ def test_a_running_gateway_logs_no_secret_even_at_debug_level(tmp_path: Path) ->
                 time.sleep(0.3)
         time.sleep(2)  # the mail reader's first attempt and its failure
         process.send_signal(signal.SIGINT)
-        output, _ = process.communicate(timeout=30)
+        process.wait(timeout=30)
     finally:
         if process.poll() is None:
             process.kill()
+    output = log.read_text()
     assert "channels on:" in output, output[-2000:]
     assert "Secret" not in output, [line for line in output.splitlines() if "Secret" in line]
 
