@@ -918,6 +918,7 @@
   var toastTimer = null;
   var queueSeq = 0;
   var caseSeq = 0;
+  var opening = 0;  // the request of a case being opened, while it is on its way
   var news = Object.create(null);
   var formDrafts = Object.create(null);
   var templates = null;
@@ -1276,17 +1277,22 @@
       $('reply-error').textContent = '';
     }
     var seq = ++caseSeq;
+    opening = seq;
     return api('GET', casePath(id)).then(function (c) {
+      if (opening === seq) opening = 0;
       if (seq !== caseSeq || !c) return;
       showCase(c, focus);
     }, function (e) {
+      if (opening === seq) opening = 0;
       if (seq !== caseSeq || e.status === 401) return;
       toast(e.message, true);
     });
   }
 
+  /* The open case again, after a live event; never in place of a case the handler is opening (the case being
+   * opened comes as it is now anyway). */
   function refreshCase() {
-    if (!currentCase) return;
+    if (!currentCase || opening) return;
     var id = currentCase.id;
     var seq = ++caseSeq;
     api('GET', casePath(id)).then(function (c) {
