@@ -1,5 +1,6 @@
 /* Complaint handlers' console: queue, case record, replies, the handling process (notes, findings, the plan and
- * its approval, escalation) and answer templates.
+ * its approval, escalation), what follows the answer (return visits, follow-ups, typical cases, the customer's
+ * earlier cases) and answer templates.
  *
  * Talks to the JSON API on the same origin. Everything that comes from the
  * server (and so from customers) is put on the page with textContent.
@@ -363,7 +364,100 @@
       alert_acknowledge_due_soon: 'Alert: nobody has taken {id} yet, and its acknowledgement is due soon.',
       alert_acknowledge_overdue: 'Alert: the acknowledgement of {id} is overdue.',
       alert_investigate_due_soon: 'Alert: the findings on {id} are due soon.',
-      alert_investigate_overdue: 'Alert: the findings on {id} are overdue.'
+      alert_investigate_overdue: 'Alert: the findings on {id} are overdue.',
+      alert_register_missing: 'Alert: the register of {unit} for {month} has not been filed with head office.',
+      alert_hotspot: 'Alert: a hot spot of complaints, {count} about {what} in {days} days.',
+      alert_login_burst: 'Alert: many failed sign-ins to the account {account}.',
+      alert_account_changed: 'Alert: the administrator account {account} was changed.',
+      alertAbout: 'Alert about {what}: {kind}',
+      hotspotWhat_product: 'the product “{v}”',
+      hotspotWhat_unit: '{v}',
+      hotspotWhat_staff: 'the staff member {v}',
+      dueFilters: 'What is due',
+      dueReturnVisit: 'Return visits due',
+      dueFollowUp: 'Follow-ups due',
+      queueEmptyReturnVisit: 'No return visits are due.',
+      queueEmptyFollowUp: 'No follow-ups are due.',
+      rowFollowUp: 'Follow up {d}',
+      rowReturnVisit: 'Return visit {t}',
+      proposeForApproval: 'Propose for approval…',
+      proposeSend: 'Send the answer…',
+      proposeSubmitApproval: 'Submit for approval',
+      proposeSubmitSend: 'Send the answer',
+      proposeIntroApproval: 'A supervisor approves this plan before the answer goes to the customer.',
+      proposeIntroSend: 'This case needs no approval: the answer goes to the customer at once.',
+      act_follow_up: 'Follow-up date set',
+      act_flag: 'Typical case flag',
+      visitTitle: 'Return visit',
+      visitsLogged: 'Return visits logged',
+      visitLog: 'Log a return visit',
+      visitMethod: 'How',
+      visitAt: 'When',
+      visitAtHint: 'Leave empty for now.',
+      visitReached: 'Was the customer reached?',
+      yes: 'Yes',
+      no: 'No',
+      visitScore: 'Satisfaction score',
+      visitScoreHint: '1 very dissatisfied, 5 very satisfied; leave it if the customer gave none.',
+      visitMeasures: 'Corrective measures',
+      measuresDone: 'Carried out',
+      measuresNotDone: 'Not carried out',
+      measuresUnchecked: 'Not checked',
+      visitNote: 'Note',
+      visitSubmit: 'Log the visit',
+      visitNeedReached: 'Please say whether the customer was reached.',
+      visitFuture: 'The visit cannot be in the future.',
+      visitDue: 'Return visit due {t}',
+      visitTries: 'Tries so far: {n}',
+      vm_phone: 'Phone call',
+      vm_sms: 'SMS',
+      vm_email: 'Email',
+      vm_webchat: 'Web chat',
+      vm_visit: 'Visit in person',
+      vm_letter: 'Letter',
+      vm_other: 'Other',
+      vm_survey: 'Satisfaction survey',
+      visitReachedYes: 'Reached',
+      visitReachedNo: 'Not reached',
+      visitScoreShown: 'Score {n}/5',
+      visitMeasures_true: 'Measures carried out',
+      visitMeasures_false: 'Measures NOT carried out',
+      closed_as_satisfied: 'Closed: the customer is satisfied.',
+      closed_as_not_reached: 'Closed: the customer could not be reached ({n} tries).',
+      closed_as_referred: 'Closed: still dissatisfied after a second answer; referred to mediation or arbitration.',
+      visitReopened: 'Reopened: the customer is not satisfied.',
+      referralTold: 'Told about mediation and arbitration {t}: “{text}”',
+      referralNotTold: 'The customer’s channel cannot carry it: call or write to tell them about mediation and arbitration (the note says what to tell them).',
+      visitedClosed: 'The customer is satisfied: {id} is closed.',
+      visitedRetry: 'Not reached: try again from {t}.',
+      visitedNotReached: '{id} is closed: the customer could not be reached.',
+      visitedReopened: 'The customer is not satisfied: {id} is reopened and back with {name}.',
+      visitedReferred: 'The customer is still not satisfied: {id} is closed and referred to mediation or arbitration.',
+      satViaVisit: 'on a return visit by {name} ({method})',
+      satViaCustomer: 'the customer’s own rating by {channel}',
+      satVia: 'by {method}',
+      followTitle: 'Follow-up',
+      followOn: 'Follow up on…',
+      followNote: 'What to do then',
+      followSubmit: 'Set the date',
+      followNeedDate: 'Please choose the date to follow up on.',
+      followShown: 'Follow up on {d}',
+      followIsDue: 'due',
+      followSetBy: 'Set by {name} · {t}',
+      followNone: 'No follow-up date set.',
+      followSet: 'Follow up on {id} on {d}.',
+      typicalBadge: 'Typical case',
+      typicalTitle: 'Typical case',
+      typicalHint: 'Typical cases go into the quarter’s case studies.',
+      typicalReason: 'Why it is typical',
+      typicalSubmit: 'Flag as a typical case',
+      typicalRemove: 'Remove the flag',
+      typicalNeedReason: 'Please say why this case is typical.',
+      typicalFlaggedBy: 'Flagged by {name} · {t}',
+      typicalFlagged: '{id} is flagged as a typical case.',
+      typicalRemoved: '{id} is no longer flagged as typical.',
+      earlierTitle: 'Earlier cases of this customer',
+      earlierNone: 'None'
     },
     zh: {
       pageTitle: '投诉处理台',
@@ -711,7 +805,100 @@
       alert_acknowledge_due_soon: '预警：{id} 尚无人受理，确认受理期限将至。',
       alert_acknowledge_overdue: '预警：{id} 已超过确认受理期限。',
       alert_investigate_due_soon: '预警：{id} 的调查期限将至。',
-      alert_investigate_overdue: '预警：{id} 已超过调查期限。'
+      alert_investigate_overdue: '预警：{id} 已超过调查期限。',
+      alert_register_missing: '预警：{unit} {month} 的投诉记录表尚未报送总部。',
+      alert_hotspot: '预警：投诉热点，{days} 天内关于{what}的投诉已有 {count} 件。',
+      alert_login_burst: '预警：账户 {account} 多次登录失败。',
+      alert_account_changed: '预警：管理员账户 {account} 已被更改。',
+      alertAbout: '关于{what}的预警：{kind}',
+      hotspotWhat_product: '产品“{v}”',
+      hotspotWhat_unit: '{v}',
+      hotspotWhat_staff: '员工 {v}',
+      dueFilters: '到期事项',
+      dueReturnVisit: '待回访',
+      dueFollowUp: '待跟进',
+      queueEmptyReturnVisit: '暂无到期的回访。',
+      queueEmptyFollowUp: '暂无到期的跟进。',
+      rowFollowUp: '跟进 {d}',
+      rowReturnVisit: '回访 {t}',
+      proposeForApproval: '提交审批…',
+      proposeSend: '答复客户…',
+      proposeSubmitApproval: '提交审批',
+      proposeSubmitSend: '发送答复',
+      proposeIntroApproval: '此方案须经主管审批后才会答复客户。',
+      proposeIntroSend: '此案件无需审批：答复将直接发给客户。',
+      act_follow_up: '设定跟进日期',
+      act_flag: '典型案例标记',
+      visitTitle: '回访',
+      visitsLogged: '回访记录',
+      visitLog: '记录回访',
+      visitMethod: '回访方式',
+      visitAt: '回访时间',
+      visitAtHint: '不填即为现在。',
+      visitReached: '是否联系上客户？',
+      yes: '是',
+      no: '否',
+      visitScore: '满意度评分',
+      visitScoreHint: '1 为非常不满意，5 为非常满意；客户未评分的可不选。',
+      visitMeasures: '整改措施',
+      measuresDone: '已落实',
+      measuresNotDone: '未落实',
+      measuresUnchecked: '未核实',
+      visitNote: '回访情况',
+      visitSubmit: '记录回访',
+      visitNeedReached: '请选择是否联系上客户。',
+      visitFuture: '回访时间不能晚于现在。',
+      visitDue: '回访期限 {t}',
+      visitTries: '已尝试 {n} 次',
+      vm_phone: '电话',
+      vm_sms: '短信',
+      vm_email: '电子邮件',
+      vm_webchat: '网页在线',
+      vm_visit: '上门或当面',
+      vm_letter: '信函',
+      vm_other: '其他',
+      vm_survey: '满意度调查',
+      visitReachedYes: '已联系上',
+      visitReachedNo: '未联系上',
+      visitScoreShown: '评分 {n}/5',
+      visitMeasures_true: '整改措施已落实',
+      visitMeasures_false: '整改措施未落实',
+      closed_as_satisfied: '已结案：客户满意。',
+      closed_as_not_reached: '已结案：多次尝试仍未联系上客户（{n} 次）。',
+      closed_as_referred: '已结案：二次答复后客户仍不满意，已转介调解或仲裁。',
+      visitReopened: '已重新受理：客户不满意。',
+      referralTold: '已于 {t} 告知客户调解、仲裁途径：“{text}”',
+      referralNotTold: '客户的渠道无法送达：请致电或致函告知客户调解、仲裁途径（告知内容见内部备注）。',
+      visitedClosed: '客户满意：{id} 已结案。',
+      visitedRetry: '未联系上客户：请于 {t} 起再次回访。',
+      visitedNotReached: '{id} 已结案：未能联系上客户。',
+      visitedReopened: '客户不满意：{id} 已重新受理，交回 {name} 处理。',
+      visitedReferred: '客户仍不满意：{id} 已结案，并转介调解或仲裁。',
+      satViaVisit: '回访所得：{name}（{method}）',
+      satViaCustomer: '客户通过{channel}自评',
+      satVia: '来源：{method}',
+      followTitle: '跟进',
+      followOn: '跟进日期',
+      followNote: '跟进事项',
+      followSubmit: '设定跟进日期',
+      followNeedDate: '请选择跟进日期。',
+      followShown: '跟进日期：{d}',
+      followIsDue: '已到期',
+      followSetBy: '由 {name} 设定 · {t}',
+      followNone: '未设定跟进日期。',
+      followSet: '{id} 的跟进日期已设为 {d}。',
+      typicalBadge: '典型案例',
+      typicalTitle: '典型案例',
+      typicalHint: '典型案例将纳入本季度的案例分析。',
+      typicalReason: '列为典型案例的原因',
+      typicalSubmit: '标为典型案例',
+      typicalRemove: '取消典型案例标记',
+      typicalNeedReason: '请填写列为典型案例的原因。',
+      typicalFlaggedBy: '由 {name} 标记 · {t}',
+      typicalFlagged: '{id} 已标为典型案例。',
+      typicalRemoved: '{id} 已取消典型案例标记。',
+      earlierTitle: '该客户以往投诉',
+      earlierNone: '无'
     }
   };
 
@@ -819,6 +1006,27 @@
     }
   }
 
+  /* A day in the reader's words ("6 December 2026", "2026年12月6日"): a date alone is that day wherever the
+   * reader is; a moment is the day it falls on here. */
+  function fmtDate(value) {
+    var text = str(value);
+    if (!text) return '';
+    var day = /^(\d{4})-(\d{2})-(\d{2})$/.exec(text);
+    var d = day ? new Date(+day[1], +day[2] - 1, +day[3]) : new Date(text);
+    if (isNaN(d.getTime())) return text;
+    try {
+      return d.toLocaleDateString(locale(), { year: 'numeric', month: 'long', day: 'numeric' });
+    } catch (e) {
+      return text;
+    }
+  }
+
+  /* Today here, as a date field holds it (2026-12-06). */
+  function localToday() {
+    var d = new Date();
+    return d.getFullYear() + '-' + pad(d.getMonth() + 1) + '-' + pad(d.getDate());
+  }
+
   function fmtDuration(ms) {
     var mins = Math.floor(Math.abs(ms) / 60000);
     if (mins < 1) return t('lessThanMinute');
@@ -923,6 +1131,8 @@
   var formDrafts = Object.create(null);
   var templates = null;
   var templatesSeq = 0;
+  var dueFilter = '';  // the queue's quick filter: '', 'return_visit' or 'follow_up' (GET /api/cases?due=)
+  var seen = Object.create(null);  // per case: what only some answers carry (earlier cases, needs_approval)
 
   /* ---------- API ---------- */
 
@@ -1018,6 +1228,9 @@
     queueLoaded = false;
     drafts = Object.create(null);
     news = Object.create(null);
+    seen = Object.create(null);
+    dueFilter = '';
+    paintDueFilters();
     clear($('queue'));
     $('queue-count').textContent = '';
     $('case-content').hidden = true;
@@ -1035,7 +1248,7 @@
     templates = null;
     closeRegister();  // kept for the same handler if only the session ran out (openRegister)
     ['case-error', 'reply-error', 'reply-warning', 'plan-error', 'note-error', 'findings-error', 'classify-error',
-      'template-error'].forEach(function (id) { $(id).textContent = ''; });
+      'template-error', 'visit-error', 'follow-error', 'typical-error'].forEach(function (id) { $(id).textContent = ''; });
     $('console-view').hidden = true;
     $('agent-info').hidden = true;
     $('logout-button').hidden = true;
@@ -1145,7 +1358,10 @@
   function loadQueue() {
     var seq = ++queueSeq;
     var status = $('status-filter').value;
-    var path = '/api/cases' + (status ? '?status=' + encodeURIComponent(status) : '');
+    var query = [];
+    if (status) query.push('status=' + encodeURIComponent(status));
+    if (dueFilter) query.push('due=' + encodeURIComponent(dueFilter));
+    var path = '/api/cases' + (query.length ? '?' + query.join('&') : '');
     if (!queueLoaded) $('queue-message').textContent = t('queueLoading');
     return api('GET', path).then(function (data) {
       if (seq !== queueSeq) return;
@@ -1173,7 +1389,9 @@
     clear(list);
     var sorted = sortCases(cases);
     $('queue-count').textContent = queueLoaded ? '(' + sorted.length + ')' : '';
-    $('queue-message').textContent = queueLoaded && !sorted.length ? t('queueEmpty') : '';
+    var empty = dueFilter === 'return_visit' ? 'queueEmptyReturnVisit' : dueFilter === 'follow_up' ? 'queueEmptyFollowUp'
+      : 'queueEmpty';
+    $('queue-message').textContent = queueLoaded && !sorted.length ? t(empty) : '';
     sorted.forEach(function (c) { list.appendChild(queueRow(c)); });
     if (focusedId) {
       var again = list.querySelector('.case-row[data-case-id="' + cssEscape(focusedId) + '"] .case-row-button');
@@ -1215,6 +1433,7 @@
       badges.appendChild(el('span', 'badge status-badge status-awaiting_approval', t('status_awaiting_approval')));
     }
     if (c.incomplete === true) badges.appendChild(el('span', 'badge badge-incomplete', t('incompleteBadge')));
+    if (objectOr(c.typical)) badges.appendChild(el('span', 'badge badge-typical', t('typicalBadge')));
     if (c.priority && c.priority !== 'normal') badges.appendChild(el('span', 'badge prio-' + str(c.priority), word('prio_', c.priority)));
     var grade = c.risk && c.risk.grade;
     if (grade) badges.appendChild(el('span', 'badge risk-' + str(grade), word('risk_', grade)));
@@ -1241,8 +1460,43 @@
       paintDue(due, respondBy);
       btn.appendChild(due);
     }
+    appendAfterAnswer(btn, c);
     li.appendChild(btn);
     return li;
+  }
+
+  /* A row's follow-up date and return visit, marked once they are due. */
+  function appendAfterAnswer(btn, c) {
+    var follow = objectOr(c.follow_up);
+    if (follow && follow.on && c.status !== 'closed') {
+      var on = el('span', 'row-note', t('rowFollowUp', { d: fmtDate(follow.on) }));
+      if (str(follow.on) <= localToday()) on.classList.add('due-soon');
+      btn.appendChild(on);
+    }
+    var visit = objectOr(c.return_visit);
+    if (c.status === 'answered' && visit && visit.due) {
+      var due = el('span', 'row-note', t('rowReturnVisit', { t: fmtTime(visit.due) }));
+      if (Date.parse(visit.due) <= Date.now()) due.classList.add('overdue');
+      btn.appendChild(due);
+    }
+  }
+
+  /* The quick filters: one at a time, pressed again to show the whole list. */
+  function paintDueFilters() {
+    var buttons = document.querySelectorAll('[data-due-filter]');
+    for (var i = 0; i < buttons.length; i++) {
+      buttons[i].setAttribute('aria-pressed', buttons[i].getAttribute('data-due-filter') === dueFilter ? 'true' : 'false');
+    }
+  }
+
+  function onDueFilter(ev) {
+    var which = ev.currentTarget.getAttribute('data-due-filter');
+    dueFilter = dueFilter === which ? '' : which;
+    paintDueFilters();
+    cases = [];
+    queueLoaded = false;
+    renderQueue();
+    loadQueue();
   }
 
   function onQueueClick(ev) {
@@ -1317,11 +1571,12 @@
       restoreForms(c.id);
       Object.keys(ACTION_FORMS).forEach(closeActionForm);
       hideReturn();
-      ['case-error', 'reply-error', 'plan-error', 'note-error', 'findings-error', 'classify-error'].forEach(function (id) {
-        $(id).textContent = '';
-      });
+      ['case-error', 'reply-error', 'plan-error', 'note-error', 'findings-error', 'classify-error', 'visit-error',
+        'follow-error', 'typical-error'].forEach(function (id) { $(id).textContent = ''; });
     }
     renderCase(c);
+    // A case from a registration or the queue's "next" comes without the customer's earlier cases: ask for them.
+    if (!seen[c.id] || !seen[c.id].earlier) scheduleCase();
     if (switching) renderTemplateChoices();
     $('console-view').classList.add('case-open');
     if (history.replaceState) history.replaceState(null, '', '#' + encodeURIComponent(c.id));
@@ -1446,7 +1701,7 @@
       caseDue.classList.remove('due-soon', 'overdue');
       caseDue.textContent = '';
     }
-    renderSatisfaction(c.satisfaction, c.survey);
+    renderSatisfaction(c);
     renderIncomplete(c);
 
     // Complaint record
@@ -1579,6 +1834,7 @@
     var hint = STAFF_CHANNELS.indexOf(c.channel) >= 0 ? 'replyHintStaff' : 'replyHint';
     $('reply-hint').textContent = t(hint, { channel: word('ch_', c.channel), language: languageLabel(c) });
     renderHandling(c);
+    renderAfterAnswer(c);
     updateButtons(c);
   }
 
@@ -1600,7 +1856,9 @@
     renderReassign(c, supervisor, closed);
   }
 
-  function renderSatisfaction(sat, survey) {
+  function renderSatisfaction(c) {
+    var sat = c.satisfaction;
+    var survey = c.survey;
     var box = $('case-satisfaction');
     clear(box);
     box.removeAttribute('data-score');
@@ -1616,6 +1874,11 @@
     box.setAttribute('data-score', String(score));
     box.classList.toggle('unhappy', score <= 2);
     box.appendChild(el('span', 'sat-score', t('satisfaction', { n: score })));
+    var source = satisfactionSource(c, sat);
+    if (source) {
+      box.appendChild(document.createTextNode(' · '));
+      box.appendChild(el('span', 'sat-source', source));
+    }
     if (sat.at) {
       var at = el('time', 'sat-at', t('satisfactionAt', { t: fmtTime(sat.at) }));
       at.setAttribute('datetime', str(sat.at));
@@ -1768,7 +2031,11 @@
   var ACTION_FORMS = { resolve: 'resolve-button', propose: 'propose-button', escalate: 'escalate-button' };
   /* What a handler typed into a case's forms, kept per case like the reply (drafts). */
   var DRAFT_FIELDS = ['note-input', 'findings-input', 'propose-answer', 'propose-outcome', 'propose-measures',
-    'propose-amount', 'propose-currency', 'propose-staff', 'propose-staff-action', 'escalate-reason', 'return-reason'];
+    'propose-amount', 'propose-currency', 'propose-staff', 'propose-staff-action', 'escalate-reason', 'return-reason',
+    'visit-method', 'visit-at', 'visit-note', 'follow-on', 'follow-note', 'typical-reason'];
+  var DRAFT_DEFAULTS = { 'propose-currency': 'CNY', 'visit-method': 'phone' };
+  /* The return visit's choices, kept per case with the drafts: [radio group name, value when none is chosen]. */
+  var DRAFT_CHOICES = [['visit-reached', null], ['visit-score', null], ['visit-measures', '']];
 
   function objects(v) {
     return Array.isArray(v) ? v.filter(function (x) { return x && typeof x === 'object'; }) : [];
@@ -1782,17 +2049,31 @@
     if (!id) return;
     var kept = { pay: $('propose-comp-pay').checked };
     DRAFT_FIELDS.forEach(function (f) { kept[f] = $(f).value; });
+    DRAFT_CHOICES.forEach(function (choice) { kept[choice[0]] = chosen(choice[0]); });
     formDrafts[id] = kept;
   }
 
   function restoreForms(id) {
     var kept = (id && formDrafts[id]) || {};
     DRAFT_FIELDS.forEach(function (f) {
-      $(f).value = has(kept, f) ? kept[f] : (f === 'propose-currency' ? 'CNY' : '');
+      $(f).value = has(kept, f) ? kept[f] : (has(DRAFT_DEFAULTS, f) ? DRAFT_DEFAULTS[f] : '');
     });
+    DRAFT_CHOICES.forEach(function (choice) { choose(choice[0], has(kept, choice[0]) ? kept[choice[0]] : choice[1]); });
     $('propose-comp-pay').checked = !!kept.pay;
     $('propose-comp-none').checked = !kept.pay;
+    showReachedFields();
     checkAnswer();
+  }
+
+  /* The value of the radio button chosen in a group, or null. */
+  function chosen(name) {
+    var radio = document.querySelector('input[type="radio"][name="' + name + '"]:checked');
+    return radio ? radio.value : null;
+  }
+
+  function choose(name, value) {
+    var radios = document.querySelectorAll('input[type="radio"][name="' + name + '"]');
+    for (var i = 0; i < radios.length; i++) radios[i].checked = value !== null && radios[i].value === value;
   }
 
   function clearFormErrors(form) {
@@ -2251,6 +2532,341 @@
       closeActionForm('escalate');
       if (!inMyUnits(to) && currentCase && currentCase.id === id) closeCaseView();  // now another unit's case
     }, ignore);
+  }
+
+  /* ---------- after the answer: return visits, follow-ups, typical cases, the customer's earlier cases ---------- */
+
+  function renderAfterAnswer(c) {
+    var known = seen[c.id] || (seen[c.id] = {});
+    if (Array.isArray(c.earlier_cases)) known.earlier = objects(c.earlier_cases);
+    if (typeof c.needs_approval === 'boolean') known.needsApproval = c.needs_approval;
+    renderProposeLabels(known.needsApproval);
+    renderVisits(c);
+    renderFollowUp(c);
+    renderTypical(c);
+    renderEarlier(known.earlier);
+  }
+
+  /* Whether the plan waits for a supervisor or goes out at once, said on its buttons (unknown: the plain words). */
+  function renderProposeLabels(needsApproval) {
+    var known = typeof needsApproval === 'boolean';
+    [['propose-button', 'propose', 'proposeForApproval', 'proposeSend'],
+      ['propose-submit', 'proposeSubmit', 'proposeSubmitApproval', 'proposeSubmitSend'],
+      ['propose-intro', 'proposeIntro', 'proposeIntroApproval', 'proposeIntroSend']].forEach(function (words) {
+      var key = !known ? words[1] : needsApproval ? words[2] : words[3];
+      $(words[0]).setAttribute('data-i18n', key);
+      $(words[0]).textContent = t(key);
+    });
+  }
+
+  /* A method of return visit (or the channel a customer rated on) in words. */
+  function visitMethod(method) {
+    var m = str(method);
+    return has(STRINGS.en, 'vm_' + m) ? t('vm_' + m) : word('ch_', m);
+  }
+
+  /* Words that begin a list item ("Phone call") as they read inside an English sentence ("phone call"). */
+  function inSentence(text) {
+    return lang === 'en' && /^[A-Z][a-z]/.test(text) ? text.charAt(0).toLowerCase() + text.slice(1) : text;
+  }
+
+  /* Where a score came from: a handler's return visit, or the customer's own answer on their channel. */
+  function satisfactionSource(c, sat) {
+    var via = str(sat.via);
+    if (!via) return '';
+    var visit = objects(c.return_visits).filter(function (v) { return v.reached === true && v.at === sat.at; }).pop();
+    if (!visit) return t('satVia', { method: inSentence(visitMethod(via)) });
+    if (visit.by === 'customer') return t('satViaCustomer', { channel: word('ch_', via) });
+    return t('satViaVisit', { name: str(visit.by), method: inSentence(visitMethod(via)) });
+  }
+
+  function visitState(c) {
+    var plan = objectOr(c.return_visit) || {};
+    var closedAs = c.status === 'closed' ? str(c.closed_as) : '';
+    if (closedAs) {
+      var key = 'closed_as_' + closedAs;
+      return [has(STRINGS.en, key) ? t(key, { n: Number(plan.attempts) || 0 }) : closedAs,
+        closedAs === 'satisfied' ? 'plan-approved' : 'plan-returned'];
+    }
+    if (c.status === 'reopened' && objects(c.return_visits).length) return [t('visitReopened'), 'plan-returned'];
+    return null;
+  }
+
+  function renderVisits(c) {
+    var visits = objects(c.return_visits);
+    var plan = objectOr(c.return_visit) || {};
+    var open = c.status === 'answered';
+    var state = visitState(c);
+    $('visit-panel').hidden = !open && !visits.length && !state;
+    var stateBox = $('visit-state');
+    stateBox.className = 'plan-state' + (state ? ' ' + state[1] : '');
+    stateBox.textContent = state ? state[0] : '';
+    renderReferral(c);
+
+    var dueBox = $('visit-due');
+    clear(dueBox);
+    if (open && plan.due) {
+      dueBox.appendChild(document.createTextNode(t('visitDue', { t: fmtTime(plan.due) }) + ' · '));
+      var left = el('span', 'due');
+      left.setAttribute('data-due', str(plan.due));
+      paintDue(left, plan.due);
+      dueBox.appendChild(left);
+    }
+    $('visit-tries').textContent = open ? t('visitTries', { n: Number(plan.attempts) || 0 }) : '';
+
+    var list = $('visits-list');
+    clear(list);
+    list.hidden = !visits.length;
+    visits.slice().reverse().forEach(function (v) { list.appendChild(visitEntry(v)); });
+    var form = $('visit-form');
+    if (!open && !form.hidden) clearFormErrors(form);
+    form.hidden = !open;
+  }
+
+  function visitEntry(v) {
+    var li = el('li', 'entry visit-entry' + (v.reached === true ? '' : ' visit-missed'));
+    var meta = el('div', 'entry-meta');
+    var by = v.by === 'customer' ? t('from_customer') : v.by === 'system' ? t('from_system') : str(v.by);
+    meta.appendChild(el('span', 'entry-by', by));
+    if (v.at) {
+      var time = el('time', null, fmtTime(v.at));
+      time.setAttribute('datetime', str(v.at));
+      meta.appendChild(time);
+    }
+    li.appendChild(meta);
+    var facts = [visitMethod(v.method), t(v.reached === true ? 'visitReachedYes' : 'visitReachedNo')];
+    if (v.score != null) facts.push(t('visitScoreShown', { n: str(v.score) }));
+    if (v.measures_verified === true || v.measures_verified === false) facts.push(t('visitMeasures_' + v.measures_verified));
+    li.appendChild(el('p', 'entry-text visit-facts', facts.join(' · ')));
+    if (v.note) li.appendChild(el('p', 'entry-text', str(v.note)));
+    return li;
+  }
+
+  /* A customer still dissatisfied after a second answer hears about mediation and arbitration: on their channel
+   * (the conversation holds what they were told), or from the handler where no channel of ours reaches them. */
+  function renderReferral(c) {
+    var referral = objectOr(c.referral);
+    var box = $('visit-referral');
+    box.hidden = !referral;
+    box.classList.remove('referral-pending');
+    if (!referral) { box.textContent = ''; return; }
+    var since = Date.parse(referral.at) || 0;
+    var told = objects(c.messages).filter(function (m) {
+      return m.from === 'system' && (Date.parse(m.at) || 0) >= since;
+    }).pop();
+    box.textContent = told ? t('referralTold', { t: fmtTime(told.at), text: str(told.text) }) : t('referralNotTold');
+    if (!told) box.classList.add('referral-pending');
+  }
+
+  function showReachedFields() {
+    var reached = chosen('visit-reached') === 'yes';
+    $('visit-reached-fields').hidden = !reached;
+  }
+
+  function resetVisitForm() {
+    ['visit-at', 'visit-note'].forEach(function (f) { $(f).value = ''; });
+    $('visit-method').value = 'phone';
+    DRAFT_CHOICES.forEach(function (choice) { choose(choice[0], choice[1]); });
+    showReachedFields();
+    clearFormErrors($('visit-form'));
+  }
+
+  /* The visit as the API takes it, or the first thing the page can tell is wrong: [body, [field id, key]]. */
+  function visitFromForm() {
+    var reached = chosen('visit-reached');
+    if (!reached) return [null, ['visit-reached-yes', 'visitNeedReached']];
+    var body = { method: $('visit-method').value, reached: reached === 'yes' };
+    var at = $('visit-at').value;
+    if (at) {
+      var moment = localMoment(at);
+      if (moment && moment.getTime() > Date.now() + 60000) return [null, ['visit-at', 'visitFuture']];
+      body.at = isoWithOffset(at);
+    }
+    if (body.reached) {
+      var score = chosen('visit-score');
+      var measures = chosen('visit-measures');
+      body.score = score ? Number(score) : null;
+      body.measures_verified = measures ? measures === 'yes' : null;
+    }
+    var note = $('visit-note').value.trim();
+    if (note) body.note = note;
+    return [body, null];
+  }
+
+  var VISIT_FIELDS = { at: 'visit-at', method: 'visit-method', reached: 'visit-reached-yes', score: 'visit-score-1',
+    measures_verified: 'visit-measures-yes', note: 'visit-note' };
+
+  /* What the visit did to the case, for the toast. */
+  function visitOutcome(c, id) {
+    if (c.status === 'reopened') return t('visitedReopened', { id: id, name: str(c.assignee) });
+    if (c.status === 'closed') {
+      var key = { referred: 'visitedReferred', not_reached: 'visitedNotReached' }[str(c.closed_as)] || 'visitedClosed';
+      return t(key, { id: id });
+    }
+    var plan = objectOr(c.return_visit) || {};
+    return t('visitedRetry', { t: fmtTime(plan.due) });
+  }
+
+  function onVisitSubmit(ev) {
+    ev.preventDefault();
+    var err = $('visit-error');
+    clearFormErrors($('visit-form'));
+    var made = visitFromForm();
+    if (made[1]) { markField(err, made[1][0], t(made[1][1])); return; }
+    var id = currentCase && currentCase.id;
+    caseAction('return-visit', made[0], $('visit-submit'), null, err).then(function (c) {
+      if (c) toast(visitOutcome(c, id), c.status === 'reopened');
+      if (currentCase && currentCase.id === id) resetVisitForm();
+      else if (formDrafts[id]) delete formDrafts[id];
+    }, function (e) {
+      var named = /^'(\w+)'/.exec(e.message || '');
+      if (named && has(VISIT_FIELDS, named[1])) markField(err, VISIT_FIELDS[named[1]], e.message);
+    });
+  }
+
+  function renderFollowUp(c) {
+    var follow = objectOr(c.follow_up);
+    var box = $('follow-shown');
+    clear(box);
+    if (follow && follow.on) {
+      var day = el('span', 'follow-date', t('followShown', { d: fmtDate(follow.on) }));
+      box.appendChild(day);
+      if (c.status !== 'closed' && str(follow.on) <= localToday()) {
+        day.classList.add('due-soon');
+        day.appendChild(document.createTextNode(' · ' + t('followIsDue')));
+      }
+      if (follow.note) box.appendChild(el('span', 'follow-note', str(follow.note)));
+      box.appendChild(el('span', 'follow-by', t('followSetBy', { name: str(follow.by), t: fmtTime(follow.at) })));
+    } else {
+      box.appendChild(el('span', 'follow-by', t('followNone')));
+    }
+    var form = $('follow-form');
+    if (c.status === 'closed' && !form.hidden) clearFormErrors(form);
+    form.hidden = c.status === 'closed';
+  }
+
+  function onFollowSubmit(ev) {
+    ev.preventDefault();
+    var err = $('follow-error');
+    clearFormErrors($('follow-form'));
+    var on = $('follow-on').value;
+    if (!on) { markField(err, 'follow-on', t('followNeedDate')); return; }
+    var body = { on: on };
+    var note = $('follow-note').value.trim();
+    if (note) body.note = note;
+    var id = currentCase && currentCase.id;
+    caseAction('follow-up', body, $('follow-submit'), null, err).then(function () {
+      toast(t('followSet', { id: id, d: fmtDate(on) }));
+      if (currentCase && currentCase.id === id) {
+        $('follow-on').value = '';
+        $('follow-note').value = '';
+      } else if (formDrafts[id]) {
+        formDrafts[id]['follow-on'] = '';
+        formDrafts[id]['follow-note'] = '';
+      }
+    }, function (e) {
+      var named = /^'(on|note)'/.exec(e.message || '');
+      if (named) markField(err, 'follow-' + named[1], e.message);
+    });
+  }
+
+  function renderTypical(c) {
+    var flag = objectOr(c.typical);
+    $('case-typical').hidden = !flag;
+    var shown = $('typical-shown');
+    clear(shown);
+    shown.hidden = !flag;
+    if (flag) {
+      shown.appendChild(el('p', 'entry-text', str(flag.reason)));
+      shown.appendChild(el('p', 'hint', t('typicalFlaggedBy', { name: str(flag.by), t: fmtTime(flag.at) })));
+    }
+    $('typical-reason-field').hidden = !!flag;
+    $('typical-submit').hidden = !!flag;
+    $('typical-remove').hidden = !flag;
+  }
+
+  function onTypicalSubmit(ev) {
+    ev.preventDefault();
+    var err = $('typical-error');
+    clearFormErrors($('typical-form'));
+    var reason = $('typical-reason').value.trim();
+    if (!reason) { markField(err, 'typical-reason', t('typicalNeedReason')); return; }
+    var id = currentCase && currentCase.id;
+    caseAction('flag', { typical: true, reason: reason }, $('typical-submit'), null, err).then(function () {
+      toast(t('typicalFlagged', { id: id }));
+      if (currentCase && currentCase.id === id) {
+        $('typical-reason').value = '';
+        $('typical-remove').focus();  // the button pressed is gone: the way back is next to where it was
+      } else if (formDrafts[id]) {
+        formDrafts[id]['typical-reason'] = '';
+      }
+    }, function (e) {
+      if (/^'reason'/.test(e.message || '')) markField(err, 'typical-reason', e.message);
+    });
+  }
+
+  function onTypicalRemove() {
+    var id = currentCase && currentCase.id;
+    caseAction('flag', { typical: false }, $('typical-remove'), null, $('typical-error')).then(function () {
+      toast(t('typicalRemoved', { id: id }));
+      if (currentCase && currentCase.id === id) $('typical-reason').focus();
+    }, ignore);
+  }
+
+  /* The same customer's other cases (by phone, email or account), each a link that opens it here. */
+  function renderEarlier(earlier) {
+    var list = $('earlier-cases');
+    clear(list);
+    if (!earlier) { list.appendChild(el('li', 'hint', t('queueLoading'))); return; }
+    earlier.forEach(function (e) {
+      if (!e.id) return;
+      var li = el('li', 'earlier-case');
+      var link = el('a', 'earlier-link', str(e.id));
+      link.href = '#' + encodeURIComponent(str(e.id));
+      link.setAttribute('data-case-id', str(e.id));
+      li.appendChild(link);
+      li.appendChild(el('span', 'badge status-badge status-' + str(e.status), word('status_', e.status)));
+      var facts = [e.product ? word('prod_', e.product) : t('prod_unknown')];
+      if (e.outcome) facts.push(word('outcome_', e.outcome));
+      if (e.channel) facts.push(word('ch_', e.channel));
+      if (e.received_at) facts.push(fmtDate(e.received_at));
+      li.appendChild(el('span', 'earlier-facts', facts.join(' · ')));
+      list.appendChild(li);
+    });
+    if (!list.firstChild) list.appendChild(el('li', 'hint', t('earlierNone')));
+  }
+
+  function onEarlierClick(ev) {
+    var link = ev.target.closest && ev.target.closest('a[data-case-id]');
+    if (!link || ev.button !== 0 || ev.ctrlKey || ev.metaKey || ev.shiftKey || ev.altKey) return;
+    ev.preventDefault();
+    openCase(link.getAttribute('data-case-id'), true);
+  }
+
+  function bindAfterAnswer() {
+    var filters = document.querySelectorAll('[data-due-filter]');
+    for (var i = 0; i < filters.length; i++) filters[i].addEventListener('click', onDueFilter);
+    $('visit-form').addEventListener('submit', onVisitSubmit);
+    ['visit-reached-yes', 'visit-reached-no'].forEach(function (id) { $(id).addEventListener('change', showReachedFields); });
+    $('follow-form').addEventListener('submit', onFollowSubmit);
+    $('typical-form').addEventListener('submit', onTypicalSubmit);
+    $('typical-remove').addEventListener('click', onTypicalRemove);
+    $('earlier-cases').addEventListener('click', onEarlierClick);
+    ['visit', 'follow', 'typical'].forEach(function (name) {
+      var form = $(name + '-form');
+      var settle = function (ev) {
+        if (ev.target && ev.target.getAttribute && ev.target.getAttribute('aria-invalid') === 'true') {
+          ev.target.removeAttribute('aria-invalid');
+          $(name + '-error').textContent = '';
+        }
+        if (name === 'visit' && ev.target && ev.target.name === 'visit-reached') {
+          $('visit-reached-yes').removeAttribute('aria-invalid');
+          $('visit-error').textContent = '';
+        }
+      };
+      form.addEventListener('input', settle);
+      form.addEventListener('change', settle);
+    });
   }
 
   /* ---------- answer templates (canned replies) ---------- */
@@ -2814,11 +3430,36 @@
     var id = str(data.case_id);
     scheduleQueue();
     if (id && currentCase && currentCase.id === id) scheduleCase();
-    if (!supervises() || !id) return;
+    if (supervises()) toast(alertMessage(data), true);
+    else if (id && HOLDER_ALERTS.indexOf(str(data.kind)) >= 0) tellHolder(id, data);
+  }
+
+  /* Alerts a handler hears about the cases they hold (the rest are the supervisors'). */
+  var HOLDER_ALERTS = ['return_visit_due'];
+
+  function tellHolder(id, data) {
+    api('GET', casePath(id)).then(function (c) {
+      if (c && me && c.assignee === me.name) toast(alertMessage(data), true);
+    }, function () { /* not on this handler's desks any more */ });
+  }
+
+  /* An alert in the console's words: about a case, a unit (its register, a hot spot) or an account. */
+  function alertMessage(data) {
     var kind = str(data.kind);
-    var said = { id: id, unit: data.unit ? unitName(str(data.unit)) : '' };
-    var message = has(STRINGS.en, 'alert_' + kind) ? t('alert_' + kind, said) : t('alertOther', { id: id, kind: kind });
-    toast(message, true);
+    var said = { id: str(data.case_id), unit: data.unit ? unitName(str(data.unit)) : '', account: str(data.account),
+      month: str(data.month), count: str(data.count), days: str(data.window_days), what: hotspotWhat(data) };
+    if (kind === 'register_missing' && data.for_unit) said.unit = unitName(str(data.for_unit));
+    if (has(STRINGS.en, 'alert_' + kind)) return t('alert_' + kind, said);
+    if (said.id) return t('alertOther', { id: said.id, kind: kind });
+    return t('alertAbout', { what: said.unit || said.account || '—', kind: kind });
+  }
+
+  function hotspotWhat(data) {
+    var dimension = str(data.dimension);
+    var value = str(data.value);
+    if (dimension === 'product') return t('hotspotWhat_product', { v: word('prod_', value) });
+    if (dimension === 'unit') return t('hotspotWhat_unit', { v: unitName(value) });
+    return has(STRINGS.en, 'hotspotWhat_' + dimension) ? t('hotspotWhat_' + dimension, { v: value }) : value;
   }
 
   /* Events name every case; announce only those this handler's queue shows (their desk languages). News never
@@ -2941,6 +3582,7 @@
     $('resolve-form').addEventListener('submit', onResolveSubmit);
     $('reassign-form').addEventListener('submit', onReassign);
     bindHandling();
+    bindAfterAnswer();
     $('reassign-agent').addEventListener('change', function () { $('case-error').textContent = ''; });
     ['resolve-outcome', 'resolve-summary'].forEach(function (id) {
       $(id).addEventListener(id === 'resolve-outcome' ? 'change' : 'input', function () {
