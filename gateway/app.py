@@ -19,6 +19,7 @@ import aiohttp
 from aiohttp import web
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 from redis.exceptions import RedisError
+from sqlalchemy.exc import SQLAlchemyError
 
 from channels.base import CannotDeliver, Channel
 from channels.email import EmailChannel, EmailConfig, ImapConfig
@@ -40,10 +41,12 @@ from gateway.settings import Settings
 from gateway.store import open_redis
 from handoff.cases import CaseStore
 from handoff.desk import AfterAnswer, CannotReach, Desk
-from handoff.org import load_org
+from handoff.hotspots import check_hotspots
+from handoff.org import Org, load_org
 from handoff.queue import AgentQueue
 from handoff.record import CaseRecord
-from handoff.risk import default_rules, load_rules
+from handoff.register import check_registers
+from handoff.risk import Hotspots, default_rules, load_rules
 from handoff.sla import SlaPolicy
 
 log = logging.getLogger(__name__)
@@ -167,7 +170,11 @@ async def services_ctx(app: web.Application) -> AsyncIterator[None]:
             await stack.enter_async_context(channel.running(redis, router))
         background = [asyncio.create_task(_sweep_forever(router, queue, cases)),
                       asyncio.create_task(_watch_deadlines(alerts, cases, app[api.DESK],
-                                                           settings.deadline_check_seconds))]
+                                                           settings.deadline_check_seconds)),
+                      asyncio.create_task(_watch_the_record(alerts, record, app[keys.ORG],
+                                                            SlaPolicy.preset(settings.sla_policy),
+                                                            (risk or default_rules()).hotspots,
+                                                            settings.deadline_check_seconds))]
         try:
             yield
         finally:
@@ -233,6 +240,20 @@ async def _watch_deadlines(alerts: SupervisorAlerts, cases: CaseStore, desk: Des
         except RedisError:
             log.warning("deadline check skipped: Redis unavailable")
         await asyncio.sleep(every)
+
+
+async def _watch_the_record(alerts: SupervisorAlerts, record: CaseRecord, org: Org, policy: SlaPolicy,
+                            hotspots: Hotspots | None, every: float) -> None:
+    """Alert head office when a unit's register of last month is not produced by the third trading day, and the
+    supervisors when complaints about one product, unit or member of staff make a hot spot. (The first look
+    comes ``every`` seconds after the start: nothing is due at the very moment a gateway starts.)"""
+    while True:
+        await asyncio.sleep(every)
+        try:
+            await check_registers(record.engine, org, policy, alerts)
+            await check_hotspots(record.engine, hotspots, org, alerts)
+        except (SQLAlchemyError, OSError, RedisError) as exc:
+            log.warning("register and hot-spot check skipped: %s", type(exc).__name__)
 
 
 async def healthz(request: web.Request) -> web.Response:

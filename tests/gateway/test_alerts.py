@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import json
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -10,10 +14,16 @@ import pytest
 from aiohttp import web
 from redis.asyncio import Redis
 
+from gateway import keys
 from gateway.alerts import SupervisorAlerts
+from gateway.app import create_app
 from gateway.events import DeskEvents
+from gateway.settings import Settings
 from handoff.cases import CaseStore
 from handoff.lifecycle import Role
+from handoff.register import previous_month, register_due
+from handoff.sla import SlaPolicy
+from tests.conftest import PASSWORD, login
 
 
 @pytest.fixture
@@ -112,3 +122,23 @@ async def test_the_acknowledgement_and_investigation_deadlines_alert_too(redis: 
     assert "acknowledge_overdue" in kinds and "investigate_overdue" in kinds
     assert kinds.count("acknowledge_overdue") == 1 and kinds.count("investigate_overdue") == 1, "once each"
     assert "acknowledge_overdue" not in kinds[kinds.index("investigate_overdue"):], "a taken case is acknowledged"
+
+
+async def test_a_running_gateway_watches_the_registers(aiohttp_client: Any, settings: Settings) -> None:
+    app = create_app(replace(settings, deadline_check_seconds=3))  # the stream opens before the first look
+    client = await aiohttp_client(app)
+    await app[keys.AGENTS].add("boss", PASSWORD, "supervisor")
+    stream = await client.get("/api/events", headers=await login(client, "boss"))
+    # Last month's register of head office was never produced: once its third trading day has passed, the
+    # running gateway says so by itself (on the first days of a month it must stay quiet).
+    policy = SlaPolicy.preset(settings.sla_policy)
+    now = datetime.now(UTC)
+    late = now > register_due(previous_month(now, policy.timezone), policy)
+    heard = False
+    with contextlib.suppress(TimeoutError):
+        async with asyncio.timeout(20 if late else 3):
+            async for line in stream.content:
+                if line.startswith(b"data: ") and json.loads(line[6:]).get("kind") == "register_missing":
+                    heard = True
+                    break
+    assert heard is late
