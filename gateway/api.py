@@ -17,6 +17,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
+from zoneinfo import ZoneInfo
 
 from aiohttp import web
 
@@ -269,17 +270,21 @@ async def list_cases(request: web.Request) -> web.Response:
     soon = _due_soon(request)
     shown = [public(c, now, soon) for c in cases if _visible(request, agent, c)
              and (unit is None or c.get("unit") == unit) and (department is None or c.get("department") == department)
-             and (due is None or _is_due(c, due, now))]
+             and (due is None or _is_due(c, due, now, _desk_zone(request)))]
     return web.json_response({"cases": shown})
 
 
-def _is_due(case: Case, what: str, now: datetime) -> bool:
-    """A return visit due (an answered case), or a follow-up date reached (an open case)."""
+def _desk_zone(request: web.Request) -> ZoneInfo:
+    return ZoneInfo(SlaPolicy.preset(request.app[keys.SETTINGS].sla_policy).timezone)
+
+
+def _is_due(case: Case, what: str, now: datetime, zone: ZoneInfo) -> bool:
+    """A return visit due (an answered case), or a follow-up date reached on the desk's calendar (an open case)."""
     if what == "return_visit":
         when = str((case.get("return_visit") or {}).get("due") or "")
         return case["status"] == "answered" and bool(when) and datetime.fromisoformat(when) <= now
     on = str((case.get("follow_up") or {}).get("on") or "")
-    return case["status"] != "closed" and bool(on) and on <= now.date().isoformat()
+    return case["status"] != "closed" and bool(on) and on <= now.astimezone(zone).date().isoformat()
 
 
 REGISTRATION_FIELDS = ("channel", "language", "unit", "received_at", "late_reason", "customer", "complaint",
