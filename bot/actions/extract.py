@@ -228,6 +228,10 @@ class Product:
     en_names: tuple[str, ...]
     zh_cues: tuple[str, ...] = ()
     en_cues: tuple[str, ...] = ()
+    # Words every financial service has (an account, a fee, the app, a branch, the staff): they name the product
+    # when they answer "which service?", never from a story alone. Latin words among them are weak only in
+    # English text: in a Chinese message "APP" is the trading app.
+    weak: tuple[str, ...] = ()
 
 
 # In order of precedence: when a message mentions several, the more specific product wins
@@ -239,6 +243,7 @@ PRODUCTS: tuple[Product, ...] = (
         ("margin trading", "margin account", "securities lending", "short selling", "margin loan", "margin"),
         ("强制平仓", "强平", "平仓", "追加保证金", "追保", "担保比例", "维持担保"),
         ("margin call", "liquidated", "liquidation", "force sold", "forced sale", "collateral"),
+        weak=("liquidated", "liquidation", "collateral"),
     ),
     Product(
         "ipo_subscription",
@@ -249,11 +254,12 @@ PRODUCTS: tuple[Product, ...] = (
     ),
     Product(
         "dividends_corporate_actions",
-        ("分红", "股息", "红利", "派息", "送股", "配股", "除权", "拆股", "公司行动", "权益登记"),
+        ("分红", "股息", "红利", "派息", "送股", "送转", "转增", "配股", "除权", "拆股", "公司行动", "权益登记"),
         ("dividends", "dividend", "corporate actions", "corporate action", "stock split", "rights issue",
          "bonus shares", "scrip"),
         (),
         ("payout", "record date", "ex-date"),
+        weak=("payout",),
     ),
     Product(
         "funds_wealth",
@@ -263,22 +269,28 @@ PRODUCTS: tuple[Product, ...] = (
          "investment products", "investment product", "structured product", "funds", "fund", "etf"),
         ("赎回", "净值", "定投", "保本", "债券", "国债", "企业债", "公司债"),
         ("redemption", "redeem", "nav", "unit trust", "bonds", "bond", "treasuries"),
+        # "insufficient funds", "the funds were withdrawn": money, not a fund.
+        weak=("funds", "fund", "redemption", "redeem"),
     ),
     Product(
         "bank_securities_transfer",
-        ("银证转账", "银证转帐", "转账", "转帐", "出金", "入金", "提现", "资金划转"),
+        ("银证转账", "银证转帐", "转账", "转帐", "转钱", "出金", "入金", "提现", "资金划转"),
         ("bank-securities transfers", "bank-securities transfer", "bank securities transfer", "bank transfers",
          "bank transfer", "fund transfer", "withdrawals", "withdrawal", "deposits", "deposit"),
-        ("到账", "转不出", "取不出", "转出", "转入", "取钱", "取款", "划款"),
+        ("到账", "转不出", "取不出", "转出", "转入", "银行卡", "取钱", "取款", "划款"),
         ("withdraw", "never arrived", "hasn't arrived", "has not arrived", "transferred", "transfers", "my transfer",
          "the transfer", "a transfer", "money transfer"),
+        # "送的股票没到账" is a corporate action; "my loan was transferred" is not a transfer of money.
+        weak=("到账", "never arrived", "hasn't arrived", "has not arrived", "transferred"),
     ),
     Product(
         "fees_commissions",
-        ("手续费", "佣金", "交易费", "管理费", "服务费", "年费"),
+        ("手续费", "佣金", "交易费", "管理费", "服务费", "年费", "申购费", "赎回费", "托管费", "过户费"),
         ("commissions", "commission", "fees", "fee"),
         ("费用", "收费", "多扣", "乱扣", "扣费", "扣钱", "扣了", "多收"),
         ("overcharged", "charged", "charges", "charge"),
+        # "钱扣了" and "the person in charge" say nothing of a fee.
+        weak=("费用", "扣钱", "扣了", "charge"),
     ),
     Product(
         "online_trading",
@@ -290,46 +302,137 @@ PRODUCTS: tuple[Product, ...] = (
          "系统", "报价", "行情", "买卖股票", "炒股", "股票", "A股", "港股通", "港股", "美股", "个股", "期权", "股指"),
         ("crashed", "crash", "log in", "login", "order", "orders", "executed", "filled", "froze", "frozen screen",
          "glitch", "outage", "online", "stock trading", "share trading", "day trading", "stocks", "stock",
-         "shares", "share", "equities", "equity", "options", "option"),
+         "shares", "share", "equities", "equity", "options", "option", "sell order", "buy order", "limit order",
+         "stop loss", "stop-loss", "trades", "trading"),
+        # Every company has a website, an app and a login; "home equity", "payment options", "share my data".
+        weak=("系统", "炒股", "股票", "个股", "mobile app", "online platform", "website", "app", "crashed", "crash",
+              "log in", "login", "order", "orders", "executed", "filled", "froze", "glitch", "outage", "online",
+              "shares", "share", "equities", "equity", "options", "option"),
     ),
     Product(
         "brokerage_account",
-        ("证券账户", "资金账户", "股票账户", "证券账号", "股东账户", "开户", "销户", "转户"),
+        ("开户", "销户", "转户"),
         ("brokerage account", "trading account", "securities account", "account opening", "account closure"),
-        ("冻结", "密码", "账户", "账号", "身份证", "实名", "开户", "销户"),
+        # The account money moves from ("从证券账户转出") is where it sits, not what went wrong: a cue.
+        ("证券账户", "资金账户", "股票账户", "证券账号", "股东账户", "冻结", "限制交易", "状态异常", "账户异常", "密码",
+         "账户", "账号", "身份证", "实名"),
         ("close my account", "closing my account", "open an account", "opening an account", "open my account",
          "account opening", "account closing", "account closure", "brokerage", "account", "locked out", "password",
          "kyc"),
+        # A password is the app's as much as the account's.
+        weak=("账户", "账号", "密码", "account", "locked out", "password"),
     ),
     Product(
         "branch_service",
         ("营业部", "营业厅", "网点", "分行", "支行", "分公司"),
         ("branch", "service centre", "service center"),
         ("柜台", "态度", "客户经理", "工作人员", "员工", "柜员", "排队", "服务差", "大堂经理", "业务员", "理财经理",
-         "投顾", "投资顾问"),
+         "投顾", "投资顾问", "不耐烦", "不客气", "不礼貌"),
         ("counter", "teller", "front desk", "rude", "staff", "manager", "adviser", "advisor", "queue", "employee",
-         "unhelpful", "service"),
+         "unhelpful", "impolite", "disrespectful", "service"),
+        # Where it happened and who was there, not what it was about: "在营业部买的基金" is about the fund.
+        weak=("营业部", "营业厅", "网点", "分行", "支行", "分公司", "柜台", "客户经理", "工作人员", "员工", "柜员",
+              "排队", "大堂经理", "业务员", "理财经理", "投顾", "投资顾问", "branch", "service centre",
+              "service center", "counter", "teller", "front desk", "staff", "manager", "adviser", "advisor", "queue",
+              "employee", "service"),
     ),
     Product("other", ("其他", "其它", "别的"), ("other", "something else"), (), ()),
 )
 PRODUCT_KEYS = tuple(p.key for p in PRODUCTS)
+
+# Products a securities firm does not offer: a complaint about one of them is "other", in the customer's words,
+# not the securities product that shares a word with it (a mortgage's late fee is not our fee).
+NOT_OURS = Product(
+    "other",
+    ("信用卡", "贷款", "房贷", "车贷", "按揭", "征信", "信用报告", "保险", "网贷", "期货", "外汇", "比特币",
+     "虚拟货币"),
+    ("credit reports", "credit report", "credit reporting", "credit bureaus", "credit bureau", "credit file",
+     "credit score", "credit history", "credit cards", "credit card", "prepaid card", "gift card", "experian",
+     "equifax", "transunion", "mortgage", "home loan", "home equity", "heloc", "escrow", "foreclosure",
+     "student loans", "student loan", "car loan", "auto loan", "payday loan", "personal loan", "loans", "loan",
+     "lease", "debt collection", "insurance", "futures", "cryptocurrency", "crypto", "bitcoin", "tax lien", "lien",
+     "bankruptcy", "bankruptcies"),
+    # Who the customer deals with for one: the product's own name is said first when there is one.
+    ("催收", "催债"),
+    ("lender", "loan servicer", "servicer", "debt collectors", "debt collector", "collection agency",
+     "collections", "collector", "repossessed", "repossession"),
+)
+# Where products we do not offer come in the order of precedence: after the securities products only we offer,
+# before the money movements, fees, apps, accounts and branches every financial service has.
+_NOT_OURS_AFTER = "funds_wealth"
 
 
 def _word_pattern(words: Iterable[str]) -> str:
     return "|".join(re.escape(w) for w in sorted(set(words), key=len, reverse=True))
 
 
-def _product_regex(zh: Iterable[str], en: Iterable[str]) -> re.Pattern[str]:
+def _product_regex(zh: Iterable[str], en: Iterable[str]) -> re.Pattern[str] | None:
     # Latin words need word boundaries ("app" is not in "happy"); Chinese words have none.
     words = [*zh, *en]
-    en = [w for w in words if w.isascii()]
-    zh_part = _word_pattern(w for w in words if not w.isascii())
-    en_part = rf"(?<![A-Za-z])(?:{_word_pattern(en)})(?![A-Za-z])"
-    return re.compile(f"(?:{zh_part})|{en_part}" if zh_part else en_part, re.IGNORECASE)
+    latin = [w for w in words if w.isascii()]
+    parts = []
+    if any(not w.isascii() for w in words):
+        parts.append(f"(?:{_word_pattern(w for w in words if not w.isascii())})")
+    if latin:
+        parts.append(rf"(?<![A-Za-z])(?:{_word_pattern(latin)})(?![A-Za-z])")
+    return re.compile("|".join(parts), re.IGNORECASE) if parts else None
+
+
+def _in_precedence(patterns: list[tuple[str, re.Pattern[str] | None]],
+                   not_ours: Iterable[re.Pattern[str] | None] = ()) -> list[tuple[str, re.Pattern[str]]]:
+    ordered: list[tuple[str, re.Pattern[str]]] = []
+    for key, pattern in patterns:
+        if key == "other":
+            continue
+        if pattern is not None:
+            ordered.append((key, pattern))
+        if key == _NOT_OURS_AFTER:
+            ordered += [("other", other) for other in not_ours if other is not None]
+    return ordered
+
+
+def _strong(words: Iterable[str], product: Product, english: bool | None) -> list[str]:
+    """The words that say which product it is (``english``: of an English text); None: every word."""
+    if english is None:
+        return list(words)
+    weak = {w.lower() for w in product.weak if english or not w.isascii()}
+    return [w for w in words if w.lower() not in weak]
+
+
+# How staff behaved ("态度很差", "rude"): the service is the complaint, whatever else was being done
+# ("密码重置排了一个小时，柜台态度很差"); a securities product named outranks it.
+_ATTITUDE = ("态度", "服务差", "不耐烦", "不客气", "不礼貌", "rude", "unhelpful", "impolite", "disrespectful")
+# Among cue words, a problem with the account itself ("账户被冻结", "证券账户状态异常") outranks the app's ("登录").
+_CUE_PRECEDENCE = ("margin_trading", "ipo_subscription", "dividends_corporate_actions", "funds_wealth",
+                   "bank_securities_transfer", "fees_commissions", "attitude", "brokerage_account", "online_trading",
+                   "branch_service")
+
+
+def _product_words(english: bool | None) -> list[tuple[str, re.Pattern[str]]]:
+    """Patterns in the order they decide: every product's names first ("开户" outranks another product's hint
+    such as "登录"), then the cue words; products we do not offer, and who sells them ("a debt collector"),
+    after the securities products only we offer."""
+    names = [(p.key, _product_regex(_strong(p.zh_names, p, english), _strong(p.en_names, p, english)))
+             for p in PRODUCTS]
+    by_key = {p.key: p for p in PRODUCTS}
+    cues: list[tuple[str, re.Pattern[str] | None]] = []
+    for key in _CUE_PRECEDENCE:
+        if key == "attitude":
+            cues.append(("branch_service", _product_regex([w for w in _ATTITUDE if not w.isascii()],
+                                                          [w for w in _ATTITUDE if w.isascii()])))
+            continue
+        p = by_key[key]
+        cues.append((key, _product_regex([w for w in _strong(p.zh_cues, p, english) if w not in _ATTITUDE],
+                                         [w for w in _strong(p.en_cues, p, english) if w not in _ATTITUDE])))
+    not_ours = (_product_regex(NOT_OURS.zh_names, NOT_OURS.en_names),
+                _product_regex(NOT_OURS.zh_cues, NOT_OURS.en_cues))
+    return _in_precedence(names, not_ours) + _in_precedence(cues)
 
 
 _PRODUCT_NAMES = [(p.key, _product_regex(p.zh_names, p.en_names)) for p in PRODUCTS]
-_PRODUCT_CUES = [(p.key, _product_regex((*p.zh_names, *p.zh_cues), (*p.en_names, *p.en_cues))) for p in PRODUCTS]
+# Answers to "which service?": every word counts. Stories: only the words that say which product it is.
+_ANSWER_WORDS = _product_words(None)
+_STORY_WORDS = {english: _product_words(english) for english in (False, True)}
 
 
 def find_products(text: str) -> list[Find]:
@@ -337,7 +440,7 @@ def find_products(text: str) -> list[Find]:
     text = canonical(text)
     finds: list[Find] = []
     for key, pattern in _PRODUCT_NAMES:
-        if key == "other":
+        if key == "other" or pattern is None:
             continue
         for m in pattern.finditer(text):
             find = Find("product", m.start(), m.end(), key)
@@ -356,27 +459,48 @@ def _near_account(find: Find, accounts: list[Find]) -> bool:
 _STOCK_ACCOUNT = re.compile(r"股票(?=账户|账号|帐户|帐号)|(?i:\b(?:stock|share|shares|equity) (?=account))")
 
 
-def infer_product(text: str) -> str | None:
-    """The product a message is about, from names and cue words, most specific first."""
+def _first_in_precedence(text: str, words: list[tuple[str, re.Pattern[str]]]) -> tuple[str, str | None] | None:
+    """The product of the most specific word in the text, and the words as the customer typed them."""
+    shown, plain = halfwidth(text), canonical(text)
     # An account manager is a person at the branch, not the brokerage account.
-    text = re.sub(r"(?i)\baccount manager", "relationship manager", canonical(text))
-    text = _STOCK_ACCOUNT.sub("证券 ", text)
-    for key, pattern in _PRODUCT_CUES:
-        if key != "other" and pattern.search(text):
-            return key
+    probe = re.sub(r"(?i)\baccount manager", "relationship manager", plain)
+    probe = _STOCK_ACCOUNT.sub(lambda m: "证券" if m.group().startswith("股") else "brokerage ", probe)
+    for key, pattern in words:
+        if pattern.search(probe):
+            typed = pattern.search(plain)
+            return key, shown[typed.start(): typed.end()] if typed else None
     return None
 
 
+def product_in_story(text: str) -> tuple[str, str | None] | None:
+    """The product a story is about, from the words that say so, most specific first; for a product we do
+    not offer, "other" and the customer's words for it. None when only everyday words (an account, a fee,
+    the app, a branch) hint at one: the form then asks."""
+    english = not re.search(_HAN, text)
+    found = _first_in_precedence(text, _STORY_WORDS[english])
+    if not found:
+        return None
+    key, words = found
+    return key, words if key == "other" else None
+
+
+def infer_product(text: str) -> str | None:
+    """The product key of a story (product_in_story), or None."""
+    found = product_in_story(text)
+    return found[0] if found else None
+
+
 def product_from_answer(text: str) -> str | None:
-    """The product named in an answer to "which product?", including "other" / "其他"."""
+    """The product named in an answer to "which service?": every word counts ("my account", "a deposit"),
+    a product we do not offer ("my car loan", "期货") is "other", and so are "other" / "其他"."""
     text = canonical(text).strip()
     if text.lower() in PRODUCT_KEYS:
         return text.lower()
-    key = infer_product(text)
-    if key:
-        return key
-    _, other = _PRODUCT_NAMES[-1]
-    return "other" if other.search(text) else None
+    found = _first_in_precedence(text, _ANSWER_WORDS)
+    if found:
+        return found[0]
+    other = _PRODUCT_NAMES[-1][1]
+    return "other" if other is not None and other.search(text) else None
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -412,9 +536,11 @@ _EN_MONTH = (
 )
 _EN_MONTH_NOT_MAY = "january|february|march|april|june|july|august|september|october|november|december"
 _EN_PART = "morning|afternoon|evening|night|lunchtime"
+# "at 3pm", "around 3pm", "at about 3pm", "at approximately 11am".
+_EN_CLOCK_LEAD = r"(?:(?:at|around|about|approximately|approx\.?|roughly|just after|just before) )*"
 _EN_CLOCK = (
-    r"(?:at |around |about )?[0-9]{1,2}(?:[:.][0-9]{2})? ?(?:am|pm|a\.m\.|p\.m\.)"
-    r"|(?:at |around |about )?[0-9]{1,2}:[0-9]{2}|(?:at |around )?(?:noon|midday|midnight)"
+    rf"{_EN_CLOCK_LEAD}[0-9]{{1,2}}(?:[:.][0-9]{{2}})? ?(?:am|pm|a\.m\.|p\.m\.)"
+    rf"|{_EN_CLOCK_LEAD}[0-9]{{1,2}}:[0-9]{{2}}|{_EN_CLOCK_LEAD}(?:noon|midday|midnight)"
 )
 _EN_NUMBER_WORD = "a|an|one|two|three|four|five|six|seven|eight|nine|ten|a few|a couple of|couple of|several|[0-9]{1,3}"
 _EN_DATE = (
@@ -429,17 +555,20 @@ _EN_DATE = (
     rf"|(?:the )?[0-9]{{1,2}}(?:st|nd|rd|th)?(?: of)? (?:{_EN_MONTH})\.?(?:,? [0-9]{{4}})?"
     rf"|(?:{_EN_MONTH})\.? [0-9]{{1,2}}(?:st|nd|rd|th)?(?:,? [0-9]{{4}})?"
     rf"|in (?:early |late |mid-?)?(?:{_EN_MONTH_NOT_MAY})(?: [0-9]{{4}})?"
-    # A day of this or last month ("it was the 17th"), as a correction at the read-back says it.
-    r"|the [0-9]{1,2}(?:st|nd|rd|th)"
+    # A day of this or last month ("it was the 17th"), as a correction at the read-back says it; not "the 2nd
+    # time" or "the 1st party".
+    r"|the [0-9]{1,2}(?:st|nd|rd|th)(?! (?!(?:of|at|in|on|around|about|morning|afternoon|evening|night)\b)[a-z])"
 )
 _EN_TIME = re.compile(
     rf"(?<![A-Za-z0-9])(?:"
-    rf"(?:{_EN_DATE})(?:,? (?:{_EN_CLOCK})| (?:{_EN_PART})| in the (?:{_EN_PART}))?"
+    rf"(?:{_EN_DATE})(?: (?:{_EN_PART})| in the (?:{_EN_PART}))?(?:,? (?:{_EN_CLOCK}))?"
     rf"|(?:{_EN_CLOCK})(?:,? (?:on )?(?:{_EN_DATE}))?"
     rf")(?![A-Za-z0-9])",
     re.IGNORECASE,
 )
-_LEADING_PREPOSITION = re.compile(r"^(?:(?:in|on|at|around|about) )?(?:the (?=[0-9]))?", re.IGNORECASE)
+_LEADING_PREPOSITION = re.compile(
+    r"^(?:(?:in|on|at|around|about|approximately|approx\.?|roughly|just after|just before) )*(?:the (?=[0-9]))?",
+    re.IGNORECASE)
 
 
 def find_times(text: str) -> list[Find]:
@@ -463,6 +592,36 @@ def find_times(text: str) -> list[Find]:
     return sorted(finds, key=lambda f: f.start)
 
 
+# A time in a story that is not when it happened: a deadline or a threat ("if it's not fixed today", "今天之内",
+# "再不处理"), what someone said ("他说今天办不了"), or a day that refers to another ("当天的最低价").
+_NOT_WHEN_IN_CLAUSE = re.compile(
+    r"如果|要是|若是|再不|否则|不然|说|讲|告诉|表示|答应|承诺|保证"
+    r"|(?i:\b(?:if|unless|said|says|told|tells|promised|promises)\b)")
+_NOT_WHEN_RIGHT_BEFORE = re.compile(
+    r"(?:必须|要求|最迟|最晚|(?i:\b(?:by|until|till|before|within|no later than)))\s*$")
+_NOT_WHEN_AFTER = re.compile(r"^(?:之内|以内|之前|前|为止|内)")
+_ANOTHER_DAY = re.compile(r"^(?:当天|当日|同一天|同日)$")
+_CLAUSE_END = re.compile(r"[，,。！!？?；;\n]|\.(?:\s|$)")
+
+
+def story_times(text: str) -> list[Find]:
+    """Times in a story that say when it happened (find_times, without deadlines, threats, reported speech and
+    days that refer to another day)."""
+    plain = canonical(text)
+    wish = find_wish(text)
+    wish_at = halfwidth(text).find(wish) if wish else -1
+    kept = []
+    for find in find_times(text):
+        clause_start = max((m.end() for m in _CLAUSE_END.finditer(plain, 0, find.start)), default=0)
+        before = plain[clause_start: find.start]
+        if (_ANOTHER_DAY.match(plain[find.start: find.end]) or _NOT_WHEN_AFTER.match(plain[find.end:])
+                or _NOT_WHEN_IN_CLAUSE.search(before) or _NOT_WHEN_RIGHT_BEFORE.search(before)
+                or (wish and 0 <= wish_at <= find.start < wish_at + len(wish))):
+            continue
+        kept.append(find)
+    return kept
+
+
 def _is_amount_or_code(text: str, find: Find) -> bool:
     """'3点' in '3点几万' or a time inside a number or id is not a time."""
     before = text[max(0, find.start - 1): find.start]
@@ -479,8 +638,10 @@ _ZH_PLACES = (
     re.compile(rf"(?:在|去|到|于|来|从|位于)(?P<p>{_HAN}{{2,10}}?(?:{_ZH_PLACE_SUFFIX}))"),
     re.compile(rf"(?P<p>{_HAN}{{2,6}}?(?:{_ZH_PLACE_SUFFIX}))"),
 )
+# What comes before "营业部" but is not its name: "你们营业部", "投诉营业部经理", "就是天河路营业部".
 _ZH_PLACE_STRIP = re.compile(
-    r"^(?:你们的?|我们的?|贵司的?|贵公司的?|公司的?|这个|那个|这家|那家|附近的?|我家附近的?|一家|的|办理|办业务)+"
+    r"^(?:(?:我要|我想|要|想)?投诉|你们的?|我们的?|贵司的?|贵公司的?|公司的?|这个|那个|这家|那家|哪个|附近的?|我家附近的?|一家|"
+    r"的|办理|办业务|就是|是|叫|名叫|找|去|到|问)+"
 )
 _EN_PLACE = re.compile(
     r"\b(?i:at|in|to|visited|from|into) (?:the |your |a |our )?"
@@ -497,21 +658,32 @@ _ZH_ROLE = re.compile(
     r"(?<!人工)客服人员|(?<![人工转])客服(?!电话|热线|中心|号码)|员工|经办人)(?:叫|是|姓)?"
 )
 _ZH_TITLE = re.compile(
-    rf"(?<![我叫是姓])(?:{'|'.join(_COMPOUND_SURNAMES)}|[{_SURNAMES}])(?:经理|先生|女士|小姐|主管|总|老师)"
+    # Not the customer introducing themselves ("我是王先生"); staff ("那天是陈经理接待的") are.
+    rf"(?<![我叫姓])(?<!我是)(?<!本人)(?:{'|'.join(_COMPOUND_SURNAMES)}|[{_SURNAMES}])(?:经理|先生|女士|小姐|主管|总|老师)"
 )
 # What may follow a staff member's name: punctuation, or a word that starts what they did.
 _ZH_NAME_END = re.compile(
     r"[，,。.！!？?、；;\s的说给把让和跟也就不没态度一直告诉承诺答应私自擅自帮替向对骗却还都又推在]|$"
 )
+# Staff at a counter named by where they sat ("柜台那个小伙子", "前台的职员").
+_ZH_COUNTER_PERSON = re.compile(
+    r"(?:柜台|前台|窗口|大堂|服务台)(?:的|那个|那位|这个|这位|那|这)?"
+    r"(?:小姑娘|小伙子|姑娘|小哥|阿姨|大姐|大妈|大爷|女的|男的|女士|先生|职员|员工|工作人员|柜员|服务员|人)"
+)
 _EN_PEOPLE = re.compile(
     r"\b(?P<role>(?i:(?:account|relationship|branch|wealth) manager|financial advis[eo]r|investment advis[eo]r|"
-    r"advis[eo]r|broker|teller|cashier|clerk|staff member|employee|salesman|saleswoman|salesperson|supervisor))"
-    r"(?:,? (?:called|named|whose name is) | )?"
+    r"advis[eo]r|broker|teller|cashier|clerk|staff member|employee|salesman|saleswoman|salesperson|supervisor|"
+    r"(?:customer (?:service|support) )?(?:representative|rep|agent)|loan officer|officer|associate|banker))"
+    r"(?:,? (?:called|named|whose name is) |, | )?"
     r"(?P<name>(?:Mr|Ms|Mrs|Miss|Dr)\.? [A-Z][a-z]+|[A-Z][a-z]+(?: [A-Z][a-z]+)?)?"
     r"|\b(?P<title>(?:Mr|Ms|Mrs|Miss)\.? [A-Z][a-z]+(?: [A-Z][a-z]+)?)"
+    # Someone named by where they stood: "Marco at the counter".
+    r"|\b(?P<front>[A-Z][a-z]+) (?:at|behind|on) the (?:front desk|desk|counter|reception|teller window|window)\b"
 )
 _EN_NAME_FALSE_FRIENDS = {"I", "At", "In", "On", "The", "And", "But", "He", "She", "They", "Who", "Was", "Has",
-                          "Had", "Said", "Told", "Did", "Never", "Just", "Then", "Yesterday", "Today", "Last"}
+                          "Had", "Said", "Told", "Did", "Never", "Just", "Then", "Yesterday", "Today", "Last",
+                          "Someone", "Somebody", "Nobody", "Everyone", "Everybody", "We", "You", "It", "People",
+                          "Staff", "Nothing", "There", "This", "That", "When", "Later", "Finally", "Also"}
 
 
 def find_place(text: str) -> str | None:
@@ -548,35 +720,72 @@ def _zh_person_name(text: str, pos: int) -> str:
     return text[pos: pos + head] + given if re.fullmatch(_HAN, given or "x") else text[pos: pos + head]
 
 
-def find_people(text: str) -> str | None:
-    """Staff the customer names ("客户经理王强", "the teller", "Mr Chan"), joined; None if nobody."""
+def _people(text: str) -> list[tuple[int, str, bool]]:
+    """Staff the text names: (where, who as typed, whether a name or a title says which person)."""
     shown, text = halfwidth(text), canonical(text)
-    found: list[tuple[int, str]] = []
+    found: list[tuple[int, str, bool]] = []
+    counters = [(m.start(), m.end()) for m in _ZH_COUNTER_PERSON.finditer(text)]
+    found += [(start, shown[start: end], False) for start, end in counters]
     for m in _ZH_ROLE.finditer(text):
+        if any(start <= m.start() < end for start, end in counters):
+            continue
         role = re.sub("[叫是姓]$", "", m.group())
         name = _zh_person_name(text, m.end())
-        found.append((m.start(), shown[m.start(): m.start() + len(role)] + shown[m.end(): m.end() + len(name)]))
+        found.append((m.start(), shown[m.start(): m.start() + len(role)] + shown[m.end(): m.end() + len(name)],
+                      bool(name)))
     for m in _ZH_TITLE.finditer(text):
-        if not any(start <= m.start() < start + len(person) for start, person in found):
-            found.append((m.start(), shown[m.start(): m.end()]))
+        if not any(start <= m.start() < start + len(person) for start, person, _ in found):
+            found.append((m.start(), shown[m.start(): m.end()], True))
     for m in _EN_PEOPLE.finditer(text):
         if m.group("title"):
-            found.append((m.start(), m.group("title")))
+            found.append((m.start(), m.group("title"), True))
+            continue
+        if m.group("front"):
+            if m.group("front") not in _EN_NAME_FALSE_FRIENDS:
+                found.append((m.start(), m.group("front"), True))
             continue
         name = m.group("name") or ""
         if name.split(" ")[0] in _EN_NAME_FALSE_FRIENDS:
             name = ""
-        found.append((m.start(), f"{m.group('role')} {name}".strip()))
-    unique = list(dict.fromkeys(person for _, person in sorted(found)))
+        found.append((m.start(), f"{m.group('role')} {name}".strip(), bool(name)))
+    return sorted(found)
+
+
+def _joined(people: Iterable[str], text: str) -> str | None:
+    unique = list(dict.fromkeys(people))
     if not unique:
         return None
     return ("、" if re.search(_HAN, text) else ", ").join(unique)
 
 
+def find_people(text: str) -> str | None:
+    """Staff the customer names ("客户经理王强", "the teller", "Mr Chan"), joined; None if nobody."""
+    return _joined((person for _, person, _ in _people(text)), text)
+
+
+def people_outside_wish(text: str) -> str | None:
+    """The people involved in what happened: staff named in the customer's wish ("希望加强员工培训", "train your
+    staff") are not, unless the wish names one ("追究客户经理张伟的责任")."""
+    wish = find_wish(text)
+    shown = halfwidth(text)
+    at = shown.find(wish) if wish else -1
+    if at < 0 or not wish:
+        return find_people(text)
+    outside = shown[:at] + " " * len(wish) + shown[at + len(wish):]
+    named_in_wish = [person for _, person, named in _people(wish) if named]
+    return _joined([*(person for _, person, _ in _people(outside)), *named_in_wish], text)
+
+
+def split_people(value: str | None) -> list[str]:
+    """A recorded people_involved as the people it lists."""
+    return [part for part in re.split(r"[、]|, ", value or "") if part]
+
+
 _ZH_WISH = re.compile(
     r"希望|(?<!符合)(?<!按)要求|请求|恳请|请你们|请尽快|请帮我|请给我|请把|请将|麻烦你们|麻烦尽快|我想要|我要你们|我只想|"
     r"必须给|必须把|给我一?个说法|给个说法|给我一?个交代|给个交代|给我一?个解释|给个解释|尽快处理|尽快解决|"
-    r"(?:退还|退回|返还|退|赔偿|补偿|赔|还)(?:给)?我|把钱退|把钱还|把.{0,8}退(?:还|回)?给我|帮我(?:撤销|解冻|恢复|处理|退)"
+    r"(?:退还|退回|返还|退|赔偿|补偿|赔|还)(?:给)?我|把钱退|把钱还|把.{0,8}退(?:还|回)?给我|帮我(?:撤销|解冻|恢复|处理|退)|"
+    r"帮我把|帮我(?:改|修改|更正|查清|核实|解决)|麻烦(?:你们)?把|请(?:你们)?把"
 )
 _EN_WISH = re.compile(
     r"\b(?:i want|i'd like|i would like|i wish|i expect|i demand|i request|i ask|i need you to|i need|please|"
@@ -671,12 +880,15 @@ _REFUSAL = re.compile(
     r"没有|没手机|没电话|没邮箱|不想(?:留|给|说|提供|告诉)|不方便(?:留|给|提供|透露|说)?|不给|不留|不用了|不告诉你|拒绝|保密|算了|"
     r"(?i:\bno\b|\bnope\b|\bnone\b|\bn/?a\b|don'?t have (?:one|a phone|an email|a mobile|any)|do not have|"
     r"rather not|prefer not|not (?:telling|giving|comfortable)|won'?t (?:give|share)|no (?:phone|email|mobile|number)|"
-    r"\bskip\b|not now)"
+    r"\bskip\b|not now|(?:not|n'?t) (?:want to )?(?:leave|leaving|give|giving|share|sharing|provide|providing))"
 )
 _SKIP = re.compile(
-    r"不清楚|不知道|不记得|记不清|忘了|不确定|说不清|没有|没人|没谁|都不是|跳过|无|"
-    r"(?i:not sure|don'?t know|dunno|no idea|can'?t remember|don'?t remember|\bnone\b|no ?one|nobody|\bn/?a\b|\bskip\b|"
-    r"not applicable|\bno\b|\bnope\b|unsure)"
+    r"不清楚|不知道|不记得|记不清|忘了|不确定|说不清|没有|没人|没谁|都不是|跳过|无|就这些|就这样|没了|没别的|"
+    r"(?i:that'?s (?:all|it|everything)|that is all|nothing (?:else|more))|"
+    r"(?i:not sure|don'?t know|dunno|no idea|can'?t remember|don'?t remember|\bnone\b|no ?one|nobody|nowhere|"
+    r"\bno particular\b|nothing in particular|\bn/?a\b|\bskip\b|not applicable|\bno\b|\bnope\b|unsure)"
+    # An acknowledgement names nobody and nowhere.
+    r"|^(?:好的?|嗯+|行|可以|(?i:ok|okay|k|fine|sure|alright|right))[\s,，.。!！~]*$"
 )
 _ONLINE = re.compile(
     r"线上|网上|手机上|(?i:app)上|在(?i:app)|网页|官网|电话里|电话上|打电话|"
@@ -694,6 +906,22 @@ _NO = re.compile(
 )
 _NEGATED = re.compile(
     r"不是[^，,。；;！!]*[，,。；;！!]?|(?i:\bnot (?:the |a |an )?[^,;.!]*[,;.!]?)")
+
+
+# A request for a person says so (人工, 客服, "a human", "speak to someone"); "can someone help me", "I'd like
+# someone to check my statement" or "call me back" ask for help with the complaint, which the bot gives.
+_ASKS_FOR_A_PERSON = re.compile(
+    r"人工|真人|客服|工作人员|领导|机器|找个?人|转接|专员|经理|主管|负责人|接线员|坐席"
+    r"|(?i:\b(?:humans?|humn|huamn|persons?|people|agents?|agnet|operator|representative|rep|staff|manager|"
+    r"supervisor|boss|in charge|complaint handler|customer service|customer support|advis[eo]r|team|bot|real|live)\b"
+    r"|\b(?:speak|talk|chat)(?:ing)? (?:to|with)\b|\btransfer me\b|\bget me (?:someone|somebody)\b"
+    r"|\b(?:put|transfer|connect|pass|hand|send)(?: me| this| it)?(?: over| through| on)? to\b)"
+)
+
+
+def asks_for_a_person(text: str) -> bool:
+    """Does the message ask for a person in so many words (转人工, "get me a human", "speak to someone")?"""
+    return bool(_ASKS_FOR_A_PERSON.search(canonical(text)))
 
 
 def is_refusal(text: str) -> bool:
@@ -718,6 +946,17 @@ def is_yes(text: str) -> bool:
 
 def is_no(text: str) -> bool:
     return bool(_NO.match(canonical(text).strip()))
+
+
+_CORRECTION = re.compile(
+    r"错了|不对|不是|改成|改为|改一下|应该是|应为|更正|写错|记错|搞错|弄错"
+    r"|(?i:\b(?:wrong|not|isn'?t|wasn'?t|should be|change|correct(?:ion)?|actually|instead|mistake|typo)\b)"
+)
+
+
+def is_correction(text: str) -> bool:
+    """Does the message say something recorded is wrong ("电话错了", "not the 18th, the 17th")?"""
+    return bool(_CORRECTION.search(canonical(text)))
 
 
 def without_negated(text: str) -> str:

@@ -34,13 +34,24 @@ def normalize_phone(text: str) -> str | None:
     if not re.fullmatch(r"\+?[0-9]{7,15}", compact):
         return None
     try:
-        number = phonenumbers.parse(compact, DEFAULT_PHONE_REGION)
+        number = phonenumbers.parse(compact, _region_of(compact))
     except phonenumbers.NumberParseException:
         return None
     international = compact.startswith("+") and not compact.startswith("+86")
     if phonenumbers.is_valid_number(number) or (international and phonenumbers.is_possible_number(number)):
         return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
     return None
+
+
+def _region_of(compact: str) -> str:
+    """Where a number typed without a country code is from.
+
+    Mainland numbers are typed as 11-digit mobiles (1…) or with the trunk 0 (021…); ten digits that start with 2-9
+    are the North American shape (415-555-0168): +1 when that is a valid North American number.
+    """
+    if re.fullmatch(r"[2-9][0-9]{9}", compact) and phonenumbers.is_valid_number(phonenumbers.parse(compact, "US")):
+        return "US"
+    return DEFAULT_PHONE_REGION
 
 
 def normalize_email(text: str) -> str | None:
@@ -139,6 +150,9 @@ def _clock_zh(text: str) -> tuple[int, int] | None:
     return (hour, minute) if hour < 24 and minute < 60 else None
 
 
+_EN_LATE_PART = re.compile(r"(?i)\b(?:afternoon|evening|night|tonight)\b")
+
+
 def _clock_en(text: str) -> tuple[int, int] | None:
     m = _EN_CLOCK.search(text)
     if not m:
@@ -149,6 +163,9 @@ def _clock_en(text: str) -> tuple[int, int] | None:
         return 0, 0
     if m.group("hh"):
         hour, minute = int(m.group("hh")), int(m.group("mm"))
+        # "in the evening at 7:30" is 19:30, as "晚上7点半" is.
+        if hour < 12 and _EN_LATE_PART.search(text[: m.start()]):
+            hour += 12
     else:
         hour, minute = int(m.group("h")), int(m.group("m") or 0)
         pm = m.group("ampm").lower().startswith("p")
@@ -350,6 +367,23 @@ def _resolve_en(text: str, now: datetime) -> Resolved | None:
 
 
 _ISO_DATE = re.compile(r"(?P<y>[0-9]{4})[-/.](?P<m>[0-9]{1,2})[-/.](?P<d>[0-9]{1,2})")
+_SLASHED_DATE = re.compile(r"(?P<a>[0-9]{1,2})/(?P<b>[0-9]{1,2})/(?P<y>[0-9]{4}|[0-9]{2})(?![0-9])")
+
+
+def _resolve_slashed(text: str) -> Resolved | None:
+    """'25/11/2024' and '11/25/2024' are both 25 November: a date is read the only way it can be; when both
+    readings are dates ('5/3/2024'), day first."""
+    m = _SLASHED_DATE.match(text)
+    if not m:
+        return None
+    a, b, year = int(m.group("a")), int(m.group("b")), int(m.group("y"))
+    year += 2000 if year < 100 else 0
+    day, month = (b, a) if b > 12 >= a else (a, b)
+    try:
+        when = date(year, month, day)
+    except ValueError:
+        return None
+    return _at(when, _clock_en(text[m.end():]) or _clock_zh(text[m.end():]))
 
 
 def _resolve_iso(text: str) -> Resolved | None:
@@ -402,7 +436,8 @@ def resolve_time(text: str, now: datetime | None = None) -> Resolved | None:
                                 else first.end]
     if not expression or len(expression) > 60:
         return None
-    resolved = (_resolve_iso(expression) or _resolve_vague(expression, now) or _resolve_day_only(expression, now)
+    resolved = (_resolve_iso(expression) or _resolve_slashed(expression) or _resolve_vague(expression, now)
+                or _resolve_day_only(expression, now)
                 or _resolve_zh(expression, now) or _resolve_en(expression, now))
     if resolved is None and finds:
         resolved = _dateparser(expression, now)

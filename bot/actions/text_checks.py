@@ -101,3 +101,42 @@ def is_valid_name(name: str) -> bool:
     return 0 < len(name) <= MAX_NAME_LENGTH and any(ch.isalpha() for ch in name)
 
 
+# An account of events shorter than this is a headline ("交易软件又卡死了！", "my sell order was never filled"): kept,
+# and the customer is asked once for more.
+THIN_STORY_CHARACTERS = 18  # Chinese characters
+THIN_STORY_WORDS = 12  # words in Latin letters
+_SURNAME_START = re.compile(
+    r"^(?:欧阳|司马|上官|诸葛|东方|皇甫|慕容|令狐|[王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗郑梁谢宋唐许韩冯邓曹彭曾肖田董袁潘于蒋蔡余杜叶"
+    r"程苏魏吕丁任沈姚卢姜崔钟谭陆汪范金石廖贾夏韦付方白邹孟熊秦邱江尹薛闫段雷侯龙史陶黎贺顾毛郝龚邵万钱严覃武戴莫孔向汤欧温柯詹易常"
+    r"陳張劉楊黃趙吳孫馬許鄭謝韓馮鄧蕭葉蘇魏呂鍾譚陸範賈韋鄒熊邱薛閆雷龍陶賀顧龔萬錢嚴湯歐詹])"
+)
+
+
+def is_thin_story(text: str) -> bool:
+    """A one-line account: fewer than 18 Chinese characters, or fewer than 12 words, on one line."""
+    text = normalize(text) if "\n" not in text else text
+    if "\n" in text.strip():
+        return False
+    han = len(_CJK.findall(text))
+    words = len(_LATIN_WORD.findall(text))
+    return han + words < THIN_STORY_CHARACTERS if han else words < THIN_STORY_WORDS
+
+
+def looks_like_a_name(text: str) -> bool:
+    """A name on its own ("王芳", "Olga Petrova", "amy ho"): a surname and one to three characters, or one to four
+    words in Latin letters none of which is a common English word."""
+    name = clean_name(text)
+    if _CJK.search(name):
+        return bool(re.fullmatch(r"[\u3400-\u4dbf\u4e00-\u9fff·]{2,4}", name)) and bool(_SURNAME_START.match(name))
+    words = name.split()
+    return (0 < len(words) <= 4 and all(re.fullmatch(r"[A-Za-z][A-Za-z'\-]*\.?", w) for w in words)
+            and not any(w.lower().strip(".") in _ENGLISH_WORDS or w.lower() in _NOT_NAME_WORDS for w in words))
+
+
+# Words of short messages that are not names ("ok thanks", "no idea", "hello there").
+_NOT_NAME_WORDS = frozenset((
+    "ok", "okay", "thanks", "thank", "hi", "hello", "hey", "bye", "yes", "yeah", "yep", "no", "nope", "sure", "fine",
+    "idea", "anonymous", "nothing", "none", "sorry", "please", "what", "why", "who", "where", "when", "how", "help",
+    "human", "agent", "person", "operator",
+))
+

@@ -11,6 +11,7 @@ from datetime import datetime
 from pathlib import Path
 
 from actions.extract import (
+    asks_for_a_person,
     entity_finds,
     find_people,
     find_place,
@@ -23,7 +24,10 @@ from actions.extract import (
     is_refusal,
     is_skip,
     language_request,
+    people_outside_wish,
     product_from_answer,
+    product_in_story,
+    story_times,
 )
 from actions.fields import mask_account, normalize_email, normalize_phone, resolve_time
 from actions.risk_words import PACKAGED_RULES, flag_patterns
@@ -127,7 +131,7 @@ class Record(unittest.TestCase):
         }
         for words, key in expected.items():
             self.assertEqual(product_from_answer(words), key, words)
-        self.assertIsNone(product_from_answer("期货"))
+        self.assertEqual(product_from_answer("期货"), "other")  # a product the firm does not offer
 
     def test_short_answers_decline_skip_or_say_online(self) -> None:
         for text in ("没有", "我没有手机", "不方便留", "I don't have one", "no", "I'd rather not"):
@@ -222,6 +226,147 @@ class Fields(unittest.TestCase):
         self.assertEqual([f.value for f in find_times("my order on the 5th of March at 10am failed")],
                          ["5th of March at 10am"])
         self.assertEqual([f.value for f in find_times("亏了3点5万块钱")], [])
+
+
+class ProductsNotForcedOnOtherComplaints(unittest.TestCase):
+    """A bank, credit or loan complaint is not a securities product because a word like "account", "fee",
+    "deposit", "online" or "branch" appears: the product is "other", with the customer's words, or the form asks."""
+
+    def test_a_product_the_firm_does_not_offer_is_other_with_the_customers_words(self) -> None:
+        for text, words in (
+            ("The servicer added a late charge to my home mortgage although I paid on time", "mortgage"),
+            ("A debt collector phones my office every day about a bill that is not mine", "debt collector"),
+            ("My credit report still shows an account I closed years ago", "credit report"),
+            ("they repossessed my car even though the auto loan was current", "auto loan"),
+            ("信用卡的年费我明明申请减免了还是被扣了", "信用卡"),
+            ("我在你们这里做的期货亏了还被收了高额手续费", "期货"),
+        ):
+            self.assertEqual(product_in_story(text), ("other", words), text)
+
+    def test_a_securities_product_named_still_wins(self) -> None:
+        self.assertEqual(product_in_story("the margin loan on my brokerage account was called without warning"),
+                         ("margin_trading", None))
+        self.assertEqual(infer_product("我用信用卡的钱买的基金，赎回一直不到账"), "funds_wealth")
+
+    def test_everyday_words_alone_leave_the_product_to_the_customer(self) -> None:
+        for text in ("They closed my account without telling me why", "I paid online and the money never showed up",
+                     "I went to the branch and the staff could not help",
+                     "my funds were withdrawn without notice", "the website froze when I filled in the form",
+                     "我的账户资料改不了", "钱到现在都没到账"):
+            self.assertIsNone(infer_product(text), text)
+
+    def test_specific_words_still_point_to_their_product(self) -> None:
+        for text, key in (("我的两融账户被强平了", "margin_trading"), ("佣金比合同上写的高", "fees_commissions"),
+                          ("转托管收了我两百的转托管费", "fees_commissions"),
+                          ("送转的股票一直没到账", "dividends_corporate_actions"),
+                          ("我从证券账户转钱到银行卡一直没收到", "bank_securities_transfer"),
+                          ("柜台的人态度很差", "branch_service"),
+                          ("the trading app logged me out twice", "online_trading"),
+                          ("我去营业部重置密码，排了很久，柜台的人还不耐烦", "branch_service"),
+                          ("证券账户被限制交易了，登录后一直显示异常", "brokerage_account"),
+                          ("a collection agency took the deposit I sent", "other"),
+                          ("my IPO allotment never showed up", "ipo_subscription")):
+            self.assertEqual(infer_product(text), key, text)
+
+    def test_answers_to_the_product_question_use_every_word(self) -> None:
+        self.assertEqual(product_from_answer("my car loan"), "other")
+        self.assertEqual(product_from_answer("期货"), "other")
+        self.assertEqual(product_from_answer("a deposit"), "bank_securities_transfer")
+        self.assertEqual(product_from_answer("my account"), "brokerage_account")
+        self.assertEqual(product_from_answer("the charges"), "fees_commissions")
+        self.assertIsNone(product_from_answer("no idea"))
+
+
+class DatesAsCustomersSayThem(unittest.TestCase):
+    """Times of day in words keep their half of the day; a date is read the only way it can be."""
+
+    def test_a_clock_after_two_little_words_or_a_part_of_the_day(self) -> None:
+        cases = {"the day before yesterday at around 2pm": "2025-06-09T14:00",
+                 "yesterday at approximately 11am": "2025-06-10T11:00",
+                 "last Monday evening at 8:15": "2025-06-09T20:15",
+                 "yesterday morning at 9:20": "2025-06-10T09:20"}
+        for words, iso in cases.items():
+            resolved = resolve_time(words, NOW)
+            self.assertIsNotNone(resolved, words)
+            assert resolved is not None
+            self.assertEqual(resolved.iso(), iso, words)
+        self.assertEqual([f.value for f in find_times("it went wrong yesterday at about 4pm")],
+                         ["yesterday at about 4pm"])
+        self.assertEqual([f.value for f in find_times("at about 4pm")], ["4pm"])
+
+    def test_a_date_written_with_slashes_is_read_the_only_way_it_can_be(self) -> None:
+        self.assertEqual(resolve_time("11/25/2024", NOW).iso(), "2024-11-25")  # type: ignore[union-attr]
+        self.assertEqual(resolve_time("25/11/2024", NOW).iso(), "2024-11-25")  # type: ignore[union-attr]
+        self.assertEqual(resolve_time("5/3/2024", NOW).iso(), "2024-03-05")  # type: ignore[union-attr]
+
+    def test_ordinals_that_are_not_days(self) -> None:
+        for text in ("they sold my data to a 3rd party", "I called the 2nd time and nobody answered",
+                     "this is my 4th complaint"):
+            self.assertEqual(story_times(text), [], text)
+
+    def test_a_day_word_that_is_not_when_it_happened(self) -> None:
+        for text in ("If this is not sorted by tonight I will go to the papers",
+                     "unless you fix it today I am closing everything",
+                     "平仓价是当天的最低价", "他说今天系统维护办不了", "今天之内必须给我答复",
+                     "再不处理我明天就去证监会"):
+            self.assertEqual(story_times(text), [], text)
+
+    def test_a_day_word_that_is_when_it_happened(self) -> None:
+        for text, value in (("今天上午APP一直登不上", "今天上午"), ("the app crashed this morning", "this morning"),
+                            ("昨天下午三点挂的单没成交", "昨天下午三点")):
+            self.assertEqual([f.value for f in story_times(text)], [value], text)
+
+
+class PhonesWithoutACountryCode(unittest.TestCase):
+    def test_a_north_american_number_is_plus_one(self) -> None:
+        self.assertEqual(normalize_phone("303-555-0142"), "+13035550142")
+        self.assertEqual(normalize_phone("(646) 555-0199"), "+16465550199")
+        self.assertEqual(normalize_phone("6465550199"), "+16465550199")
+
+    def test_mainland_numbers_stay_plus_86(self) -> None:
+        self.assertEqual(normalize_phone("13800138000"), "+8613800138000")
+        self.assertEqual(normalize_phone("021-68881234"), "+862168881234")
+        self.assertEqual(normalize_phone("0755 8888 1234"), "+8675588881234")
+
+
+class PlacesAndPeople(unittest.TestCase):
+    def test_our_branch_unnamed_is_not_a_place(self) -> None:
+        for text in ("我要投诉你们营业部", "投诉营业部经理", "那个营业部的人都不管事",
+                     "I'm complaining about your branch"):
+            self.assertIsNone(find_place(text), text)
+        self.assertEqual(find_place("投诉你们营业部，就是广州天河路营业部"), "广州天河路营业部")
+
+    def test_staff_named_by_role_and_name_in_english(self) -> None:
+        self.assertEqual(find_people("the agent, Priya, refused to escalate my dispute"), "agent Priya")
+        self.assertEqual(find_people("a rep named Carlos told me to wait"), "rep Carlos")
+        self.assertEqual(find_people("the loan officer, Ms Baxter, never called back"), "loan officer Ms Baxter")
+        self.assertEqual(find_people("Marco at the counter said the form was lost"), "Marco")
+
+    def test_staff_at_the_counter_in_chinese(self) -> None:
+        self.assertEqual(find_people("柜台那个小伙子态度很差"), "柜台那个小伙子")
+        self.assertEqual(find_people("前台的职员不理人"), "前台的职员")
+        self.assertEqual(find_people("窗口的職員說話很衝"), "窗口的職員")
+
+    def test_staff_in_a_wish_are_not_the_people_involved_unless_named(self) -> None:
+        self.assertIsNone(people_outside_wish("系统又出错了，希望你们加强员工培训"))
+        self.assertIsNone(people_outside_wish("Please train your staff better"))
+        self.assertEqual(people_outside_wish("希望追究客户经理张伟的责任"), "客户经理张伟")
+
+    def test_nothing_in_particular_is_a_skip(self) -> None:
+        for text in ("no particular place", "nowhere really", "nobody specific", "没有特定的人", "好的", "ok", "嗯"):
+            self.assertTrue(is_skip(text), text)
+
+
+class AskingForAPerson(unittest.TestCase):
+    def test_a_request_for_a_person_says_so(self) -> None:
+        for text in ("转人工", "我要找你们领导", "让工作人员联系我", "get me a human", "can I speak to someone",
+                     "put me through to a manager", "operator", "I want a real agent", "talk to someone"):
+            self.assertTrue(asks_for_a_person(text), text)
+
+    def test_someone_doing_something_is_not_a_request_for_a_person(self) -> None:
+        for text in ("Can somebody help me sort out a problem?", "I'd like someone to check my statement and ring me",
+                     "I want a proper repayment schedule", "Olga Petrova", "帮我把地址改回来"):
+            self.assertFalse(asks_for_a_person(text), text)
 
 
 if __name__ == "__main__":
