@@ -37,6 +37,8 @@ from .chinese import HANS, HANT, script_of, to_traditional
 from .extract import (
     CASE_ID,
     PRODUCT_KEYS,
+    asks_for_a_person,
+    canonical,
     find_accounts,
     find_case_ids,
     find_emails,
@@ -49,14 +51,18 @@ from .extract import (
     find_times,
     find_wish,
     halfwidth,
-    infer_product,
+    is_correction,
     is_no,
     is_online,
     is_refusal,
     is_skip,
     is_yes,
     language_request,
+    people_outside_wish,
     product_from_answer,
+    product_in_story,
+    split_people,
+    story_times,
     without_negated,
 )
 from .fields import (
@@ -76,8 +82,10 @@ from .text_checks import (
     MAX_NAME_LENGTH,
     clean_name,
     detect_language,
+    is_thin_story,
     is_valid_name,
     language_code,
+    looks_like_a_name,
     normalize,
 )
 
@@ -89,8 +97,11 @@ RECORD_SLOTS = (
 )
 # The questions, in the order the form asks them: the story first, then who the customer is and how to reach
 # them, then what the story left out, then the read-back.
-FORM_SLOTS = ("description", "customer_name", "phone", "product", "incident_time", "desired_resolution", "place",
-              "people_involved", "record_confirmed")
+FORM_SLOTS = ("description", "story_details", "customer_name", "phone", "product", "incident_time",
+              "desired_resolution", "place", "people_involved", "record_confirmed")
+# A suspected fraud goes to a person as soon as these are known: the story, who the customer is and how to reach
+# them, and what a handler needs to route and trace it (which service, when).
+URGENT_SLOTS = ("description", "story_details", "customer_name", "phone", "email", "product", "incident_time")
 # Asked once each: an answer of any kind (不清楚, 线上, 没有, "not sure") ends the question.
 ONCE_SLOTS = ("place", "people_involved")
 # Channels where nobody reads a read-back before the case opens (the whole email, a finished call).
@@ -101,6 +112,9 @@ FALLBACK_ACTION = "action_handle_fallback"
 # message gives nothing for the record.
 INTERRUPTING_INTENTS = {"request_human", "ask_status", "out_of_scope", "greet", "thank"}
 INTERRUPT_CONFIDENCE = 0.55
+# What answers an interruption in the middle of the form; the form then asks its question again.
+INTERRUPTION_ANSWERS = {"action_out_of_scope", "action_check_status", "utter_greet_in_form",
+                        "utter_youre_welcome_in_form"}
 # Intents whose text may describe the complaint; other messages only give contact details.
 CONTENT_INTENTS = {"complain", "inform", "nlu_fallback", "affirm", "deny"}
 # Messages of these intents tell no story, whatever words they share with one ("能帮我看看投诉处理到哪了吗").
@@ -168,10 +182,57 @@ def requested_slot(tracker: Tracker) -> str | None:
 
 
 def is_interruption(tracker: Tracker) -> bool:
+    """Does the message turn away from the form's question (a person, a case's status, another question, a
+    greeting)? Not when it gives what the question asked for, whatever its intent looked like, nor when the
+    same question was turned away from last time: nobody is sent to the hotline again and again."""
     name, confidence = latest_intent(tracker)
-    if requested_slot(tracker) == "record_confirmed" and is_yes(latest_text(tracker)):
+    text = latest_text(tracker)
+    requested = requested_slot(tracker)
+    if requested == "record_confirmed" and is_yes(text):
         return False  # "对的，谢谢" confirms the read-back
-    return name in INTERRUPTING_INTENTS and confidence >= INTERRUPT_CONFIDENCE
+    if name not in INTERRUPTING_INTENTS or confidence < INTERRUPT_CONFIDENCE:
+        return False
+    if name == "request_human":
+        return asks_for_a_person(text)  # "I'd like someone to call me back" is what they want, not a handover
+    if name == "ask_status" and find_case_ids(text):
+        return True
+    if gives_contact_details(text):
+        return False  # "my cell is 303-555-0142" fills the record whatever was asked
+    return not (requested and (answers_question(tracker, requested, text) or interrupted_last_turn(tracker)))
+
+
+def gives_contact_details(text: str) -> bool:
+    """A phone, an email, an account number or a name the customer introduces."""
+    return bool(find_phones(text) or find_emails(text) or find_accounts(text) or find_names(text))
+
+
+def answers_question(tracker: Tracker, requested: str, text: str) -> bool:
+    """Does the message give what the form's question asks for (a contact, a name, a time, a wish...)?"""
+    if requested == "customer_name":
+        return bool(find_names(text)) or (looks_like_a_name(text) and plausible_name(text))
+    if requested in ("phone", "email"):
+        return bool(find_phones(text) or find_emails(text)) or is_refusal(text)
+    if requested == "incident_time":
+        return bool(find_times(text)) and not QUESTION.search(canonical(text))  # not "今天天气怎么样"
+    if requested == "product":
+        return product_from_answer(text) is not None
+    if requested == "desired_resolution":
+        return find_wish(text) is not None
+    if requested in ONCE_SLOTS:
+        return is_skip(text) or is_online(text) or bool(find_place(text) or find_people(text))
+    if requested in ("description", "story_details"):
+        return account_of_events(tracker)[0]
+    return False
+
+
+QUESTION = re.compile(
+    r"[?？]\s*$|吗|呢|怎么样|什么|为什么|(?i:^(?:what|how|why|when|where|who|is|are|can|could|do|does|will)\b)")
+
+
+def interrupted_last_turn(tracker: Tracker) -> bool:
+    """The customer's previous message was answered as an interruption of the form."""
+    return any(e.get("event") == "action" and e.get("name") in INTERRUPTION_ANSWERS
+               for e in previous_turn_events(tracker))
 
 
 def resuming(tracker: Tracker) -> bool:
@@ -224,11 +285,21 @@ def required_slots_for(slots: dict[str, Any]) -> list[str]:
         required[required.index("phone")] = "email"
     answered = slots.get("answered_slots") or []
     required = [s for s in required if not (s in ONCE_SLOTS and s in answered)]
+    if not needs_story_details(slots):
+        required.remove("story_details")
     if "fraud" in (slots.get("risk_flags") or []):
-        required = [s for s in required if s in ("description", "customer_name", "phone", "email")]
+        required = [s for s in required if s in URGENT_SLOTS]
     if slots.get("channel") in NO_READ_BACK_CHANNELS:
         required = [s for s in required if s != "record_confirmed"]
     return required
+
+
+def needs_story_details(slots: dict[str, Any]) -> bool:
+    """A one-line account the customer typed before being asked ("交易软件又卡死了！"): asked once for more, unless
+    nobody can be asked (an email, a finished call)."""
+    story = slots.get("description")
+    return (bool(story) and not slots.get("story_details") and is_thin_story(str(story))
+            and slots.get("channel") not in NO_READ_BACK_CHANNELS)
 
 
 def missing_slots(tracker: Tracker) -> list[str]:
@@ -310,7 +381,7 @@ def tells_story(tracker: Tracker, requested: str | None) -> bool:
     intent, _ = latest_intent(tracker)
     if not has_account or intent in NO_STORY_INTENTS:
         return False
-    return requested in (None, "description") or confidence >= STORY_IN_ANSWER_CONFIDENCE
+    return requested in (None, "description", "story_details") or confidence >= STORY_IN_ANSWER_CONFIDENCE
 
 
 def add_to_story(story: str | None, words: str) -> str:
@@ -331,14 +402,18 @@ def read_message(tracker: Tracker) -> SlotValues:
     interrupting = is_interruption(tracker)
     requested = requested_slot(tracker)
     email_mode = is_email(tracker)
-    correcting = requested == "record_confirmed" and not interrupting
+    # More of the story at the read-back adds to it; only a message that says so corrects the record.
+    more_story = (requested == "record_confirmed" and not interrupting and tells_story(tracker, requested)
+                  and not is_correction(text))
+    correcting = requested == "record_confirmed" and not interrupting and not more_story
     now = message_time(tracker)
     found: SlotValues = {}
 
-    # Button payloads carry the product as an entity.
-    for product in entity_values(tracker, "product"):
-        if product in PRODUCT_KEYS:
-            found["product"] = product
+    # Payloads ("/inform{...}") carry the product as an entity; in a customer's text, the words are read below.
+    if raw_text.startswith("/"):
+        for product in entity_values(tracker, "product"):
+            if product in PRODUCT_KEYS:
+                found["product"] = product
     if not text or language_request(text):
         return found  # "can we speak English?" answers no question
 
@@ -372,6 +447,8 @@ def read_message(tracker: Tracker) -> SlotValues:
         words = raw_text if email_mode else own_words(raw_text)
         found["description"] = add_to_story(tracker.get_slot("description"), words)
         found["description_told"] = True
+        if requested in ("description", "story_details"):
+            found["story_details"] = True  # asked for the story: no "tell me more" after the answer
     if requested and not interrupting:
         found.update(answer_to_question(tracker, requested, text, raw_text, found, structured, now))
     return found
@@ -386,9 +463,14 @@ def read_details(
     "it was the 17th", "不是基金，是两融".
     """
     found: SlotValues = {}
-    times = find_times(without_negated(text) if correcting else text)
+    answering_when = requested == "incident_time" or correcting
+    times = find_times(without_negated(text) if correcting else text) if answering_when else story_times(text)
     resolved = resolve_time(times[0].value, now) if times else None
-    if times and resolved and (not tracker.get_slot("incident_time") or requested == "incident_time" or correcting):
+    recorded_time = tracker.get_slot("incident_time")
+    # "昨天上午" in the story, "昨天上午十点" later: the time of day is added to the same day.
+    finer = bool(resolved and resolved.precision == "minute" and recorded_time
+                 and resolved.iso().startswith(f"{recorded_time}T"))
+    if times and resolved and (not recorded_time or requested == "incident_time" or correcting or finer):
         iso = resolved.iso()
         if correcting and resolved.precision == "day":
             iso = with_day_of(tracker.get_slot("incident_time"), iso)  # "the 17th": the time of day stays
@@ -400,16 +482,23 @@ def read_details(
         if named:
             found["product"] = named[0].value
     elif not tracker.get_slot("product") and requested != "product":
-        product = infer_product(text)
+        product = product_in_story(text)
         if product:
-            found["product"] = product
+            found["product"] = product[0]
+            if product[1]:
+                found["product_text"] = product[1]  # a product we do not offer, in the customer's words
     place = find_place(without_negated(text) if correcting else text)
     if place and (not tracker.get_slot("place") or correcting):
         found["place"] = place
     if requested != "customer_name" and latest_intent(tracker)[0] != "request_human":
-        people = find_people(text)
-        if people and (not tracker.get_slot("people_involved") or correcting):
+        people = people_outside_wish(text)
+        recorded = tracker.get_slot("people_involved")
+        if people and (not recorded or correcting):
             found["people_involved"] = people
+        elif people and recorded:
+            more = with_more_people(recorded, people)
+            if more != recorded:
+                found["people_involved"] = more
     wish = find_wish(raw_text)
     if wish and (not tracker.get_slot("desired_resolution") or correcting):
         # "上周五 希望修复系统" answers both questions: the time is not part of the wish.
@@ -420,6 +509,16 @@ def read_details(
     return found
 
 
+def with_more_people(recorded: str, people: str) -> str:
+    """Staff named later join those named before ("大堂经理" then "陈经理"), once each."""
+    listed = split_people(recorded)
+    new = [p for p in split_people(people) if not any(p in known for known in listed)]
+    if not new:
+        return recorded
+    separator = "、" if re.search(r"[\u4e00-\u9fff]", recorded + people) else ", "
+    return separator.join([*listed, *new])
+
+
 def answer_to_question(
     tracker: Tracker, requested: str, text: str, raw_text: str, found: SlotValues, structured: list[Any],
     now: datetime,
@@ -427,12 +526,22 @@ def answer_to_question(
     """The whole message as the answer to the question the form asked, when nothing more specific fits."""
     if requested == "record_confirmed":
         return answer_to_read_back(tracker, text, found)
+    if "description" in found and requested not in ("description", "story_details", *ONCE_SLOTS):
+        return {}  # more of the story instead of an answer: the question is asked again
     if requested == "description":
         # Asked once: what the customer answers is kept, marked unverified when it tells no story; contact
         # details alone ("我叫李雷", "my number is ...") answer another question.
         if "description" in found or not text.strip() or only_details(text, structured):
             return {}
-        return {"description": raw_text if is_email(tracker) else own_words(raw_text)}
+        return {"description": raw_text if is_email(tracker) else own_words(raw_text), "story_details": True}
+    if requested == "story_details":
+        # "Could you tell me more?" is asked once: whatever the answer, the question has had its turn.
+        if "description" in found or only_details(text, structured) or is_skip(text) or is_no(text):
+            return {"story_details": True}
+        if looks_like_a_name(text) and plausible_name(text) and not tracker.get_slot("customer_name"):
+            return {"story_details": True, "customer_name": clean_name(text)}  # a name given instead
+        words = raw_text if is_email(tracker) else own_words(raw_text)
+        return {"story_details": True, "description": add_to_story(tracker.get_slot("description"), words)}
     if requested in ONCE_SLOTS:
         return answer_once(tracker, requested, text, raw_text, found)
     if requested in ("phone", "email") and not found.get("phone") and not found.get("email") and is_refusal(text):
@@ -497,12 +606,18 @@ def only_details(text: str, structured: list[Any]) -> bool:
     return bool(structured) and not re.search(r"\w", _DETAIL_LABELS.sub(" ", _strip_finds(text, structured)))
 
 
+ANOTHER_QUESTIONS_ANSWER = ("desired_resolution", "incident_time", "phone", "email", "customer_name", "account_id")
+
+
 def answer_once(tracker: Tracker, requested: str, text: str, raw_text: str, found: SlotValues) -> SlotValues:
     """Where it happened, who was involved: any answer ends the question (不清楚, 线上, 没有, "not sure")."""
     answered = list(tracker.get_slot("answered_slots") or [])
     answer: SlotValues = {"answered_slots": answered if requested in answered else [*answered, requested]}
     if requested in found or "description" in found:
         return answer  # named in passing, or more of the story told instead: the question has had its turn
+    if any(field in found for field in ANOTHER_QUESTIONS_ANSWER) or not re.search(
+            r"\w", _strip_finds(text, [*find_times(text), *find_phones(text), *find_emails(text)])):
+        return answer  # a wish, a time or a contact given instead: no one and nowhere
     if requested == "place" and is_online(text):
         return {**answer, "place": own_words(raw_text)}
     if is_skip(text) or "anger" in find_risk_flags(text):
@@ -807,6 +922,11 @@ class ValidateComplaintForm(FormValidationAction):
         # to ask about.
         return keep_unverified(tracker, "description", description)
 
+    async def validate_story_details(
+        self, slot_value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> SlotValues:
+        return {"story_details": True if slot_value else None}
+
     async def validate_product(
         self, slot_value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> SlotValues:
@@ -898,6 +1018,12 @@ class AskForTime(AskForSlot):
 
 class AskForResolution(AskForSlot):
     slot = "desired_resolution"
+
+
+class AskForStoryDetails(AskForSlot):
+    """After a one-line account: what exactly happened, when, where, who, how much? Asked once."""
+
+    slot = "story_details"
 
 
 class AskForEmail(AskForSlot):
@@ -1025,6 +1151,10 @@ class ActionCheckStatus(Action):
     ) -> list[EventType]:
         found = entity_values(tracker, "case_id") or [
             m.group() for m in CASE_ID.finditer(halfwidth(latest_text(tracker)))]
+        if not found and not tracker.active_loop_name and asked_for_case_number(tracker):
+            # Asked for the number and given none again ("没有，这是新的投诉"): a new complaint, not a status.
+            dispatcher.utter_message(response="utter_complaint_acknowledged")
+            return [FollowupAction("complaint_form")]
         if not found:
             dispatcher.utter_message(response="utter_ask_case_id")
             return []
@@ -1044,6 +1174,12 @@ class ActionCheckStatus(Action):
             dispatcher.utter_message(response="utter_case_status", case_id=case_id,
                                      status=labels.STATUSES[language].get(status, status), deadline=deadline)
         return []
+
+
+def asked_for_case_number(tracker: Tracker) -> bool:
+    """The previous message was a status question without a case number, so the bot asked for one."""
+    return any(e.get("event") == "action" and e.get("name") == "action_check_status"
+               for e in previous_turn_events(tracker))
 
 
 async def fetch_status(case_id: str) -> dict[str, Any] | None:

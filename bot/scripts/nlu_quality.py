@@ -67,6 +67,7 @@ pipeline:
     threshold: 0.3
     ambiguity_threshold: 0.03
   - name: components.risk_intent.ThreatIsAComplaint
+  - name: components.person_intent.AskingForAPersonSaysSo
 policies: []
 """
 

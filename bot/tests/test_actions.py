@@ -20,6 +20,7 @@ from actions.actions import (
     ActionSubmitComplaint,
     AskForConfirmation,
     AskForPhone,
+    AskForStoryDetails,
     AskForTime,
     ExtractFromMessage,
     ValidateComplaintForm,
@@ -27,7 +28,7 @@ from actions.actions import (
 )
 from actions.chinese import to_simplified, to_traditional
 
-from tests.conversation import DOMAIN, run, slot_values, tracker
+from tests.conversation import DOMAIN, parse_data, run, slot_values, tracker
 
 
 def form_tracker(text: str, candidates: dict[str, Any], slots: dict[str, Any] | None = None,
@@ -159,7 +160,7 @@ class StoryFirst(unittest.TestCase):
 
     def test_the_story_is_asked_before_anything_else(self) -> None:
         self.assertEqual(next_question({"risk_flags": ["anger"]}), "description")
-        self.assertEqual(next_question({"description": "我的APP登录不上"}), "customer_name")
+        self.assertEqual(next_question({"description": "我的APP登录不上", "story_details": True}), "customer_name")
 
     def test_later_details_are_added_not_replacing_the_story(self) -> None:
         story = "我昨天的买单一直没成交"
@@ -172,7 +173,8 @@ class StoryFirst(unittest.TestCase):
     def test_asked_once_an_answer_without_a_story_is_kept_for_a_handler_to_check(self) -> None:
         slots = read("just sort it out", asked="description", story=False)
         self.assertEqual(slots["description"], "just sort it out")
-        events, _ = run(ValidateComplaintForm(), form_tracker("just sort it out", {"description": "just sort it out"}))
+        events, _ = run(ValidateComplaintForm(), form_tracker("just sort it out", {"description": "just sort it out",
+                                                                                   "story_details": True}))
         validated = slot_values(events)
         self.assertEqual((validated["description"], validated["unverified"]), ("just sort it out", ["description"]))
         self.assertEqual(validated["requested_slot"], "customer_name")  # not asked a second time
@@ -185,7 +187,8 @@ class StoryFirst(unittest.TestCase):
         self.assertTrue(slots["description"].endswith("the app froze while I was selling"))
 
 
-PLACE_RECORD: dict[str, Any] = {"description": "x", "customer_name": "张三", "phone": "+8613800138000",
+PLACE_RECORD: dict[str, Any] = {"description": "x", "story_details": True, "customer_name": "张三",
+                                 "phone": "+8613800138000",
                                  "product": "online_trading",
                                  "incident_time": "2025-06-10", "desired_resolution": "退款"}
 
@@ -287,12 +290,13 @@ class Declines(unittest.TestCase):
         slots = read("没有", asked="phone", intent="deny")
         self.assertEqual(slots.get("phone_declined"), True)
         self.assertNotIn("phone", slots)
-        self.assertEqual(next_question({"description": "x", "customer_name": "李四", **slots}), "email")
+        self.assertEqual(next_question({"description": "x", "story_details": True, "customer_name": "李四",
+                                        **slots}), "email")
         slots = read("I don't have one either", slots=slots, asked="email", intent="deny")
         self.assertEqual(slots.get("contact_declined"), True)
         self.assertNotIn("email", slots)
-        self.assertEqual(next_question({"description": "x", "customer_name": "李四", "phone_declined": True,
-                                        **slots}), "product")
+        self.assertEqual(next_question({"description": "x", "story_details": True, "customer_name": "李四",
+                                        "phone_declined": True, **slots}), "product")
 
     def test_a_refusal_that_reaches_validation_is_not_stored(self) -> None:
         events, _ = run(ValidateComplaintForm(), form_tracker("没有", {"phone": "没有"},
@@ -338,13 +342,15 @@ class Validation(unittest.TestCase):
         self.assertEqual(self.validate("嗯", {"customer_name": "嗯"})["refused_slot"], "customer_name")
 
     def test_an_email_is_enough_contact(self) -> None:
-        slots = self.validate("x", {"customer_name": "Mary Chan"}, {"email": "mary@example.com", "description": "x"})
+        slots = self.validate("x", {"customer_name": "Mary Chan"}, {"email": "mary@example.com", "description": "x",
+                                                                    "story_details": True})
         self.assertEqual(slots["requested_slot"], "product")
 
-    def test_a_suspected_fraud_needs_only_a_name_contact_and_story(self) -> None:
+    def test_a_suspected_fraud_needs_the_story_a_name_a_contact_the_service_and_when(self) -> None:
         slots = self.validate("13700001111", {"phone": "13700001111"},
-                              {"customer_name": "孙丽", "description": "有人盗用我的账户", "risk_flags": ["fraud"]})
-        self.assertIsNone(slots["requested_slot"])
+                              {"customer_name": "孙丽", "description": "有人盗用我的账户", "story_details": True,
+                               "risk_flags": ["fraud"]})
+        self.assertEqual(slots["requested_slot"], "product")
 
     def test_a_request_for_a_person_interrupts_the_form_keeping_what_it_gave(self) -> None:
         events, _ = run(ValidateComplaintForm(), form_tracker("转人工，我叫张三", {"customer_name": "张三"},
@@ -526,6 +532,215 @@ class Domain(unittest.TestCase):
             self.assertEqual([c["value"] for v in conditioned for c in v["condition"]], ["zh", "Hans", "zh", "Hant"],
                              name)
             self.assertEqual(len(variants), 3, name)
+
+
+def previous_turn(text: str, intent: str, answered_by: str, slots: dict[str, Any], asked: str,
+                  now: str, now_intent: str, confidence: float = 0.8) -> Any:
+    """A tracker whose previous message (``text``) was answered by ``answered_by`` while the form asked ``asked``."""
+    before = parse_data(text, intent, confidence)
+    latest = parse_data(now, now_intent, confidence)
+    events = [{"event": "action", "name": "action_listen"}, {"event": "user", "text": text, "parse_data": before},
+              {"event": "action", "name": "action_validate_slot_mappings"},
+              {"event": "action", "name": answered_by}, {"event": "action", "name": "complaint_form"},
+              {"event": "action", "name": "action_listen"}, {"event": "user", "text": now, "parse_data": latest}]
+    return tracker(now, {**slots, "requested_slot": asked}, intent=now_intent, confidence=confidence,
+                   active_loop="complaint_form" if asked else None, events=events)
+
+
+class AnswersAreNotInterruptions(unittest.TestCase):
+    """What the form asked for, given in a way the NLU takes for a greeting, a question or a request for a
+    person, answers the question: nobody is sent to the hotline again and again."""
+
+    def rejected(self, text: str, asked: str, intent: str, slots: dict[str, Any] | None = None) -> bool:
+        state = form_tracker(text, {}, {**(slots or {}), "requested_slot": asked}, intent=intent, confidence=0.8)
+        events, _ = run(ValidateComplaintForm(), state)
+        return "action_execution_rejected" in [e["event"] for e in events]
+
+    def test_a_contact_a_name_or_a_wish_answers_whatever_its_intent(self) -> None:
+        slots = read("you can write to me at o.petrova@example.org", asked="phone", intent="out_of_scope",
+                     confidence=0.8)
+        self.assertEqual(slots["email"], "o.petrova@example.org")
+        self.assertFalse(self.rejected("you can write to me at o.petrova@example.org", "phone", "out_of_scope"))
+        self.assertEqual(read("Olga Petrova", asked="customer_name", intent="greet", confidence=0.7)["customer_name"],
+                         "Olga Petrova")
+        self.assertFalse(self.rejected("Olga Petrova", "customer_name", "request_human"))
+        self.assertEqual(read("帮我把地址改回来", asked="desired_resolution", intent="out_of_scope",
+                              confidence=0.7)["desired_resolution"], "帮我把地址改回来")
+        self.assertFalse(self.rejected("帮我把地址改回来", "desired_resolution", "out_of_scope"))
+        self.assertFalse(self.rejected("the day before yesterday", "incident_time", "ask_status"))
+
+    def test_contact_details_fill_the_record_whatever_was_asked(self) -> None:
+        self.assertFalse(self.rejected("my cell is 303-555-0142", "customer_name", "ask_status"))
+        self.assertEqual(read("my cell is 303-555-0142", asked="customer_name", intent="ask_status")["phone"],
+                         "+13035550142")
+
+    def test_someone_to_do_something_is_the_wish_not_a_request_for_a_person(self) -> None:
+        text = "I'd like someone to check my statement and ring me"
+        self.assertFalse(self.rejected(text, "desired_resolution", "request_human"))
+        self.assertEqual(read(text, asked="desired_resolution", intent="request_human")["desired_resolution"], text)
+
+    def test_a_real_request_for_a_person_or_a_case_number_still_interrupts(self) -> None:
+        self.assertTrue(self.rejected("转人工", "desired_resolution", "request_human"))
+        self.assertTrue(self.rejected("get me a human", "customer_name", "request_human"))
+        self.assertTrue(self.rejected("what about C-250611-7KQ4", "customer_name", "ask_status"))
+        self.assertTrue(self.rejected("what time do you close", "customer_name", "out_of_scope"))
+
+    def test_the_same_question_interrupted_twice_takes_the_second_message_as_the_answer(self) -> None:
+        state = previous_turn("my wish is a written statement", "out_of_scope", "action_out_of_scope",
+                              {"description": "x"}, "desired_resolution", "my wish is a written statement",
+                              "out_of_scope")
+        events, _ = run(ValidateComplaintForm(), state)
+        self.assertNotIn("action_execution_rejected", [e["event"] for e in events])
+        slots = slot_values(run(ExtractFromMessage(), state)[0])
+        self.assertEqual(slots["desired_resolution"], "my wish is a written statement")
+
+
+class ProductOfTheStory(unittest.TestCase):
+    """The product comes from the story's most specific word, once; later words do not overwrite it."""
+
+    def test_the_last_product_word_of_a_message_does_not_overwrite_the_first(self) -> None:
+        text = "我买的理财亏了两成，赎回还被收了手续费"
+        entities = [{"entity": "product", "value": "funds_wealth", "start": 3, "end": 5},
+                    {"entity": "product", "value": "fees_commissions", "start": 16, "end": 19}]
+        self.assertEqual(read(text, intent="complain", story=True, entities=entities)["product"], "funds_wealth")
+        later = read("退还多收的手续费", slots={"product": "funds_wealth"}, asked="desired_resolution",
+                     entities=[{"entity": "product", "value": "fees_commissions", "start": 5, "end": 8}])
+        self.assertNotIn("product", later)
+
+    def test_a_product_we_do_not_offer_is_other_with_the_customers_words(self) -> None:
+        slots = read("A debt collector phones my office every day about a bill that is not mine", intent="complain",
+                     story=True)
+        self.assertEqual((slots["product"], slots["product_text"]), ("other", "debt collector"))
+        slots = read("my car loan", asked="product")
+        self.assertEqual((slots["product"], slots["product_text"]), ("other", "my car loan"))
+        events, _ = run(ValidateComplaintForm(), form_tracker("my car loan", {"product": "other"},
+                                                              {"requested_slot": "product"}))
+        self.assertNotIn("unverified", slot_values(events))
+
+    def test_more_story_at_the_read_back_is_no_correction(self) -> None:
+        text = "后来我又在APP上查了一下，显示资金还在途中"
+        slots = read(text, slots=READ_BACK_RECORD, asked="record_confirmed", story=True,
+                     entities=[{"entity": "product", "value": "online_trading", "start": 5, "end": 8}])
+        self.assertNotIn("product", slots)
+        self.assertTrue(slots["description"].endswith(text))
+
+
+class WhenInTheStory(unittest.TestCase):
+    def test_a_deadline_or_a_threat_is_not_when_it_happened(self) -> None:
+        for text in ("If this is not sorted by tonight I will go to the papers", "平仓价是当天的最低价，太离谱了"):
+            self.assertNotIn("incident_time", read(text, intent="complain", story=True), text)
+
+    def test_a_clock_said_with_the_day_keeps_its_half_of_the_day(self) -> None:
+        slots = read("yesterday at about 3pm", asked="incident_time", sent_at=LATE_EVENING_UTC)
+        self.assertEqual(slots["incident_time"], "2025-06-10T15:00")
+        slots = read("yesterday evening at 7:30", asked="incident_time", sent_at=LATE_EVENING_UTC)
+        self.assertEqual(slots["incident_time"], "2025-06-10T19:30")
+
+    def test_a_time_of_day_said_later_is_added_to_the_day_of_the_story(self) -> None:
+        slots = read("昨天上午十点左右，希望赔偿损失", slots={"incident_time": "2025-06-10", "description": "x"},
+                     asked="desired_resolution", sent_at=LATE_EVENING_UTC)
+        self.assertEqual(slots["incident_time"], "2025-06-10T10:00")
+        other_day = read("前天下午三点", slots={"incident_time": "2025-06-10", "description": "x"},
+                         asked="desired_resolution", sent_at=LATE_EVENING_UTC)
+        self.assertNotIn("incident_time", other_day)
+
+    def test_a_suspected_fraud_asks_which_service_and_when_before_a_person_takes_over(self) -> None:
+        fraud = {"description": "有人盗用我的账户", "story_details": True, "customer_name": "孙丽",
+                 "phone": "+8613700001111", "risk_flags": ["fraud"]}
+        self.assertEqual(next_question(fraud), "product")
+        self.assertEqual(next_question({**fraud, "product": "brokerage_account"}), "incident_time")
+        self.assertIsNone(next_question({**fraud, "product": "brokerage_account", "incident_time": "2025-06-10"}))
+
+
+class AShortOpeningIsAHeadline(unittest.TestCase):
+    """A one-line account typed before any question ("交易软件又卡死了！") is kept, and the customer is asked once
+    for more: what exactly happened, when, where, who, how much."""
+
+    def test_a_short_opening_asks_for_the_details_once(self) -> None:
+        slots = read("交易软件又卡死了！", intent="complain", story=True)
+        self.assertEqual(slots["description"], "交易软件又卡死了！")
+        self.assertEqual(next_question(slots), "story_details")
+        _, messages = run(AskForStoryDetails(), tracker("x", slots={"language": "zh"}))
+        self.assertEqual(messages[0]["response"], "utter_ask_story_details")
+
+    def test_the_details_join_the_headline(self) -> None:
+        told = {"description": "交易软件又卡死了！", "description_told": True}
+        slots = read("昨天上午挂的三笔卖单都没成交，界面一直转圈", slots=told, asked="story_details", story=True)
+        self.assertEqual(slots["description"], "交易软件又卡死了！\n昨天上午挂的三笔卖单都没成交，界面一直转圈")
+        self.assertTrue(slots["story_details"])
+        self.assertEqual(next_question({**told, **slots}), "customer_name")
+
+    def test_a_name_given_instead_of_details_is_the_name(self) -> None:
+        told = {"description": "Someone sold my shares without asking", "description_told": True}
+        slots = read("Kevin Ng", slots=told, asked="story_details")
+        self.assertEqual((slots["customer_name"], slots["story_details"]), ("Kevin Ng", True))
+        self.assertNotIn("description", slots)
+
+    def test_an_answer_without_details_ends_the_question(self) -> None:
+        told = {"description": "交易软件又卡死了！", "description_told": True}
+        slots = read("我叫周敏", slots=told, asked="story_details")
+        self.assertEqual((slots["customer_name"], slots["story_details"]), ("周敏", True))
+        self.assertNotIn("description", slots)
+        slots = read("就这些", slots=told, asked="story_details")
+        self.assertTrue(slots["story_details"])
+        self.assertNotIn("description", slots)
+
+    def test_a_full_account_or_an_answer_to_the_story_question_is_not_asked_again(self) -> None:
+        long = "我昨天上午在APP上挂了三笔卖单，到收盘都没有成交，界面一直转圈，客服电话也打不通"
+        self.assertEqual(next_question(read(long, intent="complain", story=True)), "customer_name")
+        slots = read("交易软件又卡死了！", asked="description", story=True)
+        self.assertEqual(next_question({**slots, "description_told": True}), "customer_name")
+        self.assertNotIn("story_details", required_slots_for({"description": "交易软件又卡死了！",
+                                                               "channel": "email"}))
+
+
+class PeopleAndPlaceAnswers(unittest.TestCase):
+    RECORD = PLACE_RECORD
+
+    def test_an_acknowledgement_or_another_fact_is_no_one_and_nowhere(self) -> None:
+        for text in ("ok", "好的", "nobody specific"):
+            slots = read(text, slots=self.RECORD, asked="people_involved")
+            self.assertNotIn("people_involved", slots, text)
+            self.assertEqual(slots["answered_slots"], ["people_involved"], text)
+        slots = read("I'd like my card limit restored", slots={**self.RECORD, "desired_resolution": None},
+                     asked="people_involved")
+        self.assertNotIn("people_involved", slots)
+        self.assertNotIn("place", read("nowhere really", slots=self.RECORD, asked="place"))
+        self.assertNotIn("people_involved", read("2025-03-04", slots=self.RECORD, asked="people_involved"))
+
+    def test_staff_named_later_join_a_bare_role(self) -> None:
+        slots = read("那天是陈经理接待的我，他一直不耐烦", slots={"description": "x", "people_involved": "大堂经理"},
+                     asked="phone", story=True)
+        self.assertEqual(slots["people_involved"], "大堂经理、陈经理")
+
+    def test_staff_in_a_wish_are_not_the_people_involved(self) -> None:
+        self.assertNotIn("people_involved", read("希望你们加强员工培训", asked="desired_resolution"))
+
+    def test_a_named_branch_replaces_nothing_when_our_branch_was_unnamed(self) -> None:
+        self.assertNotIn("place", read("我要投诉你们营业部", intent="complain"))
+        self.assertEqual(read("就是广州天河路营业部的事", slots={"description": "x"}, asked="customer_name",
+                              story=True)["place"], "广州天河路营业部")
+
+
+class ContactsAsTyped(unittest.TestCase):
+    def test_a_north_american_number_without_plus_one(self) -> None:
+        self.assertEqual(read("my cell is 303-555-0142", asked="phone")["phone"], "+13035550142")
+
+    def test_a_second_refusal_is_never_a_contact(self) -> None:
+        slots = read("I told you already, I'm not leaving any contact details", slots={"phone_declined": True},
+                     asked="email", intent="deny")
+        self.assertTrue(slots["contact_declined"])
+        self.assertNotIn("email", slots)
+        self.assertNotIn("phone", slots)
+
+
+class NoCaseNumber(unittest.TestCase):
+    def test_no_case_number_twice_starts_a_complaint(self) -> None:
+        state = previous_turn("查一下我的投诉", "ask_status", "action_check_status", {"language": "zh"}, None,
+                              "没有编号，是新的投诉", "ask_status")
+        events, messages = run(ActionCheckStatus(), state)
+        self.assertEqual(messages[0]["response"], "utter_complaint_acknowledged")
+        self.assertIn("complaint_form", [e["name"] for e in events if e["event"] == "followup"])
 
 
 if __name__ == "__main__":
