@@ -312,11 +312,13 @@ class Router:
                 await self._record_satisfaction(message, case, score)
                 return
             await self._events.publish(case["id"], case["status"], "customer_message")
-            if _completing(state, case):
+            if _completing(state, case) and message.text.strip():
                 await self._complete_intake(message, state, case, language)
             return
         if case is None:
             state = await self._remember(message, state, entry, language)
+        if not message.text.strip():
+            return  # a picture without words: on the intake's record, nothing for the bot to read
         try:
             reply = await self._bot_reply(message, state, language)
         except BotUnavailable as exc:

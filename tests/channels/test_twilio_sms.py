@@ -22,6 +22,7 @@ from channels.twilio_sms import split_for_sms
 from gateway import keys
 from gateway.app import create_app
 from gateway.settings import Settings
+from tests.channels.rasa_double import stand_in_rasa
 from tests.twilio_double import (
     ACCOUNT_SID,
     AUTH_TOKEN,
@@ -232,3 +233,17 @@ async def test_a_repeated_status_callback_is_recorded_once(sms: Any, redis: Redi
     key = "cg:sms:status:SM" + "5" * 32
     assert await redis.hget(key, "status") == b"delivered"
     assert [json.loads(raw)["status"] for raw in await redis.lrange(key + ":history", 0, -1)] == ["sent", "delivered"]
+
+
+async def test_a_picture_without_words_is_kept_and_the_bot_is_not_asked_to_read_it(
+    aiohttp_client: Any, sms_settings: Settings
+) -> None:
+    async with stand_in_rasa() as rasa:
+        sms = await aiohttp_client(create_app(replace(sms_settings, rasa_url=rasa.url)))
+        await text(sms, inbound("SM0101", "My statement shows a fee charged twice"))
+        picture = {**inbound("SM0102", ""), "NumMedia": "1", "MediaContentType0": "image/jpeg",
+                   "MediaUrl0": "https://api.twilio.com/2010-04-01/Accounts/AC/Messages/MM2/Media/ME2"}
+        assert await text(sms, picture) == [], "nothing to answer"
+        assert [turn["message"] for turn in rasa.turns] == ["My statement shows a fee charged twice"]
+        await text(sms, inbound("SM0103", "That is the statement"))
+        assert len(rasa.turns) == 2, "the intake goes on"

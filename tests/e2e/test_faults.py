@@ -27,6 +27,7 @@ import pytest
 from aiohttp import web
 from redis.asyncio import Redis
 
+from channels.webchat import conversation_key
 from gateway import supervisor, texts
 from gateway.embedded_redis import EmbeddedRedis, free_port
 from handoff.cases import Case, CaseStore
@@ -439,7 +440,7 @@ async def test_redis_restarted_mid_conversations_loses_nothing_and_repeats_nothi
             async with open_redis(own_redis.url) as redis:
                 shown = await histories(http, gateway, [p.session for p in pages])
                 for page, frames in zip(pages, shown, strict=True):
-                    case = await case_of(redis, f"webchat:{page.session}")
+                    case = await case_of(redis, f"webchat:{conversation_key(page.session)}")
                     assert entries(case, "customer") == [*WEB_INTAKE, *FOLLOW_UPS], case["messages"]
                     assert entries(case, "bot") == expected_bot, case["messages"]
                     assert case["status"] == "queued" and case["handoff_reason"] == "complete"
@@ -528,7 +529,7 @@ async def test_rasa_killed_during_twenty_conversations_gives_holding_replies_and
                     cases = []
                     shown = await histories(http, gateway, [p.session for p in pages])
                     for page, frames in zip(pages, shown, strict=True):
-                        case = await case_of(redis, f"webchat:{page.session}")
+                        case = await case_of(redis, f"webchat:{conversation_key(page.session)}")
                         assert entries(case, "customer") == page.sent, case["messages"]
                         assert said_by(frames, "customer") == page.sent
                         bot_said = said_by(frames, "bot")
@@ -565,7 +566,7 @@ async def test_rasa_killed_during_twenty_conversations_gives_holding_replies_and
                 await together(*map(complain_until_case, newcomers), text_until_case(late_phone, [gateway]))
                 async with open_redis(own_redis.url) as redis:
                     for page in newcomers:
-                        case = await case_of(redis, f"webchat:{page.session}")
+                        case = await case_of(redis, f"webchat:{conversation_key(page.session)}")
                         assert case["handoff_reason"] == "complete", case
                         assert entries(case, "customer") == list(WEB_INTAKE)
                         assert HOLDING not in entries(case, "bot")
@@ -839,7 +840,7 @@ async def test_two_gateways_two_rasa_servers_fifty_customers_every_message_answe
                     assert await case_count(redis) == web_customers + sms_customers
                     assert await redis.llen(QUARANTINE) == 0
                     assert all(c["handoff_reason"] == "complete"
-                               for c in [await case_of(redis, f"webchat:{x.session}") for x in chats])
+                               for c in [await case_of(redis, f"webchat:{conversation_key(x.session)}") for x in chats])
     finally:
         bot.stop()
 
