@@ -615,9 +615,9 @@ def answer_once(tracker: Tracker, requested: str, text: str, raw_text: str, foun
     answer: SlotValues = {"answered_slots": answered if requested in answered else [*answered, requested]}
     if requested in found or "description" in found:
         return answer  # named in passing, or more of the story told instead: the question has had its turn
-    if any(field in found for field in ANOTHER_QUESTIONS_ANSWER) or not re.search(
+    if any(field in found for field in ANOTHER_QUESTIONS_ANSWER) or find_wish(raw_text) or not re.search(
             r"\w", _strip_finds(text, [*find_times(text), *find_phones(text), *find_emails(text)])):
-        return answer  # a wish, a time or a contact given instead: no one and nowhere
+        return answer  # a wish, a time or a contact given instead (a wish said twice too): no one and nowhere
     if requested == "place" and is_online(text):
         return {**answer, "place": own_words(raw_text)}
     if is_skip(text) or "anger" in find_risk_flags(text):

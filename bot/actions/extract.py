@@ -269,8 +269,8 @@ PRODUCTS: tuple[Product, ...] = (
          "investment products", "investment product", "structured product", "funds", "fund", "etf"),
         ("赎回", "净值", "定投", "保本", "债券", "国债", "企业债", "公司债"),
         ("redemption", "redeem", "nav", "unit trust", "bonds", "bond", "treasuries"),
-        # "insufficient funds", "the funds were withdrawn": money, not a fund.
-        weak=("funds", "fund", "redemption", "redeem"),
+        # "insufficient funds", "the funds were withdrawn": money, not a fund ("my fund" is one).
+        weak=("funds",),
     ),
     Product(
         "bank_securities_transfer",
@@ -793,6 +793,10 @@ _EN_WISH = re.compile(
     r"apologi[sz]e|an apology|sort (?:this|it) out|fix (?:this|it))",
     re.IGNORECASE,
 )
+# What someone else did or would not do: "they refused to refund", "the bank will not reverse it".
+_EN_NOT_DONE = re.compile(
+    r"(?i)\b(?:will|would|won'?t|wouldn'?t|did|didn'?t|does|doesn'?t|do|don'?t|refused to|refuses to|never|not|"
+    r"they|he|she|it|bank|company|firm)\s+(?:not\s+|n'?t\s+)?$")
 _EN_NOT_A_WISH = re.compile(
     r"\b(?:i want to (?:complain|file|make|lodge|report|raise)|i'd like to (?:complain|file|make|lodge|report|raise)|"
     r"i would like to (?:complain|file|make|lodge|report|raise)|please help(?: me)?\W*$|i want to talk|"
@@ -822,6 +826,8 @@ def find_wish(text: str) -> str | None:
                     return wish
         else:
             for m in _EN_WISH.finditer(s):
+                if _EN_NOT_DONE.search(s[: m.start()]):
+                    continue  # "the bank will not reverse it" tells what happened, not what the customer wants
                 # From the wish's own clause: "The fee was wrong, so please refund it" -> "please refund it".
                 clause_start = max(s.rfind(sep, 0, m.start()) for sep in (",", " so ", " but "))
                 wish = re.sub(r"^(?:and|so|but) ", "", s_original[clause_start + 1:].strip(" ,.!"))
@@ -887,8 +893,8 @@ _SKIP = re.compile(
     r"(?i:that'?s (?:all|it|everything)|that is all|nothing (?:else|more))|"
     r"(?i:not sure|don'?t know|dunno|no idea|can'?t remember|don'?t remember|\bnone\b|no ?one|nobody|nowhere|"
     r"\bno particular\b|nothing in particular|\bn/?a\b|\bskip\b|not applicable|\bno\b|\bnope\b|unsure)"
-    # An acknowledgement names nobody and nowhere.
-    r"|^(?:好的?|嗯+|行|可以|(?i:ok|okay|k|fine|sure|alright|right))[\s,，.。!！~]*$"
+    # An acknowledgement or a bare yes names nobody and nowhere.
+    r"|^(?:好的?|嗯+|行|可以|是的?|对|有|(?i:ok|okay|k|fine|sure|alright|right|yes|yeah|yep))[\s,，.。!！~]*$"
 )
 _ONLINE = re.compile(
     r"线上|网上|手机上|(?i:app)上|在(?i:app)|网页|官网|电话里|电话上|打电话|"

@@ -698,7 +698,7 @@ class PeopleAndPlaceAnswers(unittest.TestCase):
     RECORD = PLACE_RECORD
 
     def test_an_acknowledgement_or_another_fact_is_no_one_and_nowhere(self) -> None:
-        for text in ("ok", "好的", "nobody specific"):
+        for text in ("ok", "好的", "nobody specific", "yes", "有"):
             slots = read(text, slots=self.RECORD, asked="people_involved")
             self.assertNotIn("people_involved", slots, text)
             self.assertEqual(slots["answered_slots"], ["people_involved"], text)
@@ -706,6 +706,7 @@ class PeopleAndPlaceAnswers(unittest.TestCase):
                      asked="people_involved")
         self.assertNotIn("people_involved", slots)
         self.assertNotIn("place", read("nowhere really", slots=self.RECORD, asked="place"))
+        self.assertNotIn("place", read("I want the second charge reversed", slots=self.RECORD, asked="place"))
         self.assertNotIn("people_involved", read("2025-03-04", slots=self.RECORD, asked="people_involved"))
 
     def test_staff_named_later_join_a_bare_role(self) -> None:

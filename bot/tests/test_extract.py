@@ -101,6 +101,8 @@ class Record(unittest.TestCase):
         self.assertEqual(find_people(text), "teller Mr Chan")
         self.assertEqual(find_wish(text), "I want my money back")
         self.assertIsNone(find_wish("I want to file a complaint"))
+        self.assertIsNone(find_wish("My card was billed twice and the bank will not reverse it"))
+        self.assertIsNone(find_wish("they refused to refund the fee"))
         self.assertIsNone(find_wish("我要投诉，请转人工"))
 
     def test_risk_flags(self) -> None:
@@ -265,6 +267,7 @@ class ProductsNotForcedOnOtherComplaints(unittest.TestCase):
                           ("我去营业部重置密码，排了很久，柜台的人还不耐烦", "branch_service"),
                           ("证券账户被限制交易了，登录后一直显示异常", "brokerage_account"),
                           ("a collection agency took the deposit I sent", "other"),
+                          ("my fund redemption still has not come through", "funds_wealth"),
                           ("my IPO allotment never showed up", "ipo_subscription")):
             self.assertEqual(infer_product(text), key, text)
 
