@@ -1,4 +1,4 @@
-"""Thirty-one scripted customers, in Chinese (Simplified and Traditional) and English, complain through the real
+"""Thirty-four scripted customers, in Chinese (Simplified and Traditional) and English, complain through the real
 web chat.
 
 Each kind of customer the bot must handle (step by step, everything at once, angry, threatening, asking for a
@@ -144,9 +144,9 @@ CUSTOMERS = [
          "incident_time": days_ago(1), "desired_resolution": "please refund the extra payment"}),
     Customer(
         "zh-fraud", "zh",
-        ["有人盗用我的账户买了股票，我根本没有操作过", "我叫孙丽", "13700002222"],
-        {"name": "孙丽", "phone": phone_ending("13700002222"),
-         "description": "有人盗用我的账户买了股票，我根本没有操作过"},
+        ["有人盗用我的账户买了股票，我根本没有操作过", "我叫孙丽", "13700002222", "股票交易（APP/网上）", "昨天下午"],
+        {"name": "孙丽", "phone": phone_ending("13700002222"), "product": "online_trading",
+         "incident_time": days_ago(1), "description": "有人盗用我的账户买了股票，我根本没有操作过"},
         handoff_reason="high_risk", bot_mentions=["涉及您账户的安全"]),
     # ---- English customers
     Customer(
@@ -216,9 +216,10 @@ CUSTOMERS = [
         bot_mentions=["Let's finish recording your complaint"]),
     Customer(
         "en-fraud", "en",
-        ["Someone traded on my account without my permission", "Kevin Ng", "+44 7911 123456"],
-        {"name": "Kevin Ng", "phone": phone_ending("7911123456"),
-         "description": "Someone traded on my account without my permission"},
+        ["Someone traded on my account without my permission", "Kevin Ng", "+44 7911 123456",
+         "Stock trading (app / online)", "this morning"],
+        {"name": "Kevin Ng", "phone": phone_ending("7911123456"), "product": "online_trading",
+         "incident_time": days_ago(0), "description": "Someone traded on my account without my permission"},
         handoff_reason="high_risk", bot_mentions=["security of your account"]),
     # ---- One customer for each point of the conversation (bot/README.md, "Conversation")
     Customer(  # 1. A greeting and a headline are not the story: the bot asks what happened, once.
@@ -285,12 +286,33 @@ CUSTOMERS = [
          "不清楚", "对"],
         {"name": "吴敏", "product": "funds_wealth", "people_involved": "客户经理"},
         bot_mentions=["非常重视"]),
+    Customer(  # 1. A one-line account typed first is kept, and the customer is asked once for more.
+        "headline-then-details", "zh",
+        ["交易软件又卡死了！", "昨天上午十点挂的两笔卖单一直没成交，界面一直转圈，亏了三千多", "我叫许静", "13911112222",
+         "希望赔偿损失", "线上", "没有", "对"],
+        {"name": "许静", "product": "online_trading", "incident_time": f"{days_ago(1)}T10:00",
+         "description": "交易软件又卡死了！\n昨天上午十点挂的两笔卖单一直没成交，界面一直转圈，亏了三千多"},
+        bot_mentions=["能再具体讲一讲吗"]),
+    Customer(  # 6. A product the firm does not offer is "other", in the customer's words; a US number is +1.
+        "not-our-product", "en",
+        ["My credit card was billed twice for the same purchase and the bank will not reverse it", "Nina Alvarez",
+         "646-555-0199", "last Tuesday", "I want the second charge reversed", "no idea", "nobody", "yes"],
+        {"name": "Nina Alvarez", "phone": "+16465550199", "product": "other", "incident_time": last_weekday(1),
+         "desired_resolution": "I want the second charge reversed"}, hello="en"),
+    Customer(  # An answer the NLU takes for another question still answers the question asked.
+        "answers-are-answers", "en",
+        ["I want to complain", "I was charged the annual account fee three times on one statement",
+         "Olga Petrova", "you can write to me at o.petrova@example.org", "last month",
+         "I want the two extra fees refunded", "online", "no", "yes"],
+        {"name": "Olga Petrova", "email": "o.petrova@example.org", "product": "fees_commissions",
+         "desired_resolution": "I want the two extra fees refunded"}, hello="en"),
     Customer(  # 10. A question that is not a complaint: the hotline, and an offer to record it.
         "question-gets-the-hotline", "en",
         ["what time do you close on Saturday?",
          "ok then I want to complain, the branch closed early on Saturday and I couldn't get my documents",
-         "Ruth Lam", "+852 6987 6543", "I want the opening hours respected", "Nathan Road branch", "no", "yes"],
-        {"name": "Ruth Lam", "place": contains("Nathan Road")},
+         "Ruth Lam", "+852 6987 6543", "Branch service", "I want the opening hours respected", "Nathan Road branch",
+         "no", "yes"],
+        {"name": "Ruth Lam", "place": contains("Nathan Road"), "product": "branch_service"},
         hello="en", bot_mentions=["customer service hotline", "record it"]),
 ]
 
