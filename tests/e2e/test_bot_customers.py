@@ -288,8 +288,8 @@ CUSTOMERS = [
         bot_mentions=["非常重视"]),
     Customer(  # 1. A one-line account typed first is kept, and the customer is asked once for more.
         "headline-then-details", "zh",
-        ["交易软件又卡死了！", "昨天上午十点挂的两笔卖单一直没成交，界面一直转圈，亏了三千多", "我叫许静", "13911112222",
-         "希望赔偿损失", "线上", "没有", "对"],
+        ["交易软件又卡死了！", "昨天上午十点挂的两笔卖单一直没成交，界面一直转圈，亏了三千多", "我叫许静",
+         "13911112222", "希望赔偿损失", "线上", "没有", "对"],
         {"name": "许静", "product": "online_trading", "incident_time": f"{days_ago(1)}T10:00",
          "description": "交易软件又卡死了！\n昨天上午十点挂的两笔卖单一直没成交，界面一直转圈，亏了三千多"},
         bot_mentions=["能再具体讲一讲吗"]),
