@@ -858,9 +858,15 @@ _WANTS_CHINESE = re.compile(
 )
 
 
+# A request is said to the bot in a few words; longer, the words tell a story ("职员叫我用普通话讲…").
+_LANGUAGE_REQUEST_MAX = 16  # Chinese characters and Latin words
+
+
 def language_request(text: str) -> str | None:
     """'zh' or 'en' when the customer asks to be answered in that language ("can we speak English")."""
     text = canonical(text)
+    if len(re.findall(_HAN, text)) + len(re.findall(r"[A-Za-z]+", text)) > _LANGUAGE_REQUEST_MAX:
+        return None
     if _WANTS_ENGLISH.search(text):
         return "en"
     if _WANTS_CHINESE.search(text):

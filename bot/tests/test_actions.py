@@ -663,6 +663,12 @@ class AShortOpeningIsAHeadline(unittest.TestCase):
         _, messages = run(AskForStoryDetails(), tracker("x", slots={"language": "zh"}))
         self.assertEqual(messages[0]["response"], "utter_ask_story_details")
 
+    def test_a_story_that_mentions_a_language_is_the_story(self) -> None:
+        text = "櫃檯的職員叫我用普通話講，不然不幫我辦，說話的態度也很差"
+        slots = read(text, slots={"language": "zh"}, asked="description", story=True)
+        self.assertEqual(slots["description"], text)
+        self.assertNotIn("language", slots)
+
     def test_the_details_join_the_headline(self) -> None:
         told = {"description": "交易软件又卡死了！", "description_told": True}
         slots = read("昨天上午挂的三笔卖单都没成交，界面一直转圈", slots=told, asked="story_details", story=True)

@@ -169,6 +169,9 @@ class Record(unittest.TestCase):
         self.assertEqual(language_request("can we continue in English please"), "en")
         self.assertEqual(language_request("请说中文"), "zh")
         self.assertIsNone(language_request("my English teacher"))
+        # Words about a language inside a story ask nothing of the bot.
+        self.assertIsNone(language_request("櫃檯的職員叫我用普通話講，不然不幫我辦，說話的態度也很差"))
+        self.assertIsNone(language_request("the teller told me to speak English or leave, and then refused my form"))
 
 
 class Fields(unittest.TestCase):
