@@ -817,7 +817,7 @@ async def test_two_gateways_two_rasa_servers_fifty_customers_every_message_answe
                         open_redis(own_redis.url.rsplit("/", 1)[0] + f"/{RASA_DB}") as rasa_store:
                     shown = await histories(http, gateways[1], [c.session for c in chats])
                     for client, frames in zip(chats, shown, strict=True):
-                        conversation = f"webchat:{client.session}"
+                        conversation = f"webchat:{conversation_key(client.session)}"
                         case = await case_of(redis, conversation)
                         turns = await bot_turns(redis, rasa_store, conversation)
                         assert [t for who, t in turns if who == "customer"] == list(WEB_INTAKE), turns
