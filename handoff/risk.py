@@ -9,7 +9,8 @@ naming the file, the rule and the field. ``grade`` uses the packaged rules, load
 file loads it with ``load_rules(path)`` and calls ``RiskRules.grade`` (or passes ``rules=``).
 
 Text is read after NFKC normalisation, so full-width letters, digits and punctuation count as their ordinary
-forms, and in Simplified characters, so a complaint written in Traditional ones (證監會) fires the same rules. ``amounts`` reads sums of money in English and Chinese for the "amount" rules.
+forms, and in Simplified characters, so a complaint written in Traditional ones (證監會) fires the same rules.
+``amounts`` reads sums of money in English and Chinese for the "amount" rules.
 """
 
 from __future__ import annotations
