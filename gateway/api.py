@@ -22,6 +22,7 @@ from zoneinfo import ZoneInfo
 from aiohttp import web
 
 from channels.base import CannotDeliver
+from channels.language import script
 from channels.text import UnsafeText, clean_text
 from gateway import keys
 from gateway.auth import (
@@ -36,7 +37,6 @@ from gateway.auth import (
     csrf_matches,
     csrf_token,
 )
-from gateway.language import script
 from gateway.openapi import SPEC
 from handoff.cases import ATTACHMENT_KEY, STATUSES, Case, CaseConflict, CaseError, CaseForbidden, CaseNotFound
 from handoff.desk import CannotReach, Desk, Staff

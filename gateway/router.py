@@ -39,10 +39,10 @@ from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
 from channels.base import CannotDeliver, Channel
+from channels.language import detect, script
 from channels.message import InboundMessage, OutboundMessage
 from gateway import texts
 from gateway.events import DeskEvents
-from gateway.language import detect, script
 from gateway.privacy import conversation_ref
 from gateway.rasa_client import BotReply, BotUnavailable, RasaClient, parse_reply
 from handoff.cases import PUSH_ONCE, Case, CaseNotFound, CaseStore
