@@ -25,10 +25,11 @@ from gateway.embedded_redis import EmbeddedRedis
 from gateway.settings import Settings, SettingsError
 from gateway.store import open_redis
 from handoff.cases import CaseNotFound, CaseStore
-from handoff.export import export_case
 from handoff.org import load_org
 from handoff.queue import AgentQueue
-from handoff.record import (
+from handoff.sla import SlaPolicy
+from records.export import export_case
+from records.record import (
     CaseRecord,
     PurgeSummary,
     UnsupportedDatabase,
@@ -37,10 +38,9 @@ from handoff.record import (
     rebuild_working_state,
     years_before,
 )
-from handoff.register import REGISTER_FORMATS, RegisterError, month_register, record_run, units_to_file
-from handoff.register_formats import month_filename, render_month
-from handoff.reports import PeriodError, parse_period, period_of, unit_names, write_report
-from handoff.sla import SlaPolicy
+from records.reports.analysis import PeriodError, parse_period, period_of, unit_names, write_report
+from records.reports.register import REGISTER_FORMATS, RegisterError, month_register, record_run, units_to_file
+from records.reports.register_formats import month_filename, render_month
 
 DEMO_AGENT = "demo"
 

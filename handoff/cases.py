@@ -7,7 +7,7 @@ Guarantees:
   purge's hand in Redis, removes a closed case whole);
 - transitions are checked (a closed case cannot be claimed, only the assignee replies), and a refused
   transition changes nothing;
-- with a system of record (``handoff.record``), every case that changed in Redis is then written there too;
+- with a system of record (``records.record``), every case that changed in Redis is then written there too;
   if that write fails, the change stands in Redis and the case id waits in ``cg:record:pending`` until
   ``flush_pending`` writes it, so nothing is lost either way.
 
@@ -38,7 +38,7 @@ from handoff.nature import guess_nature
 from handoff.sla import SlaPolicy
 
 if TYPE_CHECKING:
-    from handoff.record import CaseRecord
+    from records.record import CaseRecord
 
 log = logging.getLogger(__name__)
 

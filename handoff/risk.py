@@ -2,7 +2,7 @@
 
 The rules are data, not code: ``risk_rules.toml`` next to this module (compliance staff edit it; its comments
 say how). The same file's ``[hotspots]`` table says when many complaints about one product, unit or member of
-staff make a hot spot (``handoff.hotspots`` watches for them). Every rule that fires adds its weight once, and
+staff make a hot spot (``records.reports.hotspots`` watches for them). Every rule that fires adds its weight once, and
 the score is compared with the file's thresholds.
 ``load_rules`` checks a rules file completely before anything is graded with it: a mistake raises ValueError
 naming the file, the rule and the field. ``grade`` uses the packaged rules, loaded once; a caller with its own

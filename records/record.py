@@ -2,7 +2,7 @@
 
 Redis is the working store; this database is what survives its loss. ``CaseStore`` writes each case here after
 every change (write-through), and ``rebuild_working_state`` puts Redis back together from it. SQLite (aiosqlite)
-is the embedded default, PostgreSQL (asyncpg) the server; the schema is Alembic's (``handoff/migrations``).
+is the embedded default, PostgreSQL (asyncpg) the server; the schema is Alembic's (``records/migrations``).
 
 Guarantees:
 - saving is idempotent: the case row is upserted, and messages and events, append-only lists in Redis, are
@@ -40,7 +40,7 @@ from sqlalchemy.sql.elements import ColumnElement
 
 from handoff.cases import CUSTOMER_FIELDS, Case, CaseNotFound, CaseStore, case_files
 from handoff.queue import CLAIMABLE, CLAIMS_KEY, ENTRIES_KEY, AgentQueue
-from handoff.record_models import Base
+from records.tables import Base
 
 log = logging.getLogger(__name__)
 

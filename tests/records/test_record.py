@@ -12,6 +12,7 @@ import warnings
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -19,6 +20,7 @@ from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
 from redis.asyncio import Redis
 from sqlalchemy import Column, Connection, MetaData, Table, func, insert, inspect, select, text
 
@@ -26,7 +28,7 @@ from gateway.settings import Settings
 from handoff.cases import PENDING_KEY, Case, CaseNotFound, CaseStore
 from handoff.lifecycle import Role
 from handoff.queue import CLAIMS_KEY, AgentQueue
-from handoff.record import (
+from records.record import (
     CASES,
     EVENTS,
     MESSAGES,
@@ -42,8 +44,8 @@ from handoff.record import (
     record_engine,
     years_before,
 )
-from handoff.record_models import Base, managed_by_models
-from handoff.search import SEARCH_INDEXES
+from records.search import SEARCH_INDEXES
+from records.tables import Base, managed_by_models
 from tests.conftest import UNIT_DB, with_db
 
 _numbers = itertools.count()
@@ -155,6 +157,30 @@ async def test_migrations_create_the_models_tables_and_running_them_again_change
                       for ddl in SEARCH_INDEXES[dialect] if "INDEX" in ddl}
     expected["cases"][1].update(search_indexes)
     assert found == expected
+
+
+def test_the_migrations_keep_their_revisions_in_one_line_of_history() -> None:
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS_DIR))
+    history = [(script.revision, script.down_revision)
+               for script in ScriptDirectory.from_config(config).walk_revisions()]
+    assert history[::-1] == [("0001", None), ("0002", "0001"), ("0003", "0002"), ("0004", "0003"),
+                             ("0005", "0004"), ("0006", "0005")]
+
+
+def test_the_alembic_command_migrates_a_database_on_its_own(tmp_path: Path) -> None:
+    ini = tmp_path / "alembic.ini"
+    ini.write_text(f"[alembic]\nscript_location = {MIGRATIONS_DIR}\n", encoding="utf-8")
+    url = f"sqlite+aiosqlite:///{tmp_path / 'record.db'}"
+
+    def alembic(*args: str) -> str:
+        done = subprocess.run([sys.executable, "-m", "alembic", "-c", str(ini), "-x", f"url={url}", *args],
+                              capture_output=True, text=True, timeout=120, check=False)
+        assert done.returncode == 0, done.stderr
+        return done.stdout
+
+    alembic("upgrade", "head")
+    assert alembic("current").split() == ["0006", "(head)"]
 
 
 @pytest.mark.parametrize("record_url", ["postgresql"], indirect=True)

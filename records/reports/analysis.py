@@ -45,10 +45,10 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import RowMapping, select
 
 from handoff.org import Org
-from handoff.record import as_utc
-from handoff.record_models import CaseRow
-from handoff.record_read import Source, reading, utc_or_none
-from handoff.search import YEARS, day_start
+from records.reading import Source, reading, utc_or_none
+from records.record import as_utc
+from records.search import YEARS, day_start
+from records.tables import CaseRow
 
 Format = Literal["html", "csv", "pdf", "json"]
 FileFormat = Literal["html", "csv", "pdf"]
@@ -621,16 +621,16 @@ def _say(progress: Progress | None, message: str) -> None:
 
 def render(report: Report, fmt: Format, progress: Progress | None = None) -> bytes:
     """The report as a file's bytes. Drawing charts takes a while: call it in a worker thread (``render_async``)."""
-    from handoff import report_charts, report_formats  # matplotlib is loaded only when a report is drawn
+    from records.reports import charts, formats  # matplotlib is loaded only when a report is drawn
 
     if fmt == "json":
-        return report_formats.to_json(report)
+        return formats.to_json(report)
     if fmt == "csv":
-        return report_formats.to_csv(report)
+        return formats.to_csv(report)
     if fmt == "html":
-        return report_formats.to_html(report, report_charts.png_charts(report, progress))
+        return formats.to_html(report, charts.png_charts(report, progress))
     if fmt == "pdf":
-        return report_formats.to_pdf(report, report_charts.png_charts(report, progress))
+        return formats.to_pdf(report, charts.png_charts(report, progress))
     raise ValueError(f"format must be one of {', '.join(FORMATS)}")
 
 
