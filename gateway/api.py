@@ -413,9 +413,7 @@ async def attachment(request: web.Request) -> web.Response:
     """A file the customer sent with the case, always as a download: never rendered as a page of ours."""
     agent = await current_agent(request)
     case_id, digest = await _desk_case(request, agent), request.match_info["sha256"]
-    found = await request.app[keys.RECORD].case_file(case_id, digest)
-    if found is None:
-        found = await request.app[keys.CASES].waiting_file(case_id, digest)
+    found = await request.app[keys.CASES].case_file(case_id, digest)
     if found is None:
         return error(404, f"case {case_id} has no such file (or its content was not kept)")
     name, content_type, content = found
