@@ -95,6 +95,12 @@ def _recorded_key(message: InboundMessage) -> str:
     return _key(message.conversation_id, f"recorded:{message.message_id}")
 
 
+async def link_open_case(redis: Redis, conversation_id: str, case_id: str) -> bool:
+    """Make the case its conversation's open case unless the conversation names one already (Redis rebuilt from
+    the record, ``records.recovery``); whether it did."""
+    return bool(await redis.hsetnx(_key(conversation_id, "state"), "case_id", case_id))
+
+
 class Router:
     def __init__(
         self,
