@@ -33,7 +33,8 @@ from handoff.sla import SlaPolicy
 from records.export import export_case
 from records.record import CaseRecord, PurgeSummary, UnsupportedDatabase, migrate
 from records.recovery import purge_expired, rebuild_working_state, years_before
-from records.reports.analysis import PeriodError, parse_period, period_of, unit_names, write_report
+from records.reports.analysis import PeriodError, parse_period, period_of, unit_names
+from records.reports.output import write_report
 from records.reports.register import REGISTER_FORMATS, RegisterError, month_register, record_run, units_to_file
 from records.reports.register_formats import month_filename, render_month
 

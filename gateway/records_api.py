@@ -41,7 +41,7 @@ from gateway.records_openapi import REGISTER_ENTRY_FORMATS
 from handoff.cases import CaseNotFound
 from handoff.sla import SlaPolicy
 from records.export import EXPORT_FORMATS, export_case
-from records.reports import analysis
+from records.reports import analysis, output
 from records.reports import register as registers
 from records.reports.register_formats import entry_html, entry_pdf, month_filename, render_month
 from records.search import SearchError, SearchQuery, search
@@ -147,8 +147,8 @@ async def report(request: web.Request) -> web.Response:
                                         unit_names=analysis.unit_names(request.app[keys.ORG]))
     if fmt == "json":
         return web.json_response(await _report_json(built, request.query.get("charts") in ("1", "true")))
-    content = await analysis.render_async(built, cast(analysis.Format, fmt))
-    name = analysis.default_filename(built, cast(analysis.Format, fmt))
+    content = await output.render_async(built, cast(analysis.Format, fmt))
+    name = output.default_filename(built, cast(analysis.Format, fmt))
     inline = "inline" if fmt == "html" else "attachment"  # the HTML report opens in a tab; the others save
     return _file(content, fmt, f'{inline}; filename="{name}"')
 

@@ -31,10 +31,9 @@ from records.reports.analysis import (
     build_report,
     parse_period,
     period_of,
-    render,
-    write_report,
 )
 from records.reports.charts import png_charts
+from records.reports.output import render, write_report
 from records.synthetic import generate_cases
 from tests.records.record_data import at, case_row, empty_record, insert_cases
 
