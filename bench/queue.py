@@ -37,7 +37,7 @@ from bench._common import RedisTally, embedded_redis, interleaved, median, redis
 from handoff.cases import Case, CaseStore
 from handoff.lifecycle import Role
 from handoff.queue import AgentQueue
-from handoff.record import CaseRecord
+from records.record import CaseRecord
 
 GOAL = 2.0
 AGENT = "bench-handler"

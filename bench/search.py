@@ -1,6 +1,6 @@
 """Supervisors' search over 100,000 cases, on SQLite and on PostgreSQL.
 
-Each database gets the same synthetic record (``handoff.synthetic``: a year of Chinese and English complaints,
+Each database gets the same synthetic record (``records.synthetic``: a year of Chinese and English complaints,
 repeat complainants, every status), then a set of typical searches runs ``--runs`` times each: free text in both
 languages, a contact, an account, a case id and its prefix, filters with and without a date range, a deep page,
 and a word that matches nothing (the worst case: every row is read and nothing stops the scan early).
@@ -17,7 +17,7 @@ issue's own goal (under a second) beside them.
     .venv/bin/python -m bench.search                  # 100,000 cases on both databases
     .venv/bin/python -m bench.search --cases 10000    # quicker, while developing
 
-The tables are the models' (``Base.metadata.create_all``) plus ``handoff.search.SEARCH_INDEXES``, as the
+The tables are the models' (``Base.metadata.create_all``) plus ``records.search.SEARCH_INDEXES``, as the
 migration makes them; ``--no-indexes`` leaves those out.
 
 PostgreSQL is a temporary database created on POSTGRES_ADMIN_URL (default the local server) and dropped
@@ -45,9 +45,9 @@ from typing import Any
 from sqlalchemy import Select, func, insert, select, text
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
-from handoff.record_models import Base, CaseRow
-from handoff.search import SEARCH_INDEXES, SearchQuery, search
-from handoff.synthetic import generate_cases
+from records.search import SEARCH_INDEXES, SearchQuery, search
+from records.synthetic import generate_cases
+from records.tables import Base, CaseRow
 from tests.scratch_postgres import NoPostgres, scratch_database
 
 GOAL = 3.0  # the costliest search's median, in passes over the table's text
@@ -219,7 +219,7 @@ if __name__ == "__main__":
     parser.add_argument("--cases", type=int, default=CASES, help=f"cases per database (default {CASES:,})")
     parser.add_argument("--runs", type=int, default=15, help="timed runs of each search (default 15)")
     parser.add_argument("--no-indexes", dest="indexes", action="store_false",
-                        help="without handoff.search.SEARCH_INDEXES (the models' own indexes only)")
+                        help="without records.search.SEARCH_INDEXES (the models' own indexes only)")
     parser.add_argument("--database", choices=("both", "sqlite", "postgresql"), default="both")
     args = parser.parse_args()
     asyncio.run(main(args.cases, args.runs, args.indexes, args.database))

@@ -16,7 +16,7 @@ from gateway.auth import ROLES, Agent, Agents
 from gateway.settings import Settings
 from gateway.store import open_redis
 from handoff.org import load_org
-from handoff.record import CaseRecord
+from records.record import CaseRecord
 
 
 def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

@@ -22,6 +22,7 @@ from zoneinfo import ZoneInfo
 from aiohttp import web
 
 from channels.base import CannotDeliver
+from channels.language import script
 from channels.text import UnsafeText, clean_text
 from gateway import keys
 from gateway.auth import (
@@ -36,7 +37,6 @@ from gateway.auth import (
     csrf_matches,
     csrf_token,
 )
-from gateway.language import script
 from gateway.openapi import SPEC
 from handoff.cases import ATTACHMENT_KEY, STATUSES, Case, CaseConflict, CaseError, CaseForbidden, CaseNotFound
 from handoff.desk import CannotReach, Desk, Staff
@@ -413,9 +413,7 @@ async def attachment(request: web.Request) -> web.Response:
     """A file the customer sent with the case, always as a download: never rendered as a page of ours."""
     agent = await current_agent(request)
     case_id, digest = await _desk_case(request, agent), request.match_info["sha256"]
-    found = await request.app[keys.RECORD].case_file(case_id, digest)
-    if found is None:
-        found = await request.app[keys.CASES].waiting_file(case_id, digest)
+    found = await request.app[keys.CASES].case_file(case_id, digest)
     if found is None:
         return error(404, f"case {case_id} has no such file (or its content was not kept)")
     name, content_type, content = found

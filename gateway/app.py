@@ -41,13 +41,13 @@ from gateway.settings import Settings
 from gateway.store import open_redis
 from handoff.cases import CaseStore
 from handoff.desk import AfterAnswer, CannotReach, Desk
-from handoff.hotspots import check_hotspots
 from handoff.org import Org, load_org
 from handoff.queue import AgentQueue
-from handoff.record import CaseRecord
-from handoff.register import check_registers
 from handoff.risk import Hotspots, default_rules, load_rules
 from handoff.sla import SlaPolicy
+from records.record import CaseRecord
+from records.reports.hotspots import check_hotspots
+from records.reports.register import check_registers
 
 log = logging.getLogger(__name__)
 SWEEP_SECONDS = 5.0

@@ -40,7 +40,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from gateway.login_throttle import LoginThrottle
-from handoff.record_models import Base
+from records.tables import Base
 
 ROLES = ("agent", "supervisor", "admin")
 LANGUAGES = ("zh", "en")

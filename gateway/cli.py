@@ -11,6 +11,7 @@ import secrets
 import sys
 from collections.abc import Sequence
 from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -22,25 +23,20 @@ from gateway import accounts_cli, hardening, privacy, supervisor
 from gateway.app import create_app
 from gateway.auth import AccountError, Agents
 from gateway.embedded_redis import EmbeddedRedis
+from gateway.router import link_open_case
 from gateway.settings import Settings, SettingsError
 from gateway.store import open_redis
 from handoff.cases import CaseNotFound, CaseStore
-from handoff.export import export_case
 from handoff.org import load_org
 from handoff.queue import AgentQueue
-from handoff.record import (
-    CaseRecord,
-    PurgeSummary,
-    UnsupportedDatabase,
-    migrate,
-    purge_expired,
-    rebuild_working_state,
-    years_before,
-)
-from handoff.register import REGISTER_FORMATS, RegisterError, month_register, record_run, units_to_file
-from handoff.register_formats import month_filename, render_month
-from handoff.reports import PeriodError, parse_period, period_of, unit_names, write_report
 from handoff.sla import SlaPolicy
+from records.export import export_case
+from records.record import CaseRecord, PurgeSummary, UnsupportedDatabase, migrate
+from records.recovery import purge_expired, rebuild_working_state, years_before
+from records.reports.analysis import PeriodError, parse_period, period_of, unit_names
+from records.reports.output import write_report
+from records.reports.register import REGISTER_FORMATS, RegisterError, month_register, record_run, units_to_file
+from records.reports.register_formats import month_filename, render_month
 
 DEMO_AGENT = "demo"
 
@@ -200,7 +196,7 @@ async def rebuild_queue(settings: Settings) -> dict[str, int]:
         cases = CaseStore(redis)
         units = tuple(load_org(settings.org_file).units)
         queue = AgentQueue(redis, cases, claim_timeout=settings.claim_timeout, units=units)
-        counts = await rebuild_working_state(record, redis, cases, queue)
+        counts = await rebuild_working_state(record, cases, queue, partial(link_open_case, redis))
         accounts = Agents(redis, record.engine, settings.token_ttl, settings.login_lockout, units=units)
         return {**counts, **await accounts.restore_working_copies()}
 

@@ -18,8 +18,8 @@ from gateway import keys
 from gateway.api import DESK, _desk_case, _shown, _staff, current_agent, error, json_body
 from handoff.cases import CaseError
 from handoff.desk import Plan, Visit
-from handoff.record_models import Base
 from handoff.wording import forbidden_in
+from records.tables import Base
 
 CANNED = Base.metadata.tables["canned_replies"]
 CASE = "/api/cases/{case_id:C-[^/]+}"

@@ -15,7 +15,7 @@ from gateway.settings import Settings
 from handoff.cases import CaseStore
 from handoff.org import Org
 from handoff.queue import AgentQueue
-from handoff.record import CaseRecord
+from records.record import CaseRecord
 
 SETTINGS = web.AppKey("settings", Settings)
 REDIS = web.AppKey("redis", Redis)

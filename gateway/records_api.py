@@ -38,13 +38,13 @@ from gateway.api import current_agent, error
 from gateway.auth import Agent
 from gateway.records_openapi import OPENAPI_PATHS as OPENAPI_PATHS  # the path items of routes(), for the SPEC
 from gateway.records_openapi import REGISTER_ENTRY_FORMATS
-from handoff import register as registers
-from handoff import reports
 from handoff.cases import CaseNotFound
-from handoff.export import EXPORT_FORMATS, export_case
-from handoff.register_formats import entry_html, entry_pdf, month_filename, render_month
-from handoff.search import SearchError, SearchQuery, search
 from handoff.sla import SlaPolicy
+from records.export import EXPORT_FORMATS, export_case
+from records.reports import analysis, output
+from records.reports import register as registers
+from records.reports.register_formats import entry_html, entry_pdf, month_filename, render_month
+from records.search import SearchError, SearchQuery, search
 
 log = logging.getLogger(__name__)
 
@@ -133,30 +133,30 @@ async def search_records(request: web.Request) -> web.Response:
 async def report(request: web.Request) -> web.Response:
     await current_agent(request, *ROLES)
     fmt = request.query.get("format", "json")
-    if fmt not in reports.FORMATS:
-        return error(400, f"format must be one of {', '.join(reports.FORMATS)}")
+    if fmt not in analysis.FORMATS:
+        return error(400, f"format must be one of {', '.join(analysis.FORMATS)}")
     asked = request.query.get("period", "").strip()
     if not asked:
         return error(400, "period is required: a quarter (2026Q4), a month (2026-11) or days (2026-10-01..2026-10-15)")
     try:
-        period = reports.period_of(asked)
-    except reports.PeriodError as exc:
+        period = analysis.period_of(asked)
+    except analysis.PeriodError as exc:
         return error(400, str(exc))
-    built = await reports.build_report(request.app[RECORD_ENGINE], period, zone=desk_zone(request),
-                                       target=request.app[keys.SETTINGS].satisfaction_target,
-                                       unit_names=reports.unit_names(request.app[keys.ORG]))
+    built = await analysis.build_report(request.app[RECORD_ENGINE], period, zone=desk_zone(request),
+                                        target=request.app[keys.SETTINGS].satisfaction_target,
+                                        unit_names=analysis.unit_names(request.app[keys.ORG]))
     if fmt == "json":
         return web.json_response(await _report_json(built, request.query.get("charts") in ("1", "true")))
-    content = await reports.render_async(built, cast(reports.Format, fmt))
-    name = reports.default_filename(built, cast(reports.Format, fmt))
+    content = await output.render_async(built, cast(analysis.Format, fmt))
+    name = output.default_filename(built, cast(analysis.Format, fmt))
     inline = "inline" if fmt == "html" else "attachment"  # the HTML report opens in a tab; the others save
     return _file(content, fmt, f'{inline}; filename="{name}"')
 
 
-async def _report_json(built: reports.Report, charts: bool) -> dict[str, Any]:
+async def _report_json(built: analysis.Report, charts: bool) -> dict[str, Any]:
     data = built.to_dict()
     if charts:
-        from handoff.report_charts import png_charts
+        from records.reports.charts import png_charts
 
         pngs = await asyncio.to_thread(png_charts, built)
         data["charts"] = {name: base64.b64encode(png).decode() for name, png in pngs.items()}
@@ -218,13 +218,13 @@ async def case_register(request: web.Request) -> web.Response:
     return _file(content, fmt, f'attachment; filename="register-{case_id}.pdf"')
 
 
-def _month(request: web.Request) -> reports.Period:
+def _month(request: web.Request) -> analysis.Period:
     asked = request.query.get("month", "").strip()
     if not asked:
-        raise reports.PeriodError("month is required, such as 2026-11")
-    period = reports.period_of(asked)
+        raise analysis.PeriodError("month is required, such as 2026-11")
+    period = analysis.period_of(asked)
     if not period.is_month:
-        raise reports.PeriodError("a register is of one month, such as 2026-11")
+        raise analysis.PeriodError("a register is of one month, such as 2026-11")
     return period
 
 
@@ -236,7 +236,7 @@ async def unit_register(request: web.Request) -> web.Response:
         return error(400, f"format must be json or one of {', '.join(registers.REGISTER_FORMATS)}")
     try:
         month = _month(request)
-    except reports.PeriodError as exc:
+    except analysis.PeriodError as exc:
         return error(400, str(exc))
     unit = request.query.get("unit", "").strip() or agent.unit
     org = request.app[keys.ORG]
@@ -263,7 +263,7 @@ async def register_status(request: web.Request) -> web.Response:
     try:
         month = _month(request) if request.query.get("month") else registers.previous_month(
             datetime.now(UTC), policy.timezone)
-    except reports.PeriodError as exc:
+    except analysis.PeriodError as exc:
         return error(400, str(exc))
     engine, org = request.app[RECORD_ENGINE], request.app[keys.ORG]
     produced = await registers.runs(engine, month.label)

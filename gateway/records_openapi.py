@@ -9,10 +9,10 @@ from __future__ import annotations
 from typing import Any
 
 from handoff.cases import STATUSES
-from handoff.export import EXPORT_FORMATS
-from handoff.register import FIELDS, REGISTER_FORMATS
-from handoff.reports import FORMATS
-from handoff.search import MAX_PAGE, MAX_PAGE_SIZE, RISK_GRADES, WORD_SEPARATORS
+from records.export import EXPORT_FORMATS
+from records.reports.analysis import FORMATS
+from records.reports.register import FIELDS, REGISTER_FORMATS
+from records.search import MAX_PAGE, MAX_PAGE_SIZE, RISK_GRADES, WORD_SEPARATORS
 
 # The patterns say exactly what the server accepts, so that a request the document allows is never refused.
 

@@ -39,10 +39,10 @@ from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
 from channels.base import CannotDeliver, Channel
+from channels.language import detect, script
 from channels.message import InboundMessage, OutboundMessage
 from gateway import texts
 from gateway.events import DeskEvents
-from gateway.language import detect, script
 from gateway.privacy import conversation_ref
 from gateway.rasa_client import BotReply, BotUnavailable, RasaClient, parse_reply
 from handoff.cases import PUSH_ONCE, Case, CaseNotFound, CaseStore
@@ -93,6 +93,12 @@ def _seen_key(message: InboundMessage) -> str:
 def _recorded_key(message: InboundMessage) -> str:
     """Set once the message's line is in the intake's transcript (``Router._remember``)."""
     return _key(message.conversation_id, f"recorded:{message.message_id}")
+
+
+async def link_open_case(redis: Redis, conversation_id: str, case_id: str) -> bool:
+    """Make the case its conversation's open case unless the conversation names one already (Redis rebuilt from
+    the record, ``records.recovery``); whether it did."""
+    return bool(await redis.hsetnx(_key(conversation_id, "state"), "case_id", case_id))
 
 
 class Router:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from gateway.language import traditional
+from channels.language import traditional
 
 
 def in_script(text: str, script: str | None) -> str:

@@ -7,7 +7,7 @@ Guarantees:
   purge's hand in Redis, removes a closed case whole);
 - transitions are checked (a closed case cannot be claimed, only the assignee replies), and a refused
   transition changes nothing;
-- with a system of record (``handoff.record``), every case that changed in Redis is then written there too;
+- with a system of record (``SystemOfRecord``), every case that changed in Redis is then written there too;
   if that write fails, the change stands in Redis and the case id waits in ``cg:record:pending`` until
   ``flush_pending`` writes it, so nothing is lost either way.
 
@@ -24,9 +24,9 @@ import json
 import logging
 import re
 import weakref
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from redis.asyncio import Redis
 from redis.exceptions import WatchError
@@ -36,9 +36,6 @@ from handoff.ids import new_case_id
 from handoff.lifecycle import OPEN, TRANSITIONS, Role, Status, Transition
 from handoff.nature import guess_nature
 from handoff.sla import SlaPolicy
-
-if TYPE_CHECKING:
-    from handoff.record import CaseRecord
 
 log = logging.getLogger(__name__)
 
@@ -145,13 +142,27 @@ def _contacts(customer: dict[str, Any]) -> list[str]:
     return found
 
 
+class SystemOfRecord(Protocol):
+    """What the desk asks of the system of record that keeps every case beyond Redis (the gateway gives it
+    ``records.record.CaseRecord``); a file is known by the SHA-256 of its content."""
+
+    async def save(self, case: Case, files: Mapping[str, bytes] | None = None) -> None:
+        """Keep the case as it is now, with ``files`` (content by SHA-256) the record does not hold yet."""
+
+    async def stored_files(self, digests: Iterable[str]) -> set[str]:
+        """Which of these files the record holds."""
+
+    async def case_file(self, case_id: str, digest: str) -> tuple[str, str, bytes] | None:
+        """A file of the case: its name, content type and content; None unless the record holds it."""
+
+
 class CaseStore:
     def __init__(
         self,
         redis: Redis,
         sla: SlaPolicy | None = None,
         risk: risk_rules.RiskRules | None = None,
-        record: CaseRecord | None = None,
+        record: SystemOfRecord | None = None,
         route: Callable[[Case], str | None] | None = None,
     ) -> None:
         self._redis = redis
@@ -462,7 +473,16 @@ class CaseStore:
                 found[digest] = content
         return found
 
-    async def waiting_file(self, case_id: str, digest: str) -> tuple[str, str, bytes] | None:
+    async def case_file(self, case_id: str, digest: str) -> tuple[str, str, bytes] | None:
+        """A file the customer sent with the case: its name, content type and content, from the record, else
+        still waiting in Redis for it; None if the case has no such file or its content was not kept."""
+        if self._record is not None:
+            found = await self._record.case_file(case_id, digest)
+            if found is not None:
+                return found
+        return await self._waiting_file(case_id, digest)
+
+    async def _waiting_file(self, case_id: str, digest: str) -> tuple[str, str, bytes] | None:
         """A file of the case still waiting in Redis for the record: its name, content type and content."""
         entry = next((e for d, e in case_files(await self.get(case_id)) if d == digest), None)
         content = await self._redis.get(ATTACHMENT_KEY.format(digest)) if entry else None

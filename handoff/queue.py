@@ -314,6 +314,14 @@ class AgentQueue:
         """The case left the claimed state for good (answered or closed): stop watching its claim."""
         await self._let_go(case_id, agent)
 
+    async def is_waiting(self, case_id: str) -> bool:
+        """Whether the case has its entry in a lane, to be handed out."""
+        return bool(await self._redis.hexists(ENTRIES_KEY, case_id))
+
+    async def is_watched(self, case_id: str) -> bool:
+        """Whether the case's claim is watched for its holder's heartbeat."""
+        return await self._redis.zscore(CLAIMS_KEY, case_id) is not None
+
     async def heartbeat(self, agent: str) -> None:
         """Keep ``agent``'s claims alive.
 

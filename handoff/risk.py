@@ -2,14 +2,15 @@
 
 The rules are data, not code: ``risk_rules.toml`` next to this module (compliance staff edit it; its comments
 say how). The same file's ``[hotspots]`` table says when many complaints about one product, unit or member of
-staff make a hot spot (``handoff.hotspots`` watches for them). Every rule that fires adds its weight once, and
+staff make a hot spot (``records.reports.hotspots`` watches for them). Every rule that fires adds its weight once, and
 the score is compared with the file's thresholds.
 ``load_rules`` checks a rules file completely before anything is graded with it: a mistake raises ValueError
 naming the file, the rule and the field. ``grade`` uses the packaged rules, loaded once; a caller with its own
 file loads it with ``load_rules(path)`` and calls ``RiskRules.grade`` (or passes ``rules=``).
 
 Text is read after NFKC normalisation, so full-width letters, digits and punctuation count as their ordinary
-forms, and in Simplified characters, so a complaint written in Traditional ones (證監會) fires the same rules. ``amounts`` reads sums of money in English and Chinese for the "amount" rules.
+forms, and in Simplified characters, so a complaint written in Traditional ones (證監會) fires the same rules.
+``amounts`` reads sums of money in English and Chinese for the "amount" rules.
 """
 
 from __future__ import annotations

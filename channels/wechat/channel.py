@@ -39,13 +39,13 @@ from redis.asyncio import Redis
 
 from channels.base import Inbox
 from channels.held_answers import HeldAnswers, send_orphans_forever
+from channels.language import detect
 from channels.message import Attachment, InboundMessage, OutboundMessage
 from channels.text import UnsafeText, clean_text
 from channels.twilio_common import answer_once
 from channels.wechat import messages
 from channels.wechat.api import CustomerServiceApi
 from channels.wechat.crypto import DecryptError, MessageCrypt, signed
-from gateway.language import detect
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")

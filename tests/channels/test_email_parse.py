@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import binascii
 import re
+import string
+from datetime import UTC, datetime
 from email import policy
 from email.parser import BytesParser
 from pathlib import Path
@@ -18,6 +20,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from channels.email_parse import (
+    CASE_ID_ALPHABET,
     ParsedEmail,
     extract_reply,
     html_to_text,
@@ -26,6 +29,7 @@ from channels.email_parse import (
     safe_filename,
     to_inbound,
 )
+from handoff.ids import ALPHABET, new_case_id
 
 CORPUS = Path(__file__).resolve().parents[3] / "shared" / "corpus" / "email"
 HAVE_CORPUS = CORPUS.is_dir()
@@ -502,6 +506,16 @@ def test_case_tag_and_prefixes() -> None:
     assert result.normalized_subject == "my complaint"
     assert normalize_subject("转发: FW: 答复：RE[2]: Fwd: 账户问题") == "账户问题"
     assert parse(b"Subject: [C-250101-7KQ0] look-alike\r\n\r\nx").case_tag is None
+
+
+def test_every_case_id_the_desk_makes_is_a_case_tag_and_a_look_alike_never_is() -> None:
+    # The channel spells the ids' alphabet itself (channels import nothing of the desk): held to handoff/ids.py here.
+    assert CASE_ID_ALPHABET == ALPHABET
+    made = {new_case_id(datetime(2026, 11, 23, tzinfo=UTC)) for _ in range(200)}
+    for case_id in made:
+        assert parse(f"Subject: Re: [{case_id}] fee\r\n\r\nx".encode()).case_tag == case_id
+    for character in sorted(set(string.ascii_uppercase + string.digits) - set(ALPHABET)):
+        assert parse(f"Subject: [C-261123-7KQ{character}] x\r\n\r\nx".encode()).case_tag is None
 
 
 def test_gb2312_declared_text_is_read_as_gb18030() -> None:

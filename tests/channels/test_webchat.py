@@ -14,7 +14,7 @@ from channels.webchat import SESSION_TTL, WebChatLimits, conversation_key, socke
 from gateway import keys
 from gateway.app import create_app
 from gateway.settings import Settings
-from handoff.export import export_case
+from records.export import export_case
 from tests.chat_client import ChatClient, Frame
 from tests.conftest import PASSWORD, login
 

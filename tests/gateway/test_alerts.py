@@ -21,8 +21,8 @@ from gateway.events import DeskEvents
 from gateway.settings import Settings
 from handoff.cases import CaseStore
 from handoff.lifecycle import Role
-from handoff.register import previous_month, register_due
 from handoff.sla import SlaPolicy
+from records.reports.register import previous_month, register_due
 from tests.conftest import PASSWORD, login
 
 

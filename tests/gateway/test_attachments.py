@@ -15,7 +15,8 @@ from gateway import keys
 from gateway.app import create_app
 from gateway.settings import Settings
 from handoff.cases import ATTACHMENT_KEY
-from handoff.record import CASE_FILES, FILES, years_before
+from records.record import CASE_FILES, FILES
+from records.recovery import years_before
 from tests.conftest import PASSWORD, login
 
 STATEMENT = b"%PDF-1.4 a customer's bank statement"

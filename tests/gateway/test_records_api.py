@@ -21,11 +21,11 @@ from gateway import keys, records_api
 from gateway.app import create_app
 from gateway.records_api import RECORD_ENGINE
 from gateway.settings import Settings
-from handoff.record_models import Base
-from handoff.register import FIELD_NAMES
-from handoff.synthetic import generate_cases
+from records.reports.register import FIELD_NAMES
+from records.synthetic import generate_cases
+from records.tables import Base
 from tests.conftest import PASSWORD, login
-from tests.handoff.record_data import at, case_row, insert_cases, insert_history
+from tests.records.record_data import at, case_row, insert_cases, insert_history
 
 CASE_ID = "C-261105-7KQ4"
 ROUTES = ("/api/records/search", "/api/records/report?period=2026Q4", f"/api/records/cases/{CASE_ID}/export",

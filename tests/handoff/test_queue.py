@@ -183,6 +183,20 @@ async def test_a_finished_case_is_not_reclaimed(desk: tuple[CaseStore, AgentQueu
     assert await redis.zscore(CLAIMS_KEY, case["id"]) is None
 
 
+async def test_the_queue_says_whether_a_case_waits_in_a_lane_and_whether_its_claim_is_watched(
+    desk: tuple[CaseStore, AgentQueue]
+) -> None:
+    cases, queue = desk
+    case = await new_case(cases, queue)
+    assert await queue.is_waiting(case["id"]) and not await queue.is_watched(case["id"])
+    await queue.next("ann")
+    assert not await queue.is_waiting(case["id"]) and await queue.is_watched(case["id"])
+    await queue.finished(case["id"], "ann")
+    assert not await queue.is_waiting(case["id"]) and not await queue.is_watched(case["id"])
+    await queue.watch_claim(case["id"], "ann")
+    assert await queue.is_watched(case["id"])
+
+
 async def test_only_the_assignee_or_a_supervisor_releases(desk: tuple[CaseStore, AgentQueue]) -> None:
     cases, queue = desk
     case = await new_case(cases, queue)

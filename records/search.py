@@ -33,9 +33,9 @@ from sqlalchemy import ColumnElement, RowMapping, Select, func, select
 
 from handoff.cases import STATUSES
 from handoff.ids import is_case_id
-from handoff.record import as_utc
-from handoff.record_models import CaseRow
-from handoff.record_read import Source, reading
+from records.reading import Source, reading
+from records.record import as_utc
+from records.tables import CaseRow
 
 MAX_PAGE_SIZE = 100
 MAX_PAGE = 10_000  # a million cases deep: further than anyone pages, short of what breaks an OFFSET

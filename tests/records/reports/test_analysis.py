@@ -23,13 +23,21 @@ from typing import Any
 
 import pytest
 
-from handoff import reports
-from handoff.report_charts import png_charts
-from handoff.reports import Period, PeriodError, build_report, parse_period, period_of, render, write_report
-from handoff.synthetic import generate_cases
-from tests.handoff.record_data import at, case_row, empty_record, insert_cases
+from records.reports.analysis import (
+    Figures,
+    Period,
+    PeriodError,
+    Report,
+    build_report,
+    parse_period,
+    period_of,
+)
+from records.reports.charts import png_charts
+from records.reports.output import render, write_report
+from records.synthetic import generate_cases
+from tests.records.record_data import at, case_row, empty_record, insert_cases
 
-LOGS = Path(__file__).resolve().parents[2] / "var" / "test-logs"
+LOGS = Path(__file__).resolve().parents[3] / "var" / "test-logs"
 AS_OF = datetime(2026, 12, 20, tzinfo=UTC)  # late in Q4: some cases still open, some deadlines still ahead
 Q3 = (datetime(2026, 7, 1, tzinfo=UTC), datetime(2026, 10, 1, tzinfo=UTC))
 Q4 = (datetime(2026, 10, 1, tzinfo=UTC), datetime(2027, 1, 1, tzinfo=UTC))
@@ -198,7 +206,7 @@ def plain_count(rows: list[dict[str, Any]]) -> dict[str, Any]:
     }
 
 
-def assert_figures_match(figures: reports.Figures, expected: dict[str, Any]) -> None:
+def assert_figures_match(figures: Figures, expected: dict[str, Any]) -> None:
     assert figures.total == expected["total"]
     for name in ("by_channel", "by_product", "by_grade", "by_language", "by_rule", "outcomes"):
         assert dict(getattr(figures, name)) == dict(expected[name]), name
@@ -275,7 +283,7 @@ async def test_a_report_over_10000_cases_matches_a_plain_count(two_quarters: Any
     check_the_charts_and_files(report, folder)
 
 
-def check_the_charts_and_files(report: reports.Report, folder: Path) -> None:
+def check_the_charts_and_files(report: Report, folder: Path) -> None:
     folder.mkdir(parents=True, exist_ok=True)
     with warnings.catch_warnings():
         # A label drawn as empty boxes: Chinese text without a font that has it.

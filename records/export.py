@@ -29,8 +29,8 @@ from sqlalchemy import select
 
 from handoff import labels
 from handoff.cases import CaseNotFound
-from handoff.record_models import CaseRow, EventRow, MessageRow
-from handoff.record_read import Source, reading, utc_or_none
+from records.reading import Source, reading, utc_or_none
+from records.tables import CaseRow, EventRow, MessageRow
 
 ExportFormat = Literal["json", "html"]
 EXPORT_FORMATS: tuple[ExportFormat, ...] = ("json", "html")

@@ -23,9 +23,9 @@ What a report counts, for the cases *received* in the period (days in the report
   same number of days just before. A period not over yet counts the cases received so far.
 
 The rows of both periods are read in one pass (a month at a time, to report progress) and counted in Python,
-which suits tens of thousands of cases a quarter; the counting and the drawing run in a worker thread
-(``asyncio.to_thread``) so a web server stays responsive. Long steps say what they are doing through
-``progress``.
+which suits tens of thousands of cases a quarter; the counting, like the drawing (``records.reports.output``),
+runs in a worker thread (``asyncio.to_thread``) so a web server stays responsive. Long steps say what they are
+doing through ``progress``.
 """
 
 from __future__ import annotations
@@ -38,17 +38,16 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
-from pathlib import Path
 from typing import Any, Literal, get_args
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import RowMapping, select
 
 from handoff.org import Org
-from handoff.record import as_utc
-from handoff.record_models import CaseRow
-from handoff.record_read import Source, reading, utc_or_none
-from handoff.search import YEARS, day_start
+from records.reading import Source, reading, utc_or_none
+from records.record import as_utc
+from records.search import YEARS, day_start
+from records.tables import CaseRow
 
 Format = Literal["html", "csv", "pdf", "json"]
 FileFormat = Literal["html", "csv", "pdf"]
@@ -616,51 +615,6 @@ def _say(progress: Progress | None, message: str) -> None:
         progress(message)
 
 
-# --- output ----------------------------------------------------------------------------------------------
-
-
-def render(report: Report, fmt: Format, progress: Progress | None = None) -> bytes:
-    """The report as a file's bytes. Drawing charts takes a while: call it in a worker thread (``render_async``)."""
-    from handoff import report_charts, report_formats  # matplotlib is loaded only when a report is drawn
-
-    if fmt == "json":
-        return report_formats.to_json(report)
-    if fmt == "csv":
-        return report_formats.to_csv(report)
-    if fmt == "html":
-        return report_formats.to_html(report, report_charts.png_charts(report, progress))
-    if fmt == "pdf":
-        return report_formats.to_pdf(report, report_charts.png_charts(report, progress))
-    raise ValueError(f"format must be one of {', '.join(FORMATS)}")
-
-
-async def render_async(report: Report, fmt: Format, progress: Progress | None = None) -> bytes:
-    return await asyncio.to_thread(render, report, fmt, progress)
-
-
-def default_filename(report: Report, fmt: Format) -> str:
-    return f"complaints-{report.period.label.replace('..', '_to_')}.{fmt}"
-
-
-async def write_report(
-    url: str, period: str | tuple[date, date], fmt: FileFormat, out: Path, progress: Progress | None = None,
-    *, zone: str = "UTC", target: float = SATISFACTION_TARGET, unit_names: dict[str, tuple[str, str]] | None = None,
-) -> Path:
-    """Build the report from the record at ``url`` and write it to ``out`` (a file, or a folder to put it in)."""
-    report = await build_report(url, period, zone=zone, progress=progress, target=target, unit_names=unit_names)
-    content = await render_async(report, fmt, progress)
-    written = await asyncio.to_thread(_save, out, default_filename(report, fmt), content)
-    _say(progress, f"wrote {written} ({len(content):,} bytes)")
-    return written
-
-
 def unit_names(org: Org) -> dict[str, tuple[str, str]]:
     """The units' names for a report: id -> (English, Chinese)."""
     return {unit.id: (unit.name_en, unit.name_zh) for unit in org.units.values()}
-
-
-def _save(out: Path, name: str, content: bytes) -> Path:
-    target = out / name if out.is_dir() else out
-    target.parent.mkdir(parents=True, exist_ok=True)
-    target.write_bytes(content)
-    return target

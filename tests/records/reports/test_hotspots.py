@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
+from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -16,10 +17,10 @@ from redis.asyncio import Redis
 from gateway.alerts import SupervisorAlerts
 from gateway.events import DeskEvents
 from handoff.cases import CaseStore
-from handoff.hotspots import check_hotspots
 from handoff.org import Org, Unit
-from handoff.record import CaseRecord
 from handoff.risk import Hotspots, default_rules, load_rules
+from records.record import CaseRecord
+from records.reports.hotspots import check_hotspots
 
 ORG = Org({"hq": Unit("hq", "总部", "Head office", "hq"),
            "sh-pudong": Unit("sh-pudong", "上海浦东营业部", "Shanghai Pudong branch", "branch", "hq")})
@@ -83,7 +84,7 @@ async def test_a_hot_spot_alerts_the_supervisors_once_per_window(
 
 def test_the_rules_file_says_when_a_hot_spot_is_and_a_mistake_is_named(tmp_path: Path) -> None:
     assert default_rules().hotspots == Hotspots(30, 5, ("product", "unit", "staff"))
-    packaged = (Path(__file__).parents[2] / "handoff" / "risk_rules.toml").read_text(encoding="utf-8")
+    packaged = (resources.files("handoff") / "risk_rules.toml").read_text(encoding="utf-8")
     for old, new, message in (("threshold = 5", "threshold = 1", "2 or more"),
                               ('by = ["product", "unit", "staff"]', 'by = ["branch"]', "'by' lists some of"),
                               ("window_days = 30\nthreshold", "window_days = 0\nthreshold", "positive number of days"),

@@ -1,6 +1,6 @@
-"""Alembic's environment for the system of record (``handoff.record_models``).
+"""Alembic's environment for the system of record (``records.tables``).
 
-``handoff.record.migrate`` hands over an open connection in ``config.attributes["connection"]``, so the
+``records.record.migrate`` hands over an open connection in ``config.attributes["connection"]``, so the
 migrations run inside its transaction (and, on PostgreSQL, under its lock). Run on its own (the ``alembic``
 command with ``-x url=...``), it opens an async engine for ``config.attributes["url"]``, the ``url``
 argument or ``sqlalchemy.url``: SQLite through aiosqlite or PostgreSQL through asyncpg.
@@ -15,7 +15,7 @@ from sqlalchemy import pool
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from handoff.record_models import Base, managed_by_models
+from records.tables import Base, managed_by_models
 
 
 def run_on(connection: Connection) -> None:

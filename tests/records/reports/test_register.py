@@ -25,12 +25,14 @@ from gateway.alerts import SupervisorAlerts
 from gateway.events import DeskEvents
 from gateway.settings import Settings
 from handoff.cases import Case, CaseStore
-from handoff.export import export_case
 from handoff.lifecycle import Role
 from handoff.org import Org, load_org
 from handoff.queue import AgentQueue
-from handoff.record import CaseRecord
-from handoff.register import (
+from handoff.sla import SlaPolicy
+from records.export import export_case
+from records.record import CaseRecord
+from records.reports.analysis import period_of
+from records.reports.register import (
     FIELD_NAMES,
     case_entry,
     check_registers,
@@ -40,9 +42,7 @@ from handoff.register import (
     register_due,
     runs,
 )
-from handoff.register_formats import entry_html, entry_pdf, month_csv, month_html, month_pdf
-from handoff.reports import period_of
-from handoff.sla import SlaPolicy
+from records.reports.register_formats import entry_html, entry_pdf, month_csv, month_html, month_pdf
 from tests.conftest import UNIT_DB, with_db
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")

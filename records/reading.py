@@ -13,7 +13,7 @@ from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
 
-from handoff.record import as_utc, record_engine
+from records.record import as_utc, record_engine
 
 Source = str | AsyncEngine | AsyncConnection | AsyncSession
 

@@ -1,8 +1,9 @@
 """The system of record: every case with its messages and audit events in SQL, kept for the retention period.
 
 Redis is the working store; this database is what survives its loss. ``CaseStore`` writes each case here after
-every change (write-through), and ``rebuild_working_state`` puts Redis back together from it. SQLite (aiosqlite)
-is the embedded default, PostgreSQL (asyncpg) the server; the schema is Alembic's (``handoff/migrations``).
+every change (write-through: ``CaseRecord`` is its ``SystemOfRecord``), and ``records.recovery`` puts Redis back
+together from it. SQLite (aiosqlite) is the embedded default, PostgreSQL (asyncpg) the server; the schema is
+Alembic's (``records/migrations``).
 
 Guarantees:
 - saving is idempotent: the case row is upserted, and messages and events, append-only lists in Redis, are
@@ -20,7 +21,6 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import logging
-from collections import Counter
 from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -30,7 +30,6 @@ from typing import Any
 from alembic import command
 from alembic.config import Config
 from alembic.script import ScriptDirectory
-from redis.asyncio import Redis
 from sqlalchemy import Connection, Executable, Table, and_, delete, event, func, insert, or_, select, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import make_url
@@ -38,9 +37,8 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_en
 from sqlalchemy.pool import NullPool
 from sqlalchemy.sql.elements import ColumnElement
 
-from handoff.cases import CUSTOMER_FIELDS, Case, CaseNotFound, CaseStore, case_files
-from handoff.queue import CLAIMABLE, CLAIMS_KEY, ENTRIES_KEY, AgentQueue
-from handoff.record_models import Base
+from handoff.cases import CUSTOMER_FIELDS, Case, CaseNotFound, case_files
+from records.tables import Base
 
 log = logging.getLogger(__name__)
 
@@ -504,69 +502,3 @@ def _int_or_none(value: Any) -> int | None:
         return None if value is None else int(value)
     except (TypeError, ValueError):
         return None
-
-
-async def rebuild_working_state(
-    record: CaseRecord, redis: Redis, cases: CaseStore, queue: AgentQueue
-) -> dict[str, int]:
-    """Put Redis's working state back from the record, after Redis was lost; safe to run again.
-
-    Cases Redis still holds are left as they are (its copy is the newer one); the missing ones come back with
-    their messages and events. Waiting cases (queued, reopened) not in a lane are enqueued in the order they
-    were opened; claimed cases get their claim watched again with a fresh heartbeat, so a handler who is gone
-    loses them after the claim timeout; each open case is again the open case of its conversation.
-    """
-    await queue.ensure_group()
-    counts: Counter[str] = Counter(cases=0, restored=0, requeued=0, claims=0, conversations=0)
-    conversations: dict[str, str] = {}
-    async for case in record.all_cases():
-        counts["cases"] += 1
-        counts["restored"] += await cases.restore(case)
-        current = await cases.summary(case["id"])
-        counts["requeued"] += await _requeue(redis, queue, current)
-        counts["claims"] += await _watch_claim(redis, queue, current)
-        if current["status"] != "closed" and current.get("conversation_id"):
-            conversations[current["conversation_id"]] = current["id"]  # oldest first: the newest open case wins
-    for conversation_id, case_id in conversations.items():
-        counts["conversations"] += await redis.hsetnx(_conversation_state_key(conversation_id), "case_id", case_id)
-    return dict(counts)
-
-
-async def _requeue(redis: Redis, queue: AgentQueue, case: Case) -> bool:
-    if case["status"] not in CLAIMABLE or await redis.hexists(ENTRIES_KEY, case["id"]):
-        return False
-    await queue.enqueue(case["id"])
-    return True
-
-
-async def _watch_claim(redis: Redis, queue: AgentQueue, case: Case) -> bool:
-    if case["status"] != "claimed" or not case.get("assignee"):
-        return False
-    if await redis.zscore(CLAIMS_KEY, case["id"]) is not None:
-        return False  # watched already
-    await queue._hold(case["id"], case["assignee"])  # the queue's own claim bookkeeping: heartbeat from now
-    return True
-
-
-def _conversation_state_key(conversation_id: str) -> str:
-    # The router's layout (gateway/router.py, _key): the conversation's state hash names its open case.
-    return f"cg:conv:{{{conversation_id}}}:state"
-
-
-def years_before(moment: datetime, years: int) -> datetime:
-    """The same day and time ``years`` earlier (28 February for a 29th that year lacks)."""
-    try:
-        return moment.replace(year=moment.year - years)
-    except ValueError:
-        return moment.replace(year=moment.year - years, day=28)
-
-
-async def purge_expired(
-    record: CaseRecord, cases: CaseStore, *, before: datetime, by: str, dry_run: bool = False
-) -> PurgeSummary:
-    """Purge the record (see ``CaseRecord.purge``), then drop the purged cases from Redis too."""
-    summary = await record.purge(before, by, dry_run=dry_run)
-    if not dry_run:
-        for case_id in summary.case_ids:
-            await cases.discard(case_id)
-    return summary

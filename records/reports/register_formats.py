@@ -2,7 +2,7 @@
 
 The register is Chinese: every field name is the register's own, with its English label beside it in HTML and
 PDF. The HTML needs nothing else (styles inline, nothing loaded) and escapes every text; the PDF is that HTML
-laid out by ``handoff.pdf`` (A4 pages, numbered, Chinese as text), each entry with its case's SHA-256. The CSV
+laid out by ``records.reports.pdf`` (A4 pages, numbered, Chinese as text), each entry with its case's SHA-256. The CSV
 starts with a byte-order mark (spreadsheets then read the Chinese) and has one row per case; a value a
 spreadsheet would run as a formula (=, +, -, @ before words) is written with a leading apostrophe.
 """
@@ -14,8 +14,8 @@ import io
 import re
 from html import escape
 
-from handoff.pdf import html_to_pdf
-from handoff.register import FIELD_NAMES, FIELDS, Entry, MonthRegister
+from records.reports.pdf import html_to_pdf
+from records.reports.register import FIELD_NAMES, FIELDS, Entry, MonthRegister
 
 STYLE = """
 body{font-family:system-ui,-apple-system,"Segoe UI","PingFang SC","Microsoft YaHei","Noto Sans CJK SC",

@@ -15,8 +15,8 @@ from typing import Any
 from sqlalchemy import insert, text
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
-from handoff.record_models import Base, CaseRow, EventRow, MessageRow
-from handoff.search import SEARCH_INDEXES
+from records.search import SEARCH_INDEXES
+from records.tables import Base, CaseRow, EventRow, MessageRow
 
 BATCH = 2000
 

@@ -5,7 +5,7 @@ blank line between sections: a spreadsheet shows them one below the other, a pro
 It starts with a byte-order mark so that spreadsheet programs read the Chinese correctly.
 
 The HTML page needs nothing else (no scripts, styles and images inline) so it can be mailed or archived as it
-is; every text in it is escaped. The PDF is the same page laid out by ``handoff.pdf`` (the register's path):
+is; every text in it is escaped. The PDF is the same page laid out by ``records.reports.pdf`` (the register's path):
 bilingual, paginated, the charts embedded as images.
 """
 
@@ -19,8 +19,8 @@ from html import escape
 from typing import Any
 
 from handoff import labels
-from handoff.pdf import html_to_pdf
-from handoff.reports import STAGES, Report
+from records.reports.analysis import STAGES, Report
+from records.reports.pdf import html_to_pdf
 
 STAGE_NAMES = {"acknowledge": ("Acknowledge", "受理确认"), "answer": ("Answer", "答复"), "close": ("Close", "办结")}
 # section -> (English title, Chinese title, names of its keys)
@@ -190,7 +190,7 @@ figure{margin:1rem 0}figure img{max-width:100%;height:auto;border:1px solid #e3e
 
 
 def to_pdf(report: Report, charts: dict[str, bytes]) -> bytes:
-    """The HTML page as A4 pages (``handoff.pdf``), the charts embedded."""
+    """The HTML page as A4 pages (``records.reports.pdf``), the charts embedded."""
     footer = f"Complaints report 投诉分析报告 {report.period.label}"
     return html_to_pdf(to_html(report, charts).decode(), footer=footer)
 

@@ -23,8 +23,8 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
 from handoff import labels
-from handoff.report_formats import STAGE_NAMES
-from handoff.reports import GRADES, SCORES, STAGES, Progress, Report, counts
+from records.reports.analysis import GRADES, SCORES, STAGES, Progress, Report, counts
+from records.reports.formats import STAGE_NAMES
 
 CURRENT, PREVIOUS = "#1f5fa8", "#b9c6d8"
 GRADE_COLOURS = {"high": "#c0392b", "medium": "#e08a1e", "low": "#2e8b57"}

@@ -54,8 +54,8 @@ def upgrade() -> None:
 
 
 def _fill_from_documents() -> None:
-    # Today's reading of a case document (handoff.record.register_columns): the same one every save uses.
-    from handoff.record import register_columns
+    # Today's reading of a case document (records.record.register_columns): the same one every save uses.
+    from records.record import register_columns
 
     bind = op.get_bind()
     cases = sa.table("cases", sa.column("id", sa.String()), sa.column("document", sa.JSON()),

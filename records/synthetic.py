@@ -1,6 +1,6 @@
 """Synthetic complaints for demos, benchmarks and tests: never for a real record.
 
-``generate_cases(n, seed, start, end)`` yields rows for the ``cases`` table (``handoff.record_models.CaseRow``
+``generate_cases(n, seed, start, end)`` yields rows for the ``cases`` table (``records.tables.CaseRow``
 column names as keys), each with a case document shaped like the ones ``handoff.cases`` writes. The same seed
 gives the same cases, so a test or a benchmark can be repeated exactly.
 

@@ -1,4 +1,5 @@
-"""Which language a customer writes in, from the text itself."""
+"""Which language a customer writes in, from the text itself: for the router, and for a channel that names the
+message's language itself (WeChat, which remembers a customer's last one for messages that do not tell)."""
 
 from __future__ import annotations
 

@@ -9,9 +9,9 @@ from typing import Any
 import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
-from handoff.search import SearchError, SearchQuery, search
-from handoff.synthetic import generate_cases
-from tests.handoff.record_data import at, case_row, empty_record, insert_cases
+from records.search import SearchError, SearchQuery, search
+from records.synthetic import generate_cases
+from tests.records.record_data import at, case_row, empty_record, insert_cases
 
 GENERATED = 400
 MARKED = [
@@ -166,7 +166,7 @@ async def test_a_query_that_cannot_run_is_refused_with_the_reason(filters: dict[
 
 
 def test_the_page_count_rounds_up() -> None:
-    from handoff.search import SearchPage
+    from records.search import SearchPage
 
     assert SearchPage([], 41, 1, 20).pages == 3 and SearchPage([], 0, 1, 20).pages == 0
 
@@ -174,7 +174,7 @@ def test_the_page_count_rounds_up() -> None:
 def test_dates_are_compared_in_utc() -> None:
     from zoneinfo import ZoneInfo
 
-    from handoff.search import day_start
+    from records.search import day_start
 
     assert day_start(date(2026, 11, 1), ZoneInfo("Asia/Shanghai")) == datetime.fromisoformat(
         "2026-10-31T16:00:00+00:00")

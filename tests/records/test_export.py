@@ -11,8 +11,8 @@ import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from handoff.cases import CaseNotFound
-from handoff.export import FORMAT_NAME, FORMAT_VERSION, digest, export_case
-from tests.handoff.record_data import at, case_row, empty_record, insert_cases, insert_history
+from records.export import FORMAT_NAME, FORMAT_VERSION, digest, export_case
+from tests.records.record_data import at, case_row, empty_record, insert_cases, insert_history
 
 CASE_ID = "C-261103-7KQ4"
 CONVERSATION_ID = "webchat:5f3e0a9c1d2b4e6f8a7b9c0d1e2f3a4b"  # the channel's own address of the conversation

@@ -19,10 +19,10 @@ from sqlalchemy import func, select
 
 from handoff import labels
 from handoff.org import Org
-from handoff.record_models import CaseRow
-from handoff.record_read import Source, reading
-from handoff.register import UnitAlerts
 from handoff.risk import Hotspots
+from records.reading import Source, reading
+from records.reports.register import UnitAlerts
+from records.tables import CaseRow
 
 COLUMNS = {"product": CaseRow.product, "unit": CaseRow.unit, "staff": CaseRow.staff_involved}
 NAMES = {"product": ("product", "业务"), "unit": ("unit", "受理单位"), "staff": ("staff member", "人员")}

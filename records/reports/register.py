@@ -41,13 +41,13 @@ from sqlalchemy import and_, insert, or_, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from handoff import labels
-from handoff.export import CaseExport, digest, load_case, load_cases
 from handoff.org import Org
-from handoff.record import answers, as_utc, measures_verified, paid_compensation, satisfaction_score
-from handoff.record_models import CaseRow, RegisterRunRow
-from handoff.record_read import Source, reading
-from handoff.reports import Period, period_of
 from handoff.sla import SlaPolicy
+from records.export import CaseExport, digest, load_case, load_cases
+from records.reading import Source, reading
+from records.record import answers, as_utc, measures_verified, paid_compensation, satisfaction_score
+from records.reports.analysis import Period, period_of
+from records.tables import CaseRow, RegisterRunRow
 
 log = logging.getLogger(__name__)
 
@@ -106,7 +106,7 @@ class Entry:
 
 
 def entry(export: CaseExport, org: Org, zone: str) -> Entry:
-    """The register entry of a case from the record (``handoff.export.load_case``)."""
+    """The register entry of a case from the record (``records.export.load_case``)."""
     case, events = export.case, export.events
     tz = ZoneInfo(zone)
     complaint, customer = case.get("complaint") or {}, case.get("customer") or {}

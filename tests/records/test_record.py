@@ -1,17 +1,16 @@
-"""The system of record, on SQLite and on PostgreSQL: write-through, migrations, rebuilding Redis, retention."""
+"""The system of record, on SQLite and on PostgreSQL: write-through, migrations, the columns it keeps."""
 
 from __future__ import annotations
 
 import itertools
 import logging
-import os
 import re
 import subprocess
 import sys
 import warnings
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -19,48 +18,29 @@ from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
 from redis.asyncio import Redis
 from sqlalchemy import Column, Connection, MetaData, Table, func, insert, inspect, select, text
 
-from gateway.settings import Settings
-from handoff.cases import PENDING_KEY, Case, CaseNotFound, CaseStore
+from handoff.cases import PENDING_KEY, Case, CaseStore
 from handoff.lifecycle import Role
-from handoff.queue import CLAIMS_KEY, AgentQueue
-from handoff.record import (
+from handoff.queue import AgentQueue
+from records.record import (
     CASES,
     EVENTS,
     MESSAGES,
     MIGRATIONS_DIR,
-    PURGES,
     CaseRecord,
     as_utc,
     case_columns,
     event_columns,
     migrate,
-    purge_expired,
-    rebuild_working_state,
     record_engine,
-    years_before,
 )
-from handoff.record_models import Base, managed_by_models
-from handoff.search import SEARCH_INDEXES
-from tests.conftest import UNIT_DB, with_db
+from records.search import SEARCH_INDEXES
+from records.tables import Base, managed_by_models
 
 _numbers = itertools.count()
-
-
-@pytest.fixture
-async def record(record_url: str) -> AsyncIterator[CaseRecord]:
-    async with CaseRecord(record_url) as opened:
-        yield opened
-
-
-@pytest.fixture
-async def desk(redis: Redis, record: CaseRecord) -> tuple[CaseStore, AgentQueue]:
-    cases = CaseStore(redis, record=record)
-    queue = AgentQueue(redis, cases, claim_timeout=60)
-    await queue.ensure_group()
-    return cases, queue
 
 
 async def open_case(cases: CaseStore, queue: AgentQueue, *, language: str = "en", product: str = "fund") -> Case:
@@ -155,6 +135,30 @@ async def test_migrations_create_the_models_tables_and_running_them_again_change
                       for ddl in SEARCH_INDEXES[dialect] if "INDEX" in ddl}
     expected["cases"][1].update(search_indexes)
     assert found == expected
+
+
+def test_the_migrations_keep_their_revisions_in_one_line_of_history() -> None:
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS_DIR))
+    history = [(script.revision, script.down_revision)
+               for script in ScriptDirectory.from_config(config).walk_revisions()]
+    assert history[::-1] == [("0001", None), ("0002", "0001"), ("0003", "0002"), ("0004", "0003"),
+                             ("0005", "0004"), ("0006", "0005")]
+
+
+def test_the_alembic_command_migrates_a_database_on_its_own(tmp_path: Path) -> None:
+    ini = tmp_path / "alembic.ini"
+    ini.write_text(f"[alembic]\nscript_location = {MIGRATIONS_DIR}\n", encoding="utf-8")
+    url = f"sqlite+aiosqlite:///{tmp_path / 'record.db'}"
+
+    def alembic(*args: str) -> str:
+        done = subprocess.run([sys.executable, "-m", "alembic", "-c", str(ini), "-x", f"url={url}", *args],
+                              capture_output=True, text=True, timeout=120, check=False)
+        assert done.returncode == 0, done.stderr
+        return done.stdout
+
+    alembic("upgrade", "head")
+    assert alembic("current").split() == ["0006", "(head)"]
 
 
 @pytest.mark.parametrize("record_url", ["postgresql"], indirect=True)
@@ -252,64 +256,6 @@ async def test_with_the_database_down_redis_keeps_the_change_and_flush_pending_w
     assert not await redis.exists(PENDING_KEY)
 
 
-async def test_after_redis_is_wiped_rebuild_restores_the_queue_the_claims_and_every_case(
-    desk: tuple[CaseStore, AgentQueue], record: CaseRecord, redis: Redis
-) -> None:
-    cases, queue = desk
-    states: dict[str, list[str]] = {state: [] for state in ("queued", "claimed", "answered", "closed", "reopened")}
-    for number in range(50):
-        state = list(states)[number % 5]
-        language, product = ("zh", "en")[number % 2], ("fund", "bond")[number % 3 % 2]
-        case = await open_case(cases, queue, language=language, product=product)
-        states[state].append(case["id"])
-        if state == "queued" and number % 2:
-            await queue.claim(case["id"], "bob")
-            await queue.release(case["id"], "bob")
-        elif state == "claimed":
-            await queue.claim(case["id"], ("ann", "bob")[number % 2])
-        elif state != "queued":
-            await resolve(cases, queue, case["id"])
-        if state == "closed":
-            await rate(cases, case["id"], 5)
-        elif state == "reopened":
-            await rate(cases, case["id"], 1)
-            await queue.enqueue(case["id"])
-    waiting = {*states["queued"], *states["reopened"]}
-    queue_before = await queue.waiting()
-    assert {entry["id"] for entry in queue_before} == waiting
-    before = {case_id: await cases.get(case_id) for ids in states.values() for case_id in ids}
-    in_record = {case_id: await record.load(case_id) for case_id in before}
-    assert in_record == before
-
-    # FLUSHDB, not FLUSHALL: the same server holds the end-to-end tests' databases.
-    await redis.flushdb()
-    assert await redis.dbsize() == 0
-    counts = await rebuild_working_state(record, redis, cases, queue)
-    assert counts == {"cases": 50, "restored": 50, "requeued": 20, "claims": 10, "conversations": 40}
-
-    assert {case_id: await cases.get(case_id) for case_id in before} == before
-    assert {case_id: await record.load(case_id) for case_id in before} == in_record
-    assert await record.count() == 50
-    oldest_first = sorted(before, key=lambda case_id: (before[case_id]["created_at"], case_id))
-    assert [case["id"] async for case in record.all_cases(batch=7)] == oldest_first
-    lanes = {(e["id"], e["priority"], e["language"]) for e in queue_before}
-    assert {(e["id"], e["priority"], e["language"]) for e in await queue.waiting()} == lanes
-    for case_id in (*states["queued"], *states["claimed"], *states["answered"], *states["reopened"]):
-        conversation = before[case_id]["conversation_id"]
-        assert await redis.hget(f"cg:conv:{{{conversation}}}:state", "case_id") == case_id.encode()
-    assert {raw.decode() for raw in await redis.zrange(CLAIMS_KEY, 0, -1)} == set(states["claimed"])
-
-    again = await rebuild_working_state(record, redis, cases, queue)
-    assert again == {"cases": 50, "restored": 0, "requeued": 0, "claims": 0, "conversations": 0}
-    handed_out = []
-    while (case := await queue.next("carol")) is not None:
-        handed_out.append(case["id"])
-    assert sorted(handed_out) == sorted(waiting)
-    # The restored claims are watched like carol's new ones: with no heartbeat they go back to the queue.
-    gone = AgentQueue(redis, cases, claim_timeout=0)
-    assert sorted(await gone.reclaim_abandoned()) == sorted([*states["claimed"], *handed_out])
-
-
 def forged_case(case_id: str, created: datetime, status: str, closed_after: timedelta = timedelta(days=3)) -> Case:
     at = created.isoformat()
     events = [{"at": at, "actor": "bot", "action": "created", "before": None, "after": "queued", "detail": "intake"}]
@@ -329,75 +275,6 @@ def forged_case(case_id: str, created: datetime, status: str, closed_after: time
                      {"at": at, "from": "bot", "channel": "sms", "text": "hi"}],
         "events": events,
     }
-
-
-async def test_purge_removes_exactly_the_closed_cases_past_retention_and_records_that_it_did(
-    record: CaseRecord, redis: Redis
-) -> None:
-    cases = CaseStore(redis, record=record)
-    now = datetime.now(UTC)
-    ages = {"C-OLD-CLOSED-1": (6, "closed"), "C-OLD-CLOSED-2": (6, "closed"), "C-OLD-OPEN": (6, "answered"),
-            "C-4Y-CLOSED": (4, "closed"), "C-NEW-CLOSED": (0, "closed")}
-    for case_id, (years, status) in ages.items():
-        case = forged_case(case_id, years_before(now, years), status)
-        await record.save(case)
-        await cases.restore(case)
-    # Opened six years ago, closed four years ago: kept, retention counts from the closing.
-    long_case = forged_case("C-6Y-OPENED-4Y-CLOSED", years_before(now, 6), "closed",
-                            closed_after=years_before(now, 4) - years_before(now, 6))
-    await record.save(long_case)
-    await cases.restore(long_case)
-    cutoff = years_before(now, 5)
-
-    planned = await purge_expired(record, cases, before=cutoff, by="auditor", dry_run=True)
-    assert planned.case_ids == ("C-OLD-CLOSED-1", "C-OLD-CLOSED-2") and planned.dry_run
-    assert (planned.cases, planned.messages, planned.events) == (2, 4, 4)
-    assert await record.count() == 6 and await rows(record, PURGES) == 0
-
-    done = await purge_expired(record, cases, before=cutoff, by="auditor")
-    assert (done.case_ids, done.cases, done.messages, done.events) == (planned.case_ids, 2, 4, 4)
-    assert sorted(await record.open_case_ids()) == ["C-OLD-OPEN"]
-    assert await record.count() == 4 and await rows(record, MESSAGES) == 8 and await rows(record, EVENTS) == 7
-    assert (await record.load("C-6Y-OPENED-4Y-CLOSED"))["status"] == "closed"
-    for case_id in done.case_ids:
-        with pytest.raises(CaseNotFound):
-            await record.load(case_id)
-        with pytest.raises(CaseNotFound):
-            await cases.summary(case_id)
-    assert (await cases.summary("C-OLD-OPEN"))["status"] == "answered"
-    async with record.engine.connect() as connection:
-        purge = (await connection.execute(select(PURGES))).one()
-    assert (purge.by, purge.cases, purge.messages, purge.events) == ("auditor", 2, 4, 4)
-    assert purge.case_ids == {"ids": ["C-OLD-CLOSED-1", "C-OLD-CLOSED-2"]}
-    assert as_utc(purge.cutoff) == cutoff and now <= as_utc(purge.at) <= datetime.now(UTC)
-
-
-def test_years_before_keeps_the_day_and_falls_back_to_28_february() -> None:
-    assert years_before(datetime(2026, 5, 1, 9, tzinfo=UTC), 5) == datetime(2021, 5, 1, 9, tzinfo=UTC)
-    assert years_before(datetime(2028, 2, 29, tzinfo=UTC), 5) == datetime(2023, 2, 28, tzinfo=UTC)
-
-
-async def test_the_record_commands_migrate_rebuild_and_purge(
-    record_url: str, redis: Redis, redis_server: str, settings: Settings
-) -> None:
-    env = {**os.environ, "DATABASE_URL": record_url, "REDIS_URL": with_db(redis_server, UNIT_DB),
-           "DATA_DIR": str(settings.data_dir), "LOG_LEVEL": "WARNING"}
-
-    def run(*args: str) -> str:
-        done = subprocess.run([sys.executable, "-m", "gateway.cli", *args], env=env, capture_output=True, text=True,
-                              timeout=120, check=False)
-        assert done.returncode == 0, done.stderr
-        return done.stdout
-
-    assert "is at revision 0006" in run("migrate")
-    async with CaseRecord(record_url) as record:
-        await record.save(forged_case("C-ANCIENT", years_before(datetime.now(UTC), 7), "closed"))
-        await record.save(forged_case("C-WAITING", datetime.now(UTC), "queued"))
-    assert run("rebuild-queue").startswith("2 cases in the record: 2 restored to Redis, 1 put back in the queue")
-    assert "would purge 1 closed cases" in run("purge", "--dry-run")
-    report = run("purge", "--older-than-years", "6", "--by", "auditor")
-    assert "purged 1 closed cases" in report and "recorded as done by auditor" in report and "C-ANCIENT" in report
-    assert await redis.exists("cg:case:{C-WAITING}") and not await redis.exists("cg:case:{C-ANCIENT}")
 
 
 def answered_by_approval(case_id: str, created: datetime) -> Case:
