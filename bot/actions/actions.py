@@ -295,10 +295,12 @@ def required_slots_for(slots: dict[str, Any]) -> list[str]:
 
 
 def needs_story_details(slots: dict[str, Any]) -> bool:
-    """A one-line account the customer typed before being asked ("交易软件又卡死了！"): asked once for more, unless
-    nobody can be asked (an email, a finished call)."""
-    story = slots.get("description")
-    return (bool(story) and not slots.get("story_details") and is_thin_story(str(story))
+    """A one-line account the customer typed before being asked ("交易软件又卡死了！", or a longer line that is
+    mostly a threat): asked once for more, unless nobody can be asked (an email, a finished call)."""
+    story = str(slots.get("description") or "")
+    # A threat or an outburst is not the story, however many facts the classifier heard in it.
+    heated = bool(set(find_risk_flags(story)) & {*THREATS, "anger"})
+    return (bool(story) and not slots.get("story_details") and is_thin_story(story, 2 if heated else 1)
             and slots.get("channel") not in NO_READ_BACK_CHANNELS)
 
 
@@ -526,8 +528,12 @@ def answer_to_question(
     """The whole message as the answer to the question the form asked, when nothing more specific fits."""
     if requested == "record_confirmed":
         return answer_to_read_back(tracker, text, found)
-    if "description" in found and requested not in ("description", "story_details", *ONCE_SLOTS):
-        return {}  # more of the story instead of an answer: the question is asked again
+    if (found.get("description") not in (None, tracker.get_slot("description"))
+            and requested not in ("description", "story_details", "desired_resolution", *ONCE_SLOTS)
+            and not answers_question(tracker, requested, text)):
+        # More of the story instead of an answer: the question is asked again (once: the same words again are the
+        # answer, and whatever answers "what would you like us to do?" is the wish).
+        return {}
     if requested == "description":
         # Asked once: what the customer answers is kept, marked unverified when it tells no story; contact
         # details alone ("我叫李雷", "my number is ...") answer another question.

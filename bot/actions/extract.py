@@ -311,11 +311,9 @@ PRODUCTS: tuple[Product, ...] = (
     ),
     Product(
         "brokerage_account",
-        ("开户", "销户", "转户"),
+        ("证券账户", "资金账户", "股票账户", "证券账号", "股东账户", "开户", "销户", "转户"),
         ("brokerage account", "trading account", "securities account", "account opening", "account closure"),
-        # The account money moves from ("从证券账户转出") is where it sits, not what went wrong: a cue.
-        ("证券账户", "资金账户", "股票账户", "证券账号", "股东账户", "冻结", "限制交易", "状态异常", "账户异常", "密码",
-         "账户", "账号", "身份证", "实名"),
+        ("冻结", "限制交易", "状态异常", "账户异常", "密码", "账户", "账号", "身份证", "实名"),
         ("close my account", "closing my account", "open an account", "opening an account", "open my account",
          "account opening", "account closing", "account closure", "brokerage", "account", "locked out", "password",
          "kyc"),
@@ -355,7 +353,7 @@ NOT_OURS = Product(
     # Who the customer deals with for one: the product's own name is said first when there is one.
     ("催收", "催债"),
     ("lender", "loan servicer", "servicer", "debt collectors", "debt collector", "collection agency",
-     "collections", "collector", "repossessed", "repossession"),
+     "collections", "collector", "repossessed", "repossession", "charged off", "charge-off", "charge off"),
 )
 # Where products we do not offer come in the order of precedence: after the securities products only we offer,
 # before the money movements, fees, apps, accounts and branches every financial service has.
@@ -399,6 +397,9 @@ def _strong(words: Iterable[str], product: Product, english: bool | None) -> lis
     return [w for w in words if w.lower() not in weak]
 
 
+# The account money moves from ("从证券账户转出") is where it sits, not what went wrong: a name, but it decides only
+# as a cue word does.
+_NAMES_AS_CUES = ("证券账户", "资金账户", "股票账户", "证券账号", "股东账户")
 # How staff behaved ("态度很差", "rude"): the service is the complaint, whatever else was being done
 # ("密码重置排了一个小时，柜台态度很差"); a securities product named outranks it.
 _ATTITUDE = ("态度", "服务差", "不耐烦", "不客气", "不礼貌", "rude", "unhelpful", "impolite", "disrespectful")
@@ -412,8 +413,8 @@ def _product_words(english: bool | None) -> list[tuple[str, re.Pattern[str]]]:
     """Patterns in the order they decide: every product's names first ("开户" outranks another product's hint
     such as "登录"), then the cue words; products we do not offer, and who sells them ("a debt collector"),
     after the securities products only we offer."""
-    names = [(p.key, _product_regex(_strong(p.zh_names, p, english), _strong(p.en_names, p, english)))
-             for p in PRODUCTS]
+    names = [(p.key, _product_regex([w for w in _strong(p.zh_names, p, english) if w not in _NAMES_AS_CUES],
+                                    _strong(p.en_names, p, english))) for p in PRODUCTS]
     by_key = {p.key: p for p in PRODUCTS}
     cues: list[tuple[str, re.Pattern[str] | None]] = []
     for key in _CUE_PRECEDENCE:
@@ -422,7 +423,8 @@ def _product_words(english: bool | None) -> list[tuple[str, re.Pattern[str]]]:
                                                           [w for w in _ATTITUDE if w.isascii()])))
             continue
         p = by_key[key]
-        cues.append((key, _product_regex([w for w in _strong(p.zh_cues, p, english) if w not in _ATTITUDE],
+        zh_cues = [*(w for w in p.zh_names if w in _NAMES_AS_CUES), *p.zh_cues]
+        cues.append((key, _product_regex([w for w in _strong(zh_cues, p, english) if w not in _ATTITUDE],
                                          [w for w in _strong(p.en_cues, p, english) if w not in _ATTITUDE])))
     not_ours = (_product_regex(NOT_OURS.zh_names, NOT_OURS.en_names),
                 _product_regex(NOT_OURS.zh_cues, NOT_OURS.en_cues))
@@ -674,7 +676,7 @@ _EN_PEOPLE = re.compile(
     r"\b(?P<role>(?i:(?:account|relationship|branch|wealth) manager|financial advis[eo]r|investment advis[eo]r|"
     r"advis[eo]r|broker|teller|cashier|clerk|staff member|employee|salesman|saleswoman|salesperson|supervisor|"
     r"(?:customer (?:service|support) )?(?:representative|rep|agent)|loan officer|officer|associate|banker))"
-    r"(?:,? (?:called|named|whose name is) |, | )?"
+    r"(?![A-Za-z])(?:,? (?:called|named|whose name is) |, | )?"
     r"(?P<name>(?:Mr|Ms|Mrs|Miss|Dr)\.? [A-Z][a-z]+|[A-Z][a-z]+(?: [A-Z][a-z]+)?)?"
     r"|\b(?P<title>(?:Mr|Ms|Mrs|Miss)\.? [A-Z][a-z]+(?: [A-Z][a-z]+)?)"
     # Someone named by where they stood: "Marco at the counter".

@@ -112,14 +112,14 @@ _SURNAME_START = re.compile(
 )
 
 
-def is_thin_story(text: str) -> bool:
-    """A one-line account: fewer than 18 Chinese characters, or fewer than 12 words, on one line."""
-    text = normalize(text) if "\n" not in text else text
+def is_thin_story(text: str, scale: int = 1) -> bool:
+    """A one-line account: fewer than 18 Chinese characters, or fewer than 12 words, on one line (``scale``
+    times as many for a line that is mostly a threat or an outburst)."""
     if "\n" in text.strip():
         return False
     han = len(_CJK.findall(text))
     words = len(_LATIN_WORD.findall(text))
-    return han + words < THIN_STORY_CHARACTERS if han else words < THIN_STORY_WORDS
+    return han + words < scale * THIN_STORY_CHARACTERS if han else words < scale * THIN_STORY_WORDS
 
 
 def looks_like_a_name(text: str) -> bool:

@@ -579,6 +579,20 @@ class AnswersAreNotInterruptions(unittest.TestCase):
         self.assertFalse(self.rejected(text, "desired_resolution", "request_human"))
         self.assertEqual(read(text, asked="desired_resolution", intent="request_human")["desired_resolution"], text)
 
+    def test_a_wish_that_reads_like_more_story_answers_the_wish_question(self) -> None:
+        text = "全部退款，行情那块也得修好"
+        slots = read(text, slots={"description": "交易系统卡死了", "description_told": True},
+                     asked="desired_resolution", story=True)
+        self.assertEqual(slots["desired_resolution"], text)
+
+    def test_the_same_story_told_again_answers_the_question(self) -> None:
+        story = "我的卖单昨天一直没成交，系统还显示已撤单"
+        slots = read("王海东", slots={"description": story, "description_told": True}, asked="customer_name",
+                     story=False)
+        self.assertEqual(slots["customer_name"], "王海东")
+        again = read(story, slots={"description": story, "description_told": True}, asked="product", story=True)
+        self.assertEqual(again["product"], "online_trading")
+
     def test_a_real_request_for_a_person_or_a_case_number_still_interrupts(self) -> None:
         self.assertTrue(self.rejected("转人工", "desired_resolution", "request_human"))
         self.assertTrue(self.rejected("get me a human", "customer_name", "request_human"))
@@ -668,6 +682,11 @@ class AShortOpeningIsAHeadline(unittest.TestCase):
         slots = read(text, slots={"language": "zh"}, asked="description", story=True)
         self.assertEqual(slots["description"], text)
         self.assertNotIn("language", slots)
+
+    def test_a_threat_typed_first_is_a_headline_too(self) -> None:
+        slots = read("I am writing to the regulator today and my solicitor will be contacting your firm",
+                     intent="complain", story=True)
+        self.assertEqual(next_question(slots), "story_details")
 
     def test_the_details_join_the_headline(self) -> None:
         told = {"description": "交易软件又卡死了！", "description_told": True}

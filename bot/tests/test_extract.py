@@ -243,6 +243,7 @@ class ProductsNotForcedOnOtherComplaints(unittest.TestCase):
             ("A debt collector phones my office every day about a bill that is not mine", "debt collector"),
             ("My credit report still shows an account I closed years ago", "credit report"),
             ("they repossessed my car even though the auto loan was current", "auto loan"),
+            ("they say I have a charged off account and keep calling", "charged off"),
             ("信用卡的年费我明明申请减免了还是被扣了", "信用卡"),
             ("我在你们这里做的期货亏了还被收了高额手续费", "期货"),
         ):
@@ -347,6 +348,10 @@ class PlacesAndPeople(unittest.TestCase):
         self.assertEqual(find_people("a rep named Carlos told me to wait"), "rep Carlos")
         self.assertEqual(find_people("the loan officer, Ms Baxter, never called back"), "loan officer Ms Baxter")
         self.assertEqual(find_people("Marco at the counter said the form was lost"), "Marco")
+
+    def test_a_role_is_a_whole_word(self) -> None:
+        self.assertIsNone(find_people("I'm reporting you to the regulator"))
+        self.assertIsNone(find_people("the agency representing them never answered"))
 
     def test_staff_at_the_counter_in_chinese(self) -> None:
         self.assertEqual(find_people("柜台那个小伙子态度很差"), "柜台那个小伙子")
