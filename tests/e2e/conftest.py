@@ -13,14 +13,14 @@ import shutil
 import subprocess
 import sys
 import tempfile
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import aiohttp
 import pytest
-from playwright.async_api import Browser, Page, async_playwright, expect
+from playwright.async_api import Browser, BrowserContext, Page, async_playwright, expect
 from redis import Redis as SyncRedis
 
 from gateway import supervisor
@@ -187,6 +187,28 @@ async def browser() -> AsyncIterator[Browser]:
         browser = await playwright.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
         yield browser
         await browser.close()
+
+
+Profile = Callable[[str, str], Awaitable[BrowserContext]]
+
+
+@pytest.fixture
+async def profiles(browser: Browser) -> AsyncIterator[Profile]:
+    """Fresh browser profiles in a given locale and time zone; a script error on any of their pages fails the test."""
+    contexts: list[BrowserContext] = []
+    errors: list[str] = []
+
+    async def profile(locale: str, timezone: str) -> BrowserContext:
+        context = await browser.new_context(locale=locale, timezone_id=timezone,
+                                            viewport={"width": 1400, "height": 1100})
+        context.on("weberror", lambda failure: errors.append(str(failure.error)))
+        contexts.append(context)
+        return context
+
+    yield profile
+    for context in contexts:
+        await context.close()
+    assert not errors, f"the console threw: {errors}"
 
 
 async def say(page: Page, text: str) -> None:

@@ -17,16 +17,16 @@ Its deadline sweep runs every second, so a return visit that falls due is alerte
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
 import aiohttp
 import pytest
-from playwright.async_api import Browser, BrowserContext, Page, expect
+from playwright.async_api import Page, expect
 
-from tests.e2e.conftest import LOGS, AgentApi, Gateway, add_agent, start_gateway
+from tests.e2e.conftest import LOGS, AgentApi, Gateway, Profile, add_agent, start_gateway
 from tests.e2e.test_agent_console import LIVE, open_case, queue_row, sign_in
 
 pytestmark = pytest.mark.e2e
@@ -41,7 +41,6 @@ INJECTED = "img, svg, script, iframe, [onerror], [onload]"
 GRACE, FIONA = "+44 7700 900531", "+44 7700 900532"
 LI_NA, ZHOU, SUN = "13911470051", "13911470052", "13911470053"
 
-Profile = Callable[[str, str], Awaitable[BrowserContext]]
 
 
 @pytest.fixture(scope="module")
@@ -55,24 +54,6 @@ def desk(e2e_redis: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[G
     finally:
         gateway.stop()
 
-
-@pytest.fixture
-async def profiles(browser: Browser) -> AsyncIterator[Profile]:
-    """Fresh browser profiles in a locale and time zone; a script error on any of their pages fails the test."""
-    contexts: list[BrowserContext] = []
-    errors: list[str] = []
-
-    async def profile(locale: str, timezone: str) -> BrowserContext:
-        context = await browser.new_context(locale=locale, timezone_id=timezone,
-                                            viewport={"width": 1400, "height": 1100})
-        context.on("weberror", lambda failure: errors.append(str(failure.error)))
-        contexts.append(context)
-        return context
-
-    yield profile
-    for context in contexts:
-        await context.close()
-    assert not errors, f"the console threw: {errors}"
 
 
 async def api_for(http: aiohttp.ClientSession, gateway: Gateway, name: str) -> AgentApi:

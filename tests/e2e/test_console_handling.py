@@ -29,33 +29,12 @@ from playwright.async_api import Browser, BrowserContext, Page, expect
 from gateway import supervisor
 from tests.e2e.conftest import LOGS, AgentApi, Gateway, gateway_env, start_gateway
 from tests.e2e.test_agent_console import LIVE, open_case, queue_row, sign_in
+from tests.org_files import HEAD_OFFICE, PUDONG, Unit, org_toml
 
 pytestmark = pytest.mark.e2e
 
-ORG = """
-[[units]]
-id = "hq"
-name = { zh = "总部", en = "Head office" }
-kind = "hq"
-
-[[units]]
-id = "sh-pudong"
-name = { zh = "上海浦东营业部", en = "Shanghai Pudong branch" }
-kind = "branch"
-parent = "hq"
-
-[[units]]
-id = "bj-chaoyang"
-name = { zh = "北京朝阳营业部", en = "Beijing Chaoyang branch" }
-kind = "branch"
-parent = "hq"
-
-[[units]]
-id = "sh-pudong-wealth"
-name = { zh = "浦东营业部财富管理部", en = "Pudong wealth desk" }
-kind = "department"
-parent = "sh-pudong"
-"""
+ORG = org_toml(HEAD_OFFICE, PUDONG, Unit("bj-chaoyang", "北京朝阳营业部", "Beijing Chaoyang branch"),
+              Unit("sh-pudong-wealth", "浦东营业部财富管理部", "Pudong wealth desk", "department", "sh-pudong"))
 NO_BOT = "http://127.0.0.1:9"  # nothing here talks to the bot: every case is registered by staff
 PASSWORD = "a long password for handling"
 HANDLER, BRANCH_SUPERVISOR, HQ_SUPERVISOR = "e2e-hd-handler", "e2e-hd-pudong-supervisor", "e2e-hd-hq-supervisor"

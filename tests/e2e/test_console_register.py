@@ -11,38 +11,27 @@ is refused with the reason. A complaint typed while the session ran out waits fo
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import Iterator
 from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
 import aiohttp
 import pytest
-from playwright.async_api import Browser, BrowserContext, FilePayload, Locator, Page, expect
+from playwright.async_api import FilePayload, Locator, Page, expect
 
 from handoff.ids import CASE_ID_PATTERN
-from tests.e2e.conftest import LOGS, AgentApi, Gateway, start_gateway
+from tests.e2e.conftest import LOGS, AgentApi, Gateway, Profile, start_gateway
 from tests.e2e.test_agent_console import LIVE, queue_row, sign_in
+from tests.org_files import HEAD_OFFICE, PUDONG, org_toml
 
 pytestmark = pytest.mark.e2e
 
-ORG = """
-[[units]]
-id = "hq"
-name = { zh = "总部", en = "Head office" }
-kind = "hq"
-
-[[units]]
-id = "sh-pudong"
-name = { zh = "上海浦东营业部", en = "Shanghai Pudong branch" }
-kind = "branch"
-parent = "hq"
-"""
+ORG = org_toml(HEAD_OFFICE, PUDONG)
 SCAN_LIMIT = 700 * 1024  # bytes; the API's limit for a scanned letter (handoff/registration.py)
 # The customers here use contacts no other e2e test uses: the same number twice makes a repeat complainant,
 # whose higher risk grade would change how other tests' cases are handled.
 
-Profile = Callable[[str, str], Awaitable[BrowserContext]]
 
 
 @pytest.fixture(scope="module")
@@ -57,24 +46,6 @@ def org_gateway(e2e_redis: str, rasa: tuple[str, Any], agent_account: tuple[str,
     finally:
         gateway.stop()
 
-
-@pytest.fixture
-async def profiles(browser: Browser) -> AsyncIterator[Profile]:
-    """Fresh browser profiles in a given locale and time zone; a script error on any of their pages fails the test."""
-    contexts: list[BrowserContext] = []
-    errors: list[str] = []
-
-    async def profile(locale: str, timezone: str) -> BrowserContext:
-        context = await browser.new_context(locale=locale, timezone_id=timezone,
-                                            viewport={"width": 1400, "height": 1000})
-        context.on("weberror", lambda failure: errors.append(str(failure.error)))
-        contexts.append(context)
-        return context
-
-    yield profile
-    for context in contexts:
-        await context.close()
-    assert not errors, f"the console threw: {errors}"
 
 
 @pytest.fixture

@@ -16,25 +16,9 @@ from gateway.app import create_app
 from gateway.settings import Settings
 from tests.chat_client import ChatClient
 from tests.conftest import PASSWORD, login
+from tests.org_files import HEAD_OFFICE, Unit, org_toml
 
-ORG = """
-[[units]]
-id = "hq"
-name = { zh = "总部", en = "Head office" }
-kind = "hq"
-
-[[units]]
-id = "sh"
-name = { zh = "上海分公司", en = "Shanghai branch" }
-kind = "branch"
-parent = "hq"
-
-[[units]]
-id = "bj"
-name = { zh = "北京分公司", en = "Beijing branch" }
-kind = "branch"
-parent = "hq"
-"""
+ORG = org_toml(HEAD_OFFICE, Unit("sh", "上海分公司", "Shanghai branch"), Unit("bj", "北京分公司", "Beijing branch"))
 PLAN = {"answer": "您好，经核实多收的佣金 120 元将于三个工作日内退回，给您带来不便深表歉意。", "outcome": "upheld",
         "measures": "柜台收费复核流程加一道双人复核", "compensation": {"amount": 120, "currency": "cny"},
         "responsible": {"staff": "柜员小张", "action": "内部通报批评并重新培训"}}

@@ -15,19 +15,9 @@ from gateway import keys
 from gateway.app import create_app
 from gateway.settings import Settings
 from tests.conftest import PASSWORD, login
+from tests.org_files import HEAD_OFFICE, PUDONG, org_toml
 
-ORG = """
-[[units]]
-id = "hq"
-name = { zh = "总部", en = "Head office" }
-kind = "hq"
-
-[[units]]
-id = "sh-pudong"
-name = { zh = "上海浦东营业部", en = "Shanghai Pudong branch" }
-kind = "branch"
-parent = "hq"
-"""
+ORG = org_toml(HEAD_OFFICE, PUDONG)
 
 
 @pytest.fixture

@@ -44,26 +44,10 @@ from records.reports.register import (
 )
 from records.reports.register_formats import entry_html, entry_pdf, month_csv, month_html, month_pdf
 from tests.conftest import UNIT_DB, with_db
+from tests.org_files import HEAD_OFFICE, PUDONG, Unit, org_toml
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
-ORG = """
-[[units]]
-id = "hq"
-name = { zh = "总部", en = "Head office" }
-kind = "hq"
-
-[[units]]
-id = "sh-pudong"
-name = { zh = "上海浦东营业部", en = "Shanghai Pudong branch" }
-kind = "branch"
-parent = "hq"
-
-[[units]]
-id = "margin-desk"
-name = { zh = "融资融券部", en = "Margin desk" }
-kind = "department"
-parent = "hq"
-"""
+ORG = org_toml(HEAD_OFFICE, PUDONG, Unit("margin-desk", "融资融券部", "Margin desk", "department"))
 
 
 @pytest.fixture
