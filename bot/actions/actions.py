@@ -192,6 +192,8 @@ def is_interruption(tracker: Tracker) -> bool:
         return False  # "对的，谢谢" confirms the read-back
     if name not in INTERRUPTING_INTENTS or confidence < INTERRUPT_CONFIDENCE:
         return False
+    if text.startswith("/"):
+        return True  # a button's payload (or the gateway's own, when a call is transferred) means just that
     if name == "request_human":
         return asks_for_a_person(text)  # "I'd like someone to call me back" is what they want, not a handover
     if name == "ask_status" and find_case_ids(text):

@@ -599,6 +599,14 @@ class AnswersAreNotInterruptions(unittest.TestCase):
         self.assertTrue(self.rejected("what about C-250611-7KQ4", "customer_name", "ask_status"))
         self.assertTrue(self.rejected("what time do you close", "customer_name", "out_of_scope"))
 
+    def test_the_button_to_a_person_always_hands_over(self) -> None:
+        # The chat's "to a person" button, and the gateway asking for the record when a call is transferred.
+        self.assertTrue(self.rejected("/request_human", "description", "request_human"))
+        state = previous_turn("/request_human", "request_human", "utter_handoff", {}, "description",
+                              "/request_human", "request_human")
+        events, _ = run(ValidateComplaintForm(), state)
+        self.assertIn("action_execution_rejected", [e["event"] for e in events])
+
     def test_the_same_question_interrupted_twice_takes_the_second_message_as_the_answer(self) -> None:
         state = previous_turn("my wish is a written statement", "out_of_scope", "action_out_of_scope",
                               {"description": "x"}, "desired_resolution", "my wish is a written statement",
