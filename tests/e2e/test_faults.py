@@ -549,7 +549,9 @@ async def test_rasa_killed_during_twenty_conversations_gives_holding_replies_and
 
                 # Handlers find all twenty waiting for them, and claim them one after the other.
                 api = AgentApi(http, gateway.url)
-                await api.login(*add_agent(own_redis.url, tmp_path_factory.mktemp("cli-rasa-killed")))
+                # Accounts live in the shared record: this handler has a name of its own.
+                await api.login(*add_agent(own_redis.url, tmp_path_factory.mktemp("cli-rasa-killed"),
+                                           "e2e-rasa-killed", "the night shift's long password"))
                 queued = await api.call("GET", "/api/cases?status=queued")
                 assert {c["id"] for c in queued["cases"]} == {c["id"] for c in cases}
                 claimed = []
