@@ -101,8 +101,10 @@ async def assert_inert(page: Page) -> None:
 
 async def log_visit(page: Page, method: str, reached: str, score: int | None = None, measures: str | None = None,
                     note: str = "") -> None:
-    """The return visit form, as a handler fills it in (labels in the console's language)."""
-    form = page.locator("#visit-form")
+    """The return visit form, as a handler fills it in (labels in the console's language); back when the visit is
+    listed (the form is cleared then, and a visit logged at once after would be typed into a form being cleared)."""
+    form, logged = page.locator("#visit-form"), page.locator("#visits-list > li")
+    before = await logged.count()
     await form.locator("#visit-method").select_option(method)
     await form.get_by_label(reached, exact=True).check()
     if score is not None:
@@ -111,6 +113,7 @@ async def log_visit(page: Page, method: str, reached: str, score: int | None = N
         await form.get_by_label(measures, exact=True).check()
     await form.locator("#visit-note").fill(note)
     await form.locator("#visit-submit").click()
+    await expect(logged).not_to_have_count(before)
 
 
 async def test_a_handler_answers_a_walk_in_visits_until_the_customer_is_satisfied_flags_it_and_opens_an_earlier_case(
