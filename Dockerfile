@@ -6,6 +6,7 @@ COPY channels ./channels
 COPY gateway ./gateway
 COPY handoff ./handoff
 COPY records ./records
+COPY store ./store
 # The wheel's files are what runs (.ci/wheel-smoke starts the gateway from the same wheel).
 RUN pip install --no-cache-dir . && mkdir -p /var/lib/complaint-gateway && chown nobody /var/lib/complaint-gateway
 # DATA_DIR: the embedded Redis and the SQLite record when REDIS_URL and DATABASE_URL are not set.

@@ -50,7 +50,7 @@ bench: setup
 # ruff covers the bot's code too (as Python 3.10, see pyproject.toml); mypy the gateway's packages, whose
 # dependencies are in .venv (the bot's are in bot/.venv).
 lint: $(VENV)/.installed
-	$(VENV)/bin/ruff check channels gateway handoff records tests bench bot
+	$(VENV)/bin/ruff check channels gateway handoff records store tests bench bot
 	$(VENV)/bin/mypy
 
 # The gateway as it ships: the wheel built, installed in a fresh environment, started, every page loaded.

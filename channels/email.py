@@ -51,6 +51,18 @@ from channels.email_parse import DEFAULT_MAX_ATTACHMENT_BYTES, ParsedEmail, norm
 from channels.email_threads import EmailThreads, Thread
 from channels.held_answers import HeldAnswers, send_orphans_forever
 from channels.message import Attachment, Contact, InboundMessage, OutboundMessage
+from store.keys import (
+    EMAIL_MACHINE_KEY,
+    EMAIL_QUARANTINED_KEY,
+    attachment_key,
+    email_auto_replies_key,
+    email_case_key,
+    email_lease_key,
+    email_mailbox_key,
+    email_message_key,
+    email_quarantine_key,
+)
+from store.lease import Lease
 
 log = logging.getLogger(__name__)
 
@@ -111,6 +123,7 @@ class EmailChannel:
     def __init__(self, config: EmailConfig) -> None:
         self._config = config
         self._redis: Redis | None = None
+        self._lease: Lease | None = None
         self._inbox: Inbox | None = None
         self._threads: EmailThreads | None = None
         self._outbox: Outbox | None = None
@@ -124,6 +137,7 @@ class EmailChannel:
     @contextlib.asynccontextmanager
     async def running(self, redis: Redis, inbox: Inbox) -> AsyncIterator[None]:
         self._redis, self._inbox = redis, inbox
+        self._lease = Lease(redis, email_lease_key(self._mailbox_key), self._config.replica, LEASE_MS)
         own = (self._config.mail_from, self._config.imap.username, *self._config.own_addresses)
         self._threads = EmailThreads(redis, own)
         self._outbox = Outbox(redis, self._config.smtp, on_undelivered=self._undelivered)
@@ -138,7 +152,8 @@ class EmailChannel:
                 for task in tasks:
                     task.cancel()
                 await asyncio.gather(*tasks, return_exceptions=True)
-                await self._release_lease()
+                with contextlib.suppress(RedisError):
+                    await self._require_lease().release()
 
     # ------------------------------------------------------------------------------------------ out
 
@@ -218,7 +233,7 @@ class EmailChannel:
 
     async def _may_auto_reply(self, address: str) -> bool:
         redis = self._require_redis()
-        key = f"cg:email:auto:{hashlib.sha256(address.lower().encode()).hexdigest()[:16]}:{datetime.now(UTC):%Y%m%d}"
+        key = email_auto_replies_key(address, datetime.now(UTC))
         async with redis.pipeline(transaction=True) as pipe:
             pipe.incr(key)
             pipe.expire(key, 2 * 24 * 3600)
@@ -231,7 +246,7 @@ class EmailChannel:
         backoff = 1.0
         while True:
             try:
-                if await self._take_lease():
+                if await self._require_lease().take():
                     await self._read_mailbox()
                     backoff = 1.0
                 else:
@@ -248,7 +263,7 @@ class EmailChannel:
         try:
             await self._ensure_folders(imap)
             idle = imap.has_capability("IDLE")
-            while await self._renew_lease():
+            while await self._require_lease().renew():
                 await self._read_new(imap)
                 if idle:
                     await self._idle(imap)
@@ -289,7 +304,7 @@ class EmailChannel:
         selected = await imap.select(config.inbox)
         _check(selected, "SELECT")
         validity = _first_int(_UIDVALIDITY, selected.lines)
-        state_key = f"cg:email:mailbox:{self._mailbox_key}"
+        state_key = email_mailbox_key(self._mailbox_key)
         known = await redis.hget(state_key, "uidvalidity")
         if known is None or int(known) != validity:
             # A new UIDVALIDITY renumbers everything: start over; Message-IDs stop any repeat.
@@ -299,7 +314,7 @@ class EmailChannel:
         _check(found, "SEARCH")
         uids = sorted(int(u) for line in found.lines[:-1] for u in line.split() if u.isdigit() and int(u) > last)
         for uid in uids:
-            if not await self._renew_lease():
+            if not await self._require_lease().renew():
                 return
             await self._read_one(imap, uid)
             await redis.hset(state_key, "last_uid", str(uid))
@@ -375,7 +390,7 @@ class EmailChannel:
         for part in parsed.attachments:
             digest = hashlib.sha256(part.content).hexdigest()
             # Until the record keeps it (it takes it with the case, then drops this copy); never for ever.
-            await redis.set(f"cg:attachment:{digest}", part.content, nx=True, ex=ATTACHMENT_HOLD_SECONDS)
+            await redis.set(attachment_key(digest), part.content, nx=True, ex=ATTACHMENT_HOLD_SECONDS)
             kept.append(Attachment(name=part.name, content_type=part.content_type, size=part.size,
                                    url=f"attachment:{digest}"))
         return kept
@@ -385,7 +400,7 @@ class EmailChannel:
         summary = _machine_summary(kind, parsed)
         record = {"kind": kind, "message_id": parsed.message_id, "summary": summary,
                   "at": datetime.now(UTC).isoformat()}
-        await self._require_redis().rpush("cg:email:machine", json.dumps(record, ensure_ascii=False))
+        await self._require_redis().rpush(EMAIL_MACHINE_KEY, json.dumps(record, ensure_ascii=False))
         if kind == "own":
             return
         key = await self._thread_named(parsed)
@@ -400,11 +415,11 @@ class EmailChannel:
         for candidate in (*refs, parsed.in_reply_to, *parsed.references):
             if not candidate:
                 continue
-            key = await self._require_redis().get(f"cg:email:message:{candidate.lower()}")
+            key = await self._require_redis().get(email_message_key(candidate))
             if key:
                 return str(key.decode())
         if parsed.case_tag:
-            key = await self._require_redis().get(f"cg:email:case:{parsed.case_tag}")
+            key = await self._require_redis().get(email_case_key(parsed.case_tag))
             return key.decode() if key else None
         return None
 
@@ -413,34 +428,9 @@ class EmailChannel:
                   "at": datetime.now(UTC).isoformat()}
         redis = self._require_redis()
         async with redis.pipeline(transaction=True) as pipe:
-            pipe.hset(f"cg:email:quarantine:{parsed.message_id}", mapping={**record, "raw": raw})
-            pipe.rpush("cg:email:quarantined", parsed.message_id)
+            pipe.hset(email_quarantine_key(parsed.message_id), mapping={**record, "raw": raw})
+            pipe.rpush(EMAIL_QUARANTINED_KEY, parsed.message_id)
             await pipe.execute()
-
-    # ---------------------------------------------------------------------------------------- lease
-
-    def _lease_key(self) -> str:
-        return f"cg:email:lease:{self._mailbox_key}"
-
-    async def _take_lease(self) -> bool:
-        return bool(await self._require_redis().set(self._lease_key(), self._config.replica, nx=True, px=LEASE_MS))
-
-    async def _renew_lease(self) -> bool:
-        redis = self._require_redis()
-        holder = await redis.get(self._lease_key())
-        if holder is None:
-            return await self._take_lease()
-        if holder.decode() != self._config.replica:
-            return False
-        await redis.pexpire(self._lease_key(), LEASE_MS)
-        return True
-
-    async def _release_lease(self) -> None:
-        redis = self._require_redis()
-        with contextlib.suppress(RedisError):
-            holder = await redis.get(self._lease_key())
-            if holder is not None and holder.decode() == self._config.replica:
-                await redis.delete(self._lease_key())
 
     # -------------------------------------------------------------------------------------- helpers
 
@@ -453,6 +443,11 @@ class EmailChannel:
         if self._redis is None:
             raise RuntimeError("email used before the app started")
         return self._redis
+
+    def _require_lease(self) -> Lease:
+        if self._lease is None:
+            raise RuntimeError("email used before the app started")
+        return self._lease
 
     def _require_inbox(self) -> Inbox:
         if self._inbox is None:

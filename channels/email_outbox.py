@@ -32,10 +32,13 @@ import aiosmtplib
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
+from store.keys import EMAIL_OUTBOX_DUE_KEY as DUE_KEY
+from store.keys import EMAIL_OUTBOX_FAILED_KEY as FAILED_KEY
+from store.keys import email_outbox_key as _message_key
+from store.keys import email_sent_key as _sent_key
+
 log = logging.getLogger(__name__)
 
-DUE_KEY = "cg:email:outbox:due"
-FAILED_KEY = "cg:email:outbox:failed"
 MAX_BACKOFF = 300.0
 NO_SMTPUTF8 = ("the customer's address has a mailbox name that is not ASCII, which needs SMTPUTF8 "
                "(internationalised email), and the SMTP server does not offer it")
@@ -46,14 +49,6 @@ local due = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, to
 for _, id in ipairs(due) do redis.call('ZADD', KEYS[1], ARGV[3], id) end
 return due
 """
-
-
-def _message_key(outbox_id: str) -> str:
-    return f"cg:email:outbox:{{{outbox_id}}}"
-
-
-def _sent_key(outbox_id: str) -> str:
-    return f"cg:email:sent:{{{outbox_id}}}"
 
 
 @dataclass(frozen=True, slots=True)

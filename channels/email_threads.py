@@ -22,27 +22,15 @@ from dataclasses import dataclass
 from redis.asyncio import Redis
 
 from channels.email_parse import ParsedEmail, readable_address
+from store.keys import email_case_key as _case_key
+from store.keys import email_latest_key as _latest_key
+from store.keys import email_message_key as _message_key
+from store.keys import email_thread_key as _thread_key
 
 MEMORY_SECONDS = 400 * 24 * 3600
 LATEST_SECONDS = 30 * 24 * 3600  # a customer's next email joins their open intake within this
 MAX_REFERENCES = 20
 IsOpen = Callable[[str], Awaitable[bool]]
-
-
-def _message_key(message_id: str) -> str:
-    return f"cg:email:message:{message_id.lower()}"
-
-
-def _thread_key(key: str) -> str:
-    return f"cg:email:thread:{{{key}}}"
-
-
-def _latest_key(address: str) -> str:
-    return f"cg:email:latest:{address.lower()}"
-
-
-def _case_key(case_id: str) -> str:
-    return f"cg:email:case:{case_id}"
 
 
 @dataclass(frozen=True, slots=True)

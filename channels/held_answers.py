@@ -24,6 +24,7 @@ from redis.exceptions import RedisError
 
 from channels.base import Inbox
 from channels.message import InboundMessage, OutboundMessage
+from store.keys import held_answers_key, held_flag_key, held_index_key
 
 # The answer joins the held list only while the message is held; otherwise the caller sends it itself.
 _ADD = """
@@ -52,13 +53,12 @@ class HeldAnswers:
         self._channel = channel
         self._reply_wait = reply_wait
         self._overdue_after = reply_wait + grace
-        self._index = f"cg:held:{channel}"
+        self._index = held_index_key(channel)
         self._add = redis.register_script(_ADD)
         self._take = redis.register_script(_TAKE)
 
     def _keys(self, message_id: str) -> list[str]:
-        tag = f"cg:held:{{{self._channel}:{message_id}}}"
-        return [f"{tag}:flag", f"{tag}:answers"]
+        return [held_flag_key(self._channel, message_id), held_answers_key(self._channel, message_id)]
 
     async def hold(self, message_id: str) -> None:
         """From now until ``take``, answers to ``message_id`` are held for the channel's response."""

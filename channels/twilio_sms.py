@@ -34,6 +34,10 @@ from channels.base import Inbox
 from channels.held_answers import HeldAnswers, send_orphans_forever
 from channels.message import Attachment, Contact, InboundMessage, OutboundMessage
 from channels.twilio_common import TwilioConfig, answer_once, signed_form, twiml_response
+from store.keys import sms_answer_key as _answer_key
+from store.keys import sms_optout_history_key, sms_status_history_key, sms_status_reported_key
+from store.keys import sms_optout_key as _optout_key
+from store.keys import sms_status_key as _status_key
 
 log = logging.getLogger(__name__)
 
@@ -53,18 +57,6 @@ _BREAK = re.compile(r"(?<=[。！？!?.;；\n])\s*|\s+")
 REPEAT_SECONDS = 7 * 24 * 3600
 # Past the reply wait, how long a webhook being answered may take before a repeat answers it instead.
 ANSWER_MARGIN = 5.0
-
-
-def _optout_key(number: str) -> str:
-    return f"cg:sms:optout:{number}"
-
-
-def _status_key(message_sid: str) -> str:
-    return f"cg:sms:status:{message_sid}"
-
-
-def _answer_key(message_sid: str) -> str:
-    return f"cg:sms:answer:{message_sid}"
 
 
 def segment_size(text: str) -> int:
@@ -211,7 +203,7 @@ class TwilioSms:
             return status
 
         # Twilio reports each status of a message once: the same report again is a repeat or a replay.
-        await answer_once(self._require_redis(), f"{_status_key(message_sid)}:reported:{status}", record,
+        await answer_once(self._require_redis(), sms_status_reported_key(message_sid, status), record,
                           lease=ANSWER_MARGIN, keep=REPEAT_SECONDS)
         return web.Response(status=204)
 
@@ -220,7 +212,7 @@ class TwilioSms:
         record = {"status": status, "error_code": error_code or "", "at": datetime.now(UTC).isoformat()}
         async with self._redis.pipeline(transaction=True) as pipe:
             pipe.hset(_status_key(message_sid), mapping=record)
-            pipe.rpush(_status_key(message_sid) + ":history", json.dumps(record))
+            pipe.rpush(sms_status_history_key(message_sid), json.dumps(record))
             await pipe.execute()
 
     async def _opted_out(self, number: str) -> bool:
@@ -236,7 +228,7 @@ class TwilioSms:
                 pipe.set(_optout_key(number), at)
             else:
                 pipe.delete(_optout_key(number))
-            pipe.rpush(_optout_key(number) + ":history", json.dumps({"at": at, "opted_out": opted_out}))
+            pipe.rpush(sms_optout_history_key(number), json.dumps({"at": at, "opted_out": opted_out}))
             await pipe.execute()
 
 

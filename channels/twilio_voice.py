@@ -33,6 +33,8 @@ from twilio.twiml.voice_response import Gather, VoiceResponse
 from channels.base import CannotDeliver, Inbox
 from channels.message import Contact, InboundMessage, OutboundMessage
 from channels.twilio_common import TwilioConfig, answer_once, signed_form, twiml_response
+from store.keys import voice_answer_key as _answer_key
+from store.keys import voice_call_key as _call_key
 
 log = logging.getLogger(__name__)
 
@@ -71,14 +73,6 @@ LINES = {
     },
 }
 KEYS = {"1": "zh", "2": "en"}
-
-
-def _call_key(call_sid: str) -> str:
-    return f"cg:voice:{{{call_sid}}}"
-
-
-def _answer_key(call_sid: str, request: str) -> str:
-    return f"{_call_key(call_sid)}:answer:{request}"
 
 
 @dataclass(frozen=True, slots=True)

@@ -46,11 +46,18 @@ from redis.exceptions import RedisError
 from channels.base import Inbox
 from channels.message import InboundMessage, OutboundMessage
 from channels.text import UnsafeText, clean_text
+from store.keys import WEBCHAT_NUDGE_CHANNEL as NUDGE_CHANNEL
+from store.keys import webchat_echo_key as _echo_key
+from store.keys import webchat_frames_key as _frames_key
+from store.keys import webchat_new_sessions_key as _new_sessions_key
+from store.keys import webchat_rate_key as _rate_key
+from store.keys import webchat_session_key as _session_key
+from store.keys import webchat_sockets_key as sockets_key
+from store.once import AppendOnce
 
 log = logging.getLogger(__name__)
 
 STATIC_DIR = Path(__file__).with_name("webchat_static")
-NUDGE_CHANNEL = "cg:webchat:nudge"
 SESSION_TTL = 30 * 24 * 3600
 # An open socket's place in its address's count lasts this long unless renewed, so a replica that dies
 # holding sockets frees their places soon after.
@@ -71,40 +78,7 @@ def client_ref(address: str) -> str:
     return hashlib.sha256(address.encode()).hexdigest()[:16]
 
 
-# Every key below takes a conversation key or a client ref, never a session secret or an address.
-def _session_key(key: str) -> str:
-    return f"cg:webchat:{{{key}}}"
-
-
-def _frames_key(key: str) -> str:
-    return f"cg:webchat:{{{key}}}:frames"
-
-
-def _rate_key(key: str) -> str:
-    return f"cg:webchat:{{{key}}}:rate"
-
-
-def _echo_key(key: str, message_id: str) -> str:
-    return f"cg:webchat:{{{key}}}:echoed:{message_id}"
-
-
-def sockets_key(client: str) -> str:
-    return f"cg:webchat:client:{{{client}}}:sockets"
-
-
-def _new_sessions_key(client: str) -> str:
-    return f"cg:webchat:client:{{{client}}}:new"
-
-
-# Add the customer's own message to the session's stream once: the mark and the frame go together or not at all.
-_ECHO_ONCE = """
-if redis.call('SET', KEYS[1], '1', 'NX', 'EX', ARGV[2]) then
-  redis.call('XADD', KEYS[2], '*', 'frame', ARGV[1])
-  redis.call('EXPIRE', KEYS[2], ARGV[2])
-  return 1
-end
-return 0
-"""
+# The Redis keys (store.keys) take one of these two, never a session secret or a client address in clear.
 
 # Take a place among an address's open sockets if it has one free. The set maps each open socket to the end
 # of its lease (ms, Redis's clock, the same for every replica); lapsed leases are dropped first.
@@ -193,6 +167,7 @@ class WebChat:
         self._sockets: dict[str, set[_Socket]] = defaultdict(set)
         self._places: dict[str, set[str]] = defaultdict(set)  # client ref -> leases of this replica's sockets
         self._scripts: dict[str, AsyncScript] = {}
+        self._echo_once: AppendOnce | None = None
 
     def routes(self) -> Iterable[web.AbstractRouteDef]:
         return [
@@ -204,8 +179,9 @@ class WebChat:
     @contextlib.asynccontextmanager
     async def running(self, redis: Redis, inbox: Inbox) -> AsyncIterator[None]:
         self._redis, self._inbox = redis, inbox
+        self._echo_once = AppendOnce(redis)
         self._scripts = {name: redis.register_script(source) for name, source in (
-            ("echo_once", _ECHO_ONCE), ("take_place", _TAKE_PLACE), ("renew_places", _RENEW_PLACES),
+            ("take_place", _TAKE_PLACE), ("renew_places", _RENEW_PLACES),
             ("keep_session", _KEEP_SESSION))}
         tasks = [asyncio.create_task(self._listen_for_nudges(redis)), asyncio.create_task(self._renew_leases())]
         try:
@@ -416,8 +392,9 @@ class WebChat:
         # (the customer never saw an ack) must still show it, and a plain duplicate must not show it twice.
         echo = json.dumps({"type": "message", "from": "customer", "id": message_id, "text": text},
                           ensure_ascii=False)
-        if await self._script("echo_once")(keys=[_echo_key(sock.key, message_id), _frames_key(sock.key)],
-                                           args=[echo, SESSION_TTL]):
+        assert self._echo_once is not None
+        if await self._echo_once.to_stream(_echo_key(sock.key, message_id), _frames_key(sock.key), "frame", echo,
+                                           SESSION_TTL):
             await redis.publish(NUDGE_CHANNEL, sock.key)
         await sock.ws.send_json({"type": "ack", "id": message_id, "duplicate": not fresh})
 

@@ -19,6 +19,7 @@ from redis.asyncio import Redis
 from gateway.events import DeskEvents
 from handoff.cases import OPEN_STATUSES, Case, CaseStore
 from handoff.sla import urgency
+from store.keys import case_alerted_key, unit_alerted_key
 
 log = logging.getLogger(__name__)
 MARK_SECONDS = 90 * 24 * 3600
@@ -65,7 +66,7 @@ class SupervisorAlerts:
                          extra: dict[str, Any] | None = None) -> bool:
         """Alert supervisors about ``case``; False if this alert about it went out before (one per ``kind``,
         or per ``mark`` where one kind may come again for another reason: an escalation to another unit)."""
-        key = f"cg:alerted:{{{case['id']}}}:{mark or kind}"
+        key = case_alerted_key(case["id"], mark or kind)
         if not await self._redis.set(key, "1", nx=True, ex=MARK_SECONDS):
             return False
         alert = {**_alert(case, kind, detail), **(extra or {})}
@@ -90,7 +91,7 @@ class SupervisorAlerts:
         """An alert for the supervisors of ``unit`` (and above) about no single case: a unit's register not
         produced (``register_missing``), a hot spot of complaints (``hotspot``). Once per ``mark`` for ``ttl``
         seconds; False if it went out before."""
-        key = f"cg:alerted:unit:{mark}"
+        key = unit_alerted_key(mark)
         if not await self._redis.set(key, "1", nx=True, ex=ttl):
             return False
         alert = {"type": "alert", "kind": kind, "case_id": None, "unit": unit, "detail": detail,

@@ -38,12 +38,13 @@ from gateway.auth import (
     csrf_token,
 )
 from gateway.openapi import SPEC
-from handoff.cases import ATTACHMENT_KEY, STATUSES, Case, CaseConflict, CaseError, CaseForbidden, CaseNotFound
+from handoff.cases import STATUSES, Case, CaseConflict, CaseError, CaseForbidden, CaseNotFound
 from handoff.desk import CannotReach, Desk, Staff
 from handoff.lifecycle import Role
 from handoff.queue import desk_of, unit_of
 from handoff.registration import registration
 from handoff.sla import DUE_SOON, SlaPolicy, urgency
+from store.keys import attachment_key
 
 CONSOLE_DIR = Path(__file__).with_name("console_static")
 COOKIE = "cg_session"
@@ -301,7 +302,7 @@ async def register(request: web.Request) -> web.Response:
     attachments = []
     if taken.attachment is not None:
         entry, content = taken.attachment
-        await request.app[keys.REDIS].set(ATTACHMENT_KEY.format(entry["url"].split(":", 1)[1]), content,
+        await request.app[keys.REDIS].set(attachment_key(entry["url"].split(":", 1)[1]), content,
                                           ex=ATTACHMENT_HOLD_SECONDS)
         attachments.append(entry)
     said = [taken.complaint["description"]]

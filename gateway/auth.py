@@ -41,6 +41,11 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from gateway.login_throttle import LoginThrottle
 from records.tables import Base
+from store.keys import LEGACY_AGENTS_KEY as LEGACY_NAMES_KEY
+from store.keys import account_key as _working_key
+from store.keys import account_sessions_key as _sessions_key
+from store.keys import legacy_agent_key
+from store.keys import session_key as _token_key
 
 ROLES = ("agent", "supervisor", "admin")
 LANGUAGES = ("zh", "en")
@@ -49,7 +54,6 @@ MAX_PASSWORD = 1024  # argon2 takes any length; a megabyte "password" only costs
 UNKNOWN_TTL = 60  # seconds an unknown name is remembered as unknown (it costs what a known one does)
 ACCOUNTS = Base.metadata.tables["accounts"]
 ACCOUNT_EVENTS = Base.metadata.tables["account_events"]
-LEGACY_NAMES_KEY = "cg:agents"  # where accounts lived before the record kept them
 
 # Notified of what admins should hear about: (kind, account name, detail).
 Notify = Callable[[str, str, str], Awaitable[None]]
@@ -147,14 +151,6 @@ def csrf_token(session_token: str) -> str:
 
 def csrf_matches(session_token: str, offered: str) -> bool:
     return hmac.compare_digest(csrf_token(session_token), offered)
-
-
-def _working_key(name: str) -> str:
-    return f"cg:account:{{{name}}}"
-
-
-def _token_key(token: str) -> str:
-    return "cg:token:" + hashlib.sha256(token.encode()).hexdigest()
 
 
 def check_name(name: str) -> str:
@@ -377,7 +373,7 @@ class Agents:
         imported = 0
         for raw_name in await self._redis.smembers(LEGACY_NAMES_KEY):
             name = raw_name.decode()
-            raw = await self._redis.get(f"cg:agent:{name}") if _NAME.match(name) else None
+            raw = await self._redis.get(legacy_agent_key(name)) if _NAME.match(name) else None
             if raw is None:
                 continue
             data = json.loads(raw)
@@ -410,10 +406,6 @@ class Agents:
             return await asyncio.to_thread(self._hasher.verify, hashed, password)
         except (VerificationError, InvalidHashError):
             return False
-
-
-def _sessions_key(name: str) -> str:
-    return f"cg:account:{{{name}}}:sessions"
 
 
 def _an_admin(agent: Agent) -> bool:

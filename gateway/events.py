@@ -19,8 +19,9 @@ from typing import Any
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
+from store.keys import DESK_EVENTS_CHANNEL as CHANNEL
+
 log = logging.getLogger(__name__)
-CHANNEL = "cg:desk-events"
 QUEUE_SIZE = 256
 RESUBSCRIBE_SECONDS = 1.0
 

@@ -15,11 +15,13 @@ Guarantees:
 
 from __future__ import annotations
 
-import hashlib
 import time
 from dataclasses import dataclass
 
 from redis.asyncio import Redis
+
+from store.keys import login_all_key as _account_key
+from store.keys import login_from_key as _address_key
 
 WINDOW_SECONDS = 900
 
@@ -58,15 +60,6 @@ class Admission:
     admitted: bool
     retry_after: float  # seconds to wait when not admitted
     burst: bool  # this attempt made the account pass its free tries from all addresses
-
-
-def _address_key(name: str, address: str) -> str:
-    digest = hashlib.sha256(address.encode()).hexdigest()[:16]  # no client address in clear in Redis
-    return f"cg:login:{{{name}}}:from:{digest}"
-
-
-def _account_key(name: str) -> str:
-    return f"cg:login:{{{name}}}:all"
 
 
 class LoginThrottle:

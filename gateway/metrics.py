@@ -12,8 +12,7 @@ from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
 from handoff.queue import DESKS, LANES, stream_key
-
-QUARANTINE_KEY = "cg:quarantine"
+from store.keys import QUARANTINE_KEY
 
 
 class GatewayMetrics:

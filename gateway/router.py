@@ -45,8 +45,14 @@ from gateway import texts
 from gateway.events import DeskEvents
 from gateway.privacy import conversation_ref
 from gateway.rasa_client import BotReply, BotUnavailable, RasaClient, parse_reply
-from handoff.cases import PUSH_ONCE, Case, CaseNotFound, CaseStore
+from handoff.cases import Case, CaseNotFound, CaseStore
 from handoff.queue import AgentQueue
+from store.keys import ACTIVE_CONVERSATIONS_KEY as ACTIVE_KEY
+from store.keys import IDLE_INTAKES_KEY as IDLE_KEY
+from store.keys import QUARANTINE_KEY
+from store.keys import conversation_key as _key
+from store.lease import Lease
+from store.once import AppendOnce
 
 if TYPE_CHECKING:
     from gateway.alerts import SupervisorAlerts
@@ -54,8 +60,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-ACTIVE_KEY = "cg:conversations:active"
-IDLE_KEY = "cg:intakes:idle"  # conversations in intake, by when they fall silent for INTAKE_IDLE_MINUTES
 # Commands that end an intake as it stands, with the case's handoff reason: the channel hands the customer to a
 # person, a call ended, the customer fell silent.
 ENDINGS = {"handoff": "channel_handoff", "hangup": "call_ended", "idle": "idle"}
@@ -70,19 +74,11 @@ DEDUP_SECONDS = 7 * 24 * 3600
 HANDLED = b"handled"
 HANDLED_POLL = 0.05  # how often a retry looks whether another gateway has handled its first try
 
-_RELEASE_LEASE = """
-if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
-return 0
-"""
 # Take a conversation off the idle watch unless the customer spoke again since it was read (its time moved on).
 _UNWATCH_IF_SAME = """
 if redis.call('ZSCORE', KEYS[1], ARGV[1]) == ARGV[2] then return redis.call('ZREM', KEYS[1], ARGV[1]) end
 return 0
 """
-
-
-def _key(conversation_id: str, part: str) -> str:
-    return f"cg:conv:{{{conversation_id}}}:{part}"
 
 
 def _seen_key(message: InboundMessage) -> str:
@@ -130,18 +126,17 @@ class Router:
         self._unsaved: dict[str, str] = {}
         self._intake_idle = intake_idle
         self.ratings: Ratings | None = None  # the desk, which judges a customer's rating (set by the app)
-        self._push_once = redis.register_script(PUSH_ONCE)
-        self._release_lease = redis.register_script(_RELEASE_LEASE)
+        self._append_once = AppendOnce(redis)
         self._unwatch_if_same = redis.register_script(_UNWATCH_IF_SAME)
 
     async def receive(self, message: InboundMessage) -> bool:
         """Record the message durably; False if this provider message id was seen before."""
         conversation_id = message.conversation_id
-        keys = [_seen_key(message), _key(conversation_id, "inbox")]
+        mark, inbox = _seen_key(message), _key(conversation_id, "inbox")
         payload = json.dumps(message.to_dict(), ensure_ascii=False)
         # Marked active first: a gateway that dies right after recording leaves the sweeper a trail.
         await self._redis.sadd(ACTIVE_KEY, conversation_id)
-        fresh = bool(await self._push_once(keys=keys, args=[payload, DEDUP_SECONDS]))
+        fresh = await self._append_once.to_list(mark, inbox, payload, DEDUP_SECONDS)
         if self._metrics is not None and message.command is None:
             (self._metrics.messages if fresh else self._metrics.duplicates).labels(message.channel).inc()
         self._spawn(self.drain(conversation_id))
@@ -221,33 +216,34 @@ class Router:
 
     async def drain(self, conversation_id: str) -> None:
         """Handle the conversation's waiting messages in order, if no one else is doing so."""
-        lease, token = _key(conversation_id, "lease"), uuid.uuid4().hex
+        lease = Lease(self._redis, _key(conversation_id, "lease"), uuid.uuid4().hex, LEASE_MS)
         try:
-            await self._drain_with_lease(conversation_id, lease, token)
+            await self._drain_with_lease(conversation_id, lease)
         except RedisError:
             # The message in hand stays in 'working': the sweeper hands it again once Redis is back.
             log.warning("lost Redis while handling %s; it resumes when Redis is back",
                         conversation_ref(conversation_id))
-            await self._give_back(lease, token)
+            await self._give_back(lease)
 
-    async def _give_back(self, lease: str, token: str, attempts: int = 10) -> None:
+    async def _give_back(self, lease: Lease, attempts: int = 10) -> None:
         """Release the lease as soon as Redis answers again, so the conversation need not wait for it to expire."""
         for _ in range(attempts):
             with contextlib.suppress(RedisError):
-                await self._release_lease(keys=[lease], args=[token])
+                await lease.release()
                 return
             await asyncio.sleep(1)
 
-    async def _drain_with_lease(self, conversation_id: str, lease: str, token: str) -> None:
+    async def _drain_with_lease(self, conversation_id: str, lease: Lease) -> None:
         inbox, working = _key(conversation_id, "inbox"), _key(conversation_id, "working")
-        while await self._redis.set(lease, token, nx=True, px=LEASE_MS):
+        while await lease.take():
             try:
                 while raw := await self._next_message(working, inbox):
-                    await self._redis.pexpire(lease, LEASE_MS)
+                    if not await lease.renew():
+                        return  # it lapsed and another gateway holds it: that one goes on from this message
                     await self._handle_safely(raw)
                     await self._redis.lrem(working, 1, raw.decode())
             finally:
-                await self._release_lease(keys=[lease], args=[token])
+                await lease.release()
             # A message may have arrived between our last look and the release: look again.
             if not await self._redis.llen(inbox):
                 await self._forget_if_idle(conversation_id)
@@ -278,7 +274,7 @@ class Router:
         except Exception:
             # The message itself is safe in Redis; a bug must not stall the conversation behind it.
             log.exception("failed to handle a message in %s", conversation_ref(message.conversation_id))
-            await self._redis.rpush("cg:quarantine", raw)
+            await self._redis.rpush(QUARANTINE_KEY, raw)
             if self._metrics is not None:
                 self._metrics.failures.inc()
         await self._redis.set(_seen_key(message), HANDLED, xx=True, keepttl=True)
@@ -483,8 +479,8 @@ class Router:
 
     async def _push_to_transcript(self, message: InboundMessage, mark: str, entry: dict[str, Any]) -> None:
         """Add a line to the intake's transcript, once: the key ``mark`` records that it is there."""
-        keys = [mark, _key(message.conversation_id, "transcript")]
-        await self._push_once(keys=keys, args=[json.dumps(entry, ensure_ascii=False), DEDUP_SECONDS])
+        transcript = _key(message.conversation_id, "transcript")
+        await self._append_once.to_list(mark, transcript, json.dumps(entry, ensure_ascii=False), DEDUP_SECONDS)
 
     async def _say(
         self, to: InboundMessage, step: str, text: str, language: str, buttons: tuple[Any, ...] = (),

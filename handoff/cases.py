@@ -19,7 +19,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
-import hashlib
 import json
 import logging
 import re
@@ -36,6 +35,12 @@ from handoff.ids import new_case_id
 from handoff.lifecycle import OPEN, TRANSITIONS, Role, Status, Transition
 from handoff.nature import guess_nature
 from handoff.sla import SlaPolicy
+from store.keys import ALL_CASES_KEY, attachment_key, case_entry_once_key, case_once_key, contact_key
+from store.keys import RECORD_PENDING_KEY as PENDING_KEY
+from store.keys import case_events_key as _events_key
+from store.keys import case_key as _case_key
+from store.keys import case_messages_key as _messages_key
+from store.once import AppendOnce
 
 log = logging.getLogger(__name__)
 
@@ -87,46 +92,12 @@ def _now() -> str:
     return datetime.now(UTC).isoformat()
 
 
-def _case_key(case_id: str) -> str:
-    return f"cg:case:{{{case_id}}}"
-
-
-def _messages_key(case_id: str) -> str:
-    return f"cg:case:{{{case_id}}}:messages"
-
-
-def _events_key(case_id: str) -> str:
-    return f"cg:case:{{{case_id}}}:events"
-
-
-ALL_CASES_KEY = "cg:cases"
-PENDING_KEY = "cg:record:pending"  # cases changed in Redis whose write to the record failed
 # A customer's file is kept by the SHA-256 of its content: an attachment's url is "attachment:<sha256>", and its
-# content waits in Redis under ATTACHMENT_KEY (with an expiry) until the record has it.
+# content waits in Redis under store.keys.attachment_key (with an expiry) until the record has it.
 ATTACHMENT_URL = re.compile(r"^attachment:([0-9a-f]{64})$")
-ATTACHMENT_KEY = "cg:attachment:{}"
 
 
 ONCE_SECONDS = 30 * 24 * 3600
-
-# Push to a list once: the mark (SET NX) and the push happen together or not at all, so something done again
-# after a fault (a message handled a second time) neither repeats nor loses the entry.
-PUSH_ONCE = """
-if redis.call('SET', KEYS[1], '1', 'NX', 'EX', ARGV[2]) then
-  redis.call('RPUSH', KEYS[2], ARGV[1])
-  return 1
-end
-return 0
-"""
-
-
-def _once_key(once: str) -> str:
-    return "cg:case-once:" + hashlib.sha256(once.encode()).hexdigest()
-
-
-def _contact_key(contact: str) -> str:
-    # Hashed: the index must not become a list of customers' phone numbers and addresses in clear.
-    return "cg:contact:" + hashlib.sha256(contact.encode()).hexdigest()
 
 
 def _contacts(customer: dict[str, Any]) -> list[str]:
@@ -170,7 +141,7 @@ class CaseStore:
         self._risk = risk or risk_rules.default_rules()
         self._record = record
         self._route = route
-        self._push_once = redis.register_script(PUSH_ONCE)
+        self._append_once = AppendOnce(redis)
         # One write to the record at a time per case, each reading Redis afresh: the last write is the newest.
         self._record_locks: weakref.WeakValueDictionary[str, asyncio.Lock] = weakref.WeakValueDictionary()
 
@@ -209,7 +180,7 @@ class CaseStore:
         every deadline counts from it. A record that lacks a field of ``RECORD_FIELDS`` makes the case
         ``incomplete``, with the fields in ``missing``.
         """
-        if once is not None and (existing := await self._redis.get(_once_key(once))):
+        if once is not None and (existing := await self._redis.get(case_once_key(once))):
             return await self.get(existing.decode())
         created = datetime.now(UTC)
         messages = list(messages)
@@ -255,15 +226,15 @@ class CaseStore:
         event = _event(actor, action, None, "queued", detail)
         async with self._redis.pipeline(transaction=True) as pipe:
             for contact in contacts:
-                pipe.zadd(_contact_key(contact), {case["id"]: created.timestamp()})
-                pipe.expire(_contact_key(contact), int(self._repeat_window.total_seconds()) + 86400)
+                pipe.zadd(contact_key(contact), {case["id"]: created.timestamp()})
+                pipe.expire(contact_key(contact), int(self._repeat_window.total_seconds()) + 86400)
             pipe.set(_case_key(case["id"]), json.dumps(case, ensure_ascii=False))
             if messages:
                 pipe.rpush(_messages_key(case["id"]), *(json.dumps(m, ensure_ascii=False) for m in messages))
             pipe.rpush(_events_key(case["id"]), json.dumps(event, ensure_ascii=False))
             pipe.zadd(ALL_CASES_KEY, {case["id"]: created.timestamp()})
             if once is not None:
-                pipe.set(_once_key(once), case["id"], ex=ONCE_SECONDS)
+                pipe.set(case_once_key(once), case["id"], ex=ONCE_SECONDS)
             await pipe.execute()
         await self._write_through(case["id"])
         return await self.get(case["id"])
@@ -287,7 +258,7 @@ class CaseStore:
             return False
         since = (now - self._repeat_window).timestamp()
         for contact in contacts:
-            if await self._redis.zcount(_contact_key(contact), since, "+inf"):
+            if await self._redis.zcount(contact_key(contact), since, "+inf"):
                 return True
         return False
 
@@ -301,7 +272,7 @@ class CaseStore:
         """The same customer's other cases (by phone, email or account number), newest first, briefly."""
         found: dict[str, float] = {}
         for contact in _contacts(case.get("customer") or {}):
-            for raw, score in await self._redis.zrange(_contact_key(contact), 0, -1, withscores=True):
+            for raw, score in await self._redis.zrange(contact_key(contact), 0, -1, withscores=True):
                 found[raw.decode()] = score
         found.pop(case["id"], None)
         earlier = []
@@ -360,8 +331,8 @@ class CaseStore:
         if once is None:
             await self._redis.rpush(_messages_key(case_id), entry)
         else:
-            mark = f"cg:case:{{{case_id}}}:once:" + hashlib.sha256(once.encode()).hexdigest()
-            if not await self._push_once(keys=[mark, _messages_key(case_id)], args=[entry, ONCE_SECONDS]):
+            mark = case_entry_once_key(case_id, once)
+            if not await self._append_once.to_list(mark, _messages_key(case_id), entry, ONCE_SECONDS):
                 return
         await self._write_through(case_id)
 
@@ -431,7 +402,7 @@ class CaseStore:
                 await self._redis.sadd(PENDING_KEY, case_id)
                 return False
             if files:  # the record keeps them now
-                await self._redis.delete(*(ATTACHMENT_KEY.format(digest) for digest in files))
+                await self._redis.delete(*(attachment_key(digest) for digest in files))
         return True
 
     async def complete(self, case_id: str, record: dict[str, Any], actor: str = "customer") -> Case:
@@ -468,7 +439,7 @@ class CaseStore:
         missing = wanted - await self._record.stored_files(wanted)
         found = {}
         for digest in missing:
-            content = await self._redis.get(ATTACHMENT_KEY.format(digest))
+            content = await self._redis.get(attachment_key(digest))
             if content is not None:
                 found[digest] = content
         return found
@@ -485,7 +456,7 @@ class CaseStore:
     async def _waiting_file(self, case_id: str, digest: str) -> tuple[str, str, bytes] | None:
         """A file of the case still waiting in Redis for the record: its name, content type and content."""
         entry = next((e for d, e in case_files(await self.get(case_id)) if d == digest), None)
-        content = await self._redis.get(ATTACHMENT_KEY.format(digest)) if entry else None
+        content = await self._redis.get(attachment_key(digest)) if entry else None
         if entry is None or content is None:
             return None
         return str(entry.get("name") or ""), str(entry.get("content_type") or ""), content
@@ -521,8 +492,8 @@ class CaseStore:
                 pipe.zadd(ALL_CASES_KEY, {case_id: created.timestamp()})
                 if created > datetime.now(UTC) - self._repeat_window:  # still counts for repeat complaints
                     for contact in _contacts(document.get("customer") or {}):
-                        pipe.zadd(_contact_key(contact), {case_id: created.timestamp()})
-                        pipe.expire(_contact_key(contact), int(self._repeat_window.total_seconds()) + 86400)
+                        pipe.zadd(contact_key(contact), {case_id: created.timestamp()})
+                        pipe.expire(contact_key(contact), int(self._repeat_window.total_seconds()) + 86400)
                 await pipe.execute()
             except WatchError:
                 return False  # written meanwhile: Redis has it
@@ -540,7 +511,7 @@ class CaseStore:
             pipe.delete(_case_key(case_id), _messages_key(case_id), _events_key(case_id))
             pipe.zrem(ALL_CASES_KEY, case_id)
             for contact in _contacts(case.get("customer") or {}):
-                pipe.zrem(_contact_key(contact), case_id)
+                pipe.zrem(contact_key(contact), case_id)
             await pipe.execute()
         return True
 

@@ -48,22 +48,22 @@ from redis.exceptions import ResponseError
 
 from handoff.cases import Case, CaseConflict, CaseNotFound, CaseStore
 from handoff.lifecycle import Role
+from store.keys import CLAIMS_KEY, agent_claims_key, queue_stream_key
+from store.keys import LEGACY_QUEUE_KEY as LEGACY_STREAM_KEY
+from store.keys import QUEUE_ENTRIES_KEY as ENTRIES_KEY
 
 LANES = ("urgent", "high", "normal", "low")
 DEFAULT_LANE = "normal"
 DESKS = ("zh", "en")
 DEFAULT_DESK = "en"
 GROUP = "agents"
-ENTRIES_KEY = "cg:{queue}:entries"
-CLAIMS_KEY = "cg:claims"
-LEGACY_STREAM_KEY = "cg:queue"  # the single stream before lanes; emptied into the lanes by ensure_group
 CLAIMABLE = ("queued", "reopened")
 HEAD_OFFICE = "hq"
 
 
 def stream_key(lane: str, desk: str, unit: str = HEAD_OFFICE) -> str:
     """A lane of a desk of a unit; the head office's keep the names they had before there were units."""
-    return f"cg:{{queue}}:{lane}:{desk}" + ("" if unit == HEAD_OFFICE else f":{unit}")
+    return queue_stream_key(lane, desk, None if unit == HEAD_OFFICE else unit)
 
 
 def lane_of(case: Case) -> str:
@@ -79,10 +79,6 @@ def desk_of(case: Case) -> str:
 def unit_of(case: Case) -> str:
     """The unit whose queue the case waits in: its responsible department, else the unit that received it."""
     return str(case.get("department") or case.get("unit") or HEAD_OFFICE)
-
-
-def _agent_claims_key(agent: str) -> str:
-    return f"cg:agent-claims:{agent}"
 
 
 def _desks(languages: Iterable[str] | None) -> tuple[str, ...]:
@@ -328,7 +324,7 @@ class AgentQueue:
         The agent's set is the truth about what they hold, so a heartbeat also puts back a claim whose watch a
         racing release removed. A case it puts back after it was finished is dropped by the next sweep.
         """
-        claims = await self._redis.smembers(_agent_claims_key(agent))
+        claims = await self._redis.smembers(agent_claims_key(agent))
         if claims:
             await self._redis.zadd(CLAIMS_KEY, {c: time.time() for c in claims})
 
@@ -414,15 +410,15 @@ class AgentQueue:
     async def _hold(self, case_id: str, agent: str, *, instead_of: str | None = None) -> None:
         async with self._redis.pipeline(transaction=True) as pipe:
             pipe.zadd(CLAIMS_KEY, {case_id: time.time()})
-            pipe.sadd(_agent_claims_key(agent), case_id)
+            pipe.sadd(agent_claims_key(agent), case_id)
             if instead_of and instead_of != agent:
-                pipe.srem(_agent_claims_key(instead_of), case_id)
+                pipe.srem(agent_claims_key(instead_of), case_id)
             await pipe.execute()
 
     async def _let_go(self, case_id: str, agent: str) -> None:
         async with self._redis.pipeline(transaction=True) as pipe:
             pipe.zrem(CLAIMS_KEY, case_id)
-            pipe.srem(_agent_claims_key(agent), case_id)
+            pipe.srem(agent_claims_key(agent), case_id)
             await pipe.execute()
 
 

@@ -4,11 +4,15 @@
                     ▲           │
                     └─ records ◄┘
 
+    store ──► every other package
+
 ``gateway`` ties the parts together (the app, the router, the API, the CLI) and may import any of them.
-``channels`` (the adapters) and ``handoff`` (the working desk in Redis: cases, queue, lifecycle) import no other
-package of the project; ``records`` (the SQL system of record with its search, reports and export) imports only
-``handoff`` (the case's shape, lifecycle and labels). Every import counts, at a module's top, inside a function
-or under ``TYPE_CHECKING``: a circle that only type checkers walk is still two modules that cannot be read apart.
+``store`` (the Redis key names, the lease, append-once) imports no other package of the project, and every
+package may import it. Besides it, ``channels`` (the adapters) and ``handoff`` (the working desk in Redis: cases,
+queue, lifecycle) import no other package of the project; ``records`` (the SQL system of record with its search,
+reports and export) imports only ``handoff`` (the case's shape, lifecycle and labels). Every import counts, at a
+module's top, inside a function or under ``TYPE_CHECKING``: a circle that only type checkers walk is still two
+modules that cannot be read apart.
 """
 
 from __future__ import annotations
@@ -25,6 +29,7 @@ FORBIDDEN = {
     "channels": {"gateway", "handoff", "records"},
     "handoff": {"gateway", "records"},
     "records": {"gateway", "channels"},
+    "store": {"channels", "gateway", "handoff", "records"},
 }
 
 

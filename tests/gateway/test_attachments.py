@@ -14,9 +14,9 @@ from sqlalchemy import func, select
 from gateway import keys
 from gateway.app import create_app
 from gateway.settings import Settings
-from handoff.cases import ATTACHMENT_KEY
 from records.record import CASE_FILES, FILES
 from records.recovery import years_before
+from store.keys import attachment_key
 from tests.conftest import PASSWORD, login
 
 STATEMENT = b"%PDF-1.4 a customer's bank statement"
@@ -37,7 +37,7 @@ async def email_with_files(client: Any, redis: Redis, *files: tuple[str, str, by
     entries = []
     for name, content_type, content in files:
         digest = hashlib.sha256(content).hexdigest()
-        await redis.set(ATTACHMENT_KEY.format(digest), content, ex=3600)
+        await redis.set(attachment_key(digest), content, ex=3600)
         entries.append({"name": name, "content_type": content_type, "size": len(content),
                         "url": f"attachment:{digest}"})
     message = {"at": datetime.now(UTC).isoformat(), "from": "customer", "channel": "email",

@@ -1,0 +1,142 @@
+"""Every Redis key keeps the name it has always had (data already in Redis must still be found), and no module
+writes a key's name itself."""
+
+from __future__ import annotations
+
+import ast
+import hashlib
+from collections.abc import Iterator
+from datetime import date
+from pathlib import Path
+
+from store import keys
+
+ROOT = Path(__file__).resolve().parent.parent.parent
+PACKAGES = ("channels", "gateway", "handoff", "records", "store")
+
+
+def sha(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+# (the name store.keys gives, the name Redis holds), written out as the modules wrote them before.
+NAMES = {
+    "ACTIVE_CONVERSATIONS_KEY": (keys.ACTIVE_CONVERSATIONS_KEY, "cg:conversations:active"),
+    "IDLE_INTAKES_KEY": (keys.IDLE_INTAKES_KEY, "cg:intakes:idle"),
+    "conversation_key": (keys.conversation_key("webchat:k1", "seen:m1"), "cg:conv:{webchat:k1}:seen:m1"),
+    "QUARANTINE_KEY": (keys.QUARANTINE_KEY, "cg:quarantine"),
+    "case_key": (keys.case_key("C-1"), "cg:case:{C-1}"),
+    "case_messages_key": (keys.case_messages_key("C-1"), "cg:case:{C-1}:messages"),
+    "case_events_key": (keys.case_events_key("C-1"), "cg:case:{C-1}:events"),
+    "case_entry_once_key": (keys.case_entry_once_key("C-1", "a\nb"), "cg:case:{C-1}:once:" + sha("a\nb")),
+    "case_once_key": (keys.case_once_key("a\nb"), "cg:case-once:" + sha("a\nb")),
+    "ALL_CASES_KEY": (keys.ALL_CASES_KEY, "cg:cases"),
+    "RECORD_PENDING_KEY": (keys.RECORD_PENDING_KEY, "cg:record:pending"),
+    "contact_key": (keys.contact_key("phone:13800138000"), "cg:contact:" + sha("phone:13800138000")),
+    "attachment_key": (keys.attachment_key("ab" * 32), "cg:attachment:" + "ab" * 32),
+    "QUEUE_ENTRIES_KEY": (keys.QUEUE_ENTRIES_KEY, "cg:{queue}:entries"),
+    "CLAIMS_KEY": (keys.CLAIMS_KEY, "cg:claims"),
+    "LEGACY_QUEUE_KEY": (keys.LEGACY_QUEUE_KEY, "cg:queue"),
+    "queue_stream_key": (keys.queue_stream_key("urgent", "zh"), "cg:{queue}:urgent:zh"),
+    "agent_claims_key": (keys.agent_claims_key("ann"), "cg:agent-claims:ann"),
+    "DESK_EVENTS_CHANNEL": (keys.DESK_EVENTS_CHANNEL, "cg:desk-events"),
+    "case_alerted_key": (keys.case_alerted_key("C-1", "overdue"), "cg:alerted:{C-1}:overdue"),
+    "unit_alerted_key": (keys.unit_alerted_key("hotspot:sh"), "cg:alerted:unit:hotspot:sh"),
+    "LEGACY_AGENTS_KEY": (keys.LEGACY_AGENTS_KEY, "cg:agents"),
+    "legacy_agent_key": (keys.legacy_agent_key("ann"), "cg:agent:ann"),
+    "account_key": (keys.account_key("ann"), "cg:account:{ann}"),
+    "account_sessions_key": (keys.account_sessions_key("ann"), "cg:account:{ann}:sessions"),
+    "session_key": (keys.session_key("tok"), "cg:token:" + sha("tok")),
+    "login_from_key": (keys.login_from_key("ann", "10.0.0.1"), "cg:login:{ann}:from:" + sha("10.0.0.1")[:16]),
+    "login_all_key": (keys.login_all_key("ann"), "cg:login:{ann}:all"),
+    "held_index_key": (keys.held_index_key("sms"), "cg:held:sms"),
+    "held_flag_key": (keys.held_flag_key("sms", "SM1"), "cg:held:{sms:SM1}:flag"),
+    "held_answers_key": (keys.held_answers_key("sms", "SM1"), "cg:held:{sms:SM1}:answers"),
+    "email_lease_key": (keys.email_lease_key("0123456789abcdef"), "cg:email:lease:0123456789abcdef"),
+    "email_mailbox_key": (keys.email_mailbox_key("0123456789abcdef"), "cg:email:mailbox:0123456789abcdef"),
+    "email_auto_replies_key": (keys.email_auto_replies_key("Ann@Example.com", date(2026, 3, 4)),
+                               f"cg:email:auto:{sha('ann@example.com')[:16]}:20260304"),
+    "EMAIL_MACHINE_KEY": (keys.EMAIL_MACHINE_KEY, "cg:email:machine"),
+    "email_quarantine_key": (keys.email_quarantine_key("<m1@x>"), "cg:email:quarantine:<m1@x>"),
+    "EMAIL_QUARANTINED_KEY": (keys.EMAIL_QUARANTINED_KEY, "cg:email:quarantined"),
+    "EMAIL_OUTBOX_DUE_KEY": (keys.EMAIL_OUTBOX_DUE_KEY, "cg:email:outbox:due"),
+    "EMAIL_OUTBOX_FAILED_KEY": (keys.EMAIL_OUTBOX_FAILED_KEY, "cg:email:outbox:failed"),
+    "email_outbox_key": (keys.email_outbox_key("o1"), "cg:email:outbox:{o1}"),
+    "email_sent_key": (keys.email_sent_key("o1"), "cg:email:sent:{o1}"),
+    "email_message_key": (keys.email_message_key("<M1@X>"), "cg:email:message:<m1@x>"),
+    "email_thread_key": (keys.email_thread_key("t1"), "cg:email:thread:{t1}"),
+    "email_latest_key": (keys.email_latest_key("Ann@Example.com"), "cg:email:latest:ann@example.com"),
+    "email_case_key": (keys.email_case_key("C-1"), "cg:email:case:C-1"),
+    "sms_optout_key": (keys.sms_optout_key("+447700900001"), "cg:sms:optout:+447700900001"),
+    "sms_optout_history_key": (keys.sms_optout_history_key("+447700900001"),
+                               "cg:sms:optout:+447700900001:history"),
+    "sms_status_key": (keys.sms_status_key("SM1"), "cg:sms:status:SM1"),
+    "sms_status_history_key": (keys.sms_status_history_key("SM1"), "cg:sms:status:SM1:history"),
+    "sms_status_reported_key": (keys.sms_status_reported_key("SM1", "delivered"),
+                                "cg:sms:status:SM1:reported:delivered"),
+    "sms_answer_key": (keys.sms_answer_key("SM1"), "cg:sms:answer:SM1"),
+    "voice_call_key": (keys.voice_call_key("CA1"), "cg:voice:{CA1}"),
+    "voice_answer_key": (keys.voice_answer_key("CA1", "gather:2"), "cg:voice:{CA1}:answer:gather:2"),
+    "wechat_answer_key": (keys.wechat_answer_key("o1", "m1"), "cg:wechat:answer:o1:m1"),
+    "wechat_language_key": (keys.wechat_language_key("o1"), "cg:wechat:language:o1"),
+    "wechat_access_token_key": (keys.wechat_access_token_key("wx1"), "cg:wechat:access-token:wx1"),
+    "WEBCHAT_NUDGE_CHANNEL": (keys.WEBCHAT_NUDGE_CHANNEL, "cg:webchat:nudge"),
+    "webchat_session_key": (keys.webchat_session_key("k1"), "cg:webchat:{k1}"),
+    "webchat_frames_key": (keys.webchat_frames_key("k1"), "cg:webchat:{k1}:frames"),
+    "webchat_rate_key": (keys.webchat_rate_key("k1"), "cg:webchat:{k1}:rate"),
+    "webchat_echo_key": (keys.webchat_echo_key("k1", "m1"), "cg:webchat:{k1}:echoed:m1"),
+    "webchat_sockets_key": (keys.webchat_sockets_key("c1"), "cg:webchat:client:{c1}:sockets"),
+    "webchat_new_sessions_key": (keys.webchat_new_sessions_key("c1"), "cg:webchat:client:{c1}:new"),
+}
+
+
+def test_every_key_keeps_the_name_redis_holds() -> None:
+    assert {family: given for family, (given, _) in NAMES.items()} == {
+        family: held for family, (_, held) in NAMES.items()}
+
+
+def test_a_unit_queue_and_the_head_office_queue() -> None:
+    assert keys.queue_stream_key("low", "en", "sh") == "cg:{queue}:low:en:sh"
+    assert keys.queue_stream_key("low", "en", None) == "cg:{queue}:low:en"
+
+
+def test_every_family_is_compared() -> None:
+    families = {name for name in vars(keys) if name.endswith(("_key", "_KEY", "_CHANNEL"))}
+    assert families == set(NAMES)
+
+
+def test_every_family_says_what_it_holds() -> None:
+    source = ast.parse((ROOT / "store" / "keys.py").read_text(encoding="utf-8"))
+    described = set()
+    for node, after in zip(source.body, [*source.body[1:], None], strict=True):
+        if isinstance(node, ast.FunctionDef) and ast.get_docstring(node):
+            described.add(node.name)
+        elif (isinstance(node, ast.Assign) and isinstance(after, ast.Expr)
+              and isinstance(after.value, ast.Constant) and isinstance(after.value.value, str)):
+            described.update(target.id for target in node.targets if isinstance(target, ast.Name))
+    assert set(NAMES) <= described
+
+
+def key_literals(path: Path) -> Iterator[str]:
+    """The string literals (plain or f-strings) in the module that start a key's name, docstrings left out."""
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    docstrings = {id(node.body[0].value) for node in ast.walk(tree)
+                  if isinstance(node, ast.Module | ast.ClassDef | ast.FunctionDef | ast.AsyncFunctionDef)
+                  and node.body and isinstance(node.body[0], ast.Expr)}
+    # An f-string's pieces are seen as the f-string.
+    pieces = {id(part) for node in ast.walk(tree) if isinstance(node, ast.JoinedStr) for part in node.values}
+    for node in ast.walk(tree):
+        if isinstance(node, ast.JoinedStr):
+            first = node.values[0] if node.values else None
+            if isinstance(first, ast.Constant) and str(first.value).startswith("cg:"):
+                yield ast.unparse(node)
+        elif (isinstance(node, ast.Constant) and isinstance(node.value, str) and node.value.startswith("cg:")
+              and id(node) not in docstrings | pieces):
+            yield node.value
+
+
+def test_no_module_but_store_keys_names_a_key() -> None:
+    found = {str(path.relative_to(ROOT)): literals for package in PACKAGES
+             for path in sorted((ROOT / package).rglob("*.py"))
+             if path != ROOT / "store" / "keys.py" and (literals := list(key_literals(path)))}
+    assert found == {}
