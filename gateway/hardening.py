@@ -168,7 +168,7 @@ PAGE_POLICY = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src
 # and data: charts. Nothing in them runs.
 API_POLICY = ("default-src 'none'; style-src 'unsafe-inline'; img-src data:; object-src 'none'; base-uri 'none'; "
               "form-action 'none'; frame-ancestors 'none'")
-# The chat page is what channels/webchat_static/widget.js frames on the firm's own sites (CHAT_EMBED_ORIGINS);
+# The chat page is what channels/webchat/static/widget.js frames on the firm's own sites (CHAT_EMBED_ORIGINS);
 # everything else, the handlers' console and records above all, is framed by no one (no clickjacking).
 CHAT_PAGES = frozenset({"/", "/static/index.html"})
 

@@ -2,7 +2,7 @@
 
 - ``webhook_query`` / ``message_xml`` / ``sealed``: the server check and message webhooks as WeChat sends them,
   signed with the account's token, plain or encrypted for safe mode (the gateway's own WXBizMsgCrypt code is
-  checked against WeChat's published sample in tests/channels/test_wechat_crypto.py, so it may play WeChat here).
+  checked against WeChat's published sample in tests/channels/wechat/test_crypto.py, so it may play WeChat here).
 - ``FakeWeChatApi``: a local HTTP server answering ``/cgi-bin/token`` and ``/cgi-bin/message/custom/send`` as
   WeChat does: it checks the AppID and secret, issues tokens, refuses a token it no longer honours (40001, or
   42001 once ``expire_tokens`` was called), keeps every accepted message, and answers errcodes a test queues.

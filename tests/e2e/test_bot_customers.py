@@ -340,7 +340,7 @@ async def handler(http: aiohttp.ClientSession, gateway: Gateway, account: tuple[
 @pytest.fixture(autouse=True)
 def own_address(e2e_redis: str) -> Iterator[None]:
     """Each scripted customer is someone else, as if from an address of their own: the cap on new chats per
-    address (channels/webchat.py) counts afresh, before and after."""
+    address (channels/webchat/channel.py) counts afresh, before and after."""
 
     def forget() -> None:
         client = SyncRedis.from_url(e2e_redis)

@@ -27,7 +27,7 @@ import pytest
 from aiohttp import web
 from redis.asyncio import Redis
 
-from channels.webchat import conversation_key
+from channels.webchat.channel import conversation_key
 from gateway import supervisor, texts
 from gateway.embedded_redis import EmbeddedRedis, free_port
 from handoff.cases import Case, CaseStore
@@ -87,7 +87,7 @@ def is_case_notice(text: str) -> bool:
 
 
 class ChatPage:
-    """A web chat client that behaves like the chat page (channels/webchat_static/chat.js).
+    """A web chat client that behaves like the chat page (channels/webchat/static/chat.js).
 
     A message stays in the outbox until acknowledged: it goes again with the same id 3 s after an
     ``unavailable`` error (5 s after ``rate_limited``), 15 s after it was sent without an answer, and at once

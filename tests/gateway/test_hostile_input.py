@@ -137,7 +137,7 @@ async def answers_until_probe(ws: aiohttp.ClientWebSocketResponse) -> list[dict[
 async def test_any_frames_get_error_frames_or_a_clean_close_and_customers_can_still_chat(
     client: Any, redis: Redis, server_errors: list[logging.LogRecord], sent: list[Frame]
 ) -> None:
-    # Each example is a client of its own: the caps on chats per address (channels/webchat.py) start afresh.
+    # Each example is a client of its own: the caps on chats per address (channels/webchat/channel.py) start afresh.
     async for key in redis.scan_iter(match="cg:webchat:client:*"):
         await redis.delete(key)
     ws = await client.ws_connect("/chat/ws")

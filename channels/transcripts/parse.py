@@ -30,9 +30,17 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
-FORMATS = ("webvtt", "srt", "aws_transcribe", "plain")
+from channels.transcripts.model import (
+    _FORMAT_NAMES,
+    FORMATS,
+    MAX_UTTERANCES,
+    Transcript,
+    TranscriptError,
+    Utterance,
+    _finish,
+)
+
 MAX_BYTES = 2 * 1024 * 1024
-MAX_UTTERANCES = 20_000
 # A JSON document is bounded by MAX_BYTES, a dict handed over directly is not; this bounds the work on it.
 MAX_AWS_ITEMS = 1_000_000
 
@@ -52,43 +60,6 @@ _LABEL = re.compile(
 _TIME_ONLY = re.compile(r"\[(?P<ts>[0-9:.,]{1,20})\][ \t]*(?P<text>.*)")
 _NOT_IN_LABEL = frozenset(',;!?"“”<>{}=|\\*#@。，！？；、')
 _BLOCK_KEYWORDS = ("NOTE", "STYLE", "REGION")
-_FORMAT_NAMES = {"webvtt": "WebVTT", "srt": "SRT", "aws_transcribe": "Amazon Transcribe JSON", "plain": "plain text"}
-
-
-class TranscriptError(ValueError):
-    """Why a transcript was refused; ``status`` is the HTTP status to answer with (415 or 422)."""
-
-    def __init__(self, status: int, message: str) -> None:
-        super().__init__(message)
-        self.status = status
-        self.message = message
-
-
-@dataclass(frozen=True, slots=True)
-class Utterance:
-    """One stretch of speech; times in seconds from the start of the recording, None when not known."""
-
-    speaker: str | None
-    text: str
-    start: float | None
-    end: float | None
-
-
-@dataclass(frozen=True, slots=True)
-class Transcript:
-    """A parsed call: ``format`` is one of ``FORMATS``, utterances are in time order where times are known."""
-
-    format: str
-    utterances: tuple[Utterance, ...]
-    speakers: tuple[str, ...]
-
-    def words_of(self, speaker: str | None) -> str:
-        """What ``speaker`` said, one utterance a line; ``None`` gives everything said by anyone."""
-        return "\n".join(u.text for u in self.utterances if speaker is None or u.speaker == speaker)
-
-    def as_text(self) -> str:
-        """A readable transcript, one ``[mm:ss] Speaker: text`` line per utterance (``parse`` reads it back)."""
-        return "\n".join(_labelled_line(u) for u in self.utterances)
 
 
 def parse(body: str | bytes | dict[str, Any], format: str | None = None) -> Transcript:
@@ -587,29 +558,3 @@ def _whole_transcript(whole: str, words: list[_Word]) -> list[Utterance]:
     starts = [w.start for w in words if w.start is not None]
     ends = [w.end for w in words if w.end is not None]
     return [Utterance(None, text, starts[0] if starts else None, ends[-1] if ends else None)]
-
-
-# --- output ----------------------------------------------------------------------------------------------
-
-
-def _finish(format: str, utterances: list[Utterance]) -> Transcript:
-    name = _FORMAT_NAMES[format]
-    if not utterances:
-        raise TranscriptError(422, f"{name}: the transcript has no text")
-    if len(utterances) > MAX_UTTERANCES:
-        raise TranscriptError(422, f"{name}: more than {MAX_UTTERANCES} utterances")
-    speakers = tuple(dict.fromkeys(u.speaker for u in utterances if u.speaker is not None))
-    return Transcript(format, tuple(utterances), speakers)
-
-
-def _labelled_line(u: Utterance) -> str:
-    time = f"[{_clock(u.start)}] " if u.start is not None else ""
-    speaker = f"{u.speaker}: " if u.speaker else ""
-    return f"{time}{speaker}{u.text}"
-
-
-def _clock(seconds: float) -> str:
-    whole = int(seconds)
-    hours, rest = divmod(whole, 3600)
-    minutes, secs = divmod(rest, 60)
-    return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes:02d}:{secs:02d}"

@@ -32,7 +32,7 @@ from twilio.twiml.voice_response import Gather, VoiceResponse
 
 from channels.base import CannotDeliver, Inbox
 from channels.message import Contact, InboundMessage, OutboundMessage
-from channels.twilio_common import TwilioConfig, answer_once, signed_form, twiml_response
+from channels.twilio.common import TwilioConfig, answer_once, signed_form, twiml_response
 
 log = logging.getLogger(__name__)
 

@@ -9,9 +9,9 @@ from typing import Any
 import pytest
 from multidict import MultiDict
 
-from channels.twilio_common import is_signed
+from channels.twilio.common import is_signed
 
-VECTORS = Path(__file__).resolve().parents[3] / "shared" / "corpus" / "sms" / "twilio_signature_vectors.json"
+VECTORS = Path(__file__).resolve().parents[4] / "shared" / "corpus" / "sms" / "twilio_signature_vectors.json"
 
 
 def vectors() -> list[dict[str, Any]]:

@@ -21,7 +21,8 @@ from dataclasses import dataclass
 
 from redis.asyncio import Redis
 
-from channels.email_parse import ParsedEmail, readable_address
+from channels.email.mime import readable_address
+from channels.email.parse import ParsedEmail
 
 MEMORY_SECONDS = 400 * 24 * 3600
 LATEST_SECONDS = 30 * 24 * 3600  # a customer's next email joins their open intake within this
@@ -65,7 +66,7 @@ def thread_key_for(message_id: str) -> str:
 class EmailThreads:
     def __init__(self, redis: Redis, own_addresses: Iterable[str]) -> None:
         self._redis = redis
-        # Compared in the form mail is read in (channels.email_parse): an IDNA domain in its own script.
+        # Compared in the form mail is read in (channels.email.parse): an IDNA domain in its own script.
         self._own = {readable_address(a).lower() for a in own_addresses if a}
 
     def is_own(self, address: str) -> bool:

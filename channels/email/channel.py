@@ -7,13 +7,13 @@ Guarantees:
   between finds it again and the router's Message-ID deduplication makes it count once; UIDVALIDITY and
   the last UID done are kept, so a restart neither skips nor repeats;
 - a message whose handling fails is moved to ``Quarantine`` with the reason recorded, and the next one is
-  read as usual; parsing itself never fails (channels.email_parse) and runs in an executor;
+  read as usual; parsing itself never fails (channels.email.parse) and runs in an executor;
 - machines are never answered: auto-replies, bounces, delay notices, abuse reports and read receipts are
   recorded (on the case they concern, when there is one), cause no bot turn and no reply; at most
   ``auto_replies_per_day`` automatic replies go to one address a day, whatever happens;
 - replies carry Message-ID, In-Reply-To, References and the case tag in the subject; automatic ones carry
   ``Auto-Submitted: auto-replied`` and ``X-Auto-Response-Suppress: All``; all go through the durable
-  outbox (channels.email_outbox). The bot's questions about one email leave as one email;
+  outbox (channels.email.outbox). The bot's questions about one email leave as one email;
 - every customer can be answered: an internationalised address goes out as SMTP carries it (IDNA domain,
   SMTPUTF8 for a mailbox name that is not ASCII), and what a customer wrote reaches a header only on one line
   (no line or paragraph separator, no control character), so it can neither break the reply nor add a header;
@@ -46,9 +46,9 @@ from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
 from channels.base import Inbox
-from channels.email_outbox import Outbox, SmtpConfig, Undelivered, smtp_address
-from channels.email_parse import DEFAULT_MAX_ATTACHMENT_BYTES, ParsedEmail, normalize_subject, parse
-from channels.email_threads import EmailThreads, Thread
+from channels.email.outbox import Outbox, SmtpConfig, Undelivered, smtp_address
+from channels.email.parse import DEFAULT_MAX_ATTACHMENT_BYTES, ParsedEmail, normalize_subject, parse
+from channels.email.threads import EmailThreads, Thread
 from channels.held_answers import HeldAnswers, send_orphans_forever
 from channels.message import Attachment, Contact, InboundMessage, OutboundMessage
 

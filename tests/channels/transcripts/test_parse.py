@@ -11,9 +11,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from channels.transcript_parse import MAX_UTTERANCES, Transcript, TranscriptError, Utterance, parse
+from channels.transcripts.model import MAX_UTTERANCES, Transcript, TranscriptError, Utterance
+from channels.transcripts.parse import parse
 
-VOICE = Path(__file__).resolve().parents[3] / "shared" / "corpus" / "voice"
+VOICE = Path(__file__).resolve().parents[4] / "shared" / "corpus" / "voice"
 needs_corpus = pytest.mark.skipif(not VOICE.is_dir(), reason=f"voice corpus not found at {VOICE}")
 
 # What the corpus README says must be refused, and the reason the message must give.

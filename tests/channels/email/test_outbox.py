@@ -14,7 +14,7 @@ from email.utils import make_msgid
 import pytest
 from redis.asyncio import Redis
 
-from channels.email_outbox import FAILED_KEY, Outbox, SmtpConfig, Undelivered, smtp_address
+from channels.email.outbox import FAILED_KEY, Outbox, SmtpConfig, Undelivered, smtp_address
 from tests.mail_servers import SmtpSink
 
 DESK = "desk@example.test"

@@ -19,19 +19,19 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from channels.email_parse import (
+from channels.email.html_text import html_to_text
+from channels.email.parse import (
     CASE_ID_ALPHABET,
     ParsedEmail,
-    extract_reply,
-    html_to_text,
     normalize_subject,
     parse,
     safe_filename,
     to_inbound,
 )
+from channels.email.quotes import extract_reply
 from handoff.ids import ALPHABET, new_case_id
 
-CORPUS = Path(__file__).resolve().parents[3] / "shared" / "corpus" / "email"
+CORPUS = Path(__file__).resolve().parents[4] / "shared" / "corpus" / "email"
 HAVE_CORPUS = CORPUS.is_dir()
 needs_corpus = pytest.mark.skipif(not HAVE_CORPUS, reason=f"the real-world corpus is not at {CORPUS}")
 # Without the corpus the parametrized tests still get one (skipped) case each, so the reason shows.

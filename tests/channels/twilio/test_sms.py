@@ -18,7 +18,7 @@ from redis.asyncio import Redis
 
 from channels.held_answers import HeldAnswers
 from channels.message import OutboundMessage
-from channels.twilio_sms import split_for_sms
+from channels.twilio.sms import split_for_sms
 from gateway import keys
 from gateway.app import create_app
 from gateway.settings import Settings

@@ -12,7 +12,7 @@ from urllib.parse import urlsplit
 import pytest
 from redis.asyncio import Redis
 
-from channels.twilio_voice import VoiceSettings
+from channels.twilio.voice import VoiceSettings
 from gateway import keys
 from gateway.app import create_app
 from gateway.settings import Settings

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import yaml
 
-ROOT = Path(__file__).resolve().parents[2]
-PAGE = (ROOT / "channels" / "webchat_static" / "chat.js").read_text(encoding="utf-8")
+ROOT = Path(__file__).resolve().parents[3]
+PAGE = (ROOT / "channels" / "webchat" / "static" / "chat.js").read_text(encoding="utf-8")
 DOMAIN = yaml.safe_load((ROOT / "bot" / "domain.yml").read_text(encoding="utf-8"))
 
 # What the page promises, in its own words, and the bot's question for it.

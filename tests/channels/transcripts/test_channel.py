@@ -11,12 +11,12 @@ from typing import Any
 import pytest
 from redis.asyncio import Redis
 
-from channels.transcripts import HANDLING_WAIT
+from channels.transcripts.channel import HANDLING_WAIT
 from gateway import keys
 from gateway.app import create_app
 from gateway.settings import Settings
 
-VOICE = Path(__file__).resolve().parents[3] / "shared" / "corpus" / "voice"
+VOICE = Path(__file__).resolve().parents[4] / "shared" / "corpus" / "voice"
 TOKEN = "transcripts-token-for-tests"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
 CALLER = "+8613812345678"

@@ -10,7 +10,7 @@ from typing import Any
 import aiohttp
 from redis.asyncio import Redis
 
-from channels.webchat import SESSION_TTL, WebChatLimits, conversation_key, sockets_key
+from channels.webchat.channel import SESSION_TTL, WebChatLimits, conversation_key, sockets_key
 from gateway import keys
 from gateway.app import create_app
 from gateway.settings import Settings

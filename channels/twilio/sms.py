@@ -33,7 +33,7 @@ from twilio.twiml.messaging_response import MessagingResponse
 from channels.base import Inbox
 from channels.held_answers import HeldAnswers, send_orphans_forever
 from channels.message import Attachment, Contact, InboundMessage, OutboundMessage
-from channels.twilio_common import TwilioConfig, answer_once, signed_form, twiml_response
+from channels.twilio.common import TwilioConfig, answer_once, signed_form, twiml_response
 
 log = logging.getLogger(__name__)
 

@@ -29,7 +29,8 @@ from redis.asyncio import Redis
 
 from channels.base import CannotDeliver, Inbox
 from channels.message import Attachment, Contact, InboundMessage, OutboundMessage
-from channels.transcript_parse import Transcript, TranscriptError, parse
+from channels.transcripts.model import Transcript, TranscriptError
+from channels.transcripts.parse import parse
 
 TEXT_TYPES = frozenset({"text/vtt", "application/x-subrip", "text/srt", "text/plain"})
 _PHONE = re.compile(r"^\+?[0-9][0-9 ()-]{5,20}$")

@@ -49,7 +49,7 @@ from channels.text import UnsafeText, clean_text
 
 log = logging.getLogger(__name__)
 
-STATIC_DIR = Path(__file__).with_name("webchat_static")
+STATIC_DIR = Path(__file__).with_name("static")
 NUDGE_CHANNEL = "cg:webchat:nudge"
 SESSION_TTL = 30 * 24 * 3600
 # An open socket's place in its address's count lasts this long unless renewed, so a replica that dies

@@ -18,13 +18,13 @@ from typing import Any
 import pytest
 from redis.asyncio import Redis
 
-from channels.email_outbox import DUE_KEY, FAILED_KEY, Outbox, SmtpConfig
+from channels.email.outbox import DUE_KEY, FAILED_KEY, Outbox, SmtpConfig
 from gateway import keys
 from gateway.app import create_app
 from gateway.settings import Settings
 from tests.mail_servers import Dovecot, MailUser, SmtpSink
 
-CORPUS = Path(__file__).resolve().parents[3] / "shared" / "corpus" / "email"
+CORPUS = Path(__file__).resolve().parents[4] / "shared" / "corpus" / "email"
 CUSTOMER = "li.lei@example.org"
 
 
