@@ -32,8 +32,8 @@ from gateway import keys
 from gateway.app import create_app
 from gateway.settings import Settings
 from tests.channels.email.test_channel import email_settings, eventually
-from tests.mail_servers import Dovecot, MailUser, SmtpSink
-from tests.twilio_double import ACCOUNT_SID, AUTH_TOKEN, FROM_NUMBER, checked_twiml, signature
+from tests.support.mail_servers import Dovecot, MailUser, SmtpSink
+from tests.support.twilio_double import ACCOUNT_SID, AUTH_TOKEN, FROM_NUMBER, checked_twiml, signature
 
 PUBLIC = "https://complaints.example.com"
 TOKEN = "transcripts-token-for-hostile-tests"

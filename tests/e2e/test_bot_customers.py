@@ -23,8 +23,8 @@ import aiohttp
 import pytest
 from redis import Redis as SyncRedis
 
-from tests.chat_client import ChatClient, Frame
 from tests.e2e.conftest import AgentApi, Gateway
+from tests.support.chat_client import ChatClient, Frame
 
 pytestmark = pytest.mark.e2e
 

@@ -31,9 +31,9 @@ from channels.webchat.channel import conversation_key
 from gateway import supervisor, texts
 from gateway.embedded_redis import EmbeddedRedis, free_port
 from handoff.cases import Case, CaseStore
-from tests.chat_client import ChatClient, Frame
 from tests.e2e.conftest import LOGS, AgentApi, Gateway, add_agent, start_gateway
-from tests.twilio_double import (
+from tests.support.chat_client import ChatClient, Frame
+from tests.support.twilio_double import (
     ACCOUNT_SID,
     AUTH_TOKEN,
     FROM_NUMBER,

@@ -28,8 +28,8 @@ from redis.asyncio import Redis
 from gateway import hardening
 from gateway.app import create_app
 from gateway.settings import Settings
-from tests.chat_client import ChatClient
-from tests.twilio_double import ACCOUNT_SID, AUTH_TOKEN, FROM_NUMBER
+from tests.support.chat_client import ChatClient
+from tests.support.twilio_double import ACCOUNT_SID, AUTH_TOKEN, FROM_NUMBER
 
 TRANSCRIPTS_TOKEN = "transcripts-test-token"
 SERVER_FRAMES = {"welcome", "ack", "error", "message", "case"}

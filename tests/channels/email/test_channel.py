@@ -22,7 +22,7 @@ from channels.email.outbox import DUE_KEY, FAILED_KEY, Outbox, SmtpConfig
 from gateway import keys
 from gateway.app import create_app
 from gateway.settings import Settings
-from tests.mail_servers import Dovecot, MailUser, SmtpSink
+from tests.support.mail_servers import Dovecot, MailUser, SmtpSink
 
 CORPUS = Path(__file__).resolve().parents[4] / "shared" / "corpus" / "email"
 CUSTOMER = "li.lei@example.org"

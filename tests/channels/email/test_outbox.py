@@ -1,4 +1,4 @@
-"""The durable SMTP outbox against the aiosmtpd sink (tests/mail_servers.py) and a real Redis.
+"""The durable SMTP outbox against the aiosmtpd sink (tests/support/mail_servers.py) and a real Redis.
 
 Internationalised addresses (RFC 6531, SMTPUTF8) and replies that can never be sent: they are reported once and
 leave the outbox, instead of coming back every few minutes for ever.
@@ -15,7 +15,7 @@ import pytest
 from redis.asyncio import Redis
 
 from channels.email.outbox import FAILED_KEY, Outbox, SmtpConfig, Undelivered, smtp_address
-from tests.mail_servers import SmtpSink
+from tests.support.mail_servers import SmtpSink
 
 DESK = "desk@example.test"
 

@@ -22,8 +22,8 @@ from channels.twilio.sms import split_for_sms
 from gateway import keys
 from gateway.app import create_app
 from gateway.settings import Settings
-from tests.channels.rasa_double import stand_in_rasa
-from tests.twilio_double import (
+from tests.support.rasa_double import stand_in_rasa
+from tests.support.twilio_double import (
     ACCOUNT_SID,
     AUTH_TOKEN,
     FROM_NUMBER,

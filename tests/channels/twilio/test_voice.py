@@ -16,8 +16,8 @@ from channels.twilio.voice import VoiceSettings
 from gateway import keys
 from gateway.app import create_app
 from gateway.settings import Settings
-from tests.channels.rasa_double import QUESTION, stand_in_rasa
-from tests.twilio_double import ACCOUNT_SID, AUTH_TOKEN, checked_twiml, signed_post
+from tests.support.rasa_double import QUESTION, stand_in_rasa
+from tests.support.twilio_double import ACCOUNT_SID, AUTH_TOKEN, checked_twiml, signed_post
 
 PUBLIC = "https://complaints.example.com"
 START, GATHER = "/channels/twilio/voice", "/channels/twilio/voice/gather"

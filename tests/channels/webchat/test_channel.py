@@ -15,8 +15,8 @@ from gateway import keys
 from gateway.app import create_app
 from gateway.settings import Settings
 from records.export import export_case
-from tests.chat_client import ChatClient, Frame
 from tests.conftest import PASSWORD, login
+from tests.support.chat_client import ChatClient, Frame
 
 LIMITS = WebChatLimits()
 

@@ -1,5 +1,5 @@
 """The WeChat Official Account channel on the real app and Redis, with WeChat's side played by signed (and, in
-safe mode, encrypted) webhooks and a local stand-in for its API (tests/wechat_double.py).
+safe mode, encrypted) webhooks and a local stand-in for its API (tests/support/wechat_double.py).
 
 Rasa is unreachable here unless a test starts the stand-in bot, so a first message gets the holding reply and a
 case: enough to see the webhook's guarantees. The conversation with the real bot is in tests/e2e/test_wechat.py.
@@ -25,8 +25,8 @@ from channels.wechat.messages import parse
 from gateway import keys
 from gateway.app import create_app
 from gateway.settings import Settings, SettingsError
-from tests.channels.rasa_double import QUESTION, stand_in_rasa
-from tests.wechat_double import (
+from tests.support.rasa_double import QUESTION, stand_in_rasa
+from tests.support.wechat_double import (
     ACCOUNT,
     AES_KEY,
     APP_ID,

@@ -12,7 +12,7 @@ DESIGN.md invariant 6, checked over whatever the run exercised. Registered from 
 What counts as personal: phone numbers (international with "+": +86, +44, +1 and the rest; mainland
 mobiles of 11 digits; UK and US national forms), email addresses, and account or ID numbers (8 to 19 digits
 in a row), also percent-encoded as in a URL. What does not: masked forms (``*********8000``,
-``138****8000``, ``[email]``), the desk's own mailboxes (the test mail domain, tests/mail_servers.py) and
+``138****8000``, ``[email]``), the desk's own mailboxes (the test mail domain, tests/support/mail_servers.py) and
 sending number, and mailer machine addresses (postmaster, mailer-daemon): none of them is a customer's.
 """
 
@@ -28,12 +28,12 @@ from urllib.parse import unquote
 import pytest
 
 from gateway.privacy import RedactingFilter
-from tests.twilio_double import FROM_NUMBER as DESK_NUMBER
+from tests.support.twilio_double import FROM_NUMBER as DESK_NUMBER
 
-LOG_DIR = Path(__file__).resolve().parent.parent / "var" / "test-logs"
+LOG_DIR = Path(__file__).resolve().parents[2] / "var" / "test-logs"
 FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"  # as gateway/cli.py configures logging
 SHOWN = 40
-DESK_MAIL_DOMAIN = "example.test"  # tests/mail_servers.py DOMAIN: the desk's mailboxes (not imported: a plugin)
+DESK_MAIL_DOMAIN = "example.test"  # tests/support/mail_servers.py DOMAIN: the desk's mailboxes (not imported: a plugin)
 
 SAFE_EMAIL_DOMAINS = frozenset({DESK_MAIL_DOMAIN})
 MACHINE_MAILBOXES = frozenset({"postmaster", "mailer-daemon", "noreply", "no-reply", "donotreply"})

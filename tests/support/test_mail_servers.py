@@ -1,4 +1,4 @@
-"""The mail test servers themselves (tests/mail_servers.py): a real Dovecot and an SMTP sink behave as promised."""
+"""The mail test servers (tests/support/mail_servers.py): a real Dovecot and an SMTP sink behave as promised."""
 
 from __future__ import annotations
 
@@ -15,9 +15,9 @@ import pytest
 
 # Load the fixtures as a plugin; register the module for assertion rewriting first, since it is imported here too.
 
-pytest.register_assert_rewrite("tests.mail_servers")
+pytest.register_assert_rewrite("tests.support.mail_servers")
 
-from tests.mail_servers import (  # noqa: E402
+from tests.support.mail_servers import (  # noqa: E402
     Dovecot,
     MailUser,
     SmtpSink,

@@ -1,6 +1,6 @@
 """Real mail servers for the email channel's tests: Debian's Dovecot for IMAP, an aiosmtpd sink for SMTP.
 
-Fixtures (load with ``pytest_plugins = ["tests.mail_servers"]`` in the top-level conftest, or import them into a
+Fixtures (load with ``pytest_plugins = ["tests.support.mail_servers"]`` in the top-level conftest, or import them into a
 test module together with the fixtures they depend on: ``mailbox`` needs ``dovecot``):
 
 - ``dovecot`` (session): one :class:`Dovecot` for the whole run. Skipped when ``/usr/sbin/dovecot`` is missing

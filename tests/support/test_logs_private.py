@@ -1,4 +1,4 @@
-"""The log scanner of tests/logs_private.py: it finds personal data in clear and leaves masked forms alone."""
+"""The log scanner of tests/support/logs_private.py: it finds personal data in clear and leaves masked forms alone."""
 
 from __future__ import annotations
 
@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from gateway.privacy import RedactingFilter, redact
-from tests.logs_private import DESK_MAIL_DOMAIN, Collector, personal_data, scan, written_since
-from tests.mail_servers import DOMAIN
+from tests.support.logs_private import DESK_MAIL_DOMAIN, Collector, personal_data, scan, written_since
+from tests.support.mail_servers import DOMAIN
 
 IN_CLEAR = {
     "sms from +8613800138000": ("phone", "+8613800138000"),
@@ -69,7 +69,7 @@ def test_a_finding_says_where_it_is() -> None:
 
 def test_records_are_kept_as_the_gateway_writes_them_masked_tracebacks_included() -> None:
     collector = Collector()
-    logger = logging.getLogger("tests.logs_private.sample")
+    logger = logging.getLogger("tests.support.logs_private.sample")
     logger.addHandler(collector)
     logger.setLevel(logging.INFO)
     try:
@@ -92,7 +92,7 @@ def test_the_record_itself_is_left_alone_for_other_handlers() -> None:
         def emit(self, record: logging.LogRecord) -> None:
             seen.append(record.getMessage())
 
-    logger = logging.getLogger("tests.logs_private.untouched")
+    logger = logging.getLogger("tests.support.logs_private.untouched")
     logger.propagate = False
     collector = Collector()
     collector.addFilter(RedactingFilter())  # as privacy.install() would put on every root handler
