@@ -31,7 +31,7 @@ writes there itself comes first, so it cannot pick its own address); every other
 per-address limits (logins, chat sessions and sockets) then count clients, not the proxy.
 
 Every refusal is JSON ``{"error": ...}``, like the API's, and comes before any handler ran: it changes
-nothing (DESIGN.md invariant 7).
+nothing (docs/architecture.md, guarantee 9).
 
 ``install(app)`` also sets, on every answer a route or the router made (``security_headers``): a
 Content-Security-Policy (pages run only their own files; the API's answers run nothing; only the chat page may

@@ -1,4 +1,4 @@
-"""Web chat: the chat page and its WebSocket (JSON text frames, the protocol of DESIGN.md).
+"""Web chat: the chat page and its WebSocket (JSON text frames, README.md's "Web chat protocol").
 
 Guarantees:
 - a client message is acknowledged (``{"type":"ack","id":...}``) only after the router has recorded it in

@@ -7,7 +7,7 @@ characters or no punctuation at all, reporting a fraud), and one customer for ea
 (the story first, place and people, the read-back, declining a contact, a language that stays, securities
 words, dates with times, Traditional characters, the compliance team's risk words, questions that are not
 complaints), talks to the gateway, which talks to the real Rasa and action servers. Each conversation ends with
-a case whose fields are right, and nothing the bot says uses a phrase DESIGN.md forbids.
+a case whose fields are right, and nothing the bot says uses a forbidden phrase (handoff/wording.py).
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """A pytest plugin: the logs of a test run hold no phone number, email address or account number in clear.
 
-DESIGN.md invariant 6, checked over whatever the run exercised. Registered from tests/conftest.py.
+docs/architecture.md guarantee 8, checked over whatever the run exercised. Registered from tests/conftest.py.
 
 - For the whole session, every record that reaches the root logger (from INFO up, the level the gateway
   runs at) is kept as ``complaint-gateway serve`` would write it: formatted alike, through the gateway's
@@ -176,5 +176,5 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
         terminalreporter.line(str(finding), red=True)
     if len(findings) > SHOWN:
         terminalreporter.line(f"... and {len(findings) - SHOWN} more", red=True)
-    terminalreporter.line(f"{len(findings)} log line(s) show personal data in clear (DESIGN.md invariant 6): "
-                          "the session fails.", red=True, bold=True)
+    terminalreporter.line(f"{len(findings)} log line(s) show personal data in clear (docs/architecture.md, "
+                          "guarantee 8): the session fails.", red=True, bold=True)
