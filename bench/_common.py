@@ -36,6 +36,7 @@ from redis.asyncio import Redis
 
 from gateway import supervisor
 from gateway.embedded_redis import EmbeddedRedis, free_port
+from tests.support.chat_client import ChatClient
 
 LOG_DIR = supervisor.ROOT / "var" / "bench"
 
@@ -327,43 +328,18 @@ async def learn_script(http: aiohttp.ClientSession, rasa_url: str) -> Script:
     return script
 
 
-class ChatCustomer:
-    """A customer on the gateway's web chat: hello, then messages, each acknowledged and answered by frames."""
+class ChatCustomer(ChatClient):
+    """A customer on the gateway's web chat: hello, then messages, each acknowledged and answered by frames.
+
+    An error frame from the gateway ends the bench (Refused): a refused message would make the timing void.
+    """
+
+    REFUSE_ERRORS = True
+    WAIT = 120.0
 
     def __init__(self, ws: aiohttp.ClientWebSocketResponse) -> None:
-        self.ws = ws
-        self.session = ""
+        super().__init__(ws)
         self.case_id = ""
-        self.frames: list[dict[str, Any]] = []
-
-    @classmethod
-    async def connect(cls, http: aiohttp.ClientSession, url: str, language: str) -> ChatCustomer:
-        customer = cls(await http.ws_connect(url, autoping=True))
-        await customer.ws.send_json({"type": "hello", "language": language})
-        welcome = await customer.expect(lambda f: f["type"] == "welcome")
-        customer.session = welcome["session"]
-        return customer
-
-    async def _receive(self) -> dict[str, Any]:
-        msg = await self.ws.receive()
-        if msg.type != aiohttp.WSMsgType.TEXT:
-            raise ConnectionError(f"socket ended: {msg.type}")
-        frame: dict[str, Any] = json.loads(msg.data)
-        if frame.get("type") == "error":
-            raise RuntimeError(f"the gateway refused a frame: {frame}")
-        return frame
-
-    async def expect(self, match: Callable[[dict[str, Any]], bool], within: float = 120) -> dict[str, Any]:
-        """The first frame, seen or still to come, that matches (consumed)."""
-        async with asyncio.timeout(within):
-            for i, frame in enumerate(self.frames):
-                if match(frame):
-                    return self.frames.pop(i)
-            while True:
-                frame = await self._receive()
-                if match(frame):
-                    return frame
-                self.frames.append(frame)
 
     async def turn(self, text: str, replies: int = 1, case: bool = False) -> float:
         """Seconds from sending ``text`` until its ack and ``replies`` bot messages have arrived.
@@ -373,7 +349,7 @@ class ChatCustomer:
         """
         message_id = uuid.uuid4().hex
         started = time.perf_counter()
-        await self.ws.send_json({"type": "message", "id": message_id, "text": text})
+        await self.post(text, message_id)
         await self.expect(lambda f: f["type"] == "ack" and f["id"] == message_id)
         for _ in range(replies):
             await self.expect(lambda f: f["type"] == "message" and f["from"] == "bot")
@@ -384,9 +360,6 @@ class ChatCustomer:
             raise RuntimeError("a case opened in the middle of an intake: the bot was unavailable")
         self.frames.clear()  # what is left is the customer's own message, echoed
         return elapsed
-
-    async def close(self) -> None:
-        await self.ws.close()
 
 
 class DirectSide:
@@ -414,7 +387,7 @@ class GatewaySide:
     @classmethod
     async def open(cls, http: aiohttp.ClientSession, ws_url: str, language: str,
                    after_intake: Callable[[ChatCustomer], Awaitable[None]] | None = None) -> GatewaySide:
-        return cls(await ChatCustomer.connect(http, ws_url, language), after_intake)
+        return cls(await ChatCustomer.connect(http, ws_url, language=language), after_intake)
 
     async def turn(self, step: Step) -> float:
         elapsed = await self.customer.turn(step.text, step.replies, step.ends_intake)

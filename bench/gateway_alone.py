@@ -111,8 +111,8 @@ async def rate(turns: list[Callable[[], Awaitable[float]]], seconds: float, pid:
 async def measure(redis_url: str, bot_port: int, gateway: tuple[str, int], echo: tuple[str, int],
                   relay: tuple[str, int], clients: int, seconds: float, rounds: int) -> float:
     async with stub_bot(bot_port), aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0)) as http:
-        chats = [await ChatCustomer.connect(http, gateway[0], "en") for _ in range(clients)]
-        relayed = [await ChatCustomer.connect(http, relay[0], "en") for _ in range(clients)]
+        chats = [await ChatCustomer.connect(http, gateway[0], language="en") for _ in range(clients)]
+        relayed = [await ChatCustomer.connect(http, relay[0], language="en") for _ in range(clients)]
         echoes = [await EchoCustomer.connect(http, echo[0]) for _ in range(clients)]
         sides: dict[str, tuple[list[Callable[[], Awaitable[float]]], int]] = {
             "echo": ([lambda e=e: e.turn(TEXT) for e in echoes], echo[1]),

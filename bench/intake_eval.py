@@ -60,6 +60,7 @@ import aiohttp
 
 from bench._common import LOG_DIR, add_account, bot, embedded_redis, gateway, say, table
 from gateway import supervisor
+from tests.support.chat_client import ChatClient
 
 DATA = Path(__file__).resolve().parent / "intake_eval"
 RESULTS = LOG_DIR / "intake_eval.jsonl"
@@ -328,40 +329,31 @@ def _sentence(text: str, language: str) -> str:
 # ------------------------------------------------------------------------------------------ the web chat
 
 
-class Chat:
+class Chat(ChatClient):
     """A web chat session as a browser holds it: hello, messages, and every frame the server sends."""
 
+    REFUSE_ERRORS = True
+
     def __init__(self, ws: aiohttp.ClientWebSocketResponse) -> None:
-        self.ws = ws
+        super().__init__(ws)
         self.transcript: list[dict[str, Any]] = []
         self.case_id: str | None = None
 
     @classmethod
     async def open(cls, http: aiohttp.ClientSession, url: str, language: str) -> Chat:
-        chat = cls(await http.ws_connect(url, autoping=True))
-        await chat.ws.send_json({"type": "hello", "session": None, "language": language})
-        frame = await chat._receive(30)
-        if frame is None or frame.get("type") != "welcome":
-            raise RuntimeError(f"no welcome from the web chat: {frame}")
-        return chat
+        return await cls.connect(http, url, language=language)
 
     async def _receive(self, quiet: float) -> Frame | None:
         """The next frame, or None after ``quiet`` seconds of silence or when the socket ends."""
         try:
-            msg = await self.ws.receive(timeout=quiet)
-        except TimeoutError:
+            return await self.next_frame(quiet)
+        except ConnectionError:
             return None
-        if msg.type != aiohttp.WSMsgType.TEXT:
-            return None
-        frame: Frame = json.loads(msg.data)
-        if frame.get("type") == "error":
-            raise RuntimeError(f"the gateway refused a frame: {frame}")
-        return frame
 
     async def turn(self, text: str) -> list[Frame]:
         """Send a message; the bot's (and system's) messages that answer it, once the bot has gone quiet."""
         self.transcript.append({"from": "customer", "text": text})
-        await self.ws.send_json({"type": "message", "id": uuid.uuid4().hex, "text": text})
+        await self.post(text, uuid.uuid4().hex)
         replies: list[Frame] = []
         wait = FIRST_REPLY_WAIT
         while True:
@@ -380,9 +372,6 @@ class Chat:
                 self.transcript.append({"from": frame["from"], "text": frame["text"],
                                         "buttons": frame.get("buttons") or []})
                 wait = QUIET
-
-    async def close(self) -> None:
-        await self.ws.close()
 
 
 def _done(text: str) -> bool:

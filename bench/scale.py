@@ -41,6 +41,7 @@ from bench._common import (
     verdict,
 )
 from gateway.embedded_redis import free_port
+from tests.support.chat_client import ChatClient
 
 GOAL = 1.5
 TEXT = "Any news about my complaint?"
@@ -59,10 +60,7 @@ class IdleSockets:
 
         async def one() -> None:
             async with limit:
-                ws = await http.ws_connect(url)
-                await ws.send_json({"type": "hello", "language": "en"})
-                if (await ws.receive_json())["type"] != "welcome":
-                    raise RuntimeError("an idle socket was not welcomed")
+                ws = (await ChatClient.connect(http, url, language="en")).ws
             self.sockets.append(ws)
             self.readers.append(asyncio.create_task(self._read(ws)))
 
@@ -111,7 +109,7 @@ async def measure(redis_url: str, bot_port: int, gw: GatewayProcess, idle: int, 
     connector = aiohttp.TCPConnector(limit=0)
     redis = Redis.from_url(redis_url)
     async with stub_bot(bot_port), aiohttp.ClientSession(connector=connector) as http:
-        customers = [await ChatCustomer.connect(http, gw.ws_url, "en") for _ in range(active)]
+        customers = [await ChatCustomer.connect(http, gw.ws_url, language="en") for _ in range(active)]
         await converse(customers, 5)  # warm up
         sockets = IdleSockets()
         rss_before, redis_before = gw.rss_kib(), await redis_memory(redis)

@@ -48,7 +48,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from records.search import SEARCH_INDEXES, SearchQuery, search
 from records.synthetic import generate_cases
 from records.tables import Base, CaseRow
-from tests.scratch_postgres import NoPostgres, scratch_database
+from tests.support.scratch_postgres import NoPostgres, scratch_database
 
 GOAL = 3.0  # the costliest search's median, in passes over the table's text
 GOAL_MS = 1000.0

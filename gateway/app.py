@@ -22,12 +22,9 @@ from redis.exceptions import RedisError
 from sqlalchemy.exc import SQLAlchemyError
 
 from channels.base import CannotDeliver, Channel
-from channels.email import EmailChannel, EmailConfig, ImapConfig
-from channels.email_outbox import SmtpConfig
+from channels.email import EmailChannel, EmailConfig, ImapConfig, SmtpConfig
 from channels.transcripts import Transcripts
-from channels.twilio_common import TwilioConfig
-from channels.twilio_sms import TwilioSms
-from channels.twilio_voice import TwilioVoice, VoiceSettings
+from channels.twilio import TwilioConfig, TwilioSms, TwilioVoice, VoiceSettings
 from channels.webchat import WebChat, WebChatLimits
 from channels.wechat import WeChat, WeChatConfig
 from gateway import api, bot_api, handling_api, hardening, keys, records_api

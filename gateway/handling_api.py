@@ -1,5 +1,5 @@
-"""The handling steps of the agent API (DESIGN.md: investigate, propose, approve or return, escalate), and the
-supervisors' library of approved answer templates.
+"""The handling steps of the agent API (README.md, "Handling": investigate, propose, approve or return,
+escalate), and the supervisors' library of approved answer templates.
 
 Each route authenticates, checks the case is on the person's desks and in their units, calls one verb of the
 desk (handoff.desk) and shows the case as it now is. Refusals: 403 (the role, or approving one's own plan), 409

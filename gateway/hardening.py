@@ -31,7 +31,7 @@ writes there itself comes first, so it cannot pick its own address); every other
 per-address limits (logins, chat sessions and sockets) then count clients, not the proxy.
 
 Every refusal is JSON ``{"error": ...}``, like the API's, and comes before any handler ran: it changes
-nothing (DESIGN.md invariant 7).
+nothing (docs/architecture.md, guarantee 9).
 
 ``install(app)`` also sets, on every answer a route or the router made (``security_headers``): a
 Content-Security-Policy (pages run only their own files; the API's answers run nothing; only the chat page may
@@ -168,7 +168,7 @@ PAGE_POLICY = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src
 # and data: charts. Nothing in them runs.
 API_POLICY = ("default-src 'none'; style-src 'unsafe-inline'; img-src data:; object-src 'none'; base-uri 'none'; "
               "form-action 'none'; frame-ancestors 'none'")
-# The chat page is what channels/webchat_static/widget.js frames on the firm's own sites (CHAT_EMBED_ORIGINS);
+# The chat page is what channels/webchat/static/widget.js frames on the firm's own sites (CHAT_EMBED_ORIGINS);
 # everything else, the handlers' console and records above all, is framed by no one (no clickjacking).
 CHAT_PAGES = frozenset({"/", "/static/index.html"})
 

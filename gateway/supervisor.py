@@ -117,7 +117,7 @@ def _bot_env() -> dict[str, str]:
 def _spawn(command: list[str], log: Path, env: Mapping[str, str] | None = None) -> subprocess.Popen[bytes]:
     """Start a bot process whose output reaches ``log`` only through the gateway's redaction: Rasa logs a
     message's text when a turn is cancelled or fails, and a log must never hold a phone, email or account number
-    in clear (DESIGN.md invariant 6)."""
+    in clear (docs/architecture.md, guarantee 8)."""
     log.parent.mkdir(parents=True, exist_ok=True)
     process = subprocess.Popen(command, cwd=BOT_DIR, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                                stdin=subprocess.DEVNULL, env={**_bot_env(), **(env or {})})

@@ -52,9 +52,9 @@ COMPLAINT_FIELDS = (
     "desired_resolution",
 )
 OUTCOMES = ("upheld", "partially_upheld", "not_upheld", "withdrawn")
-# What a complete record holds (DESIGN.md: name, contact, what happened, when, the service, the wish); a case
-# without one of them is ``incomplete`` and names them in ``missing``. "contact" is a phone or an email, unless
-# the customer declined to give one.
+# What a complete record holds (README.md, "Unfinished intakes": name, contact, what happened, when, the service,
+# the wish); a case without one of them is ``incomplete`` and names them in ``missing``. "contact" is a phone or an
+# email, unless the customer declined to give one.
 RECORD_FIELDS = ("name", "contact", "description", "product", "incident_time", "desired_resolution")
 
 Case = dict[str, Any]

@@ -95,7 +95,7 @@ OPENINGS: dict[str, frozenset[Role]] = {
 
 
 class CaseDocument(TypedDict, total=False):
-    """A case as Redis, the record and the API hold it (DESIGN.md: a case as JSON)."""
+    """A case as Redis, the record and the API hold it (the API's ``Case``, gateway/openapi.py)."""
 
     id: str
     channel: str

@@ -1,5 +1,5 @@
-"""What a handler must never say to a complaining customer (DESIGN.md: never argue, never blame the customer,
-never say "impossible"): the phrases, and the check every answer passes before it goes out.
+"""What a handler must never say to a complaining customer (never argue, never blame the customer, never say
+"impossible"): the phrases, and the check every answer passes before it goes out.
 
 A phrase is found whatever the script (Traditional characters are read as Simplified), the case, the width of
 the characters, or the spaces and punctuation put inside it ("不 可 能", "im-possible", "NOT OUR FAULT"). The

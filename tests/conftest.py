@@ -18,9 +18,9 @@ from redis.asyncio import Redis
 
 from gateway.embedded_redis import EmbeddedRedis
 from gateway.settings import Settings
-from tests.scratch_postgres import NoPostgres, scratch_database
+from tests.support.scratch_postgres import NoPostgres, scratch_database
 
-pytest_plugins = ["tests.mail_servers", "tests.logs_private"]
+pytest_plugins = ["tests.support.mail_servers", "tests.support.logs_private"]
 
 UNIT_DB, E2E_DB, SPARE_DB = 13, 14, 15
 

@@ -26,13 +26,15 @@ def test_every_file_of_the_packages_goes_into_the_wheel() -> None:
     for package in config["packages"]:
         folder = ROOT / package.replace(".", "/")
         patterns = config.get("package-data", {}).get(package, [])
+        subpackages = [ROOT / p.replace(".", "/") for p in config["packages"] if p.startswith(package + ".")]
         for path in folder.rglob("*"):
             if path.is_dir() or "__pycache__" in path.parts:
                 continue
+            if any(path.is_relative_to(sub) for sub in subpackages):
+                continue  # a listed subpackage (channels.webchat) packs its own modules and data
             relative = path.relative_to(folder).as_posix()
-            # A module of this package or of a listed subpackage (channels.wechat), which packs its own.
             owner = path.parent.relative_to(ROOT).as_posix().replace("/", ".")
-            is_module = path.suffix == ".py" and owner in config["packages"]
+            is_module = path.suffix == ".py" and owner == package
             if not is_module and not any(_matches(relative, pattern) for pattern in patterns):
-                missing.append(f"{package}/{relative}")
+                missing.append(f"{folder.relative_to(ROOT).as_posix()}/{relative}")
     assert missing == [], f"not in the wheel (add to [tool.setuptools.package-data]): {missing}"

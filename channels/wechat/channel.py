@@ -42,7 +42,7 @@ from channels.held_answers import HeldAnswers, send_orphans_forever
 from channels.language import detect
 from channels.message import Attachment, InboundMessage, OutboundMessage
 from channels.text import UnsafeText, clean_text
-from channels.twilio_common import answer_once
+from channels.twilio.common import answer_once
 from channels.wechat import messages
 from channels.wechat.api import CustomerServiceApi
 from channels.wechat.crypto import DecryptError, MessageCrypt, signed

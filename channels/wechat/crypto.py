@@ -8,7 +8,7 @@
   (4 bytes, big-endian), the message and the AppID. A message for another AppID is refused like a broken one.
 
 Guarantees: signatures are compared in constant time; anything that does not decrypt to a well-formed
-message for this AppID raises ``DecryptError`` (never a half-read message); tests/channels/test_wechat_crypto.py
+message for this AppID raises ``DecryptError`` (never a half-read message); tests/channels/wechat/test_crypto.py
 checks both directions against WeChat's published sample.
 """
 

@@ -14,7 +14,7 @@ from gateway import supervisor
 PYTHON = supervisor.BOT_DIR / ".venv" / "bin" / "python"
 ENV = {**os.environ, "RASA_TELEMETRY_ENABLED": "false"}
 
-# DESIGN.md: never argue, never say these.
+# Never argue, never say these (handoff/wording.py holds the handlers' list).
 FORBIDDEN = ("不可能", "不会有这样的事", "这事情的责任不在证券公司", "我们营业部没有错",
              "impossible", "that can't have happened", "it is not our fault",
              # An input error never reads as "complaint refused" (无法受理), in either script.

@@ -27,13 +27,13 @@ from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 from redis.asyncio import Redis
 
-from channels.email_parse import parse, safe_filename, to_inbound
+from channels.email.parse import parse, safe_filename, to_inbound
 from gateway import keys
 from gateway.app import create_app
 from gateway.settings import Settings
-from tests.channels.test_email import email_settings, eventually
-from tests.mail_servers import Dovecot, MailUser, SmtpSink
-from tests.twilio_double import ACCOUNT_SID, AUTH_TOKEN, FROM_NUMBER, checked_twiml, signature
+from tests.channels.email.test_channel import email_settings, eventually
+from tests.support.mail_servers import Dovecot, MailUser, SmtpSink
+from tests.support.twilio_double import ACCOUNT_SID, AUTH_TOKEN, FROM_NUMBER, checked_twiml, signature
 
 PUBLIC = "https://complaints.example.com"
 TOKEN = "transcripts-token-for-hostile-tests"

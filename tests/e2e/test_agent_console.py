@@ -19,9 +19,9 @@ import pytest
 from playwright.async_api import Browser, BrowserContext, Locator, Page, expect
 
 from handoff.ids import CASE_ID_PATTERN
-from tests.chat_client import ChatClient
 from tests.e2e.conftest import LOGS, AgentApi, Gateway, add_agent, say
 from tests.e2e.test_intake import CONVERSATIONS, complain
+from tests.support.chat_client import ChatClient
 
 pytestmark = pytest.mark.e2e
 

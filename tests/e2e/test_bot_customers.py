@@ -7,7 +7,7 @@ characters or no punctuation at all, reporting a fraud), and one customer for ea
 (the story first, place and people, the read-back, declining a contact, a language that stays, securities
 words, dates with times, Traditional characters, the compliance team's risk words, questions that are not
 complaints), talks to the gateway, which talks to the real Rasa and action servers. Each conversation ends with
-a case whose fields are right, and nothing the bot says uses a phrase DESIGN.md forbids.
+a case whose fields are right, and nothing the bot says uses a forbidden phrase (handoff/wording.py).
 """
 
 from __future__ import annotations
@@ -23,8 +23,8 @@ import aiohttp
 import pytest
 from redis import Redis as SyncRedis
 
-from tests.chat_client import ChatClient, Frame
 from tests.e2e.conftest import AgentApi, Gateway
+from tests.support.chat_client import ChatClient, Frame
 
 pytestmark = pytest.mark.e2e
 
@@ -340,7 +340,7 @@ async def handler(http: aiohttp.ClientSession, gateway: Gateway, account: tuple[
 @pytest.fixture(autouse=True)
 def own_address(e2e_redis: str) -> Iterator[None]:
     """Each scripted customer is someone else, as if from an address of their own: the cap on new chats per
-    address (channels/webchat.py) counts afresh, before and after."""
+    address (channels/webchat/channel.py) counts afresh, before and after."""
 
     def forget() -> None:
         client = SyncRedis.from_url(e2e_redis)

@@ -29,7 +29,7 @@ from playwright.async_api import Browser, BrowserContext, Page, expect
 from gateway import supervisor
 from tests.e2e.conftest import LOGS, AgentApi, Gateway, gateway_env, start_gateway
 from tests.e2e.test_agent_console import LIVE, open_case, queue_row, sign_in
-from tests.org_files import HEAD_OFFICE, PUDONG, Unit, org_toml
+from tests.support.org_files import HEAD_OFFICE, PUDONG, Unit, org_toml
 
 pytestmark = pytest.mark.e2e
 

@@ -23,7 +23,7 @@ from playwright.async_api import FilePayload, Locator, Page, expect
 from handoff.ids import CASE_ID_PATTERN
 from tests.e2e.conftest import LOGS, AgentApi, Gateway, Profile, start_gateway
 from tests.e2e.test_agent_console import LIVE, queue_row, sign_in
-from tests.org_files import HEAD_OFFICE, PUDONG, org_toml
+from tests.support.org_files import HEAD_OFFICE, PUDONG, org_toml
 
 pytestmark = pytest.mark.e2e
 

@@ -17,7 +17,7 @@ import aiohttp
 import pytest
 
 from tests.e2e.conftest import AgentApi, Gateway, start_gateway
-from tests.mail_servers import Dovecot, MailUser, SmtpMessage, SmtpSink, new_user
+from tests.support.mail_servers import Dovecot, MailUser, SmtpMessage, SmtpSink, new_user
 
 pytestmark = pytest.mark.e2e
 

@@ -13,7 +13,7 @@ import pytest
 from redis.asyncio import Redis
 
 from tests.e2e.conftest import start_gateway
-from tests.mail_servers import Dovecot, MailUser, SmtpSink
+from tests.support.mail_servers import Dovecot, MailUser, SmtpSink
 
 # A killed gateway leaves a conversation waiting for its lease (a minute) on top of 40 emails: more than the default.
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(600)]

@@ -27,13 +27,13 @@ import pytest
 from aiohttp import web
 from redis.asyncio import Redis
 
-from channels.webchat import conversation_key
+from channels.webchat.channel import conversation_key
 from gateway import supervisor, texts
 from gateway.embedded_redis import EmbeddedRedis, free_port
 from handoff.cases import Case, CaseStore
-from tests.chat_client import ChatClient, Frame
 from tests.e2e.conftest import LOGS, AgentApi, Gateway, add_agent, start_gateway
-from tests.twilio_double import (
+from tests.support.chat_client import ChatClient, Frame, Refused
+from tests.support.twilio_double import (
     ACCOUNT_SID,
     AUTH_TOKEN,
     FROM_NUMBER,
@@ -87,7 +87,8 @@ def is_case_notice(text: str) -> bool:
 
 
 class ChatPage:
-    """A web chat client that behaves like the chat page (channels/webchat_static/chat.js).
+    """A web chat client that behaves like the chat page (channels/webchat/static/chat.js), one ChatClient
+    (tests/support/chat_client.py) per socket.
 
     A message stays in the outbox until acknowledged: it goes again with the same id 3 s after an
     ``unavailable`` error (5 s after ``rate_limited``), 15 s after it was sent without an answer, and at once
@@ -101,7 +102,7 @@ class ChatPage:
         self.http, self.url, self.language = http, url, language
         self.session: str | None = None
         self.after: str | None = None
-        self.ws: aiohttp.ClientWebSocketResponse | None = None
+        self.ws: ChatClient | None = None
         self.shown: list[Frame] = []
         self.sent: list[str] = []
         self.errors: list[str] = []
@@ -118,18 +119,15 @@ class ChatPage:
     async def _connect(self) -> None:
         while True:
             with contextlib.suppress(aiohttp.ClientError, ConnectionError, TimeoutError):
-                ws = await self.http.ws_connect(self.url)
-                await ws.send_json({"type": "hello", "session": self.session, "language": self.language,
-                                    "after": self.after})
-                msg = await ws.receive(timeout=60)
-                frame = json.loads(msg.data) if msg.type == aiohttp.WSMsgType.TEXT else {}
-                if frame.get("type") == "welcome":
-                    assert self.session in (None, frame["session"]), "the server forgot the session"
-                    self.session, self.ws = frame["session"], ws
-                    self._sockets += 1
-                    return
-                self.errors.append(str(frame.get("code", msg.type)))
-                await ws.close()
+                try:
+                    ws = await ChatClient.connect(self.http, self.url, self.session, self.language, self.after, 60)
+                except (Refused, ConnectionError) as refused:
+                    self.errors.append(refused.code if isinstance(refused, Refused) else str(refused))
+                    raise ConnectionError from None
+                assert self.session in (None, ws.session), "the server forgot the session"
+                self.session, self.ws = ws.session, ws
+                self._sockets += 1
+                return
             await asyncio.sleep(2)
 
     async def _receive(self, timeout: float) -> Frame | None:
@@ -138,14 +136,13 @@ class ChatPage:
             await self._connect()
         assert self.ws is not None
         try:
-            msg = await self.ws.receive(timeout=timeout)
-        except TimeoutError:
-            return None
-        if msg.type != aiohttp.WSMsgType.TEXT:
+            frame = await self.ws.next_frame(timeout)
+        except ConnectionError:
             self.ws = None
             await asyncio.sleep(1)
             return None
-        frame: Frame = json.loads(msg.data)
+        if frame is None:
+            return None
         seq = frame.get("seq")
         if seq is not None:
             if seq in self._seqs:
@@ -166,7 +163,7 @@ class ChatPage:
             assert self.ws is not None
             if sent_on != self._sockets or loop.time() - sent_at >= self.RESEND_AFTER:
                 try:
-                    await self.ws.send_json({"type": "message", "id": message_id, "text": text})
+                    await self.ws.post(text, message_id)
                 except (ConnectionError, RuntimeError, aiohttp.ClientError):
                     self.ws = None
                     continue
@@ -302,20 +299,12 @@ async def text_until_case(phone: Phone, gateways: Sequence[Gateway], script: Seq
 
 async def history(http: aiohttp.ClientSession, gateway: Gateway | str, session: str) -> list[Frame]:
     """The whole conversation as a page opened afresh with the session id shows it (the session's stream)."""
-    ws = await http.ws_connect(gateway if isinstance(gateway, str) else gateway.ws_url)
-    await ws.send_json({"type": "hello", "session": session, "language": "en", "after": None})
-    frames = []
-    while True:
-        try:
-            msg = await ws.receive(timeout=3)
-        except TimeoutError:
-            break
-        if msg.type != aiohttp.WSMsgType.TEXT:
-            break
-        frames.append(json.loads(msg.data))
-    await ws.close()
-    assert frames and frames[0] == {"type": "welcome", "session": session, "language": "en"}, frames[:1]
-    return frames[1:]
+    page = ChatClient(await http.ws_connect(gateway if isinstance(gateway, str) else gateway.ws_url))
+    welcome = await page.hello(session, "en", None)
+    frames = await page.drain(3)
+    await page.close()
+    assert welcome == {"type": "welcome", "session": session, "language": "en"}, welcome
+    return frames
 
 
 async def histories(http: aiohttp.ClientSession, gateway: Gateway, sessions: list[str | None]) -> list[list[Frame]]:

@@ -10,9 +10,9 @@ from typing import Any
 import aiohttp
 import pytest
 
-from tests.chat_client import ChatClient
 from tests.e2e.conftest import AgentApi, Gateway, add_agent, start_gateway
 from tests.e2e.test_intake import complain
+from tests.support.chat_client import ChatClient
 
 pytestmark = pytest.mark.e2e
 

@@ -15,8 +15,8 @@ from typing import Any
 import aiohttp
 import pytest
 
-from tests.chat_client import ChatClient
 from tests.e2e.conftest import AgentApi, Gateway, start_gateway
+from tests.support.chat_client import ChatClient
 
 pytestmark = pytest.mark.e2e
 

@@ -11,7 +11,7 @@ import pytest
 
 from gateway.embedded_redis import free_port
 from tests.e2e.conftest import AgentApi, Gateway, start_gateway
-from tests.twilio_double import ACCOUNT_SID, AUTH_TOKEN, FROM_NUMBER, FakeMessagesApi, fake_twilio, signed_post
+from tests.support.twilio_double import ACCOUNT_SID, AUTH_TOKEN, FROM_NUMBER, FakeMessagesApi, fake_twilio, signed_post
 
 pytestmark = pytest.mark.e2e
 CUSTOMER = "+447700900777"

@@ -15,9 +15,9 @@ import aiohttp
 import pytest
 
 from gateway.embedded_redis import free_port
-from tests.chat_client import ChatClient
 from tests.e2e.conftest import AgentApi, Gateway, start_gateway
-from tests.twilio_double import ACCOUNT_SID, AUTH_TOKEN, signed_post
+from tests.support.chat_client import ChatClient
+from tests.support.twilio_double import ACCOUNT_SID, AUTH_TOKEN, signed_post
 
 pytestmark = pytest.mark.e2e
 IDLE_MINUTES = 0.05  # three seconds of silence

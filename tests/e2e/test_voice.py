@@ -11,7 +11,7 @@ import pytest
 
 from gateway.embedded_redis import free_port
 from tests.e2e.conftest import AgentApi, Gateway, start_gateway
-from tests.twilio_double import ACCOUNT_SID, AUTH_TOKEN, checked_twiml, signed_post
+from tests.support.twilio_double import ACCOUNT_SID, AUTH_TOKEN, checked_twiml, signed_post
 
 pytestmark = pytest.mark.e2e
 CALLER, DESK = "+8613700137000", "+861095555"

@@ -1,5 +1,5 @@
 """A WeChat complaint with the real bot: encrypted (safe mode) webhooks in, encrypted passive replies out, and a
-handler's reply through the customer-service API (tests/wechat_double.py plays WeChat's servers)."""
+handler's reply through the customer-service API (tests/support/wechat_double.py plays WeChat's servers)."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from channels.wechat.crypto import MessageCrypt
 from channels.wechat.messages import parse
 from gateway.embedded_redis import free_port
 from tests.e2e.conftest import AgentApi, Gateway, start_gateway
-from tests.wechat_double import (
+from tests.support.wechat_double import (
     AES_KEY,
     APP_ID,
     APP_SECRET,

@@ -15,8 +15,8 @@ import pytest
 from gateway import api, keys
 from gateway.app import create_app
 from gateway.settings import Settings
-from tests.chat_client import ChatClient
 from tests.conftest import PASSWORD, login
+from tests.support.chat_client import ChatClient
 
 ANSWER = {"answer": "经核实，多收的费用已退回您的账户，给您带来不便深表歉意。", "outcome": "upheld",
           "measures": "柜台收费增加双人复核"}

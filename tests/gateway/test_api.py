@@ -11,8 +11,8 @@ import pytest
 from gateway import keys
 from gateway.app import create_app
 from gateway.settings import Settings
-from tests.chat_client import ChatClient
 from tests.conftest import PASSWORD, login
+from tests.support.chat_client import ChatClient
 
 
 @pytest.fixture

@@ -14,9 +14,9 @@ import pytest
 from gateway import keys
 from gateway.app import create_app
 from gateway.settings import Settings
-from tests.chat_client import ChatClient
 from tests.conftest import PASSWORD, login
-from tests.org_files import HEAD_OFFICE, Unit, org_toml
+from tests.support.chat_client import ChatClient
+from tests.support.org_files import HEAD_OFFICE, Unit, org_toml
 
 ORG = org_toml(HEAD_OFFICE, Unit("sh", "上海分公司", "Shanghai branch"), Unit("bj", "北京分公司", "Beijing branch"))
 PLAN = {"answer": "您好，经核实多收的佣金 120 元将于三个工作日内退回，给您带来不便深表歉意。", "outcome": "upheld",

@@ -28,8 +28,8 @@ from redis.asyncio import Redis
 from gateway import hardening
 from gateway.app import create_app
 from gateway.settings import Settings
-from tests.chat_client import ChatClient
-from tests.twilio_double import ACCOUNT_SID, AUTH_TOKEN, FROM_NUMBER
+from tests.support.chat_client import ChatClient
+from tests.support.twilio_double import ACCOUNT_SID, AUTH_TOKEN, FROM_NUMBER
 
 TRANSCRIPTS_TOKEN = "transcripts-test-token"
 SERVER_FRAMES = {"welcome", "ack", "error", "message", "case"}
@@ -137,7 +137,7 @@ async def answers_until_probe(ws: aiohttp.ClientWebSocketResponse) -> list[dict[
 async def test_any_frames_get_error_frames_or_a_clean_close_and_customers_can_still_chat(
     client: Any, redis: Redis, server_errors: list[logging.LogRecord], sent: list[Frame]
 ) -> None:
-    # Each example is a client of its own: the caps on chats per address (channels/webchat.py) start afresh.
+    # Each example is a client of its own: the caps on chats per address (channels/webchat/channel.py) start afresh.
     async for key in redis.scan_iter(match="cg:webchat:client:*"):
         await redis.delete(key)
     ws = await client.ws_connect("/chat/ws")

@@ -9,7 +9,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from gateway.app import create_app
 from gateway.settings import Settings
-from tests.chat_client import ChatClient
+from tests.support.chat_client import ChatClient
 
 
 @pytest.fixture

@@ -15,7 +15,7 @@ from gateway import keys
 from gateway.app import create_app
 from gateway.settings import Settings
 from tests.conftest import PASSWORD, login
-from tests.org_files import HEAD_OFFICE, PUDONG, org_toml
+from tests.support.org_files import HEAD_OFFICE, PUDONG, org_toml
 
 ORG = org_toml(HEAD_OFFICE, PUDONG)
 

@@ -14,7 +14,7 @@ from gateway import keys
 from gateway.app import create_app
 from gateway.settings import Settings
 from store.keys import conversation_key
-from tests.channels.rasa_double import stand_in_rasa
+from tests.support.rasa_double import stand_in_rasa
 
 
 async def until(check: Any, within: float = 15.0) -> None:

@@ -44,7 +44,7 @@ from records.reports.register import (
 )
 from records.reports.register_formats import entry_html, entry_pdf, month_csv, month_html, month_pdf
 from tests.conftest import UNIT_DB, with_db
-from tests.org_files import HEAD_OFFICE, PUDONG, Unit, org_toml
+from tests.support.org_files import HEAD_OFFICE, PUDONG, Unit, org_toml
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 ORG = org_toml(HEAD_OFFICE, PUDONG, Unit("margin-desk", "融资融券部", "Margin desk", "department"))
