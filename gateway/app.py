@@ -10,7 +10,7 @@ import asyncio
 import contextlib
 import logging
 from collections import Counter
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Mapping, Sequence
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -21,15 +21,12 @@ from prometheus_client.exposition import CONTENT_TYPE_LATEST
 from redis.exceptions import RedisError
 from sqlalchemy.exc import SQLAlchemyError
 
-from channels.base import CannotDeliver, Channel
-from channels.email import EmailChannel, EmailConfig, ImapConfig, SmtpConfig
-from channels.transcripts import Transcripts
-from channels.twilio import TwilioConfig, TwilioSms, TwilioVoice, VoiceSettings
-from channels.webchat import WebChat, WebChatLimits
-from channels.wechat import WeChat, WeChatConfig
-from gateway import api, bot_api, handling_api, hardening, keys, records_api
+from channels import ADAPTERS, ChannelSettings
+from channels.base import Adapter, CannotDeliver, Channel, ChannelInfo
+from gateway import api, bot_api, channel_list, handling_api, hardening, keys, records_api
 from gateway.alerts import SupervisorAlerts
 from gateway.auth import Agents
+from gateway.channel_list import CHANNELS, KNOWN
 from gateway.events import DeskEvents
 from gateway.metrics import GatewayMetrics
 from gateway.rasa_client import RasaClient
@@ -48,10 +45,10 @@ from records.reports.register import check_registers
 
 log = logging.getLogger(__name__)
 SWEEP_SECONDS = 5.0
-CHANNELS = web.AppKey("channels", Mapping[str, Channel])
+OFF_CHANNELS = web.AppKey("off_channels", Mapping[str, str])  # an off channel's name -> what turns it on
 
 
-def create_app(settings: Settings) -> web.Application:
+def create_app(settings: Settings, adapters: Sequence[Adapter[ChannelSettings]] = ADAPTERS) -> web.Application:
     app = web.Application(client_max_size=1024 * 1024, middlewares=[api.json_errors])
     hardening.install(app, body_timeout=settings.request_body_timeout)
     if settings.trusted_proxies:
@@ -60,13 +57,15 @@ def create_app(settings: Settings) -> web.Application:
     app[keys.METRICS] = GatewayMetrics()
     app[keys.ORG] = load_org(settings.org_file)
     app[api.OPEN_STREAMS] = Counter()
-    app[CHANNELS] = {channel.name: channel for channel in build_channels(settings)}
+    app[KNOWN] = tuple(adapter.info for adapter in adapters)
+    app[CHANNELS], app[OFF_CHANNELS] = build_channels(settings, adapters)
     for channel in app[CHANNELS].values():
         app.router.add_routes(channel.routes())
     app.router.add_routes(api.routes())
     app.router.add_routes(handling_api.routes())
     app.router.add_routes(bot_api.routes())
     app.router.add_routes(records_api.routes())
+    app.router.add_routes(channel_list.routes())
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/readyz", readyz)
     app.router.add_get("/metrics", metrics)
@@ -74,52 +73,24 @@ def create_app(settings: Settings) -> web.Application:
     return app
 
 
-def build_channels(settings: Settings) -> list[Channel]:
-    """Every channel whose settings are present; the others are off (``services_ctx`` says which)."""
-    limits = WebChatLimits(settings.chat_max_text, settings.chat_rate_limit, settings.chat_rate_window,
-                           settings.chat_sessions_per_address, settings.chat_session_window,
-                           settings.chat_sockets_per_address, settings.chat_idle_session_ttl)
-    channels: list[Channel] = [WebChat(limits)]
-    if settings.twilio_enabled:
-        twilio = TwilioConfig(settings.twilio_account_sid, settings.twilio_auth_token, settings.twilio_from_number,
-                              settings.twilio_api_base_url, settings.public_base_url)
-        channels.append(TwilioSms(twilio, settings.sms_reply_wait))
-        voice = VoiceSettings(settings.voice_language, settings.voice_handoff_number, settings.voice_min_confidence)
-        channels.append(TwilioVoice(twilio, voice))
-    if settings.transcripts_token:
-        channels.append(Transcripts(settings.transcripts_token))
-    if settings.email_enabled:
-        channels.append(EmailChannel(email_config(settings)))
-    if settings.wechat_enabled:
-        channels.append(WeChat(WeChatConfig(settings.wechat_token, settings.wechat_app_id, settings.wechat_app_secret,
-                                            settings.wechat_aes_key, settings.wechat_api_base_url)))
-    return channels
+def build_channels(settings: ChannelSettings, adapters: Sequence[Adapter[ChannelSettings]],
+                   ) -> tuple[dict[str, Channel], dict[str, str]]:
+    """The channels whose settings are present, and why each of the others is off (``services_ctx`` says)."""
+    on: dict[str, Channel] = {}
+    off: dict[str, str] = {}
+    for adapter in adapters:
+        built = adapter.from_settings(settings)
+        if isinstance(built, str):
+            off[adapter.info.name] = built
+        else:
+            on[adapter.info.name] = built
+    return on, off
 
 
-def email_config(settings: Settings) -> EmailConfig:
-    verify, ca_file = settings.mail_verify_tls, settings.mail_ca_file
-    imap = ImapConfig(settings.imap_host, settings.imap_port, settings.imap_user, settings.imap_password,
-                      settings.imap_tls, ca_file, verify, settings.imap_poll_seconds)
-    smtp = SmtpConfig(settings.smtp_host, settings.smtp_port, settings.smtp_user, settings.smtp_password,
-                      settings.smtp_tls, ca_file, verify)
-    return EmailConfig(imap, smtp, settings.mail_from, auto_replies_per_day=settings.email_auto_replies_per_day,
-                       max_attachment_bytes=settings.email_max_attachment_bytes)
-
-
-OPTIONAL_CHANNELS = {
-    "sms": "TWILIO_ACCOUNT_SID and TWILIO_AUTH_TOKEN",
-    "voice": "TWILIO_ACCOUNT_SID and TWILIO_AUTH_TOKEN",
-    "transcript": "TRANSCRIPTS_TOKEN",
-    "email": "IMAP_HOST, IMAP_USER, SMTP_HOST and MAIL_FROM",
-    "wechat": "WECHAT_TOKEN, WECHAT_APP_ID and WECHAT_APP_SECRET",
-}
-
-
-def _announce_channels(active: Mapping[str, Channel]) -> None:
+def _announce_channels(active: Mapping[str, Channel], off: Mapping[str, str]) -> None:
     log.info("channels on: %s", ", ".join(sorted(active)))
-    for name, needs in OPTIONAL_CHANNELS.items():
-        if name not in active:
-            log.info("channel %s is off: set %s to turn it on", name, needs)
+    for name, why in off.items():
+        log.info("channel %s is off: %s", name, why)
 
 
 async def redis_ctx(app: web.Application) -> AsyncIterator[None]:
@@ -149,7 +120,8 @@ async def services_ctx(app: web.Application) -> AsyncIterator[None]:
     alerts = SupervisorAlerts(redis, app[keys.HTTP], events, settings.alert_webhook_url,
                               timedelta(hours=settings.due_soon_hours))
     rasa = RasaClient(app[keys.HTTP], settings.rasa_url, settings.rasa_timeout)
-    router = Router(redis, rasa, cases, queue, app[CHANNELS], events, alerts, app[keys.METRICS],
+    known: tuple[ChannelInfo, ...] = app[KNOWN]
+    router = Router(redis, rasa, cases, queue, app[CHANNELS], known, events, alerts, app[keys.METRICS],
                     intake_idle=timedelta(minutes=settings.intake_idle_minutes))
     app[keys.CASES], app[keys.QUEUE], app[keys.EVENTS], app[keys.ROUTER] = cases, queue, events, router
     app[keys.ALERTS] = alerts
@@ -161,7 +133,7 @@ async def services_ctx(app: web.Application) -> AsyncIterator[None]:
     app[api.DESK] = router.ratings = Desk(cases, queue, RouterOutbox(router), events, alerts, app[keys.ORG],
                                           settings.approval_policy, after)
     await app[keys.AGENTS].restore_working_copies()
-    _announce_channels(app[CHANNELS])
+    _announce_channels(app[CHANNELS], app[OFF_CHANNELS])
     async with contextlib.AsyncExitStack() as stack:
         for channel in app[CHANNELS].values():
             await stack.enter_async_context(channel.running(redis, router))

@@ -22,6 +22,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from gateway import accounts_cli, hardening, privacy, supervisor
 from gateway.app import create_app
 from gateway.auth import AccountError, Agents
+from gateway.channel_list import assistant_names, declared, names
 from gateway.embedded_redis import EmbeddedRedis
 from gateway.router import link_open_case
 from gateway.settings import Settings, SettingsError
@@ -132,7 +133,8 @@ async def run_record_command(settings: Settings, args: argparse.Namespace) -> in
     if args.command == "export":
         out = Path(args.out or f"{args.case_id}.{args.format}")
         async with CaseRecord(settings.record_url) as record:
-            content = await export_case(record.engine, args.case_id, args.format, by=_os_user())
+            content = await export_case(record.engine, args.case_id, args.format, by=_os_user(),
+                                        channels=names(declared()))
         await asyncio.to_thread(out.write_bytes, content)
         print(f"case {args.case_id} written to {out}")
         return 0
@@ -153,7 +155,8 @@ async def write_report_command(settings: Settings, args: argparse.Namespace) -> 
     written = await write_report(settings.record_url, period, args.format, Path(args.out),
                                  progress=lambda step: print(step, file=sys.stderr), zone=zone,
                                  target=settings.satisfaction_target,
-                                 unit_names=unit_names(load_org(settings.org_file)))
+                                 unit_names=unit_names(load_org(settings.org_file)),
+                                 channel_names=names(declared()))
     print(f"report written to {written}")
     return 0
 
@@ -176,7 +179,7 @@ async def write_register_command(settings: Settings, args: argparse.Namespace) -
     async with CaseRecord(settings.record_url) as record:
         units = [args.unit] if args.unit else await units_to_file(record.engine, org, month, zone)
         for unit in units:
-            register = await month_register(record.engine, org, unit, month, zone)
+            register = await month_register(record.engine, org, unit, month, zone, assistant_names(declared()))
             content = await asyncio.to_thread(render_month, register, args.format)
             name = month_filename(register, args.format)
             target = out / name if into_folder else out

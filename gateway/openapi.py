@@ -260,6 +260,20 @@ SPEC: dict[str, Any] = {
                                        "id": {"type": "string"}, "kind": {"type": "string"},
                                        "parent": _NULLABLE_TEXT, "name": {"type": "object"}}}}}}, "The units"),
                                    "401": _ERRORS["401"]}}},
+        "/api/channels": {"get": {
+            "summary": "Every channel adapter in registry order (on here or not, what it can do), then the ways staff "
+                       "register a complaint (adapter false)",
+            "responses": {"200": _json({"type": "object", "properties": {"channels": {
+                "type": "array", "items": {"type": "object", "required": ["name", "title", "adapter", "on"],
+                                           "properties": {
+                    "name": {"type": "string"}, "title": {"type": "object", "properties": {
+                        "zh": {"type": "string"}, "en": {"type": "string"}}},
+                    "adapter": {"type": "boolean"}, "on": {"type": "boolean"},
+                    "capabilities": {"type": ["object", "null"], "properties": {
+                        "survey": {"type": "boolean"}, "batch": {"type": "boolean"},
+                        "answer_later": {"type": "boolean"}, "reply_deadline": {"type": ["number", "null"]},
+                        "writes_to_phone": {"type": "boolean"}}}}}}}}, "The channels"),
+                          "401": _ERRORS["401"]}}},
         "/api/cases/next": {"post": {"summary": "Claim the most urgent waiting case", "responses": {
             "200": _json(_ref("Case"), "The case, now yours"), "204": {"description": "Nobody is waiting"},
             **_AUTH_ERRORS}}},

@@ -33,7 +33,7 @@ from typing import Any, cast
 from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from gateway import keys
+from gateway import channel_list, keys
 from gateway.api import current_agent, error
 from gateway.auth import Agent
 from gateway.records_openapi import OPENAPI_PATHS as OPENAPI_PATHS  # the path items of routes(), for the SPEC
@@ -144,7 +144,8 @@ async def report(request: web.Request) -> web.Response:
         return error(400, str(exc))
     built = await analysis.build_report(request.app[RECORD_ENGINE], period, zone=desk_zone(request),
                                         target=request.app[keys.SETTINGS].satisfaction_target,
-                                        unit_names=analysis.unit_names(request.app[keys.ORG]))
+                                        unit_names=analysis.unit_names(request.app[keys.ORG]),
+                                        channel_names=channel_list.names(request.app[channel_list.KNOWN]))
     if fmt == "json":
         return web.json_response(await _report_json(built, request.query.get("charts") in ("1", "true")))
     content = await output.render_async(built, cast(analysis.Format, fmt))
@@ -181,7 +182,8 @@ async def export(request: web.Request) -> web.Response:
         return error(400, f"format must be one of {', '.join(EXPORT_FORMATS)}")
     case_id = request.match_info["case_id"]
     try:
-        content = await export_case(request.app[RECORD_ENGINE], case_id, fmt, by=agent.name)
+        content = await export_case(request.app[RECORD_ENGINE], case_id, fmt, by=agent.name,
+                                    channels=channel_list.names(request.app[channel_list.KNOWN]))
     except CaseNotFound as exc:
         return error(404, str(exc))
     log.info("case %s exported as %s by %s", case_id, fmt, agent.name)
@@ -189,6 +191,10 @@ async def export(request: web.Request) -> web.Response:
 
 
 # --- the register ----------------------------------------------------------------------------------------
+
+
+def _assistants(request: web.Request) -> dict[str, tuple[str, str]]:
+    return channel_list.assistant_names(request.app[channel_list.KNOWN])
 
 
 def _reads_unit(request: web.Request, agent: Agent, unit: str) -> bool:
@@ -204,7 +210,7 @@ async def case_register(request: web.Request) -> web.Response:
     case_id = request.match_info["case_id"]
     try:
         item = await registers.case_entry(request.app[RECORD_ENGINE], case_id, request.app[keys.ORG],
-                                          desk_zone(request))
+                                          desk_zone(request), _assistants(request))
     except CaseNotFound as exc:
         return error(404, str(exc))
     if not _reads_unit(request, agent, item.unit):
@@ -245,7 +251,7 @@ async def unit_register(request: web.Request) -> web.Response:
     if not _reads_unit(request, agent, unit):
         return error(403, f"{unit} is outside {agent.unit}")
     engine = request.app[RECORD_ENGINE]
-    register = await registers.month_register(engine, org, unit, month, desk_zone(request))
+    register = await registers.month_register(engine, org, unit, month, desk_zone(request), _assistants(request))
     if fmt == "json":
         return web.json_response({**register.to_dict(), "runs": [
             run for run in await registers.runs(engine, month.label) if run["unit"] == unit]})

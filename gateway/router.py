@@ -31,14 +31,14 @@ import secrets
 import time
 import unicodedata
 import uuid
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, Protocol
 
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
-from channels.base import CannotDeliver, Channel
+from channels.base import CannotDeliver, Capabilities, Channel, ChannelInfo
 from channels.language import detect, script
 from channels.message import InboundMessage, OutboundMessage
 from gateway import texts
@@ -59,14 +59,12 @@ if TYPE_CHECKING:
     from gateway.metrics import GatewayMetrics
 
 log = logging.getLogger(__name__)
+NO_CAPABILITIES = Capabilities(answer_later=False)
 
 # Commands that end an intake as it stands, with the case's handoff reason: the channel hands the customer to a
 # person, a call ended, the customer fell silent.
 ENDINGS = {"handoff": "channel_handoff", "hangup": "call_ended", "idle": "idle"}
-BATCH_CHANNELS = frozenset({"transcript"})
 LEASE_MS = 60_000
-# Channels that can carry the satisfaction question after the answer (a finished call or transcript cannot).
-SURVEY_CHANNELS = frozenset({"webchat", "sms", "email", "wechat"})
 # A satisfaction answer: one digit 1-5 (full-width too), or a Chinese numeral, maybe with 分 or "/5".
 _SCORE = re.compile(r"^\s*([1-5１-５一二三四五])\s*(分|星|/\s*5|out of 5)?\s*[。.!！]?\s*$", re.IGNORECASE)
 _CHINESE_DIGITS = {"一": 1, "二": 2, "三": 3, "四": 4, "五": 5}
@@ -105,6 +103,7 @@ class Router:
         cases: CaseStore,
         queue: AgentQueue,
         channels: Mapping[str, Channel],
+        known: Iterable[ChannelInfo],
         events: DeskEvents,
         alerts: SupervisorAlerts | None = None,
         metrics: GatewayMetrics | None = None,
@@ -115,6 +114,7 @@ class Router:
         self._cases = cases
         self._queue = queue
         self._channels = channels
+        self._capabilities = {info.name: info.capabilities for info in known}
         self._events = events
         self._alerts = alerts
         self._metrics = metrics
@@ -337,7 +337,7 @@ class Router:
                 reason = "complete" if event["event"] == "case_ready" else str(event.get("reason", "customer_request"))
                 await self._open_case(message, language, event.get("record") or {}, reason)
                 return
-        if message.channel in BATCH_CHANNELS:
+        if self._can(message.channel).batch:
             # A finished call's transcript cannot answer questions: what the bot could not fill, a handler will.
             await self._open_case(message, language, await self._partial_record(message, state, language), "batch")
 
@@ -471,7 +471,7 @@ class Router:
                 now["started_at"] = message.received_at.isoformat()
             fields = ("intake", "language", "bot_id", "started_at", "last_at")
             pipe.hset(state_key, mapping={k: now[k] for k in fields if k in now})
-            if message.channel not in BATCH_CHANNELS:
+            if not self._can(message.channel).batch:
                 pipe.zadd(IDLE_KEY, {conversation_id: float(now["last_at"]) + self._intake_idle.total_seconds()})
             await pipe.execute()
         await self._push_to_transcript(message, _recorded_key(message), entry)
@@ -573,7 +573,7 @@ class Router:
     async def ask_satisfaction(self, case: Case) -> None:
         """After the answer, ask the customer on their own channel, in their language, to rate it 1-5."""
         channel, key = _address(case)
-        if channel not in SURVEY_CHANNELS:
+        if not self._can(channel).survey:
             return
         text = texts.satisfaction_question(case["language"], case["id"])
         # Marked before it is sent: a customer who answers at once must find the question open.
@@ -618,7 +618,7 @@ class Router:
                                                    "channel": channel, "text": text})
 
     def can_survey(self, case: Case) -> bool:
-        return _address(case)[0] in SURVEY_CHANNELS and _address(case)[0] in self._channels
+        return self._can(_address(case)[0]).survey and _address(case)[0] in self._channels
 
     async def notify_status(self, case: Case) -> None:
         """Tell the customer their case changed status (the web chat shows it on the banner)."""
@@ -632,10 +632,15 @@ class Router:
         if channel in self._channels:
             return channel, key
         phone = (case.get("customer") or {}).get("phone")
-        if phone and "sms" in self._channels:
-            return "sms", str(phone)
+        texting = next((name for name in self._channels if self._can(name).writes_to_phone), None)
+        if phone and texting:
+            return texting, str(phone)
         raise CannotDeliver("the customer has no channel here to be answered on: call or write to them, and "
                             "put what was said on the case as a note")
+
+    def _can(self, channel: str) -> Capabilities:
+        """What a channel can do; a name no adapter declares (a case registered by staff) can do nothing."""
+        return self._capabilities.get(channel, NO_CAPABILITIES)
 
     async def _deliver(self, out: OutboundMessage) -> None:
         adapter = self._channels.get(out.channel)

@@ -174,18 +174,6 @@ class Settings:
         return cls(**values)
 
     @property
-    def email_enabled(self) -> bool:
-        return bool(self.imap_host and self.imap_user and self.smtp_host and self.mail_from)
-
-    @property
-    def twilio_enabled(self) -> bool:
-        return bool(self.twilio_account_sid and self.twilio_auth_token)
-
-    @property
-    def wechat_enabled(self) -> bool:
-        return bool(self.wechat_token and self.wechat_app_id and self.wechat_app_secret)
-
-    @property
     def record_url(self) -> str:
         """The system of record: DATABASE_URL, or an SQLite file under DATA_DIR (async drivers either way)."""
         return self.database_url or f"sqlite+aiosqlite:///{self.data_dir / 'record.db'}"

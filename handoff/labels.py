@@ -1,7 +1,8 @@
 """Bilingual names for the record's codes, for what people read: reports and case exports.
 
-The codes (``margin_trading``, ``webchat``, ``not_upheld``) stay the data; these are only their names, the same
-ones the bot and the agent console use. A code without a name here is shown as it is.
+The codes (``margin_trading``, ``letter``, ``not_upheld``) stay the data; these are only their names, the same
+ones the bot and the agent console use. A code without a name here is shown as it is. The channel adapters name
+themselves (``channels.ADAPTERS``): the gateway passes their names to whatever shows a case's channel.
 """
 
 from __future__ import annotations
@@ -25,9 +26,8 @@ PRODUCTS: Names = {
     "other": ("other", "其他"),
     "unknown": ("not given", "未说明"),
 }
-CHANNELS: Names = {
-    "webchat": ("web chat", "网页在线"), "sms": ("SMS", "短信"), "voice": ("phone", "电话"),
-    "transcript": ("call transcript", "通话记录"), "email": ("email", "电子邮件"), "wechat": ("WeChat", "微信"),
+# How staff take a complaint in (handoff.registration.STAFF_CHANNELS): channels no adapter serves.
+STAFF_CHANNELS: Names = {
     "in_person": ("in person", "现场来访"), "letter": ("letter", "来信"), "comment_book": ("comment book", "意见簿"),
     "phone": ("phone call", "来电"), "referral": ("referral", "转办"),
 }

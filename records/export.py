@@ -125,16 +125,18 @@ def header(export: CaseExport, by: str, now: datetime | None = None) -> dict[str
 
 
 async def export_case(
-    source: Source, case_id: str, fmt: ExportFormat, *, by: str = "system", now: datetime | None = None
+    source: Source, case_id: str, fmt: ExportFormat, *, by: str = "system", now: datetime | None = None,
+    channels: labels.Names = labels.STAFF_CHANNELS,
 ) -> bytes:
-    """The case as a JSON or HTML file's bytes; ``by`` names who exported it (shown in the file)."""
+    """The case as a JSON or HTML file's bytes; ``by`` names who exported it (shown in the file); ``channels``
+    names the channels (the gateway's adapters and staff's ways in)."""
     if fmt not in EXPORT_FORMATS:
         raise ValueError(f"format must be one of {', '.join(EXPORT_FORMATS)}")
     export = await load_case(source, case_id)
     head = header(export, by, now)
     if fmt == "json":
         return json.dumps({"export": head, **export.body()}, ensure_ascii=False, indent=2).encode()
-    return to_html(export, head).encode()
+    return to_html(export, head, channels).encode()
 
 
 # --- HTML ------------------------------------------------------------------------------------------------
@@ -165,7 +167,7 @@ COMPLAINT_FIELDS = (
 )
 
 
-def to_html(export: CaseExport, head: dict[str, Any]) -> str:
+def to_html(export: CaseExport, head: dict[str, Any], channels: labels.Names = labels.STAFF_CHANNELS) -> str:
     case = export.case
     case_id = str(case.get("id", ""))
     parts = [
@@ -174,7 +176,7 @@ def to_html(export: CaseExport, head: dict[str, Any]) -> str:
         f"<h1>Complaint case {escape(case_id)} <span class=zh>投诉案件</span></h1>",
         f"<p class=meta>Exported {escape(str(head['exported_at']))} by {escape(str(head['by']))} · "
         f"导出时间及导出人. Format {escape(FORMAT_NAME)} v{FORMAT_VERSION}.</p>",
-        _section("Record", "案件信息", _record_table(case, export.handling)),
+        _section("Record", "案件信息", _record_table(case, export.handling, channels)),
         _section("Customer", "客户", _fields(case.get("customer") or {}, CUSTOMER_FIELDS)),
         _section("Complaint", "投诉内容", _complaint(case.get("complaint") or {})),
         _section("Attachments", "附件", _attachments(case.get("attachments") or [])),
@@ -209,14 +211,14 @@ def _fields(values: dict[str, Any], fields: tuple[tuple[str, str], ...]) -> str:
     return _rows([(label, values.get(name)) for name, label in fields])
 
 
-def _record_table(case: dict[str, Any], handling: dict[str, str | None]) -> str:
+def _record_table(case: dict[str, Any], handling: dict[str, str | None], channels: labels.Names) -> str:
     risk = case.get("risk") or {}
     deadlines = case.get("deadlines") or {}
     resolution = case.get("resolution") or {}
     satisfaction = case.get("satisfaction") or {}
     return _rows([
         ("Status 状态", labels.both(labels.STATUSES, case.get("status"))),
-        ("Channel 渠道", labels.both(labels.CHANNELS, case.get("channel"))),
+        ("Channel 渠道", labels.both(channels, case.get("channel"))),
         ("Language 语言", labels.both(labels.LANGUAGES, case.get("language"))),
         ("Received 受理时间", case.get("created_at")), ("Last change 最后更新", case.get("updated_at")),
         ("Risk 风险", f"{labels.both(labels.GRADES, risk.get('grade'))} ({_text(risk.get('score'))})"),

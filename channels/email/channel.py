@@ -39,13 +39,14 @@ from datetime import UTC, datetime
 from email.headerregistry import Address
 from email.message import EmailMessage
 from email.utils import format_datetime, make_msgid
+from typing import Protocol
 
 import aioimaplib
 from aiohttp import web
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
-from channels.base import Inbox
+from channels.base import Capabilities, ChannelInfo, Inbox, needs_text
 from channels.email.outbox import Outbox, SmtpConfig, Undelivered, smtp_address
 from channels.email.parse import DEFAULT_MAX_ATTACHMENT_BYTES, ParsedEmail, normalize_subject, parse
 from channels.email.threads import EmailThreads, Thread
@@ -113,12 +114,65 @@ class EmailConfig:
     replica: str = field(default_factory=lambda: secrets.token_hex(6))
 
 
+class EmailSettings(Protocol):
+    @property
+    def imap_host(self) -> str: ...
+    @property
+    def imap_port(self) -> int: ...
+    @property
+    def imap_user(self) -> str: ...
+    @property
+    def imap_password(self) -> str: ...
+    @property
+    def imap_tls(self) -> str: ...
+    @property
+    def imap_poll_seconds(self) -> float: ...
+    @property
+    def smtp_host(self) -> str: ...
+    @property
+    def smtp_port(self) -> int: ...
+    @property
+    def smtp_user(self) -> str: ...
+    @property
+    def smtp_password(self) -> str: ...
+    @property
+    def smtp_tls(self) -> str: ...
+    @property
+    def mail_from(self) -> str: ...
+    @property
+    def mail_ca_file(self) -> str: ...
+    @property
+    def mail_verify_tls(self) -> bool: ...
+    @property
+    def email_auto_replies_per_day(self) -> int: ...
+    @property
+    def email_max_attachment_bytes(self) -> int: ...
+
+
+def email_config(settings: EmailSettings) -> EmailConfig:
+    verify, ca_file = settings.mail_verify_tls, settings.mail_ca_file
+    imap = ImapConfig(settings.imap_host, settings.imap_port, settings.imap_user, settings.imap_password,
+                      settings.imap_tls, ca_file, verify, settings.imap_poll_seconds)
+    smtp = SmtpConfig(settings.smtp_host, settings.smtp_port, settings.smtp_user, settings.smtp_password,
+                      settings.smtp_tls, ca_file, verify)
+    return EmailConfig(imap, smtp, settings.mail_from, auto_replies_per_day=settings.email_auto_replies_per_day,
+                       max_attachment_bytes=settings.email_max_attachment_bytes)
+
+
 class ImapError(Exception):
     pass
 
 
 class EmailChannel:
     name = "email"
+    info = ChannelInfo(name, "电子邮件", "email", needs=("IMAP_HOST", "IMAP_USER", "SMTP_HOST", "MAIL_FROM"),
+                       capabilities=Capabilities(survey=True))
+
+    @classmethod
+    def from_settings(cls, settings: EmailSettings) -> EmailChannel | str:
+        if not (settings.imap_host and settings.imap_user and settings.smtp_host and settings.mail_from):
+            return needs_text(cls.info)
+        return cls(email_config(settings))
 
     def __init__(self, config: EmailConfig) -> None:
         self._config = config

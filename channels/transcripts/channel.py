@@ -22,12 +22,12 @@ import hmac
 import json
 import re
 from collections.abc import AsyncIterator, Iterable, Mapping
-from typing import Any
+from typing import Any, Protocol
 
 from aiohttp import web
 from redis.asyncio import Redis
 
-from channels.base import CannotDeliver, Inbox
+from channels.base import CannotDeliver, Capabilities, ChannelInfo, Inbox, needs_text
 from channels.message import Attachment, Contact, InboundMessage, OutboundMessage
 from channels.transcripts.model import Transcript, TranscriptError
 from channels.transcripts.parse import parse
@@ -43,8 +43,19 @@ class TranscriptRequestError(Exception):
         self.status = status
 
 
+class TranscriptSettings(Protocol):
+    @property
+    def transcripts_token(self) -> str: ...
+
+
 class Transcripts:
     name = "transcript"
+    info = ChannelInfo(name, "通话记录", "call transcript", needs=("TRANSCRIPTS_TOKEN",),
+                       capabilities=Capabilities(batch=True, answer_later=False))
+
+    @classmethod
+    def from_settings(cls, settings: TranscriptSettings) -> Transcripts | str:
+        return cls(settings.transcripts_token) if settings.transcripts_token else needs_text(cls.info)
 
     def __init__(self, token: str, wait: float = HANDLING_WAIT) -> None:
         self._token = token

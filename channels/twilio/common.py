@@ -16,7 +16,7 @@ import asyncio
 import contextlib
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 from aiohttp import web
 from multidict import MultiDict
@@ -36,6 +36,30 @@ class TwilioConfig:
     from_number: str = ""
     api_base_url: str = ""
     public_base_url: str = ""
+
+
+NEEDS = ("TWILIO_ACCOUNT_SID", "TWILIO_AUTH_TOKEN")  # what turns the SMS and voice channels on
+
+
+class TwilioSettings(Protocol):
+    @property
+    def twilio_account_sid(self) -> str: ...
+    @property
+    def twilio_auth_token(self) -> str: ...
+    @property
+    def twilio_from_number(self) -> str: ...
+    @property
+    def twilio_api_base_url(self) -> str: ...
+    @property
+    def public_base_url(self) -> str: ...
+
+
+def twilio_config(settings: TwilioSettings) -> TwilioConfig | None:
+    """The account's configuration, or None while the account is not set."""
+    if not (settings.twilio_account_sid and settings.twilio_auth_token):
+        return None
+    return TwilioConfig(settings.twilio_account_sid, settings.twilio_auth_token, settings.twilio_from_number,
+                        settings.twilio_api_base_url, settings.public_base_url)
 
 
 def public_url(request: web.Request, public_base_url: str) -> str:

@@ -23,6 +23,7 @@ import logging
 import re
 from collections.abc import AsyncIterator, Iterable, Mapping
 from datetime import UTC, datetime
+from typing import Protocol
 
 from aiohttp import web
 from redis.asyncio import Redis
@@ -30,10 +31,18 @@ from twilio.http.async_http_client import AsyncTwilioHttpClient
 from twilio.rest import Client
 from twilio.twiml.messaging_response import MessagingResponse
 
-from channels.base import Inbox
+from channels.base import Capabilities, ChannelInfo, Inbox, needs_text
 from channels.held_answers import HeldAnswers, send_orphans_forever
 from channels.message import Attachment, Contact, InboundMessage, OutboundMessage
-from channels.twilio.common import TwilioConfig, answer_once, signed_form, twiml_response
+from channels.twilio.common import (
+    NEEDS,
+    TwilioConfig,
+    TwilioSettings,
+    answer_once,
+    signed_form,
+    twilio_config,
+    twiml_response,
+)
 from store.keys import sms_answer_key as _answer_key
 from store.keys import sms_optout_history_key, sms_status_history_key, sms_status_reported_key
 from store.keys import sms_optout_key as _optout_key
@@ -87,8 +96,19 @@ def keyword(body: str) -> str:
     return body.strip().upper().rstrip(".!。！")
 
 
+class SmsSettings(TwilioSettings, Protocol):
+    @property
+    def sms_reply_wait(self) -> float: ...
+
+
 class TwilioSms:
     name = "sms"
+    info = ChannelInfo(name, "短信", "SMS", needs=NEEDS, capabilities=Capabilities(survey=True, writes_to_phone=True))
+
+    @classmethod
+    def from_settings(cls, settings: SmsSettings) -> TwilioSms | str:
+        config = twilio_config(settings)
+        return cls(config, settings.sms_reply_wait) if config else needs_text(cls.info)
 
     def __init__(self, config: TwilioConfig, reply_wait: float) -> None:
         self._config = config

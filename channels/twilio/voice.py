@@ -25,14 +25,23 @@ import logging
 import re
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass
+from typing import Protocol
 
 from aiohttp import web
 from redis.asyncio import Redis
 from twilio.twiml.voice_response import Gather, VoiceResponse
 
-from channels.base import CannotDeliver, Inbox
+from channels.base import CannotDeliver, Capabilities, ChannelInfo, Inbox, needs_text
 from channels.message import Contact, InboundMessage, OutboundMessage
-from channels.twilio.common import TwilioConfig, answer_once, signed_form, twiml_response
+from channels.twilio.common import (
+    NEEDS,
+    TwilioConfig,
+    TwilioSettings,
+    answer_once,
+    signed_form,
+    twilio_config,
+    twiml_response,
+)
 from store.keys import voice_answer_key as _answer_key
 from store.keys import voice_call_key as _call_key
 
@@ -89,8 +98,26 @@ def language_for(number: str, configured: str) -> str:
     return "zh" if number.startswith(("+86", "+852", "+853", "+886")) else "en"
 
 
+class VoiceChannelSettings(TwilioSettings, Protocol):
+    @property
+    def voice_language(self) -> str: ...
+    @property
+    def voice_handoff_number(self) -> str: ...
+    @property
+    def voice_min_confidence(self) -> float: ...
+
+
 class TwilioVoice:
     name = "voice"
+    info = ChannelInfo(name, "电话", "phone", needs=NEEDS, capabilities=Capabilities(answer_later=False))
+
+    @classmethod
+    def from_settings(cls, settings: VoiceChannelSettings) -> TwilioVoice | str:
+        config = twilio_config(settings)
+        if config is None:
+            return needs_text(cls.info)
+        voice = VoiceSettings(settings.voice_language, settings.voice_handoff_number, settings.voice_min_confidence)
+        return cls(config, voice)
 
     def __init__(self, config: TwilioConfig, settings: VoiceSettings) -> None:
         self._config = config

@@ -36,14 +36,14 @@ from collections import defaultdict
 from collections.abc import AsyncIterator, Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from aiohttp import WSCloseCode, WSMsgType, web
 from redis.asyncio import Redis
 from redis.commands.core import AsyncScript
 from redis.exceptions import RedisError
 
-from channels.base import Inbox
+from channels.base import Capabilities, ChannelInfo, Inbox
 from channels.message import InboundMessage, OutboundMessage
 from channels.text import UnsafeText, clean_text
 from store.keys import WEBCHAT_NUDGE_CHANNEL as NUDGE_CHANNEL
@@ -128,6 +128,23 @@ class WebChatLimits:
     idle_session_ttl: int = 3600  # a session no message was sent in
 
 
+class WebChatSettings(Protocol):
+    @property
+    def chat_max_text(self) -> int: ...
+    @property
+    def chat_rate_limit(self) -> int: ...
+    @property
+    def chat_rate_window(self) -> float: ...
+    @property
+    def chat_sessions_per_address(self) -> int: ...
+    @property
+    def chat_session_window(self) -> float: ...
+    @property
+    def chat_sockets_per_address(self) -> int: ...
+    @property
+    def chat_idle_session_ttl(self) -> int: ...
+
+
 class ProtocolError(Exception):
     def __init__(self, code: str, message: str, *, close: bool = False) -> None:
         super().__init__(message)
@@ -159,6 +176,14 @@ class _Socket:
 
 class WebChat:
     name = "webchat"
+    info = ChannelInfo(name, "网页在线", "web chat", needs=(), capabilities=Capabilities(survey=True))
+
+    @classmethod
+    def from_settings(cls, settings: WebChatSettings) -> WebChat:
+        """Always on: the chat page is the gateway's own."""
+        return cls(WebChatLimits(settings.chat_max_text, settings.chat_rate_limit, settings.chat_rate_window,
+                                 settings.chat_sessions_per_address, settings.chat_session_window,
+                                 settings.chat_sockets_per_address, settings.chat_idle_session_ttl))
 
     def __init__(self, limits: WebChatLimits) -> None:
         self._limits = limits

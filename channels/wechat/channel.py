@@ -31,13 +31,13 @@ import logging
 import time
 from collections.abc import AsyncIterator, Iterable, Mapping
 from dataclasses import dataclass
-from typing import TypeVar
+from typing import Protocol, TypeVar
 
 import aiohttp
 from aiohttp import web
 from redis.asyncio import Redis
 
-from channels.base import Inbox
+from channels.base import Capabilities, ChannelInfo, Inbox, needs_text
 from channels.held_answers import HeldAnswers, send_orphans_forever
 from channels.language import detect
 from channels.message import Attachment, InboundMessage, OutboundMessage
@@ -71,8 +71,30 @@ class WeChatConfig:
     api_base_url: str = ""
 
 
+class WeChatSettings(Protocol):
+    @property
+    def wechat_token(self) -> str: ...
+    @property
+    def wechat_app_id(self) -> str: ...
+    @property
+    def wechat_app_secret(self) -> str: ...
+    @property
+    def wechat_aes_key(self) -> str: ...
+    @property
+    def wechat_api_base_url(self) -> str: ...
+
+
 class WeChat:
     name = "wechat"
+    info = ChannelInfo(name, "微信", "WeChat", needs=("WECHAT_TOKEN", "WECHAT_APP_ID", "WECHAT_APP_SECRET"),
+                       capabilities=Capabilities(survey=True, reply_deadline=5.0))
+
+    @classmethod
+    def from_settings(cls, settings: WeChatSettings) -> WeChat | str:
+        if not (settings.wechat_token and settings.wechat_app_id and settings.wechat_app_secret):
+            return needs_text(cls.info)
+        return cls(WeChatConfig(settings.wechat_token, settings.wechat_app_id, settings.wechat_app_secret,
+                                settings.wechat_aes_key, settings.wechat_api_base_url))
 
     def __init__(self, config: WeChatConfig, reply_wait: float = REPLY_WAIT) -> None:
         self._config = config

@@ -14,8 +14,6 @@
   var REPLY_MAX = 4000;
   var SCAN_MAX_BYTES = 700 * 1024;  // the API's limit for a scanned letter (handoff/registration.py)
   var LATE_MS = 3600 * 1000;  // a complaint received longer ago than this is registered late, with a reason
-  /* Complaints that staff register: no channel of the gateway reaches these customers. */
-  var STAFF_CHANNELS = ['in_person', 'letter', 'comment_book', 'phone', 'referral'];
 
   var STRINGS = {
     en: {
@@ -122,16 +120,6 @@
       prio_high: 'High priority',
       prio_normal: 'Normal',
       prio_low: 'Low priority',
-      ch_webchat: 'web chat',
-      ch_sms: 'SMS',
-      ch_voice: 'phone',
-      ch_phone: 'phone',
-      ch_email: 'email',
-      ch_transcript: 'call transcript',
-      ch_in_person: 'in person',
-      ch_letter: 'letter',
-      ch_comment_book: 'comment book',
-      ch_referral: 'referral',
       lang_zh: 'Chinese',
       lang_en: 'English',
       from_customer: 'Customer',
@@ -563,16 +551,6 @@
       prio_high: '优先',
       prio_normal: '普通',
       prio_low: '较低',
-      ch_webchat: '网页在线',
-      ch_sms: '短信',
-      ch_voice: '电话',
-      ch_phone: '电话',
-      ch_email: '电子邮件',
-      ch_transcript: '通话记录',
-      ch_in_person: '现场来访',
-      ch_letter: '来信',
-      ch_comment_book: '意见簿',
-      ch_referral: '转办',
       lang_zh: '中文',
       lang_en: '英文',
       from_customer: '客户',
@@ -1086,6 +1064,7 @@
     renderMe();
     renderLive();
     renderUnits();
+    renderChannels();
     renderQueue();
     renderTemplateChoices();
     renderTemplateList();
@@ -1109,6 +1088,7 @@
   var agentsSeq = 0;
   var units = null;
   var unitsSeq = 0;
+  var channels = [];  // GET /api/channels: every channel adapter, then the ways staff register a complaint
   var registerDirty = false;
   var receivedTouched = false;
   var lateDemanded = false;  // the server asked for a late reason (its clock and the browser's may differ)
@@ -1270,6 +1250,7 @@
     loadQueue();
     loadAgents();
     loadUnits();
+    loadChannels();
     loadTemplates();
     startLive();
     var fromHash = decodeURIComponent((location.hash || '').replace(/^#/, ''));
@@ -1448,7 +1429,7 @@
     }
     btn.appendChild(name);
 
-    var meta = [word('ch_', c.channel), languageLabel(c), word('status_', c.status)];
+    var meta = [channelName(c.channel), languageLabel(c), word('status_', c.status)];
     if (c.assignee) meta.push(me && c.assignee === me.name ? t('assignedTo', { name: t('mine') }) : t('assignedTo', { name: str(c.assignee) }));
     btn.appendChild(el('span', 'row-meta', meta.filter(Boolean).join(' · ')));
 
@@ -1681,7 +1662,7 @@
     risk.textContent = grade ? word('risk_', grade) : '';
     dueBadge($('case-due-badge'), c.due, false);
 
-    var sub = [word('ch_', c.channel), languageLabel(c)];
+    var sub = [channelName(c.channel), languageLabel(c)];
     var received = c.received_at || c.created_at;
     if (received) sub.push(t('created', { t: fmtTime(received) }));
     sub.push(c.assignee
@@ -1801,7 +1782,7 @@
         time.setAttribute('datetime', str(m.at));
         meta.appendChild(time);
       }
-      if (m.channel && m.channel !== c.channel) meta.appendChild(el('span', null, word('ch_', m.channel)));
+      if (m.channel && m.channel !== c.channel) meta.appendChild(el('span', null, channelName(m.channel)));
       li.appendChild(meta);
       li.appendChild(el('p', 'msg-text', str(m.text)));
       appendFiles(li, c.id, m.attachments);
@@ -1831,8 +1812,8 @@
     });
     if (!events.length) audit.appendChild(el('li', 'hint', '—'));
 
-    var hint = STAFF_CHANNELS.indexOf(c.channel) >= 0 ? 'replyHintStaff' : 'replyHint';
-    $('reply-hint').textContent = t(hint, { channel: word('ch_', c.channel), language: languageLabel(c) });
+    var hint = isStaffChannel(c.channel) ? 'replyHintStaff' : 'replyHint';
+    $('reply-hint').textContent = t(hint, { channel: channelName(c.channel), language: languageLabel(c) });
     renderHandling(c);
     renderAfterAnswer(c);
     updateButtons(c);
@@ -2562,7 +2543,7 @@
   /* A method of return visit (or the channel a customer rated on) in words. */
   function visitMethod(method) {
     var m = str(method);
-    return has(STRINGS.en, 'vm_' + m) ? t('vm_' + m) : word('ch_', m);
+    return has(STRINGS.en, 'vm_' + m) ? t('vm_' + m) : channelName(m);
   }
 
   /* Words that begin a list item ("Phone call") as they read inside an English sentence ("phone call"). */
@@ -2576,7 +2557,7 @@
     if (!via) return '';
     var visit = objects(c.return_visits).filter(function (v) { return v.reached === true && v.at === sat.at; }).pop();
     if (!visit) return t('satVia', { method: inSentence(visitMethod(via)) });
-    if (visit.by === 'customer') return t('satViaCustomer', { channel: word('ch_', via) });
+    if (visit.by === 'customer') return t('satViaCustomer', { channel: channelName(via) });
     return t('satViaVisit', { name: str(visit.by), method: inSentence(visitMethod(via)) });
   }
 
@@ -2828,7 +2809,7 @@
       li.appendChild(el('span', 'badge status-badge status-' + str(e.status), word('status_', e.status)));
       var facts = [e.product ? word('prod_', e.product) : t('prod_unknown')];
       if (e.outcome) facts.push(word('outcome_', e.outcome));
-      if (e.channel) facts.push(word('ch_', e.channel));
+      if (e.channel) facts.push(channelName(e.channel));
       if (e.received_at) facts.push(fmtDate(e.received_at));
       li.appendChild(el('span', 'earlier-facts', facts.join(' · ')));
       list.appendChild(li);
@@ -3096,6 +3077,48 @@
     });
   }
 
+  function loadChannels() {
+    return api('GET', '/api/channels').then(function (data) {
+      channels = data && Array.isArray(data.channels) ? data.channels.filter(function (c) { return c && c.name; }) : [];
+      renderChannels();
+      renderQueue();
+      if (currentCase) renderCase(currentCase);
+    }, function (e) {
+      if (e.status !== 401) toast(e.message, true);
+    });
+  }
+
+  function channelOf(code) {
+    return channels.filter(function (c) { return c.name === code; })[0] || null;
+  }
+
+  /* A channel's title in the page's language, or its code while the list has not come. */
+  function channelName(code) {
+    var found = channelOf(str(code));
+    var titles = found && found.title && typeof found.title === 'object' ? found.title : {};
+    return str(titles[lang] || titles.en || code);
+  }
+
+  /* Complaints that staff register: no channel adapter of the gateway reaches these customers. */
+  function isStaffChannel(code) {
+    var found = channelOf(str(code));
+    return !!found && found.adapter === false;
+  }
+
+  /* The registration form's "how it came": the ways staff take complaints in, as the server lists them. */
+  function renderChannels() {
+    var select = $('reg-channel');
+    var keep = select.value;
+    clear(select);
+    channels.filter(function (c) { return c.adapter === false; }).forEach(function (c) {
+      var option = el('option', null, channelName(c.name));
+      option.value = str(c.name);
+      select.appendChild(option);
+    });
+    select.value = keep;
+    if (select.value !== keep || !keep) select.selectedIndex = 0;
+  }
+
   function unitName(id) {
     var unit = (units || []).filter(function (u) { return u.id === id; })[0];
     var names = unit && unit.name && typeof unit.name === 'object' ? unit.name : {};
@@ -3194,6 +3217,7 @@
     var dialog = $('register-dialog');
     if (dialog.open) return;
     if (!units) loadUnits();
+    if (!channels.length) loadChannels();
     if (!registerDirty || registerBy !== (me && me.name)) resetRegister();
     else if (!receivedTouched) { fillReceivedNow(); updateLate(); }
     if (typeof dialog.showModal === 'function') dialog.showModal();

@@ -99,10 +99,7 @@
       dividends_corporate_actions: ['dividends and corporate actions', '分红/公司行动'],
       branch_service: ['branch service', '营业部服务'], other: ['other', '其他'], unknown: ['not given', '未说明']
     },
-    channel: {
-      webchat: ['web chat', '网页在线'], sms: ['SMS', '短信'], voice: ['phone', '电话'],
-      transcript: ['call transcript', '通话记录'], email: ['email', '电子邮件']
-    },
+    channel: {},  // from GET /api/channels: the gateway's channel adapters and the ways staff register complaints
     status: {
       collecting: ['collecting', '正在登记'], queued: ['queued', '排队中'], claimed: ['claimed', '处理中'],
       answered: ['answered', '已答复'], closed: ['closed', '已办结'], reopened: ['reopened', '已重新打开']
@@ -229,6 +226,7 @@
       $('who').hidden = false;
       $('records').hidden = false;
       loadUnits();
+      loadChannels();
       runSearch(1);
     }, function (e) { gate(e.status === 0 ? 401 : e.status); });
   }
@@ -543,6 +541,18 @@
       units = Array.isArray(data && data.units) ? data.units : [];
       fillUnits();
     }, function () { /* the register form then offers the reader's own unit only */ });
+  }
+
+  function loadChannels() {
+    getJson('/api/channels').then(function (data) {
+      var names = {};
+      (Array.isArray(data && data.channels) ? data.channels : []).forEach(function (c) {
+        var title = c && c.title && typeof c.title === 'object' ? c.title : {};
+        if (c && c.name) names[str(c.name)] = [str(title.en || c.name), str(title.zh || title.en || c.name)];
+      });
+      CODES.channel = names;
+      applyLang();
+    }, function () { /* channels are then shown by their codes */ });
   }
 
   function lastMonth() {

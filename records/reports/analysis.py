@@ -439,6 +439,7 @@ class Report:
     target: float = SATISFACTION_TARGET
     unit_names: dict[str, tuple[str, str]] = field(default_factory=dict)  # unit id -> (English, Chinese)
     typical_cases: tuple[dict[str, Any], ...] = ()  # this period's, with the handler's reason
+    channel_names: dict[str, tuple[str, str]] = field(default_factory=dict)  # channel -> (English, Chinese)
 
     @property
     def empty(self) -> bool:
@@ -566,10 +567,11 @@ def _windows(start: datetime, end: datetime) -> Iterable[tuple[datetime, datetim
 async def build_report(
     source: Source, period: str | tuple[date, date] | Period, *, zone: str = "UTC", as_of: datetime | None = None,
     progress: Progress | None = None, target: float = SATISFACTION_TARGET,
-    unit_names: dict[str, tuple[str, str]] | None = None,
+    unit_names: dict[str, tuple[str, str]] | None = None, channel_names: dict[str, tuple[str, str]] | None = None,
 ) -> Report:
     """The report for ``period`` (see ``period_of``), its days in ``zone``; deadlines judged at ``as_of``; the
-    satisfaction rate against ``target``; units named by ``unit_names`` (id -> English, Chinese)."""
+    satisfaction rate against ``target``; units and channels named by ``unit_names`` and ``channel_names`` (code ->
+    English, Chinese: the gateway's, which knows the adapters)."""
     current = period_of(period)
     before = current.previous()
     tz = ZoneInfo(zone)
@@ -581,7 +583,7 @@ async def build_report(
     now, then = await asyncio.to_thread(_both, facts, middle, as_of)
     typical = await read_typical(source, now.typical)
     return Report(current, before, zone, as_of, datetime.now(UTC), now, then, target, dict(unit_names or {}),
-                  typical)
+                  typical, dict(channel_names or {}))
 
 
 async def read_typical(source: Source, case_ids: Sequence[str]) -> tuple[dict[str, Any], ...]:

@@ -24,7 +24,7 @@ from matplotlib.figure import Figure
 
 from handoff import labels
 from records.reports.analysis import GRADES, SCORES, STAGES, Progress, Report, counts
-from records.reports.formats import STAGE_NAMES
+from records.reports.formats import STAGE_NAMES, section_names
 
 CURRENT, PREVIOUS = "#1f5fa8", "#b9c6d8"
 GRADE_COLOURS = {"high": "#c0392b", "medium": "#e08a1e", "low": "#2e8b57"}
@@ -106,7 +106,8 @@ def _figure() -> Figure:
 def channel_chart(report: Report) -> Figure:
     figure = _figure()
     ax = figure.add_subplot()
-    _bars(ax, counts(report.current.by_channel, report.previous.by_channel), report, labels.CHANNELS)
+    _bars(ax, counts(report.current.by_channel, report.previous.by_channel), report,
+          section_names(report, "by_channel"))
     ax.set_title(_title("Cases by channel", "按渠道"))
     return figure
 

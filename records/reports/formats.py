@@ -25,7 +25,7 @@ from records.reports.pdf import html_to_pdf
 STAGE_NAMES = {"acknowledge": ("Acknowledge", "受理确认"), "answer": ("Answer", "答复"), "close": ("Close", "办结")}
 # section -> (English title, Chinese title, names of its keys)
 COUNT_SECTIONS: dict[str, tuple[str, str, labels.Names | None]] = {
-    "by_channel": ("Cases by channel", "按渠道", labels.CHANNELS),
+    "by_channel": ("Cases by channel", "按渠道", None),
     "by_product": ("Cases by product (cause)", "按业务（投诉原因）", labels.PRODUCTS),
     "by_rule": ("Cases by risk rule (cause detail)", "按风险规则（原因细分）", None),
     "by_grade": ("Cases by risk grade", "按风险等级", labels.GRADES),
@@ -51,6 +51,8 @@ def section_names(report: Report, key: str) -> labels.Names:
         return names
     if key == "by_rule":
         return labels.rules()
+    if key == "by_channel":
+        return {**labels.STAFF_CHANNELS, **report.channel_names}
     if key in ("by_unit", "by_department"):
         return {**report.unit_names, "unknown": ("not recorded", "未记录")}
     return {}

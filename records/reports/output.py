@@ -47,9 +47,11 @@ def default_filename(report: Report, fmt: Format) -> str:
 async def write_report(
     url: str, period: str | tuple[date, date], fmt: FileFormat, out: Path, progress: Progress | None = None,
     *, zone: str = "UTC", target: float = SATISFACTION_TARGET, unit_names: dict[str, tuple[str, str]] | None = None,
+    channel_names: dict[str, tuple[str, str]] | None = None,
 ) -> Path:
     """Build the report from the record at ``url`` and write it to ``out`` (a file, or a folder to put it in)."""
-    report = await build_report(url, period, zone=zone, progress=progress, target=target, unit_names=unit_names)
+    report = await build_report(url, period, zone=zone, progress=progress, target=target, unit_names=unit_names,
+                                channel_names=channel_names)
     content = await render_async(report, fmt, progress)
     written = await asyncio.to_thread(_save, out, default_filename(report, fmt), content)
     if progress is not None:

@@ -80,10 +80,8 @@ FIELDS: tuple[tuple[str, str, str], ...] = (
 )
 FIELD_NAMES: tuple[str, ...] = tuple(zh for _, zh, _ in FIELDS)
 TRADING_DAYS_TO_FILE = 3
-# Channels where the bot takes the complaint down: its receiver is the desk's online assistant.
-ASSISTANT_CHANNELS = ("webchat", "sms", "voice", "email", "wechat")
-VISIT_METHODS = {"phone": "电话", "voice": "电话", "sms": "短信", "email": "电子邮件", "webchat": "网页在线",
-                 "wechat": "微信", "in_person": "当面", "letter": "信函"}
+# How staff visit a customer again without a channel adapter; a channel's own name comes with the assistants.
+VISIT_METHODS = {"phone": "电话", "in_person": "当面", "letter": "信函"}
 SCORES = {1: "非常不满意", 2: "不满意", 3: "基本满意", 4: "满意", 5: "非常满意"}
 NOTHING = "无"
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -105,14 +103,16 @@ class Entry:
         return {"case_id": self.case_id, "unit": self.unit, "sha256": self.sha256, "fields": dict(self.fields)}
 
 
-def entry(export: CaseExport, org: Org, zone: str) -> Entry:
-    """The register entry of a case from the record (``records.export.load_case``)."""
+def entry(export: CaseExport, org: Org, zone: str, assistants: labels.Names | None = None) -> Entry:
+    """The register entry of a case from the record (``records.export.load_case``). ``assistants`` names the
+    channels where the bot takes the complaint down (the gateway's adapters but the after-the-fact ones)."""
+    assistants = assistants or {}
     case, events = export.case, export.events
     tz = ZoneInfo(zone)
     complaint, customer = case.get("complaint") or {}, case.get("customer") or {}
     values: dict[str, str | None] = {
         "received_date": _day(case.get("received_at") or case.get("created_at"), tz),
-        "receiver": receiver(case, events),
+        "receiver": receiver(case, events, assistants),
         "unit": _unit_name(org, case.get("unit")),
         "complainant": _text(customer.get("name")),
         "contact": _contact(customer),
@@ -132,21 +132,21 @@ def entry(export: CaseExport, org: Org, zone: str) -> Entry:
         "responsible": _responsible(case),
         "approval": _approval(case, events, org, tz),
         "answered_date": _joined([_day(e.get("at"), tz) for e in answers(events)]),
-        "return_visits": _visits(case.get("return_visits"), tz),
+        "return_visits": _visits(case.get("return_visits"), tz, assistants),
         "satisfaction": _satisfaction(case),
     }
     fields = {zh: values[key] for key, zh, _ in FIELDS}
     return Entry(str(case.get("id")), str(case.get("unit") or org.head_office.id), fields, digest(export.body()))
 
 
-def receiver(case: dict[str, Any], events: Sequence[dict[str, Any]]) -> str | None:
+def receiver(case: dict[str, Any], events: Sequence[dict[str, Any]], assistants: labels.Names) -> str | None:
     """Who took the complaint down: the staff member who registered it, the channel's online assistant, or the
     first handler who claimed it."""
     if case.get("registered_by"):
         return str(case["registered_by"])
     channel = str(case.get("channel") or "")
-    if channel in ASSISTANT_CHANNELS:
-        return f"在线助理（{labels.name(labels.CHANNELS, channel, 'zh')}）"
+    if channel in assistants:
+        return f"在线助理（{labels.name(assistants, channel, 'zh')}）"
     first = next((e for e in events if e.get("action") in ("claim", "reassign")), None)
     return str(first.get("actor")) if first else None
 
@@ -291,13 +291,14 @@ def _approval(case: dict[str, Any], events: Sequence[dict[str, Any]], org: Org, 
     return "\n".join(line for _, line in sorted(steps, key=lambda step: step[0])) or None
 
 
-def _visits(visits: Any, tz: ZoneInfo) -> str | None:
+def _visits(visits: Any, tz: ZoneInfo, channels: labels.Names) -> str | None:
+    methods = {**VISIT_METHODS, **{code: chinese for code, (_, chinese) in channels.items()}}
     lines = []
     for visit in visits or ():
         if not isinstance(visit, dict):
             continue
         method = str(visit.get("method") or "")
-        method = f"{VISIT_METHODS.get(method, method)}回访" if method else "回访"
+        method = f"{methods.get(method, method)}回访" if method else "回访"
         reached = "已联系上" if visit.get("reached") else "未联系上"
         parts = [_minute(visit.get("at"), tz), method, reached]
         if visit.get("score") is not None:
@@ -319,9 +320,10 @@ def _satisfaction(case: dict[str, Any]) -> str | None:
     return f"{score}（{SCORES.get(score, '')}）" if score in SCORES else str(score)
 
 
-async def case_entry(source: Source, case_id: str, org: Org, zone: str) -> Entry:
+async def case_entry(source: Source, case_id: str, org: Org, zone: str,
+                     assistants: labels.Names | None = None) -> Entry:
     """The register entry of one case in the record; CaseNotFound if there is none."""
-    return entry(await load_case(source, case_id), org, zone)
+    return entry(await load_case(source, case_id), org, zone, assistants)
 
 
 # --- a unit's month --------------------------------------------------------------------------------------
@@ -348,7 +350,8 @@ class RegisterError(ValueError):
     """A register that cannot be made as asked (an unknown unit, a month that cannot be read)."""
 
 
-async def month_register(source: Source, org: Org, unit: str, month: str | Period, zone: str) -> MonthRegister:
+async def month_register(source: Source, org: Org, unit: str, month: str | Period, zone: str,
+                         assistants: labels.Names | None = None) -> MonthRegister:
     """The entries of every case ``unit`` received in ``month``, in the order received."""
     if unit not in org:
         raise RegisterError(f"no unit {unit!r} (GET /api/units lists them)")
@@ -366,7 +369,7 @@ async def month_register(source: Source, org: Org, unit: str, month: str | Perio
         exports = await load_cases(db, ids)
     found = org.units[unit]
     return MonthRegister(unit, found.name_zh, found.name_en, period, zone, datetime.now(UTC),
-                         tuple(entry(export, org, zone) for export in exports))
+                         tuple(entry(export, org, zone, assistants) for export in exports))
 
 
 async def record_run(engine: AsyncEngine, register: MonthRegister, fmt: str, by: str) -> None:
