@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import re
 import threading
 from collections.abc import Iterator
 from typing import Any
@@ -96,3 +97,22 @@ def test_generated_requests_without_a_session_never_get_a_500(case: Any, live: t
     base_url, _ = live
     response = case.call(base_url=base_url)
     assert response.status_code < 500, response.text
+
+
+def patterns(node: Any) -> Iterator[str]:
+    """Every ``pattern`` in the document."""
+    if isinstance(node, dict):
+        if isinstance(node.get("pattern"), str):
+            yield node["pattern"]
+        for value in node.values():
+            yield from patterns(value)
+    elif isinstance(node, list):
+        for value in node:
+            yield from patterns(value)
+
+
+def test_no_text_pattern_lets_a_nul_through() -> None:
+    # The server refuses NUL (it cannot be stored): a document that allowed it would promise what is refused.
+    text_patterns = [p for p in patterns(SPEC) if "x00" in p]
+    assert text_patterns
+    assert not [p for p in text_patterns if re.search(p, "\x00") or re.search(p, " \x00 ")]
