@@ -18,10 +18,11 @@ import re
 _EMAIL = re.compile(r"[\w.+-]+(@[\w-]+(?:\.[\w-]+)+)?")
 # Phones, IDs and accounts: 7+ digits in a row, 9+ digits with spaces or dashes between groups, 7+ after a
 # "+", or 5+ after an area code in brackets ("(555) 123-4567", "+44 (0)7700 900123"). Shorter spaced runs
-# are left alone: they are log noise such as "200 3338" (status and size).
+# are left alone: they are log noise such as "200 3338" (status and size). A case id (C-261206-3263: its last
+# four may all be digits) is not personal, and an operator must be able to find the case it names.
 _NUMBER = re.compile(
     r"(?<![\w.+])(?:\+\d{1,3}[ -]?)?\(\d{1,5}\)[ -]?\d(?:[ -]?\d){4,}(?![\w.])"
-    r"|(?<![\w.+])(?:\+\d(?:[ -]?\d){6,}|\d(?:[ -]?\d){8,}|\d{7,})[Xx]?(?![\w.])"
+    r"|(?<![\w.+])(?<!C-)(?:\+\d(?:[ -]?\d){6,}|\d(?:[ -]?\d){8,}|\d{7,})[Xx]?(?![\w.])"
 )
 # A URL in a log line (an access log's request line) carries "+" and "@" percent-encoded: decoded first, so
 # "?caller=%2B8613800138000" and "li%40example.org" are seen for what they are.

@@ -16,6 +16,7 @@ def test_phones_emails_and_account_numbers_are_masked() -> None:
     assert "138 0013" not in line and "62220212345" not in line and "zhang.san@" not in line
     assert line.endswith("by [email]") and "8000" in line
     assert redact("case C-261123-7KQ4 opened at 18:02:11 in 2026") == "case C-261123-7KQ4 opened at 18:02:11 in 2026"
+    assert redact("case C-261206-3263 not written") == "case C-261206-3263 not written"  # its last four: digits
 
 
 def test_conversations_are_named_by_a_stable_pseudonym() -> None:
@@ -25,9 +26,14 @@ def test_conversations_are_named_by_a_stable_pseudonym() -> None:
 
 def test_the_filter_cleans_whatever_any_logger_writes(caplog: pytest.LogCaptureFixture) -> None:
     logger = logging.getLogger("some.library")
-    caplog.handler.addFilter(RedactingFilter())
-    with caplog.at_level(logging.INFO):
-        logger.info("calling %s for %s", "+447700900123", "ann@example.org")
+    # pytest keeps one capturing handler for the whole run: the filter comes off again for the tests after this one.
+    redacting = RedactingFilter()
+    caplog.handler.addFilter(redacting)
+    try:
+        with caplog.at_level(logging.INFO):
+            logger.info("calling %s for %s", "+447700900123", "ann@example.org")
+    finally:
+        caplog.handler.removeFilter(redacting)
     assert caplog.records[-1].getMessage() == "calling ********0123 for [email]"
 
 
