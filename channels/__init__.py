@@ -1,11 +1,15 @@
 """Channel adapters: each folder turns one provider's traffic into InboundMessage and sends OutboundMessage.
 
-``ADAPTERS`` is the registry: one line per adapter class, in the order consoles list them. Each class declares
-itself (``info``: name, titles, the settings that turn it on, capabilities) and builds itself from the settings
-(``from_settings``); the app, the router and the consoles read those, so a new channel is its folder plus a line.
+This is the registry. ``ADAPTERS`` lists the adapter classes, one line each, in the order consoles list them.
+Each class declares itself (``info``: name, titles, the settings that turn it on, capabilities) and builds itself
+from the settings (``from_settings``); the app, the router and the consoles read those. ``ChannelSettings`` has
+each adapter's settings class (its fields, declared in its folder with ``channels.settings``) as a base, and the
+gateway's settings inherit it: a new channel is its folder plus its line in each of the two lists.
 """
 
-from typing import Protocol
+from __future__ import annotations
+
+from dataclasses import dataclass
 
 from channels.base import Adapter
 from channels.email.channel import EmailChannel, EmailSettings
@@ -16,9 +20,16 @@ from channels.webchat.channel import WebChat, WebChatSettings
 from channels.wechat.channel import WeChat, WeChatSettings
 
 
-class ChannelSettings(WebChatSettings, SmsSettings, VoiceChannelSettings, TranscriptSettings, EmailSettings,
-                      WeChatSettings, Protocol):
-    """Every setting some adapter reads (the gateway's settings have them all)."""
+@dataclass(frozen=True)
+class ChannelSettings(
+    WebChatSettings,
+    SmsSettings,
+    VoiceChannelSettings,
+    TranscriptSettings,
+    EmailSettings,
+    WeChatSettings,
+):
+    """Every setting some adapter reads (the gateway's settings inherit them all)."""
 
 
 ADAPTERS: tuple[Adapter[ChannelSettings], ...] = (

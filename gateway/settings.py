@@ -1,7 +1,9 @@
 """Typed settings, read once from the environment.
 
-Every knob the gateway has lives here, with its environment variable and default; nothing else reads
-``os.environ``. The README's configuration table mirrors this file.
+The gateway's own knobs are declared here, each with its environment variable and default; each channel's are
+declared in its folder (``channels.settings`` says how) and inherited through ``channels.ChannelSettings``. This
+module reads them all from the environment and checks them; nothing else reads ``os.environ``. The README's
+configuration table mirrors the declarations.
 
 Guarantees:
 - a value the gateway cannot use (a word outside a setting's fixed set, a URL of the wrong kind, a port
@@ -27,126 +29,62 @@ from urllib.parse import urlsplit
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
+from channels import ChannelSettings
+from channels.settings import WEB, SettingsError, not_negative, port_setting, positive, setting, setting_rules
 from handoff.sla import PRESETS
 
-
-class SettingsError(ValueError):
-    """An environment variable holds a value the gateway cannot use."""
+__all__ = ["Settings", "SettingsError"]  # SettingsError is declared with the fields, in channels.settings
 
 
 def _project_root() -> Path:
     return Path(__file__).resolve().parent.parent
 
 
-WEB = ("http", "https")
 REDIS = ("redis", "rediss")
 
 
-def _rules(name: str, *, choices: tuple[str, ...] = (), schemes: tuple[str, ...] = (), secret: bool = False,
-           file: bool = False, above: float | None = None, at_least: float | None = None,
-           at_most: float | None = None) -> dict[str, Any]:
-    """What the value of environment variable ``name`` must be (a field's metadata)."""
-    bounds = {"above": above, "at_least": at_least, "at_most": at_most}
-    return {"env": name, "choices": choices, "schemes": schemes, "secret": secret, "file": file,
-            **{key: bound for key, bound in bounds.items() if bound is not None}}
-
-
-def _env(name: str, default: Any, **rules: Any) -> Any:
-    """A setting read from the environment variable ``name``, with what its value must be (``_rules``)."""
-    return field(default=default, metadata=_rules(name, **rules))
-
-
-def _port(name: str, default: int) -> Any:
-    return _env(name, default, at_least=1, at_most=65535)
-
-
-def _positive(name: str, default: float) -> Any:
-    return _env(name, default, above=0)
-
-
-def _not_negative(name: str, default: float) -> Any:
-    return _env(name, default, at_least=0)
-
-
-@dataclass(frozen=True, slots=True, repr=False)
-class Settings:
-    host: str = _env("HOST", "127.0.0.1")
-    port: int = _port("PORT", 8080)
-    public_base_url: str = _env("PUBLIC_BASE_URL", "", schemes=WEB)
-    redis_url: str = _env("REDIS_URL", "", schemes=REDIS)
-    redis_mode: str = _env("REDIS_MODE", "standalone", choices=("standalone", "cluster", "sentinel"))
-    redis_sentinel_master: str = _env("REDIS_SENTINEL_MASTER", "")
-    rasa_url: str = _env("RASA_URL", "http://127.0.0.1:5005", schemes=WEB)
-    rasa_timeout: float = _positive("RASA_TIMEOUT", 10.0)
-    actions_port: int = _port("ACTIONS_PORT", 5055)
-    bot_token: str = _env("GATEWAY_BOT_TOKEN", "", secret=True)
-    data_dir: Path = field(default_factory=lambda: _project_root() / "var", metadata=_rules("DATA_DIR"))
-    chat_max_text: int = _positive("CHAT_MAX_TEXT", 2000)
-    chat_rate_limit: int = _positive("CHAT_RATE_LIMIT", 10)
-    chat_rate_window: float = _positive("CHAT_RATE_WINDOW", 10.0)
-    chat_embed_origins: tuple[str, ...] = _env("CHAT_EMBED_ORIGINS", ())
-    chat_sessions_per_address: int = _positive("CHAT_SESSIONS_PER_ADDRESS", 20)
-    chat_session_window: float = _positive("CHAT_SESSION_WINDOW", 600.0)
-    chat_sockets_per_address: int = _positive("CHAT_SOCKETS_PER_ADDRESS", 10)
-    chat_idle_session_ttl: int = _positive("CHAT_IDLE_SESSION_TTL", 3600)
-    trusted_proxies: tuple[str, ...] = _env("TRUSTED_PROXIES", ())
-    claim_timeout: float = _positive("CLAIM_TIMEOUT", 900.0)
-    token_ttl: int = _positive("AGENT_TOKEN_TTL", 12 * 3600)
-    login_lockout: int = _positive("LOGIN_LOCKOUT", 5)
-    log_level: str = _env("LOG_LEVEL", "INFO", choices=("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"))
-    twilio_account_sid: str = _env("TWILIO_ACCOUNT_SID", "")
-    twilio_auth_token: str = _env("TWILIO_AUTH_TOKEN", "", secret=True)
-    twilio_from_number: str = _env("TWILIO_FROM_NUMBER", "")
-    twilio_api_base_url: str = _env("TWILIO_API_BASE_URL", "", schemes=WEB)
-    sms_reply_wait: float = _not_negative("SMS_REPLY_WAIT", 10.0)
-    voice_language: str = _env("VOICE_LANGUAGE", "auto", choices=("auto", "zh", "en"))
-    voice_handoff_number: str = _env("VOICE_HANDOFF_NUMBER", "")
-    voice_min_confidence: float = _env("VOICE_MIN_CONFIDENCE", 0.4, at_least=0, at_most=1)
-    transcripts_token: str = _env("TRANSCRIPTS_TOKEN", "", secret=True)
-    wechat_token: str = _env("WECHAT_TOKEN", "", secret=True)
-    wechat_app_id: str = _env("WECHAT_APP_ID", "")
-    wechat_app_secret: str = _env("WECHAT_APP_SECRET", "", secret=True)
-    wechat_aes_key: str = _env("WECHAT_AES_KEY", "", secret=True)
-    wechat_api_base_url: str = _env("WECHAT_API_BASE_URL", "https://api.weixin.qq.com", schemes=WEB)
-    imap_host: str = _env("IMAP_HOST", "")
-    imap_port: int = _port("IMAP_PORT", 993)
-    imap_user: str = _env("IMAP_USER", "")
-    imap_password: str = _env("IMAP_PASSWORD", "", secret=True)
-    imap_tls: str = _env("IMAP_TLS", "implicit", choices=("implicit", "starttls"))
-    imap_poll_seconds: float = _positive("IMAP_POLL_SECONDS", 30.0)
-    smtp_host: str = _env("SMTP_HOST", "")
-    smtp_port: int = _port("SMTP_PORT", 587)
-    smtp_user: str = _env("SMTP_USER", "")
-    smtp_password: str = _env("SMTP_PASSWORD", "", secret=True)
-    # "none" is for a relay on the same machine or network segment (and the tests' loopback sink).
-    smtp_tls: str = _env("SMTP_TLS", "starttls", choices=("starttls", "implicit", "none"))
-    mail_from: str = _env("MAIL_FROM", "")
-    mail_ca_file: str = _env("MAIL_CA_FILE", "", file=True)
-    mail_verify_tls: bool = _env("MAIL_VERIFY_TLS", True)
-    email_auto_replies_per_day: int = _not_negative("EMAIL_AUTO_REPLIES_PER_DAY", 5)
-    email_max_attachment_bytes: int = _not_negative("EMAIL_MAX_ATTACHMENT_BYTES", 10 * 1024 * 1024)
-    sla_policy: str = _env("SLA_POLICY", "cn-securities", choices=tuple(PRESETS))
-    due_soon_hours: float = _not_negative("DUE_SOON_HOURS", 4.0)
-    alert_webhook_url: str = _env("ALERT_WEBHOOK_URL", "", schemes=WEB, secret=True)
-    deadline_check_seconds: float = _positive("DEADLINE_CHECK_SECONDS", 60.0)
-    risk_rules_file: str = _env("RISK_RULES_FILE", "", file=True)
-    request_body_timeout: float = _positive("REQUEST_BODY_TIMEOUT", 30.0)
-    database_url: str = _env("DATABASE_URL", "")
-    retention_years: int = _env("RETENTION_YEARS", 5, at_least=1)
-    intake_idle_minutes: float = _positive("INTAKE_IDLE_MINUTES", 30.0)
+# Not slotted: the channels' settings classes it inherits are not (several slotted bases cannot be combined).
+@dataclass(frozen=True, repr=False)
+class Settings(ChannelSettings):
+    host: str = setting("HOST", "127.0.0.1")
+    port: int = port_setting("PORT", 8080)
+    redis_url: str = setting("REDIS_URL", "", schemes=REDIS)
+    redis_mode: str = setting("REDIS_MODE", "standalone", choices=("standalone", "cluster", "sentinel"))
+    redis_sentinel_master: str = setting("REDIS_SENTINEL_MASTER", "")
+    rasa_url: str = setting("RASA_URL", "http://127.0.0.1:5005", schemes=WEB)
+    rasa_timeout: float = positive("RASA_TIMEOUT", 10.0)
+    actions_port: int = port_setting("ACTIONS_PORT", 5055)
+    bot_token: str = setting("GATEWAY_BOT_TOKEN", "", secret=True)
+    data_dir: Path = field(default_factory=lambda: _project_root() / "var", metadata=setting_rules("DATA_DIR"))
+    chat_embed_origins: tuple[str, ...] = setting("CHAT_EMBED_ORIGINS", ())
+    trusted_proxies: tuple[str, ...] = setting("TRUSTED_PROXIES", ())
+    claim_timeout: float = positive("CLAIM_TIMEOUT", 900.0)
+    token_ttl: int = positive("AGENT_TOKEN_TTL", 12 * 3600)
+    login_lockout: int = positive("LOGIN_LOCKOUT", 5)
+    log_level: str = setting("LOG_LEVEL", "INFO", choices=("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"))
+    sla_policy: str = setting("SLA_POLICY", "cn-securities", choices=tuple(PRESETS))
+    due_soon_hours: float = not_negative("DUE_SOON_HOURS", 4.0)
+    alert_webhook_url: str = setting("ALERT_WEBHOOK_URL", "", schemes=WEB, secret=True)
+    deadline_check_seconds: float = positive("DEADLINE_CHECK_SECONDS", 60.0)
+    risk_rules_file: str = setting("RISK_RULES_FILE", "", file=True)
+    request_body_timeout: float = positive("REQUEST_BODY_TIMEOUT", 30.0)
+    database_url: str = setting("DATABASE_URL", "")
+    retention_years: int = setting("RETENTION_YEARS", 5, at_least=1)
+    intake_idle_minutes: float = positive("INTAKE_IDLE_MINUTES", 30.0)
     # Settings the design names for the handling steps to come: read and checked now, used by those steps.
-    return_visit_days: int = _positive("RETURN_VISIT_DAYS", 3)
-    return_visit_attempts: int = _positive("RETURN_VISIT_ATTEMPTS", 3)
-    mediation_text_zh: str = _env("MEDIATION_TEXT_ZH",
-                                  "如您对处理结果仍不满意，可以向中国证券业协会证券纠纷调解中心申请调解，"
-                                  "或依照合同约定申请仲裁，也可以依法向人民法院提起诉讼。")
-    mediation_text_en: str = _env("MEDIATION_TEXT_EN", "If you are still not satisfied, you may ask the Securities "
-                                                       "Association of China's dispute mediation centre to mediate, "
-                                                       "go to arbitration as your agreement provides, or go to court.")
-    approval_policy: str = _env("APPROVAL_POLICY", "medium-and-up",
-                                choices=("none", "high-risk", "medium-and-up", "all"))
-    org_file: str = _env("ORG_FILE", "", file=True)
-    satisfaction_target: float = _env("SATISFACTION_TARGET", 0.85, above=0, at_most=1)
+    return_visit_days: int = positive("RETURN_VISIT_DAYS", 3)
+    return_visit_attempts: int = positive("RETURN_VISIT_ATTEMPTS", 3)
+    mediation_text_zh: str = setting("MEDIATION_TEXT_ZH",
+                                     "如您对处理结果仍不满意，可以向中国证券业协会证券纠纷调解中心申请调解，"
+                                     "或依照合同约定申请仲裁，也可以依法向人民法院提起诉讼。")
+    mediation_text_en: str = setting("MEDIATION_TEXT_EN", "If you are still not satisfied, you may ask the "
+                                                          "Securities Association of China's dispute mediation "
+                                                          "centre to mediate, go to arbitration as your agreement "
+                                                          "provides, or go to court.")
+    approval_policy: str = setting("APPROVAL_POLICY", "medium-and-up",
+                                   choices=("none", "high-risk", "medium-and-up", "all"))
+    org_file: str = setting("ORG_FILE", "", file=True)
+    satisfaction_target: float = setting("SATISFACTION_TARGET", 0.85, above=0, at_most=1)
 
     def __post_init__(self) -> None:
         for f in fields(self):
@@ -154,7 +92,10 @@ class Settings:
         _check_database_url(self.database_url)
         _check_redis_mode(self)
         _check_proxies(self.trusted_proxies)
-        _check_wechat_aes_key(self.wechat_aes_key)
+        for base in type(self).__mro__:  # each channel's own check of its settings (channels.settings)
+            check = vars(base).get("check")
+            if check is not None:
+                check(self)
 
     def __repr__(self) -> str:
         shown = ", ".join(f"{f.name}={_shown(f, getattr(self, f.name))!r}" for f in fields(self))
@@ -204,7 +145,7 @@ def _convert(f: Field[Any], raw: str) -> Any:
         return Path(raw)
     if kind == "tuple[str, ...]":
         return tuple(part.rstrip("/") for part in re.split(r"[,\s]+", raw) if part)
-    for choice in f.metadata["choices"]:  # words are taken in any case: LOG_LEVEL=debug, IMAP_TLS=STARTTLS
+    for choice in f.metadata["choices"]:  # words are taken in any case: LOG_LEVEL=debug, REDIS_MODE=Sentinel
         if raw.strip().lower() == choice.lower():
             return choice
     return raw.strip() if f.metadata["schemes"] else raw
@@ -280,12 +221,6 @@ def _check_proxies(proxies: tuple[str, ...]) -> None:
         except ValueError:
             shown = ",".join(proxies)
             raise SettingsError(f"TRUSTED_PROXIES={shown!r}: {proxy!r} is not an address or network") from None
-
-
-def _check_wechat_aes_key(key: str) -> None:
-    if key and not re.fullmatch(r"[A-Za-z0-9+/]{43}", key):  # WeChat's EncodingAESKey: 32 bytes in base64
-        raise SettingsError(f"WECHAT_AES_KEY ({len(key)} characters) is not WeChat's EncodingAESKey, 43 characters "
-                            "of letters, digits, + and /")
 
 
 def _check_redis_mode(settings: Settings) -> None:

@@ -39,7 +39,6 @@ from datetime import UTC, datetime
 from email.headerregistry import Address
 from email.message import EmailMessage
 from email.utils import format_datetime, make_msgid
-from typing import Protocol
 
 import aioimaplib
 from aiohttp import web
@@ -52,6 +51,7 @@ from channels.email.parse import DEFAULT_MAX_ATTACHMENT_BYTES, ParsedEmail, norm
 from channels.email.threads import EmailThreads, Thread
 from channels.held_answers import HeldAnswers, send_orphans_forever
 from channels.message import Attachment, Contact, InboundMessage, OutboundMessage
+from channels.settings import not_negative, port_setting, positive, setting
 from store.keys import (
     EMAIL_MACHINE_KEY,
     EMAIL_QUARANTINED_KEY,
@@ -114,39 +114,25 @@ class EmailConfig:
     replica: str = field(default_factory=lambda: secrets.token_hex(6))
 
 
-class EmailSettings(Protocol):
-    @property
-    def imap_host(self) -> str: ...
-    @property
-    def imap_port(self) -> int: ...
-    @property
-    def imap_user(self) -> str: ...
-    @property
-    def imap_password(self) -> str: ...
-    @property
-    def imap_tls(self) -> str: ...
-    @property
-    def imap_poll_seconds(self) -> float: ...
-    @property
-    def smtp_host(self) -> str: ...
-    @property
-    def smtp_port(self) -> int: ...
-    @property
-    def smtp_user(self) -> str: ...
-    @property
-    def smtp_password(self) -> str: ...
-    @property
-    def smtp_tls(self) -> str: ...
-    @property
-    def mail_from(self) -> str: ...
-    @property
-    def mail_ca_file(self) -> str: ...
-    @property
-    def mail_verify_tls(self) -> bool: ...
-    @property
-    def email_auto_replies_per_day(self) -> int: ...
-    @property
-    def email_max_attachment_bytes(self) -> int: ...
+@dataclass(frozen=True)
+class EmailSettings:
+    imap_host: str = setting("IMAP_HOST", "")
+    imap_port: int = port_setting("IMAP_PORT", 993)
+    imap_user: str = setting("IMAP_USER", "")
+    imap_password: str = setting("IMAP_PASSWORD", "", secret=True)
+    imap_tls: str = setting("IMAP_TLS", "implicit", choices=("implicit", "starttls"))
+    imap_poll_seconds: float = positive("IMAP_POLL_SECONDS", 30.0)
+    smtp_host: str = setting("SMTP_HOST", "")
+    smtp_port: int = port_setting("SMTP_PORT", 587)
+    smtp_user: str = setting("SMTP_USER", "")
+    smtp_password: str = setting("SMTP_PASSWORD", "", secret=True)
+    # "none" is for a relay on the same machine or network segment (and the tests' loopback sink).
+    smtp_tls: str = setting("SMTP_TLS", "starttls", choices=("starttls", "implicit", "none"))
+    mail_from: str = setting("MAIL_FROM", "")
+    mail_ca_file: str = setting("MAIL_CA_FILE", "", file=True)
+    mail_verify_tls: bool = setting("MAIL_VERIFY_TLS", True)
+    email_auto_replies_per_day: int = not_negative("EMAIL_AUTO_REPLIES_PER_DAY", 5)
+    email_max_attachment_bytes: int = not_negative("EMAIL_MAX_ATTACHMENT_BYTES", DEFAULT_MAX_ATTACHMENT_BYTES)
 
 
 def email_config(settings: EmailSettings) -> EmailConfig:

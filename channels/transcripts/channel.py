@@ -22,13 +22,15 @@ import hmac
 import json
 import re
 from collections.abc import AsyncIterator, Iterable, Mapping
-from typing import Any, Protocol
+from dataclasses import dataclass
+from typing import Any
 
 from aiohttp import web
 from redis.asyncio import Redis
 
 from channels.base import CannotDeliver, Capabilities, ChannelInfo, Inbox, needs_text
 from channels.message import Attachment, Contact, InboundMessage, OutboundMessage
+from channels.settings import setting
 from channels.transcripts.model import Transcript, TranscriptError
 from channels.transcripts.parse import parse
 
@@ -43,9 +45,9 @@ class TranscriptRequestError(Exception):
         self.status = status
 
 
-class TranscriptSettings(Protocol):
-    @property
-    def transcripts_token(self) -> str: ...
+@dataclass(frozen=True)
+class TranscriptSettings:
+    transcripts_token: str = setting("TRANSCRIPTS_TOKEN", "", secret=True)
 
 
 class Transcripts:

@@ -16,13 +16,15 @@ import asyncio
 import contextlib
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any
 
 from aiohttp import web
 from multidict import MultiDict
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 from twilio.request_validator import RequestValidator
+
+from channels.settings import WEB, PublicAddress, setting
 
 TWIML = "application/xml"
 _WORKING = "\x00"  # an answer being worked out (no TwiML document or status is ever this)
@@ -41,17 +43,14 @@ class TwilioConfig:
 NEEDS = ("TWILIO_ACCOUNT_SID", "TWILIO_AUTH_TOKEN")  # what turns the SMS and voice channels on
 
 
-class TwilioSettings(Protocol):
-    @property
-    def twilio_account_sid(self) -> str: ...
-    @property
-    def twilio_auth_token(self) -> str: ...
-    @property
-    def twilio_from_number(self) -> str: ...
-    @property
-    def twilio_api_base_url(self) -> str: ...
-    @property
-    def public_base_url(self) -> str: ...
+@dataclass(frozen=True)
+class TwilioSettings(PublicAddress):
+    """The Twilio account, shared by the SMS and voice channels (the public address is what Twilio signs)."""
+
+    twilio_account_sid: str = setting("TWILIO_ACCOUNT_SID", "")
+    twilio_auth_token: str = setting("TWILIO_AUTH_TOKEN", "", secret=True)
+    twilio_from_number: str = setting("TWILIO_FROM_NUMBER", "")
+    twilio_api_base_url: str = setting("TWILIO_API_BASE_URL", "", schemes=WEB)
 
 
 def twilio_config(settings: TwilioSettings) -> TwilioConfig | None:

@@ -22,8 +22,8 @@ import json
 import logging
 import re
 from collections.abc import AsyncIterator, Iterable, Mapping
+from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Protocol
 
 from aiohttp import web
 from redis.asyncio import Redis
@@ -34,6 +34,7 @@ from twilio.twiml.messaging_response import MessagingResponse
 from channels.base import Capabilities, ChannelInfo, Inbox, needs_text
 from channels.held_answers import HeldAnswers, send_orphans_forever
 from channels.message import Attachment, Contact, InboundMessage, OutboundMessage
+from channels.settings import not_negative
 from channels.twilio.common import (
     NEEDS,
     TwilioConfig,
@@ -96,9 +97,9 @@ def keyword(body: str) -> str:
     return body.strip().upper().rstrip(".!。！")
 
 
-class SmsSettings(TwilioSettings, Protocol):
-    @property
-    def sms_reply_wait(self) -> float: ...
+@dataclass(frozen=True)
+class SmsSettings(TwilioSettings):
+    sms_reply_wait: float = not_negative("SMS_REPLY_WAIT", 10.0)
 
 
 class TwilioSms:

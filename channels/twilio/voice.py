@@ -25,7 +25,6 @@ import logging
 import re
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass
-from typing import Protocol
 
 from aiohttp import web
 from redis.asyncio import Redis
@@ -33,6 +32,7 @@ from twilio.twiml.voice_response import Gather, VoiceResponse
 
 from channels.base import CannotDeliver, Capabilities, ChannelInfo, Inbox, needs_text
 from channels.message import Contact, InboundMessage, OutboundMessage
+from channels.settings import setting
 from channels.twilio.common import (
     NEEDS,
     TwilioConfig,
@@ -98,13 +98,11 @@ def language_for(number: str, configured: str) -> str:
     return "zh" if number.startswith(("+86", "+852", "+853", "+886")) else "en"
 
 
-class VoiceChannelSettings(TwilioSettings, Protocol):
-    @property
-    def voice_language(self) -> str: ...
-    @property
-    def voice_handoff_number(self) -> str: ...
-    @property
-    def voice_min_confidence(self) -> float: ...
+@dataclass(frozen=True)
+class VoiceChannelSettings(TwilioSettings):
+    voice_language: str = setting("VOICE_LANGUAGE", "auto", choices=("auto", *VOICES))
+    voice_handoff_number: str = setting("VOICE_HANDOFF_NUMBER", "")
+    voice_min_confidence: float = setting("VOICE_MIN_CONFIDENCE", 0.4, at_least=0, at_most=1)
 
 
 class TwilioVoice:

@@ -36,7 +36,7 @@ from collections import defaultdict
 from collections.abc import AsyncIterator, Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 from aiohttp import WSCloseCode, WSMsgType, web
 from redis.asyncio import Redis
@@ -45,6 +45,7 @@ from redis.exceptions import RedisError
 
 from channels.base import Capabilities, ChannelInfo, Inbox
 from channels.message import InboundMessage, OutboundMessage
+from channels.settings import positive
 from channels.text import UnsafeText, clean_text
 from store.keys import WEBCHAT_NUDGE_CHANNEL as NUDGE_CHANNEL
 from store.keys import webchat_echo_key as _echo_key
@@ -128,21 +129,15 @@ class WebChatLimits:
     idle_session_ttl: int = 3600  # a session no message was sent in
 
 
-class WebChatSettings(Protocol):
-    @property
-    def chat_max_text(self) -> int: ...
-    @property
-    def chat_rate_limit(self) -> int: ...
-    @property
-    def chat_rate_window(self) -> float: ...
-    @property
-    def chat_sessions_per_address(self) -> int: ...
-    @property
-    def chat_session_window(self) -> float: ...
-    @property
-    def chat_sockets_per_address(self) -> int: ...
-    @property
-    def chat_idle_session_ttl(self) -> int: ...
+@dataclass(frozen=True)
+class WebChatSettings:
+    chat_max_text: int = positive("CHAT_MAX_TEXT", 2000)
+    chat_rate_limit: int = positive("CHAT_RATE_LIMIT", 10)
+    chat_rate_window: float = positive("CHAT_RATE_WINDOW", 10.0)
+    chat_sessions_per_address: int = positive("CHAT_SESSIONS_PER_ADDRESS", 20)
+    chat_session_window: float = positive("CHAT_SESSION_WINDOW", 600.0)
+    chat_sockets_per_address: int = positive("CHAT_SOCKETS_PER_ADDRESS", 10)
+    chat_idle_session_ttl: int = positive("CHAT_IDLE_SESSION_TTL", 3600)
 
 
 class ProtocolError(Exception):

@@ -31,7 +31,7 @@ import logging
 import time
 from collections.abc import AsyncIterator, Iterable, Mapping
 from dataclasses import dataclass
-from typing import Protocol, TypeVar
+from typing import TypeVar
 
 import aiohttp
 from aiohttp import web
@@ -41,11 +41,12 @@ from channels.base import Capabilities, ChannelInfo, Inbox, needs_text
 from channels.held_answers import HeldAnswers, send_orphans_forever
 from channels.language import detect
 from channels.message import Attachment, InboundMessage, OutboundMessage
+from channels.settings import WEB, SettingsError, setting
 from channels.text import UnsafeText, clean_text
 from channels.twilio.common import answer_once
 from channels.wechat import messages
 from channels.wechat.api import CustomerServiceApi
-from channels.wechat.crypto import DecryptError, MessageCrypt, signed
+from channels.wechat.crypto import DecryptError, MessageCrypt, is_aes_key, signed
 from store.keys import wechat_answer_key, wechat_language_key
 
 log = logging.getLogger(__name__)
@@ -71,17 +72,20 @@ class WeChatConfig:
     api_base_url: str = ""
 
 
-class WeChatSettings(Protocol):
-    @property
-    def wechat_token(self) -> str: ...
-    @property
-    def wechat_app_id(self) -> str: ...
-    @property
-    def wechat_app_secret(self) -> str: ...
-    @property
-    def wechat_aes_key(self) -> str: ...
-    @property
-    def wechat_api_base_url(self) -> str: ...
+@dataclass(frozen=True)
+class WeChatSettings:
+    wechat_token: str = setting("WECHAT_TOKEN", "", secret=True)
+    wechat_app_id: str = setting("WECHAT_APP_ID", "")
+    wechat_app_secret: str = setting("WECHAT_APP_SECRET", "", secret=True)
+    wechat_aes_key: str = setting("WECHAT_AES_KEY", "", secret=True)
+    wechat_api_base_url: str = setting("WECHAT_API_BASE_URL", "https://api.weixin.qq.com", schemes=WEB)
+
+    def check(self) -> None:
+        """A key that is not an EncodingAESKey stops the gateway at start, not at the first encrypted message."""
+        key = self.wechat_aes_key
+        if key and not is_aes_key(key):
+            raise SettingsError(f"WECHAT_AES_KEY ({len(key)} characters) is not WeChat's EncodingAESKey, "
+                                "43 characters of letters, digits, + and /")
 
 
 class WeChat:

@@ -1,7 +1,8 @@
 """The channel registry: adapters declare themselves, and the rest of the gateway reads the declarations.
 
-Adding a channel is its module and one line in ``channels.ADAPTERS``: no other module names an adapter's channel,
-the app builds whichever adapters their settings turn on, and ``GET /api/channels`` tells the consoles.
+Adding a channel is its folder (with its settings class), one line in ``channels.ADAPTERS`` and one among
+``ChannelSettings``'s bases: no other module names an adapter's channel or its settings, the app builds whichever
+adapters their settings turn on, and ``GET /api/channels`` tells the consoles.
 """
 
 from __future__ import annotations
@@ -13,19 +14,19 @@ import logging
 import re
 from collections.abc import AsyncIterator, Iterable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, get_type_hints
 
 import pytest
 from aiohttp import web
 from redis.asyncio import Redis
 
 from channels import ADAPTERS, ChannelSettings
-from channels.base import Capabilities, ChannelInfo, Inbox
+from channels.base import Adapter, Capabilities, ChannelInfo, Inbox
 from channels.message import OutboundMessage
 from gateway import keys
 from gateway.app import build_channels, create_app
 from gateway.channel_list import assistant_names, declared, names
-from gateway.settings import Settings
+from gateway.settings import Settings, SettingsError
 from handoff import labels
 from handoff.registration import STAFF_CHANNELS
 from tests.conftest import PASSWORD, login
@@ -137,6 +138,44 @@ def test_each_adapter_declares_a_unique_name_its_titles_and_what_turns_it_on() -
         assert info.title_zh and info.title_en, info
         assert set(info.needs) <= fields, info  # named as the environment spells them
     assert not set(ADAPTER_NAMES) & set(STAFF_CHANNELS)
+
+
+def settings_class(adapter: Adapter[ChannelSettings]) -> type:
+    """The class of the settings an adapter is built from: what its ``from_settings`` takes."""
+    found: type = get_type_hints(adapter.from_settings)["settings"]
+    return found
+
+
+def env_names(settings: type) -> set[str]:
+    return {f.metadata["env"] for f in dataclasses.fields(settings)}
+
+
+def test_each_adapter_is_turned_on_by_settings_of_its_own_and_the_registry_combines_them() -> None:
+    for adapter in ADAPTERS:
+        own = settings_class(adapter)
+        assert dataclasses.is_dataclass(own) and issubclass(ChannelSettings, own), adapter.info.name
+        assert set(adapter.info.needs) <= env_names(own), adapter.info.name
+        assert "__slots__" not in vars(own), f"{own.__name__}: slotted bases cannot be combined"
+
+
+def test_the_gateways_settings_module_names_no_channel_setting() -> None:
+    """A channel's settings are declared in its folder: adding one leaves gateway/settings.py alone."""
+    text = (ROOT / "gateway" / "settings.py").read_text(encoding="utf-8")
+    channel_names = set().union(*(env_names(settings_class(adapter)) for adapter in ADAPTERS))
+    assert channel_names, "the adapters declare their settings"
+    assert sorted(name for name in channel_names if re.search(rf"\b{name}\b", text)) == []
+    assert env_names(ChannelSettings) <= env_names(Settings)
+
+
+def test_a_channels_own_check_runs_with_the_gateways(tmp_path: Path) -> None:
+    with pytest.raises(SettingsError, match="WECHAT_AES_KEY"):
+        Settings.from_env({"WECHAT_AES_KEY": "short"})
+    settings = Settings.from_env({}, data_dir=tmp_path)
+    with pytest.raises(SettingsError, match="WECHAT_AES_KEY"):
+        dataclasses.replace(settings, wechat_aes_key="k" * 44)
+    with pytest.raises(SettingsError, match="SMS_REPLY_WAIT"):
+        dataclasses.replace(settings, sms_reply_wait=-1.0)
+    assert dataclasses.replace(settings, wechat_aes_key="k" * 43).wechat_aes_key == "k" * 43
 
 
 def test_capabilities_say_which_channels_survey_come_after_the_fact_and_cannot_be_answered_later() -> None:
