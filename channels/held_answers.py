@@ -7,6 +7,9 @@ answers to be sent the ordinary way (the REST API, a new reply email), by exactl
 stay a while after they were taken: the provider's retry of a message whose response it never got (Twilio's
 retry of a webhook, an email read again because it was not yet marked done) is answered with them again.
 
+A signed webhook can also come twice at once (a provider's retry, a replay): ``answer_once`` works each
+request's answer out once, on whichever gateway gets it first, and gives every repeat the same answer.
+
 Keys: a flag and a list per message (one hash tag, so each script touches one Redis Cluster slot), and one
 sorted set of the messages held, by when they are overdue.
 """
@@ -14,6 +17,7 @@ sorted set of the messages held, by when they are overdue.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import time
@@ -113,3 +117,39 @@ async def send_orphans_forever(
         except RedisError:
             log.warning("held answers not checked: Redis unavailable")
         await asyncio.sleep(every)
+
+
+_WORKING = "\x00"  # an answer being worked out (no response document or status is ever this)
+_REPEAT_POLL = 0.05  # how often a repeat looks whether the first try's answer is ready
+
+
+async def answer_once(redis: Redis, key: str, work_out: Callable[[], Awaitable[str]], *, lease: float,
+                      keep: int) -> str:
+    """The answer to the request known by ``key``, worked out once however often the request comes.
+
+    The first try claims ``key`` for ``lease`` seconds (longer than ``work_out`` can take) and keeps its
+    answer ``keep`` seconds; a repeat waits for that answer and gives it too. If the first try's gateway stops
+    first, its claim lapses and a repeat works the answer out itself, so ``work_out`` must be safe to do
+    again (the router records each message once). A first try that fails leaves nothing: a repeat tries anew.
+    """
+    while True:
+        if await redis.set(key, _WORKING, nx=True, px=int(lease * 1000)):
+            try:
+                answer = await work_out()
+            except BaseException:
+                with contextlib.suppress(RedisError):
+                    await redis.delete(key)
+                raise
+            await redis.set(key, answer, ex=keep)
+            return answer
+        if (kept := await _first_answer(redis, key)) is not None:
+            return kept
+
+
+async def _first_answer(redis: Redis, key: str) -> str | None:
+    """The answer the first try gives, once it is ready; None if its claim lapsed without one."""
+    while True:
+        kept = await redis.get(key)
+        if kept != _WORKING.encode():
+            return None if kept is None else bytes(kept).decode()
+        await asyncio.sleep(_REPEAT_POLL)

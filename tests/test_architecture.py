@@ -18,9 +18,10 @@ modules that cannot be read apart.
 from __future__ import annotations
 
 import ast
-import tomllib
 from collections.abc import Iterable, Iterator
 from pathlib import Path
+
+from tests.test_packaging import shipped_packages
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -35,8 +36,7 @@ FORBIDDEN = {
 
 def project_packages(root: Path = ROOT) -> list[str]:
     """The top-level packages the wheel ships (pyproject.toml)."""
-    config = tomllib.loads((root / "pyproject.toml").read_text(encoding="utf-8"))
-    return sorted({name.split(".")[0] for name in config["tool"]["setuptools"]["packages"]})
+    return sorted({name.split(".")[0] for name in shipped_packages(root)})
 
 
 def modules_of(root: Path, packages: Iterable[str]) -> dict[str, Path]:
@@ -146,6 +146,28 @@ def test_imports_go_one_way_channels_and_handoff_and_records_into_gateway() -> N
 
 def test_no_modules_import_each_other_in_a_circle() -> None:
     assert circles(project_graph()) == []
+
+
+def across_channels(graph: dict[str, set[str]]) -> list[str]:
+    """Imports from one channel's folder into another's (the registry, ``channels/__init__``, lists them all)."""
+    def folder(module: str) -> str | None:
+        parts = module.split(".")
+        return parts[1] if parts[0] == "channels" and len(parts) > 2 else None
+
+    return sorted(f"{module} imports {target}" for module, targets in graph.items() for target in targets
+                  if folder(module) and folder(target) and folder(module) != folder(target))
+
+
+def test_a_channels_folder_never_imports_another_channels_folder() -> None:
+    assert across_channels(project_graph()) == []
+
+
+def test_the_check_names_an_import_from_another_channels_folder(tmp_path: Path) -> None:
+    write(tmp_path, {"channels/__init__.py": "", "channels/base.py": "",
+                     "channels/a/__init__.py": "",
+                     "channels/a/x.py": "from channels.b.y import z\nfrom channels import base\n",
+                     "channels/b/__init__.py": "", "channels/b/y.py": "z = 1\n"})
+    assert across_channels(dependencies(modules_of(tmp_path, ["channels"]))) == ["channels.a.x imports channels.b.y"]
 
 
 def write(root: Path, files: dict[str, str]) -> None:

@@ -6,29 +6,22 @@ it stays right behind a reverse proxy. A request that fails the check is refused
 into the system.
 
 A signed request can come more than once: Twilio repeats a webhook whose response it did not get, and a
-recorded one can be replayed, even several times at once. ``answer_once`` works out each request's answer
-once, on whichever gateway gets it first; every repeat is answered with the same document.
+recorded one can be replayed, even several times at once. ``channels.held_answers.answer_once`` works out each
+request's answer once, on whichever gateway gets it first; every repeat is answered with the same document.
 """
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
 from aiohttp import web
 from multidict import MultiDict
-from redis.asyncio import Redis
-from redis.exceptions import RedisError
 from twilio.request_validator import RequestValidator
 
 from channels.settings import WEB, PublicAddress, setting
 
 TWIML = "application/xml"
-_WORKING = "\x00"  # an answer being worked out (no TwiML document or status is ever this)
-_REPEAT_POLL = 0.05  # how often a repeat looks whether the first try's answer is ready
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,35 +91,3 @@ async def signed_form(request: web.Request, config: TwilioConfig) -> MultiDict[s
 
 def twiml_response(twiml: object) -> web.Response:
     return web.Response(text=str(twiml), content_type=TWIML, charset="utf-8")
-
-
-async def answer_once(redis: Redis, key: str, work_out: Callable[[], Awaitable[str]], *, lease: float,
-                      keep: int) -> str:
-    """The answer to the request known by ``key``, worked out once however often the request comes.
-
-    The first try claims ``key`` for ``lease`` seconds (longer than ``work_out`` can take) and keeps its
-    answer ``keep`` seconds; a repeat waits for that answer and gives it too. If the first try's gateway stops
-    first, its claim lapses and a repeat works the answer out itself, so ``work_out`` must be safe to do
-    again (the router records each message once). A first try that fails leaves nothing: a repeat tries anew.
-    """
-    while True:
-        if await redis.set(key, _WORKING, nx=True, px=int(lease * 1000)):
-            try:
-                answer = await work_out()
-            except BaseException:
-                with contextlib.suppress(RedisError):
-                    await redis.delete(key)
-                raise
-            await redis.set(key, answer, ex=keep)
-            return answer
-        if (kept := await _first_answer(redis, key)) is not None:
-            return kept
-
-
-async def _first_answer(redis: Redis, key: str) -> str | None:
-    """The answer the first try gives, once it is ready; None if its claim lapsed without one."""
-    while True:
-        kept = await redis.get(key)
-        if kept != _WORKING.encode():
-            return None if kept is None else bytes(kept).decode()
-        await asyncio.sleep(_REPEAT_POLL)

@@ -32,14 +32,13 @@ from twilio.rest import Client
 from twilio.twiml.messaging_response import MessagingResponse
 
 from channels.base import Capabilities, ChannelInfo, Inbox, needs_text
-from channels.held_answers import HeldAnswers, send_orphans_forever
+from channels.held_answers import HeldAnswers, answer_once, send_orphans_forever
 from channels.message import Attachment, Contact, InboundMessage, OutboundMessage
 from channels.settings import not_negative
 from channels.twilio.common import (
     NEEDS,
     TwilioConfig,
     TwilioSettings,
-    answer_once,
     signed_form,
     twilio_config,
     twiml_response,

@@ -31,13 +31,13 @@ from redis.asyncio import Redis
 from twilio.twiml.voice_response import Gather, VoiceResponse
 
 from channels.base import CannotDeliver, Capabilities, ChannelInfo, Inbox, needs_text
+from channels.held_answers import answer_once
 from channels.message import Contact, InboundMessage, OutboundMessage
 from channels.settings import setting
 from channels.twilio.common import (
     NEEDS,
     TwilioConfig,
     TwilioSettings,
-    answer_once,
     signed_form,
     twilio_config,
     twiml_response,

@@ -38,12 +38,11 @@ from aiohttp import web
 from redis.asyncio import Redis
 
 from channels.base import Capabilities, ChannelInfo, Inbox, needs_text
-from channels.held_answers import HeldAnswers, send_orphans_forever
+from channels.held_answers import HeldAnswers, answer_once, send_orphans_forever
 from channels.language import detect
 from channels.message import Attachment, InboundMessage, OutboundMessage
 from channels.settings import WEB, SettingsError, setting
 from channels.text import UnsafeText, clean_text
-from channels.twilio.common import answer_once
 from channels.wechat import messages
 from channels.wechat.api import CustomerServiceApi
 from channels.wechat.crypto import DecryptError, MessageCrypt, is_aes_key, signed
