@@ -1,8 +1,8 @@
 """The wheel carries every file the packages read at run time (pages, static folders, migrations, risk rules).
 
-pyproject.toml lists the packages and, for each, the data files that go with them; a file in a package folder
-that neither is one of its modules nor matches one of those patterns is missing from the installed gateway
-(what the Dockerfile installs). .ci/wheel-smoke proves the same on a real wheel.
+pyproject.toml finds the packages (by include patterns) and lists, for each, the data files that go with them;
+a file in a package folder that neither is one of its modules nor matches one of those patterns is missing from
+the installed gateway (what the Dockerfile installs). .ci/wheel-smoke proves the same on a real wheel.
 """
 
 from __future__ import annotations
@@ -10,6 +10,8 @@ from __future__ import annotations
 import tomllib
 from fnmatch import fnmatchcase
 from pathlib import Path
+
+from setuptools import find_packages
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -20,13 +22,20 @@ def _matches(relative: str, pattern: str) -> bool:
     return len(parts) == len(wanted) and all(fnmatchcase(p, w) for p, w in zip(parts, wanted, strict=True))
 
 
+def shipped_packages(root: Path = ROOT) -> list[str]:
+    """The packages the wheel ships, found as setuptools finds them (pyproject.toml's include patterns)."""
+    config = tomllib.loads((root / "pyproject.toml").read_text(encoding="utf-8"))["tool"]["setuptools"]
+    return sorted(find_packages(where=str(root), include=config["packages"]["find"]["include"]))
+
+
 def test_every_file_of_the_packages_goes_into_the_wheel() -> None:
     config = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["tool"]["setuptools"]
+    packages = shipped_packages()
     missing = []
-    for package in config["packages"]:
+    for package in packages:
         folder = ROOT / package.replace(".", "/")
         patterns = config.get("package-data", {}).get(package, [])
-        subpackages = [ROOT / p.replace(".", "/") for p in config["packages"] if p.startswith(package + ".")]
+        subpackages = [ROOT / p.replace(".", "/") for p in packages if p.startswith(package + ".")]
         for path in folder.rglob("*"):
             if path.is_dir() or "__pycache__" in path.parts:
                 continue
