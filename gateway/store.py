@@ -19,7 +19,7 @@ from redis.asyncio.connection import SSLConnection, parse_url
 from redis.asyncio.retry import Retry
 from redis.asyncio.sentinel import Sentinel, SentinelConnectionPool
 from redis.backoff import EqualJitterBackoff, NoBackoff
-from redis.exceptions import RedisError
+from redis.exceptions import RedisClusterException, RedisError
 
 from gateway.embedded_redis import EmbeddedRedis, running_url
 from gateway.settings import Settings, redis_hosts
@@ -81,7 +81,7 @@ async def _cluster(url: str) -> AsyncIterator[Redis]:
                                     socket_connect_timeout=CONNECT_TIMEOUT, health_check_interval=30)
     try:
         await cluster.initialize()  # a wrong seed or a server without cluster mode fails here, at start
-    except RedisError as exc:
+    except (RedisError, RedisClusterException) as exc:
         exc.add_note(f"REDIS_MODE=cluster: is REDIS_URL ({_hosts(url, 6379)}) a node of a Redis Cluster?")
         await cluster.aclose()
         raise

@@ -1,0 +1,256 @@
+"""Real Redis topologies for tests: a Cluster of three primaries with a replica each, and one primary with a
+replica watched by three Sentinels, all Debian's ``redis-server`` on free loopback ports in a temporary folder.
+
+Each is a context manager that stops every process and removes its files, with the ``url`` the gateway is
+given (a seed node; the Sentinels' list) and a way to make a failover happen and wait until it is over.
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import TracebackType
+from typing import Any, Self
+
+from redis import Redis
+from redis.exceptions import RedisError
+
+from gateway.embedded_redis import EmbeddedRedis, free_port
+
+REDIS_SERVER = shutil.which("redis-server")
+REDIS_CLI = shutil.which("redis-cli")
+MASTER_NAME = "complaints"
+NODE_TIMEOUT_MS = 1000  # Cluster's cluster-node-timeout and Sentinel's down-after-milliseconds: failovers in seconds
+
+
+def wait_until(check: Callable[[], Any], timeout: float, what: str) -> Any:
+    """Poll ``check`` until it returns something true (a Redis error counts as not yet); that value."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            if result := check():
+                return result
+        except (RedisError, OSError):
+            pass
+        time.sleep(0.1)
+    raise TimeoutError(f"{what}: not after {timeout:.0f}s")
+
+
+@dataclass
+class Node(EmbeddedRedis):
+    """One redis-server of a topology: started as the embedded Redis is (append-only file on), from Debian's
+    binary, with the topology's own options after."""
+
+    options: list[str] = field(default_factory=list)
+
+    def command(self) -> list[str]:
+        assert REDIS_SERVER, "redis-server is not installed"
+        # A replica's first sync starts at once, not after the 5 s Redis waits for more replicas to share it.
+        return [REDIS_SERVER, *super().command()[1:], "--repl-diskless-sync-delay", "0", *self.options]
+
+    @property
+    def address(self) -> str:
+        return f"127.0.0.1:{self.port}"
+
+    def client(self) -> Redis:
+        return Redis(port=self.port, socket_timeout=5, decode_responses=True)
+
+    def ask(self, *command: str) -> Any:
+        with self.client() as client:
+            return client.execute_command(*command)
+
+    def kill(self) -> None:
+        """Gone at once, as a crashed server or a lost machine: no shutdown, no goodbye to its peers."""
+        if self.process and self.process.poll() is None:
+            self.process.kill()
+            self.process.wait()
+
+
+@dataclass
+class SentinelNode(Node):
+    """A Sentinel: redis-server in sentinel mode, with a configuration file of its own (it rewrites it)."""
+
+    def command(self) -> list[str]:
+        assert REDIS_SERVER, "redis-server is not installed"
+        return [REDIS_SERVER, str(self.data_dir / "sentinel.conf"), "--sentinel", "--bind", "127.0.0.1",
+                "--port", str(self.port), "--dir", str(self.data_dir), "--daemonize", "no",
+                "--logfile", str(self.data_dir / "redis.log")]
+
+
+def replication(primary: Node) -> tuple[int, list[dict[str, Any]]]:
+    """How far ``primary`` has written, and its replicas as it sees them (state, offset)."""
+    with primary.client() as client:
+        info = client.info("replication")
+    replicas = [value for key, value in info.items() if key.startswith("slave") and isinstance(value, dict)]
+    return int(info["master_repl_offset"]), replicas
+
+
+def wait_for_replicas(primary: Node, timeout: float) -> None:
+    """Until every replica of ``primary`` has all it had written when asked (so a failover then loses none of
+    it), however much is written meanwhile."""
+    written = replication(primary)[0]
+
+    def caught_up() -> bool:
+        replicas = replication(primary)[1]
+        return bool(replicas) and all(r["state"] == "online" and int(r["offset"]) >= written for r in replicas)
+    wait_until(caught_up, timeout, f"the replicas of {primary.address} in sync")
+
+
+class Topology:
+    """The processes of one topology in one temporary folder: started in order, all stopped and removed."""
+
+    def __init__(self, prefix: str) -> None:
+        self.folder = Path(tempfile.mkdtemp(prefix=prefix))
+        self.nodes: list[Node] = []
+
+    def start(self, node: Node) -> Node:
+        self.nodes.append(node)
+        node.start()
+        return node
+
+    def __enter__(self) -> Self:
+        try:
+            self.set_up()
+        except BaseException:
+            self.close()
+            raise
+        return self
+
+    def __exit__(self, kind: type[BaseException] | None, error: BaseException | None,
+                 trace: TracebackType | None) -> None:
+        self.close()
+
+    def set_up(self) -> None:
+        raise NotImplementedError
+
+    def close(self) -> None:
+        for node in reversed(self.nodes):
+            node.stop()
+        shutil.rmtree(self.folder, ignore_errors=True)
+
+
+class RedisCluster(Topology):
+    """Three primaries and three replicas, slots spread by ``redis-cli --cluster create``."""
+
+    def __init__(self) -> None:
+        super().__init__("cg-redis-cluster-")
+
+    @property
+    def url(self) -> str:
+        """One seed node, as an operator would give it: the client finds the others."""
+        return f"redis://{self.nodes[0].address}/0"
+
+    def set_up(self) -> None:
+        for index in range(6):
+            self.start(Node(self.folder / f"node-{index}", options=[
+                "--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf",
+                # the bus port would be the port + 10000 by default: past 65535 for a high free port
+                "--cluster-port", str(free_port()), "--cluster-node-timeout", str(NODE_TIMEOUT_MS)]))
+        assert REDIS_CLI, "redis-cli is not installed"
+        subprocess.run([REDIS_CLI, "--cluster", "create", *(node.address for node in self.nodes),
+                        "--cluster-replicas", "1", "--cluster-yes"], check=True, capture_output=True, timeout=60)
+        self.wait_until_ok(self.nodes)
+        for primary in self.primaries():
+            wait_for_replicas(primary, 30)
+
+    def alive(self) -> list[Node]:
+        return [node for node in self.nodes if node.process and node.process.poll() is None]
+
+    def wait_until_ok(self, nodes: list[Node], timeout: float = 30) -> None:
+        def ok() -> bool:
+            return all("cluster_state:ok" in node.ask("CLUSTER", "INFO") for node in nodes)
+        wait_until(ok, timeout, "cluster_state:ok on every node")
+
+    def owner(self, slot: int, asked: Node | None = None) -> Node:
+        """The primary serving ``slot``, as ``asked`` (by default the first live node) sees the cluster."""
+        for start, end, primary, *_replicas in (asked or self.alive()[0]).ask("CLUSTER", "SLOTS"):
+            if start <= slot <= end:
+                return next(node for node in self.nodes if node.port == int(primary[1]))
+        raise LookupError(f"no node serves slot {slot}")
+
+    def primaries(self) -> list[Node]:
+        return [node for node in self.alive() if node.ask("ROLE")[0] == "master"]
+
+    def kill_primary(self, slot: int = 0, timeout: float = 30) -> tuple[Node, Node]:
+        """Kill the primary of ``slot`` once its replica has all its data; wait until that replica serves the
+        slot on every live node and the cluster is whole again. (the killed node, the new primary)"""
+        old = self.owner(slot)
+        wait_for_replicas(old, timeout)
+        old.kill()
+
+        def promoted() -> Node | None:
+            owners = {self.owner(slot, node).port for node in self.alive()}
+            new = self.owner(slot)
+            return new if owners == {new.port} and new is not old else None
+        new: Node = wait_until(promoted, timeout, f"a replica of {old.address} serving slot {slot}")
+        self.wait_until_ok(self.alive(), timeout)
+        return old, new
+
+
+class RedisSentinels(Topology):
+    """One primary, one replica, three Sentinels that agree (quorum 2) on who the primary is."""
+
+    def __init__(self, master_name: str = MASTER_NAME) -> None:
+        super().__init__("cg-redis-sentinel-")
+        self.master_name = master_name
+        self.servers: list[Node] = []
+        self.sentinels: list[SentinelNode] = []
+
+    @property
+    def url(self) -> str:
+        """The Sentinels, comma-separated in one URL, as REDIS_URL takes them with REDIS_MODE=sentinel."""
+        return "redis://" + ",".join(sentinel.address for sentinel in self.sentinels)
+
+    def set_up(self) -> None:
+        primary = self.start(Node(self.folder / "primary"))
+        replica = self.start(Node(self.folder / "replica", options=["--replicaof", "127.0.0.1", str(primary.port)]))
+        self.servers = [primary, replica]
+        for index in range(3):
+            sentinel = SentinelNode(self.folder / f"sentinel-{index}")
+            sentinel.data_dir.mkdir(parents=True)
+            (sentinel.data_dir / "sentinel.conf").write_text("\n".join([
+                f"sentinel monitor {self.master_name} 127.0.0.1 {primary.port} 2",
+                f"sentinel down-after-milliseconds {self.master_name} {NODE_TIMEOUT_MS}",
+                f"sentinel failover-timeout {self.master_name} {3 * NODE_TIMEOUT_MS}",
+                f"sentinel parallel-syncs {self.master_name} 1", ""]))
+            self.sentinels.append(sentinel)
+            self.start(sentinel)
+        wait_for_replicas(primary, 30)
+        wait_until(self.all_see_everyone, 30, "every Sentinel sees the replica and the other Sentinels")
+
+    def all_see_everyone(self) -> bool:
+        for sentinel in self.sentinels:
+            state = dict(zip(*[iter(sentinel.ask("SENTINEL", "MASTER", self.master_name))] * 2, strict=True))
+            if int(state["num-slaves"]) < 1 or int(state["num-other-sentinels"]) < 2:
+                return False
+        return True
+
+    def primary(self) -> Node | None:
+        """The primary every Sentinel names; None while they disagree."""
+        named = {tuple(s.ask("SENTINEL", "GET-MASTER-ADDR-BY-NAME", self.master_name)) for s in self.sentinels}
+        if len(named) != 1:
+            return None
+        port = int(next(iter(named))[1])
+        return next(server for server in self.servers if server.port == port)
+
+    def fail_over(self, timeout: float = 30) -> tuple[Node, Node]:
+        """``SENTINEL FAILOVER`` once the replica has everything; wait until every Sentinel names the new
+        primary, it answers as one and the old one follows it. (the old primary, the new)"""
+        old: Node = wait_until(self.primary, timeout, "the Sentinels agreeing on the primary")
+        wait_for_replicas(old, timeout)
+        # Refused (NOGOODSLAVE) until the Sentinel has seen the replica healthy for a while, as after a failover.
+        wait_until(lambda: self.sentinels[0].ask("SENTINEL", "FAILOVER", self.master_name), timeout,
+                   "a Sentinel starting the failover")
+
+        def switched() -> Node | None:
+            new = self.primary()
+            if new in (None, old) or new.ask("ROLE")[0] != "master":
+                return None
+            return new if old.ask("ROLE")[:3] == ["slave", "127.0.0.1", new.port] else None
+        new: Node = wait_until(switched, timeout, "every Sentinel naming the new primary")
+        return old, new
