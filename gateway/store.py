@@ -31,9 +31,10 @@ MAX_CONNECTIONS = 100
 WAIT_FOR_CONNECTION = 20.0
 SENTINEL_PORT = 26379
 CONNECT_TIMEOUT = 5.0
-# While a Sentinel or Cluster failover runs (seconds: down-after-milliseconds or cluster-node-timeout, then the
-# election) a command that meets a closed connection, a demoted primary or a cluster that is down is tried again
-# with growing pauses, about 9 to 17 seconds in all, before the error reaches the caller.
+# While a Sentinel failover runs (down-after-milliseconds, then the election) a command that meets a closed
+# connection or a demoted primary is tried again with growing pauses, about 9 to 17 seconds in all, before the
+# error reaches the caller. The Cluster client takes only the count: it tries again at once, reading the slot
+# map each time (redis-py 7.4 uses no backoff there).
 FAILOVER_RETRIES = 10
 
 
