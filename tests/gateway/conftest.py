@@ -13,6 +13,8 @@ import pytest
 
 from tests.support.redis_topologies import REDIS_CLI, REDIS_SERVER, RedisCluster, RedisSentinels
 
+TOPOLOGY_PASSWORD = "topology/Secret:1"  # the servers ask for one, as in production: it must reach them
+
 
 def need_redis_server() -> None:
     if REDIS_SERVER and REDIS_CLI:
@@ -26,12 +28,12 @@ def need_redis_server() -> None:
 @pytest.fixture(scope="module")
 def redis_cluster() -> Iterator[RedisCluster]:
     need_redis_server()
-    with RedisCluster() as cluster:
+    with RedisCluster(password=TOPOLOGY_PASSWORD) as cluster:
         yield cluster
 
 
 @pytest.fixture(scope="module")
 def redis_sentinels() -> Iterator[RedisSentinels]:
     need_redis_server()
-    with RedisSentinels() as sentinels:
+    with RedisSentinels(password=TOPOLOGY_PASSWORD) as sentinels:
         yield sentinels

@@ -189,3 +189,4 @@ async def test_the_gateway_starts_on_sentinels_and_answers(
         assert response.status == 200 and (await response.json())["redis"] == "ok"  # answering through them
     primary = redis_sentinels.primary()
     assert primary and f"primary 'complaints' is 127.0.0.1:{primary.port}" in gateway.log()
+    assert redis_sentinels.password and redis_sentinels.password not in gateway.log()

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
 from typing import Any, Self
+from urllib.parse import quote
 
 from redis import Redis
 from redis.exceptions import RedisError
@@ -47,18 +48,26 @@ class Node(EmbeddedRedis):
     binary, with the topology's own options after."""
 
     options: list[str] = field(default_factory=list)
+    password: str | None = None  # asked of clients, and given to the primary when this server replicates
+    cluster: bool = False
+    # The cluster bus would be on the port + 10000 by default: past 65535 for a high free port.
+    bus_port: int = field(default_factory=free_port)
 
     def command(self) -> list[str]:
         assert REDIS_SERVER, "redis-server is not installed"
+        auth = ["--requirepass", self.password, "--masterauth", self.password] if self.password else []
+        cluster = ["--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf", "--cluster-port",
+                   str(self.bus_port), "--cluster-node-timeout", str(NODE_TIMEOUT_MS)] if self.cluster else []
         # A replica's first sync starts at once, not after the 5 s Redis waits for more replicas to share it.
-        return [REDIS_SERVER, *super().command()[1:], "--repl-diskless-sync-delay", "0", *self.options]
+        return [REDIS_SERVER, *super().command()[1:], "--repl-diskless-sync-delay", "0", *auth, *cluster,
+                *self.options]
 
     @property
     def address(self) -> str:
         return f"127.0.0.1:{self.port}"
 
     def client(self) -> Redis:
-        return Redis(port=self.port, socket_timeout=5, decode_responses=True)
+        return Redis(port=self.port, password=self.password, socket_timeout=5, decode_responses=True)
 
     def ask(self, *command: str) -> Any:
         with self.client() as client:
@@ -104,12 +113,25 @@ def wait_for_replicas(primary: Node, timeout: float) -> None:
 class Topology:
     """The processes of one topology in one temporary folder: started in order, all stopped and removed."""
 
-    def __init__(self, prefix: str) -> None:
+    def __init__(self, prefix: str, password: str | None) -> None:
         self.folder = Path(tempfile.mkdtemp(prefix=prefix))
         self.nodes: list[Node] = []
+        self.password = password
+
+    @property
+    def credentials(self) -> str:
+        """The URL's user part: the Redis servers' password, if they have one."""
+        return f":{quote(self.password, safe='')}@" if self.password else ""
 
     def start(self, node: Node) -> Node:
+        """Start ``node``; on other ports if its free ones were taken meanwhile (other test runs on the machine)."""
         self.nodes.append(node)
+        for _attempt in range(3):
+            try:
+                node.start()
+                return node
+            except RuntimeError:
+                node.port, node.bus_port = free_port(), free_port()
         node.start()
         return node
 
@@ -137,22 +159,20 @@ class Topology:
 class RedisCluster(Topology):
     """Three primaries and three replicas, slots spread by ``redis-cli --cluster create``."""
 
-    def __init__(self) -> None:
-        super().__init__("cg-redis-cluster-")
+    def __init__(self, password: str | None = None) -> None:
+        super().__init__("cg-redis-cluster-", password)
 
     @property
     def url(self) -> str:
         """One seed node, as an operator would give it: the client finds the others."""
-        return f"redis://{self.nodes[0].address}/0"
+        return f"redis://{self.credentials}{self.nodes[0].address}/0"
 
     def set_up(self) -> None:
         for index in range(6):
-            self.start(Node(self.folder / f"node-{index}", options=[
-                "--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf",
-                # the bus port would be the port + 10000 by default: past 65535 for a high free port
-                "--cluster-port", str(free_port()), "--cluster-node-timeout", str(NODE_TIMEOUT_MS)]))
+            self.start(Node(self.folder / f"node-{index}", password=self.password, cluster=True))
         assert REDIS_CLI, "redis-cli is not installed"
-        subprocess.run([REDIS_CLI, "--cluster", "create", *(node.address for node in self.nodes),
+        auth = ["--no-auth-warning", "-a", self.password] if self.password else []
+        subprocess.run([REDIS_CLI, *auth, "--cluster", "create", *(node.address for node in self.nodes),
                         "--cluster-replicas", "1", "--cluster-yes"], check=True, capture_output=True, timeout=60)
         self.wait_until_ok(self.nodes)
         for primary in self.primaries():
@@ -195,20 +215,22 @@ class RedisCluster(Topology):
 class RedisSentinels(Topology):
     """One primary, one replica, three Sentinels that agree (quorum 2) on who the primary is."""
 
-    def __init__(self, master_name: str = MASTER_NAME) -> None:
-        super().__init__("cg-redis-sentinel-")
+    def __init__(self, master_name: str = MASTER_NAME, password: str | None = None) -> None:
+        super().__init__("cg-redis-sentinel-", password)
         self.master_name = master_name
         self.servers: list[Node] = []
         self.sentinels: list[SentinelNode] = []
 
     @property
     def url(self) -> str:
-        """The Sentinels, comma-separated in one URL, as REDIS_URL takes them with REDIS_MODE=sentinel."""
-        return "redis://" + ",".join(sentinel.address for sentinel in self.sentinels)
+        """The Sentinels, comma-separated in one URL, as REDIS_URL takes them with REDIS_MODE=sentinel (the
+        password is the servers': the Sentinels have none)."""
+        return f"redis://{self.credentials}" + ",".join(sentinel.address for sentinel in self.sentinels)
 
     def set_up(self) -> None:
-        primary = self.start(Node(self.folder / "primary"))
-        replica = self.start(Node(self.folder / "replica", options=["--replicaof", "127.0.0.1", str(primary.port)]))
+        primary = self.start(Node(self.folder / "primary", password=self.password))
+        replica = self.start(Node(self.folder / "replica", password=self.password,
+                                  options=["--replicaof", "127.0.0.1", str(primary.port)]))
         self.servers = [primary, replica]
         for index in range(3):
             sentinel = SentinelNode(self.folder / f"sentinel-{index}")
@@ -217,7 +239,8 @@ class RedisSentinels(Topology):
                 f"sentinel monitor {self.master_name} 127.0.0.1 {primary.port} 2",
                 f"sentinel down-after-milliseconds {self.master_name} {NODE_TIMEOUT_MS}",
                 f"sentinel failover-timeout {self.master_name} {3 * NODE_TIMEOUT_MS}",
-                f"sentinel parallel-syncs {self.master_name} 1", ""]))
+                f"sentinel parallel-syncs {self.master_name} 1",
+                *([f"sentinel auth-pass {self.master_name} {self.password}"] if self.password else []), ""]))
             self.sentinels.append(sentinel)
             self.start(sentinel)
         wait_for_replicas(primary, 30)
