@@ -111,7 +111,7 @@ async def _sentinel_primary(url: str, master: str) -> AsyncIterator[Redis]:
                        "retry": Retry(NoBackoff(), 0), **tls}
     sentinels = redis_hosts(url, SENTINEL_PORT)
     sentinel = Sentinel(sentinels, sentinel_kwargs=sentinel_kwargs,  # type: ignore[no-untyped-call]
-                        socket_connect_timeout=CONNECT_TIMEOUT, **options)
+                        **{"socket_connect_timeout": CONNECT_TIMEOUT, **options})
     primary: Redis = sentinel.master_for(master, connection_pool_class=BlockingSentinelPool,
                                          max_connections=MAX_CONNECTIONS, timeout=WAIT_FOR_CONNECTION,
                                          health_check_interval=30, retry=failover_retry())

@@ -217,7 +217,7 @@ class RedisCluster(Topology):
     def primaries(self) -> list[Node]:
         return [node for node in self.alive() if node.ask("ROLE")[0] == "master"]
 
-    def kill_primary(self, slot: int = 0, timeout: float = 30) -> tuple[Node, Node]:
+    def kill_primary(self, slot: int = 0, timeout: float = 60) -> tuple[Node, Node]:
         """Kill the primary of ``slot`` once its replica has all its data; wait until that replica serves the
         slot on every live node and the cluster is whole again. (the killed node, the new primary)"""
         old = self.owner(slot)
@@ -259,7 +259,8 @@ class RedisSentinels(Topology):
             (sentinel.data_dir / "sentinel.conf").write_text("\n".join([
                 f"sentinel monitor {self.master_name} 127.0.0.1 {primary.port} 2",
                 f"sentinel down-after-milliseconds {self.master_name} {NODE_TIMEOUT_MS}",
-                f"sentinel failover-timeout {self.master_name} {3 * NODE_TIMEOUT_MS}",
+                # long enough that a slow machine does not abort the promotion half-way (then nothing retries it)
+                f"sentinel failover-timeout {self.master_name} {10 * NODE_TIMEOUT_MS}",
                 f"sentinel parallel-syncs {self.master_name} 1",
                 *([f"sentinel auth-pass {self.master_name} {self.password}"] if self.password else []), ""]))
             self.sentinels.append(sentinel)
@@ -282,7 +283,7 @@ class RedisSentinels(Topology):
         port = int(next(iter(named))[1])
         return next(server for server in self.servers if server.port == port)
 
-    def fail_over(self, timeout: float = 30) -> tuple[Node, Node]:
+    def fail_over(self, timeout: float = 60) -> tuple[Node, Node]:
         """``SENTINEL FAILOVER`` once the replica has everything; wait until every Sentinel names the new
         primary, it answers as one and the old one follows it. (the old primary, the new)"""
         old: Node = wait_until(self.primary, timeout, "the Sentinels agreeing on the primary")
