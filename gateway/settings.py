@@ -189,6 +189,10 @@ def _check_url(url: str, schemes: tuple[str, ...], refuse: Refuse) -> None:
     if not hosts:
         raise refuse("names no host")
     if parts.scheme in REDIS:  # Sentinels are listed in one URL: redis://sentinel-a:26379,sentinel-b:26379
+        try:
+            redis_hosts(url)
+        except ValueError as exc:
+            raise refuse(str(exc)) from None
         return
     try:
         parts.port  # noqa: B018 (raises ValueError for a port that is not one)
@@ -224,10 +228,36 @@ def _check_proxies(proxies: tuple[str, ...]) -> None:
 
 
 def _check_redis_mode(settings: Settings) -> None:
-    if settings.redis_mode != "standalone" and not settings.redis_url:
-        raise SettingsError(f"REDIS_MODE={settings.redis_mode} needs REDIS_URL (the embedded Redis is one server)")
-    if settings.redis_mode == "sentinel" and not settings.redis_sentinel_master:
+    mode, url = settings.redis_mode, settings.redis_url
+    if mode != "standalone" and not url:
+        raise SettingsError(f"REDIS_MODE={mode} needs REDIS_URL (the embedded Redis is one server)")
+    if mode == "sentinel" and not settings.redis_sentinel_master:
         raise SettingsError("REDIS_MODE=sentinel needs REDIS_SENTINEL_MASTER, the name of the monitored primary")
+    servers = len(redis_hosts(url)) if url else 0
+    if servers > 1 and mode != "sentinel":
+        raise SettingsError(f"REDIS_URL lists {servers} servers but REDIS_MODE={mode}: only Sentinels come as a "
+                            "list (REDIS_MODE=sentinel); a Cluster needs one of its nodes, the rest are found")
+    if mode == "cluster" and urlsplit(url).path.strip("/") not in ("", "0"):
+        raise SettingsError(f"REDIS_URL names database {urlsplit(url).path.strip('/')!r} but REDIS_MODE=cluster: "
+                            "a Redis Cluster has database 0 only")
+
+
+def redis_hosts(url: str, default_port: int = 6379) -> list[tuple[str, int]]:
+    """The servers a Redis URL names, as (host, port): one, or the Sentinels it lists, comma-separated.
+
+    Raises ValueError for an entry that is not ``host`` or ``host:port``.
+    """
+    found = []
+    for entry in urlsplit(url).netloc.rpartition("@")[2].split(","):
+        parts = urlsplit(f"//{entry.strip()}")
+        try:
+            port = parts.port
+        except ValueError:
+            port = 0
+        if not parts.hostname or port == 0:
+            raise ValueError(f"lists {entry.strip()!r}, which is not a host or host:port (port 1-65535)")
+        found.append((parts.hostname, port or default_port))
+    return found
 
 
 def _shown(f: Field[Any], value: Any) -> Any:

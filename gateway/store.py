@@ -1,4 +1,8 @@
-"""Opening Redis: the server ``REDIS_URL`` names, or the embedded one (already running, or started here)."""
+"""Opening Redis as ``REDIS_MODE`` says: one server (``REDIS_URL``, or the embedded one, already running or started
+here), a Redis Cluster found from one of its nodes, or the primary that a set of Sentinels names.
+
+Every mode bounds one gateway's connections (per server) and hands out redis-py's own client for it.
+"""
 
 from __future__ import annotations
 
@@ -6,21 +10,53 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator
+from typing import Any, cast
+from urllib.parse import urlsplit, urlunsplit
 
 from redis.asyncio import BlockingConnectionPool, Redis
+from redis.asyncio.cluster import RedisCluster
+from redis.asyncio.connection import SSLConnection, parse_url
+from redis.asyncio.retry import Retry
+from redis.asyncio.sentinel import Sentinel, SentinelConnectionPool
+from redis.backoff import EqualJitterBackoff, NoBackoff
+from redis.exceptions import RedisClusterException, RedisError
 
 from gateway.embedded_redis import EmbeddedRedis, running_url
-from gateway.settings import Settings
+from gateway.settings import Settings, redis_hosts
 
 log = logging.getLogger(__name__)
 # A bound on one gateway's connections: past it a command waits for a free one (up to the timeout) instead of
 # opening more, so a crowd of clients cannot push Redis past its own client limit.
 MAX_CONNECTIONS = 100
 WAIT_FOR_CONNECTION = 20.0
+SENTINEL_PORT = 26379
+CONNECT_TIMEOUT = 5.0
+# While a Sentinel failover runs (down-after-milliseconds, then the election) a command that meets a closed
+# connection or a demoted primary is tried again with growing pauses, about 9 to 17 seconds in all, before the
+# error reaches the caller. The Cluster client takes only the count: it tries again at once, reading the slot
+# map each time (redis-py 7.4 uses no backoff there).
+FAILOVER_RETRIES = 10
+
+
+def failover_retry() -> Retry:
+    return Retry(EqualJitterBackoff(cap=2.0, base=0.25), FAILOVER_RETRIES)
 
 
 @contextlib.asynccontextmanager
 async def open_redis(settings: Settings) -> AsyncIterator[Redis]:
+    if settings.redis_mode == "cluster":
+        async with _cluster(settings.redis_url) as cluster:
+            yield cluster
+    elif settings.redis_mode == "sentinel":
+        async with _sentinel_primary(settings.redis_url, settings.redis_sentinel_master) as primary:
+            yield primary
+    else:
+        async with _standalone(settings) as redis:
+            yield redis
+
+
+@contextlib.asynccontextmanager
+async def _standalone(settings: Settings) -> AsyncIterator[Redis]:
     embedded = None
     url = settings.redis_url or running_url(settings.data_dir / "redis")
     if not url:
@@ -36,3 +72,78 @@ async def open_redis(settings: Settings) -> AsyncIterator[Redis]:
         await redis.aclose()
         if embedded is not None:
             await asyncio.to_thread(embedded.stop)
+
+
+@contextlib.asynccontextmanager
+async def _cluster(url: str) -> AsyncIterator[Redis]:
+    # redis-py bounds a Cluster client per node, and past the bound a command fails at once (MaxConnectionsError)
+    # instead of waiting: it has no blocking pool for Cluster.
+    cluster = RedisCluster.from_url(url, max_connections=MAX_CONNECTIONS, retry=failover_retry(),
+                                    socket_connect_timeout=CONNECT_TIMEOUT, health_check_interval=30)
+    try:
+        await cluster.initialize()  # a wrong seed or a server without cluster mode fails here, at start
+    except (RedisError, RedisClusterException) as exc:
+        exc.add_note(f"REDIS_MODE=cluster: is REDIS_URL ({_hosts(url, 6379)}) a node of a Redis Cluster?")
+        await cluster.aclose()
+        raise
+    log.info("Redis Cluster: %d primaries, found from %s", len(cluster.get_primaries()), _hosts(url, 6379))
+    try:
+        # RedisCluster answers the key commands of redis.asyncio.Redis that the gateway sends; it is handed out
+        # under that one type so the code is typed once. What a Cluster cannot do (a transaction or script over
+        # keys in several slots, pub/sub) fails when sent: docs/operations.md lists it.
+        yield cast(Redis, cluster)
+    finally:
+        await cluster.aclose()
+
+
+class BlockingSentinelPool(SentinelConnectionPool, BlockingConnectionPool):
+    """Connections to the primary the Sentinels name, bounded as on one server: past the bound, a command waits
+    for a free connection (redis-py's Sentinel pool alone would fail at once)."""
+
+
+@contextlib.asynccontextmanager
+async def _sentinel_primary(url: str, master: str) -> AsyncIterator[Redis]:
+    options = _url_options(url)
+    tls = {key: value for key, value in options.items() if key == "ssl" or key.startswith("ssl_")}
+    # The URL's user and password are the Redis servers'; the Sentinels get TLS as the servers do, short
+    # timeouts, and no retries of their own (one that does not answer is skipped for the next).
+    sentinel_kwargs = {"socket_connect_timeout": CONNECT_TIMEOUT, "socket_timeout": CONNECT_TIMEOUT,
+                       "retry": Retry(NoBackoff(), 0), **tls}
+    sentinels = redis_hosts(url, SENTINEL_PORT)
+    sentinel = Sentinel(sentinels, sentinel_kwargs=sentinel_kwargs,  # type: ignore[no-untyped-call]
+                        **{"socket_connect_timeout": CONNECT_TIMEOUT, **options})
+    primary: Redis = sentinel.master_for(master, connection_pool_class=BlockingSentinelPool,
+                                         max_connections=MAX_CONNECTIONS, timeout=WAIT_FOR_CONNECTION,
+                                         health_check_interval=30, retry=failover_retry())
+    try:
+        try:
+            host, port = await sentinel.discover_master(master)  # an unknown name or no Sentinel fails at start
+        except RedisError as exc:
+            exc.add_note(f"REDIS_MODE=sentinel: do the Sentinels in REDIS_URL ({_hosts(url, SENTINEL_PORT)}) "
+                         f"monitor REDIS_SENTINEL_MASTER={master!r}?")
+            raise
+        log.info("Redis Sentinel: primary %r is %s:%s", master, host, port)
+        yield primary
+    finally:
+        await primary.aclose()
+        for client in sentinel.sentinels:
+            await client.aclose()
+
+
+def _url_options(url: str) -> dict[str, Any]:
+    """What a Redis URL sets besides its hosts (user, password, database, TLS and the query's options), read by
+    redis-py's own parser from the URL cut down to its first host."""
+    parts = urlsplit(url)
+    userinfo, at, hosts = parts.netloc.rpartition("@")
+    one = urlunsplit((parts.scheme, f"{userinfo}{at}{hosts.split(',')[0]}", parts.path, parts.query, ""))
+    options: dict[str, Any] = dict(parse_url(one))
+    for key in ("host", "port"):
+        options.pop(key, None)
+    if options.pop("connection_class", None) is SSLConnection:
+        options["ssl"] = True
+    return options
+
+
+def _hosts(url: str, default_port: int) -> str:
+    """The servers of a Redis URL as they may be shown: without its user or password."""
+    return ",".join(f"{host}:{port}" for host, port in redis_hosts(url, default_port))
