@@ -17,9 +17,11 @@ from redis.asyncio import BlockingConnectionPool, Redis
 from redis.asyncio.cluster import RedisCluster
 from redis.asyncio.connection import SSLConnection, parse_url
 from redis.asyncio.retry import Retry
-from redis.asyncio.sentinel import Sentinel, SentinelConnectionPool
+from redis.asyncio.sentinel import MasterNotFoundError, Sentinel, SentinelConnectionPool
 from redis.backoff import EqualJitterBackoff, NoBackoff
+from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisClusterException, RedisError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from gateway.embedded_redis import EmbeddedRedis, running_url
 from gateway.settings import Settings, redis_hosts
@@ -101,6 +103,29 @@ class BlockingSentinelPool(SentinelConnectionPool, BlockingConnectionPool):
     for a free connection (redis-py's Sentinel pool alone would fail at once)."""
 
 
+class NewestSentinel(Sentinel):
+    """Asks every Sentinel and follows the one that knows the latest failover (the highest config epoch).
+
+    redis-py takes the first Sentinel that names a healthy primary and asks it first ever after; one that has not
+    heard of a failover yet keeps naming the old primary, now a replica refusing writes (READONLY), for as long as
+    it lags. The epoch grows with every failover, so the newest answer is the right one."""
+
+    async def discover_master(self, service_name: str) -> tuple[str, int]:
+        asked = (s.sentinel_masters() for s in self.sentinels)  # type: ignore[no-untyped-call]
+        answers = await asyncio.gather(*asked, return_exceptions=True)
+        errors = [f"{s} - {a!r}" for s, a in zip(self.sentinels, answers, strict=True) if isinstance(a, BaseException)]
+        for answer in answers:  # a Sentinel that does not answer is skipped, as redis-py does; anything else is raised
+            if isinstance(answer, BaseException) and not isinstance(answer, RedisConnectionError | RedisTimeoutError):
+                raise answer
+        states = [a[service_name] for a in answers if isinstance(a, dict) and service_name in a]
+        healthy = [state for state in states if self.check_master_state(state, service_name)]
+        if not healthy:
+            found = f" : {', '.join(errors)}" if errors else ""
+            raise MasterNotFoundError(f"No master found for {service_name!r}{found}")
+        newest = max(healthy, key=lambda state: int(state.get("config-epoch", 0)))
+        return str(newest["ip"]), int(newest["port"])
+
+
 @contextlib.asynccontextmanager
 async def _sentinel_primary(url: str, master: str) -> AsyncIterator[Redis]:
     options = _url_options(url)
@@ -110,7 +135,7 @@ async def _sentinel_primary(url: str, master: str) -> AsyncIterator[Redis]:
     sentinel_kwargs = {"socket_connect_timeout": CONNECT_TIMEOUT, "socket_timeout": CONNECT_TIMEOUT,
                        "retry": Retry(NoBackoff(), 0), **tls}
     sentinels = redis_hosts(url, SENTINEL_PORT)
-    sentinel = Sentinel(sentinels, sentinel_kwargs=sentinel_kwargs,  # type: ignore[no-untyped-call]
+    sentinel = NewestSentinel(sentinels, sentinel_kwargs=sentinel_kwargs,  # type: ignore[no-untyped-call]
                         **{"socket_connect_timeout": CONNECT_TIMEOUT, **options})
     primary: Redis = sentinel.master_for(master, connection_pool_class=BlockingSentinelPool,
                                          max_connections=MAX_CONNECTIONS, timeout=WAIT_FOR_CONNECTION,
