@@ -18,16 +18,16 @@ from __future__ import annotations
 
 import subprocess
 import sys
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import aiohttp
 import pytest
-from playwright.async_api import Browser, BrowserContext, Page, expect
+from playwright.async_api import Page, expect
 
 from gateway import supervisor
-from tests.e2e.conftest import LOGS, AgentApi, Gateway, gateway_env, start_gateway
+from tests.e2e.conftest import LOGS, AgentApi, Gateway, Profile, gateway_env, start_gateway
 from tests.e2e.test_agent_console import LIVE, open_case, queue_row, sign_in
 from tests.support.org_files import HEAD_OFFICE, PUDONG, Unit, org_toml
 
@@ -45,7 +45,6 @@ STAFF = {HANDLER: ("agent", "sh-pudong"), BRANCH_SUPERVISOR: ("supervisor", "sh-
 STORY_ZH = "客户经理推荐的理财产品亏损了20万元，购买时没有说明风险"
 STORY_EN = "The adviser sold me a fund without explaining the risk and I lost 150,000 dollars"
 
-Profile = Callable[[str], Awaitable[BrowserContext]]
 
 
 def add_staff(redis_url: str, data_dir: Path, org_file: Path, name: str, role: str, unit: str) -> None:
@@ -75,24 +74,6 @@ def handling_gateway(e2e_redis: str, org_file: Path, tmp_path_factory: pytest.Te
         gateway.stop()
 
 
-@pytest.fixture
-async def profiles(browser: Browser) -> AsyncIterator[Profile]:
-    """Fresh browser profiles in a locale; a script error on any of their pages fails the test."""
-    contexts: list[BrowserContext] = []
-    errors: list[str] = []
-
-    async def profile(locale: str) -> BrowserContext:
-        context = await browser.new_context(locale=locale, viewport={"width": 1400, "height": 1100})
-        context.on("weberror", lambda failure: errors.append(str(failure.error)))
-        contexts.append(context)
-        return context
-
-    yield profile
-    for context in contexts:
-        await context.close()
-    assert not errors, f"the console threw: {errors}"
-
-
 async def api_for(http: aiohttp.ClientSession, gateway: Gateway, name: str) -> AgentApi:
     client = AgentApi(http, gateway.url)
     await client.login(name, PASSWORD)
@@ -100,7 +81,7 @@ async def api_for(http: aiohttp.ClientSession, gateway: Gateway, name: str) -> A
 
 
 async def console_for(profiles: Profile, gateway: Gateway, name: str, locale: str) -> Page:
-    page = await (await profiles(locale)).new_page()
+    page = await (await profiles(locale, "UTC")).new_page()
     await sign_in(page, gateway, name, PASSWORD)
     return page
 
