@@ -53,7 +53,8 @@ T = TypeVar("T")
 
 PATH = "/channels/wechat"
 SUCCESS = "success"  # WeChat's "received, nothing to say now"
-REPLY_WAIT = 4.5  # WeChat gives up on a webhook after 5 seconds and retries
+PASSIVE_REPLY_DEADLINE = 5.0  # WeChat gives up on a webhook after 5 seconds and retries
+REPLY_WAIT = PASSIVE_REPLY_DEADLINE - 0.5  # the rest is the response's way back
 ANSWER_MARGIN = 5.0  # past the reply wait, how long a first try may take before a retry answers instead
 REPEAT_SECONDS = 7 * 24 * 3600  # as long as the router remembers a message id (gateway/router.py DEDUP_SECONDS)
 MAX_CLOCK_SKEW = 900  # seconds between WeChat's timestamp and the gateway's clock before a request is a replay
@@ -90,7 +91,7 @@ class WeChatSettings:
 class WeChat:
     name = "wechat"
     info = ChannelInfo(name, "微信", "WeChat", needs=("WECHAT_TOKEN", "WECHAT_APP_ID", "WECHAT_APP_SECRET"),
-                       capabilities=Capabilities(survey=True, reply_deadline=5.0))
+                       capabilities=Capabilities(survey=True, reply_deadline=PASSIVE_REPLY_DEADLINE))
 
     @classmethod
     def from_settings(cls, settings: WeChatSettings) -> WeChat | str:
