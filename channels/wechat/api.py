@@ -25,7 +25,7 @@ import aiohttp
 from redis.asyncio import Redis
 
 from channels.base import CannotDeliver
-from store.keys import wechat_access_token_key
+from channels.wechat.keys import access_token_key
 
 DEFAULT_BASE_URL = "https://api.weixin.qq.com"
 TOKEN_MARGIN = 300  # seconds before its expiry that a token is no longer used
@@ -56,7 +56,7 @@ class CustomerServiceApi:
         self._base = (base_url or DEFAULT_BASE_URL).rstrip("/")
         self._app_id = app_id
         self._secret = secret
-        self._token_key = wechat_access_token_key(app_id)
+        self._token_key = access_token_key(app_id)
         self._fetching = asyncio.Lock()
 
     async def send_text(self, openid: str, content: str) -> None:

@@ -46,7 +46,7 @@ from channels.text import UnsafeText, clean_text
 from channels.wechat import messages
 from channels.wechat.api import CustomerServiceApi
 from channels.wechat.crypto import DecryptError, MessageCrypt, is_aes_key, signed
-from store.keys import wechat_answer_key, wechat_language_key
+from channels.wechat.keys import answer_key, language_key
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -162,7 +162,7 @@ class WeChat:
             messages.check_message(fields)
         except (messages.BadXml, DecryptError) as exc:
             raise web.HTTPBadRequest(text=str(exc)) from None
-        key = wechat_answer_key(fields["FromUserName"], messages.message_id(fields))
+        key = answer_key(fields["FromUserName"], messages.message_id(fields))
         answer = await answer_once(_started(self._redis), key, lambda: self._answer(fields, raw),
                                    lease=self._reply_wait + ANSWER_MARGIN, keep=REPEAT_SECONDS)
         if answer == SUCCESS:
@@ -231,7 +231,7 @@ class WeChat:
 
     async def _language(self, openid: str, text: str) -> str:
         """The language of the text, else the customer's last known one, else Chinese."""
-        redis, key = _started(self._redis), wechat_language_key(openid)
+        redis, key = _started(self._redis), language_key(openid)
         if detected := detect(text):
             await redis.set(key, detected, ex=LANGUAGE_SECONDS)
             return detected
