@@ -14,7 +14,7 @@ from typing import Any
 import aiohttp
 import pytest
 
-from gateway.embedded_redis import free_port
+from gateway.embedded_redis import EmbeddedRedis, free_port
 from tests.e2e.conftest import AgentApi, Gateway, start_gateway
 from tests.support.chat_client import ChatClient
 from tests.support.twilio_double import ACCOUNT_SID, AUTH_TOKEN, signed_post
@@ -24,15 +24,23 @@ IDLE_MINUTES = 0.05  # three seconds of silence
 
 
 @pytest.fixture(scope="module")
-def quiet_gateway(e2e_redis: str, rasa: tuple[str, Any], tmp_path_factory: pytest.TempPathFactory) -> Iterator[Gateway]:
+def quiet_gateway(rasa: tuple[str, Any], agent_account: tuple[str, str],
+                  tmp_path_factory: pytest.TempPathFactory) -> Iterator[Gateway]:
+    # A Redis of its own: the other test gateways wait 30 minutes for silence, and whichever gateway's sweep reads
+    # the idle watch first would judge this one's intakes by its own setting. (The handler's account is in the
+    # shared record, which the gateway reads its accounts from when it starts.)
+    redis = EmbeddedRedis(tmp_path_factory.mktemp("redis-unfinished"))
     port = free_port()
-    gateway = start_gateway("unfinished", e2e_redis, rasa[0], tmp_path_factory.mktemp("gw-unfinished"), port=port,
-                            INTAKE_IDLE_MINUTES=str(IDLE_MINUTES), TWILIO_ACCOUNT_SID=ACCOUNT_SID,
-                            TWILIO_AUTH_TOKEN=AUTH_TOKEN, PUBLIC_BASE_URL=f"http://127.0.0.1:{port}")
     try:
-        yield gateway
+        gateway = start_gateway("unfinished", redis.start(), rasa[0], tmp_path_factory.mktemp("gw-unfinished"),
+                                port=port, INTAKE_IDLE_MINUTES=str(IDLE_MINUTES), TWILIO_ACCOUNT_SID=ACCOUNT_SID,
+                                TWILIO_AUTH_TOKEN=AUTH_TOKEN, PUBLIC_BASE_URL=f"http://127.0.0.1:{port}")
+        try:
+            yield gateway
+        finally:
+            gateway.stop()
     finally:
-        gateway.stop()
+        redis.stop()
 
 
 def answer_to(question: str) -> str:
