@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import re
+from urllib.parse import unquote
 
 # Every run of the characters an address starts with is matched, with or without an address in it: a search that
 # could fail would start again at each position inside a long run (a path or User-Agent of letters), and masking a
@@ -38,6 +39,8 @@ def conversation_ref(conversation_id: str) -> str:
 def redact(text: str) -> str:
     if "%" in text:
         text = _ESCAPED.sub(lambda m: chr(int(m.group(1), 16)), text)
+        # Letters outside ASCII too ("li@例子.中国" as "%E4%BE%8B..."): an address is seen whatever it is made of.
+        text = unquote(text, errors="replace") if "%" in text else text
     if "@" in text:
         text = _EMAIL.sub(_mask_email, text)
     return _NUMBER.sub(_mask_number, text)

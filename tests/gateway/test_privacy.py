@@ -17,6 +17,7 @@ def test_phones_emails_and_account_numbers_are_masked() -> None:
     assert line.endswith("by [email]") and "8000" in line
     assert redact("case C-261123-7KQ4 opened at 18:02:11 in 2026") == "case C-261123-7KQ4 opened at 18:02:11 in 2026"
     assert redact("case C-261206-3263 not written") == "case C-261206-3263 not written"  # its last four: digits
+    assert "W@" not in redact('"GET /api/records/report?period=V%C3%A4W@%C3%82.X%C2%920 HTTP/1.1" 200')
 
 
 def test_conversations_are_named_by_a_stable_pseudonym() -> None:
