@@ -46,7 +46,7 @@ from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
 from channels.base import Capabilities, ChannelInfo, Inbox, needs_text
-from channels.email.outbox import Outbox, SmtpConfig, Undelivered, smtp_address
+from channels.email.outbox import Outbox, SmtpConfig, Undelivered, smtp_address, tls_context
 from channels.email.parse import DEFAULT_MAX_ATTACHMENT_BYTES, ParsedEmail, normalize_subject, parse
 from channels.email.threads import EmailThreads, Thread
 from channels.held_answers import HeldAnswers, send_orphans_forever
@@ -94,11 +94,7 @@ class ImapConfig:
     quarantine: str = "Quarantine"
 
     def ssl_context(self) -> ssl.SSLContext:
-        context = ssl.create_default_context(cafile=self.ca_file or None)
-        if not self.verify:
-            context.check_hostname = False
-            context.verify_mode = ssl.CERT_NONE
-        return context
+        return tls_context(self.ca_file, self.verify)
 
 
 @dataclass(frozen=True, slots=True)

@@ -63,11 +63,16 @@ class SmtpConfig:
     timeout: float = 30.0
 
     def ssl_context(self) -> ssl.SSLContext:
-        context = ssl.create_default_context(cafile=self.ca_file or None)
-        if not self.verify:
-            context.check_hostname = False
-            context.verify_mode = ssl.CERT_NONE
-        return context
+        return tls_context(self.ca_file, self.verify)
+
+
+def tls_context(ca_file: str, verify: bool) -> ssl.SSLContext:
+    """TLS for the mail servers: the system's trust (or ``ca_file``), checks off only when ``verify`` is."""
+    context = ssl.create_default_context(cafile=ca_file or None)
+    if not verify:
+        context.check_hostname = False
+        context.verify_mode = ssl.CERT_NONE
+    return context
 
 
 @dataclass(frozen=True, slots=True)
