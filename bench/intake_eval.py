@@ -33,7 +33,11 @@ Relative dates ("yesterday", 上周五) are resolved against the day the convers
 The goal is 95% on every measure and language; a missed goal is printed, not an error (exit 0 unless the
 system could not start). Transcripts, cases and scores go to var/bench/intake_eval.jsonl.
 
-    .venv/bin/python -m bench.intake_eval [--lang en|zh] [--limit N] [--only ID,...] [--concurrency 4]
+    .venv/bin/python -m bench.intake_eval [--lang en|zh] [--limit N] [--only ID,...] [--concurrency 4] [--fresh]
+
+``--fresh`` runs the held-out set instead (customers_zh_fresh.json: 40 Chinese customers written after the
+rules were last tuned on the sets above, by someone who had not read the bot's rules), the honest measure of
+the next round of changes: read its failures only after the round is committed.
 """
 
 from __future__ import annotations
@@ -597,10 +601,13 @@ def scores(o: Outcome) -> dict[str, bool | None]:
 # ---------------------------------------------------------------------------------------------- the run
 
 
-def load(languages: Sequence[str], limit: int | None, only: set[str]) -> list[Customer]:
+def load(languages: Sequence[str], limit: int | None, only: set[str], fresh: bool = False) -> list[Customer]:
     customers: list[Customer] = []
     for language in languages:
-        group = json.loads((DATA / f"customers_{language}.json").read_text(encoding="utf-8"))
+        path = DATA / f"customers_{language}{'_fresh' if fresh else ''}.json"
+        if fresh and not path.exists():
+            continue
+        group = json.loads(path.read_text(encoding="utf-8"))
         if only:
             group = [c for c in group if c["id"] in only]
         customers.extend(group[:limit] if limit else group)
@@ -679,9 +686,10 @@ def running_system() -> Iterator[tuple[str, str, str]]:
 # --------------------------------------------------------------------------------------------- reporting
 
 
-def save(outcomes: Sequence[Outcome], results: Sequence[dict[str, bool | None]]) -> None:
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    with RESULTS.open("w", encoding="utf-8") as f:
+def save(outcomes: Sequence[Outcome], results: Sequence[dict[str, bool | None]], fresh: bool = False) -> None:
+    path = RESULTS.with_stem(RESULTS.stem + "_fresh") if fresh else RESULTS
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("w", encoding="utf-8") as f:
         for outcome, result in zip(outcomes, results, strict=True):
             f.write(json.dumps({"id": outcome.customer["id"], "scores": result, "error": outcome.error,
                                 "today": outcome.today.isoformat(), "revealed": sorted(outcome.revealed),
@@ -744,8 +752,11 @@ def main() -> int:
     parser.add_argument("--limit", type=int, help="the first N customers of each language")
     parser.add_argument("--only", default="", help="customer ids, comma-separated (e.g. en-007,zh-031)")
     parser.add_argument("--concurrency", type=int, default=4, help="conversations at once (default 4)")
+    parser.add_argument("--fresh", action="store_true",
+                        help="the held-out set (customers_<lang>_fresh.json), written after the last tuning")
     args = parser.parse_args()
-    customers = load([args.lang] if args.lang else LANGUAGES, args.limit, set(filter(None, args.only.split(","))))
+    customers = load([args.lang] if args.lang else LANGUAGES, args.limit, set(filter(None, args.only.split(","))),
+                     args.fresh)
     if not customers:
         parser.error("no customer matches")
     started = time.perf_counter()
@@ -755,7 +766,7 @@ def main() -> int:
             f"(on this machine {date.today()})")
         outcomes = asyncio.run(run_all(customers, ws_url, base_url, password, args.concurrency))
     results = [scores(o) for o in outcomes]
-    save(outcomes, results)
+    save(outcomes, results, args.fresh)
     say(f"{len(outcomes)} conversations in {time.perf_counter() - started:.0f} s")
     report(outcomes, results)
     if all(o.error for o in outcomes):
