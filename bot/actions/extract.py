@@ -403,6 +403,28 @@ _NAMES_AS_CUES = ("证券账户", "资金账户", "股票账户", "证券账号"
 # How staff behaved ("态度很差", "rude"): the service is the complaint, whatever else was being done
 # ("密码重置排了一个小时，柜台态度很差"); a securities product named outranks it.
 _ATTITUDE = ("态度", "服务差", "不耐烦", "不客气", "不礼貌", "rude", "unhelpful", "impolite", "disrespectful")
+# What the customer says was done to them as a person, not to their money: how they were treated (kept waiting,
+# spoken down to), calls they never asked for, their personal data, an earlier complaint left unanswered. It
+# outranks every product named on the way ("想开两融权限，在那干等了一个多小时": the waiting; "天天打电话推销理财
+# 产品": the calls; "我之前反映过资金账户的问题，到现在没人联系": the complaint handling), unless a loss of money
+# is told too: then the product it happened with is the complaint.
+_TREATMENT = (
+    ("branch_service",
+     ("干等", "白跑", "不被尊重", "不尊重", "歧视", "冷嘲热讽", "爱答不理", "爱理不理", "不客气", "不耐烦", "不礼貌",
+      "态度恶劣", "态度很差", "态度差", "态度极差", "服务态度"),
+     ("kept me waiting", "left me waiting", "made me wait", "disrespectful", "condescending", "treated me like",
+      "talked down to me", "rude", "impolite")),
+    ("other",
+     ("推销电话", "营销电话", "骚扰电话", "电话推销", "打电话给我推销", "打电话推销", "推销", "骚扰短信", "泄露",
+      "个人信息", "隐私", "之前投诉", "上次投诉", "投诉过", "反映过", "投诉了好几次", "投诉没人", "没人处理我的投诉"),
+     ("telemarketing", "cold calls", "cold call", "sales calls", "marketing calls", "spam calls", "robocalls",
+      "stop calling", "data breach", "data leak", "leaked my", "my personal data", "my personal information",
+      "privacy", "previous complaint", "earlier complaint", "last complaint", "complained before",
+      "complained twice", "my complaint was ignored")),
+)
+# Money lost or taken: then the complaint is about the product it happened with, however the customer was treated.
+_LOSS = re.compile(r"亏|损失|赔偿|被扣|多扣|多收|扣了|不到账|没到账|被强平|平仓|(?i:\b(?:lost|loss|losses|refund|"
+                   r"overcharged|charged|compensat\w*|missing money)\b)")
 # Among cue words, a problem with the account itself ("账户被冻结", "证券账户状态异常") outranks the app's ("登录").
 _CUE_PRECEDENCE = ("margin_trading", "ipo_subscription", "dividends_corporate_actions", "funds_wealth",
                    "bank_securities_transfer", "fees_commissions", "attitude", "brokerage_account", "online_trading",
@@ -432,6 +454,7 @@ def _product_words(english: bool | None) -> list[tuple[str, re.Pattern[str]]]:
 
 
 _PRODUCT_NAMES = [(p.key, _product_regex(p.zh_names, p.en_names)) for p in PRODUCTS]
+_TREATMENT_WORDS = [(key, pattern) for key, zh, en in _TREATMENT if (pattern := _product_regex(zh, en)) is not None]
 # Answers to "which service?": every word counts. Stories: only the words that say which product it is.
 _ANSWER_WORDS = _product_words(None)
 _STORY_WORDS = {english: _product_words(english) for english in (False, True)}
@@ -467,6 +490,11 @@ def _first_in_precedence(text: str, words: list[tuple[str, re.Pattern[str]]]) ->
     # An account manager is a person at the branch, not the brokerage account.
     probe = re.sub(r"(?i)\baccount manager", "relationship manager", plain)
     probe = _STOCK_ACCOUNT.sub(lambda m: "证券" if m.group().startswith("股") else "brokerage ", probe)
+    if not _LOSS.search(probe):
+        for key, pattern in _TREATMENT_WORDS:
+            if pattern.search(probe):
+                typed = pattern.search(plain)
+                return key, shown[typed.start(): typed.end()] if typed else None
     for key, pattern in words:
         if pattern.search(probe):
             typed = pattern.search(plain)

@@ -275,6 +275,21 @@ class ProductsNotForcedOnOtherComplaints(unittest.TestCase):
                           ("my IPO allotment never showed up", "ipo_subscription")):
             self.assertEqual(infer_product(text), key, text)
 
+    def test_how_the_customer_was_treated_outranks_the_business_being_done(self) -> None:
+        for text, key in (("想去营业部办个融资融券，排队的时候被保安赶来赶去，最后白跑一趟", "branch_service"),
+                          ("I went in to open a margin account and the clerk was condescending the whole time",
+                           "branch_service"),
+                          ("一个月接到七八个推销基金的电话，说了不要还打", "other"),
+                          ("someone knew my brokerage account balance: was there a data leak?", "other"),
+                          ("我上个月就银证转账的事投诉过，到现在也没个回音", "other"),
+                          ("my previous complaint about the trading app got no answer", "other")):
+            self.assertEqual(infer_product(text), key, text)
+
+    def test_a_loss_keeps_the_complaint_on_the_product_it_happened_with(self) -> None:
+        for text, key in (("客户经理态度很差，推荐的基金亏了三成", "funds_wealth"),
+                          ("the staff were rude and my margin position was liquidated at a loss", "margin_trading")):
+            self.assertEqual(infer_product(text), key, text)
+
     def test_answers_to_the_product_question_use_every_word(self) -> None:
         self.assertEqual(product_from_answer("my car loan"), "other")
         self.assertEqual(product_from_answer("期货"), "other")
