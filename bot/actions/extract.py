@@ -239,9 +239,11 @@ class Product:
 PRODUCTS: tuple[Product, ...] = (
     Product(
         "margin_trading",
-        ("融资融券", "两融", "融资账户", "信用账户", "融资融劵", "融券", "融资买入", "融资"),
+        # Forced liquidation and the collateral ratio exist only on margin: names, however else the story goes.
+        ("融资融券", "两融", "融资账户", "信用账户", "融资融劵", "融券", "融资买入", "融资", "孖展", "强制平仓", "强平",
+         "追加保证金", "追保", "担保比例", "维持担保", "担保品", "折算率"),
         ("margin trading", "margin account", "securities lending", "short selling", "margin loan", "margin"),
-        ("强制平仓", "强平", "平仓", "追加保证金", "追保", "担保比例", "维持担保"),
+        ("平仓",),
         ("margin call", "liquidated", "liquidation", "force sold", "forced sale", "collateral"),
         weak=("liquidated", "liquidation", "collateral"),
     ),
@@ -254,9 +256,10 @@ PRODUCTS: tuple[Product, ...] = (
     ),
     Product(
         "dividends_corporate_actions",
-        ("分红", "股息", "红利", "派息", "送股", "送转", "转增", "配股", "除权", "拆股", "公司行动", "权益登记"),
+        ("分红", "股息", "红利", "派息", "送股", "送转", "转增", "配股", "除权", "拆股", "公司行动", "权益登记",
+         "要约收购", "预受要约", "要约", "合股", "并股", "碎股", "供股", "拆细"),
         ("dividends", "dividend", "corporate actions", "corporate action", "stock split", "rights issue",
-         "bonus shares", "scrip"),
+         "bonus shares", "scrip", "tender offer", "reverse split", "share consolidation", "odd lots", "odd lot"),
         (),
         ("payout", "record date", "ex-date"),
         weak=("payout",),
@@ -285,7 +288,8 @@ PRODUCTS: tuple[Product, ...] = (
     ),
     Product(
         "fees_commissions",
-        ("手续费", "佣金", "交易费", "管理费", "服务费", "年费", "申购费", "赎回费", "托管费", "过户费"),
+        ("手续费", "佣金", "交易费", "管理费", "服务费", "年费", "申购费", "赎回费", "托管费", "过户费",
+         "行情费", "续费"),
         ("commissions", "commission", "fees", "fee"),
         ("费用", "收费", "多扣", "乱扣", "扣费", "扣钱", "扣了", "多收"),
         ("overcharged", "charged", "charges", "charge"),
@@ -313,7 +317,8 @@ PRODUCTS: tuple[Product, ...] = (
         "brokerage_account",
         ("证券账户", "资金账户", "股票账户", "证券账号", "股东账户", "开户", "销户", "转户"),
         ("brokerage account", "trading account", "securities account", "account opening", "account closure"),
-        ("冻结", "限制交易", "状态异常", "账户异常", "密码", "账户", "账号", "身份证", "实名"),
+        ("冻结", "限制交易", "限制买入", "限制卖出", "账户限制", "帐户限制", "休眠", "激活", "状态异常", "账户异常",
+         "密码", "账户", "账号", "身份证", "实名"),
         ("close my account", "closing my account", "open an account", "opening an account", "open my account",
          "account opening", "account closing", "account closure", "brokerage", "account", "locked out", "password",
          "kyc"),
@@ -399,10 +404,37 @@ def _strong(words: Iterable[str], product: Product, english: bool | None) -> lis
 
 # The account money moves from ("从证券账户转出") is where it sits, not what went wrong: a name, but it decides only
 # as a cue word does.
-_NAMES_AS_CUES = ("证券账户", "资金账户", "股票账户", "证券账号", "股东账户")
+# So is the app, where most business is done now ("在APP上申购基金", "APP提示账户被冻结"): what was done there
+# decides.
+_NAMES_AS_CUES = ("证券账户", "资金账户", "股票账户", "证券账号", "股东账户", "手机APP", "APP", "app")
 # How staff behaved ("态度很差", "rude"): the service is the complaint, whatever else was being done
 # ("密码重置排了一个小时，柜台态度很差"); a securities product named outranks it.
 _ATTITUDE = ("态度", "服务差", "不耐烦", "不客气", "不礼貌", "rude", "unhelpful", "impolite", "disrespectful")
+# What the customer says was done to them as a person, not to their money: how they were treated (kept waiting,
+# spoken down to), calls they never asked for, their personal data, an earlier complaint left unanswered. It
+# outranks every product named on the way ("想开两融权限，在那干等了一个多小时": the waiting; "天天打电话推销理财
+# 产品": the calls; "我之前反映过资金账户的问题，到现在没人联系": the complaint handling), unless a loss of money
+# is told too: then the product it happened with is the complaint.
+_TREATMENT = (
+    ("branch_service",
+     ("干等", "白跑", "不被尊重", "不尊重", "歧视", "冷嘲热讽", "爱答不理", "爱理不理", "不客气", "不耐烦", "不礼貌",
+      "态度恶劣", "态度很差", "态度差", "态度极差", "服务态度", "甩脸色", "给脸色", "没人管", "没人理"),
+     ("kept me waiting", "left me waiting", "made me wait", "disrespectful", "condescending", "treated me like",
+      "talked down to me", "rude", "impolite")),
+    ("other",
+     ("推销电话", "营销电话", "骚扰电话", "电话推销", "打电话给我推销", "打电话推销", "推销", "骚扰短信", "营销短信",
+      "退订", "冒充", "假冒", "礼品", "赠品", "奖品", "泄露",
+      "个人信息", "隐私", "之前投诉", "上次投诉", "投诉过", "反映过", "投诉了好几次", "投诉没人", "没人处理我的投诉"),
+     ("telemarketing", "cold calls", "cold call", "sales calls", "marketing calls", "spam calls", "robocalls",
+      "stop calling", "data breach", "data leak", "leaked my", "my personal data", "my personal information",
+      "privacy", "previous complaint", "earlier complaint", "last complaint", "complained before",
+      "complained twice", "my complaint was ignored")),
+)
+# Money lost on an investment: the product it was lost on is the complaint, before a fee charged on the way.
+_INVESTMENT_LOSS = re.compile(r"亏|净值|(?i:\b(?:lost money|investment losses)\b)")
+# Money lost or taken: then the complaint is about the product it happened with, however the customer was treated.
+_LOSS = re.compile(r"亏|损失|赔偿|被扣|多扣|多收|扣了|不到账|没到账|被强平|平仓|(?i:\b(?:lost|loss|losses|refund|"
+                   r"overcharged|charged|compensat\w*|missing money)\b)")
 # Among cue words, a problem with the account itself ("账户被冻结", "证券账户状态异常") outranks the app's ("登录").
 _CUE_PRECEDENCE = ("margin_trading", "ipo_subscription", "dividends_corporate_actions", "funds_wealth",
                    "bank_securities_transfer", "fees_commissions", "attitude", "brokerage_account", "online_trading",
@@ -413,8 +445,8 @@ def _product_words(english: bool | None) -> list[tuple[str, re.Pattern[str]]]:
     """Patterns in the order they decide: every product's names first ("开户" outranks another product's hint
     such as "登录"), then the cue words; products we do not offer, and who sells them ("a debt collector"),
     after the securities products only we offer."""
-    names = [(p.key, _product_regex([w for w in _strong(p.zh_names, p, english) if w not in _NAMES_AS_CUES],
-                                    _strong(p.en_names, p, english))) for p in PRODUCTS]
+    names = [(p.key, _product_regex(*([w for w in _strong(words, p, english) if w not in _NAMES_AS_CUES]
+                                      for words in (p.zh_names, p.en_names)))) for p in PRODUCTS]
     by_key = {p.key: p for p in PRODUCTS}
     cues: list[tuple[str, re.Pattern[str] | None]] = []
     for key in _CUE_PRECEDENCE:
@@ -428,10 +460,23 @@ def _product_words(english: bool | None) -> list[tuple[str, re.Pattern[str]]]:
                                          [w for w in _strong(p.en_cues, p, english) if w not in _ATTITUDE])))
     not_ours = (_product_regex(NOT_OURS.zh_names, NOT_OURS.en_names),
                 _product_regex(NOT_OURS.zh_cues, NOT_OURS.en_cues))
-    return _in_precedence(names, not_ours) + _in_precedence(cues)
+    fee = dict(names)["fees_commissions"]
+    fee_first = [("fees_commissions", _unless(fee, (*not_ours, _INVESTMENT_LOSS)))] if fee is not None else []
+    return fee_first + _in_precedence(names, not_ours) + _in_precedence(cues)
+
+
+def _unless(pattern: re.Pattern[str], spoilers: Iterable[re.Pattern[str] | None]) -> re.Pattern[str]:
+    """``pattern``, found only in a text where none of ``spoilers`` is: a fee named is the complaint, whatever it
+    was charged on ("基金的赎回费多扣了", "两融的佣金比普通账户高"), except a fee of a product we do not offer ("a
+    mortgage's late fee", "信用卡年费"): that complaint is "other"; and except a fee told beside money lost on
+    the product ("理财亏了两成，赎回还要收手续费"): that complaint is the product."""
+    spoiling = "|".join(f"(?:{s.pattern})" for s in spoilers if s is not None)
+    return re.compile(rf"^(?!.*?(?:{spoiling})).*?(?:{pattern.pattern})" if spoiling else pattern.pattern,
+                      re.IGNORECASE | re.DOTALL)
 
 
 _PRODUCT_NAMES = [(p.key, _product_regex(p.zh_names, p.en_names)) for p in PRODUCTS]
+_TREATMENT_WORDS = [(key, pattern) for key, zh, en in _TREATMENT if (pattern := _product_regex(zh, en)) is not None]
 # Answers to "which service?": every word counts. Stories: only the words that say which product it is.
 _ANSWER_WORDS = _product_words(None)
 _STORY_WORDS = {english: _product_words(english) for english in (False, True)}
@@ -467,6 +512,11 @@ def _first_in_precedence(text: str, words: list[tuple[str, re.Pattern[str]]]) ->
     # An account manager is a person at the branch, not the brokerage account.
     probe = re.sub(r"(?i)\baccount manager", "relationship manager", plain)
     probe = _STOCK_ACCOUNT.sub(lambda m: "证券" if m.group().startswith("股") else "brokerage ", probe)
+    if not _LOSS.search(probe):
+        for key, pattern in _TREATMENT_WORDS:
+            if pattern.search(probe):
+                typed = pattern.search(plain)
+                return key, shown[typed.start(): typed.end()] if typed else None
     for key, pattern in words:
         if pattern.search(probe):
             typed = pattern.search(plain)

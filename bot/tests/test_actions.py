@@ -379,7 +379,7 @@ class TraditionalChinese(unittest.TestCase):
     """Point 8: read as Simplified, answered in Traditional, and the record says so."""
 
     def test_a_traditional_message_is_understood_and_answered_in_traditional(self) -> None:
-        text = "你們這幫騙子！APP昨天閃退了，我的單子沒掛上，帳戶還被凍結"
+        text = "你們這幫騙子！APP昨天閃退了，我的單子沒掛上，眼看著漲上去"
         events, messages = run(ExtractFromMessage(), tracker(text, intent="complain", story=True))
         slots = slot_values(events)
         self.assertEqual((slots["language"], slots["script"], slots["product"]), ("zh", "Hant", "online_trading"))

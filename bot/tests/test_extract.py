@@ -275,6 +275,43 @@ class ProductsNotForcedOnOtherComplaints(unittest.TestCase):
                           ("my IPO allotment never showed up", "ipo_subscription")):
             self.assertEqual(infer_product(text), key, text)
 
+    def test_how_the_customer_was_treated_outranks_the_business_being_done(self) -> None:
+        for text, key in (("想去营业部办个融资融券，排队的时候被保安赶来赶去，最后白跑一趟", "branch_service"),
+                          ("I went in to open a margin account and the clerk was condescending the whole time",
+                           "branch_service"),
+                          ("一个月接到七八个推销基金的电话，说了不要还打", "other"),
+                          ("someone knew my brokerage account balance: was there a data leak?", "other"),
+                          ("我上个月就银证转账的事投诉过，到现在也没个回音", "other"),
+                          ("my previous complaint about the trading app got no answer", "other")):
+            self.assertEqual(infer_product(text), key, text)
+
+    def test_a_loss_keeps_the_complaint_on_the_product_it_happened_with(self) -> None:
+        for text, key in (("客户经理态度很差，推荐的基金亏了三成", "funds_wealth"),
+                          ("the staff were rude and my margin position was liquidated at a loss", "margin_trading")):
+            self.assertEqual(infer_product(text), key, text)
+
+    def test_a_fee_named_is_the_complaint_whatever_it_was_charged_on(self) -> None:
+        for text, key in (("货币基金的销售服务费每天都在扣，合同里没写", "fees_commissions"),
+                          ("融资账户的佣金比普通户贵了一倍多", "fees_commissions"),
+                          ("my mutual fund's redemption fee was taken twice", "fees_commissions"),
+                          ("信用卡年费被扣了两次", "other"),
+                          ("基金亏了一半，现在赎回还要交手续费", "funds_wealth")):
+            self.assertEqual(infer_product(text), key, text)
+
+    def test_the_app_is_where_it_happened_not_what_it_was_about(self) -> None:
+        for text, key in (("在APP上激活休眠的账户，弄了五次都不行", "brokerage_account"),
+                          ("APP上的转账限额一天只有五万", "bank_securities_transfer"),
+                          ("APP一开盘就闪退", "online_trading")):
+            self.assertEqual(infer_product(text), key, text)
+
+    def test_words_only_one_service_has(self) -> None:
+        for text, key in (("担保品的折算率说调就调，我都来不及反应", "margin_trading"),
+                          ("我個孖展戶口俾人斬倉", "margin_trading"),
+                          ("参加要约收购，申报了却说无效", "dividends_corporate_actions"),
+                          ("合股之后零碎的股份不见了", "dividends_corporate_actions"),
+                          ("my shares were never tendered in the tender offer", "dividends_corporate_actions")):
+            self.assertEqual(infer_product(text), key, text)
+
     def test_answers_to_the_product_question_use_every_word(self) -> None:
         self.assertEqual(product_from_answer("my car loan"), "other")
         self.assertEqual(product_from_answer("期货"), "other")
