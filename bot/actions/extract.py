@@ -562,7 +562,7 @@ _ZH_NUM = "[0-9]{1,2}|[一二三四五六七八九十两]{1,3}"
 _ZH_WEEKDAY = "[一二三四五六日天末1-7]"
 _ZH_PART = "早上|早晨|上午|中午|下午|傍晚|晚上|夜里|半夜|凌晨|早盘|午盘|尾盘|开盘时|开盘后|开盘|收盘前|收盘后|收盘|盘中"
 _ZH_CLOCK = (
-    rf"(?:(?:{_ZH_PART})(?:{_ZH_NUM})|[0-9]{{1,2}})(?:点钟|点|时)(?:半|[0-9]{{1,2}}分?|[一二三四五六七八九十]{{1,3}}分)?(?:左右)?"
+    rf"(?:(?:{_ZH_PART})(?:{_ZH_NUM})|[0-9]{{1,2}})(?:点钟|点|时)(?:半|[0-9]{{1,2}}分?|[一二三四五六七八九十]{{1,3}}分?)?(?:左右)?"
     rf"|[一二三四五六七八九十两]{{1,3}}点钟|(?:{_ZH_PART})?[0-9]{{1,2}}:[0-9]{{2}}"
 )
 _ZH_DATE = (
@@ -650,15 +650,29 @@ _NOT_WHEN_IN_CLAUSE = re.compile(
     r"如果|要是|若是|再不|否则|不然|说|讲|告诉|表示|答应|承诺|保证"
     r"|(?i:\b(?:if|unless|said|says|told|tells|promised|promises)\b)")
 _NOT_WHEN_RIGHT_BEFORE = re.compile(
-    r"(?:必须|要求|最迟|最晚|(?i:\b(?:by|until|till|before|within|no later than)))\s*$")
-_NOT_WHEN_AFTER = re.compile(r"^(?:之内|以内|之前|前|为止|内)")
+    r"(?:必须|要求|最迟|最晚|第|(?i:\b(?:by|until|till|before|within|no later than)))\s*$")
+# ... or a count of days ("今天已经第五天了"), a rule ("周末不算"), a schedule ("周一到周五九点到五点").
+_NOT_WHEN_AFTER = re.compile(r"^(?:之内|以内|之前|前|为止|内|(?:已经|都已经|都|是)第|不算|除外"
+                             r"|(?:到|至|~|-)(?:周|星期|礼拜)|(?:到|至|~|-)[0-9一二三四五六七八九十两]{1,3}(?:点|时|:))"
+                             r"|^(?i:\s*(?:to|through|-)\s*(?:monday|tuesday|wednesday|thursday|friday|saturday|sunday)\b)")
+_RANGE_BEFORE = re.compile(r"(?:(?:周|星期|礼拜)[一二三四五六日天]\s*(?:到|至|~|-)"
+                           r"|[0-9一二三四五六七八九十两](?:点|时)\s*(?:到|至|~|-)"
+                           r"|(?i:\b(?:monday|tuesday|wednesday|thursday|friday|saturday|sunday)\s*(?:to|through|-)))\s*$")
+# A time of day alone ("下午两点到的", "at 3pm") says not which day: the customer is asked, and the day comes with it.
+_CLOCK_ONLY = re.compile(rf"^(?:{_ZH_CLOCK}|{_EN_CLOCK})$", re.IGNORECASE)
+# A year alone is background in a story ("去年开的户", "two years ago I bought it"), seldom when it happened:
+# the customer is asked, and may answer with the year itself.
+_YEAR_ONLY = re.compile(r"^(?:去年|今年|前年|[0-9]{4}年"
+                        r"|(?:[0-9]{1,2}|[一二三四五六七八九十两]{1,3}|几|好几|十几)年(?:以|之)?前"
+                        r"|(?i:last year|this year|(?:a|one|two|three|four|five|six|seven|eight|nine|ten|a few|"
+                        r"several|[0-9]{1,2}) years? ago))$")
 _ANOTHER_DAY = re.compile(r"^(?:当天|当日|同一天|同日)$")
 _CLAUSE_END = re.compile(r"[，,。！!？?；;\n]|\.(?:\s|$)")
 
 
 def story_times(text: str) -> list[Find]:
-    """Times in a story that say when it happened (find_times, without deadlines, threats, reported speech and
-    days that refer to another day)."""
+    """Times in a story that say when it happened (find_times, without deadlines, threats, reported speech,
+    days that refer to another day, counts, schedules, a year alone and a time of day alone)."""
     plain = canonical(text)
     wish = find_wish(text)
     wish_at = halfwidth(text).find(wish) if wish else -1
@@ -666,7 +680,10 @@ def story_times(text: str) -> list[Find]:
     for find in find_times(text):
         clause_start = max((m.end() for m in _CLAUSE_END.finditer(plain, 0, find.start)), default=0)
         before = plain[clause_start: find.start]
-        if (_ANOTHER_DAY.match(plain[find.start: find.end]) or _NOT_WHEN_AFTER.match(plain[find.end:])
+        said = plain[find.start: find.end]
+        if (_ANOTHER_DAY.match(said) or _YEAR_ONLY.match(said) or _CLOCK_ONLY.match(said)
+                or _NOT_WHEN_AFTER.match(plain[find.end:])
+                or _RANGE_BEFORE.search(before)
                 or _NOT_WHEN_IN_CLAUSE.search(before) or _NOT_WHEN_RIGHT_BEFORE.search(before)
                 or (wish and 0 <= wish_at <= find.start < wish_at + len(wish))):
             continue

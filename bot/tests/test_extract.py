@@ -355,6 +355,17 @@ class DatesAsCustomersSayThem(unittest.TestCase):
                      "再不处理我明天就去证监会"):
             self.assertEqual(story_times(text), [], text)
 
+    def test_counts_rules_schedules_a_year_or_a_clock_alone_are_not_when_it_happened(self) -> None:
+        for text in ("到今天都第八天了，钱还在路上", "节假日不算，说好三个工作日", "营业时间写的是星期一至星期五",
+                     "柜台说十点到十二点才受理", "the office is open Monday to Friday", "前年在你们这开的户",
+                     "I opened the account three years ago", "我是下午四点多到的", "they called me at 7pm",
+                     "上市第二日就跌破发行价"):
+            self.assertEqual(story_times(text), [], text)
+
+    def test_a_clock_in_words_keeps_its_minutes(self) -> None:
+        self.assertEqual([f.value for f in story_times("上周四上午十点三十五下的单")], ["上周四上午十点三十五"])
+        self.assertEqual(resolve_time("上周四上午十点三十五", NOW).iso()[11:], "10:35")  # type: ignore[union-attr]
+
     def test_a_day_word_that_is_when_it_happened(self) -> None:
         for text, value in (("今天上午APP一直登不上", "今天上午"), ("the app crashed this morning", "this morning"),
                             ("昨天下午三点挂的单没成交", "昨天下午三点")):
