@@ -710,7 +710,7 @@ _ZH_PLACES = (
 # What comes before "营业部" but is not its name: "你们营业部", "投诉营业部经理", "就是天河路营业部".
 _ZH_PLACE_STRIP = re.compile(
     r"^(?:(?:我要|我想|要|想)?投诉|你们的?|我们的?|贵司的?|贵公司的?|公司的?|这个|那个|这家|那家|哪个|附近的?|我家附近的?|一家|"
-    r"的|办理|办业务|就是|是|叫|名叫|找|去|到|问)+"
+    r"的|了|办理|办业务|开户|就是|是|叫|名叫|找|去|到|问)+"
 )
 _EN_PLACE = re.compile(
     r"\b(?i:at|in|to|visited|from|into) (?:the |your |a |our )?"
@@ -733,6 +733,10 @@ _ZH_TITLE = re.compile(
 # What may follow a staff member's name: punctuation, or a word that starts what they did.
 _ZH_NAME_END = re.compile(
     r"[，,。.！!？?、；;\s的说给把让和跟也就不没态度一直告诉承诺答应私自擅自帮替向对骗却还都又推在]|$"
+)
+# A name before the role: "那个叫覃海燕的业务员".
+_ZH_NAMED_BEFORE_ROLE = re.compile(
+    rf"(?:叫|名叫|名字叫)(?P<name>(?:{'|'.join(_COMPOUND_SURNAMES)}|[{_SURNAMES}]){_HAN}{{1,2}}?)的(?P<role>{_ZH_ROLE.pattern})"
 )
 # Staff at a counter named by where they sat ("柜台那个小伙子", "前台的职员").
 _ZH_COUNTER_PERSON = re.compile(
@@ -774,6 +778,8 @@ def _zh_person_name(text: str, pos: int) -> str:
     """The staff member's name right after a role word: a surname and one or two characters, or a title."""
     if text[pos: pos + 2] in _COMPOUND_SURNAMES:
         head = 2
+    elif len(text) > pos + 1 and text[pos] in "小老阿" and text[pos + 1] in _SURNAMES:
+        return text[pos: pos + 2]  # "柜员小蒋", "客户经理老郑": how colleagues and customers call them
     elif pos < len(text) and text[pos] in _SURNAMES:
         head = 1
     else:
@@ -795,8 +801,11 @@ def _people(text: str) -> list[tuple[int, str, bool]]:
     found: list[tuple[int, str, bool]] = []
     counters = [(m.start(), m.end()) for m in _ZH_COUNTER_PERSON.finditer(text)]
     found += [(start, shown[start: end], False) for start, end in counters]
+    named_before = {m.start("role"): m for m in _ZH_NAMED_BEFORE_ROLE.finditer(text)}
+    found += [(m.start(), shown[m.start("role"): m.end("role")] + shown[m.start("name"): m.end("name")], True)
+              for m in named_before.values()]
     for m in _ZH_ROLE.finditer(text):
-        if any(start <= m.start() < end for start, end in counters):
+        if any(start <= m.start() < end for start, end in counters) or m.start() in named_before:
             continue
         role = re.sub("[叫是姓]$", "", m.group())
         name = _zh_person_name(text, m.end())

@@ -91,6 +91,12 @@ class Record(unittest.TestCase):
         self.assertEqual(product_from_answer("Dividends and corporate actions"), "dividends_corporate_actions")
         self.assertIsNone(product_from_answer("no idea"))
 
+    def test_staff_called_as_people_call_them(self) -> None:
+        for text, person in (("找柜员小邓办的，他说没问题", "柜员小邓"), ("投资顾问老魏天天推荐", "投资顾问老魏"),
+                             ("那个名叫罗志明的客户经理当面答应的", "客户经理罗志明")):
+            self.assertEqual(find_people(text), person, text)
+        self.assertEqual(find_place("让我回开户营业部办，我又跑去了杭州文三路营业部"), "杭州文三路营业部")
+
     def test_place_people_and_wish(self) -> None:
         text = "上周五在上海浦东营业部，客户经理王强推荐的理财产品亏了，希望你们给个说法。"
         self.assertEqual(find_place(text), "上海浦东营业部")
