@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 from redis.asyncio import Redis
 from redis.asyncio.cluster import RedisCluster as ClusterClient
+from redis.crc import key_slot
 from redis.exceptions import RedisClusterException, RedisError
 
 from gateway.events import DeskEvents
@@ -49,12 +50,16 @@ async def until(check: Callable[[], object], timeout: float = WAIT) -> None:
         await asyncio.sleep(0.05)
 
 
-def keys_on_every_primary(cluster: ClusterClient, topology: RedisCluster) -> dict[int, str]:
+def slot(tag: str) -> int:
+    return key_slot(f"{{{tag}}}".encode())
+
+
+def keys_on_every_primary(topology: RedisCluster) -> dict[int, str]:
     """One hash tag per primary (by port) whose slot that primary serves."""
     tags: dict[int, str] = {}
     for index in range(200):
         tag = f"tag{index}"
-        tags.setdefault(topology.owner(cluster.keyslot(f"{{{tag}}}")).port, tag)
+        tags.setdefault(topology.owner(slot(tag)).port, tag)
     assert set(tags) == {node.port for node in topology.primaries()}
     return tags
 
@@ -83,7 +88,8 @@ async def test_a_subscription_whose_connection_is_cut_says_so(redis: Redis) -> N
 
 
 @pytest.fixture
-async def cluster(redis_cluster: RedisCluster, tmp_path: Path) -> AsyncIterator[ClusterClient]:
+async def cluster(redis_cluster: RedisCluster, tmp_path: Path) -> AsyncIterator[Redis]:
+    """The gateway's client to the Cluster (a RedisCluster, handed out as a Redis)."""
     async with open_redis(cluster_settings(redis_cluster.url, tmp_path)) as redis:
         assert isinstance(redis, ClusterClient)
         yield redis
@@ -91,19 +97,19 @@ async def cluster(redis_cluster: RedisCluster, tmp_path: Path) -> AsyncIterator[
 
 @pytest.mark.redis_topology
 async def test_a_registered_script_runs_on_every_primary_of_a_fresh_cluster(
-    redis_cluster: RedisCluster, cluster: ClusterClient
+    redis_cluster: RedisCluster, cluster: Redis
 ) -> None:
-    append_once = AppendOnce(cluster)  # type: ignore[arg-type]  # open_redis hands it out as a Redis
-    for port, tag in keys_on_every_primary(cluster, redis_cluster).items():
+    append_once = AppendOnce(cluster)
+    for port, tag in keys_on_every_primary(redis_cluster).items():
         assert await append_once.to_list(f"test:{{{tag}}}:mark", f"test:{{{tag}}}:list", "entry", 60)
         assert not await append_once.to_list(f"test:{{{tag}}}:mark", f"test:{{{tag}}}:list", "entry", 60)
         owner = next(node for node in redis_cluster.nodes if node.port == port)
-        assert owner.ask("LRANGE", f"test:{{{tag}}}:list", 0, -1) == ["entry"]
+        assert owner.ask("LRANGE", f"test:{{{tag}}}:list", "0", "-1") == ["entry"]
 
 
 @pytest.mark.redis_topology
 async def test_a_message_published_through_the_cluster_client_reaches_every_node(
-    redis_cluster: RedisCluster, cluster: ClusterClient
+    redis_cluster: RedisCluster, cluster: Redis
 ) -> None:
     async with AsyncExitStack() as stack:
         on_each_node = []
@@ -113,9 +119,9 @@ async def test_a_message_published_through_the_cluster_client_reaches_every_node
             await pubsub.subscribe(CHANNEL)
             assert (await pubsub.get_message(timeout=WAIT))["type"] == "subscribe"
             on_each_node.append(pubsub)
-        ours = await stack.enter_async_context(subscribe(cluster, CHANNEL))  # type: ignore[arg-type]
+        ours = await stack.enter_async_context(subscribe(cluster, CHANNEL))
         assert ours.address in {node.address for node in redis_cluster.nodes}
-        await publish(cluster, CHANNEL, "to every node")  # type: ignore[arg-type]
+        await publish(cluster, CHANNEL, "to every node")
         for pubsub in on_each_node:
             heard = await pubsub.get_message(ignore_subscribe_messages=True, timeout=WAIT)
             assert heard is not None and heard["data"] == b"to every node"
@@ -142,25 +148,25 @@ async def test_desk_events_reach_a_console_of_another_gateway_on_a_cluster(
             await listening.close()
 
 
-async def subscribe_on_a_primary(cluster: ClusterClient, topology: RedisCluster,
+async def subscribe_on_a_primary(cluster: Redis, topology: RedisCluster,
                                  stack: AsyncExitStack) -> tuple[Subscription, Node]:
     """A subscription that happened to land on a primary (the node is picked at random: try a few times)."""
     primaries = {node.address: node for node in topology.primaries()}
     for _attempt in range(60):
         async with AsyncExitStack() as attempt:
-            subscription = await attempt.enter_async_context(subscribe(cluster, CHANNEL))  # type: ignore[arg-type]
+            subscription = await attempt.enter_async_context(subscribe(cluster, CHANNEL))
             if subscription.address in primaries:
                 stack.push_async_exit(attempt.pop_all())
                 return subscription, primaries[subscription.address]
     raise AssertionError("no subscription landed on a primary")
 
 
-async def publish_until_heard(cluster: ClusterClient, subscription: Subscription, text: str) -> None:
+async def publish_until_heard(cluster: Redis, subscription: Subscription, text: str) -> None:
     """Publish (again, while the Cluster settles and a PUBLISH may fail) until the subscription hears it."""
     deadline = time.monotonic() + WAIT
     while time.monotonic() < deadline:
         try:
-            await publish(cluster, CHANNEL, text)  # type: ignore[arg-type]
+            await publish(cluster, CHANNEL, text)
         except (RedisError, RedisClusterException):
             await asyncio.sleep(0.2)
             continue
@@ -171,28 +177,27 @@ async def publish_until_heard(cluster: ClusterClient, subscription: Subscription
 
 @pytest.mark.redis_topology
 async def test_when_its_node_dies_a_subscription_comes_back_on_another_and_scripts_still_run(
-    redis_cluster: RedisCluster, cluster: ClusterClient
+    redis_cluster: RedisCluster, cluster: Redis
 ) -> None:
     # Runs last in the module: the Cluster is left with one primary fewer replicas.
-    append_once = AppendOnce(cluster)  # type: ignore[arg-type]
-    tags = keys_on_every_primary(cluster, redis_cluster)
+    append_once = AppendOnce(cluster)
+    tags = keys_on_every_primary(redis_cluster)
     async with AsyncExitStack() as stack:
         subscription, node = await subscribe_on_a_primary(cluster, redis_cluster, stack)
         await publish_until_heard(cluster, subscription, "before")
-        slot = cluster.keyslot(f"{{{tags[node.port]}}}")
-        killed, promoted = await asyncio.to_thread(redis_cluster.kill_primary, slot)
+        killed, promoted = await asyncio.to_thread(redis_cluster.kill_primary, slot(tags[node.port]))
         assert killed is node
         with pytest.raises(SubscriptionLost):
             await next_message(subscription)
 
-    async with subscribe(cluster, CHANNEL) as again:  # type: ignore[arg-type]
+    async with subscribe(cluster, CHANNEL) as again:
         assert again.address != node.address
         await publish_until_heard(cluster, again, "after")
 
     # The promoted replica never had the script loaded: it runs there all the same, as on every other primary.
     tag = tags[node.port]
     assert await append_once.to_list(f"test:{{{tag}}}:dead-mark", f"test:{{{tag}}}:dead-list", "entry", 60)
-    assert promoted.ask("LRANGE", f"test:{{{tag}}}:dead-list", 0, -1) == ["entry"]
+    assert promoted.ask("LRANGE", f"test:{{{tag}}}:dead-list", "0", "-1") == ["entry"]
     for port, other in tags.items():
         if port != node.port:
             assert await append_once.to_list(f"test:{{{other}}}:dead-mark", f"test:{{{other}}}:dead-list", "e", 60)
