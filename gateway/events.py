@@ -3,8 +3,8 @@
 Each gateway holds one subscription, whatever the number of open consoles: a console's stream is a bounded
 queue fed from it, so a hundred streams cost no more Redis connections than one. A stream that cannot keep up
 (its queue full) is ended, and the console reconnects and reloads, rather than holding events without bound.
-When the subscription is lost (Redis went away), every stream ends the same way, and the subscription is made
-again for the streams that come back.
+When the subscription is lost (Redis went away, a failover, or on a Cluster the node it listened on died), every
+stream ends the same way, and the subscription is made again (``store.pubsub``) for the streams that come back.
 """
 
 from __future__ import annotations

@@ -107,20 +107,14 @@ async def _subscription(client: Redis, channel: str) -> AsyncIterator[Subscripti
 
 async def _confirmed(pubsub: PubSub) -> None:
     """Until the server has answered the SUBSCRIBE: from then on it passes on every message."""
-    async with _deadline(CONFIRM_SECONDS):
-        while True:
-            message = await pubsub.get_message(timeout=CONFIRM_SECONDS)
-            if message is not None and message["type"] == "subscribe":
-                return
-
-
-@contextlib.asynccontextmanager
-async def _deadline(seconds: float) -> AsyncIterator[None]:
     try:
-        async with asyncio.timeout(seconds):
-            yield
+        async with asyncio.timeout(CONFIRM_SECONDS):
+            while True:
+                message = await pubsub.get_message(timeout=CONFIRM_SECONDS)
+                if message is not None and message["type"] == "subscribe":
+                    return
     except TimeoutError as exc:
-        raise SubscriptionLost(f"SUBSCRIBE not confirmed within {seconds:.0f}s") from exc
+        raise SubscriptionLost(f"SUBSCRIBE not confirmed within {CONFIRM_SECONDS:.0f}s") from exc
 
 
 @contextlib.asynccontextmanager
