@@ -29,6 +29,7 @@ from redis.exceptions import RedisError
 from channels.base import Inbox
 from channels.message import InboundMessage, OutboundMessage
 from store.keys import held_answers_key, held_flag_key, held_index_key
+from store.scripts import register_script
 
 # The answer joins the held list only while the message is held; otherwise the caller sends it itself.
 _ADD = """
@@ -58,8 +59,8 @@ class HeldAnswers:
         self._reply_wait = reply_wait
         self._overdue_after = reply_wait + grace
         self._index = held_index_key(channel)
-        self._add = redis.register_script(_ADD)
-        self._take = redis.register_script(_TAKE)
+        self._add = register_script(redis, _ADD)
+        self._take = register_script(redis, _TAKE)
 
     def _keys(self, message_id: str) -> list[str]:
         return [held_flag_key(self._channel, message_id), held_answers_key(self._channel, message_id)]

@@ -46,6 +46,7 @@ from store.keys import account_key as _working_key
 from store.keys import account_sessions_key as _sessions_key
 from store.keys import legacy_agent_key
 from store.keys import session_key as _token_key
+from store.scripts import register_script
 
 ROLES = ("agent", "supervisor", "admin")
 LANGUAGES = ("zh", "en")
@@ -194,7 +195,7 @@ class Agents:
         self._throttle = LoginThrottle(redis, free_tries=lockout_after, account_free_tries=4 * lockout_after)
         self._notify = notify
         self._hasher = PasswordHasher()
-        self._take_newer = redis.register_script(_TAKE_NEWER)
+        self._take_newer = register_script(redis, _TAKE_NEWER)
         self._stand_in_hash: str | None = None
 
     # -- accounts ---------------------------------------------------------------------------------------------

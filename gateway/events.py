@@ -3,8 +3,8 @@
 Each gateway holds one subscription, whatever the number of open consoles: a console's stream is a bounded
 queue fed from it, so a hundred streams cost no more Redis connections than one. A stream that cannot keep up
 (its queue full) is ended, and the console reconnects and reloads, rather than holding events without bound.
-When the subscription is lost (Redis went away), every stream ends the same way, and the subscription is made
-again for the streams that come back.
+When the subscription is lost (Redis went away, a failover, or on a Cluster the node it listened on died), every
+stream ends the same way, and the subscription is made again (``store.pubsub``) for the streams that come back.
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
 from store.keys import DESK_EVENTS_CHANNEL as CHANNEL
+from store.pubsub import publish, subscribe
 
 log = logging.getLogger(__name__)
 QUEUE_SIZE = 256
@@ -52,15 +53,15 @@ class DeskEvents:
 
     async def publish(self, case_id: str, status: str, reason: str) -> None:
         event = {"type": "case", "case_id": case_id, "status": status, "reason": reason}
-        await self._redis.publish(CHANNEL, json.dumps(event))
+        await publish(self._redis, CHANNEL, json.dumps(event))
 
     async def publish_alert(self, alert: dict[str, Any]) -> None:
         """A supervisor alert (``"type": "alert"``) for every open console."""
-        await self._redis.publish(CHANNEL, json.dumps(alert, ensure_ascii=False))
+        await publish(self._redis, CHANNEL, json.dumps(alert, ensure_ascii=False))
 
     async def publish_account(self, name: str) -> None:
         """An account changed: its open streams check at once whether their session still stands."""
-        await self._redis.publish(CHANNEL, json.dumps({"type": "account", "name": name}))
+        await publish(self._redis, CHANNEL, json.dumps({"type": "account", "name": name}))
 
     async def stream(self, keepalive: float = 15.0) -> AsyncGenerator[str | None, None]:
         """Each event as a JSON string; None after ``keepalive`` seconds of quiet, so callers can ping.
@@ -100,13 +101,11 @@ class DeskEvents:
     async def _listen(self) -> None:
         while True:
             try:
-                async with self._redis.pubsub() as pubsub:
-                    await pubsub.subscribe(CHANNEL)
+                async with subscribe(self._redis, CHANNEL) as subscription:
                     self._subscribed.set()
                     while True:
-                        message = await pubsub.get_message(ignore_subscribe_messages=True, timeout=60)
-                        if message:
-                            event = message["data"].decode()
+                        event = await subscription.get_message(60)
+                        if event is not None:
                             for listener in list(self._listeners):
                                 listener.offer(event)
             except (RedisError, OSError) as exc:

@@ -22,6 +22,7 @@ from redis.asyncio import Redis
 
 from store.keys import login_all_key as _account_key
 from store.keys import login_from_key as _address_key
+from store.scripts import register_script
 
 WINDOW_SECONDS = 900
 
@@ -70,7 +71,7 @@ class LoginThrottle:
         self._account_free_tries = account_free_tries
         self._max_wait_ms = int(max_wait * 1000)
         self._account_max_wait_ms = int(account_max_wait * 1000)
-        self._admit = redis.register_script(_ADMIT)
+        self._admit = register_script(redis, _ADMIT)
 
     async def admit(self, name: str, address: str) -> Admission:
         """Count this attempt, or say how long to wait before the next one may be made."""

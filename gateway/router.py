@@ -53,6 +53,7 @@ from store.keys import QUARANTINE_KEY
 from store.keys import conversation_key as _key
 from store.lease import Lease
 from store.once import AppendOnce
+from store.scripts import register_script
 
 if TYPE_CHECKING:
     from gateway.alerts import SupervisorAlerts
@@ -127,7 +128,7 @@ class Router:
         self._intake_idle = intake_idle
         self.ratings: Ratings | None = None  # the desk, which judges a customer's rating (set by the app)
         self._append_once = AppendOnce(redis)
-        self._unwatch_if_same = redis.register_script(_UNWATCH_IF_SAME)
+        self._unwatch_if_same = register_script(redis, _UNWATCH_IF_SAME)
 
     async def receive(self, message: InboundMessage) -> bool:
         """Record the message durably; False if this provider message id was seen before."""

@@ -51,6 +51,7 @@ from handoff.lifecycle import Role
 from store.keys import CLAIMS_KEY, agent_claims_key, queue_stream_key
 from store.keys import LEGACY_QUEUE_KEY as LEGACY_STREAM_KEY
 from store.keys import QUEUE_ENTRIES_KEY as ENTRIES_KEY
+from store.scripts import register_script
 
 LANES = ("urgent", "high", "normal", "low")
 DEFAULT_LANE = "normal"
@@ -165,8 +166,8 @@ class AgentQueue:
         self._grouped: set[str] = set()
         self._claim_timeout = claim_timeout
         self._delivery_timeout_ms = int(delivery_timeout * 1000)
-        self._pick = redis.register_script(_PICK)
-        self._forget_script = redis.register_script(_FORGET)
+        self._pick = register_script(redis, _PICK)
+        self._forget_script = register_script(redis, _FORGET)
 
     async def ensure_group(self) -> None:
         """Create every lane's streams with their consumer group, and move entries of the old single stream."""

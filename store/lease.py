@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from redis.asyncio import Redis
 
+from store.scripts import register_script
+
 # KEYS[1]: the lease; ARGV: the token, the lease's length (ms). Extend it if it is ours, take it if it is free.
 _RENEW = """
 local holder = redis.call('GET', KEYS[1])
@@ -32,8 +34,8 @@ class Lease:
         self.key = key
         self._token = token
         self._ms = ms
-        self._renew = redis.register_script(_RENEW)
-        self._release = redis.register_script(_RELEASE)
+        self._renew = register_script(redis, _RENEW)
+        self._release = register_script(redis, _RELEASE)
 
     async def take(self) -> bool:
         """Take the lease if no one holds it; whether it is ours now."""

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from redis.asyncio import Redis
 
+from store.scripts import register_script
+
 # KEYS[1]: the mark, KEYS[2]: the list or stream. ARGV: the entry, the mark's life (s), and for a stream the
 # entry's field (the stream then lives as long as the mark too); without it the entry goes to the list's end.
 _APPEND_ONCE = """
@@ -26,7 +28,7 @@ class AppendOnce:
     """Appends to a list or a stream once per mark; each method answers whether this call appended."""
 
     def __init__(self, redis: Redis) -> None:
-        self._append = redis.register_script(_APPEND_ONCE)
+        self._append = register_script(redis, _APPEND_ONCE)
 
     async def to_list(self, mark: str, key: str, entry: str, seconds: int) -> bool:
         """RPUSH ``entry`` to the list ``key`` unless ``mark`` is set; the mark is kept ``seconds``."""

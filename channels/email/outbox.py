@@ -36,6 +36,7 @@ from store.keys import EMAIL_OUTBOX_DUE_KEY as DUE_KEY
 from store.keys import EMAIL_OUTBOX_FAILED_KEY as FAILED_KEY
 from store.keys import email_outbox_key as _message_key
 from store.keys import email_sent_key as _sent_key
+from store.scripts import register_script
 
 log = logging.getLogger(__name__)
 
@@ -94,7 +95,7 @@ class Outbox:
         self._smtp = smtp
         self._poll = poll
         self._on_undelivered = on_undelivered
-        self._take_due = redis.register_script(_TAKE_DUE)
+        self._take_due = register_script(redis, _TAKE_DUE)
         self._wake = asyncio.Event()
 
     async def enqueue(self, message: EmailMessage, conversation: str = "") -> str:

@@ -55,6 +55,8 @@ from store.keys import webchat_rate_key as _rate_key
 from store.keys import webchat_session_key as _session_key
 from store.keys import webchat_sockets_key as sockets_key
 from store.once import AppendOnce
+from store.pubsub import publish, subscribe
+from store.scripts import register_script
 
 log = logging.getLogger(__name__)
 
@@ -200,7 +202,7 @@ class WebChat:
     async def running(self, redis: Redis, inbox: Inbox) -> AsyncIterator[None]:
         self._redis, self._inbox = redis, inbox
         self._echo_once = AppendOnce(redis)
-        self._scripts = {name: redis.register_script(source) for name, source in (
+        self._scripts = {name: register_script(redis, source) for name, source in (
             ("take_place", _TAKE_PLACE), ("renew_places", _RENEW_PLACES),
             ("keep_session", _KEEP_SESSION))}
         tasks = [asyncio.create_task(self._listen_for_nudges(redis)), asyncio.create_task(self._renew_leases())]
@@ -231,7 +233,7 @@ class WebChat:
                 pipe.xadd(_frames_key(key), {"frame": json.dumps(frame, ensure_ascii=False)})
             pipe.expire(_frames_key(key), SESSION_TTL)
             await pipe.execute()
-        await redis.publish(NUDGE_CHANNEL, key)
+        await publish(redis, NUDGE_CHANNEL, key)
 
     def _require_redis(self) -> Redis:
         if self._redis is None:
@@ -247,15 +249,14 @@ class WebChat:
         """Forward new frames to this process's sockets, for as long as the app runs, whatever Redis does."""
         while True:
             try:
-                async with redis.pubsub() as pubsub:
-                    await pubsub.subscribe(NUDGE_CHANNEL)
+                async with subscribe(redis, NUDGE_CHANNEL) as subscription:
                     # Frames added while we were not subscribed sent no nudge we heard: look for them now.
                     for key in list(self._sockets):
                         await self._deliver_to_local(redis, key)
                     while True:
-                        message = await pubsub.get_message(ignore_subscribe_messages=True, timeout=30)
-                        if message:
-                            await self._deliver_to_local(redis, message["data"].decode())
+                        nudged = await subscription.get_message(30)
+                        if nudged is not None:
+                            await self._deliver_to_local(redis, nudged)
             except (RedisError, OSError):
                 log.warning("web chat lost its Redis subscription; subscribing again")
                 await asyncio.sleep(1)
@@ -415,7 +416,7 @@ class WebChat:
         assert self._echo_once is not None
         if await self._echo_once.to_stream(_echo_key(sock.key, message_id), _frames_key(sock.key), "frame", echo,
                                            SESSION_TTL):
-            await redis.publish(NUDGE_CHANNEL, sock.key)
+            await publish(redis, NUDGE_CHANNEL, sock.key)
         await sock.ws.send_json({"type": "ack", "id": message_id, "duplicate": not fresh})
 
     async def _count_in_window(self, key: str, window: float) -> int:
