@@ -472,9 +472,12 @@ class Router:
                 now["started_at"] = message.received_at.isoformat()
             fields = ("intake", "language", "bot_id", "started_at", "last_at")
             pipe.hset(state_key, mapping={k: now[k] for k in fields if k in now})
-            if not self._can(message.channel).batch:
-                pipe.zadd(IDLE_KEY, {conversation_id: float(now["last_at"]) + self._intake_idle.total_seconds()})
             await pipe.execute()
+        # The idle watch is one key for every conversation, so in no conversation's slot: set after the state,
+        # which it reads when due. Interrupted before, the message is handled again and this runs again.
+        if not self._can(message.channel).batch:
+            idle_at = float(now["last_at"]) + self._intake_idle.total_seconds()
+            await self._redis.zadd(IDLE_KEY, {conversation_id: idle_at})
         await self._push_to_transcript(message, _recorded_key(message), entry)
         return now
 

@@ -11,7 +11,15 @@ Guarantees:
   if that write fails, the change stands in Redis and the case id waits in ``cg:record:pending`` until
   ``flush_pending`` writes it, so nothing is lost either way.
 
-All keys of one case share the hash tag ``{<case id>}`` so the transaction also works on Redis Cluster.
+All keys of one case share the hash tag ``{<case id>}`` so its transactions also work on Redis Cluster. The keys
+shared by many cases (the index ``cg:cases``, a complainant's ``cg:contact:…``, the ``once`` marks) are in other
+slots, so they are written in steps of their own, in an order whose interruption misleads no reader:
+- opening: the id is reserved (its case key holds ``{}``, read as no case), then taken for ``once``, then put
+  in the index and the contacts, and only then is the case written, in one transaction with its conversation
+  and first event. Interrupted, the index may name a case that is not there (readers skip it), and the same
+  ``once`` asked again writes the case under the id reserved the first time;
+- restoring from the record: the case first, then the index; run again, it puts a restored case in the index;
+- discarding: the case first, then the index; an index entry left behind names no case.
 """
 
 from __future__ import annotations
@@ -180,9 +188,11 @@ class CaseStore:
         every deadline counts from it. A record that lacks a field of ``RECORD_FIELDS`` makes the case
         ``incomplete``, with the fields in ``missing``.
         """
-        if once is not None and (existing := await self._redis.get(case_once_key(once))):
-            return await self.get(existing.decode())
         created = datetime.now(UTC)
+        case_id = await self._take_id(created, once)
+        if once is not None:
+            with contextlib.suppress(CaseNotFound):
+                return await self.get(case_id)  # opened by an earlier try with the same ``once``
         messages = list(messages)
         received = received_at or _first_time(messages) or created
         people = {name: customer.get(name) for name in CUSTOMER_FIELDS}
@@ -190,7 +200,7 @@ class CaseStore:
         told = {name: complaint.get(name) for name in COMPLAINT_FIELDS}
         missing = missing_fields(people, told)
         case: Case = {
-            "id": await self._reserve_id(created),
+            "id": case_id,
             "channel": channel,
             "conversation_id": conversation_id,
             "language": language,
@@ -217,27 +227,65 @@ class CaseStore:
         case["nature"] = guess_nature(_said(case, messages), told.get("product"))
         case["deadlines"] = self._policy_for(case).deadlines(received).to_dict()
         contacts = _contacts(case["customer"])
-        repeat = await self._complained_recently(contacts, created)
+        repeat = await self._complained_recently(contacts, created, case_id)
         assessed = self._risk.grade(_customer_text(case, messages), tuple(risk_flags), repeat=repeat)
         case["risk"] = assessed.to_dict()
         case["priority"] = risk_rules.PRIORITY_BY_GRADE[assessed.grade]
         gaps = f"; missing {', '.join(missing)}" if missing else ""
         detail = event_detail or f"intake ended: {handoff_reason}{gaps}"
         event = _event(actor, action, None, "queued", detail)
-        async with self._redis.pipeline(transaction=True) as pipe:
+        # Indexed before it is written: interrupted in between, the index names a case readers do not find.
+        await self._index(case_id, created, contacts)
+        if await self._write_case(case, messages, [event]):
+            await self._write_through(case_id)
+        return await self.get(case_id)
+
+    async def _take_id(self, created: datetime, once: str | None) -> str:
+        """The id to open the case under: a new one, reserved; with ``once``, the one an earlier try took."""
+        if once is None:
+            return await self._reserve_id(created)
+        mark = case_once_key(once)
+        while True:
+            earlier = await self._redis.get(mark)
+            if earlier is not None and await self._redis.exists(_case_key(earlier.decode())):
+                return str(earlier.decode())
+            case_id = await self._reserve_id(created)
+            if earlier is not None:  # its case is gone (purged, or Redis lost it): the mark is stale
+                await self._redis.delete(mark)
+            if await self._redis.set(mark, case_id, nx=True, ex=ONCE_SECONDS):
+                return case_id
+            await self._redis.delete(_case_key(case_id))  # another try took ``once`` first: open theirs
+
+    async def _index(self, case_id: str, created: datetime, contacts: Iterable[str]) -> None:
+        """Put the case in the index of all cases and of its complainant's contacts (each key on its own)."""
+        async with self._redis.pipeline(transaction=False) as pipe:
+            pipe.zadd(ALL_CASES_KEY, {case_id: created.timestamp()})
             for contact in contacts:
-                pipe.zadd(contact_key(contact), {case["id"]: created.timestamp()})
+                pipe.zadd(contact_key(contact), {case_id: created.timestamp()})
                 pipe.expire(contact_key(contact), int(self._repeat_window.total_seconds()) + 86400)
-            pipe.set(_case_key(case["id"]), json.dumps(case, ensure_ascii=False))
-            if messages:
-                pipe.rpush(_messages_key(case["id"]), *(json.dumps(m, ensure_ascii=False) for m in messages))
-            pipe.rpush(_events_key(case["id"]), json.dumps(event, ensure_ascii=False))
-            pipe.zadd(ALL_CASES_KEY, {case["id"]: created.timestamp()})
-            if once is not None:
-                pipe.set(case_once_key(once), case["id"], ex=ONCE_SECONDS)
             await pipe.execute()
-        await self._write_through(case["id"])
-        return await self.get(case["id"])
+
+    async def _write_case(self, case: Case, messages: Iterable[dict[str, Any]], events: Iterable[dict[str, Any]],
+                          ) -> bool:
+        """Write the case with its conversation and audit trail in one transaction (all in the case's slot), if
+        Redis holds none yet (its key missing or reserved); whether it did."""
+        case_id = case["id"]
+        document = {key: value for key, value in case.items() if key not in ("messages", "events")}
+        async with self._redis.pipeline(transaction=True) as pipe:
+            try:
+                await pipe.watch(_case_key(case_id))
+                if (await pipe.get(_case_key(case_id))) not in (None, b"{}"):
+                    return False
+                pipe.multi()  # type: ignore[no-untyped-call]
+                pipe.set(_case_key(case_id), json.dumps(document, ensure_ascii=False))
+                pipe.delete(_messages_key(case_id), _events_key(case_id))
+                for key, entries in ((_messages_key(case_id), messages), (_events_key(case_id), events)):
+                    if entries := list(entries):
+                        pipe.rpush(key, *(json.dumps(entry, ensure_ascii=False) for entry in entries))
+                await pipe.execute()
+            except WatchError:
+                return False  # written meanwhile
+        return True
 
     def _policy_for(self, case: Case) -> SlaPolicy:
         """SLA_POLICY, with the deadlines the rules file sets for the case's product or nature."""
@@ -252,13 +300,14 @@ class CaseStore:
     def _repeat_window(self) -> timedelta:
         return timedelta(days=self._risk.repeat_window_days)
 
-    async def _complained_recently(self, contacts: list[str], now: datetime) -> bool:
-        """Whether any of these contacts opened a case within the repeat window (rules file, 90 days)."""
+    async def _complained_recently(self, contacts: list[str], now: datetime, case_id: str) -> bool:
+        """Whether any of these contacts opened another case than ``case_id`` (which an interrupted try may have
+        indexed already) within the repeat window (rules file, 90 days)."""
         if not self._risk.repeat_window_days:
             return False
         since = (now - self._repeat_window).timestamp()
         for contact in contacts:
-            if await self._redis.zcount(contact_key(contact), since, "+inf"):
+            if set(await self._redis.zrangebyscore(contact_key(contact), since, "+inf")) - {case_id.encode()}:
                 return True
         return False
 
@@ -474,41 +523,31 @@ class CaseStore:
         return int(await self._redis.scard(PENDING_KEY))
 
     async def restore(self, case: Case) -> bool:
-        """Put a case from the record back into Redis; False (and nothing written) if Redis holds it already."""
-        case_id = case["id"]
-        document = {key: value for key, value in case.items() if key not in ("messages", "events")}
+        """Put a case from the record back into Redis; False (and nothing written) if Redis holds it already.
+
+        Either way the case is then in the index (and, while it counts for repeat complaints, its contacts'):
+        a restore interrupted after writing the case puts it there when run again."""
         created = datetime.fromisoformat(case["created_at"])
-        async with self._redis.pipeline(transaction=True) as pipe:
-            try:
-                await pipe.watch(_case_key(case_id))
-                if (await pipe.get(_case_key(case_id))) not in (None, b"{}"):
-                    return False
-                pipe.multi()  # type: ignore[no-untyped-call]
-                pipe.set(_case_key(case_id), json.dumps(document, ensure_ascii=False))
-                pipe.delete(_messages_key(case_id), _events_key(case_id))
-                for key, entries in ((_messages_key(case_id), "messages"), (_events_key(case_id), "events")):
-                    if case[entries]:
-                        pipe.rpush(key, *(json.dumps(entry, ensure_ascii=False) for entry in case[entries]))
-                pipe.zadd(ALL_CASES_KEY, {case_id: created.timestamp()})
-                if created > datetime.now(UTC) - self._repeat_window:  # still counts for repeat complaints
-                    for contact in _contacts(document.get("customer") or {}):
-                        pipe.zadd(contact_key(contact), {case_id: created.timestamp()})
-                        pipe.expire(contact_key(contact), int(self._repeat_window.total_seconds()) + 86400)
-                await pipe.execute()
-            except WatchError:
-                return False  # written meanwhile: Redis has it
-        return True
+        restored = await self._write_case(case, case["messages"], case["events"])
+        recent = created > datetime.now(UTC) - self._repeat_window  # still counts for repeat complaints
+        await self._index(case["id"], created, _contacts(case.get("customer") or {}) if recent else ())
+        return restored
 
     async def discard(self, case_id: str) -> bool:
-        """Remove a closed case from Redis after the retention purge; an open one stays. True if removed."""
+        """Remove a closed case from Redis after the retention purge; an open one stays. True if removed.
+
+        The case goes first, then its index entries: interrupted in between, the index names a case that is gone
+        (readers skip it, and discarding it again takes the entry out)."""
         try:
             case = await self.summary(case_id)
         except CaseNotFound:
+            if not await self._redis.exists(_case_key(case_id)):  # not one being opened (reserved)
+                await self._redis.zrem(ALL_CASES_KEY, case_id)
             return False
         if case["status"] != "closed":
             return False
-        async with self._redis.pipeline(transaction=True) as pipe:
-            pipe.delete(_case_key(case_id), _messages_key(case_id), _events_key(case_id))
+        await self._redis.delete(_case_key(case_id), _messages_key(case_id), _events_key(case_id))
+        async with self._redis.pipeline(transaction=False) as pipe:
             pipe.zrem(ALL_CASES_KEY, case_id)
             for contact in _contacts(case.get("customer") or {}):
                 pipe.zrem(contact_key(contact), case_id)

@@ -14,7 +14,9 @@ streams nobody might read, and a handler of a product desk claims from that view
 The case record (handoff.cases) stays the single source of truth for who owns a case. The hash
 ``cg:{queue}:entries`` says which stream entry a queued case waits in, so a claim made from the console
 (``claim``, ``reassign``) takes the entry out of the stream at once. The ``{queue}`` hash tag keeps the
-streams and that hash in one slot, for the scripts below on Redis Cluster.
+streams and that hash in one slot, for the scripts below on Redis Cluster; the ``{claims}`` tag keeps the
+heartbeat index ``cg:{claims}`` and every handler's set of claims in another, so a claim changes both in one
+transaction (there are only as many claims as cases in hand).
 
 Guarantees:
 - most urgent first: ``next`` hands out the urgent lane before high before normal before low, and the

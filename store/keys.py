@@ -4,6 +4,9 @@ The names are what Redis already holds, so they never change: tests/store/test_k
 the name it has always had. A part in braces (``{<case id>}``, ``{queue}``) is a hash tag: the keys that share
 it share a Redis Cluster slot, so one script or transaction may touch them all. A client address, a session
 token, a customer's contact or a caller-chosen id appears only as a SHA-256 digest, never in clear.
+
+A family that had to gain a hash tag keeps its old name here too (``LEGACY_CLAIMS_KEY``), and ``store.renames``
+moves what Redis holds under the old name to the new one when the gateway starts.
 """
 
 from __future__ import annotations
@@ -41,7 +44,8 @@ QUARANTINE_KEY = "cg:quarantine"
 
 
 def case_key(case_id: str) -> str:
-    """String: the case (JSON), without its conversation and audit trail."""
+    """String: the case (JSON), without its conversation and audit trail; ``{}`` while its id is reserved and
+    the case not yet written (readers take it for no case)."""
     return f"cg:case:{{{case_id}}}"
 
 
@@ -61,19 +65,23 @@ def case_entry_once_key(case_id: str, once: str) -> str:
 
 
 def case_once_key(once: str) -> str:
-    """String: the id of the case opened for what ``once`` stands for, so opening it again finds that case."""
+    """String: the id of the case opened (or reserved) for what ``once`` stands for, so opening it again finds
+    that case. Outside the case's slot: set on its own, before the case is written."""
     return "cg:case-once:" + _digest(once)
 
 
 ALL_CASES_KEY = "cg:cases"
-"""Sorted set: every case id in Redis, scored by its creation (epoch seconds)."""
+"""Sorted set: every case id in Redis, scored by its creation (epoch seconds). One key for all cases, so in no
+case's slot: an id is added before its case is written and removed after it is deleted, and may name a case not
+(or no longer) in Redis, which readers skip."""
 
 RECORD_PENDING_KEY = "cg:record:pending"
 """Set of case ids changed in Redis whose write to the system of record failed (written by ``flush_pending``)."""
 
 
 def contact_key(contact: str) -> str:
-    """Sorted set of the case ids of one complainant (``phone:…``, ``email:…``, ``account:…``), by creation."""
+    """Sorted set of the case ids of one complainant (``phone:…``, ``email:…``, ``account:…``), by creation;
+    kept like ``ALL_CASES_KEY``, so it may name a case not in Redis."""
     return "cg:contact:" + _digest(contact)
 
 
@@ -87,8 +95,12 @@ def attachment_key(digest: str) -> str:
 QUEUE_ENTRIES_KEY = "cg:{queue}:entries"
 """Hash: case id → "<stream> <entry id>", the queue entry the case waits in."""
 
-CLAIMS_KEY = "cg:claims"
-"""Sorted set: claimed case id, scored by when its handler was last seen (epoch seconds)."""
+CLAIMS_KEY = "cg:{claims}"
+"""Sorted set: claimed case id, scored by when its handler was last seen (epoch seconds). Tagged ``{claims}``
+with every handler's set (``agent_claims_key``), so a claim changes both in one transaction."""
+
+LEGACY_CLAIMS_KEY = "cg:claims"
+"""``CLAIMS_KEY`` before it had its hash tag (``store.renames`` moves it)."""
 
 LEGACY_QUEUE_KEY = "cg:queue"
 """Stream: the single queue before lanes; emptied into the lanes when the consumer groups are made."""
@@ -101,7 +113,12 @@ def queue_stream_key(lane: str, desk: str, unit: str | None = None) -> str:
 
 
 def agent_claims_key(agent: str) -> str:
-    """Set of the case ids a handler has claimed."""
+    """Set of the case ids a handler has claimed (in the slot of ``CLAIMS_KEY``)."""
+    return f"cg:{{claims}}:agent:{agent}"
+
+
+def legacy_agent_claims_key(agent: str) -> str:
+    """``agent_claims_key`` before it had its hash tag (``store.renames`` moves it); ``*`` matches them all."""
     return f"cg:agent-claims:{agent}"
 
 

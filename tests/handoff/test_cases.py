@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -11,10 +11,11 @@ import pytest
 from redis.asyncio import Redis
 
 from handoff.cases import Case, CaseConflict, CaseStore
-from handoff.ids import is_case_id
+from handoff.ids import is_case_id, new_case_id
 from handoff.lifecycle import Role
 from handoff.risk import grade, load_rules
 from handoff.sla import SlaPolicy
+from store import keys as redis_keys
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 
@@ -111,6 +112,61 @@ async def test_a_message_handled_again_after_a_crash_finds_the_case_it_opened(re
     assert again["id"] == first["id"] and len(await cases.list()) == 1
     other = await open_from("<m2@example.org>")
     assert other["id"] != first["id"] and len(await cases.list()) == 2
+
+
+async def open_from_email(cases: CaseStore, message_id: str) -> dict[str, Any]:
+    return await cases.create(channel="email", conversation_id="email:t1", language="en",
+                              customer={"name": "Ann", "email": "ann@example.org"},
+                              complaint={"description": "My transfer never arrived"},
+                              handoff_reason="complete", once=f"email:t1\n{message_id}")
+
+
+async def test_an_opening_cut_short_before_the_case_was_written_is_finished_under_the_same_id(redis: Redis) -> None:
+    cases = CaseStore(redis)
+    # What a gateway that died mid-way leaves (the case lives in its own slot, so it is written last): the id
+    # reserved, taken for the message, and already in the index and the complainant's contacts.
+    case_id = new_case_id(datetime.now(UTC))
+    await redis.set(redis_keys.case_key(case_id), "{}")
+    await redis.set(redis_keys.case_once_key("email:t1\n<m1@example.org>"), case_id)
+    await redis.zadd(redis_keys.ALL_CASES_KEY, {case_id: 1.0})
+    await redis.zadd(redis_keys.contact_key("email:ann@example.org"), {case_id: datetime.now(UTC).timestamp()})
+    assert await cases.list() == [], "no reader takes the half-opened case for a case"
+    assert await cases.discard(case_id) is False and await redis.zscore(redis_keys.ALL_CASES_KEY, case_id) == 1.0
+
+    case = await open_from_email(cases, "<m1@example.org>")  # the message handled again
+    assert case["id"] == case_id and [c["id"] for c in await cases.list()] == [case_id]
+    assert [e["action"] for e in case["events"]] == ["created"]
+    assert "repeat_complainant" not in case["risk"]["rules"], "its own contact entry is no earlier complaint"
+    created = datetime.fromisoformat(case["created_at"]).timestamp()
+    assert await redis.zscore(redis_keys.ALL_CASES_KEY, case_id) == created, "indexed as it was written"
+
+
+async def test_a_restore_cut_short_before_the_index_puts_the_case_there_when_run_again(redis: Redis) -> None:
+    cases = CaseStore(redis)
+    case = await open_from_email(cases, "<m1@example.org>")
+    await redis.zrem(redis_keys.ALL_CASES_KEY, case["id"])  # written back from the record, not yet indexed
+    assert await cases.list() == []
+    assert await cases.restore(case) is False, "Redis holds the case: nothing of it is written again"
+    assert [c["id"] for c in await cases.list()] == [case["id"]]
+    assert await cases.get(case["id"]) == case
+
+
+async def test_a_discard_cut_short_after_the_case_went_leaves_an_entry_readers_skip_and_a_retry_removes(
+    redis: Redis,
+) -> None:
+    cases = CaseStore(redis)
+    case = await open_from_email(cases, "<m1@example.org>")
+    await cases.change(case["id"], actor="sue", action="close", mutate=close_it, role=Role.SUPERVISOR)
+    await redis.delete(redis_keys.case_key(case["id"]), redis_keys.case_messages_key(case["id"]),
+                       redis_keys.case_events_key(case["id"]))  # the case went; its index entries not yet
+    assert await cases.list(status="closed") == []
+    assert await cases.discard(case["id"]) is False
+    assert await redis.zscore(redis_keys.ALL_CASES_KEY, case["id"]) is None
+
+
+def close_it(case: Case) -> str:
+    case["status"] = "closed"
+    return "done"
 
 
 def rules_with(tmp_path: Path, extra: str) -> Any:

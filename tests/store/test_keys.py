@@ -1,15 +1,22 @@
-"""Every Redis key keeps the name it has always had (data already in Redis must still be found), and no module
-writes a key's name itself."""
+"""Every Redis key keeps the name it has always had (data already in Redis must still be found), or is moved from
+its old name when the gateway starts (``store.renames``); and no module writes a key's name itself."""
 
 from __future__ import annotations
 
 import ast
 import hashlib
+import time
 from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
 
+from redis.asyncio import Redis
+
+from handoff.cases import Case, CaseStore
+from handoff.lifecycle import Role
+from handoff.queue import AgentQueue
 from store import keys
+from store.renames import rename_legacy_keys
 
 ROOT = Path(__file__).resolve().parent.parent.parent
 PACKAGES = ("channels", "gateway", "handoff", "records", "store")
@@ -35,10 +42,12 @@ NAMES = {
     "contact_key": (keys.contact_key("phone:13800138000"), "cg:contact:" + sha("phone:13800138000")),
     "attachment_key": (keys.attachment_key("ab" * 32), "cg:attachment:" + "ab" * 32),
     "QUEUE_ENTRIES_KEY": (keys.QUEUE_ENTRIES_KEY, "cg:{queue}:entries"),
-    "CLAIMS_KEY": (keys.CLAIMS_KEY, "cg:claims"),
+    "CLAIMS_KEY": (keys.CLAIMS_KEY, "cg:{claims}"),  # renamed from LEGACY_CLAIMS_KEY (store.renames)
+    "LEGACY_CLAIMS_KEY": (keys.LEGACY_CLAIMS_KEY, "cg:claims"),
     "LEGACY_QUEUE_KEY": (keys.LEGACY_QUEUE_KEY, "cg:queue"),
     "queue_stream_key": (keys.queue_stream_key("urgent", "zh"), "cg:{queue}:urgent:zh"),
-    "agent_claims_key": (keys.agent_claims_key("ann"), "cg:agent-claims:ann"),
+    "agent_claims_key": (keys.agent_claims_key("ann"), "cg:{claims}:agent:ann"),  # renamed (store.renames)
+    "legacy_agent_claims_key": (keys.legacy_agent_claims_key("ann"), "cg:agent-claims:ann"),
     "DESK_EVENTS_CHANNEL": (keys.DESK_EVENTS_CHANNEL, "cg:desk-events"),
     "case_alerted_key": (keys.case_alerted_key("C-1", "overdue"), "cg:alerted:{C-1}:overdue"),
     "unit_alerted_key": (keys.unit_alerted_key("hotspot:sh"), "cg:alerted:unit:hotspot:sh"),
@@ -138,3 +147,45 @@ def test_no_module_but_store_keys_names_a_key() -> None:
              for path in sorted((ROOT / package).rglob("*.py"))
              if path != ROOT / "store" / "keys.py" and (literals := list(key_literals(path)))}
     assert found == {}
+
+
+async def claimed(cases: CaseStore, agent: str, number: int) -> Case:
+    case = await cases.create(channel="webchat", conversation_id=f"webchat:r{number}", language="en",
+                              customer={"name": "Ann", "phone": f"+44770090{number:04d}"},
+                              complaint={"description": "fee charged twice"}, handoff_reason="complete")
+
+    def take(record: Case) -> str:
+        record["status"], record["assignee"] = "claimed", agent
+        return f"claimed by {agent}"
+
+    return await cases.change(case["id"], actor=agent, action="claim", mutate=take, role=Role.AGENT)
+
+
+async def test_claims_held_under_the_old_names_are_moved_and_found(redis: Redis) -> None:
+    cases = CaseStore(redis)
+    queue = AgentQueue(redis, cases, claim_timeout=60)
+    quiet, busy = await claimed(cases, "ann", 1), await claimed(cases, "bob", 2)
+    # Written before the claims had their hash tag: ann has been silent past the timeout, bob was just seen.
+    await redis.zadd(keys.LEGACY_CLAIMS_KEY, {quiet["id"]: time.time() - 61, busy["id"]: time.time()})
+    await redis.sadd(keys.legacy_agent_claims_key("ann"), quiet["id"])
+    await redis.sadd(keys.legacy_agent_claims_key("bob"), busy["id"])
+
+    assert await rename_legacy_keys(redis) == 3
+    assert await rename_legacy_keys(redis) == 0, "a second start finds nothing left to move"
+    assert not await redis.keys("cg:claims") and not await redis.keys("cg:agent-claims:*")
+    assert await queue.is_watched(quiet["id"]) and await queue.is_watched(busy["id"])
+    assert await queue.reclaim_abandoned() == [quiet["id"]], "ann's silence is still seen"
+    assert (await cases.summary(quiet["id"]))["status"] == "queued"
+    await queue.release(busy["id"], "bob")  # bob's claim is found under its new name and let go
+    assert not await queue.is_watched(busy["id"]) and not await redis.exists(keys.agent_claims_key("bob"))
+
+
+async def test_a_claim_set_under_both_names_is_merged(redis: Redis) -> None:
+    await redis.sadd(keys.legacy_agent_claims_key("ann"), "C-old")
+    await redis.sadd(keys.agent_claims_key("ann"), "C-new")
+    await redis.zadd(keys.LEGACY_CLAIMS_KEY, {"C-old": 5.0, "C-new": 1.0})
+    await redis.zadd(keys.CLAIMS_KEY, {"C-new": 7.0})
+    assert await rename_legacy_keys(redis) == 2
+    assert await redis.smembers(keys.agent_claims_key("ann")) == {b"C-old", b"C-new"}
+    assert await redis.zrange(keys.CLAIMS_KEY, 0, -1, withscores=True) == [(b"C-old", 5.0), (b"C-new", 7.0)]
+    assert not await redis.exists(keys.LEGACY_CLAIMS_KEY, keys.legacy_agent_claims_key("ann"))
