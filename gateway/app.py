@@ -42,6 +42,7 @@ from handoff.sla import SlaPolicy
 from records.record import CaseRecord
 from records.reports.hotspots import check_hotspots
 from records.reports.register import check_registers
+from store.renames import rename_legacy_keys
 
 log = logging.getLogger(__name__)
 SWEEP_SECONDS = 5.0
@@ -107,6 +108,7 @@ async def http_ctx(app: web.Application) -> AsyncIterator[None]:
 
 async def services_ctx(app: web.Application) -> AsyncIterator[None]:
     settings, redis = app[keys.SETTINGS], app[keys.REDIS]
+    await rename_legacy_keys(redis)  # before any store reads a key whose name changed
     risk = load_rules(Path(settings.risk_rules_file)) if settings.risk_rules_file else None
     record = CaseRecord(settings.record_url)
     await record.open()  # migrates first: a fresh machine, or a new release, just works
