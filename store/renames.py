@@ -108,7 +108,7 @@ async def _names(redis: Redis, old: str) -> list[str]:
     if not _GLOB & set(old):
         return [old] if await redis.exists(old) else []
     # SCAN visits every primary of a Cluster (redis-py's scan_iter asks each in turn).
-    return sorted({raw.decode() for raw in [key async for key in redis.scan_iter(match=old, count=1000)]})
+    return sorted({key.decode() async for key in redis.scan_iter(match=old, count=1000)})
 
 
 async def _move(redis: Redis, old: str, new: str) -> int:
