@@ -1,5 +1,6 @@
-"""On a real Redis Cluster (3 primaries, 3 replicas), every channel operation that runs a transaction or a Lua
-script keeps its keys in one hash slot: each one runs (no CROSSSLOT) and what it wrote reads back right.
+"""On a real Redis Cluster (3 primaries, 3 replicas), every operation of the channels, of store.once and
+store.lease, and of the logins and accounts that runs a transaction or a Lua script keeps its keys in one hash
+slot: each one runs (no CROSSSLOT) and what it wrote reads back right.
 
 The client is the gateway's own (``gateway.store.open_redis`` with REDIS_MODE=cluster). The channels run as in
 the gateway, on a stand-in for the router (``QuietInbox``): the router itself needs pub/sub, which redis-py's
@@ -31,9 +32,11 @@ from channels.twilio.common import TwilioConfig
 from channels.twilio.sms import TwilioSms
 from channels.twilio.voice import TwilioVoice, VoiceSettings
 from channels.webchat.channel import WebChat, WebChatLimits, conversation_key
+from gateway.auth import Agents
 from gateway.login_throttle import LoginThrottle
 from gateway.settings import Settings
 from gateway.store import open_redis
+from records.record import CaseRecord
 from store import keys
 from store.lease import Lease
 from store.once import AppendOnce
@@ -301,3 +304,18 @@ async def test_keys_under_their_old_names_move_across_slots(cluster: Redis) -> N
     assert await cluster.lrange(keys.sms_status_history_key("SM1"), 0, -1) == [b"sent", b"delivered", b"read"]
     assert [await cluster.exists(name) for name in (old_due, old_message, old_history)] == [0, 0, 0]
     assert await rename_legacy_keys(cluster) == 0
+
+
+async def test_accounts_log_in_and_a_new_password_ends_their_sessions(cluster: Redis, tmp_path: Path) -> None:
+    record = CaseRecord(f"sqlite+aiosqlite:///{tmp_path / 'record.db'}")
+    await record.open()
+    try:
+        agents = Agents(cluster, record.engine, token_ttl=3600, lockout_after=5)
+        await agents.add("ann", "correct horse battery")
+        tokens = [(await agents.login("ann", "correct horse battery", f"10.0.0.{n}"))[0] for n in (1, 2)]
+        assert [(await agents.agent_for(token)) is not None for token in tokens] == [True, True]
+        await agents.change("ann", "root", password="a new horse battery")
+        assert [await agents.agent_for(token) for token in tokens] == [None, None]
+        assert await cluster.hget(keys.account_key("ann"), "revision") == b"2"
+    finally:
+        await record.close()
