@@ -1,12 +1,11 @@
 """Every Redis key (and pub/sub channel) the project uses, by family: what it holds and its Redis type.
 
 The names are what Redis already holds, so they never change: tests/store/test_keys.py compares each one with
-the name it has always had. A part in braces (``{<case id>}``, ``{queue}``) is a hash tag: the keys that share
-it share a Redis Cluster slot, so one script or transaction may touch them all. A client address, a session
-token, a customer's contact or a caller-chosen id appears only as a SHA-256 digest, never in clear.
-
-A family that had to gain a hash tag keeps its old name here too (``LEGACY_CLAIMS_KEY``), and ``store.renames``
-moves what Redis holds under the old name to the new one when the gateway starts.
+the name it has always had. A name that had to change (a hash tag added) keeps its old name here too
+(``LEGACY_CLAIMS_KEY``) or in store/renames.py, which moves what Redis holds under it at the gateway's start. A
+part in braces (``{<case id>}``, ``{queue}``) is a hash tag: the keys that share it share a Redis Cluster slot, so
+one script or transaction may touch them all. A client address, a session token, a customer's contact or a
+caller-chosen id appears only as a SHA-256 digest, never in clear.
 """
 
 from __future__ import annotations
@@ -214,24 +213,28 @@ EMAIL_MACHINE_KEY = "cg:email:machine"
 """List of the machines' messages (auto-replies, bounces, receipts) and our own, noted (JSON)."""
 
 
+# The quarantine and the outbox are few keys, rarely written: each family shares one hash tag, so one
+# transaction puts a message with its list or set (their names before the tags: store/renames.py).
+
+
 def email_quarantine_key(message_id: str) -> str:
     """Hash: an email whose handling failed (the reason, the raw message)."""
-    return f"cg:email:quarantine:{message_id}"
+    return f"cg:email:{{quarantine}}:message:{message_id}"
 
 
-EMAIL_QUARANTINED_KEY = "cg:email:quarantined"
+EMAIL_QUARANTINED_KEY = "cg:email:{quarantine}:ids"
 """List of the Message-IDs of the emails in quarantine (``email_quarantine_key``), in order."""
 
-EMAIL_OUTBOX_DUE_KEY = "cg:email:outbox:due"
+EMAIL_OUTBOX_DUE_KEY = "cg:email:{outbox}:due"
 """Sorted set: outbox ids, scored by when they are next due to be sent (epoch seconds)."""
 
-EMAIL_OUTBOX_FAILED_KEY = "cg:email:outbox:failed"
+EMAIL_OUTBOX_FAILED_KEY = "cg:email:{outbox}:failed"
 """List of the emails that could never be sent (JSON, with the reason)."""
 
 
 def email_outbox_key(outbox_id: str) -> str:
     """String: an email waiting in the outbox (JSON)."""
-    return f"cg:email:outbox:{{{outbox_id}}}"
+    return f"cg:email:{{outbox}}:message:{outbox_id}"
 
 
 def email_sent_key(outbox_id: str) -> str:
@@ -261,30 +264,33 @@ def email_case_key(case_id: str) -> str:
 
 # ------------------------------------------------------------------------------------------------------- SMS
 
+# An opt-out is written with its history, and a status with its history, in one transaction: the number (the
+# message's SID) is their hash tag (their names before the tags, without braces: store/renames.py).
+
 
 def sms_optout_key(number: str) -> str:
     """String: when the number sent STOP; no key, no opt-out."""
-    return f"cg:sms:optout:{number}"
+    return f"cg:sms:optout:{{{number}}}"
 
 
 def sms_optout_history_key(number: str) -> str:
     """List of the number's STOP and START (JSON)."""
-    return f"cg:sms:optout:{number}:history"
+    return f"cg:sms:optout:{{{number}}}:history"
 
 
 def sms_status_key(message_sid: str) -> str:
     """Hash: the latest delivery status Twilio reported for a message we sent."""
-    return f"cg:sms:status:{message_sid}"
+    return f"cg:sms:status:{{{message_sid}}}"
 
 
 def sms_status_history_key(message_sid: str) -> str:
     """List of every delivery status reported for the message (JSON)."""
-    return f"cg:sms:status:{message_sid}:history"
+    return f"cg:sms:status:{{{message_sid}}}:history"
 
 
 def sms_status_reported_key(message_sid: str, status: str) -> str:
     """String (expiring): that status of the message was recorded, so a repeated report counts once."""
-    return f"cg:sms:status:{message_sid}:reported:{status}"
+    return f"cg:sms:status:{{{message_sid}}}:reported:{status}"
 
 
 def sms_answer_key(message_sid: str) -> str:

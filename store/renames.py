@@ -1,97 +1,170 @@
-"""Keys whose name changed (a hash tag added, for Redis Cluster): what Redis holds under an old name moves to
-the new one when the gateway starts, so data written before is still found.
+"""Keys whose names changed (a hash tag added, so that a transaction or script touches one Redis Cluster slot),
+and ``rename_legacy_keys``, which moves what Redis holds under an old name to its new one.
 
-Moving is safe to run again and on every replica at once: a key already moved is not found under its old name,
-and one found under both names (another replica moved it meanwhile, or a move was cut short) is merged into the
-new one where its type allows (sets and sorted sets), else left under its old name with a warning. On a Cluster
-the two names may be in different slots, where RENAME is refused: the key is then copied (DUMP and RESTORE, with
-its expiry) and the old one deleted.
+Each entry of ``RENAMES`` is (an old name, or a glob pattern of old names; the function giving an old name's new
+name, or None for a name the pattern matches that is not one of the family's). The gateway runs
+``rename_legacy_keys`` at every start, before anything reads the keys (gateway/app.py): a second run finds
+nothing to move, and a replica of the old release that wrote an old name meanwhile (a rolling upgrade) has it
+moved at the next start.
+
+A key moves with RENAMENX when both names are in one slot (always so on one server); across Cluster slots with
+DUMP and RESTORE, its time to live kept, then DEL. If the new name already holds data (written since the
+upgrade), the old key's content joins it: a list's entries go before the new ones, a set's, sorted set's or
+hash's members go in where the new key lacks them; a string or a stream under the new name is newer and stays.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass
 
 from redis.asyncio import Redis
+from redis.asyncio.cluster import RedisCluster
 from redis.crc import key_slot
 from redis.exceptions import ResponseError
 
-from store import keys
+from store.keys import (
+    CLAIMS_KEY,
+    EMAIL_OUTBOX_DUE_KEY,
+    EMAIL_OUTBOX_FAILED_KEY,
+    EMAIL_QUARANTINED_KEY,
+    LEGACY_CLAIMS_KEY,
+    agent_claims_key,
+    email_outbox_key,
+    email_quarantine_key,
+    legacy_agent_claims_key,
+    sms_optout_history_key,
+    sms_optout_key,
+    sms_status_history_key,
+    sms_status_key,
+    sms_status_reported_key,
+)
 
 log = logging.getLogger(__name__)
 
+NewName = Callable[[str], str | None]
 
-@dataclass(frozen=True)
-class Rename:
-    """``old``: a key's old name, or a pattern (``*``) matching a family of them; ``new``: the new name of an old
-    one."""
-
-    old: str
-    new: Callable[[str], str]
+_OUTBOX_MESSAGE = "cg:email:outbox:{"
+_QUARANTINE_MESSAGE = "cg:email:quarantine:"
+_SMS_OPTOUT = "cg:sms:optout:"
+_SMS_STATUS = "cg:sms:status:"
 
 
-def _agent_of(old: str) -> str:
-    return old.removeprefix(keys.legacy_agent_claims_key(""))
+def _outbox_message(old: str) -> str:
+    return email_outbox_key(old.removeprefix(_OUTBOX_MESSAGE).removesuffix("}"))
 
 
-RENAMES: tuple[Rename, ...] = (
-    Rename(keys.LEGACY_CLAIMS_KEY, lambda _: keys.CLAIMS_KEY),
-    Rename(keys.legacy_agent_claims_key("*"), lambda old: keys.agent_claims_key(_agent_of(old))),
-)
+def _quarantine_message(old: str) -> str:
+    return email_quarantine_key(old.removeprefix(_QUARANTINE_MESSAGE))
 
 
-async def rename_legacy_keys(redis: Redis, renames: tuple[Rename, ...] = RENAMES) -> int:
-    """Move every key found under an old name to its new one; how many were moved."""
+def _sms_optout(old: str) -> str:
+    # A number may hold a colon ("whatsapp:+86…"), so the history is told by its ending.
+    number = old.removeprefix(_SMS_OPTOUT)
+    if number.endswith(":history"):
+        return sms_optout_history_key(number.removesuffix(":history"))
+    return sms_optout_key(number)
+
+
+def _sms_status(old: str) -> str | None:
+    sid, _, part = old.removeprefix(_SMS_STATUS).partition(":")
+    if not part:
+        return sms_status_key(sid)
+    if part == "history":
+        return sms_status_history_key(sid)
+    if part.startswith("reported:"):
+        return sms_status_reported_key(sid, part.removeprefix("reported:"))
+    return None
+
+
+def _agent_claims(old: str) -> str:
+    return agent_claims_key(old.removeprefix(legacy_agent_claims_key("")))
+
+
+def _fixed(new: str) -> NewName:
+    return lambda _old: new
+
+
+# Patterns are Redis globs: "[^{]" keeps names that already have their tag out.
+RENAMES: list[tuple[str, NewName]] = [
+    (LEGACY_CLAIMS_KEY, _fixed(CLAIMS_KEY)),
+    (legacy_agent_claims_key("*"), _agent_claims),
+    ("cg:email:outbox:due", _fixed(EMAIL_OUTBOX_DUE_KEY)),
+    ("cg:email:outbox:failed", _fixed(EMAIL_OUTBOX_FAILED_KEY)),
+    (_OUTBOX_MESSAGE + "*}", _outbox_message),
+    ("cg:email:quarantined", _fixed(EMAIL_QUARANTINED_KEY)),
+    (_QUARANTINE_MESSAGE + "*", _quarantine_message),
+    (_SMS_OPTOUT + "[^{]*", _sms_optout),
+    (_SMS_STATUS + "[^{]*", _sms_status),
+]
+
+_GLOB = frozenset("*?[")
+
+
+async def rename_legacy_keys(redis: Redis) -> int:
+    """Move every key still under an old name to its new name; how many moved."""
     moved = 0
-    for rename in renames:
-        for old in await _found(redis, rename.old):
-            moved += await _move(redis, old, rename.new(old))
+    for old, new_name in RENAMES:
+        for name in await _names(redis, old):
+            new = new_name(name)
+            if new is not None and new != name:
+                moved += await _move(redis, name, new)
+    if moved:
+        log.info("moved %d Redis keys to their new names", moved)
     return moved
 
 
-async def _found(redis: Redis, old: str) -> list[str]:
-    if "*" not in old:
+async def _names(redis: Redis, old: str) -> list[str]:
+    if not _GLOB & set(old):
         return [old] if await redis.exists(old) else []
-    return sorted({raw.decode() async for raw in redis.scan_iter(match=old, count=1000)})
+    # SCAN visits every primary of a Cluster (redis-py's scan_iter asks each in turn).
+    return sorted({key.decode() async for key in redis.scan_iter(match=old, count=1000)})
 
 
-async def _move(redis: Redis, old: str, new: str) -> bool:
-    """Move one key; whether it was moved (False: gone meanwhile, or left where it is)."""
-    try:
-        if key_slot(old.encode()) == key_slot(new.encode()):
-            return bool(await redis.renamenx(old, new)) or await _merge(redis, old, new)
-        dumped = await redis.dump(old)
-        if dumped is None:
-            return False  # moved by another replica meanwhile
-        ttl = max(int(await redis.pttl(old)), 0)
-        await redis.restore(new, ttl, dumped)
-    except ResponseError as exc:
-        if "no such key" in str(exc).lower():
-            return False  # moved by another replica meanwhile
-        if "busykey" not in str(exc).lower():
-            raise
-        return await _merge(redis, old, new)
+async def _move(redis: Redis, old: str, new: str) -> int:
+    """Move one key; 1 if its data was moved (or merged), 0 if it was gone already."""
+    # A Cluster client is a RedisCluster (gateway/store.py gives it as Redis): RENAME works within a slot only.
+    if not isinstance(redis, RedisCluster) or key_slot(old.encode()) == key_slot(new.encode()):
+        try:
+            if await redis.renamenx(old, new):
+                return 1
+        except ResponseError:  # gone meanwhile ("no such key"): another replica moved it
+            return 0
+    else:
+        payload, ttl = await redis.dump(old), await redis.pttl(old)
+        if payload is None:
+            return 0
+        try:
+            await redis.restore(new, max(int(ttl), 0), payload)
+        except ResponseError as exc:
+            if "BUSYKEY" not in str(exc):
+                raise
+        else:
+            await redis.delete(old)
+            return 1
+        if await redis.dump(new) == payload:  # another replica restored this very copy a moment ago
+            await redis.delete(old)
+            return 1
+    await _merge(redis, old, new)
     await redis.delete(old)
-    return True
+    return 1
 
 
-async def _merge(redis: Redis, old: str, new: str) -> bool:
-    """Both names hold the key: add what the old one holds to the new one, then drop the old one."""
+async def _merge(redis: Redis, old: str, new: str) -> None:
+    """Add what ``old`` holds to ``new``, which holds newer data of the same family."""
     kind = (await redis.type(old)).decode()
-    if kind == "set":
-        members = await redis.smembers(old)
-        if members:
+    if kind == "list":
+        if entries := await redis.lrange(old, 0, -1):
+            await redis.lpush(new, *reversed(entries))
+    elif kind == "set":
+        if members := await redis.smembers(old):
             await redis.sadd(new, *members)
     elif kind == "zset":
-        scored = dict(await redis.zrange(old, 0, -1, withscores=True))
-        if scored:
-            await redis.zadd(new, scored, gt=True)  # the later score wins (a heartbeat, a creation)
-    elif kind == "none":
-        return False  # moved by another replica meanwhile
+        if scored := await redis.zrange(old, 0, -1, withscores=True):
+            await redis.zadd(new, dict(scored), nx=True)
+    elif kind == "hash":
+        for field, value in (await redis.hgetall(old)).items():
+            await redis.hsetnx(new, field, value)
     else:
-        log.warning("%s is held under its old and its new name; the old one is left for a person to merge", old)
-        return False
-    await redis.delete(old)
-    return True
+        # (No key name in the log: some hold a customer's number.)
+        log.info("a renamed Redis key's new name holds newer data: its old %s is dropped", kind)

@@ -75,7 +75,11 @@ class EmailThreads:
 
     async def _named_threads(self, email: ParsedEmail) -> list[str]:
         ids = [m for m in (email.in_reply_to, *reversed(email.references)) if m]
-        found = [k.decode() for k in await self._redis.mget([_message_key(m) for m in ids]) if k] if ids else []
+        # One GET each, not MGET: the Message-IDs' keys lie in many Redis Cluster slots.
+        async with self._redis.pipeline(transaction=False) as pipe:
+            for message_id in ids:
+                pipe.get(_message_key(message_id))
+            found = [k.decode() for k in await pipe.execute() if k]
         if email.case_tag:
             tagged = await self._redis.get(_case_key(email.case_tag))
             if tagged:

@@ -6,17 +6,20 @@ from __future__ import annotations
 import ast
 import hashlib
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from datetime import date
+from email.message import EmailMessage
 from pathlib import Path
 
 from redis.asyncio import Redis
 
+from channels.email.outbox import Outbox, SmtpConfig
 from handoff.cases import Case, CaseStore
 from handoff.lifecycle import Role
 from handoff.queue import AgentQueue
 from store import keys
 from store.renames import rename_legacy_keys
+from tests.support.mail_servers import SmtpSink
 
 ROOT = Path(__file__).resolve().parent.parent.parent
 PACKAGES = ("channels", "gateway", "handoff", "records", "store")
@@ -26,7 +29,8 @@ def sha(text: str) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
 
 
-# (the name store.keys gives, the name Redis holds), written out as the modules wrote them before.
+# (the name store.keys gives, the name Redis holds), written out as the modules wrote them before; a family
+# given a hash tag since holds its new name here, and its old one in RENAMED (store/renames.py moves the data).
 NAMES = {
     "ACTIVE_CONVERSATIONS_KEY": (keys.ACTIVE_CONVERSATIONS_KEY, "cg:conversations:active"),
     "IDLE_INTAKES_KEY": (keys.IDLE_INTAKES_KEY, "cg:intakes:idle"),
@@ -66,23 +70,23 @@ NAMES = {
     "email_auto_replies_key": (keys.email_auto_replies_key("Ann@Example.com", date(2026, 3, 4)),
                                f"cg:email:auto:{sha('ann@example.com')[:16]}:20260304"),
     "EMAIL_MACHINE_KEY": (keys.EMAIL_MACHINE_KEY, "cg:email:machine"),
-    "email_quarantine_key": (keys.email_quarantine_key("<m1@x>"), "cg:email:quarantine:<m1@x>"),
-    "EMAIL_QUARANTINED_KEY": (keys.EMAIL_QUARANTINED_KEY, "cg:email:quarantined"),
-    "EMAIL_OUTBOX_DUE_KEY": (keys.EMAIL_OUTBOX_DUE_KEY, "cg:email:outbox:due"),
-    "EMAIL_OUTBOX_FAILED_KEY": (keys.EMAIL_OUTBOX_FAILED_KEY, "cg:email:outbox:failed"),
-    "email_outbox_key": (keys.email_outbox_key("o1"), "cg:email:outbox:{o1}"),
+    "email_quarantine_key": (keys.email_quarantine_key("<m1@x>"), "cg:email:{quarantine}:message:<m1@x>"),
+    "EMAIL_QUARANTINED_KEY": (keys.EMAIL_QUARANTINED_KEY, "cg:email:{quarantine}:ids"),
+    "EMAIL_OUTBOX_DUE_KEY": (keys.EMAIL_OUTBOX_DUE_KEY, "cg:email:{outbox}:due"),
+    "EMAIL_OUTBOX_FAILED_KEY": (keys.EMAIL_OUTBOX_FAILED_KEY, "cg:email:{outbox}:failed"),
+    "email_outbox_key": (keys.email_outbox_key("o1"), "cg:email:{outbox}:message:o1"),
     "email_sent_key": (keys.email_sent_key("o1"), "cg:email:sent:{o1}"),
     "email_message_key": (keys.email_message_key("<M1@X>"), "cg:email:message:<m1@x>"),
     "email_thread_key": (keys.email_thread_key("t1"), "cg:email:thread:{t1}"),
     "email_latest_key": (keys.email_latest_key("Ann@Example.com"), "cg:email:latest:ann@example.com"),
     "email_case_key": (keys.email_case_key("C-1"), "cg:email:case:C-1"),
-    "sms_optout_key": (keys.sms_optout_key("+447700900001"), "cg:sms:optout:+447700900001"),
+    "sms_optout_key": (keys.sms_optout_key("+447700900001"), "cg:sms:optout:{+447700900001}"),
     "sms_optout_history_key": (keys.sms_optout_history_key("+447700900001"),
-                               "cg:sms:optout:+447700900001:history"),
-    "sms_status_key": (keys.sms_status_key("SM1"), "cg:sms:status:SM1"),
-    "sms_status_history_key": (keys.sms_status_history_key("SM1"), "cg:sms:status:SM1:history"),
+                               "cg:sms:optout:{+447700900001}:history"),
+    "sms_status_key": (keys.sms_status_key("SM1"), "cg:sms:status:{SM1}"),
+    "sms_status_history_key": (keys.sms_status_history_key("SM1"), "cg:sms:status:{SM1}:history"),
     "sms_status_reported_key": (keys.sms_status_reported_key("SM1", "delivered"),
-                                "cg:sms:status:SM1:reported:delivered"),
+                                "cg:sms:status:{SM1}:reported:delivered"),
     "sms_answer_key": (keys.sms_answer_key("SM1"), "cg:sms:answer:SM1"),
     "voice_call_key": (keys.voice_call_key("CA1"), "cg:voice:{CA1}"),
     "voice_answer_key": (keys.voice_answer_key("CA1", "gather:2"), "cg:voice:{CA1}:answer:gather:2"),
@@ -143,9 +147,11 @@ def key_literals(path: Path) -> Iterator[str]:
 
 
 def test_no_module_but_store_keys_names_a_key() -> None:
+    # store/renames.py writes the names keys had before, to find them.
+    own = {ROOT / "store" / "keys.py", ROOT / "store" / "renames.py"}
     found = {str(path.relative_to(ROOT)): literals for package in PACKAGES
              for path in sorted((ROOT / package).rglob("*.py"))
-             if path != ROOT / "store" / "keys.py" and (literals := list(key_literals(path)))}
+             if path not in own and (literals := list(key_literals(path)))}
     assert found == {}
 
 
@@ -189,3 +195,102 @@ async def test_a_claim_set_under_both_names_is_merged(redis: Redis) -> None:
     assert await redis.smembers(keys.agent_claims_key("ann")) == {b"C-old", b"C-new"}
     assert await redis.zrange(keys.CLAIMS_KEY, 0, -1, withscores=True) == [(b"C-old", 5.0), (b"C-new", 7.0)]
     assert not await redis.exists(keys.LEGACY_CLAIMS_KEY, keys.legacy_agent_claims_key("ann"))
+
+
+# ------------------------------------------------------------------------------- names that changed
+
+# A name Redis may still hold from before a hash tag was added → the name it has now.
+RENAMED = {
+    "cg:email:outbox:due": keys.EMAIL_OUTBOX_DUE_KEY,
+    "cg:email:outbox:failed": keys.EMAIL_OUTBOX_FAILED_KEY,
+    "cg:email:outbox:{o1@example.test}": keys.email_outbox_key("o1@example.test"),
+    "cg:email:quarantined": keys.EMAIL_QUARANTINED_KEY,
+    "cg:email:quarantine:<m1@x>": keys.email_quarantine_key("<m1@x>"),
+    "cg:sms:optout:+447700900001": keys.sms_optout_key("+447700900001"),
+    "cg:sms:optout:+447700900001:history": keys.sms_optout_history_key("+447700900001"),
+    "cg:sms:optout:whatsapp:+447700900002": keys.sms_optout_key("whatsapp:+447700900002"),
+    "cg:sms:status:SM1": keys.sms_status_key("SM1"),
+    "cg:sms:status:SM1:history": keys.sms_status_history_key("SM1"),
+    "cg:sms:status:SM1:reported:delivered": keys.sms_status_reported_key("SM1", "delivered"),
+}
+
+
+LISTS = {keys.EMAIL_OUTBOX_FAILED_KEY, keys.EMAIL_QUARANTINED_KEY, keys.sms_optout_history_key("+447700900001"),
+         keys.sms_status_history_key("SM1")}
+HASHES = {keys.email_quarantine_key("<m1@x>"), keys.sms_status_key("SM1")}
+
+
+async def write_each_type(redis: Redis, names: Mapping[str, str]) -> dict[str, object]:
+    """Under each name, something of the type its family (named by the new name) has; what each holds."""
+    held: dict[str, object] = {}
+    for name, new in names.items():
+        if new == keys.EMAIL_OUTBOX_DUE_KEY:
+            await redis.zadd(name, {"o1@example.test": 1.5})
+        elif new in LISTS:
+            await redis.rpush(name, "first", "second")
+        elif new in HASHES:
+            await redis.hset(name, mapping={"reason": "x", "status": "sent"})
+        else:
+            await redis.set(name, "2026-03-04T00:00:00")
+        held[name] = await dump_value(redis, name)
+    return held
+
+
+async def dump_value(redis: Redis, name: str) -> object:
+    kind = (await redis.type(name)).decode()
+    reads = {"zset": lambda: redis.zrange(name, 0, -1, withscores=True), "list": lambda: redis.lrange(name, 0, -1),
+             "hash": lambda: redis.hgetall(name), "string": lambda: redis.get(name)}
+    return kind, await reads[kind]()
+
+
+async def test_old_names_are_moved_to_the_new_ones_once_with_their_time_to_live(redis: Redis) -> None:
+    held = await write_each_type(redis, RENAMED)
+    await redis.expire("cg:sms:status:SM1:reported:delivered", 1000)
+    assert await rename_legacy_keys(redis) == len(RENAMED)
+    assert {old: await dump_value(redis, new) for old, new in RENAMED.items()} == held
+    assert not await redis.exists(*RENAMED)
+    assert 990 < await redis.ttl(keys.sms_status_reported_key("SM1", "delivered")) <= 1000
+    assert await redis.ttl(keys.sms_status_key("SM1")) == -1, "a key that never expired still does not"
+    assert await rename_legacy_keys(redis) == 0, "a second start finds nothing to move"
+    assert {old: await dump_value(redis, new) for old, new in RENAMED.items()} == held
+
+
+async def test_a_new_name_that_holds_data_already_keeps_it_and_gains_the_old(redis: Redis) -> None:
+    await redis.zadd("cg:email:outbox:due", {"old@x": 1.0, "both@x": 1.0})
+    await redis.zadd(keys.EMAIL_OUTBOX_DUE_KEY, {"new@x": 2.0, "both@x": 2.0})
+    await redis.rpush("cg:email:outbox:failed", "old 1", "old 2")
+    await redis.rpush(keys.EMAIL_OUTBOX_FAILED_KEY, "new")
+    await redis.set("cg:sms:optout:+447700900001", "old")
+    await redis.set(keys.sms_optout_key("+447700900001"), "new")
+    assert await rename_legacy_keys(redis) == 3
+    assert await redis.zrange(keys.EMAIL_OUTBOX_DUE_KEY, 0, -1, withscores=True) == [
+        (b"old@x", 1.0), (b"both@x", 2.0), (b"new@x", 2.0)]
+    assert await redis.lrange(keys.EMAIL_OUTBOX_FAILED_KEY, 0, -1) == [b"old 1", b"old 2", b"new"]
+    assert await redis.get(keys.sms_optout_key("+447700900001")) == b"new"
+    assert await redis.dbsize() == 3
+
+
+async def test_keys_under_their_new_names_are_left_alone(redis: Redis) -> None:
+    await write_each_type(redis, {new: new for new in RENAMED.values()})
+    await redis.set("cg:sms:status:SM1:unknown", "no family of ours")
+    before = sorted(await redis.keys("*"))
+    assert await rename_legacy_keys(redis) == 0
+    assert sorted(await redis.keys("*")) == before
+
+
+async def test_an_email_left_in_the_old_outbox_is_sent_after_the_start(redis: Redis, smtp_sink: SmtpSink) -> None:
+    outbox = Outbox(redis, SmtpConfig("127.0.0.1", smtp_sink.port, tls="none", timeout=5.0))
+    message = EmailMessage()
+    message["From"], message["To"], message["Subject"] = "desk@example.test", "ann@example.org", "Re: 投诉"
+    message["Message-ID"] = "<o1@example.test>"
+    message.set_content("您好")
+    await outbox.enqueue(message)
+    # As the release before wrote it:
+    await redis.rename(keys.email_outbox_key("o1@example.test"), "cg:email:outbox:{o1@example.test}")
+    await redis.rename(keys.EMAIL_OUTBOX_DUE_KEY, "cg:email:outbox:due")
+    assert await outbox.pending() == 0
+    await rename_legacy_keys(redis)
+    assert await outbox.pending() == 1
+    assert await outbox.send_due() == 1
+    [sent] = smtp_sink.messages
+    assert sent.message["Message-ID"] == "<o1@example.test>"

@@ -22,6 +22,7 @@ from channels.twilio.sms import split_for_sms
 from gateway import keys
 from gateway.app import create_app
 from gateway.settings import Settings
+from store.keys import sms_optout_history_key, sms_optout_key, sms_status_history_key, sms_status_key
 from tests.support.rasa_double import stand_in_rasa
 from tests.support.twilio_double import (
     ACCOUNT_SID,
@@ -123,7 +124,7 @@ async def test_an_agent_reply_leaves_through_the_rest_api_and_delivery_is_record
     response = await signed_post(sms.session, str(sms.make_url("")), "/channels/twilio/sms/status", callback,
                                  public_base=PUBLIC)
     assert response.status == 204
-    status = await redis.hget("cg:sms:status:SM00000000000000000000000000000001", "status")
+    status = await redis.hget(sms_status_key("SM00000000000000000000000000000001"), "status")
     assert status == b"delivered"
 
 
@@ -133,7 +134,7 @@ async def test_after_stop_nothing_more_is_sent_and_help_is_answered(
     await text(sms, inbound("SM0005", "my account was frozen"))
     case = (await sms.app[keys.CASES].list())[0]
     assert await text(sms, inbound("SM0006", "退订")) == []
-    assert await redis.exists(f"cg:sms:optout:{CUSTOMER}")
+    assert await redis.exists(sms_optout_key(CUSTOMER))
     await sms.app[keys.QUEUE].claim(case["id"], "ann")
     await sms.app[keys.ROUTER].reply_from_agent(case, "ann", "We unfroze it.")
     assert twilio_api[1].calls == []
@@ -209,14 +210,14 @@ async def test_twilios_retry_to_another_gateway_at_the_same_time_gets_the_same_a
 
 
 async def test_a_replayed_stop_changes_nothing(sms: Any, redis: Redis) -> None:
-    optout = f"cg:sms:optout:{CUSTOMER}"
+    optout = sms_optout_key(CUSTOMER)
     stop = inbound("SM0011", "STOP")
     assert await asyncio.gather(text(sms, stop), text(sms, stop)) == [[], []]
     assert await redis.exists(optout)
     await text(sms, inbound("SM0012", "START"))
     assert await text(sms, stop) == []
     assert not await redis.exists(optout), "the customer's START still stands"
-    history = [json.loads(raw)["opted_out"] for raw in await redis.lrange(optout + ":history", 0, -1)]
+    history = [json.loads(raw)["opted_out"] for raw in await redis.lrange(sms_optout_history_key(CUSTOMER), 0, -1)]
     assert history == [True, False]
 
 
@@ -230,9 +231,10 @@ async def test_a_repeated_status_callback_is_recorded_once(sms: Any, redis: Redi
     await callback("sent")
     await asyncio.gather(callback("delivered"), callback("delivered"))
     await callback("sent")  # replayed
-    key = "cg:sms:status:SM" + "5" * 32
-    assert await redis.hget(key, "status") == b"delivered"
-    assert [json.loads(raw)["status"] for raw in await redis.lrange(key + ":history", 0, -1)] == ["sent", "delivered"]
+    sid = "SM" + "5" * 32
+    assert await redis.hget(sms_status_key(sid), "status") == b"delivered"
+    history = await redis.lrange(sms_status_history_key(sid), 0, -1)
+    assert [json.loads(raw)["status"] for raw in history] == ["sent", "delivered"]
 
 
 async def test_a_picture_without_words_is_kept_and_the_bot_is_not_asked_to_read_it(
