@@ -33,11 +33,12 @@ Relative dates ("yesterday", 上周五) are resolved against the day the convers
 The goal is 95% on every measure and language; a missed goal is printed, not an error (exit 0 unless the
 system could not start). Transcripts, cases and scores go to var/bench/intake_eval.jsonl.
 
-    .venv/bin/python -m bench.intake_eval [--lang en|zh] [--limit N] [--only ID,...] [--concurrency 4] [--fresh]
+    .venv/bin/python -m bench.intake_eval [--lang en|zh] [--limit N] [--only ID,...] [--concurrency 4]
+                                          [--set fresh|final]
 
-``--fresh`` runs the held-out set instead (customers_zh_fresh.json: 40 Chinese customers written after the
-rules were last tuned on the sets above, by someone who had not read the bot's rules), the honest measure of
-the next round of changes: read its failures only after the round is committed.
+``--set`` runs a held-out set instead, 40 Chinese customers each, written by someone who had not read the
+bot's rules: ``fresh`` (customers_zh_fresh.json) after the rules were tuned on the sets above, and read to
+correct them once; ``final`` (customers_zh_final.json) after that, and never read while changing the bot.
 """
 
 from __future__ import annotations
@@ -601,11 +602,11 @@ def scores(o: Outcome) -> dict[str, bool | None]:
 # ---------------------------------------------------------------------------------------------- the run
 
 
-def load(languages: Sequence[str], limit: int | None, only: set[str], fresh: bool = False) -> list[Customer]:
+def load(languages: Sequence[str], limit: int | None, only: set[str], held_out: str | None = None) -> list[Customer]:
     customers: list[Customer] = []
     for language in languages:
-        path = DATA / f"customers_{language}{'_fresh' if fresh else ''}.json"
-        if fresh and not path.exists():
+        path = DATA / f"customers_{language}{f'_{held_out}' if held_out else ''}.json"
+        if held_out and not path.exists():
             continue
         group = json.loads(path.read_text(encoding="utf-8"))
         if only:
@@ -686,17 +687,18 @@ def running_system() -> Iterator[tuple[str, str, str]]:
 # --------------------------------------------------------------------------------------------- reporting
 
 
-def save(outcomes: Sequence[Outcome], results: Sequence[dict[str, bool | None]], fresh: bool = False) -> None:
-    path = RESULTS.with_stem(RESULTS.stem + "_fresh") if fresh else RESULTS
+def save(outcomes: Sequence[Outcome], results: Sequence[dict[str, bool | None]], held_out: str | None) -> Path:
+    path = RESULTS.with_stem(f"{RESULTS.stem}_{held_out}") if held_out else RESULTS
     path.parent.mkdir(parents=True, exist_ok=True)
     with path.open("w", encoding="utf-8") as f:
         for outcome, result in zip(outcomes, results, strict=True):
             f.write(json.dumps({"id": outcome.customer["id"], "scores": result, "error": outcome.error,
                                 "today": outcome.today.isoformat(), "revealed": sorted(outcome.revealed),
                                 "transcript": outcome.transcript, "case": outcome.case}, ensure_ascii=False) + "\n")
+    return path
 
 
-def report(outcomes: Sequence[Outcome], results: Sequence[dict[str, bool | None]]) -> None:
+def report(outcomes: Sequence[Outcome], results: Sequence[dict[str, bool | None]], saved: Path) -> None:
     languages = [lang for lang in LANGUAGES if any(o.customer["language"] == lang for o in outcomes)]
     print()
     endings: list[list[Any]] = []
@@ -725,7 +727,7 @@ def report(outcomes: Sequence[Outcome], results: Sequence[dict[str, bool | None]
     table(["measure", "language", "passed", "judged", "share", f"goal {GOAL:g}"], rows)
     print()
     clock_note(outcomes, languages)
-    say(f"conversations, cases and scores: {RESULTS}")
+    say(f"conversations, cases and scores: {saved}")
     for line in lines:
         say(line)
 
@@ -752,11 +754,11 @@ def main() -> int:
     parser.add_argument("--limit", type=int, help="the first N customers of each language")
     parser.add_argument("--only", default="", help="customer ids, comma-separated (e.g. en-007,zh-031)")
     parser.add_argument("--concurrency", type=int, default=4, help="conversations at once (default 4)")
-    parser.add_argument("--fresh", action="store_true",
-                        help="the held-out set (customers_<lang>_fresh.json), written after the last tuning")
+    parser.add_argument("--set", dest="held_out", choices=("fresh", "final"),
+                        help="a held-out set instead (customers_<lang>_<set>.json)")
     args = parser.parse_args()
     customers = load([args.lang] if args.lang else LANGUAGES, args.limit, set(filter(None, args.only.split(","))),
-                     args.fresh)
+                     args.held_out)
     if not customers:
         parser.error("no customer matches")
     started = time.perf_counter()
@@ -766,9 +768,9 @@ def main() -> int:
             f"(on this machine {date.today()})")
         outcomes = asyncio.run(run_all(customers, ws_url, base_url, password, args.concurrency))
     results = [scores(o) for o in outcomes]
-    save(outcomes, results, args.fresh)
+    saved = save(outcomes, results, args.held_out)
     say(f"{len(outcomes)} conversations in {time.perf_counter() - started:.0f} s")
-    report(outcomes, results)
+    report(outcomes, results, saved)
     if all(o.error for o in outcomes):
         say("every conversation failed: the system did not work")
         return 1
