@@ -480,6 +480,21 @@ _TREATMENT_WORDS = [(key, pattern) for key, zh, en in _TREATMENT if (pattern := 
 # Answers to "which service?": every word counts. Stories: only the words that say which product it is.
 _ANSWER_WORDS = _product_words(None)
 _STORY_WORDS = {english: _product_words(english) for english in (False, True)}
+# The account everything sits in ("the margin loan on my brokerage account") names no service of its own.
+_CONTAINERS = ("brokerage account", "trading account", "securities account")
+# Each of our services by the names that say it alone (not the app, not an account money sits in).
+_STORY_NAMES = {english: [(p.key, named) for p in PRODUCTS if p.key != "other" and (named := _product_regex(
+    *([w for w in _strong(words, p, english) if w not in _NAMES_AS_CUES + _CONTAINERS]
+      for words in (p.zh_names, p.en_names))))] for english in (False, True)}
+
+
+def _services_named(text: str, english: bool) -> set[str]:
+    """Our services the text names; a fee beside money lost on an investment is on the way, not a service."""
+    probe = canonical(text)
+    named = {key for key, pattern in _STORY_NAMES[english] if pattern.search(probe)}
+    if _INVESTMENT_LOSS.search(probe):
+        named.discard("fees_commissions")
+    return named
 
 
 def find_products(text: str) -> list[Find]:
@@ -527,8 +542,12 @@ def _first_in_precedence(text: str, words: list[tuple[str, re.Pattern[str]]]) ->
 def product_in_story(text: str) -> tuple[str, str | None] | None:
     """The product a story is about, from the words that say so, most specific first; for a product we do
     not offer, "other" and the customer's words for it. None when only everyday words (an account, a fee,
-    the app, a branch) hint at one: the form then asks."""
+    the app, a branch) hint at one, or when the story names two of our services ("融资账户的佣金", "a fund
+    bought at the branch that charged a fee"): which one the complaint is about is the customer's to say, and
+    the form asks."""
     english = not re.search(_HAN, text)
+    if len(_services_named(text, english)) > 1:
+        return None
     found = _first_in_precedence(text, _STORY_WORDS[english])
     if not found:
         return None

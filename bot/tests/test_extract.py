@@ -297,12 +297,18 @@ class ProductsNotForcedOnOtherComplaints(unittest.TestCase):
             self.assertEqual(infer_product(text), key, text)
 
     def test_a_fee_named_is_the_complaint_whatever_it_was_charged_on(self) -> None:
-        for text, key in (("货币基金的销售服务费每天都在扣，合同里没写", "fees_commissions"),
-                          ("融资账户的佣金比普通户贵了一倍多", "fees_commissions"),
-                          ("my mutual fund's redemption fee was taken twice", "fees_commissions"),
+        for text, key in (("APP上的行情费每个月自动扣，从来没同意过", "fees_commissions"),
+                          ("在营业部办的转托管，转托管费收了两遍", "fees_commissions"),
+                          ("my redemption fee was taken twice", "fees_commissions"),
                           ("信用卡年费被扣了两次", "other"),
                           ("基金亏了一半，现在赎回还要交手续费", "funds_wealth")):
             self.assertEqual(infer_product(text), key, text)
+
+    def test_two_services_named_are_the_customers_to_choose_between(self) -> None:
+        for text in ("货币基金的销售服务费每天都在扣", "融资账户的佣金比普通户贵了一倍多",
+                     "新股中签了，银证转账却转不进来",
+                     "my IPO allotment was paid with a withdrawal from my margin account"):
+            self.assertIsNone(product_in_story(text), text)
 
     def test_the_app_is_where_it_happened_not_what_it_was_about(self) -> None:
         for text, key in (("在APP上激活休眠的账户，弄了五次都不行", "brokerage_account"),
