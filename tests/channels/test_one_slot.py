@@ -3,8 +3,9 @@ store.lease, and of the logins and accounts that runs a transaction or a Lua scr
 slot: each one runs (no CROSSSLOT) and what it wrote reads back right.
 
 The client is the gateway's own (``gateway.store.open_redis`` with REDIS_MODE=cluster). The channels run as in
-the gateway, on a stand-in for the router (``QuietInbox``): the router itself needs pub/sub, which redis-py's
-asyncio Cluster client lacks (docs/operations.md).
+the gateway, on a stand-in for the router (``QuietInbox``; the router's own walk is tests/handoff/test_one_slot.py).
+Where each transaction and script was made is noted while the module runs (tests/support/one_slot.py): the last
+test fails if one in the channels or the logins ran on no walk here.
 """
 
 from __future__ import annotations
@@ -12,7 +13,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from datetime import UTC, datetime
 from email.message import EmailMessage
 from email.utils import make_msgid
 from pathlib import Path
@@ -43,11 +45,15 @@ from store.once import AppendOnce
 from store.renames import rename_legacy_keys
 from tests.support.chat_client import ChatClient
 from tests.support.mail_servers import Dovecot, MailUser, SmtpSink
+from tests.support.one_slot import ROOT, Sites, sites_in_the_source
 from tests.support.redis_topologies import RedisCluster
 from tests.support.twilio_double import ACCOUNT_SID, AUTH_TOKEN, FROM_NUMBER, signed_post
 
 pytestmark = pytest.mark.redis_topology
 
+# Where the transactions and scripts live that the walks below must reach.
+WALKED = (*sorted((ROOT / "channels").rglob("*.py")),
+          *(ROOT / "gateway" / name for name in ("auth.py", "login_throttle.py")))
 PUBLIC = "https://complaints.example.com"
 TWILIO = TwilioConfig(ACCOUNT_SID, AUTH_TOKEN, FROM_NUMBER, public_base_url=PUBLIC)
 
@@ -73,6 +79,13 @@ class QuietInbox:
 
     async def case_of(self, conversation_id: str) -> str | None:
         return None
+
+
+@pytest.fixture(scope="module", autouse=True)
+def sites() -> Iterator[Sites]:
+    sites = Sites()
+    with sites.recording():
+        yield sites
 
 
 @pytest.fixture
@@ -157,6 +170,27 @@ async def test_an_email_that_cannot_be_handled_is_quarantined(
     assert record[b"reason"].startswith(b"RuntimeError: a bug in handling")
     assert b"q1@example.org" in record[b"raw"]
     assert len(mailbox.list_messages("Quarantine")) == 1
+
+
+async def test_an_email_is_read_and_answered_within_the_daily_count_of_automatic_replies(
+    cluster: Redis, dovecot: Dovecot, mailbox: MailUser, smtp_sink: SmtpSink
+) -> None:
+    imap = ImapConfig(dovecot.host, dovecot.imaps_port, mailbox.name, mailbox.password, "implicit",
+                      str(dovecot.ca_file), poll_seconds=1.0)
+    channel = EmailChannel(EmailConfig(imap, SmtpConfig("127.0.0.1", smtp_sink.port, tls="none"), mailbox.address))
+    complaint = EmailMessage()
+    complaint["From"], complaint["To"], complaint["Subject"] = "han.mei@example.org", mailbox.address, "转账没到账"
+    complaint["Message-ID"] = "<a1@example.org>"
+    complaint.set_content("我前天从证券账户转出的五万元还没到银行卡。")
+    mailbox.deliver(complaint.as_bytes())
+    inbox = QuietInbox()
+    async with channel.running(cluster, inbox):
+        await eventually(lambda: asyncio.sleep(0, bool(inbox.received)))
+        answer = OutboundMessage("email", inbox.received[0].conversation_key, "您好，已收到您的投诉。", "bot")
+        await channel.send(answer)
+        await eventually(lambda: asyncio.sleep(0, bool(smtp_sink.messages)))
+    assert smtp_sink.messages[0].message["To"] == "han.mei@example.org"
+    assert await cluster.get(keys.email_auto_replies_key("han.mei@example.org", datetime.now(UTC))) == b"1"
 
 
 @contextlib.asynccontextmanager
@@ -311,3 +345,15 @@ async def test_accounts_log_in_and_a_new_password_ends_their_sessions(cluster: R
         assert await cluster.hget(keys.account_key("ann"), "revision") == b"2"
     finally:
         await record.close()
+
+
+def test_every_transaction_and_script_of_the_channels_ran_on_the_cluster(
+    sites: Sites, request: pytest.FixtureRequest
+) -> None:
+    walks = [item for item in request.session.items if item.module is request.module and item is not request.node]
+    if len(walks) < sum(1 for name in dir(request.module) if name.startswith("test_")) - 1:
+        pytest.skip("the walks are the other tests of this module: run it whole")
+    in_the_source = sites_in_the_source(WALKED)
+    assert in_the_source - sites.used == set(), "walk these on the cluster too"
+    walked = {str(path.relative_to(ROOT)) for path in WALKED}
+    assert {site for site in sites.used if site[0] in walked} - in_the_source == set(), "the source walk missed some"
