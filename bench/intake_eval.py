@@ -34,11 +34,12 @@ The goal is 95% on every measure and language; a missed goal is printed, not an 
 system could not start). Transcripts, cases and scores go to var/bench/intake_eval.jsonl.
 
     .venv/bin/python -m bench.intake_eval [--lang en|zh] [--limit N] [--only ID,...] [--concurrency 4]
-                                          [--set fresh|final]
+                                          [--set fresh|second|final]
 
 ``--set`` runs a held-out set instead, 40 Chinese customers each, written by someone who had not read the
-bot's rules: ``fresh`` (customers_zh_fresh.json) after the rules were tuned on the sets above, and read to
-correct them once; ``final`` (customers_zh_final.json) after that, and never read while changing the bot.
+bot's rules, each after the bot was last corrected on the sets before it: ``fresh`` (customers_zh_fresh.json)
+and ``second`` (customers_zh_second.json), each measured, then read to correct the rules; ``final``
+(customers_zh_final.json), never read while changing the bot.
 """
 
 from __future__ import annotations
@@ -754,7 +755,7 @@ def main() -> int:
     parser.add_argument("--limit", type=int, help="the first N customers of each language")
     parser.add_argument("--only", default="", help="customer ids, comma-separated (e.g. en-007,zh-031)")
     parser.add_argument("--concurrency", type=int, default=4, help="conversations at once (default 4)")
-    parser.add_argument("--set", dest="held_out", choices=("fresh", "final"),
+    parser.add_argument("--set", dest="held_out", choices=("fresh", "second", "final"),
                         help="a held-out set instead (customers_<lang>_<set>.json)")
     args = parser.parse_args()
     customers = load([args.lang] if args.lang else LANGUAGES, args.limit, set(filter(None, args.only.split(","))),
