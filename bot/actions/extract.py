@@ -277,7 +277,7 @@ PRODUCTS: tuple[Product, ...] = (
     ),
     Product(
         "bank_securities_transfer",
-        ("银证转账", "银证转帐", "转账", "转帐", "转钱", "出金", "入金", "提现", "资金划转"),
+        ("银证转账", "银证转帐", "转账", "转帐", "转钱", "出金", "入金", "提现", "提款", "资金划转"),
         ("bank-securities transfers", "bank-securities transfer", "bank securities transfer", "bank transfers",
          "bank transfer", "fund transfer", "withdrawals", "withdrawal", "deposits", "deposit"),
         ("到账", "转不出", "取不出", "转出", "转入", "银行卡", "取钱", "取款", "划款"),
@@ -289,7 +289,7 @@ PRODUCTS: tuple[Product, ...] = (
     Product(
         "fees_commissions",
         ("手续费", "佣金", "交易费", "管理费", "服务费", "年费", "申购费", "赎回费", "托管费", "过户费",
-         "行情费", "续费"),
+         "行情费", "续费", "月费", "续订"),
         ("commissions", "commission", "fees", "fee"),
         ("费用", "收费", "多扣", "乱扣", "扣费", "扣钱", "扣了", "多收"),
         ("overcharged", "charged", "charges", "charge"),
@@ -424,7 +424,8 @@ _TREATMENT = (
     ("other",
      ("推销电话", "营销电话", "骚扰电话", "电话推销", "打电话给我推销", "打电话推销", "推销", "骚扰短信", "营销短信",
       "退订", "冒充", "假冒", "礼品", "赠品", "奖品", "泄露",
-      "个人信息", "隐私", "之前投诉", "上次投诉", "投诉过", "反映过", "投诉了好几次", "投诉没人", "没人处理我的投诉"),
+      "个人信息", "隐私", "撤回投诉", "撤销投诉", "工单", "结案", "之前投诉", "上次投诉", "投诉过", "反映过",
+      "投诉了好几次", "投诉没人", "没人处理我的投诉"),
      ("telemarketing", "cold calls", "cold call", "sales calls", "marketing calls", "spam calls", "robocalls",
       "stop calling", "data breach", "data leak", "leaked my", "my personal data", "my personal information",
       "privacy", "previous complaint", "earlier complaint", "last complaint", "complained before",
@@ -435,10 +436,14 @@ _INVESTMENT_LOSS = re.compile(r"亏|净值|(?i:\b(?:lost money|investment losses
 # Money lost or taken: then the complaint is about the product it happened with, however the customer was treated.
 _LOSS = re.compile(r"亏|损失|赔偿|被扣|多扣|多收|扣了|不到账|没到账|被强平|平仓|(?i:\b(?:lost|loss|losses|refund|"
                    r"overcharged|charged|compensat\w*|missing money)\b)")
+# The account's own state or details (frozen, restricted, a phone number changed): the cause, before the money
+# stuck in it ("资金账户被冻结，钱也转不出来") or the app it shows in ("换绑手机号，APP登不进去").
+_ACCOUNT_STATE = ("冻结", "限制交易", "限制买入", "限制卖出", "账户限制", "帐户限制", "休眠", "激活", "状态异常",
+                  "账户异常", "换绑", "预留", "紧急联系人", "身份证过期", "身份证到期", "证件过期", "证件到期")
 # Among cue words, a problem with the account itself ("账户被冻结", "证券账户状态异常") outranks the app's ("登录").
 _CUE_PRECEDENCE = ("margin_trading", "ipo_subscription", "dividends_corporate_actions", "funds_wealth",
-                   "bank_securities_transfer", "fees_commissions", "attitude", "brokerage_account", "online_trading",
-                   "branch_service")
+                   "account_state", "bank_securities_transfer", "fees_commissions", "attitude", "brokerage_account",
+                   "online_trading", "branch_service")
 
 
 def _product_words(english: bool | None) -> list[tuple[str, re.Pattern[str]]]:
@@ -450,6 +455,9 @@ def _product_words(english: bool | None) -> list[tuple[str, re.Pattern[str]]]:
     by_key = {p.key: p for p in PRODUCTS}
     cues: list[tuple[str, re.Pattern[str] | None]] = []
     for key in _CUE_PRECEDENCE:
+        if key == "account_state":
+            cues.append(("brokerage_account", _product_regex(_ACCOUNT_STATE, ())))
+            continue
         if key == "attitude":
             cues.append(("branch_service", _product_regex([w for w in _ATTITUDE if not w.isascii()],
                                                           [w for w in _ATTITUDE if w.isascii()])))
@@ -729,7 +737,7 @@ _ZH_PLACES = (
 # What comes before "营业部" but is not its name: "你们营业部", "投诉营业部经理", "就是天河路营业部".
 _ZH_PLACE_STRIP = re.compile(
     r"^(?:(?:我要|我想|要|想)?投诉|你们的?|我们的?|贵司的?|贵公司的?|公司的?|这个|那个|这家|那家|哪个|附近的?|我家附近的?|一家|"
-    r"的|了|办理|办业务|开户|就是|是|叫|名叫|找|去|到|问)+"
+    r"的|了|办理|办业务|开户|就是|是|叫|名叫|找|去|到|问|我|他|她|陪|陪他|陪她|陪我|带|带他|带她|带我)+"
 )
 _EN_PLACE = re.compile(
     r"\b(?i:at|in|to|visited|from|into) (?:the |your |a |our )?"
@@ -739,12 +747,15 @@ _EN_PLACE = re.compile(
 _SURNAMES = (
     "王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗郑梁谢宋唐许韩冯邓曹彭曾肖田董袁潘于蒋蔡余杜叶程苏魏吕丁任沈姚卢姜崔钟谭陆汪"
     "范金石廖贾夏韦付方白邹孟熊秦邱江尹薛闫段雷侯龙史陶黎贺顾毛郝龚邵万钱严覃武戴莫孔向汤欧温柯詹易常"
+    "傅康洪包左齐樊鲁葛牛童庞祝裴"
 )
 _COMPOUND_SURNAMES = ("欧阳", "司马", "上官", "诸葛", "东方", "皇甫", "慕容", "令狐")
 _ZH_ROLE = re.compile(
-    r"(?:客户经理|理财经理|大堂经理|营业部经理|营业部负责人|投资顾问|投顾|柜员|工作人员|业务员|销售人员|"
-    r"(?<!人工)客服人员|(?<![人工转])客服(?!电话|热线|中心|号码)|员工|经办人)(?:叫|是|姓)?"
+    r"(?:客户经理|客户主任|渠道经理|销售经理|业务经理|理财经理|理财专员|理专|大堂经理|营业部经理|营业部负责人|投资顾问|投顾|柜员|工作人员|业务员|"
+    r"销售人员|(?<!人工)客服人员|客服专员|(?<![人工转])客服(?!电话|热线|中心|号码)|专员|员工|经办人)"
+    r"(?:[，,]?(?:好像|应该|大概|可能|据说)?叫|是|姓)?"
 )
+_ZH_ROLE_LEAD_OUT = re.compile(r"(?:[，,]?(?:好像|应该|大概|可能|据说)?叫|是|姓)$")
 _ZH_TITLE = re.compile(
     # Not the customer introducing themselves ("我是王先生"); staff ("那天是陈经理接待的") are.
     rf"(?<![我叫姓])(?<!我是)(?<!本人)(?:{'|'.join(_COMPOUND_SURNAMES)}|[{_SURNAMES}])(?:经理|先生|女士|小姐|主管|总|老师)"
@@ -753,10 +764,13 @@ _ZH_TITLE = re.compile(
 _ZH_NAME_END = re.compile(
     r"[，,。.！!？?、；;\s的说给把让和跟也就不没态度一直告诉承诺答应私自擅自帮替向对骗却还都又推在]|$"
 )
-# A name before the role: "那个叫覃海燕的业务员".
+# A name before the role: "那个叫覃海燕的业务员", "一个姓马的女工作人员" (the surname is all they know).
 _ZH_NAMED_BEFORE_ROLE = re.compile(
-    rf"(?:叫|名叫|名字叫)(?P<name>(?:{'|'.join(_COMPOUND_SURNAMES)}|[{_SURNAMES}]){_HAN}{{1,2}}?)的(?P<role>{_ZH_ROLE.pattern})"
+    rf"(?:(?:叫|名叫|名字叫)(?P<name>(?:{'|'.join(_COMPOUND_SURNAMES)}|[{_SURNAMES}]){_HAN}{{1,2}}?)"
+    rf"|姓(?P<surname>{'|'.join(_COMPOUND_SURNAMES)}|[{_SURNAMES}]))的{_HAN}{{0,4}}?(?P<role>{_ZH_ROLE.pattern})"
 )
+# A staff number after the role: "客服工号8826", "柜员，工号0317".
+_ZH_STAFF_NUMBER = re.compile(r"^[，,\s]?(?:工号|编号)[:：]?\s*[0-9A-Za-z]{2,10}")
 # Staff at a counter named by where they sat ("柜台那个小伙子", "前台的职员").
 _ZH_COUNTER_PERSON = re.compile(
     r"(?:柜台|前台|窗口|大堂|服务台)(?:的|那个|那位|这个|这位|那|这)?"
@@ -783,7 +797,8 @@ def find_place(text: str) -> str | None:
     shown, text = halfwidth(text), canonical(text)
     for pattern in _ZH_PLACES:
         for m in pattern.finditer(text):
-            place = _ZH_PLACE_STRIP.sub("", m.group("p"))
+            # Who went where ("我带我妈去营业部"): only what follows the going names the place.
+            place = _ZH_PLACE_STRIP.sub("", re.sub(r"^.*[去到在](?=.)", "", m.group("p")))
             suffix = re.search(f"(?:{_ZH_PLACE_SUFFIX})$", place)
             if suffix and suffix.start() >= 2:
                 return shown[m.end("p") - len(place): m.end("p")]
@@ -795,6 +810,9 @@ def find_place(text: str) -> str | None:
 
 def _zh_person_name(text: str, pos: int) -> str:
     """The staff member's name right after a role word: a surname and one or two characters, or a title."""
+    latin = re.match(r"[A-Z][a-z]+(?: [A-Z][a-z]+)?", text[pos:])
+    if latin:
+        return latin.group()  # "客户主任Kelvin": staff in Hong Kong go by English names
     if text[pos: pos + 2] in _COMPOUND_SURNAMES:
         head = 2
     elif len(text) > pos + 1 and text[pos] in "小老阿" and text[pos + 1] in _SURNAMES:
@@ -814,6 +832,18 @@ def _zh_person_name(text: str, pos: int) -> str:
     return text[pos: pos + head] + given if re.fullmatch(_HAN, given or "x") else text[pos: pos + head]
 
 
+def _named_role(m: re.Match[str], shown: str) -> str:
+    role = shown[m.start("role"): m.end("role")]
+    if m.group("name"):
+        return role + shown[m.start("name"): m.end("name")]
+    return f"{role}（姓{shown[m.start('surname'): m.end('surname')]}）"
+
+
+def _staff_number(text: str, pos: int) -> str:
+    number = _ZH_STAFF_NUMBER.match(text[pos:])
+    return number.group().lstrip("，, ") if number else ""
+
+
 def _people(text: str) -> list[tuple[int, str, bool]]:
     """Staff the text names: (where, who as typed, whether a name or a title says which person)."""
     shown, text = halfwidth(text), canonical(text)
@@ -821,13 +851,12 @@ def _people(text: str) -> list[tuple[int, str, bool]]:
     counters = [(m.start(), m.end()) for m in _ZH_COUNTER_PERSON.finditer(text)]
     found += [(start, shown[start: end], False) for start, end in counters]
     named_before = {m.start("role"): m for m in _ZH_NAMED_BEFORE_ROLE.finditer(text)}
-    found += [(m.start(), shown[m.start("role"): m.end("role")] + shown[m.start("name"): m.end("name")], True)
-              for m in named_before.values()]
+    found += [(m.start(), _named_role(m, shown), True) for m in named_before.values()]
     for m in _ZH_ROLE.finditer(text):
         if any(start <= m.start() < end for start, end in counters) or m.start() in named_before:
             continue
-        role = re.sub("[叫是姓]$", "", m.group())
-        name = _zh_person_name(text, m.end())
+        role = _ZH_ROLE_LEAD_OUT.sub("", m.group())
+        name = _zh_person_name(text, m.end()) or _staff_number(text, m.end())
         found.append((m.start(), shown[m.start(): m.start() + len(role)] + shown[m.end(): m.end() + len(name)],
                       bool(name)))
     for m in _ZH_TITLE.finditer(text):

@@ -97,6 +97,22 @@ class Record(unittest.TestCase):
             self.assertEqual(find_people(text), person, text)
         self.assertEqual(find_place("让我回开户营业部办，我又跑去了杭州文三路营业部"), "杭州文三路营业部")
 
+    def test_staff_known_by_a_surname_a_number_or_an_english_name(self) -> None:
+        for text, person in (("窗口一个姓傅的中年女柜员把我的表格扔了回来", "柜员（姓傅）"),
+                             ("接电话的客服工号5521说这是系统问题", "客服工号5521"),
+                             ("負責我嘅客戶主任Wing一直唔覆", "客戶主任Wing"),
+                             ("对接我的是两融专员，好像叫尹浩", "专员尹浩")):
+            self.assertEqual(find_people(text), person, text)
+        self.assertIsNone(find_place("我带我妈去营业部改密码"))
+
+    def test_the_accounts_state_is_the_cause_before_the_money_stuck_in_it(self) -> None:
+        for text, key in (("证件到期以后资金账户被冻住了，钱也转不出来，冻结了一个礼拜", "brokerage_account"),
+                          ("换绑手机号以后APP一直登录不了", "brokerage_account"),
+                          ("你们催我撤回投诉，工单却写着已结案", "other"),
+                          ("报价月费自动续订，扣了我一年的钱", "fees_commissions"),
+                          ("提款十万港元，五个工作日都没到", "bank_securities_transfer")):
+            self.assertEqual(infer_product(text), key, text)
+
     def test_place_people_and_wish(self) -> None:
         text = "上周五在上海浦东营业部，客户经理王强推荐的理财产品亏了，希望你们给个说法。"
         self.assertEqual(find_place(text), "上海浦东营业部")
