@@ -152,17 +152,25 @@ async def test_the_outbox_takes_retries_gives_up_and_forgets(cluster: Redis, smt
     assert len(smtp_sink.messages) == 1 and await outbox.pending() == 0
 
 
+def email_channel(dovecot: Dovecot, mailbox: MailUser, smtp_sink: SmtpSink) -> EmailChannel:
+    imap = ImapConfig(dovecot.host, dovecot.imaps_port, mailbox.name, mailbox.password, "implicit",
+                      str(dovecot.ca_file), poll_seconds=1.0)
+    return EmailChannel(EmailConfig(imap, SmtpConfig("127.0.0.1", smtp_sink.port, tls="none"), mailbox.address))
+
+
+def deliver_complaint(mailbox: MailUser, sender: str, message_id: str, subject: str, text: str) -> None:
+    complaint = EmailMessage()
+    complaint["From"], complaint["To"], complaint["Subject"] = sender, mailbox.address, subject
+    complaint["Message-ID"] = f"<{message_id}>"
+    complaint.set_content(text)
+    mailbox.deliver(complaint.as_bytes())
+
+
 async def test_an_email_that_cannot_be_handled_is_quarantined(
     cluster: Redis, dovecot: Dovecot, mailbox: MailUser, smtp_sink: SmtpSink
 ) -> None:
-    imap = ImapConfig(dovecot.host, dovecot.imaps_port, mailbox.name, mailbox.password, "implicit",
-                      str(dovecot.ca_file), poll_seconds=1.0)
-    channel = EmailChannel(EmailConfig(imap, SmtpConfig("127.0.0.1", smtp_sink.port, tls="none"), mailbox.address))
-    complaint = EmailMessage()
-    complaint["From"], complaint["To"], complaint["Subject"] = "li.lei@example.org", mailbox.address, "账户被冻结"
-    complaint["Message-ID"] = "<q1@example.org>"
-    complaint.set_content("我的证券账户昨天被冻结了。")
-    mailbox.deliver(complaint.as_bytes())
+    channel = email_channel(dovecot, mailbox, smtp_sink)
+    deliver_complaint(mailbox, "li.lei@example.org", "q1@example.org", "账户被冻结", "我的证券账户昨天被冻结了。")
     async with channel.running(cluster, QuietInbox(fail=True)):
         await eventually(lambda: cluster.exists(keys.EMAIL_QUARANTINED_KEY))
     assert await cluster.lrange(keys.EMAIL_QUARANTINED_KEY, 0, -1) == [b"q1@example.org"]
@@ -175,14 +183,9 @@ async def test_an_email_that_cannot_be_handled_is_quarantined(
 async def test_an_email_is_read_and_answered_within_the_daily_count_of_automatic_replies(
     cluster: Redis, dovecot: Dovecot, mailbox: MailUser, smtp_sink: SmtpSink
 ) -> None:
-    imap = ImapConfig(dovecot.host, dovecot.imaps_port, mailbox.name, mailbox.password, "implicit",
-                      str(dovecot.ca_file), poll_seconds=1.0)
-    channel = EmailChannel(EmailConfig(imap, SmtpConfig("127.0.0.1", smtp_sink.port, tls="none"), mailbox.address))
-    complaint = EmailMessage()
-    complaint["From"], complaint["To"], complaint["Subject"] = "han.mei@example.org", mailbox.address, "转账没到账"
-    complaint["Message-ID"] = "<a1@example.org>"
-    complaint.set_content("我前天从证券账户转出的五万元还没到银行卡。")
-    mailbox.deliver(complaint.as_bytes())
+    channel = email_channel(dovecot, mailbox, smtp_sink)
+    deliver_complaint(mailbox, "han.mei@example.org", "a1@example.org", "转账没到账",
+                      "我前天从证券账户转出的五万元还没到银行卡。")
     inbox = QuietInbox()
     async with channel.running(cluster, inbox):
         await eventually(lambda: asyncio.sleep(0, bool(inbox.received)))
