@@ -28,6 +28,7 @@ from gateway.settings import Settings
 from gateway.store import open_redis
 from store.keys import conversation_key as conversation_part
 from tests.e2e.conftest import AgentApi, Gateway, add_agent, start_gateway
+from tests.e2e.test_email import CUSTOMERS, answer, first_email, reply_to
 from tests.e2e.test_faults import (
     BOT_WAIT,
     FOLLOW_UPS,
@@ -45,6 +46,7 @@ from tests.e2e.test_faults import (
 )
 from tests.e2e.test_intake import CONVERSATIONS, complain, wait_for_message_in_case
 from tests.support.chat_client import ChatClient
+from tests.support.mail_servers import Dovecot, MailUser, SmtpSink, new_user
 from tests.support.redis_topologies import (
     Node,
     RedisCluster,
@@ -161,6 +163,67 @@ async def test_a_web_chat_complaint_becomes_a_case_a_handler_claims_and_answers(
     assert not [f for f in after if f["type"] == "message" and f["from"] == "bot"], "the bot answered"
     assert [m["from"] for m in case["messages"]].count("agent") == 1
     await chat.close()
+
+
+@pytest.fixture(scope="module")
+def topology_sink(topology: Topology) -> Iterator[SmtpSink]:
+    """An SMTP server per topology: its gateway's emails only, counted from the first."""
+    server = SmtpSink()
+    server.up()
+    try:
+        yield server
+    finally:
+        server.close()
+
+
+@pytest.fixture(scope="module")
+def topology_mail(topology: Topology, dovecot: Dovecot, topology_sink: SmtpSink, rasa: tuple[str, Any],
+                  tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Gateway, MailUser]]:
+    """A gateway on the topology that reads a desk mailbox and sends through the sink (tests/e2e/test_email.py)."""
+    mailbox = new_user(dovecot)
+    gateway = start_gateway(
+        f"topology-{topology.name}-email", topology.url, rasa[0], tmp_path_factory.mktemp(f"gw-{topology.name}-mail"),
+        IMAP_HOST=dovecot.host, IMAP_PORT=str(dovecot.imaps_port), IMAP_USER=mailbox.name,
+        IMAP_PASSWORD=mailbox.password, MAIL_CA_FILE=str(dovecot.ca_file), IMAP_POLL_SECONDS="1",
+        SMTP_HOST="127.0.0.1", SMTP_PORT=str(topology_sink.port), SMTP_TLS="none", MAIL_FROM=mailbox.address,
+        **topology.settings)
+    try:
+        yield gateway, mailbox
+    finally:
+        gateway.stop()
+
+
+async def test_an_email_complaint_becomes_a_case_and_the_handlers_answer_goes_out_by_email(
+    topology_mail: tuple[Gateway, MailUser], topology_sink: SmtpSink, handler: tuple[str, str],
+    http: aiohttp.ClientSession,
+) -> None:
+    gateway, mailbox = topology_mail
+    c = CUSTOMERS["zh"]
+    mailbox.deliver(first_email(c["sender"], c["name"], c["subject"], c["opening"], html=c["html"],
+                                charset=c["charset"]).as_bytes())
+    case_id, sent = None, 0
+    while case_id is None and sent < 5:  # the bot asks by email until it has what it needs
+        reply = await reply_to(topology_sink, c["sender"], sent)
+        sent += 1
+        if "C-" in reply.message["Subject"]:
+            case_id = reply.message["Subject"].split("[")[-1].rstrip("]")
+            break
+        text = reply.message.get_body(("plain",)).get_content()  # type: ignore[union-attr]
+        said = c["phone"] if any(w in text.lower() for w in ("电话", "phone", "number")) else c["body"]
+        mailbox.deliver(answer(reply, c["sender"], c["name"], said, html=c["html"]).as_bytes())
+    assert case_id, "the intake ended with a case number in the subject"
+
+    api = AgentApi(http, gateway.url)
+    await api.login(*handler)
+    case = await api.call("POST", f"/api/cases/{case_id}/claim")
+    assert case["channel"] == "email" and case["customer"]["email"] == c["sender"]
+    assert c["body"][:12] in case["complaint"]["description"]
+    reply_text = "王女士您好，多扣的佣金将在三个工作日内退回。"
+    await api.call("POST", f"/api/cases/{case_id}/reply", json={"text": reply_text})
+    # The outbox sends it in the customer's thread.
+    heard = await reply_to(topology_sink, c["sender"], sent)
+    assert reply_text in heard.message.get_body(("plain",)).get_content()  # type: ignore[union-attr]
+    assert heard.message["In-Reply-To"]
 
 
 async def converse(page: ChatPage, milestone: Milestone) -> ChatPage:
