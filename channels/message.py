@@ -124,7 +124,9 @@ class OutboundMessage:
     ``case_id``/``case_status`` announce a case to the customer; ``automatic`` marks text the customer
     did not get from a person (bot and holding replies), which channels such as email label as such.
     ``in_reply_to`` is the provider id of the inbound message this answers, so a channel that replies
-    inside the provider's own request (TwiML) can pick up exactly the answers to that request.
+    inside the provider's own request (TwiML) can pick up exactly the answers to that request. ``once`` names
+    what the delivery stands for (a router step and the message it answers): delivered again with the same
+    name after a fault, a channel that keeps what it sent (the web chat's stream) adds nothing.
     """
 
     channel: str
@@ -137,6 +139,7 @@ class OutboundMessage:
     automatic: bool = True
     in_reply_to: str | None = None
     sent_at: datetime = field(default_factory=utc_now)
+    once: str | None = None
 
     @property
     def conversation_id(self) -> str:
@@ -154,6 +157,7 @@ class OutboundMessage:
             "case_status": self.case_status,
             "automatic": self.automatic,
             "sent_at": self.sent_at.isoformat(),
+            "once": self.once,
         }
 
     @classmethod
@@ -169,4 +173,5 @@ class OutboundMessage:
             automatic=data.get("automatic", True),
             in_reply_to=data.get("in_reply_to"),
             sent_at=datetime.fromisoformat(data["sent_at"]),
+            once=data.get("once"),
         )

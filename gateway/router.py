@@ -493,14 +493,18 @@ class Router:
         """Answer the message (``step`` tells its answers apart), once: handled again, it is not said twice. The
         answer joins the intake's transcript, or the case ``log_to``."""
 
+        mark = _key(to.conversation_id, f"say-{step}:{to.message_id}")
+
         async def say() -> str:
+            # Done again if Redis failed after the channel kept it (a Cluster primary lost mid-write): ``once``
+            # lets the channel tell (tests/e2e/test_redis_topologies.py).
             out = OutboundMessage(to.channel, to.conversation_key, text, "bot", buttons=buttons,
-                                  in_reply_to=to.message_id)
+                                  in_reply_to=to.message_id, once=mark)
             await self._deliver(out)
             return json.dumps({"at": out.sent_at.isoformat(), "from": "bot", "channel": to.channel, "text": text},
                               ensure_ascii=False)
 
-        entry = await self._once(_key(to.conversation_id, f"say-{step}:{to.message_id}"), say)
+        entry = await self._once(mark, say)
         if log_to is not None:
             await self._cases.add_message(log_to, json.loads(entry), once=f"said-{step}\n{to.message_id}")
             return

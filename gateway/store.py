@@ -38,6 +38,8 @@ CONNECT_TIMEOUT = 5.0
 # error reaches the caller. The Cluster client takes only the count: it tries again at once, reading the slot
 # map each time (redis-py 7.4 uses no backoff there).
 FAILOVER_RETRIES = 10
+# How often a gateway on Sentinels asks them which server is the primary (BlockingSentinelPool).
+SENTINEL_WATCH_SECONDS = 0.5
 
 
 def failover_retry() -> Retry:
@@ -100,7 +102,29 @@ async def _cluster(url: str) -> AsyncIterator[Redis]:
 
 class BlockingSentinelPool(SentinelConnectionPool, BlockingConnectionPool):
     """Connections to the primary the Sentinels name, bounded as on one server: past the bound, a command waits
-    for a free connection (redis-py's Sentinel pool alone would fail at once)."""
+    for a free connection (redis-py's Sentinel pool alone would fail at once).
+
+    When the Sentinels name another primary, every connection to the old one is cut, those in use too (redis-py
+    drops only the idle ones). After a ``SENTINEL FAILOVER`` the old primary goes on taking writes for seconds,
+    until the Sentinels make it a replica and it throws them away; a command cut instead is retried on the new
+    primary, and a subscription cut says it was lost (store/pubsub.py), so its owner catches up."""
+
+    async def get_master_address(self) -> tuple[str, int]:
+        before = self.master_address
+        address: tuple[str, int] = await super().get_master_address()  # type: ignore[no-untyped-call]
+        if before is not None and address != before:
+            log.warning("Redis Sentinel: primary %r moved from %s:%s to %s:%s", self.service_name, *before, *address)
+            await self.disconnect(inuse_connections=True)
+        return address
+
+
+async def _follow_primary(pool: BlockingSentinelPool) -> None:
+    """Ask the Sentinels for the primary every SENTINEL_WATCH_SECONDS, so a failover is followed within that
+    time even by connections that are busy or subscribed (new connections ask on their own)."""
+    while True:
+        await asyncio.sleep(SENTINEL_WATCH_SECONDS)
+        with contextlib.suppress(RedisError, OSError):  # no Sentinel answering: the next round asks again
+            await pool.get_master_address()
 
 
 class NewestSentinel(Sentinel):
@@ -148,7 +172,15 @@ async def _sentinel_primary(url: str, master: str) -> AsyncIterator[Redis]:
                          f"monitor REDIS_SENTINEL_MASTER={master!r}?")
             raise
         log.info("Redis Sentinel: primary %r is %s:%s", master, host, port)
-        yield primary
+        pool = cast(BlockingSentinelPool, primary.connection_pool)
+        pool.master_address = (host, port)
+        watch = asyncio.ensure_future(_follow_primary(pool))
+        try:
+            yield primary
+        finally:
+            watch.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await watch
     finally:
         await primary.aclose()
         for client in sentinel.sentinels:

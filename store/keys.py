@@ -347,6 +347,12 @@ def webchat_echo_key(key: str, message_id: str) -> str:
     return f"cg:webchat:{{{key}}}:echoed:{message_id}"
 
 
+def webchat_sent_key(key: str, once: str) -> str:
+    """String mark (expiring): an answer (``OutboundMessage.once``, one frame of it) is in the session's frames
+    (``store.once``)."""
+    return f"cg:webchat:{{{key}}}:sent:{_digest(once)}"
+
+
 def webchat_sockets_key(client: str) -> str:
     """Sorted set (expiring): a client address's open sockets, scored by when each one's place lapses (ms)."""
     return f"cg:webchat:client:{{{client}}}:sockets"

@@ -52,6 +52,7 @@ from store.keys import webchat_echo_key as _echo_key
 from store.keys import webchat_frames_key as _frames_key
 from store.keys import webchat_new_sessions_key as _new_sessions_key
 from store.keys import webchat_rate_key as _rate_key
+from store.keys import webchat_sent_key as _sent_key
 from store.keys import webchat_session_key as _session_key
 from store.keys import webchat_sockets_key as sockets_key
 from store.once import AppendOnce
@@ -224,10 +225,17 @@ class WebChat:
                            "buttons": [b.to_dict() for b in message.buttons]})
         if message.case_id:
             frames.append({"type": "case", "case_id": message.case_id, "status": message.case_status})
-        await self._append(message.conversation_key, frames)
+        await self._append(message.conversation_key, frames, message.once)
 
-    async def _append(self, key: str, frames: list[dict[str, Any]]) -> None:
+    async def _append(self, key: str, frames: list[dict[str, Any]], once: str | None = None) -> None:
         redis = self._require_redis()
+        if once is not None:
+            assert self._echo_once is not None
+            for i, frame in enumerate(frames):
+                await self._echo_once.to_stream(_sent_key(key, f"{once}\n{i}"), _frames_key(key), "frame",
+                                                json.dumps(frame, ensure_ascii=False), SESSION_TTL)
+            await publish(redis, NUDGE_CHANNEL, key)
+            return
         async with redis.pipeline(transaction=True) as pipe:
             for frame in frames:
                 pipe.xadd(_frames_key(key), {"frame": json.dumps(frame, ensure_ascii=False)})

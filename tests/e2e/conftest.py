@@ -167,9 +167,10 @@ def own_redis(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmbeddedRedi
 
 
 def add_agent(redis_url: str, data_dir: Path, name: str = AGENT, password: str = AGENT_PASSWORD,
-              role: str = "agent") -> tuple[str, str]:
-    """A handler's account on that Redis, made with the CLI exactly as the README tells operators to."""
-    env = gateway_env(redis_url, "http://127.0.0.1:9", data_dir)
+              role: str = "agent", **extra: str) -> tuple[str, str]:
+    """A handler's account on that Redis, made with the CLI exactly as the README tells operators to (``extra``:
+    more settings, such as REDIS_MODE)."""
+    env = gateway_env(redis_url, "http://127.0.0.1:9", data_dir, **extra)
     subprocess.run([sys.executable, "-m", "gateway.cli", "agents", "add", name, "--role", role,
                     "--password-stdin"], input=password.encode(), env=env, check=True,
                    cwd=supervisor.ROOT, capture_output=True)

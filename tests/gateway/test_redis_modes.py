@@ -21,7 +21,8 @@ from gateway import supervisor
 from gateway.embedded_redis import free_port
 from gateway.settings import Settings, SettingsError
 from gateway.store import MAX_CONNECTIONS, BlockingSentinelPool, open_redis
-from tests.support.redis_topologies import RedisCluster, RedisSentinels
+from store.pubsub import SubscriptionLost, subscribe
+from tests.support.redis_topologies import RedisCluster, RedisSentinels, wait_until
 
 pytestmark = pytest.mark.redis_topology
 
@@ -95,6 +96,32 @@ async def test_through_sentinels_the_same_client_follows_a_failover(
         await redis.set("test:modes:after-failover", "written")
         assert (await pool.get_master_address())[1] == new.port
     assert new.ask("GET", "test:modes:after-failover") == "written"
+
+
+async def test_through_sentinels_the_old_primary_is_left_as_soon_as_they_name_another(
+    redis_sentinels: RedisSentinels, tmp_path: Path
+) -> None:
+    # After SENTINEL FAILOVER the old primary takes writes for seconds, until the Sentinels make it a replica and
+    # it throws them away: connections to it, busy ones too (a subscription), are cut as soon as the switch is
+    # known, not when the Sentinels demote it.
+    settings = sentinel_settings(redis_sentinels.url, redis_sentinels.master_name, tmp_path)
+    loop = asyncio.get_running_loop()
+    async with open_redis(settings) as redis, subscribe(redis, "test:modes:follow") as subscription:
+        before = redis_sentinels.primary()
+        assert before and subscription.address == before.address
+        failover = asyncio.ensure_future(asyncio.to_thread(redis_sentinels.fail_over))
+        new = await asyncio.to_thread(wait_until, lambda: redis_sentinels.primary() not in (None, before)
+                                      and redis_sentinels.primary(), 60, "the Sentinels naming another primary")
+        named_at = loop.time()
+        with pytest.raises(SubscriptionLost):
+            async with asyncio.timeout(10):
+                while True:
+                    await subscription.get_message(0.1)
+        assert loop.time() - named_at < 3, "the subscription stayed on the old primary"
+        assert before.ask("ROLE")[0] == "master", "left before the Sentinels demoted it"
+        await redis.set("test:modes:followed", "on the new primary")
+        assert new.ask("GET", "test:modes:followed") == "on the new primary"
+        await failover
 
 
 REFUSED = [

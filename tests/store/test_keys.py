@@ -96,6 +96,8 @@ NAMES = {
     "webchat_frames_key": (keys.webchat_frames_key("k1"), "cg:webchat:{k1}:frames"),
     "webchat_rate_key": (keys.webchat_rate_key("k1"), "cg:webchat:{k1}:rate"),
     "webchat_echo_key": (keys.webchat_echo_key("k1", "m1"), "cg:webchat:{k1}:echoed:m1"),
+    "webchat_sent_key": (keys.webchat_sent_key("k1", "o1"),
+                         "cg:webchat:{k1}:sent:" + hashlib.sha256(b"o1").hexdigest()),
     "webchat_sockets_key": (keys.webchat_sockets_key("c1"), "cg:webchat:client:{c1}:sockets"),
     "webchat_new_sessions_key": (keys.webchat_new_sessions_key("c1"), "cg:webchat:client:{c1}:new"),
 }

@@ -10,6 +10,7 @@ from typing import Any
 import aiohttp
 from redis.asyncio import Redis
 
+from channels.message import OutboundMessage
 from channels.webchat.channel import SESSION_TTL, WebChatLimits, conversation_key, sockets_key
 from gateway import keys
 from gateway.app import create_app
@@ -311,3 +312,29 @@ async def test_a_session_that_never_spoke_expires_soon_and_one_that_spoke_lasts(
     assert (await again.send("My card was charged twice"))["type"] == "ack"
     assert LIMITS.idle_session_ttl < await redis.ttl(key) <= SESSION_TTL
     await again.close()
+
+
+# ------------------------------------------------------------------------------------ answers kept once
+
+async def test_an_answer_delivered_again_under_the_same_name_is_shown_once(
+    aiohttp_client: Any, settings: Settings, redis: Redis
+) -> None:
+    # The router delivers a bot answer again when Redis failed after the web chat kept it (a Cluster primary
+    # lost between the write and its reply): the page must not show it twice. Answers without a name (a
+    # handler's replies, each its own) are shown each time.
+    client = await aiohttp_client(create_app(settings))
+    chat = await ChatClient.connect(client, "/chat/ws", language="en")
+    assert chat.session
+    webchat = client.app[keys.ROUTER]._channels["webchat"]  # the adapter the router delivers through
+    key = conversation_key(chat.session)
+    answer = OutboundMessage("webchat", key, "May I have your name, please?", "bot", case_id="C-1",
+                             case_status="queued", once="say-bot0:m1")
+    for _ in range(2):
+        await webchat.send(answer)
+        await webchat.send(OutboundMessage("webchat", key, "We are on it.", "agent"))
+    frames = [json.loads(f[b"frame"]) for _, f in await redis.xrange(f"cg:webchat:{{{key}}}:frames")]
+    assert [(f["type"], f.get("text")) for f in frames] == [
+        ("message", "May I have your name, please?"), ("case", None), ("message", "We are on it."),
+        ("message", "We are on it."),
+    ]
+    await chat.close()
