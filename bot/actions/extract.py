@@ -488,8 +488,10 @@ _TREATMENT_WORDS = [(key, pattern) for key, zh, en in _TREATMENT if (pattern := 
 # Answers to "which service?": every word counts. Stories: only the words that say which product it is.
 _ANSWER_WORDS = _product_words(None)
 _STORY_WORDS = {english: _product_words(english) for english in (False, True)}
-# The account everything sits in ("the margin loan on my brokerage account") names no service of its own.
-_CONTAINERS = ("brokerage account", "trading account", "securities account")
+# The account everything sits in ("the margin loan on my brokerage account") and the app or website it is done
+# on ("the trading app charged me the commission twice") name no service of their own.
+_CONTAINERS = ("brokerage account", "trading account", "securities account", "trading app", "mobile app",
+               "trading platform", "online platform", "website", "app")
 # Each of our services by the names that say it alone (not the app, not an account money sits in).
 _STORY_NAMES = {english: [(p.key, named) for p in PRODUCTS if p.key != "other" and (named := _product_regex(
     *([w for w in _strong(words, p, english) if w not in _NAMES_AS_CUES + _CONTAINERS]

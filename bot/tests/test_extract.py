@@ -316,6 +316,7 @@ class ProductsNotForcedOnOtherComplaints(unittest.TestCase):
         for text, key in (("APP上的行情费每个月自动扣，从来没同意过", "fees_commissions"),
                           ("在营业部办的转托管，转托管费收了两遍", "fees_commissions"),
                           ("my redemption fee was taken twice", "fees_commissions"),
+                          ("the trading app charged me the commission twice", "fees_commissions"),
                           ("信用卡年费被扣了两次", "other"),
                           ("基金亏了一半，现在赎回还要交手续费", "funds_wealth")):
             self.assertEqual(infer_product(text), key, text)
