@@ -37,14 +37,18 @@ def sink() -> Iterator[SmtpSink]:
         server.close()
 
 
+def mail_settings(dovecot: Dovecot, mailbox: MailUser, sink: SmtpSink) -> dict[str, str]:
+    """A gateway's settings to read ``mailbox`` and send through ``sink``."""
+    return dict(IMAP_HOST=dovecot.host, IMAP_PORT=str(dovecot.imaps_port), IMAP_USER=mailbox.name,
+                IMAP_PASSWORD=mailbox.password, MAIL_CA_FILE=str(dovecot.ca_file), IMAP_POLL_SECONDS="1",
+                SMTP_HOST="127.0.0.1", SMTP_PORT=str(sink.port), SMTP_TLS="none", MAIL_FROM=mailbox.address)
+
+
 @pytest.fixture(scope="module")
 def mail_gateway(dovecot: Dovecot, desk_mailbox: MailUser, sink: SmtpSink, e2e_redis: str, rasa: tuple[str, Any],
                  tmp_path_factory: pytest.TempPathFactory) -> Iterator[Gateway]:
     gateway = start_gateway(
-        "email", e2e_redis, rasa[0], tmp_path_factory.mktemp("gw-email"),
-        IMAP_HOST=dovecot.host, IMAP_PORT=str(dovecot.imaps_port), IMAP_USER=desk_mailbox.name,
-        IMAP_PASSWORD=desk_mailbox.password, MAIL_CA_FILE=str(dovecot.ca_file), IMAP_POLL_SECONDS="1",
-        SMTP_HOST="127.0.0.1", SMTP_PORT=str(sink.port), SMTP_TLS="none", MAIL_FROM=desk_mailbox.address)
+        "email", e2e_redis, rasa[0], tmp_path_factory.mktemp("gw-email"), **mail_settings(dovecot, desk_mailbox, sink))
     try:
         yield gateway
     finally:
@@ -96,6 +100,22 @@ async def reply_to(sink: SmtpSink, address: str, seen: int, timeout: float = 60)
             await asyncio.sleep(0.2)
 
 
+async def email_intake(mailbox: MailUser, sink: SmtpSink, c: dict[str, Any]) -> tuple[str | None, int]:
+    """Customer ``c`` emails ``mailbox`` and answers each of the desk's replies (the phone when asked for a number,
+    else the story) until one carries a case number, five at most: (that case id, the replies received)."""
+    mailbox.deliver(first_email(c["sender"], c["name"], c["subject"], c["opening"], html=c["html"],
+                                charset=c["charset"]).as_bytes())
+    for received in range(1, 6):
+        reply = await reply_to(sink, c["sender"], received - 1)
+        assert reply.message["In-Reply-To"], "every reply is in the customer's thread"
+        if "C-" in reply.message["Subject"]:
+            return reply.message["Subject"].split("[")[-1].rstrip("]"), received
+        text = reply.message.get_body(("plain",)).get_content()  # type: ignore[union-attr]
+        said = c["phone"] if any(w in text.lower() for w in ("电话", "phone", "number")) else c["body"]
+        mailbox.deliver(answer(reply, c["sender"], c["name"], said, html=c["html"]).as_bytes())
+    return None, 5
+
+
 # The first email only says there is a complaint; the details come in the replies.
 CUSTOMERS = {
     "zh": dict(sender="wang.fang@example.cn", name="王芳", subject="投诉", charset="gb2312", html=False,
@@ -113,21 +133,9 @@ async def test_an_email_complaint_is_completed_by_replies_in_the_thread(
     http: aiohttp.ClientSession,
 ) -> None:
     c = CUSTOMERS[language]
-    email = first_email(c["sender"], c["name"], c["subject"], c["opening"], html=c["html"], charset=c["charset"])
-    desk_mailbox.deliver(email.as_bytes())
-    case_id = None
-    for round_no in range(5):
-        reply = await reply_to(sink, c["sender"], round_no)
-        assert reply.message["In-Reply-To"], "every reply is in the customer's thread"
-        text = reply.message.get_body(("plain",)).get_content()  # type: ignore[union-attr]
-        if "C-" in reply.message["Subject"]:
-            case_id = reply.message["Subject"].split("[")[-1].rstrip("]")
-            break
-        wants_phone = any(w in text.lower() for w in ("电话", "phone", "number"))
-        said = c["phone"] if wants_phone else c["body"]
-        desk_mailbox.deliver(answer(reply, c["sender"], c["name"], said, html=c["html"]).as_bytes())
+    case_id, received = await email_intake(desk_mailbox, sink, c)
     assert case_id, "the intake ended with a case number in the subject"
-    assert round_no >= 1, "the customer's reply filled what the first email left out"
+    assert received >= 2, "the customer's reply filled what the first email left out"
 
     api = AgentApi(http, mail_gateway.url)
     await api.login(*agent_account)
@@ -180,9 +188,7 @@ def ascii_only_gateway(dovecot: Dovecot, ascii_only_sink: SmtpSink, e2e_redis: s
     mailbox = new_user(dovecot)
     gateway = start_gateway(
         "email-ascii-only", e2e_redis, rasa[0], tmp_path_factory.mktemp("gw-email-ascii"),
-        IMAP_HOST=dovecot.host, IMAP_PORT=str(dovecot.imaps_port), IMAP_USER=mailbox.name,
-        IMAP_PASSWORD=mailbox.password, MAIL_CA_FILE=str(dovecot.ca_file), IMAP_POLL_SECONDS="1",
-        SMTP_HOST="127.0.0.1", SMTP_PORT=str(ascii_only_sink.port), SMTP_TLS="none", MAIL_FROM=mailbox.address)
+        **mail_settings(dovecot, mailbox, ascii_only_sink))
     try:
         yield gateway, mailbox
     finally:

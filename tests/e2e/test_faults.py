@@ -370,7 +370,11 @@ class Milestone:
 
 
 async def web_complainant(http: aiohttp.ClientSession, gateway: Gateway, milestone: Milestone) -> ChatPage:
-    page = await ChatPage.open(http, gateway.ws_url)
+    return await converse(await ChatPage.open(http, gateway.ws_url), milestone)
+
+
+async def converse(page: ChatPage, milestone: Milestone) -> ChatPage:
+    """The intake turn by turn until the case number, then the follow-ups, on a page already open."""
     for text in WEB_INTAKE:
         await page.talk(text)
         milestone.tick()

@@ -28,7 +28,7 @@ from gateway.settings import Settings
 from gateway.store import open_redis
 from store.keys import conversation_key as conversation_part
 from tests.e2e.conftest import AgentApi, Gateway, add_agent, start_gateway
-from tests.e2e.test_email import CUSTOMERS, answer, first_email, reply_to
+from tests.e2e.test_email import CUSTOMERS, email_intake, mail_settings, reply_to
 from tests.e2e.test_faults import (
     BOT_WAIT,
     FOLLOW_UPS,
@@ -39,6 +39,7 @@ from tests.e2e.test_faults import (
     cancelled,
     case_count,
     case_of,
+    converse,
     entries,
     histories,
     said_by,
@@ -183,10 +184,7 @@ def topology_mail(topology: Topology, dovecot: Dovecot, topology_sink: SmtpSink,
     mailbox = new_user(dovecot)
     gateway = start_gateway(
         f"topology-{topology.name}-email", topology.url, rasa[0], tmp_path_factory.mktemp(f"gw-{topology.name}-mail"),
-        IMAP_HOST=dovecot.host, IMAP_PORT=str(dovecot.imaps_port), IMAP_USER=mailbox.name,
-        IMAP_PASSWORD=mailbox.password, MAIL_CA_FILE=str(dovecot.ca_file), IMAP_POLL_SECONDS="1",
-        SMTP_HOST="127.0.0.1", SMTP_PORT=str(topology_sink.port), SMTP_TLS="none", MAIL_FROM=mailbox.address,
-        **topology.settings)
+        **mail_settings(dovecot, mailbox, topology_sink), **topology.settings)
     try:
         yield gateway, mailbox
     finally:
@@ -199,18 +197,7 @@ async def test_an_email_complaint_becomes_a_case_and_the_handlers_answer_goes_ou
 ) -> None:
     gateway, mailbox = topology_mail
     c = CUSTOMERS["zh"]
-    mailbox.deliver(first_email(c["sender"], c["name"], c["subject"], c["opening"], html=c["html"],
-                                charset=c["charset"]).as_bytes())
-    case_id, sent = None, 0
-    while case_id is None and sent < 5:  # the bot asks by email until it has what it needs
-        reply = await reply_to(topology_sink, c["sender"], sent)
-        sent += 1
-        if "C-" in reply.message["Subject"]:
-            case_id = reply.message["Subject"].split("[")[-1].rstrip("]")
-            break
-        text = reply.message.get_body(("plain",)).get_content()  # type: ignore[union-attr]
-        said = c["phone"] if any(w in text.lower() for w in ("电话", "phone", "number")) else c["body"]
-        mailbox.deliver(answer(reply, c["sender"], c["name"], said, html=c["html"]).as_bytes())
+    case_id, sent = await email_intake(mailbox, topology_sink, c)  # the bot asks by email until it has enough
     assert case_id, "the intake ended with a case number in the subject"
 
     api = AgentApi(http, gateway.url)
@@ -224,17 +211,6 @@ async def test_an_email_complaint_becomes_a_case_and_the_handlers_answer_goes_ou
     heard = await reply_to(topology_sink, c["sender"], sent)
     assert reply_text in heard.message.get_body(("plain",)).get_content()  # type: ignore[union-attr]
     assert heard.message["In-Reply-To"]
-
-
-async def converse(page: ChatPage, milestone: Milestone) -> ChatPage:
-    """The intake turn by turn until the case number, then the follow-ups, on a page already open."""
-    for text in WEB_INTAKE:
-        await page.talk(text)
-        milestone.tick()
-    await page.wait_for(lambda f: f["type"] == "case", "the case number")
-    for text in FOLLOW_UPS:
-        await page.send(text)
-    return page
 
 
 def conversation_of(page: ChatPage) -> str:
