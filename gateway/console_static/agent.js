@@ -3351,8 +3351,11 @@
   }
 
   function onRegisterInput(ev) {
+    // The form closing at sign-out blurs its field, which fires 'change' after the handler is gone: that keeps
+    // the owner, so the same handler finds the form as they left it (openRegister).
+    if (!me) return;
     registerDirty = true;
-    registerBy = me && me.name;
+    registerBy = me.name;
     var target = ev.target;
     if (target && target.id === 'reg-received-at') { receivedTouched = true; updateLate(); }
     if (target && target.getAttribute && target.getAttribute('aria-invalid') === 'true') {

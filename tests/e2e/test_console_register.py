@@ -75,6 +75,13 @@ async def opened_case(page: Page) -> str:
     return (await page.locator("#case-title").text_content() or "").strip()
 
 
+async def sign_in_again(page: Page, name: str, password: str) -> None:
+    await page.locator("#login-name").fill(name)
+    await page.locator("#login-password").fill(password)
+    await page.locator("#login-submit").click()
+    await expect(page.locator("#console-view")).to_be_visible()
+
+
 def local_input(moment: datetime) -> str:
     """A moment as a datetime-local field holds it."""
     return moment.strftime("%Y-%m-%dT%H:%M")
@@ -274,10 +281,7 @@ async def test_a_complaint_typed_when_the_session_ran_out_waits_for_the_same_han
     await expect(page.locator("#login-error")).to_have_text("Your session has ended. Please sign in again.")
     assert await case_ids(api) == before
 
-    await page.locator("#login-name").fill(agent_account[0])
-    await page.locator("#login-password").fill(agent_account[1])
-    await page.locator("#login-submit").click()
-    await expect(page.locator("#console-view")).to_be_visible()
+    await sign_in_again(page, *agent_account)
     await open_form(page)
     await expect(form.get_by_label("What happened")).to_have_value(description)
     await expect(form.get_by_label("Name", exact=True)).to_have_value("Mary Jones")
@@ -293,8 +297,30 @@ async def test_a_complaint_typed_when_the_session_ran_out_waits_for_the_same_han
     await expect(page.locator("#register-dialog")).to_be_hidden()
     await page.locator("#logout-button").click()
     await expect(page.locator("#login-view")).to_be_visible()
-    await page.locator("#login-name").fill(agent_account[0])
-    await page.locator("#login-password").fill(agent_account[1])
-    await page.locator("#login-submit").click()
+    await sign_in_again(page, *agent_account)
     await open_form(page)
     await expect(form.get_by_label("What happened")).to_have_value("")
+
+
+async def test_a_form_left_open_when_the_console_finds_the_session_ended_on_its_own_is_kept(
+    profiles: Profile, org_gateway: Gateway, agent_account: tuple[str, str], api: AgentApi,
+) -> None:
+    """The handler is still in a field when a colleague's new case makes the console refresh and meet the ended
+    session: the form closes under the cursor, and what was typed waits for the same handler."""
+    page = await (await profiles("en-GB", "Europe/London")).new_page()
+    await sign_in(page, org_gateway, *agent_account)
+    form = await open_form(page)
+    await form.get_by_label("What happened").fill("A letter about a transfer that took a week.")
+    await form.get_by_label("Name", exact=True).fill("Peter Lane")  # the cursor stays in this field
+
+    await page.context.clear_cookies()
+    await api.call("POST", "/api/cases", json={
+        "channel": "letter", "language": "en", "customer": {"name": "A colleague's walk-in", "contact_declined": True},
+        "complaint": {"description": f"Registered at another desk {uuid.uuid4().hex[:8]}."}})
+    await expect(page.locator("#login-error")).to_have_text("Your session has ended. Please sign in again.",
+                                                            timeout=LIVE)
+
+    await sign_in_again(page, *agent_account)
+    await open_form(page)
+    await expect(form.get_by_label("What happened")).to_have_value("A letter about a transfer that took a week.")
+    await expect(form.get_by_label("Name", exact=True)).to_have_value("Peter Lane")
