@@ -516,7 +516,8 @@ def score_product(o: Outcome) -> bool:
 
 
 def score_date(o: Outcome) -> bool:
-    """The incident date is the one the customer meant (and the time too, when they said one); a month said
+    """The incident date is the one the customer meant (and the time too, when they said one: the clock is in
+    the words they answer "when?" with, so a customer never asked never said it); a month said
     as a month ("上个月") must be recorded as that month."""
     if o.case is None:
         return False
@@ -527,7 +528,7 @@ def score_date(o: Outcome) -> bool:
         return recorded == expected
     if recorded[:10] != expected:
         return False
-    return said["time"] is None or recorded[11:16] == said["time"]
+    return said["time"] is None or "when" not in o.revealed or recorded[11:16] == said["time"]
 
 
 def _kept(o: Outcome, fact: str, field_name: str) -> bool | None:

@@ -37,6 +37,7 @@ from .chinese import HANS, HANT, script_of, to_traditional
 from .extract import (
     CASE_ID,
     PRODUCT_KEYS,
+    Find,
     asks_for_a_person,
     canonical,
     find_accounts,
@@ -51,6 +52,7 @@ from .extract import (
     find_times,
     find_wish,
     halfwidth,
+    infer_product,
     is_correction,
     is_no,
     is_online,
@@ -58,6 +60,7 @@ from .extract import (
     is_skip,
     is_yes,
     language_request,
+    names_several_services,
     people_outside_wish,
     product_from_answer,
     product_in_story,
@@ -66,6 +69,7 @@ from .extract import (
     without_negated,
 )
 from .fields import (
+    Resolved,
     mask_account,
     mask_email,
     mask_phone,
@@ -453,9 +457,23 @@ def read_message(tracker: Tracker) -> SlotValues:
         found["description_told"] = True
         if requested in ("description", "story_details"):
             found["story_details"] = True  # asked for the story: no "tell me more" after the answer
+        found.update(product_of_whole_story(tracker, found["description"], found))
     if requested and not interrupting:
         found.update(answer_to_question(tracker, requested, text, raw_text, found, structured, now))
     return found
+
+
+def product_of_whole_story(tracker: Tracker, story: str, found: SlotValues) -> SlotValues:
+    """A product read from the first words of a story is read again from the whole of it: "赎回个基金扣我这么多！"
+    names a fund, the account that follows names the redemption fee too, and which one the complaint is about is
+    then the customer's to say (the form asks). A product the customer chose or corrected stays."""
+    recorded = tracker.get_slot("product")
+    if not recorded or "product" in found or recorded != infer_product(tracker.get_slot("description") or ""):
+        return {}
+    if names_several_services(story):
+        return {"product": None}
+    whole = product_in_story(story)
+    return {"product": whole[0]} if whole and whole[0] != recorded and whole[0] != "other" else {}
 
 
 def read_details(
@@ -470,6 +488,8 @@ def read_details(
     answering_when = requested == "incident_time" or correcting
     times = find_times(without_negated(text) if correcting else text) if answering_when else story_times(text)
     resolved = resolve_time(times[0].value, now) if times else None
+    if not answering_when and resolved and not one_day_told(resolved, times[1:], now):
+        resolved = None  # "三月份销户了，昨天又被扣了管理费": which day the complaint is about is for the form to ask
     recorded_time = tracker.get_slot("incident_time")
     # "昨天上午" in the story, "昨天上午十点" later: the time of day is added to the same day.
     finer = bool(resolved and resolved.precision == "minute" and recorded_time
@@ -480,9 +500,11 @@ def read_details(
             iso = with_day_of(tracker.get_slot("incident_time"), iso)  # "the 17th": the time of day stays
         found["incident_time"] = iso
         found["incident_time_text"] = times[0].value
+    place = find_place(without_negated(text) if correcting else text)
     if correcting:
-        # Only a product named ("不是基金，是两融") corrects it; a cue word ("客户经理") may be about something else.
-        named = find_products(without_negated(text))
+        # Only a product named ("不是基金，是两融") corrects it; a cue word ("客户经理") may be about something else,
+        # and a branch named is where it happened ("深圳福田营业部"), not the service.
+        named = find_products(without_negated(text).replace(place or "\0", " "))
         if named:
             found["product"] = named[0].value
     elif not tracker.get_slot("product") and requested != "product":
@@ -491,7 +513,6 @@ def read_details(
             found["product"] = product[0]
             if product[1]:
                 found["product_text"] = product[1]  # a product we do not offer, in the customer's words
-    place = find_place(without_negated(text) if correcting else text)
     if place and (not tracker.get_slot("place") or correcting):
         found["place"] = place
     if requested != "customer_name" and latest_intent(tracker)[0] != "request_human":
@@ -513,14 +534,21 @@ def read_details(
     return found
 
 
+def one_day_told(first: Resolved, others: list[Find], now: datetime) -> bool:
+    """Do all the times a story tells fit one day ("上个月" and "11月20号上午" do; "三月" and "昨天" do not)?"""
+    return all(first.may_be_the_day_of(other) for find in others if (other := resolve_time(find.value, now)))
+
+
 def with_more_people(recorded: str, people: str) -> str:
-    """Staff named later join those named before ("大堂经理" then "陈经理"), once each."""
+    """Staff named later join those named before ("大堂经理" then "陈经理"), once each; a later mention that says
+    more of one named before ("投顾" then "投顾老师孙浩") takes its place."""
     listed = split_people(recorded)
     new = [p for p in split_people(people) if not any(p in known for known in listed)]
     if not new:
         return recorded
+    kept = [known for known in listed if not any(known in p for p in new)]
     separator = "、" if re.search(r"[\u4e00-\u9fff]", recorded + people) else ", "
-    return separator.join([*listed, *new])
+    return separator.join([*kept, *new])
 
 
 def answer_to_question(
@@ -617,10 +645,20 @@ def only_details(text: str, structured: list[Any]) -> bool:
 ANOTHER_QUESTIONS_ANSWER = ("desired_resolution", "incident_time", "phone", "email", "customer_name", "account_id")
 
 
+# How an answer to "who was it?" may start: "是客户经理王强", "有，柜员小李".
+_ANSWER_LEAD = re.compile(r"^(?:有的?|有一个|有个)?[，,]?\s*(?:就是|应该是|好像是|大概是|可能是|是)?")
+
+
 def answer_once(tracker: Tracker, requested: str, text: str, raw_text: str, found: SlotValues) -> SlotValues:
     """Where it happened, who was involved: any answer ends the question (不清楚, 线上, 没有, "not sure")."""
     answered = list(tracker.get_slot("answered_slots") or [])
     answer: SlotValues = {"answered_slots": answered if requested in answered else [*answered, requested]}
+    if requested == "people_involved" and requested in found and "description" not in found and not any(
+            field in found for field in ANOTHER_QUESTIONS_ANSWER) and not find_wish(raw_text):
+        # Asked who, the customer's own words say it better than the names found in them ("柜台的工作人员，工牌上
+        # 写的沈丽"); those named before stay.
+        words = _ANSWER_LEAD.sub("", own_words(raw_text)) or own_words(raw_text)
+        return {**answer, requested: with_more_people(tracker.get_slot(requested) or "", words)}
     if requested in found or "description" in found:
         return answer  # named in passing, or more of the story told instead: the question has had its turn
     if any(field in found for field in ANOTHER_QUESTIONS_ANSWER) or find_wish(raw_text) or not re.search(

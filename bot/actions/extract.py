@@ -507,6 +507,11 @@ def _services_named(text: str, english: bool) -> set[str]:
     return named
 
 
+def names_several_services(text: str) -> bool:
+    """Does the story name two or more of our services? Then which one it is about is the customer's to say."""
+    return len(_services_named(text, not re.search(_HAN, text))) > 1
+
+
 def find_products(text: str) -> list[Find]:
     """Mentions of a product or service by name ("融资融券", "the app"); value is the product key."""
     text = canonical(text)
@@ -556,7 +561,7 @@ def product_in_story(text: str) -> tuple[str, str | None] | None:
     bought at the branch that charged a fee"): which one the complaint is about is the customer's to say, and
     the form asks."""
     english = not re.search(_HAN, text)
-    if len(_services_named(text, english)) > 1:
+    if names_several_services(text):
         return None
     found = _first_in_precedence(text, _STORY_WORDS[english])
     if not found:
@@ -598,7 +603,7 @@ _ZH_DATE = (
     r"[0-9]{4}[-/.][0-9]{1,2}[-/.][0-9]{1,2}[日号]?"
     rf"|(?:(?:[0-9]{{4}}|[零〇一二三四五六七八九]{{4}}|今|去|前)年)?(?:{_ZH_NUM})月份?"
     rf"(?:(?:{_ZH_NUM})[日号]|初|底|中旬|上旬|下旬|中|末)?"
-    rf"|(?:上上|上个|上|这个|这|本|下)?(?:周|星期|礼拜){_ZH_WEEKDAY}"
+    rf"|(?:最近的?(?:这个|这)?|上上|上个|上|这个|这|本|下)?(?:周|星期|礼拜){_ZH_WEEKDAY}"
     r"|上上周|上个?周末|上周|上个?星期|上个?礼拜|本周|这周|这个星期|这星期"
     rf"|上个?月(?:初|底|中旬|中|末|(?:{_ZH_NUM})[日号])?|这个月(?:初|中|底)?|本月(?:初|中|底)?"
     r"|去年(?:底|年底|年初)?|今年(?:初)?|年初|年底"
@@ -773,6 +778,10 @@ _ZH_NAMED_BEFORE_ROLE = re.compile(
 )
 # A staff number after the role: "客服工号8826", "柜员，工号0317".
 _ZH_STAFF_NUMBER = re.compile(r"^[，,\s]?(?:工号|编号)[:：]?\s*[0-9A-Za-z]{2,10}")
+# A name read off a badge: "工牌上写的沈丽", "胸牌上是陈嘉欣".
+_ZH_BADGE_NAME = re.compile(r"(?:工牌|胸牌|名牌|工作牌|牌子)上?(?:写的是?|写着|印着|是|显示)")
+# How a role is addressed before the name: "投顾老师孙浩", "客服小姐Amy".
+_ZH_HONORIFIC = re.compile(r"老师|小姐|小哥|姐姐|大姐")
 # Staff at a counter named by where they sat ("柜台那个小伙子", "前台的职员").
 _ZH_COUNTER_PERSON = re.compile(
     r"(?:柜台|前台|窗口|大堂|服务台)(?:的|那个|那位|这个|这位|那|这)?"
@@ -794,9 +803,19 @@ _EN_NAME_FALSE_FRIENDS = {"I", "At", "In", "On", "The", "And", "But", "He", "She
                           "Staff", "Nothing", "There", "This", "That", "When", "Later", "Finally", "Also"}
 
 
+# Where strangers reach investors online ("在一个抖音直播间里", "在炒股微信群"): the place of a fraud in our name.
+_ZH_ONLINE_PLACE = re.compile(
+    rf"(?:在|从|进了?|拉进)(?:一个|某个|个)?(?P<p>[{CJK}A-Za-z]{{0,8}}?(?:直播间|微信群|QQ群|炒股群|股票群|荐股群|公众号|小程序|论坛|贴吧))"
+)
+
+
 def find_place(text: str) -> str | None:
-    """Where it happened: a branch or office the customer names ("上海浦东营业部", "the Central branch")."""
+    """Where it happened: a branch or office the customer names ("上海浦东营业部", "the Central branch"), or where
+    online a stranger reached them ("抖音直播间")."""
     shown, text = halfwidth(text), canonical(text)
+    online = _ZH_ONLINE_PLACE.search(text)
+    if online:
+        return shown[online.start("p"): online.end("p")]
     for pattern in _ZH_PLACES:
         for m in pattern.finditer(text):
             # Who went where ("我带我妈去营业部"): only what follows the going names the place.
@@ -834,6 +853,15 @@ def _zh_person_name(text: str, pos: int) -> str:
     return text[pos: pos + head] + given if re.fullmatch(_HAN, given or "x") else text[pos: pos + head]
 
 
+def _name_after_role(text: str, pos: int) -> str:
+    """The name right after a role, with how the role is addressed before it ("老师孙浩" after "投顾")."""
+    honorific = _ZH_HONORIFIC.match(text, pos)
+    if honorific:
+        name = _zh_person_name(text, honorific.end())
+        return honorific.group() + name if name else ""
+    return _zh_person_name(text, pos)
+
+
 def _named_role(m: re.Match[str], shown: str) -> str:
     role = shown[m.start("role"): m.end("role")]
     if m.group("name"):
@@ -851,14 +879,18 @@ def _people(text: str) -> list[tuple[int, str, bool]]:
     shown, text = halfwidth(text), canonical(text)
     found: list[tuple[int, str, bool]] = []
     counters = [(m.start(), m.end()) for m in _ZH_COUNTER_PERSON.finditer(text)]
-    found += [(start, shown[start: end], False) for start, end in counters]
+    for start, end in counters:
+        name = _name_after_role(text, end)  # "柜台职员陈嘉欣"
+        found.append((start, shown[start: end + len(name)], bool(name)))
+    found += [(m.end(), shown[m.end(): m.end() + len(name)], True)
+              for m in _ZH_BADGE_NAME.finditer(text) if (name := _zh_person_name(text, m.end()))]
     named_before = {m.start("role"): m for m in _ZH_NAMED_BEFORE_ROLE.finditer(text)}
     found += [(m.start(), _named_role(m, shown), True) for m in named_before.values()]
     for m in _ZH_ROLE.finditer(text):
         if any(start <= m.start() < end for start, end in counters) or m.start() in named_before:
             continue
         role = _ZH_ROLE_LEAD_OUT.sub("", m.group())
-        name = _zh_person_name(text, m.end()) or _staff_number(text, m.end())
+        name = _name_after_role(text, m.end()) or _staff_number(text, m.end())
         found.append((m.start(), shown[m.start(): m.start() + len(role)] + shown[m.end(): m.end() + len(name)],
                       bool(name)))
     for m in _ZH_TITLE.finditer(text):

@@ -99,6 +99,22 @@ class Resolved:
             return self.at.strftime("%Y")
         return self.at.strftime("%Y-%m-%d")
 
+    def days(self) -> tuple[date, date]:
+        """The days it may mean: from the first to the day after the last."""
+        first = self.at.date()
+        if self.precision == "week":
+            return first - timedelta(days=first.weekday()), first - timedelta(days=first.weekday()) + timedelta(weeks=1)
+        if self.precision == "month":
+            return first.replace(day=1), (first.replace(day=28) + timedelta(days=4)).replace(day=1)
+        if self.precision == "year":
+            return first.replace(month=1, day=1), first.replace(year=first.year + 1, month=1, day=1)
+        return first, first + timedelta(days=1)
+
+    def may_be_the_day_of(self, other: Resolved) -> bool:
+        """Could both mean the same day ("上个月" and "11月20号", "昨天" and "昨天上午十点")?"""
+        (start, end), (other_start, other_end) = self.days(), other.days()
+        return start < other_end and other_start < end
+
 
 _ZH_DIGITS = {"零": 0, "〇": 0, "一": 1, "二": 2, "两": 2, "三": 3, "四": 4, "五": 5, "六": 6, "七": 7, "八": 8,
               "九": 9, "十": 10, "几": 3, "半": 0.5}
@@ -201,7 +217,9 @@ _ZH_RELATIVE_DAYS = {"大前天": -3, "前天": -2, "前晚": -2, "昨天": -1, 
                      "昨早": -1, "今天": 0, "今日": 0, "今儿": 0, "当天": 0, "今早": 0, "今晨": 0, "今晚": 0,
                      "刚才": 0, "刚刚": 0, "前两天": -2}
 _ZH_AGO = re.compile(rf"(?P<n>{_NUM}|几|半|好几|十几)个?(?P<unit>天|日|周|星期|礼拜|月|小时|钟头|年)(?:以|之)?前")
-_ZH_WEEKDAY = re.compile(r"(?P<rel>上上|上个|上|这个|这|本|下)?(?:周|星期|礼拜)(?P<d>[一二三四五六日天末1-7])")
+_ZH_WEEKDAY = re.compile(
+    r"(?P<rel>最近的?(?:这个|这)?|上上|上个|上|这个|这|本|下)?(?:周|星期|礼拜)(?P<d>[一二三四五六日天末1-7])"
+)
 _ZH_MONTH_DAY = re.compile(
     rf"(?:(?P<y>[0-9]{{4}}|[零〇一二三四五六七八九]{{4}}|今|去|前)年)?(?P<mo>{_NUM})月份?(?:(?P<d>{_NUM})[日号]|(?P<part>初|底|中旬|上旬|下旬|中|末))?"
 )
@@ -278,8 +296,8 @@ def _resolve_zh(text: str, now: datetime) -> Resolved | None:
             return None
         weeks_back = {"上上": 2, "上个": 1, "上": 1}.get(rel or "", 0)
         day = _monday(today) - timedelta(weeks=weeks_back) + timedelta(days=weekday)
-        if not rel and day > today:
-            day -= timedelta(weeks=1)
+        if (not rel or rel.startswith("最近")) and day > today:
+            day -= timedelta(weeks=1)  # "周六", "最近这个周六": the Saturday just gone
         return _at(day, clock)
     if re.match(r"上上周|上个?周末|上周|上个?星期|上个?礼拜", text):
         back = 2 if text.startswith("上上") else 1

@@ -639,6 +639,24 @@ class ProductOfTheStory(unittest.TestCase):
                                                               {"requested_slot": "product"}))
         self.assertNotIn("unverified", slot_values(events))
 
+    def test_a_product_read_from_the_first_words_is_read_again_from_the_whole_story(self) -> None:
+        first = {"description": "申购个基金怎么还倒扣钱", "product": "funds_wealth", "story_details": None}
+        more = "周一在APP申购了一只混合基金，另外被收了百分之一点五的申购费，页面上根本没写"
+        self.assertIsNone(read(more, slots=first, asked="story_details", story=True)["product"])  # two: asked
+        chosen = {**first, "description": "我的钱被扣了", "product": "funds_wealth"}
+        self.assertNotIn("product", read(more, slots=chosen, asked="story_details", story=True))
+        margin = {"description": "两融怎么回事", "product": "margin_trading", "story_details": None}
+        same = read("上周融资买入的票被强平了，维持担保比例明明还够", slots=margin, asked="story_details", story=True)
+        self.assertNotIn("product", same)
+
+    def test_a_branch_named_at_the_read_back_is_where_not_what(self) -> None:
+        slots = read("南京新街口营业部", slots={**READ_BACK_RECORD, "product": "brokerage_account"},
+                     asked="record_confirmed")
+        self.assertEqual(slots["place"], "南京新街口营业部")
+        self.assertNotIn("product", slots)
+        corrected = read("不是APP的问题，是佣金多收了", slots=READ_BACK_RECORD, asked="record_confirmed")
+        self.assertEqual(corrected["product"], "fees_commissions")
+
     def test_more_story_at_the_read_back_is_no_correction(self) -> None:
         text = "后来我又在APP上查了一下，显示资金还在途中"
         slots = read(text, slots=READ_BACK_RECORD, asked="record_confirmed", story=True,
@@ -651,6 +669,14 @@ class WhenInTheStory(unittest.TestCase):
     def test_a_deadline_or_a_threat_is_not_when_it_happened(self) -> None:
         for text in ("If this is not sorted by tonight I will go to the papers", "平仓价是当天的最低价，太离谱了"):
             self.assertNotIn("incident_time", read(text, intent="complain", story=True), text)
+
+    def test_a_story_of_two_days_leaves_which_one_to_the_customer(self) -> None:
+        slots = read("去年十月在你们这开的户，前天发现卡里被划走一笔年费", intent="complain", story=True,
+                     sent_at=LATE_EVENING_UTC)
+        self.assertNotIn("incident_time", slots)
+        one_day = read("昨天上午挂的单，昨天下午两点又显示撤单了", intent="complain", story=True,
+                       sent_at=LATE_EVENING_UTC)
+        self.assertEqual(one_day["incident_time"][:10], "2025-06-10")
 
     def test_a_clock_said_with_the_day_keeps_its_half_of_the_day(self) -> None:
         slots = read("yesterday at about 3pm", asked="incident_time", sent_at=LATE_EVENING_UTC)
@@ -749,6 +775,13 @@ class PeopleAndPlaceAnswers(unittest.TestCase):
 
     def test_staff_in_a_wish_are_not_the_people_involved(self) -> None:
         self.assertNotIn("people_involved", read("希望你们加强员工培训", asked="desired_resolution"))
+
+    def test_asked_who_the_answer_is_kept_as_the_customer_said_it(self) -> None:
+        answer = "窗口的工作人员，牌子上写着丁雅琴"
+        self.assertEqual(read(answer, slots=self.RECORD, asked="people_involved")["people_involved"], answer)
+        slots = read("就是理财经理老师宋佳怡", slots={**self.RECORD, "people_involved": "理财经理"},
+                     asked="people_involved")
+        self.assertEqual(slots["people_involved"], "理财经理老师宋佳怡")
 
     def test_a_named_branch_replaces_nothing_when_our_branch_was_unnamed(self) -> None:
         self.assertNotIn("place", read("我要投诉你们营业部", intent="complain"))

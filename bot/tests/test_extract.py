@@ -353,6 +353,13 @@ class ProductsNotForcedOnOtherComplaints(unittest.TestCase):
 class DatesAsCustomersSayThem(unittest.TestCase):
     """Times of day in words keep their half of the day; a date is read the only way it can be."""
 
+    def test_the_latest_weekday_said_as_the_latest(self) -> None:
+        for words, iso in (("最近这个周日下午", "2025-06-08"), ("最近的星期四", "2025-06-05"),
+                           ("最近这周二", "2025-06-10")):
+            resolved = resolve_time(words, NOW)
+            self.assertEqual(resolved.iso() if resolved else None, iso, words)
+        self.assertIsNone(resolve_time("这个周五", NOW))  # on a Wednesday, still to come: asked again
+
     def test_a_clock_after_two_little_words_or_a_part_of_the_day(self) -> None:
         cases = {"the day before yesterday at around 2pm": "2025-06-09T14:00",
                  "yesterday at approximately 11am": "2025-06-10T11:00",
@@ -420,6 +427,11 @@ class PlacesAndPeople(unittest.TestCase):
             self.assertIsNone(find_place(text), text)
         self.assertEqual(find_place("投诉你们营业部，就是广州天河路营业部"), "广州天河路营业部")
 
+    def test_where_online_a_stranger_reached_them(self) -> None:
+        for text, place in (("上个月在一个快手直播间里认识了个荐股老师", "快手直播间"),
+                            ("被人拉进一个炒股微信群，群主说是你们的分析师", "炒股微信群")):
+            self.assertEqual(find_place(text), place, text)
+
     def test_staff_named_by_role_and_name_in_english(self) -> None:
         self.assertEqual(find_people("the agent, Priya, refused to escalate my dispute"), "agent Priya")
         self.assertEqual(find_people("a rep named Carlos told me to wait"), "rep Carlos")
@@ -434,6 +446,14 @@ class PlacesAndPeople(unittest.TestCase):
         self.assertEqual(find_people("柜台那个小伙子态度很差"), "柜台那个小伙子")
         self.assertEqual(find_people("前台的职员不理人"), "前台的职员")
         self.assertEqual(find_people("窗口的職員說話很衝"), "窗口的職員")
+
+    def test_a_name_after_where_they_sat_how_they_are_addressed_or_on_their_badge(self) -> None:
+        for text, person in (("前台职员吴晓梅说系统不让办", "前台职员吴晓梅"),
+                             ("理财经理小姐郭婷婷一直催我签字", "理财经理小姐郭婷婷"),
+                             ("推荐这只票的投资顾问老师罗建国", "投资顾问老师罗建国"),
+                             ("大堂的员工态度很冲，胸牌上是何敏", "大堂的员工、何敏")):
+            self.assertEqual(find_people(text), person, text)
+        self.assertEqual(find_people("找了投顾老师也没用"), "投顾")  # a title without a name names nobody more
 
     def test_staff_in_a_wish_are_not_the_people_involved_unless_named(self) -> None:
         self.assertIsNone(people_outside_wish("系统又出错了，希望你们加强员工培训"))

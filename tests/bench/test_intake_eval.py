@@ -102,10 +102,13 @@ def test_relative_dates_mean_what_the_customer_means() -> None:
     assert ev.expected_date("2025-11-30", TODAY) == "2025-11-30"
 
 
-def test_the_date_needs_the_time_when_the_customer_gave_one_and_the_month_when_they_said_a_month() -> None:
+def test_the_date_needs_the_time_when_the_customer_said_one_and_the_month_when_they_said_a_month() -> None:
     said = {"text": "上周五下午两点", "expected": "last_week:4", "time": "14:00"}
-    assert ev.score_date(outcome({"complaint": {"incident_time": "2026-12-04T14:00"}}, time=said))
-    assert not ev.score_date(outcome({"complaint": {"incident_time": "2026-12-04T02:00"}}, time=said))
+    told = {"story", "when"}
+    assert ev.score_date(outcome({"complaint": {"incident_time": "2026-12-04T14:00"}}, revealed=told, time=said))
+    assert not ev.score_date(outcome({"complaint": {"incident_time": "2026-12-04T02:00"}}, revealed=told, time=said))
+    # Never asked when, the customer never said the clock: the day their story told is all there is to judge.
+    assert ev.score_date(outcome({"complaint": {"incident_time": "2026-12-04"}}, time=said))
     month = {"text": "上个月", "expected": "months_ago:1", "time": None}
     assert ev.score_date(outcome({"complaint": {"incident_time": "2026-11"}}, time=month))
     assert not ev.score_date(outcome({"complaint": {"incident_time": "上个月"}}, time=month))
