@@ -61,11 +61,13 @@ from .extract import (
     is_yes,
     language_request,
     names_several_services,
+    names_someone,
     people_outside_wish,
     product_from_answer,
     product_in_story,
     split_people,
     story_times,
+    tells_when_found_out,
     without_negated,
 )
 from .fields import (
@@ -488,8 +490,11 @@ def read_details(
     answering_when = requested == "incident_time" or correcting
     times = find_times(without_negated(text) if correcting else text) if answering_when else story_times(text)
     resolved = resolve_time(times[0].value, now) if times else None
-    if not answering_when and resolved and not one_day_told(resolved, times[1:], now):
-        resolved = None  # "三月份销户了，昨天又被扣了管理费": which day the complaint is about is for the form to ask
+    if not answering_when and resolved and (resolved.precision not in ("day", "minute") or tells_when_found_out(text)
+                                            or not one_day_told(resolved, times[1:], now)):
+        # "这个月扣了两笔" (which day?), "今天对账发现…" (when it came to light), "三月份销户了，昨天又被扣了管理费"
+        # (which day?): when it happened is for the customer to say, and the form asks.
+        resolved = None
     recorded_time = tracker.get_slot("incident_time")
     # "昨天上午" in the story, "昨天上午十点" later: the time of day is added to the same day.
     finer = bool(resolved and resolved.precision == "minute" and recorded_time
@@ -504,7 +509,10 @@ def read_details(
     if correcting:
         # Only a product named ("不是基金，是两融") corrects it; a cue word ("客户经理") may be about something else,
         # and a branch named is where it happened ("深圳福田营业部"), not the service.
-        named = find_products(without_negated(text).replace(place or "\0", " "))
+        probe = without_negated(text)
+        for where in (place, tracker.get_slot("place")):
+            probe = probe.replace(where, " ") if where else probe
+        named = find_products(probe)
         if named:
             found["product"] = named[0].value
     elif not tracker.get_slot("product") and requested != "product":
@@ -518,6 +526,9 @@ def read_details(
     if requested != "customer_name" and latest_intent(tracker)[0] != "request_human":
         people = people_outside_wish(text)
         recorded = tracker.get_slot("people_involved")
+        if (people and not recorded and requested != "people_involved" and not correcting and not names_someone(text)
+                and "people_involved" not in (tracker.get_slot("answered_slots") or [])):
+            people = None  # "客服说是规定": a role alone, and the form asks who it was (answer_once keeps the role)
         if people and (not recorded or correcting):
             found["people_involved"] = people
         elif people and recorded:
@@ -653,6 +664,9 @@ def answer_once(tracker: Tracker, requested: str, text: str, raw_text: str, foun
     """Where it happened, who was involved: any answer ends the question (不清楚, 线上, 没有, "not sure")."""
     answered = list(tracker.get_slot("answered_slots") or [])
     answer: SlotValues = {"answered_slots": answered if requested in answered else [*answered, requested]}
+    roles = people_outside_wish(tracker.get_slot("description") or "") if requested == "people_involved" else None
+    if roles and not tracker.get_slot(requested):
+        answer[requested] = roles  # the staff the story named by role stay when the answer names no one more
     if requested == "people_involved" and requested in found and "description" not in found and not any(
             field in found for field in ANOTHER_QUESTIONS_ANSWER) and not find_wish(raw_text):
         # Asked who, the customer's own words say it better than the names found in them ("柜台的工作人员，工牌上

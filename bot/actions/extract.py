@@ -266,8 +266,8 @@ PRODUCTS: tuple[Product, ...] = (
     ),
     Product(
         "funds_wealth",
-        ("理财产品", "理财", "公募基金", "私募基金", "货币基金", "基金", "资管产品", "资管计划", "私募", "收益凭证",
-         "结构性存款"),
+        ("理财产品", "理财", "公募基金", "私募基金", "货币基金", "基金", "债基", "资管产品", "资管计划", "私募",
+         "收益凭证", "结构性存款"),
         ("mutual funds", "mutual fund", "wealth management", "wealth products", "wealth product",
          "investment products", "investment product", "structured product", "funds", "fund", "etf"),
         ("赎回", "净值", "定投", "保本", "债券", "国债", "企业债", "公司债"),
@@ -298,7 +298,8 @@ PRODUCTS: tuple[Product, ...] = (
     ),
     Product(
         "online_trading",
-        ("手机APP", "交易软件", "交易系统", "网上交易", "手机交易", "网上营业厅", "交易客户端", "APP", "app"),
+        # A reverse repo is bought and sold in the trading system like a share.
+        ("手机APP", "交易软件", "交易系统", "网上交易", "手机交易", "网上营业厅", "交易客户端", "APP", "app", "逆回购"),
         ("online trading", "trading app", "mobile app", "trading platform", "online platform", "website",
          "app"),
         # Trading stocks and options is done online or in the app: the same product.
@@ -318,7 +319,9 @@ PRODUCTS: tuple[Product, ...] = (
         ("证券账户", "资金账户", "股票账户", "证券账号", "股东账户", "开户", "销户", "转户"),
         ("brokerage account", "trading account", "securities account", "account opening", "account closure"),
         ("冻结", "限制交易", "限制买入", "限制卖出", "账户限制", "帐户限制", "休眠", "激活", "状态异常", "账户异常",
-         "密码", "账户", "账号", "身份证", "实名"),
+         "密码", "账户", "账号", "身份证", "实名",
+         # Who the account holder is, proven: documents, a face, a video call.
+         "证件", "回乡证", "港澳通行证", "护照", "人脸识别", "刷脸", "身份验证", "视频见证"),
         ("close my account", "closing my account", "open an account", "opening an account", "open my account",
          "account opening", "account closing", "account closure", "brokerage", "account", "locked out", "password",
          "kyc"),
@@ -418,7 +421,8 @@ _ATTITUDE = ("态度", "服务差", "不耐烦", "不客气", "不礼貌", "rude
 _TREATMENT = (
     ("branch_service",
      ("干等", "白跑", "不被尊重", "不尊重", "歧视", "冷嘲热讽", "爱答不理", "爱理不理", "不客气", "不耐烦", "不礼貌",
-      "态度恶劣", "态度很差", "态度差", "态度极差", "服务态度", "甩脸色", "给脸色", "没人管", "没人理"),
+      "态度恶劣", "态度很差", "态度差", "态度极差", "服务态度", "甩脸色", "给脸色", "没人管", "没人理",
+      "说话很冲", "说话冲", "说话难听", "玩手机", "嫌我", "推来推去", "踢皮球", "一直推", "刁难", "叫到号"),
      ("kept me waiting", "left me waiting", "made me wait", "disrespectful", "condescending", "treated me like",
       "talked down to me", "rude", "impolite")),
     ("other",
@@ -438,8 +442,9 @@ _LOSS = re.compile(r"亏|损失|赔偿|被扣|多扣|多收|扣了|不到账|没
                    r"overcharged|charged|compensat\w*|missing money)\b)")
 # The account's own state or details (frozen, restricted, a phone number changed): the cause, before the money
 # stuck in it ("资金账户被冻结，钱也转不出来") or the app it shows in ("换绑手机号，APP登不进去").
-_ACCOUNT_STATE = ("冻结", "限制交易", "限制买入", "限制卖出", "账户限制", "帐户限制", "休眠", "激活", "状态异常",
-                  "账户异常", "换绑", "预留", "紧急联系人", "身份证过期", "身份证到期", "证件过期", "证件到期")
+_ACCOUNT_STATE = ("冻结", "限制交易", "限制买入", "限制卖出", "账户限制", "帐户限制", "被限制", "休眠", "激活",
+                  "状态异常", "账户异常", "换绑", "预留", "紧急联系人", "身份证过期", "身份证到期", "证件过期",
+                  "证件到期")
 # Among cue words, a problem with the account itself ("账户被冻结", "证券账户状态异常") outranks the app's ("登录").
 _CUE_PRECEDENCE = ("margin_trading", "ipo_subscription", "dividends_corporate_actions", "funds_wealth",
                    "account_state", "bank_securities_transfer", "fees_commissions", "attitude", "brokerage_account",
@@ -701,6 +706,11 @@ _YEAR_ONLY = re.compile(r"^(?:去年|今年|前年|[0-9]{4}年"
                         r"|(?i:last year|this year|(?:a|one|two|three|four|five|six|seven|eight|nine|ten|a few|"
                         r"several|[0-9]{1,2}) years? ago))$")
 _ANOTHER_DAY = re.compile(r"^(?:当天|当日|同一天|同日)$")
+# Finding out ("昨天发现被扣了", "今天对了一下交割单", "刚才看账户") is when it came to light, not when it happened.
+_FOUND_OUT = re.compile(r"发现|才知道|才看到|对了一下|对账|查了一下|一查|一看|看了一下|看账户|查账户|打开.{0,6}才"
+                        r"|(?i:(?:noticed|discovered|found out|realized|realised|checked my))")
+_FOUND_OUT_WITHIN = 16  # characters after the time
+_FOUND_OUT_BEFORE = re.compile(r"(?i:\b(?:noticed|discovered|found out|realized|realised)\s+(?:only\s+|just\s+)?)$")
 _CLAUSE_END = re.compile(r"[，,。！!？?；;\n]|\.(?:\s|$)")
 
 
@@ -725,6 +735,14 @@ def story_times(text: str) -> list[Find]:
     return kept
 
 
+def tells_when_found_out(text: str) -> bool:
+    """Does the story say when the customer found out ("今天对了一下交割单，发现…")? Then the day it happened is
+    for the customer to say."""
+    plain = canonical(text)
+    return any(_FOUND_OUT.search(plain, find.end, find.end + _FOUND_OUT_WITHIN)
+               or _FOUND_OUT_BEFORE.search(plain, 0, find.start) for find in story_times(text))
+
+
 def _is_amount_or_code(text: str, find: Find) -> bool:
     """'3点' in '3点几万' or a time inside a number or id is not a time."""
     before = text[max(0, find.start - 1): find.start]
@@ -744,6 +762,7 @@ _ZH_PLACES = (
 # What comes before "营业部" but is not its name: "你们营业部", "投诉营业部经理", "就是天河路营业部".
 _ZH_PLACE_STRIP = re.compile(
     r"^(?:(?:我要|我想|要|想)?投诉|你们的?|我们的?|贵司的?|贵公司的?|公司的?|这个|那个|这家|那家|哪个|附近的?|我家附近的?|一家|"
+    r"(?:我?家)?离(?:我家?)?最近的|"
     r"的|了|办理|办业务|开户|就是|是|叫|名叫|找|去|到|问|我|他|她|陪|陪他|陪她|陪我|带|带他|带她|带我)+"
 )
 _EN_PLACE = re.compile(
@@ -934,6 +953,11 @@ def people_outside_wish(text: str) -> str | None:
     outside = shown[:at] + " " * len(wish) + shown[at + len(wish):]
     named_in_wish = [person for _, person, named in _people(wish) if named]
     return _joined([*(person for _, person, _ in _people(outside)), *named_in_wish], text)
+
+
+def names_someone(text: str) -> bool:
+    """Does the text say which person, by a name, a title or a staff number, not only a role ("客服说…")?"""
+    return any(named for _, _, named in _people(text))
 
 
 def split_people(value: str | None) -> list[str]:

@@ -649,6 +649,10 @@ class ProductOfTheStory(unittest.TestCase):
         same = read("上周融资买入的票被强平了，维持担保比例明明还够", slots=margin, asked="story_details", story=True)
         self.assertNotIn("product", same)
 
+    def test_the_place_said_again_at_the_read_back_changes_nothing(self) -> None:
+        record = {**READ_BACK_RECORD, "product": "funds_wealth", "place": "手机APP的基金页面"}
+        self.assertNotIn("product", read("手机APP的基金页面", slots=record, asked="record_confirmed"))
+
     def test_a_branch_named_at_the_read_back_is_where_not_what(self) -> None:
         slots = read("南京新街口营业部", slots={**READ_BACK_RECORD, "product": "brokerage_account"},
                      asked="record_confirmed")
@@ -669,6 +673,14 @@ class WhenInTheStory(unittest.TestCase):
     def test_a_deadline_or_a_threat_is_not_when_it_happened(self) -> None:
         for text in ("If this is not sorted by tonight I will go to the papers", "平仓价是当天的最低价，太离谱了"):
             self.assertNotIn("incident_time", read(text, intent="complain", story=True), text)
+
+    def test_when_it_came_to_light_or_a_month_alone_leaves_the_day_to_the_customer(self) -> None:
+        for story in ("昨天查了一下持仓，发现少了两百股", "刚才看账户余额才知道被扣了两次", "这个月的定投扣了两笔",
+                      "I only noticed yesterday that the fee had been taken twice"):
+            self.assertNotIn("incident_time", read(story, intent="complain", story=True, sent_at=LATE_EVENING_UTC),
+                             story)
+        answered = read("上个月", asked="incident_time", sent_at=LATE_EVENING_UTC)
+        self.assertEqual(answered["incident_time"], "2025-05")  # asked, a month is the answer
 
     def test_a_story_of_two_days_leaves_which_one_to_the_customer(self) -> None:
         slots = read("去年十月在你们这开的户，前天发现卡里被划走一笔年费", intent="complain", story=True,
@@ -775,6 +787,17 @@ class PeopleAndPlaceAnswers(unittest.TestCase):
 
     def test_staff_in_a_wish_are_not_the_people_involved(self) -> None:
         self.assertNotIn("people_involved", read("希望你们加强员工培训", asked="desired_resolution"))
+
+    def test_a_role_alone_in_the_story_is_asked_about_and_kept_if_no_one_more_is_named(self) -> None:
+        story = "客服说这是公司规定，多收的钱不能退"
+        told = read(story, intent="complain", story=True)
+        self.assertNotIn("people_involved", told)
+        record = {**self.RECORD, "description": story}
+        self.assertEqual(next_question(record), "place")
+        self.assertEqual(read("不知道叫什么", slots=record, asked="people_involved")["people_involved"], "客服")
+        self.assertEqual(read("客服小周", slots=record, asked="people_involved")["people_involved"], "客服小周")
+        named = read("客服小周说这是公司规定", intent="complain", story=True)
+        self.assertEqual(named["people_involved"], "客服小周")
 
     def test_asked_who_the_answer_is_kept_as_the_customer_said_it(self) -> None:
         answer = "窗口的工作人员，牌子上写着丁雅琴"

@@ -105,6 +105,15 @@ class Record(unittest.TestCase):
             self.assertEqual(find_people(text), person, text)
         self.assertIsNone(find_place("我带我妈去营业部改密码"))
 
+    def test_proving_who_the_holder_is_is_the_account_and_how_staff_behaved_is_the_branch(self) -> None:
+        for text, key in (("护照换了新的，上传了几次都审核不通过，现在账户被限制了", "brokerage_account"),
+                          ("APP上刷脸一直失败，改不了手机号", "brokerage_account"),
+                          ("去营业部改个地址，那个柜员一直在玩手机，叫了三遍才理我", "branch_service"),
+                          ("想开户，工作人员推来推去，谁都说不归他管", "branch_service"),
+                          ("做了一笔七天的逆回购，到期了钱还不能用", "online_trading"),
+                          ("买了只债基，说好的年化三个点，结果赎回的时候才两个点", "funds_wealth")):
+            self.assertEqual(infer_product(text), key, text)
+
     def test_the_accounts_state_is_the_cause_before_the_money_stuck_in_it(self) -> None:
         for text, key in (("证件到期以后资金账户被冻住了，钱也转不出来，冻结了一个礼拜", "brokerage_account"),
                           ("换绑手机号以后APP一直登录不了", "brokerage_account"),
@@ -426,6 +435,10 @@ class PlacesAndPeople(unittest.TestCase):
                      "I'm complaining about your branch"):
             self.assertIsNone(find_place(text), text)
         self.assertEqual(find_place("投诉你们营业部，就是广州天河路营业部"), "广州天河路营业部")
+
+    def test_the_nearest_branch_is_no_branch_in_particular(self) -> None:
+        self.assertIsNone(find_place("离我家最近的营业部也要开车一个多小时"))
+        self.assertIsNone(find_place("我家离最近的营业部有八十公里"))
 
     def test_where_online_a_stranger_reached_them(self) -> None:
         for text, place in (("上个月在一个快手直播间里认识了个荐股老师", "快手直播间"),

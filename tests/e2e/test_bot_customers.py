@@ -283,7 +283,7 @@ CUSTOMERS = [
     Customer(  # 9. The compliance team's words: 央视 is a media threat because risk_rules.toml says so.
         "risk-words-from-compliance", "zh",
         ["客户经理说理财保本，结果亏了一半，不给说法我就找央视", "我叫吴敏", "13755556666", "上个月，希望赔偿损失",
-         "不清楚", "对"],
+         "不清楚", "不记得叫什么了", "对"],
         {"name": "吴敏", "product": "funds_wealth", "people_involved": "客户经理"},
         bot_mentions=["非常重视"]),
     Customer(  # 1. A one-line account typed first is kept, and the customer is asked once for more.
