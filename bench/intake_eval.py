@@ -34,13 +34,13 @@ The goal is 95% on every measure and language; a missed goal is printed, not an 
 system could not start). Transcripts, cases and scores go to var/bench/intake_eval.jsonl.
 
     .venv/bin/python -m bench.intake_eval [--lang en|zh] [--limit N] [--only ID,...] [--concurrency 4]
-                                          [--set fresh|second|final|fourth]
+                                          [--set fresh|second|final|fourth|fifth]
 
 ``--set`` runs a held-out set instead, 40 Chinese customers each, written by someone who had not read the
 bot's rules, each after the bot was last corrected on the sets before it: ``fresh`` (customers_zh_fresh.json)
 and ``second`` (customers_zh_second.json), each measured, then read to correct the rules; ``final``
 (customers_zh_final.json), measured once before it was read; ``fourth`` (customers_zh_fourth.json), written
-after the bot was corrected on ``final``.
+after the bot was corrected on ``final``, then read; ``fifth`` (customers_zh_fifth.json), written after that.
 """
 
 from __future__ import annotations
@@ -605,6 +605,11 @@ def scores(o: Outcome) -> dict[str, bool | None]:
 # ---------------------------------------------------------------------------------------------- the run
 
 
+def held_out_sets() -> list[str]:
+    """The held-out sets in DATA: customers_<language>_<set>.json."""
+    return sorted({path.stem.split("_", 2)[2] for path in DATA.glob("customers_*_*.json")})
+
+
 def load(languages: Sequence[str], limit: int | None, only: set[str], held_out: str | None = None) -> list[Customer]:
     customers: list[Customer] = []
     for language in languages:
@@ -757,7 +762,7 @@ def main() -> int:
     parser.add_argument("--limit", type=int, help="the first N customers of each language")
     parser.add_argument("--only", default="", help="customer ids, comma-separated (e.g. en-007,zh-031)")
     parser.add_argument("--concurrency", type=int, default=4, help="conversations at once (default 4)")
-    parser.add_argument("--set", dest="held_out", choices=("fresh", "second", "final", "fourth"),
+    parser.add_argument("--set", dest="held_out", choices=held_out_sets(),
                         help="a held-out set instead (customers_<lang>_<set>.json)")
     args = parser.parse_args()
     customers = load([args.lang] if args.lang else LANGUAGES, args.limit, set(filter(None, args.only.split(","))),
