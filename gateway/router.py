@@ -90,9 +90,12 @@ local function next_message(working, inbox)
 end
 """
 # KEYS: lease, working, inbox. ARGV: token, lease ms. Take the lease if it is free (else false, nothing moved),
-# then the next message: {1, message or false}.
+# then the next message: {1, message or false}. Sent again by the client after a lost reply, it finds the lease
+# already its own and goes on.
 _TAKE_AND_NEXT = _NEXT + """
-if not redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then return false end
+local holder = redis.call('GET', KEYS[1])
+if holder and holder ~= ARGV[1] then return false end
+redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
 return {1, next_message(KEYS[2], KEYS[3])}
 """
 # KEYS: working, inbox, lease, the handled message's seen mark. ARGV: the handled message, token, lease ms,
