@@ -426,18 +426,23 @@ async def lockstep(sides: Mapping[str, Side], steps: Sequence[Step], rotation: i
 class RedisTally:
     """What Redis executed while it listened (MONITOR): round trips by kind, and the commands scripts ran.
 
-    A MULTI ... EXEC block counts as one round trip (redis-py sends a transaction in one write), labelled
-    with the commands inside it; EVALSHA is one round trip, and what its script ran is counted apart.
-    Commands of a pipeline without MULTI are indistinguishable from single ones and count one each.
+    A MULTI ... EXEC block counts as one (redis-py sends a transaction in one write), labelled with the
+    commands inside it; EVALSHA is one, and what its script ran is counted apart. Commands of a pipeline
+    without MULTI are indistinguishable from single ones in MONITOR and count one each there, so the total
+    of round trips is taken from Redis itself instead: ``reads``, the read events it processed meanwhile
+    (INFO ``total_reads_processed``; a pipeline arrives in one read).
     """
 
     def __init__(self) -> None:
         self.round_trips: collections.Counter[str] = collections.Counter()
         self.in_scripts: collections.Counter[str] = collections.Counter()
+        self.reads = 0
         self._transactions: dict[str, list[str]] = {}
 
     def add(self, entry: Mapping[str, Any]) -> None:
         name = str(entry["command"]).split(" ", 1)[0].strip('"').upper()
+        if name == "INFO":
+            return  # the tally's own, reading Redis's count of read events
         if entry["client_type"] == "lua":
             self.in_scripts[name] += 1
             return
@@ -454,7 +459,12 @@ class RedisTally:
             self.round_trips[name] += 1
 
     def per(self, n: int) -> list[tuple[str, float]]:
+        """Commands by kind (a transaction or a script as one), per one of ``n``."""
         return [(kind, count / n) for kind, count in self.round_trips.most_common()]
+
+    def reads_per(self, n: int) -> float:
+        """Round trips (read events Redis processed), per one of ``n``."""
+        return self.reads / n
 
 
 @contextlib.asynccontextmanager
@@ -472,8 +482,11 @@ async def redis_tally(redis_url: str) -> AsyncIterator[RedisTally]:
             listener = asyncio.create_task(listen())
             await asyncio.sleep(0.2)
             try:
+                reads = int((await redis.info("stats"))["total_reads_processed"])
                 yield tally
                 await asyncio.sleep(0.5)  # commands still on their way to the monitor
+                # Less the read of this INFO itself (its reply counts it already).
+                tally.reads = int((await redis.info("stats"))["total_reads_processed"]) - reads - 1
             finally:
                 listener.cancel()
                 with contextlib.suppress(asyncio.CancelledError):

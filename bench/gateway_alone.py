@@ -12,8 +12,9 @@ gateway: the ack and the bot's message; from the echo server: the echo) before t
 ``--seconds`` alternate between the two; the ratio is the median over rounds of the gateway's rate over
 the echo server's in the same round (goal >= 0.5). On two cores the client (one Python process) is what
 limits the echo server's rate, so the anchor is lower than the server could do, which flatters the ratio.
-The servers' CPU time per message (from /proc) and the Redis round trips per message (counted with
-MONITOR over a separate run of one customer) say where the gateway's time goes.
+The servers' CPU time per message (from /proc) and the Redis round trips per message (over a separate run
+of one customer: the commands by kind from MONITOR, the round trips from Redis's count of read events) say
+where the gateway's time goes.
 
 A third server, for information only, is the least a durable chat gateway could do: the same protocol,
 each message recorded with one XADD before its ack, the stub bot asked over HTTP, its answer sent back
@@ -146,10 +147,12 @@ def report(results: dict[str, list[tuple[float, float]]], tally: RedisTally) -> 
     print()
     table(["server CPU per message", "ms"], [[LABELS[name], cpu[name]] for name in LABELS])
     print()
-    round_trips = sum(n for _, n in tally.per(TALLIED))
-    table(["Redis round trips per message (one customer)", "count"],
+    round_trips = tally.reads_per(TALLIED)
+    table(["Redis commands per message (one customer; MULTI..EXEC as one)", "count"],
           [[kind, round(n, 2)] for kind, n in tally.per(TALLIED) if n >= 0.05]
-          + [["total", round_trips], ["(commands run inside scripts)", sum(tally.in_scripts.values()) / TALLIED]])
+          + [["total", round(sum(n for _, n in tally.per(TALLIED)), 2)],
+             ["(commands run inside scripts)", sum(tally.in_scripts.values()) / TALLIED],
+             ["round trips (read events Redis processed)", round(round_trips, 2)]])
     print()
     relay = median([g / r for (g, _), (r, _) in zip(results["gateway"], results["relay"], strict=True)])
     say(f"gateway vs the minimal durable relay, for information: {relay:.2f} of its rate")

@@ -79,10 +79,90 @@ if redis.call('ZSCORE', KEYS[1], ARGV[1]) == ARGV[2] then return redis.call('ZRE
 return 0
 """
 
+# The drain's steps, each one round trip, on the keys of one conversation (one slot); the lease is store.lease's
+# (a string holding its holder's token), and the next message is the one left in 'working' by a gateway that died,
+# else the inbox's first, moved to 'working'.
+_NEXT = """
+local function next_message(working, inbox)
+  local raw = redis.call('LINDEX', working, 0)
+  if not raw then raw = redis.call('LMOVE', inbox, working, 'LEFT', 'RIGHT') end
+  return raw
+end
+"""
+# KEYS: lease, working, inbox. ARGV: token, lease ms. Take the lease if it is free (else false, nothing moved),
+# then the next message: {1, message or false}. Sent again by the client after a lost reply, it finds the lease
+# already its own and goes on.
+_TAKE_AND_NEXT = _NEXT + """
+local holder = redis.call('GET', KEYS[1])
+if holder and holder ~= ARGV[1] then return false end
+redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+return {1, next_message(KEYS[2], KEYS[3])}
+"""
+# KEYS: working, inbox, lease, the handled message's seen mark. ARGV: the handled message, token, lease ms,
+# HANDLED. The message handled is marked so and leaves 'working'; then the next message, and the lease renewed
+# for it (taken again if it lapsed and is free): {1, message}; {0, message} if another holds the lease now, which
+# goes on from that message; {1, false} when none waits.
+_DONE_AND_NEXT = _NEXT + """
+redis.call('SET', KEYS[4], ARGV[4], 'XX', 'KEEPTTL')
+redis.call('LREM', KEYS[1], 1, ARGV[1])
+local raw = next_message(KEYS[1], KEYS[2])
+if not raw then return {1, false} end
+local holder = redis.call('GET', KEYS[3])
+if holder == ARGV[2] then
+  redis.call('PEXPIRE', KEYS[3], ARGV[3])
+elseif holder then
+  return {0, raw}
+else
+  redis.call('SET', KEYS[3], ARGV[2], 'PX', ARGV[3])
+end
+return {1, raw}
+"""
+# KEYS: lease, inbox, working. ARGV: token. Release the lease if it is ours; how many messages wait and are in hand.
+_RELEASE_AND_COUNT = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then redis.call('DEL', KEYS[1]) end
+return {redis.call('LLEN', KEYS[2]), redis.call('LLEN', KEYS[3])}
+"""
+# KEYS: state, a message's reply mark, its recorded mark. Returns {the state's fields and values, the reply or
+# false, 1 if recorded else 0}.
+_READ_STATE = """
+return {redis.call('HGETALL', KEYS[1]), redis.call('GET', KEYS[2]) or false, redis.call('EXISTS', KEYS[3])}
+"""
+# KEYS: state, transcript, the message's recorded mark. ARGV: '1' to start a new intake (the closed case's
+# fields and the old transcript go), the customer's line, the mark's life (s), then the state's fields and values.
+# The line joins the transcript once.
+_REMEMBER = """
+if ARGV[1] == '1' then
+  redis.call('HDEL', KEYS[1], 'case_id', 'completing', 'completing_from')
+  redis.call('DEL', KEYS[2])
+end
+redis.call('HSET', KEYS[1], unpack(ARGV, 4))
+if redis.call('SET', KEYS[3], '1', 'NX', 'EX', ARGV[3]) then redis.call('RPUSH', KEYS[2], ARGV[2]) end
+return 1
+"""
+# KEYS: an answer's mark, the intake's transcript, the mark of its line there. ARGV: what the answer did, the
+# marks' life (s), its transcript line. Keeps what it did, then adds the line once (Router._say).
+_KEEP_SAID = """
+redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[2])
+if redis.call('SET', KEYS[3], '1', 'NX', 'EX', ARGV[2]) then redis.call('RPUSH', KEYS[2], ARGV[3]) end
+return 1
+"""
+
 
 def _seen_key(message: InboundMessage) -> str:
     """Set when the message is recorded; ``HANDLED`` once it is handled, which is what a retry of it waits for."""
     return _key(message.conversation_id, f"seen:{message.message_id}")
+
+
+def _reply_key(message: InboundMessage) -> str:
+    """The bot's answer to the message, kept once it answered (``Router._bot_reply``)."""
+    return _key(message.conversation_id, f"reply:{message.message_id}")
+
+
+class _Unread:
+    """A mark not read yet (``Router._once``)."""
+
+
+UNREAD = _Unread()
 
 
 def _recorded_key(message: InboundMessage) -> str:
@@ -129,6 +209,12 @@ class Router:
         self.ratings: Ratings | None = None  # the desk, which judges a customer's rating (set by the app)
         self._append_once = AppendOnce(redis)
         self._unwatch_if_same = register_script(redis, _UNWATCH_IF_SAME)
+        self._take_and_next = register_script(redis, _TAKE_AND_NEXT)
+        self._done_and_next = register_script(redis, _DONE_AND_NEXT)
+        self._release_and_count = register_script(redis, _RELEASE_AND_COUNT)
+        self._remember_script = register_script(redis, _REMEMBER)
+        self._keep_said = register_script(redis, _KEEP_SAID)
+        self._read_state = register_script(redis, _READ_STATE)
 
     async def receive(self, message: InboundMessage) -> bool:
         """Record the message durably; False if this provider message id was seen before."""
@@ -235,38 +321,32 @@ class Router:
             await asyncio.sleep(1)
 
     async def _drain_with_lease(self, conversation_id: str, lease: Lease) -> None:
+        """Take the lease, then each message in turn (a message left in 'working' by a gateway that died goes
+        first), renewing the lease before each; release it when none is left. Each step is one script on the
+        conversation's keys: taking the lease and the first message; marking a message handled, dropping it from
+        'working', taking the next and renewing the lease; releasing it and counting what is left."""
         inbox, working = _key(conversation_id, "inbox"), _key(conversation_id, "working")
-        while await lease.take():
+        while taken := await self._take_and_next(keys=[lease.key, working, inbox], args=[lease.token, LEASE_MS]):
+            raw: bytes | None = taken[1]
             try:
-                while raw := await self._next_message(working, inbox):
-                    if not await lease.renew():
+                while raw is not None:
+                    message = await self._handle_safely(raw)
+                    renewed, raw = await self._done_and_next(keys=[working, inbox, lease.key, _seen_key(message)],
+                                                             args=[raw, lease.token, LEASE_MS, HANDLED])
+                    self._wake(message)
+                    if not renewed:
                         return  # it lapsed and another gateway holds it: that one goes on from this message
-                    await self._handle_safely(raw)
-                    await self._redis.lrem(working, 1, raw.decode())
             finally:
-                await lease.release()
+                waiting, in_hand = await self._release_and_count(keys=[lease.key, inbox, working],
+                                                                 args=[lease.token])
             # A message may have arrived between our last look and the release: look again.
-            if not await self._redis.llen(inbox):
-                await self._forget_if_idle(conversation_id)
+            if not waiting:
+                if not in_hand:
+                    await self._redis.srem(ACTIVE_KEY, conversation_id)
                 return
 
-    async def _next_message(self, working: str, inbox: str) -> bytes | None:
-        # A message left in 'working' was being handled by a gateway that died: it goes first.
-        leftover: bytes | None = await self._redis.lindex(working, 0)
-        if leftover is not None:
-            return leftover
-        moved: bytes | None = await self._redis.lmove(inbox, working, "LEFT", "RIGHT")
-        return moved
-
-    async def _forget_if_idle(self, conversation_id: str) -> None:
-        async with self._redis.pipeline(transaction=False) as pipe:
-            pipe.llen(_key(conversation_id, "inbox"))
-            pipe.llen(_key(conversation_id, "working"))
-            waiting, working = await pipe.execute()
-        if not waiting and not working:
-            await self._redis.srem(ACTIVE_KEY, conversation_id)
-
-    async def _handle_safely(self, raw: bytes) -> None:
+    async def _handle_safely(self, raw: bytes) -> InboundMessage:
+        """Handle the message; one that fails with a bug is quarantined. The message, to be marked handled."""
         message = InboundMessage.from_dict(json.loads(raw))
         try:
             await self._handle(message)
@@ -278,13 +358,16 @@ class Router:
             await self._redis.rpush(QUARANTINE_KEY, raw)
             if self._metrics is not None:
                 self._metrics.failures.inc()
-        await self._redis.set(_seen_key(message), HANDLED, xx=True, keepttl=True)
+        return message
+
+    def _wake(self, message: InboundMessage) -> None:
+        """The message is marked handled (its seen mark ``HANDLED``): wake whoever waits for it here."""
         waiter = self._handled.get((message.conversation_id, message.message_id))
         if waiter is not None and not waiter.done():
             waiter.set_result(None)
 
     async def _handle(self, message: InboundMessage) -> None:
-        state = await self._conversation(message.conversation_id)
+        state, asked_before, recorded = await self._state_of(message)
         language = message.language or detect(message.text) or state.get("language") or "en"
         entry: dict[str, Any] = {"at": message.received_at.isoformat(), "from": "customer",
                                  "channel": message.channel, "text": message.text}
@@ -308,7 +391,7 @@ class Router:
             return
         # Handled again after a fault, a message that opened a case goes the intake's way again (each step
         # done once) instead of landing on that case as a new message.
-        if case is not None and not await self._redis.exists(_recorded_key(message)):
+        if case is not None and not recorded:
             await self._cases.add_message(case["id"], entry, once=once)
             score = satisfaction_score(message.text) if case.get("survey") == "asked" else None
             if case["status"] == "answered" and score is not None:
@@ -323,7 +406,7 @@ class Router:
         if not message.text.strip():
             return  # a picture without words: on the intake's record, nothing for the bot to read
         try:
-            reply = await self._bot_reply(message, state, language)
+            reply = await self._bot_reply(message, state, language, stored=asked_before)
         except BotUnavailable as exc:
             log.warning("bot unavailable for %s: %s", conversation_ref(message.conversation_id), exc)
             if self._metrics is not None:
@@ -389,22 +472,29 @@ class Router:
             await self._events.publish(case["id"], case["status"], "completed")
             return
 
-    async def _once(self, mark: str, act: Callable[[], Awaitable[str]]) -> str:
+    async def _once(self, mark: str, act: Callable[[], Awaitable[str]], *, stored: bytes | _Unread | None = UNREAD,
+                    keep: Callable[[str], Awaitable[None]] | None = None) -> str:
         """What ``act`` gave the first time: handled again after a fault, a message does not do it twice.
 
-        The result is kept in Redis under ``mark``; if Redis fails right after ``act``, in this process until
-        Redis is back. Only a gateway that dies between ``act`` and that write leaves it to be done again.
+        The result is kept in Redis under ``mark`` (by ``keep`` if given, which must set it); if Redis fails right
+        after ``act``, in this process until Redis is back. Only a gateway that dies between ``act`` and that
+        write leaves it to be done again. ``stored`` is what ``mark`` held, if the caller read it already (under
+        the conversation's lease, nobody else writes it meanwhile).
         """
         if (kept := self._unsaved.get(mark)) is None:
-            if (stored := await self._redis.get(mark)) is not None:
-                return str(stored.decode())
+            found: bytes | None = await self._redis.get(mark) if isinstance(stored, _Unread) else stored
+            if found is not None:
+                return str(found.decode())
             kept = self._unsaved[mark] = await act()
-        await self._redis.set(mark, kept, ex=DEDUP_SECONDS)
+        if keep is None:
+            await self._redis.set(mark, kept, ex=DEDUP_SECONDS)
+        else:
+            await keep(kept)
         del self._unsaved[mark]
         return kept
 
     async def _bot_reply(self, message: InboundMessage, state: dict[str, str], language: str,
-                         text: str | None = None) -> BotReply:
+                         text: str | None = None, stored: bytes | _Unread | None = UNREAD) -> BotReply:
         """The bot's turn for this message (Rasa hears each message once, so its dialogue stays on course);
         ``text`` is what the bot reads instead of the message's own words."""
 
@@ -414,8 +504,7 @@ class Router:
             reply = await self._timed_turn(_bot_sender(message, state), said, metadata)
             return json.dumps(reply.to_body(), ensure_ascii=False)
 
-        return parse_reply(json.loads(await self._once(_key(message.conversation_id, f"reply:{message.message_id}"),
-                                                       ask)))
+        return parse_reply(json.loads(await self._once(_reply_key(message), ask, stored=stored)))
 
     async def _timed_turn(self, sender: str, text: str, metadata: dict[str, Any]) -> BotReply:
         if self._metrics is None:
@@ -441,6 +530,15 @@ class Router:
         raw = await self._redis.hgetall(_key(conversation_id, "state"))
         return {k.decode(): v.decode() for k, v in raw.items()}
 
+    async def _state_of(self, message: InboundMessage) -> tuple[dict[str, str], bytes | None, bool]:
+        """In one read (the conversation's slot): its state, the bot's answer to this message if it was asked
+        before (``_bot_reply``), and whether the message's line is in the intake's transcript (``_remember``)."""
+        # A script rather than MULTI: redis-py's Cluster transaction cannot run HGETALL (its reply callback).
+        raw, asked_before, recorded = await self._read_state(
+            keys=[_key(message.conversation_id, "state"), _reply_key(message), _recorded_key(message)])
+        pairs = iter(raw)
+        return {k.decode(): v.decode() for k, v in zip(pairs, pairs, strict=True)}, asked_before, bool(recorded)
+
     async def _open_case_of(self, state: dict[str, str]) -> Case | None:
         if not state.get("case_id"):
             return None
@@ -459,26 +557,26 @@ class Router:
         state_key = _key(conversation_id, "state")
         now = {**state, "language": language}
         now["last_at"] = repr(time.time())
-        async with self._redis.pipeline(transaction=True) as pipe:
-            if state.get("case_id"):
-                del now["case_id"]
-                now["intake"] = str(int(state.get("intake", "1")) + 1)
-                now["bot_id"] = secrets.token_hex(12)
-                now["started_at"] = message.received_at.isoformat()
-                pipe.hdel(state_key, "case_id", "completing", "completing_from")
-                pipe.delete(_key(conversation_id, "transcript"))
-            elif "intake" not in state:
-                now["intake"], now["bot_id"] = "1", secrets.token_hex(12)
-                now["started_at"] = message.received_at.isoformat()
-            fields = ("intake", "language", "bot_id", "started_at", "last_at")
-            pipe.hset(state_key, mapping={k: now[k] for k in fields if k in now})
-            await pipe.execute()
+        new_intake = bool(state.get("case_id"))
+        if new_intake:
+            del now["case_id"]
+            now["intake"] = str(int(state.get("intake", "1")) + 1)
+            now["bot_id"] = secrets.token_hex(12)
+            now["started_at"] = message.received_at.isoformat()
+        elif "intake" not in state:
+            now["intake"], now["bot_id"] = "1", secrets.token_hex(12)
+            now["started_at"] = message.received_at.isoformat()
+        fields = [part for k in ("intake", "language", "bot_id", "started_at", "last_at") if k in now
+                  for part in (k, now[k])]
+        # The state and the message's line in the transcript (once), in one script: the conversation's slot.
+        await self._remember_script(
+            keys=[state_key, _key(conversation_id, "transcript"), _recorded_key(message)],
+            args=["1" if new_intake else "0", json.dumps(entry, ensure_ascii=False), DEDUP_SECONDS, *fields])
         # The idle watch is one key for every conversation, so in no conversation's slot: set after the state,
         # which it reads when due. Interrupted before, the message is handled again and this runs again.
         if not self._can(message.channel).batch:
             idle_at = float(now["last_at"]) + self._intake_idle.total_seconds()
             await self._redis.zadd(IDLE_KEY, {conversation_id: idle_at})
-        await self._push_to_transcript(message, _recorded_key(message), entry)
         return now
 
     async def _push_to_transcript(self, message: InboundMessage, mark: str, entry: dict[str, Any]) -> None:
@@ -504,11 +602,22 @@ class Router:
             return json.dumps({"at": out.sent_at.isoformat(), "from": "bot", "channel": to.channel, "text": text},
                               ensure_ascii=False)
 
-        entry = await self._once(mark, say)
+        said_mark = _key(to.conversation_id, f"said-{step}:{to.message_id}")
+        logged = False
+
+        async def keep_and_log(entry: str) -> None:
+            # What was said, and its line in the transcript (once), in one script: the conversation's slot.
+            nonlocal logged
+            await self._keep_said(keys=[mark, _key(to.conversation_id, "transcript"), said_mark],
+                                  args=[entry, DEDUP_SECONDS, entry])
+            logged = True
+
+        entry = await self._once(mark, say, keep=None if log_to is not None else keep_and_log)
         if log_to is not None:
             await self._cases.add_message(log_to, json.loads(entry), once=f"said-{step}\n{to.message_id}")
             return
-        await self._push_to_transcript(to, _key(to.conversation_id, f"said-{step}:{to.message_id}"), json.loads(entry))
+        if not logged:  # said before this try: its line may still be missing
+            await self._push_to_transcript(to, said_mark, json.loads(entry))
 
     async def _open_case(
         self, message: InboundMessage, language: str, record: dict[str, Any], reason: str

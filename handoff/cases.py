@@ -1,8 +1,8 @@
 """The case: the complaint record, its conversation and its audit trail, kept in Redis.
 
 Guarantees:
-- every change of a case's status, assignee or record is one transaction with its audit event (who, when,
-  what, before and after), so a case never changes without a trace;
+- every change of a case's status, assignee or record is one atomic write (a script) with its audit event
+  (who, when, what, before and after), so a case never changes without a trace;
 - the audit trail is append-only: nothing here edits or deletes an event (only ``discard``, the retention
   purge's hand in Redis, removes a closed case whole);
 - transitions are checked (a closed case cannot be claimed, only the assignee replies), and a refused
@@ -11,11 +11,11 @@ Guarantees:
   if that write fails, the change stands in Redis and the case id waits in ``cg:record:pending`` until
   ``flush_pending`` writes it, so nothing is lost either way.
 
-All keys of one case share the hash tag ``{<case id>}`` so its transactions also work on Redis Cluster. The keys
-shared by many cases (the index ``cg:cases``, a complainant's ``cg:contact:…``, the ``once`` marks) are in other
-slots, so they are written in steps of their own, in an order whose interruption misleads no reader:
+All keys of one case share the hash tag ``{<case id>}`` so its transactions and scripts also work on Redis
+Cluster. The keys shared by many cases (the index ``cg:cases``, a complainant's ``cg:contact:…``, the ``once``
+marks) are in other slots, so they are written in steps of their own, in an order whose interruption misleads no reader:
 - opening: the id is reserved (its case key holds ``{}``, read as no case), then taken for ``once``, then put
-  in the index and the contacts, and only then is the case written, in one transaction with its conversation
+  in the index and the contacts, and only then is the case written, in one script with its conversation
   and first event. Interrupted, the index may name a case that is not there (readers skip it), and the same
   ``once`` asked again writes the case under the id reserved the first time;
 - restoring from the record: the case first, then the index; run again, it puts a restored case in the index;
@@ -36,7 +36,6 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
 from redis.asyncio import Redis
-from redis.exceptions import WatchError
 
 from handoff import risk as risk_rules
 from handoff.ids import new_case_id
@@ -49,6 +48,7 @@ from store.keys import case_events_key as _events_key
 from store.keys import case_key as _case_key
 from store.keys import case_messages_key as _messages_key
 from store.once import AppendOnce
+from store.scripts import register_script
 
 log = logging.getLogger(__name__)
 
@@ -107,6 +107,28 @@ ATTACHMENT_URL = re.compile(r"^attachment:([0-9a-f]{64})$")
 
 ONCE_SECONDS = 30 * 24 * 3600
 
+# KEYS: the case, its messages, its events (one slot). ARGV: the case (JSON), how many messages, the messages,
+# then the events. Writes them unless Redis holds the case already (its key missing or reserved: ``{}``); 1 if
+# it wrote.
+_WRITE_CASE = """
+local held = redis.call('GET', KEYS[1])
+if held and held ~= '{}' then return 0 end
+redis.call('SET', KEYS[1], ARGV[1])
+redis.call('DEL', KEYS[2], KEYS[3])
+local messages = tonumber(ARGV[2])
+for i = 3, 2 + messages do redis.call('RPUSH', KEYS[2], ARGV[i]) end
+for i = 3 + messages, #ARGV do redis.call('RPUSH', KEYS[3], ARGV[i]) end
+return 1
+"""
+# KEYS: the case, its events (one slot). ARGV: the case as it was read, the case changed, the change's event.
+# Writes the change and its event if the case is still as it was read (else 0: read it again, try again).
+_CHANGE = """
+if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
+redis.call('SET', KEYS[1], ARGV[2])
+redis.call('RPUSH', KEYS[2], ARGV[3])
+return 1
+"""
+
 
 def _contacts(customer: dict[str, Any]) -> list[str]:
     """The ways to recognise a complainant again: phone digits, lower-cased email, account number."""
@@ -150,6 +172,8 @@ class CaseStore:
         self._record = record
         self._route = route
         self._append_once = AppendOnce(redis)
+        self._write_script = register_script(redis, _WRITE_CASE)
+        self._change_script = register_script(redis, _CHANGE)
         # One write to the record at a time per case, each reading Redis afresh: the last write is the newest.
         self._record_locks: weakref.WeakValueDictionary[str, asyncio.Lock] = weakref.WeakValueDictionary()
 
@@ -227,18 +251,19 @@ class CaseStore:
         case["nature"] = guess_nature(_said(case, messages), told.get("product"))
         case["deadlines"] = self._policy_for(case).deadlines(received).to_dict()
         contacts = _contacts(case["customer"])
-        repeat = await self._complained_recently(contacts, created, case_id)
+        # Indexed before it is written: interrupted in between, the index names a case readers do not find.
+        repeat = await self._index(case_id, created, contacts, look_back=True)
         assessed = self._risk.grade(_customer_text(case, messages), tuple(risk_flags), repeat=repeat)
         case["risk"] = assessed.to_dict()
         case["priority"] = risk_rules.PRIORITY_BY_GRADE[assessed.grade]
         gaps = f"; missing {', '.join(missing)}" if missing else ""
         detail = event_detail or f"intake ended: {handoff_reason}{gaps}"
         event = _event(actor, action, None, "queued", detail)
-        # Indexed before it is written: interrupted in between, the index names a case readers do not find.
-        await self._index(case_id, created, contacts)
-        if await self._write_case(case, messages, [event]):
-            await self._write_through(case_id)
-        return await self.get(case_id)
+        written = await self._write_case(case, messages, [event])
+        if written is None:
+            return await self.get(case_id)  # written meanwhile, by an earlier try with the same ``once``
+        await self._write_through(case_id)
+        return written
 
     async def _take_id(self, created: datetime, once: str | None) -> str:
         """The id to open the case under: a new one, reserved; with ``once``, the one an earlier try took."""
@@ -256,36 +281,44 @@ class CaseStore:
                 return case_id
             await self._redis.delete(_case_key(case_id))  # another try took ``once`` first: open theirs
 
-    async def _index(self, case_id: str, created: datetime, contacts: Iterable[str]) -> None:
-        """Put the case in the index of all cases and of its complainant's contacts (each key on its own)."""
+    async def _index(self, case_id: str, created: datetime, contacts: Iterable[str], look_back: bool = False,
+                     ) -> bool:
+        """Put the case in the index of all cases and of its complainant's contacts (each key on its own, in one
+        pipeline); with ``look_back``, whether any of these contacts opened another case than ``case_id`` within
+        the repeat window (rules file, 90 days), read in the same pipeline."""
+        contacts = list(contacts)
+        look_back = look_back and bool(self._risk.repeat_window_days)
+        since = (created - self._repeat_window).timestamp()
         async with self._redis.pipeline(transaction=False) as pipe:
+            if look_back:
+                for contact in contacts:
+                    pipe.zrangebyscore(contact_key(contact), since, "+inf")
             pipe.zadd(ALL_CASES_KEY, {case_id: created.timestamp()})
             for contact in contacts:
                 pipe.zadd(contact_key(contact), {case_id: created.timestamp()})
                 pipe.expire(contact_key(contact), int(self._repeat_window.total_seconds()) + 86400)
-            await pipe.execute()
+            results = await pipe.execute()
+        # The case itself is not a repeat of its own: it may be in the index already (this pipeline, or an
+        # interrupted try).
+        return look_back and any(set(found) - {case_id.encode()} for found in results[:len(contacts)])
 
     async def _write_case(self, case: Case, messages: Iterable[dict[str, Any]], events: Iterable[dict[str, Any]],
-                          ) -> bool:
-        """Write the case with its conversation and audit trail in one transaction (all in the case's slot), if
-        Redis holds none yet (its key missing or reserved); whether it did."""
+                          ) -> Case | None:
+        """Write the case with its conversation and audit trail in one script (all in the case's slot), if Redis
+        holds none yet (its key missing or reserved); the case as written (as ``get`` would read it), or None if
+        Redis held it already."""
         case_id = case["id"]
-        document = {key: value for key, value in case.items() if key not in ("messages", "events")}
-        async with self._redis.pipeline(transaction=True) as pipe:
-            try:
-                await pipe.watch(_case_key(case_id))
-                if (await pipe.get(_case_key(case_id))) not in (None, b"{}"):
-                    return False
-                pipe.multi()  # type: ignore[no-untyped-call]
-                pipe.set(_case_key(case_id), json.dumps(document, ensure_ascii=False))
-                pipe.delete(_messages_key(case_id), _events_key(case_id))
-                for key, entries in ((_messages_key(case_id), messages), (_events_key(case_id), events)):
-                    if entries := list(entries):
-                        pipe.rpush(key, *(json.dumps(entry, ensure_ascii=False) for entry in entries))
-                await pipe.execute()
-            except WatchError:
-                return False  # written meanwhile
-        return True
+        document = json.dumps({key: value for key, value in case.items() if key not in ("messages", "events")},
+                              ensure_ascii=False)
+        said = [json.dumps(entry, ensure_ascii=False) for entry in messages]
+        trail = [json.dumps(entry, ensure_ascii=False) for entry in events]
+        if not await self._write_script(keys=[_case_key(case_id), _messages_key(case_id), _events_key(case_id)],
+                                        args=[document, len(said), *said, *trail]):
+            return None
+        written: Case = json.loads(document)
+        written["messages"] = [json.loads(entry) for entry in said]
+        written["events"] = [json.loads(entry) for entry in trail]
+        return written
 
     def _policy_for(self, case: Case) -> SlaPolicy:
         """SLA_POLICY, with the deadlines the rules file sets for the case's product or nature."""
@@ -299,17 +332,6 @@ class CaseStore:
     @property
     def _repeat_window(self) -> timedelta:
         return timedelta(days=self._risk.repeat_window_days)
-
-    async def _complained_recently(self, contacts: list[str], now: datetime, case_id: str) -> bool:
-        """Whether any of these contacts opened another case than ``case_id`` (which an interrupted try may have
-        indexed already) within the repeat window (rules file, 90 days)."""
-        if not self._risk.repeat_window_days:
-            return False
-        since = (now - self._repeat_window).timestamp()
-        for contact in contacts:
-            if set(await self._redis.zrangebyscore(contact_key(contact), since, "+inf")) - {case_id.encode()}:
-                return True
-        return False
 
     async def _reserve_id(self, created: datetime) -> str:
         while True:
@@ -399,36 +421,33 @@ class CaseStore:
         The table decides: the case's status must be one the transition leaves (else CaseConflict) and
         ``role`` one that may make it (else CaseForbidden). ``mutate`` edits the case in place and returns the
         event's detail; it may set the status (to one of the transition's targets: a single target is set
-        for it) and may raise CaseConflict to refuse. The read-check-write runs under WATCH, so two handlers
-        racing for one case cannot both win.
+        for it) and may raise CaseConflict to refuse. The write happens only if the case is still as it was read
+        (compare and set, in one script; else it is read and checked again), so two handlers racing for one
+        case cannot both win.
         """
         transition = TRANSITIONS.get(action)
         if transition is None:
             raise CaseError(f"no such change of a case: {action}")
         key = _case_key(case_id)
         while True:
-            async with self._redis.pipeline(transaction=True) as pipe:
-                try:
-                    await pipe.watch(key)
-                    raw = await pipe.get(key)
-                    if not raw or raw == b"{}":
-                        raise CaseNotFound(f"no case {case_id}")
-                    case: Case = json.loads(raw)
-                    before = case["status"]
-                    if Role(role) not in transition.roles:
-                        raise CaseForbidden(f"a {role} may not {action} a case")
-                    if before not in transition.sources:
-                        raise CaseConflict(f"case {case_id} is {before}; cannot {action}")
-                    detail = mutate(case)
-                    _arrive(case, before, transition)
-                    case["updated_at"] = _now()
-                    event = _event(actor, action, before, case["status"], detail)
-                    pipe.multi()  # type: ignore[no-untyped-call]
-                    pipe.set(key, json.dumps(case, ensure_ascii=False))
-                    pipe.rpush(_events_key(case_id), json.dumps(event, ensure_ascii=False))
-                    await pipe.execute()
-                except WatchError:
-                    continue
+            raw = await self._redis.get(key)
+            if not raw or raw == b"{}":
+                raise CaseNotFound(f"no case {case_id}")
+            case: Case = json.loads(raw)
+            before = case["status"]
+            if Role(role) not in transition.roles:
+                raise CaseForbidden(f"a {role} may not {action} a case")
+            if before not in transition.sources:
+                raise CaseConflict(f"case {case_id} is {before}; cannot {action}")
+            detail = mutate(case)
+            _arrive(case, before, transition)
+            case["updated_at"] = _now()
+            event = _event(actor, action, before, case["status"], detail)
+            # Written only if the case is still as read (compare and set, in one script on the case's slot).
+            if not await self._change_script(keys=[key, _events_key(case_id)],
+                                             args=[raw, json.dumps(case, ensure_ascii=False),
+                                                   json.dumps(event, ensure_ascii=False)]):
+                continue  # changed meanwhile: read it again
             await self._write_through(case_id)
             return case
 
@@ -528,7 +547,7 @@ class CaseStore:
         Either way the case is then in the index (and, while it counts for repeat complaints, its contacts'):
         a restore interrupted after writing the case puts it there when run again."""
         created = datetime.fromisoformat(case["created_at"])
-        restored = await self._write_case(case, case["messages"], case["events"])
+        restored = await self._write_case(case, case["messages"], case["events"]) is not None
         recent = created > datetime.now(UTC) - self._repeat_window  # still counts for repeat complaints
         await self._index(case["id"], created, _contacts(case.get("customer") or {}) if recent else ())
         return restored

@@ -64,6 +64,13 @@ CLAIMABLE = ("queued", "reopened")
 HEAD_OFFICE = "hq"
 
 
+class _Unread:
+    """Not read yet (``AgentQueue._claim``)."""
+
+
+UNREAD = _Unread()
+
+
 def stream_key(lane: str, desk: str, unit: str = HEAD_OFFICE) -> str:
     """A lane of a desk of a unit; the head office's keep the names they had before there were units."""
     return queue_stream_key(lane, desk, None if unit == HEAD_OFFICE else unit)
@@ -94,10 +101,12 @@ def _desks(languages: Iterable[str] | None) -> tuple[str, ...]:
     return chosen
 
 
-# KEYS: the agent's streams lane by lane, ARGV[4] desks per lane. ARGV: group, consumer, min idle ms, width.
-# Returns {stream, entry id, case id} of the entry now delivered to the consumer, or false.
+# KEYS: the agent's streams lane by lane, ARGV[4] desks per lane, then the entries hash. ARGV: group, consumer,
+# min idle ms, width. Returns {stream, entry id, case id, the case's entry in the hash or false} of the entry now
+# delivered to the consumer, or false.
 _PICK = """
 local group, agent, idle, width = ARGV[1], ARGV[2], ARGV[3], tonumber(ARGV[4])
+local entries = KEYS[#KEYS]
 
 local function older(a, b)
   if b == nil then return true end
@@ -122,7 +131,11 @@ local function case_id(fields)
   return ''
 end
 
-for first = 1, #KEYS, width do
+local function picked(key, id, case)
+  return {key, id, case, redis.call('HGET', entries, case)}
+end
+
+for first = 1, #KEYS - 1, width do
   -- Deliveries nobody claimed within the timeout come back before anything new in this lane.
   local key, id = nil, nil
   for k = first, first + width - 1 do
@@ -131,7 +144,7 @@ for first = 1, #KEYS, width do
   end
   if key then
     local entry = redis.call('XCLAIM', key, group, agent, idle, id)[1]
-    return {key, id, case_id(entry and entry[2])}
+    return picked(key, id, case_id(entry and entry[2]))
   end
   -- Then the oldest entry nobody has read yet, across the agent's desks.
   for k = first, first + width - 1 do
@@ -140,10 +153,19 @@ for first = 1, #KEYS, width do
   end
   if key then
     local entry = redis.call('XREADGROUP', 'GROUP', group, agent, 'COUNT', 1, 'STREAMS', key, '>')[1][2][1]
-    return {key, entry[1], case_id(entry[2])}
+    return picked(key, entry[1], case_id(entry[2]))
   end
 end
 return false
+"""
+
+# KEYS: stream, entries hash. ARGV: case id, product. Adds the case's entry at the stream's end and notes it in
+# the hash; returns {the new entry's id, the entry the hash named before or false}.
+_ADD = """
+local before = redis.call('HGET', KEYS[2], ARGV[1])
+local id = redis.call('XADD', KEYS[1], '*', 'case_id', ARGV[1], 'product', ARGV[2])
+redis.call('HSET', KEYS[2], ARGV[1], KEYS[1] .. ' ' .. id)
+return {id, before}
 """
 
 # KEYS: stream, entries hash. ARGV: group, entry id, case id. The hash forgets the entry only if it is
@@ -170,6 +192,7 @@ class AgentQueue:
         self._delivery_timeout_ms = int(delivery_timeout * 1000)
         self._pick = register_script(redis, _PICK)
         self._forget_script = register_script(redis, _FORGET)
+        self._add_script = register_script(redis, _ADD)
 
     async def ensure_group(self) -> None:
         """Create every lane's streams with their consumer group, and move entries of the old single stream."""
@@ -205,10 +228,9 @@ class AgentQueue:
         case = await self._cases.summary(case_id)
         stream = stream_key(lane_of(case), desk_of(case), unit_of(case))
         await self._ensure_stream(stream)
-        before = await self._redis.hget(ENTRIES_KEY, case_id)
         product = (case.get("complaint") or {}).get("product") or ""
-        entry_id = await self._redis.xadd(stream, {"case_id": case_id, "product": str(product)})
-        await self._redis.hset(ENTRIES_KEY, case_id, f"{stream} {entry_id.decode()}")
+        # The entry added and noted in the hash in one script (the {queue} slot); the one it replaces forgotten.
+        _, before = await self._add_script(keys=[stream, ENTRIES_KEY], args=[case_id, str(product)])
         if before:
             await self._forget(before.decode(), case_id)
 
@@ -226,8 +248,9 @@ class AgentQueue:
             await self._ensure_stream(stream)
         while True:
             try:
-                picked: list[bytes] | None = await self._pick(
-                    keys=streams, args=[GROUP, agent, self._delivery_timeout_ms, len(desks) * len(queues)]
+                picked: list[bytes | None] | None = await self._pick(
+                    keys=[*streams, ENTRIES_KEY], args=[GROUP, agent, self._delivery_timeout_ms,
+                                                        len(desks) * len(queues)]
                 )
             except ResponseError as exc:
                 if "NOGROUP" not in str(exc):
@@ -239,27 +262,30 @@ class AgentQueue:
                 continue
             if not picked:
                 return None
-            stream, entry_id, case_id = (part.decode() for part in picked)
+            stream, entry_id, case_id = (part.decode() for part in picked[:3] if part is not None)
             entry = f"{stream} {entry_id}"
             try:
-                return await self._claim(case_id, agent, role, also_forget=entry)
+                # The case's entry in the hash was read with the pick, before the claim (see _claim).
+                return await self._claim(case_id, agent, role, also_forget=entry, waiting_in=picked[3])
             except (CaseConflict, CaseNotFound):
                 await self._forget(entry, case_id)  # claimed meanwhile, closed or gone: not for anyone
 
     async def claim(self, case_id: str, agent: str, role: Role | str = Role.AGENT) -> Case:
         return await self._claim(case_id, agent, role)
 
-    async def _claim(self, case_id: str, agent: str, role: Role | str, *, also_forget: str | None = None) -> Case:
+    async def _claim(self, case_id: str, agent: str, role: Role | str, *, also_forget: str | None = None,
+                     waiting_in: bytes | _Unread | None = UNREAD) -> Case:
         def take(case: Case) -> str:
             case["status"] = "claimed"
             case["assignee"] = agent
             return f"claimed by {agent}"
 
         # Read before the claim: an entry added after it (the case released again) must stay.
-        waiting_in = await self._redis.hget(ENTRIES_KEY, case_id)
+        found: bytes | None = (await self._redis.hget(ENTRIES_KEY, case_id) if isinstance(waiting_in, _Unread)
+                               else waiting_in)
         case = await self._cases.change(case_id, actor=agent, action="claim", mutate=take, role=role)
         await self._hold(case_id, agent)
-        entries = {waiting_in.decode()} if waiting_in else set()
+        entries = {found.decode()} if found else set()
         for entry in entries | ({also_forget} if also_forget else set()):
             await self._forget(entry, case_id)
         return case

@@ -37,6 +37,11 @@ class Lease:
         self._renew = register_script(redis, _RENEW)
         self._release = register_script(redis, _RELEASE)
 
+    @property
+    def token(self) -> str:
+        """The holder's token, which the lease key holds while it is theirs (for scripts that act under it)."""
+        return self._token
+
     async def take(self) -> bool:
         """Take the lease if no one holds it; whether it is ours now."""
         return bool(await self._redis.set(self.key, self._token, nx=True, px=self._ms))

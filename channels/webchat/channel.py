@@ -121,6 +121,21 @@ return 1
 """
 
 
+# A customer's message: counted in the session's rate window (a fixed window from its first count, SET NX), and
+# unless over the limit, the session marked as spoken in, kept long, and its language (kept, or this socket's if
+# the session ran out while the customer only read). KEYS: rate counter, session. ARGV: window ms, limit, this
+# socket's language, SESSION_TTL. Returns the language, or false (nothing else changed) over the limit.
+_SPEAK = """
+redis.call('SET', KEYS[1], 0, 'NX', 'PX', ARGV[1])
+if redis.call('INCR', KEYS[1]) > tonumber(ARGV[2]) then return false end
+redis.call('HSETNX', KEYS[2], 'language', ARGV[3])
+local language = redis.call('HGET', KEYS[2], 'language')
+redis.call('HSET', KEYS[2], 'spoke', '1')
+redis.call('EXPIRE', KEYS[2], ARGV[4])
+return language
+"""
+
+
 @dataclass(frozen=True, slots=True)
 class WebChatLimits:
     max_text: int = 2000
@@ -205,7 +220,7 @@ class WebChat:
         self._echo_once = AppendOnce(redis)
         self._scripts = {name: register_script(redis, source) for name, source in (
             ("take_place", _TAKE_PLACE), ("renew_places", _RENEW_PLACES),
-            ("keep_session", _KEEP_SESSION))}
+            ("keep_session", _KEEP_SESSION), ("speak", _SPEAK))}
         tasks = [asyncio.create_task(self._listen_for_nudges(redis)), asyncio.create_task(self._renew_leases())]
         try:
             yield
@@ -397,17 +412,16 @@ class WebChat:
         message_id, text = _message_id(frame.get("id")), _message_text(frame.get("text"))
         if len(text) > self._limits.max_text:
             raise ProtocolError("too_long", f"Please keep a message under {self._limits.max_text} characters.")
-        if await self._count_in_window(_rate_key(sock.key), self._limits.rate_window) > self._limits.rate_limit:
-            raise ProtocolError("rate_limited", "You are sending messages very quickly; please wait a moment.")
         redis = self._require_redis()
-        async with redis.pipeline(transaction=True) as pipe:
-            # The customer has spoken: from now on the session lasts as long as the conversation may (if it
-            # ran out while the customer only read, it is kept again, with the language of this socket).
-            pipe.hsetnx(_session_key(sock.key), "language", sock.language)
-            pipe.hget(_session_key(sock.key), "language")
-            pipe.hset(_session_key(sock.key), "spoke", "1")
-            pipe.expire(_session_key(sock.key), SESSION_TTL)
-            language = ((await pipe.execute())[1] or b"auto").decode()
+        # Counted against the session's rate; then the customer has spoken: from now on the session lasts as long
+        # as the conversation may (if it ran out while the customer only read, it is kept again, with the
+        # language of this socket). One script: the rate counter and the session share the session's slot.
+        spoken = await self._script("speak")(keys=[_rate_key(sock.key), _session_key(sock.key)],
+                                             args=[int(self._limits.rate_window * 1000), self._limits.rate_limit,
+                                                   sock.language, SESSION_TTL])
+        if spoken is None:
+            raise ProtocolError("rate_limited", "You are sending messages very quickly; please wait a moment.")
+        language = (spoken or b"auto").decode()
         inbound = InboundMessage(
             channel=self.name,
             conversation_key=sock.key,

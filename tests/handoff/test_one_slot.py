@@ -27,6 +27,7 @@ from handoff.cases import Case, CaseNotFound, CaseStore
 from handoff.lifecycle import Role
 from handoff.queue import AgentQueue
 from store import keys
+from store.lease import Lease
 from store.renames import rename_legacy_keys
 from tests.support.one_slot import Sites, sites_in_the_source
 from tests.support.rasa_double import QUESTION, stand_in_rasa
@@ -175,6 +176,12 @@ async def walk_router(redis: Any) -> None:
                 return not await redis.llen(inbox) and not await redis.llen(working)
 
             await until(drained)  # the idle turn is handled in the conversation's order, after the sweep
+
+            # The drain's own scripts hold the conversation's lease; a drain that lost Redis gives it back with
+            # store.lease's release, which also renews for the email channel.
+            lease = Lease(redis, keys.conversation_key(conversation, "lease"), "replica-a", 5000)
+            assert await lease.take() and await lease.renew() and await lease.release()
+            assert await redis.get(lease.key) is None
         finally:
             await router.close()
 
