@@ -310,7 +310,27 @@ class Router:
             # The message in hand stays in 'working': the sweeper hands it again once Redis is back.
             log.warning("lost Redis while handling %s; it resumes when Redis is back",
                         conversation_ref(conversation_id))
-            await self._give_back(lease)
+            if self._holds_unsaved(conversation_id):
+                await self._resume(conversation_id, lease)
+            else:
+                await self._give_back(lease)
+
+    def _holds_unsaved(self, conversation_id: str) -> bool:
+        """Does this process alone hold what was done for the conversation (the bot's answer, a message said)?"""
+        prefix = _key(conversation_id, "")
+        return any(mark.startswith(prefix) for mark in self._unsaved)
+
+    async def _resume(self, conversation_id: str, lease: Lease) -> None:
+        """Go on with the conversation under the same lease once Redis answers again. Given back, another gateway
+        would ask the bot again what only this one knows it answered (after a failover with two replicas running),
+        and the bot would hear the message twice. If Redis stays away past the lease, another gateway goes on."""
+        for _ in range(LEASE_MS // 1000):
+            await asyncio.sleep(1)
+            try:
+                await self._drain_with_lease(conversation_id, lease)
+                return
+            except RedisError:
+                continue
 
     async def _give_back(self, lease: Lease, attempts: int = 10) -> None:
         """Release the lease as soon as Redis answers again, so the conversation need not wait for it to expire."""
@@ -328,6 +348,7 @@ class Router:
         inbox, working = _key(conversation_id, "inbox"), _key(conversation_id, "working")
         while taken := await self._take_and_next(keys=[lease.key, working, inbox], args=[lease.token, LEASE_MS]):
             raw: bytes | None = taken[1]
+            keep_lease = False
             try:
                 while raw is not None:
                     message = await self._handle_safely(raw)
@@ -336,9 +357,13 @@ class Router:
                     self._wake(message)
                     if not renewed:
                         return  # it lapsed and another gateway holds it: that one goes on from this message
+            except RedisError:
+                keep_lease = self._holds_unsaved(conversation_id)  # this process goes on with it (drain)
+                raise
             finally:
-                waiting, in_hand = await self._release_and_count(keys=[lease.key, inbox, working],
-                                                                 args=[lease.token])
+                if not keep_lease:
+                    waiting, in_hand = await self._release_and_count(keys=[lease.key, inbox, working],
+                                                                     args=[lease.token])
             # A message may have arrived between our last look and the release: look again.
             if not waiting:
                 if not in_hand:

@@ -52,7 +52,7 @@ from tests.support.redis_topologies import (
     Node,
     RedisCluster,
     RedisSentinels,
-    wait_for_replicas,
+    crash_in_sync,
     wait_until,
 )
 
@@ -86,11 +86,10 @@ def cluster_topology(cluster: RedisCluster) -> Topology:
 
 def sentinel_topology(sentinels: RedisSentinels) -> Topology:
     def crash_primary(_conversations: list[str]) -> tuple[Node, Node]:
-        # The primary lost outright once its replica has everything (as RedisCluster.kill_primary does); the
-        # Sentinels see it down and promote the replica.
+        # The primary lost outright with its replica holding all it acknowledged (as RedisCluster.kill_primary
+        # does); the Sentinels see it down and promote the replica.
         old: Node = wait_until(sentinels.primary, 60, "the Sentinels agreeing on the primary")
-        wait_for_replicas(old, 60)
-        old.kill()
+        crash_in_sync(old, 60)
 
         def promoted() -> Node | None:
             new = sentinels.primary()

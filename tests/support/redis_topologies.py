@@ -131,6 +131,16 @@ def wait_for_replicas(primary: Node, timeout: float) -> None:
     wait_until(caught_up, timeout, f"the replicas of {primary.address} in sync")
 
 
+def crash_in_sync(primary: Node, timeout: float) -> None:
+    """Kill ``primary`` at a moment its replicas have everything it acknowledged: its clients' writes are held
+    (``CLIENT PAUSE WRITE``: they wait, unanswered) until the replicas catch up, and it dies holding them, so
+    the writers see a lost connection, never a write that then vanishes. Replication is asynchronous: a primary
+    killed without this loses what it acknowledged in the last moments, which docs/operations.md says."""
+    primary.ask("CLIENT", "PAUSE", str(int(timeout * 1000)), "WRITE")
+    wait_for_replicas(primary, timeout)
+    primary.kill()
+
+
 class Topology:
     """The processes of one topology in one temporary folder: started in order, all stopped and removed."""
 
@@ -218,11 +228,11 @@ class RedisCluster(Topology):
         return [node for node in self.alive() if node.ask("ROLE")[0] == "master"]
 
     def kill_primary(self, slot: int = 0, timeout: float = 60) -> tuple[Node, Node]:
-        """Kill the primary of ``slot`` once its replica has all its data; wait until that replica serves the
-        slot on every live node and the cluster is whole again. (the killed node, the new primary)"""
+        """Kill the primary of ``slot`` with its replica holding all it acknowledged (crash_in_sync); wait until
+        that replica serves the slot on every live node and the cluster is whole again. (the killed node, the new
+        primary)"""
         old = self.owner(slot)
-        wait_for_replicas(old, timeout)
-        old.kill()
+        crash_in_sync(old, timeout)
 
         def promoted() -> Node | None:
             owners = {self.owner(slot, node).port for node in self.alive()}
