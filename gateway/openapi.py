@@ -44,7 +44,10 @@ def _case_action(summary: str, body: dict[str, Any] | None = None) -> dict[str, 
 
 # Text with at least one visible character (blank text is refused like missing text) and no NUL (refused: it
 # cannot be stored). The visible character is not a NUL either: a bare \S would let "\x00" through.
-_TEXT = {"type": "string", "minLength": 1, "pattern": r"^[^\x00]*[^\x00\s][^\x00]*$"}
+# Text with something in it: not only what Python's strip() removes, which is \s and the separators \x1c-\x1f
+# and \x85 (the server checks "not blank" that way; the schema's \s is ECMAScript's, without those).
+_NOT_BLANK = r"^[^\x00]*[^\x00\s\x1c-\x1f\x85][^\x00]*$"
+_TEXT = {"type": "string", "minLength": 1, "pattern": _NOT_BLANK}
 _AGENT = {"type": "object", "required": ["name", "role", "languages"], "properties": {
     "name": {"type": "string"}, "role": {"type": "string", "enum": ["agent", "supervisor", "admin"]},
     "languages": {"type": "array", "items": {"type": "string", "enum": ["zh", "en"]}},
@@ -76,13 +79,13 @@ _ENTRY = {"type": "object", "properties": {"at": {"type": "string"}, "by": {"typ
 _MONEY = {"type": ["object", "null"], "required": ["amount", "currency"], "properties": {
     "amount": {"type": "number", "minimum": 0}, "currency": {"type": "string", "pattern": "^[A-Za-z]{3}$"}}}
 _PLAN = {"type": "object", "required": ["answer", "outcome"], "properties": {
-    "answer": {"type": "string", "minLength": 1, "maxLength": 10_000, "pattern": r"^[^\x00]*[^\x00\s][^\x00]*$"},
+    "answer": {"type": "string", "minLength": 1, "maxLength": 10_000, "pattern": _NOT_BLANK},
     "outcome": {"type": "string", "enum": ["upheld", "partially_upheld", "not_upheld", "withdrawn"]},
     "measures": {"type": ["string", "null"], "maxLength": 10_000, "pattern": r"^[^\x00]*$"},
     "compensation": _MONEY,
     "responsible": {"type": ["object", "null"], "required": ["staff", "action"], "properties": {
-        "staff": {"type": "string", "minLength": 1, "maxLength": 10_000, "pattern": r"^[^\x00]*[^\x00\s][^\x00]*$"},
-        "action": {"type": "string", "minLength": 1, "maxLength": 10_000, "pattern": r"^[^\x00]*[^\x00\s][^\x00]*$"}}}}}
+        "staff": {"type": "string", "minLength": 1, "maxLength": 10_000, "pattern": _NOT_BLANK},
+        "action": {"type": "string", "minLength": 1, "maxLength": 10_000, "pattern": _NOT_BLANK}}}}}
 _CANNED = {"type": "object", "properties": {"id": {"type": "integer"}, "language": {"type": "string"},
                                             "title": {"type": "string"}, "text": {"type": "string"},
                                             "by": {"type": "string"}, "at": {"type": "string"}}}
@@ -102,7 +105,7 @@ _REGISTRATION = {
             "contact_declined": {"type": "boolean"}}},
         "complaint": {"type": "object", "required": ["description"], "properties": {
             "description": {"type": "string", "minLength": 1, "maxLength": 10_000,
-                            "pattern": r"^[^\x00]*[^\x00\s][^\x00]*$"},
+                            "pattern": _NOT_BLANK},
             "product": {"type": ["string", "null"], "enum": [
                 "brokerage_account", "online_trading", "margin_trading", "funds_wealth", "ipo_subscription",
                 "bank_securities_transfer", "fees_commissions", "dividends_corporate_actions", "branch_service",
