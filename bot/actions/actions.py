@@ -490,7 +490,8 @@ def read_details(
     answering_when = requested == "incident_time" or correcting
     times = find_times(without_negated(text) if correcting else text) if answering_when else story_times(text)
     resolved = resolve_time(times[0].value, now) if times else None
-    if not answering_when and resolved and (resolved.precision not in ("day", "minute") or tells_when_found_out(text)
+    if not answering_when and resolved and (resolved.precision not in ("day", "minute")
+                                            or tells_when_found_out(text, times)
                                             or not one_day_told(resolved, times[1:], now)):
         # "这个月扣了两笔" (which day?), "今天对账发现…" (when it came to light), "三月份销户了，昨天又被扣了管理费"
         # (which day?): when it happened is for the customer to say, and the form asks.
@@ -667,15 +668,15 @@ def answer_once(tracker: Tracker, requested: str, text: str, raw_text: str, foun
     roles = people_outside_wish(tracker.get_slot("description") or "") if requested == "people_involved" else None
     if roles and not tracker.get_slot(requested):
         answer[requested] = roles  # the staff the story named by role stay when the answer names no one more
-    if requested == "people_involved" and requested in found and "description" not in found and not any(
-            field in found for field in ANOTHER_QUESTIONS_ANSWER) and not find_wish(raw_text):
+    another_answer = any(field in found for field in ANOTHER_QUESTIONS_ANSWER) or bool(find_wish(raw_text))
+    if requested == "people_involved" and requested in found and "description" not in found and not another_answer:
         # Asked who, the customer's own words say it better than the names found in them ("柜台的工作人员，工牌上
         # 写的沈丽"); those named before stay.
         words = _ANSWER_LEAD.sub("", own_words(raw_text)) or own_words(raw_text)
         return {**answer, requested: with_more_people(tracker.get_slot(requested) or "", words)}
     if requested in found or "description" in found:
         return answer  # named in passing, or more of the story told instead: the question has had its turn
-    if any(field in found for field in ANOTHER_QUESTIONS_ANSWER) or find_wish(raw_text) or not re.search(
+    if another_answer or not re.search(
             r"\w", _strip_finds(text, [*find_times(text), *find_phones(text), *find_emails(text)])):
         return answer  # a wish, a time or a contact given instead (a wish said twice too): no one and nowhere
     if requested == "place" and is_online(text):

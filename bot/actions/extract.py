@@ -735,12 +735,12 @@ def story_times(text: str) -> list[Find]:
     return kept
 
 
-def tells_when_found_out(text: str) -> bool:
-    """Does the story say when the customer found out ("今天对了一下交割单，发现…")? Then the day it happened is
-    for the customer to say."""
+def tells_when_found_out(text: str, times: Iterable[Find]) -> bool:
+    """Does one of the story's ``times`` (story_times) say when the customer found out ("今天对了一下交割单，
+    发现…")? Then the day it happened is for the customer to say."""
     plain = canonical(text)
     return any(_FOUND_OUT.search(plain, find.end, find.end + _FOUND_OUT_WITHIN)
-               or _FOUND_OUT_BEFORE.search(plain, 0, find.start) for find in story_times(text))
+               or _FOUND_OUT_BEFORE.search(plain, 0, find.start) for find in times)
 
 
 def _is_amount_or_code(text: str, find: Find) -> bool:

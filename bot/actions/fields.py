@@ -103,7 +103,7 @@ class Resolved:
         """The days it may mean: from the first to the day after the last."""
         first = self.at.date()
         if self.precision == "week":
-            return first - timedelta(days=first.weekday()), first - timedelta(days=first.weekday()) + timedelta(weeks=1)
+            return _monday(first), _monday(first) + timedelta(weeks=1)
         if self.precision == "month":
             return first.replace(day=1), (first.replace(day=28) + timedelta(days=4)).replace(day=1)
         if self.precision == "year":
