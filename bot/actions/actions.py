@@ -56,10 +56,12 @@ from .extract import (
     is_correction,
     is_no,
     is_online,
+    is_outburst,
     is_refusal,
     is_skip,
     is_yes,
     language_request,
+    named_again,
     names_several_services,
     names_someone,
     people_outside_wish,
@@ -385,11 +387,11 @@ def tells_story(tracker: Tracker, requested: str | None) -> bool:
     """Does this message add to the customer's account of events?
 
     The NLU decides (components/account_classifier.py); an answer to another question must be clearly a
-    story, so a wish or a place given as asked is not taken for one.
+    story, so a wish or a place given as asked is not taken for one; an outburst that names nothing is not one.
     """
     has_account, confidence = account_of_events(tracker)
     intent, _ = latest_intent(tracker)
-    if not has_account or intent in NO_STORY_INTENTS:
+    if not has_account or intent in NO_STORY_INTENTS or is_outburst(latest_text(tracker)):
         return False
     return requested in (None, "description", "story_details") or confidence >= STORY_IN_ANSWER_CONFIDENCE
 
@@ -490,11 +492,12 @@ def read_details(
     answering_when = requested == "incident_time" or correcting
     times = find_times(without_negated(text) if correcting else text) if answering_when else story_times(text)
     resolved = resolve_time(times[0].value, now) if times else None
-    if not answering_when and resolved and (resolved.precision not in ("day", "minute")
+    if not answering_when and resolved and (resolved.precision not in ("day", "minute") or resolved.approximate
                                             or tells_when_found_out(text, times)
                                             or not one_day_told(resolved, times[1:], now)):
-        # "这个月扣了两笔" (which day?), "今天对账发现…" (when it came to light), "三月份销户了，昨天又被扣了管理费"
-        # (which day?): when it happened is for the customer to say, and the form asks.
+        # "这个月扣了两笔", "半个月前" (which day?), "今天对账发现…" (when it came to light),
+        # "三月份销户了，昨天又被扣了管理费" (which day?): when it happened is for the customer to say, and the form
+        # asks.
         resolved = None
     recorded_time = tracker.get_slot("incident_time")
     # "昨天上午" in the story, "昨天上午十点" later: the time of day is added to the same day.
@@ -527,6 +530,9 @@ def read_details(
     if requested != "customer_name" and latest_intent(tracker)[0] != "request_human":
         people = people_outside_wish(text)
         recorded = tracker.get_slot("people_involved")
+        again = named_again(recorded, text)  # "陈小姐" in the story, "要求陈怡君道歉" later: her full name
+        if again:
+            people = with_more_people(people or "", "、".join(again))
         if (people and not recorded and requested != "people_involved" and not correcting and not names_someone(text)
                 and "people_involved" not in (tracker.get_slot("answered_slots") or [])):
             people = None  # "客服说是规定": a role alone, and the form asks who it was (answer_once keeps the role)
@@ -583,11 +589,14 @@ def answer_to_question(
             return {}
         return {"description": raw_text if is_email(tracker) else own_words(raw_text), "story_details": True}
     if requested == "story_details":
-        # "Could you tell me more?" is asked once: whatever the answer, the question has had its turn.
-        if "description" in found or only_details(text, structured) or is_skip(text) or is_no(text):
+        # "Could you tell me more?" is asked once: whatever the answer, the question has had its turn. Details
+        # alone (a name, an email address typed there) answer another question: kept, and it is asked again.
+        if "description" in found or is_skip(text) or is_no(text):
             return {"story_details": True}
+        if only_details(text, structured):
+            return {}
         if looks_like_a_name(text) and plausible_name(text) and not tracker.get_slot("customer_name"):
-            return {"story_details": True, "customer_name": clean_name(text)}  # a name given instead
+            return {"customer_name": clean_name(text)}
         words = raw_text if is_email(tracker) else own_words(raw_text)
         return {"story_details": True, "description": add_to_story(tracker.get_slot("description"), words)}
     if requested in ONCE_SLOTS:
@@ -666,7 +675,7 @@ def answer_once(tracker: Tracker, requested: str, text: str, raw_text: str, foun
     answered = list(tracker.get_slot("answered_slots") or [])
     answer: SlotValues = {"answered_slots": answered if requested in answered else [*answered, requested]}
     roles = people_outside_wish(tracker.get_slot("description") or "") if requested == "people_involved" else None
-    if roles and not tracker.get_slot(requested):
+    if roles and not tracker.get_slot(requested) and requested not in found:
         answer[requested] = roles  # the staff the story named by role stay when the answer names no one more
     another_answer = any(field in found for field in ANOTHER_QUESTIONS_ANSWER) or bool(find_wish(raw_text))
     if requested == "people_involved" and requested in found and "description" not in found and not another_answer:

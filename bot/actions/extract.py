@@ -599,7 +599,9 @@ def product_from_answer(text: str) -> str | None:
 
 _ZH_NUM = "[0-9]{1,2}|[一二三四五六七八九十两]{1,3}"
 _ZH_WEEKDAY = "[一二三四五六日天末1-7]"
-_ZH_PART = "早上|早晨|上午|中午|下午|傍晚|晚上|夜里|半夜|凌晨|早盘|午盘|尾盘|开盘时|开盘后|开盘|收盘前|收盘后|收盘|盘中"
+# 朝早, 晏昼 and 下昼 (下晝) are Cantonese for the morning, midday and the afternoon.
+_ZH_PART = ("早上|早晨|朝早|上午|中午|晏昼|下午|下昼|傍晚|晚上|夜晚|夜里|半夜|凌晨"
+            "|早盘|午盘|尾盘|开盘时|开盘后|开盘|收盘前|收盘后|收盘|盘中")
 _ZH_CLOCK = (
     rf"(?:(?:{_ZH_PART})(?:{_ZH_NUM})|[0-9]{{1,2}})(?:点钟|点|时)(?:半|[0-9]{{1,2}}分?|[一二三四五六七八九十]{{1,3}}分?)?(?:左右)?"
     rf"|[一二三四五六七八九十两]{{1,3}}点钟|(?:{_ZH_PART})?[0-9]{{1,2}}:[0-9]{{2}}"
@@ -612,7 +614,7 @@ _ZH_DATE = (
     r"|上上周|上个?周末|上周|上个?星期|上个?礼拜|本周|这周|这个星期|这星期"
     rf"|上个?月(?:初|底|中旬|中|末|(?:{_ZH_NUM})[日号])?|这个月(?:初|中|底)?|本月(?:初|中|底)?"
     r"|去年(?:底|年底|年初)?|今年(?:初)?|年初|年底"
-    rf"|(?:{_ZH_NUM}|几|半|好几|十几)个?(?:天|日|周|星期|礼拜|月|小时|钟头|年)(?:以|之)?前"
+    rf"|(?:{_ZH_NUM}|几|半|好几|十几)(?:个半)?个?(?:天|日|周|星期|礼拜|月|小时|钟头|年)(?:以|之)?前"
     r"|大前天|前天|昨天|昨日|昨儿|今天|今日|今儿|当天|今早|今晨|昨早|昨晚|昨夜|今晚|前晚|前几天|前两天|刚才|刚刚"
     r"|明天|后天|明早|明晚|下周|下个?星期|下个?月"
     # A day of this or last month ("17号", "18日上午"), as a correction at the read-back says it.
@@ -759,9 +761,9 @@ _ZH_PLACES = (
     re.compile(rf"(?:在|去|到|于|来|从|位于)(?P<p>{_HAN}{{2,10}}?(?:{_ZH_PLACE_SUFFIX}))"),
     re.compile(rf"(?P<p>{_HAN}{{2,6}}?(?:{_ZH_PLACE_SUFFIX}))"),
 )
-# What comes before "营业部" but is not its name: "你们营业部", "投诉营业部经理", "就是天河路营业部".
+# What comes before "营业部" but is not its name: "你们营业部", "投诉营业部经理", "就是天河路营业部", "请问营业部的…".
 _ZH_PLACE_STRIP = re.compile(
-    r"^(?:(?:我要|我想|要|想)?投诉|你们的?|我们的?|贵司的?|贵公司的?|公司的?|这个|那个|这家|那家|哪个|附近的?|我家附近的?|一家|"
+    r"^(?:(?:我要|我想|要|想)?(?:投诉|反映|咨询)|请问|关于|一下|你们的?|我们的?|贵司的?|贵公司的?|公司的?|这个|那个|这家|那家|哪个|附近的?|我家附近的?|一家|"
     r"(?:我?家)?离(?:我家?)?最近的|"
     r"的|了|办理|办业务|开户|就是|是|叫|名叫|找|去|到|问|我|他|她|陪|陪他|陪她|陪我|带|带他|带她|带我)+"
 )
@@ -888,6 +890,48 @@ def _named_role(m: re.Match[str], shown: str) -> str:
     return f"{role}（姓{shown[m.start('surname'): m.end('surname')]}）"
 
 
+# Where a full name may stand: at the start of a clause, after a word that leads to a person ("要求陈怡君道歉") or
+# one that joins clauses ("后来孙立伟…").
+_ZH_BEFORE_FULL_NAME = re.compile(
+    r"(?:^|[，,。.！!？?、；;\s：:“\"「（(]|要求|希望|让|叫|找|和|跟|被|是|请|对|向|给|把|由|那个|这个|那位|这位|"
+    r"后来|然后|结果|但是|可是|而且|当时|之后|最后)$")
+_ZH_NOT_GIVEN_NAME = re.compile(r"经理|先生|女士|小姐|主管|总|老师|姐|哥|某")
+# What follows it: punctuation, or what the person did ("赵一鸣现在说…", "陈怡君当面道歉").
+_ZH_AFTER_FULL_NAME = re.compile(
+    r"现在|当时|当面|亲自|一直|说|讲|告诉|答应|承诺|推荐|让|给|把|跟|和|也|就|又|还|不|没|却|都|在|向|对|[，,。.！!？?、；;\s]|$")
+
+
+def _surnames(people: Iterable[str]) -> set[str]:
+    """Surnames of staff named by surname and title ("陈小姐", "客户经理老郑", "业务员（姓马）")."""
+    surname = rf"(?:{'|'.join(_COMPOUND_SURNAMES)}|[{_SURNAMES}])"
+    found: set[str] = set()
+    for person in map(canonical, people):
+        titled = (m.group() for m in _ZH_TITLE.finditer(person))
+        found.update(name[:2] if name[:2] in _COMPOUND_SURNAMES else name[0] for name in titled)
+        found.update(a or b for a, b in re.findall(rf"姓({surname})|[小老阿]({surname})$", person))
+    return found
+
+
+def _full_names(text: str, surnames: set[str]) -> list[tuple[int, int]]:
+    """Where a full name with one of these surnames stands ("陈小姐" before, "陈怡君" now: the same person's name)."""
+    spans: list[tuple[int, int]] = []
+    for surname in surnames:
+        for m in re.finditer(re.escape(surname), text):
+            if not _ZH_BEFORE_FULL_NAME.search(text[: m.start()]) or _ZH_NOT_GIVEN_NAME.match(text, m.end()):
+                continue
+            size = next((size for size in (2, 1) if re.fullmatch(f"{_HAN}{{{size}}}", text[m.end(): m.end() + size])
+                         and _ZH_AFTER_FULL_NAME.match(text, m.end() + size)), 0)
+            if size:
+                spans.append((m.start(), m.end() + size))
+    return spans
+
+
+def named_again(people: str | None, text: str) -> list[str]:
+    """Full names in the text of staff named before by surname and title, as typed."""
+    surnames = _surnames(split_people(people))
+    return [halfwidth(text)[start:end] for start, end in _full_names(canonical(text), surnames)] if surnames else []
+
+
 def _staff_number(text: str, pos: int) -> str:
     number = _ZH_STAFF_NUMBER.match(text[pos:])
     return number.group().lstrip("，, ") if number else ""
@@ -927,11 +971,15 @@ def _people(text: str) -> list[tuple[int, str, bool]]:
         if name.split(" ")[0] in _EN_NAME_FALSE_FRIENDS:
             name = ""
         found.append((m.start(), f"{m.group('role')} {name}".strip(), bool(name)))
+    found += [(start, shown[start:end], True) for start, end in _full_names(text, _surnames(p for _, p, _ in found))
+              if not any(at <= start < at + len(person) for at, person, _ in found)]
     return sorted(found)
 
 
 def _joined(people: Iterable[str], text: str) -> str | None:
-    unique = list(dict.fromkeys(people))
+    listed = list(dict.fromkeys(people))
+    # "大堂经理出来说…大堂经理冯丽": a role said again with the name is one person.
+    unique = [person for person in listed if not any(person != other and person in other for other in listed)]
     if not unique:
         return None
     return ("、" if re.search(_HAN, text) else ", ").join(unique)
@@ -1029,6 +1077,16 @@ RISK_FLAGS = FLAGS
 
 def find_risk_flags(text: str) -> list[str]:
     return find_flags(canonical(text))
+
+
+_ANY_SUM = re.compile(r"[0-9]|[一二三四五六七八九十两百千万几]+(?:万|千|元|块)")
+
+
+def is_outburst(text: str) -> bool:
+    """Anger that names nothing the complaint is about: no service, time, place, person or sum ("你们这是明抢啊！
+    我的钱就这么没了"). It says how the customer feels, not what happened, however sure the classifier is."""
+    return ("anger" in find_risk_flags(text) and not find_products(text) and not find_times(text)
+            and not find_place(text) and not find_people(text) and not _ANY_SUM.search(canonical(text)))
 
 
 _WANTS_ENGLISH = re.compile(

@@ -86,6 +86,7 @@ class Resolved:
 
     at: datetime
     precision: str  # "minute", "day", "week", "month" or "year"
+    approximate: bool = False  # a best date for words that name no day ("半个月前")
 
     def iso(self) -> str:
         if self.precision == "minute":
@@ -141,7 +142,7 @@ def zh_number(text: str) -> float | None:
 
 _NUM = r"[0-9]{1,2}|[一二三四五六七八九十两]{1,3}"
 _ZH_CLOCK = re.compile(
-    rf"(?P<part>早上|早晨|上午|中午|下午|傍晚|晚上|夜里|半夜|凌晨)?(?P<h>{_NUM})(?:点钟|点|时)"
+    rf"(?P<part>早上|早晨|朝早|上午|中午|晏昼|下午|下昼|傍晚|晚上|夜晚|夜里|半夜|凌晨)?(?P<h>{_NUM})(?:点钟|点|时)"
     rf"(?:(?P<half>半)|(?P<m>[0-9]{{1,2}}|[一二三四五六七八九十]{{1,3}})分?)?|(?P<hh>[0-9]{{1,2}}):(?P<mm>[0-9]{{2}})"
 )
 _EN_CLOCK = re.compile(
@@ -159,9 +160,10 @@ def _clock_zh(text: str) -> tuple[int, int] | None:
         return int(m.group("hh")), int(m.group("mm"))
     hour = int(zh_number(m.group("h")) or 0)
     minute = 30 if m.group("half") else int(zh_number(m.group("m")) or 0) if m.group("m") else 0
-    if m.group("part") in ("下午", "傍晚", "晚上", "夜里") and hour < 12:
+    # 下昼 and 晏昼 are how Cantonese says the afternoon (read as Simplified: 下晝 -> 下昼).
+    if m.group("part") in ("下午", "下昼", "傍晚", "晚上", "夜晚", "夜里") and hour < 12:
         hour += 12
-    if m.group("part") == "中午" and hour < 6:
+    if m.group("part") in ("中午", "晏昼") and hour < 6:
         hour += 12
     return (hour, minute) if hour < 24 and minute < 60 else None
 
@@ -216,7 +218,8 @@ def _past_month_day(today: date, month: int, day: int | None, year: int | None) 
 _ZH_RELATIVE_DAYS = {"大前天": -3, "前天": -2, "前晚": -2, "昨天": -1, "昨日": -1, "昨儿": -1, "昨晚": -1, "昨夜": -1,
                      "昨早": -1, "今天": 0, "今日": 0, "今儿": 0, "当天": 0, "今早": 0, "今晨": 0, "今晚": 0,
                      "刚才": 0, "刚刚": 0, "前两天": -2}
-_ZH_AGO = re.compile(rf"(?P<n>{_NUM}|几|半|好几|十几)个?(?P<unit>天|日|周|星期|礼拜|月|小时|钟头|年)(?:以|之)?前")
+_ZH_AGO = re.compile(
+    rf"(?P<n>{_NUM}|几|半|好几|十几)(?P<half>个半)?个?(?P<unit>天|日|周|星期|礼拜|月|小时|钟头|年)(?:以|之)?前")
 _ZH_WEEKDAY = re.compile(
     r"(?P<rel>最近的?(?:这个|这)?|上上|上个|上|这个|这|本|下)?(?:周|星期|礼拜)(?P<d>[一二三四五六日天末1-7])"
 )
@@ -275,7 +278,14 @@ def _resolve_zh(text: str, now: datetime) -> Resolved | None:
         n = zh_number(m.group("n")) if m.group("n") not in ("好几", "十几") else None
         if n is None:
             return None
+        n += 0.5 if m.group("half") else 0
         unit = m.group("unit")
+        if unit in ("月", "年") and n != int(n):
+            # "半个月前", "一个半月前", "半年前": the best date is that many days back (a month is 30 days).
+            back = today - timedelta(days=round(n * (30 if unit == "月" else 365)))
+            if back >= _monday(today) - timedelta(weeks=4):
+                return Resolved(datetime.combine(back, datetime.min.time()), "day", approximate=True)
+            return Resolved(datetime(back.year, back.month, 1), "month", approximate=True)
         if unit in ("小时", "钟头"):
             return Resolved((now - timedelta(hours=n)).replace(second=0, microsecond=0), "minute")
         if unit in ("天", "日"):

@@ -158,6 +158,13 @@ class StoryFirst(unittest.TestCase):
             self.assertNotIn("description", slots, text)
             self.assertEqual(next_question({**slots, "description": None}), "description", text)
 
+    def test_an_outburst_that_names_nothing_is_not_the_story_whatever_the_classifier_says(self) -> None:
+        for text in ("你们就是一帮强盗，我的积蓄全没了！", "Rip-off merchants, the lot of you! My savings are gone"):
+            slots = read(text, intent="complain", story=True)
+            self.assertNotIn("description", slots, text)
+        told = read("骗子！上周卖出的钱到现在还没到账", intent="complain", story=True)
+        self.assertEqual(told["description"], "骗子！上周卖出的钱到现在还没到账")  # angry, and it says what
+
     def test_the_story_is_asked_before_anything_else(self) -> None:
         self.assertEqual(next_question({"risk_flags": ["anger"]}), "description")
         self.assertEqual(next_question({"description": "我的APP登录不上", "story_details": True}), "customer_name")
@@ -682,6 +689,12 @@ class WhenInTheStory(unittest.TestCase):
         answered = read("上个月", asked="incident_time", sent_at=LATE_EVENING_UTC)
         self.assertEqual(answered["incident_time"], "2025-05")  # asked, a month is the answer
 
+    def test_half_a_month_ago_in_the_story_leaves_the_day_to_the_customer(self) -> None:
+        story = "大概半个月前在APP上申购的基金一直没确认"
+        self.assertNotIn("incident_time", read(story, intent="complain", story=True, sent_at=LATE_EVENING_UTC))
+        answered = read("半个月以前吧", asked="incident_time", sent_at=LATE_EVENING_UTC)
+        self.assertEqual(answered["incident_time"], "2025-05-27")
+
     def test_a_story_of_two_days_leaves_which_one_to_the_customer(self) -> None:
         slots = read("去年十月在你们这开的户，前天发现卡里被划走一笔年费", intent="complain", story=True,
                      sent_at=LATE_EVENING_UTC)
@@ -741,17 +754,20 @@ class AShortOpeningIsAHeadline(unittest.TestCase):
         self.assertTrue(slots["story_details"])
         self.assertEqual(next_question({**told, **slots}), "customer_name")
 
-    def test_a_name_given_instead_of_details_is_the_name(self) -> None:
+    def test_a_name_or_a_contact_given_instead_of_details_is_kept_and_the_question_comes_again(self) -> None:
         told = {"description": "Someone sold my shares without asking", "description_told": True}
-        slots = read("Kevin Ng", slots=told, asked="story_details")
-        self.assertEqual((slots["customer_name"], slots["story_details"]), ("Kevin Ng", True))
-        self.assertNotIn("description", slots)
+        for answer, slot, value in (("Kevin Ng", "customer_name", "Kevin Ng"),
+                                    ("kevin.ng@example.org", "email", "kevin.ng@example.org")):
+            slots = read(answer, slots=told, asked="story_details")
+            self.assertEqual(slots[slot], value)
+            self.assertNotIn("description", slots)
+            self.assertEqual(next_question({**told, **slots}), "story_details")
 
-    def test_an_answer_without_details_ends_the_question(self) -> None:
+    def test_a_name_is_kept_and_nothing_more_ends_the_question(self) -> None:
         told = {"description": "交易软件又卡死了！", "description_told": True}
         slots = read("我叫周敏", slots=told, asked="story_details")
-        self.assertEqual((slots["customer_name"], slots["story_details"]), ("周敏", True))
-        self.assertNotIn("description", slots)
+        self.assertEqual(slots["customer_name"], "周敏")
+        self.assertEqual(next_question({**told, **slots}), "story_details")
         slots = read("就这些", slots=told, asked="story_details")
         self.assertTrue(slots["story_details"])
         self.assertNotIn("description", slots)
@@ -805,6 +821,16 @@ class PeopleAndPlaceAnswers(unittest.TestCase):
         slots = read("就是理财经理老师宋佳怡", slots={**self.RECORD, "people_involved": "理财经理"},
                      asked="people_involved")
         self.assertEqual(slots["people_involved"], "理财经理老师宋佳怡")
+
+    def test_asked_who_an_answer_heard_as_more_of_the_story_keeps_the_names_it_gives(self) -> None:
+        record = {**self.RECORD, "description": "排队排了一个小时，窗口那个男的一直在打电话"}
+        slots = read("窗口的男工作人员，胸牌上写着韩志强", slots=record, asked="people_involved", story=True)
+        self.assertIn("韩志强", slots["people_involved"])
+
+    def test_staff_named_by_title_then_by_full_name_in_the_wish(self) -> None:
+        slots = read("希望邓佳琪给我道个歉", slots={**self.RECORD, "people_involved": "邓小姐"},
+                     asked="desired_resolution")
+        self.assertEqual(slots["people_involved"], "邓小姐、邓佳琪")
 
     def test_a_named_branch_replaces_nothing_when_our_branch_was_unnamed(self) -> None:
         self.assertNotIn("place", read("我要投诉你们营业部", intent="complain"))

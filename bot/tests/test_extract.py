@@ -24,6 +24,7 @@ from actions.extract import (
     is_refusal,
     is_skip,
     language_request,
+    named_again,
     people_outside_wish,
     product_from_answer,
     product_in_story,
@@ -417,6 +418,19 @@ class DatesAsCustomersSayThem(unittest.TestCase):
             self.assertEqual([f.value for f in story_times(text)], [value], text)
 
 
+    def test_half_a_month_or_half_a_year_back_is_a_best_date_not_this_week(self) -> None:
+        for words, iso in (("半个月前", "2025-05-27"), ("大概一个半月以前", "2025-04"), ("半年前", "2024-12")):
+            resolved = resolve_time(words, NOW)
+            self.assertEqual(resolved.iso() if resolved else None, iso, words)
+            self.assertTrue(resolved and resolved.approximate, words)
+
+    def test_the_cantonese_parts_of_the_day(self) -> None:
+        for words, iso in (("上個禮拜五下晝三點", "2025-06-06T15:00"), ("6月9號朝早十點", "2025-06-09T10:00"),
+                           ("前天晏晝一點", "2025-06-09T13:00"), ("前天夜晚八點半", "2025-06-09T20:30")):
+            resolved = resolve_time(words, NOW)
+            self.assertEqual(resolved.iso() if resolved else None, iso, words)
+
+
 class PhonesWithoutACountryCode(unittest.TestCase):
     def test_a_north_american_number_is_plus_one(self) -> None:
         self.assertEqual(normalize_phone("303-555-0142"), "+13035550142")
@@ -435,6 +449,10 @@ class PlacesAndPeople(unittest.TestCase):
                      "I'm complaining about your branch"):
             self.assertIsNone(find_place(text), text)
         self.assertEqual(find_place("投诉你们营业部，就是广州天河路营业部"), "广州天河路营业部")
+
+    def test_a_question_about_our_branches_names_no_place(self) -> None:
+        for text in ("请问营业部的开户问题找谁反映", "咨询一下营业厅几点关门", "关于营业部的服务我有意见"):
+            self.assertIsNone(find_place(text), text)
 
     def test_the_nearest_branch_is_no_branch_in_particular(self) -> None:
         self.assertIsNone(find_place("离我家最近的营业部也要开车一个多小时"))
@@ -467,6 +485,17 @@ class PlacesAndPeople(unittest.TestCase):
                              ("大堂的员工态度很冲，胸牌上是何敏", "大堂的员工、何敏")):
             self.assertEqual(find_people(text), person, text)
         self.assertEqual(find_people("找了投顾老师也没用"), "投顾")  # a title without a name names nobody more
+
+    def test_a_full_name_with_the_surname_of_staff_named_by_title_is_theirs(self) -> None:
+        self.assertEqual(find_people("开户时是孙经理给我办的，后来孙立伟一直不接电话"), "孙经理、孙立伟")
+        self.assertEqual(named_again("柜员小谢", "让谢婉清亲自给我道歉"), ["谢婉清"])
+        self.assertEqual(named_again("許小姐", "希望許嘉欣當面解釋"), ["許嘉欣"])
+        # The surname as part of an ordinary word is no one.
+        self.assertEqual(find_people("那个高经理说话很高兴，高大上的样子"), "高经理")
+        self.assertEqual(named_again("王经理", "我觉得这很王道"), [])
+
+    def test_a_role_said_again_with_the_name_is_one_person(self) -> None:
+        self.assertEqual(find_people("大堂经理出来说人满了，后来才知道是大堂经理冯丽"), "大堂经理冯丽")
 
     def test_staff_in_a_wish_are_not_the_people_involved_unless_named(self) -> None:
         self.assertIsNone(people_outside_wish("系统又出错了，希望你们加强员工培训"))
