@@ -440,7 +440,7 @@ def read_message(tracker: Tracker) -> SlotValues:
         if accounts:
             found["account_id"] = accounts[-1].value
         if phones:
-            found["phone"] = normalize_phone(phones[-1].value) or phones[-1].value
+            found["phone"] = normalize_phone(phones[-1].value, tracker.get_slot("script")) or phones[-1].value
         names = find_names(text)
         if names and plausible_name(names[0].value):
             found["customer_name"] = clean_name(names[0].value)
@@ -491,7 +491,8 @@ def read_details(
     found: SlotValues = {}
     answering_when = requested == "incident_time" or correcting
     times = find_times(without_negated(text) if correcting else text) if answering_when else story_times(text)
-    resolved = resolve_time(times[0].value, now) if times else None
+    # Answering when, the whole answer from its first time on: a clock or a day said after it belongs to it.
+    resolved = resolve_time(text[times[0].start:] if answering_when else times[0].value, now) if times else None
     if not answering_when and resolved and (resolved.precision not in ("day", "minute") or resolved.approximate
                                             or tells_when_found_out(text, times)
                                             or not one_day_told(resolved, times[1:], now)):
@@ -666,8 +667,8 @@ def only_details(text: str, structured: list[Any]) -> bool:
 ANOTHER_QUESTIONS_ANSWER = ("desired_resolution", "incident_time", "phone", "email", "customer_name", "account_id")
 
 
-# How an answer to "who was it?" may start: "是客户经理王强", "有，柜员小李".
-_ANSWER_LEAD = re.compile(r"^(?:有的?|有一个|有个)?[，,]?\s*(?:就是|应该是|好像是|大概是|可能是|是)?")
+# How an answer to "who was it?" or "where?" may start: "是客户经理王强", "有，柜员小李", "是在浦东营业部".
+_ANSWER_LEAD = re.compile(r"^(?:有的?|有一个|有个)?[，,]?\s*(?:就是|应该是|好像是|大概是|可能是|是)?(?:在|于)?")
 
 
 def answer_once(tracker: Tracker, requested: str, text: str, raw_text: str, found: SlotValues) -> SlotValues:
@@ -678,18 +679,20 @@ def answer_once(tracker: Tracker, requested: str, text: str, raw_text: str, foun
     if roles and not tracker.get_slot(requested) and requested not in found:
         answer[requested] = roles  # the staff the story named by role stay when the answer names no one more
     another_answer = any(field in found for field in ANOTHER_QUESTIONS_ANSWER) or bool(find_wish(raw_text))
-    if requested == "people_involved" and requested in found and "description" not in found and not another_answer:
-        # Asked who, the customer's own words say it better than the names found in them ("柜台的工作人员，工牌上
-        # 写的沈丽"); those named before stay.
+    names_it = requested in found or (requested == "place" and is_online(text))
+    if names_it and not another_answer:
+        # Asked where or who, the customer's own words say it better than what is found in them ("北京朝阳区望京那个
+        # 营业部", "柜台的工作人员，工牌上写的沈丽"), also when they are heard as more of the story too; the staff
+        # named before stay.
         words = _ANSWER_LEAD.sub("", own_words(raw_text)) or own_words(raw_text)
-        return {**answer, requested: with_more_people(tracker.get_slot(requested) or "", words)}
-    if requested in found or "description" in found:
-        return answer  # named in passing, or more of the story told instead: the question has had its turn
+        if requested == "people_involved":
+            words = with_more_people(tracker.get_slot(requested) or "", words)
+        return {**answer, requested: words}
+    if names_it or "description" in found:
+        return answer  # named along with another answer, or more of the story told instead: it has had its turn
     if another_answer or not re.search(
             r"\w", _strip_finds(text, [*find_times(text), *find_phones(text), *find_emails(text)])):
         return answer  # a wish, a time or a contact given instead (a wish said twice too): no one and nowhere
-    if requested == "place" and is_online(text):
-        return {**answer, "place": own_words(raw_text)}
     if is_skip(text) or "anger" in find_risk_flags(text):
         return answer  # nothing to record, and not asked again
     return {**answer, requested: own_words(raw_text)}
@@ -956,7 +959,7 @@ class ValidateComplaintForm(FormValidationAction):
     async def validate_phone(
         self, slot_value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> SlotValues:
-        phone = normalize_phone(str(slot_value))
+        phone = normalize_phone(str(slot_value), tracker.get_slot("script"))
         if phone:
             return {"phone": phone, "phone_declined": False, "contact_declined": False}
         if tracker.get_slot("email"):
@@ -966,8 +969,11 @@ class ValidateComplaintForm(FormValidationAction):
         retry = retry_once(tracker, "phone")
         if retry:
             return retry
-        # Kept but flagged, so a complaint handler checks the number before calling.
-        return {**keep_unverified(tracker, "phone", normalize(str(slot_value))[:40]), "phone_unverified": True}
+        # Kept but flagged, so a complaint handler checks the number before calling: the digits typed, not the
+        # words around them ("我的電話是63528190").
+        typed = re.search(r"\+?[0-9][0-9 \-]{4,}[0-9]", halfwidth(str(slot_value)))
+        kept = typed.group() if typed else normalize(str(slot_value))[:40]
+        return {**keep_unverified(tracker, "phone", kept), "phone_unverified": True}
 
     async def validate_email(
         self, slot_value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict

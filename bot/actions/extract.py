@@ -316,17 +316,18 @@ PRODUCTS: tuple[Product, ...] = (
     ),
     Product(
         "brokerage_account",
-        ("证券账户", "资金账户", "股票账户", "证券账号", "股东账户", "开户", "销户", "转户"),
+        ("证券账户", "资金账户", "股票账户", "证券账号", "股东账户", "证券户口", "开户", "销户", "转户"),
         ("brokerage account", "trading account", "securities account", "account opening", "account closure"),
         ("冻结", "限制交易", "限制买入", "限制卖出", "账户限制", "帐户限制", "休眠", "激活", "状态异常", "账户异常",
-         "密码", "账户", "账号", "身份证", "实名",
+         # 户口: how Hong Kong says the account ("證券戶口", "更改戶口資料").
+         "密码", "账户", "账号", "户口", "身份证", "实名",
          # Who the account holder is, proven: documents, a face, a video call.
          "证件", "回乡证", "港澳通行证", "护照", "人脸识别", "刷脸", "身份验证", "视频见证"),
         ("close my account", "closing my account", "open an account", "opening an account", "open my account",
          "account opening", "account closing", "account closure", "brokerage", "account", "locked out", "password",
          "kyc"),
         # A password is the app's as much as the account's.
-        weak=("账户", "账号", "密码", "account", "locked out", "password"),
+        weak=("账户", "账号", "户口", "密码", "account", "locked out", "password"),
     ),
     Product(
         "branch_service",
@@ -597,14 +598,16 @@ def product_from_answer(text: str) -> str | None:
 # ---------------------------------------------------------------------------------------------------
 # When it happened
 
-_ZH_NUM = "[0-9]{1,2}|[一二三四五六七八九十两]{1,3}"
+_ZH_NUM = "[0-9]{1,2}|廿[一二三四五六七八九]?|[一二三四五六七八九十两]{1,3}"
 _ZH_WEEKDAY = "[一二三四五六日天末1-7]"
 # 朝早, 晏昼 and 下昼 (下晝) are Cantonese for the morning, midday and the afternoon.
 _ZH_PART = ("早上|早晨|朝早|上午|中午|晏昼|下午|下昼|傍晚|晚上|夜晚|夜里|半夜|凌晨"
             "|早盘|午盘|尾盘|开盘时|开盘后|开盘|收盘前|收盘后|收盘|盘中")
 _ZH_CLOCK = (
-    rf"(?:(?:{_ZH_PART})(?:{_ZH_NUM})|[0-9]{{1,2}})(?:点钟|点|时)(?:半|[0-9]{{1,2}}分?|[一二三四五六七八九十]{{1,3}}分?)?(?:左右)?"
+    rf"(?:(?:{_ZH_PART})(?:{_ZH_NUM})|[0-9]{{1,2}})(?:点钟|点|时)(?:半|[0-9]{{1,2}}分?|[零〇廿一二三四五六七八九十]{{1,3}}分?)?(?:左右)?"
     rf"|[一二三四五六七八九十两]{{1,3}}点钟|(?:{_ZH_PART})?[0-9]{{1,2}}:[0-9]{{2}}"
+    # With its minutes a clock in words needs no part of the day ("两点四十五", "十点零五分", "三点廿分").
+    rf"|[一二三四五六七八九十两]{{1,3}}点(?:半|[零〇廿一二三四五六七八九十]{{1,3}}分?|[0-9]{{1,2}}分)(?:左右)?"
 )
 _ZH_DATE = (
     r"[0-9]{4}[-/.][0-9]{1,2}[-/.][0-9]{1,2}[日号]?"
@@ -763,7 +766,7 @@ _ZH_PLACES = (
 )
 # What comes before "营业部" but is not its name: "你们营业部", "投诉营业部经理", "就是天河路营业部", "请问营业部的…".
 _ZH_PLACE_STRIP = re.compile(
-    r"^(?:(?:我要|我想|要|想)?(?:投诉|反映|咨询)|请问|关于|一下|你们的?|我们的?|贵司的?|贵公司的?|公司的?|这个|那个|这家|那家|哪个|附近的?|我家附近的?|一家|"
+    r"^(?:(?:我要|我想|要|想)?(?:投诉|反映|咨询)|请问|关于|一下|自称|号称|说是|你们的?|我们的?|贵司的?|贵公司的?|公司的?|这个|那个|这家|那家|哪个|附近的?|我家附近的?|一家|"
     r"(?:我?家)?离(?:我家?)?最近的|"
     r"的|了|办理|办业务|开户|就是|是|叫|名叫|找|去|到|问|我|他|她|陪|陪他|陪她|陪我|带|带他|带她|带我)+"
 )
@@ -779,7 +782,7 @@ _SURNAMES = (
 )
 _COMPOUND_SURNAMES = ("欧阳", "司马", "上官", "诸葛", "东方", "皇甫", "慕容", "令狐")
 _ZH_ROLE = re.compile(
-    r"(?:客户经理|客户主任|渠道经理|销售经理|业务经理|理财经理|理财专员|理专|大堂经理|营业部经理|营业部负责人|投资顾问|投顾|柜员|工作人员|业务员|"
+    r"(?:客户经理|客户主任|渠道经理|销售经理|业务经理|理财经理|理财专员|理专|大堂经理|营业部经理|营业部负责人|投资顾问|投顾|柜员|职员|工作人员|业务员|"
     r"销售人员|(?<!人工)客服人员|客服专员|(?<![人工转])客服(?!电话|热线|中心|号码)|专员|员工|经办人)"
     r"(?:[，,]?(?:好像|应该|大概|可能|据说)?叫|是|姓)?"
 )
@@ -799,6 +802,8 @@ _ZH_NAMED_BEFORE_ROLE = re.compile(
 )
 # A staff number after the role: "客服工号8826", "柜员，工号0317".
 _ZH_STAFF_NUMBER = re.compile(r"^[，,\s]?(?:工号|编号)[:：]?\s*[0-9A-Za-z]{2,10}")
+# A staff number said anywhere: "他说他工号是A0731", "佢話佢工號係HK2207".
+_ZH_STAFF_NUMBER_SAID = re.compile(r"(?:工号|员工号|员工编号)(?:是|系|为|[:：])?\s*(?P<number>[0-9A-Za-z]{2,10})")
 # A name read off a badge: "工牌上写的沈丽", "胸牌上是陈嘉欣".
 _ZH_BADGE_NAME = re.compile(r"(?:工牌|胸牌|名牌|工作牌|牌子)上?(?:写的是?|写着|印着|是|显示)")
 # How a role is addressed before the name: "投顾老师孙浩", "客服小姐Amy".
@@ -957,6 +962,9 @@ def _people(text: str) -> list[tuple[int, str, bool]]:
         found.append((m.start(), shown[m.start(): m.start() + len(role)] + shown[m.end(): m.end() + len(name)],
                       bool(name)))
     for m in _ZH_TITLE.finditer(text):
+        if not any(start <= m.start() < start + len(person) for start, person, _ in found):
+            found.append((m.start(), shown[m.start(): m.end()], True))
+    for m in _ZH_STAFF_NUMBER_SAID.finditer(text):  # "佢話佢工號係HK2207": a number says which person
         if not any(start <= m.start() < start + len(person) for start, person, _ in found):
             found.append((m.start(), shown[m.start(): m.end()], True))
     for m in _EN_PEOPLE.finditer(text):
@@ -1145,7 +1153,7 @@ _SKIP = re.compile(
     r"|^(?:好的?|嗯+|行|可以|是的?|对|有|(?i:ok|okay|k|fine|sure|alright|right|yes|yeah|yep))[\s,，.。!！~]*$"
 )
 _ONLINE = re.compile(
-    r"线上|网上|手机上|(?i:app)上|在(?i:app)|网页|官网|电话里|电话上|打电话|"
+    r"线上|网上|手机上|(?i:app)(?:上|里|中|度)|在(?i:app)|网页|网站|官网|页面|电话里|电话上|打电话|热线|"
     r"(?i:\bonline\b|\bin the app\b|\bon the app\b|\bwebsite\b|\bon the phone\b|\bover the phone\b|\bby phone\b|"
     r"\binternet\b)"
 )

@@ -21,11 +21,13 @@ from .extract import canonical, digits, find_times, halfwidth
 DEFAULT_PHONE_REGION = "CN"  # a mainland number without a country code is +86
 
 
-def normalize_phone(text: str) -> str | None:
+def normalize_phone(text: str, script: str | None = None) -> str | None:
     """The number in E.164 ("+8613800138000"), or None if it is not a usable phone number.
 
-    Without a country code the number must be a valid mainland number. With one ("+44 ...") any number
-    of a possible length for that country is kept: numbering plans change faster than any library.
+    Without a country code the number must be a valid mainland number, or, from a customer who writes
+    Traditional characters (``script`` "Hant"), a Hong Kong number (8 digits) or a Taiwan mobile (09…), the
+    shapes local numbers have there. With a country code ("+44 ...") any number of a possible length for that
+    country is kept: numbering plans change faster than any library.
     """
     raw = halfwidth(text).strip()
     compact = re.sub(r"[\s\-().]", "", raw)
@@ -34,7 +36,7 @@ def normalize_phone(text: str) -> str | None:
     if not re.fullmatch(r"\+?[0-9]{7,15}", compact):
         return None
     try:
-        number = phonenumbers.parse(compact, _region_of(compact))
+        number = phonenumbers.parse(compact, _region_of(compact, script))
     except phonenumbers.NumberParseException:
         return None
     international = compact.startswith("+") and not compact.startswith("+86")
@@ -43,7 +45,7 @@ def normalize_phone(text: str) -> str | None:
     return None
 
 
-def _region_of(compact: str) -> str:
+def _region_of(compact: str, script: str | None = None) -> str:
     """Where a number typed without a country code is from.
 
     Mainland numbers are typed as 11-digit mobiles (1…) or with the trunk 0 (021…); ten digits that start with 2-9
@@ -51,6 +53,10 @@ def _region_of(compact: str) -> str:
     """
     if re.fullmatch(r"[2-9][0-9]{9}", compact) and phonenumbers.is_valid_number(phonenumbers.parse(compact, "US")):
         return "US"
+    if script == "Hant":
+        for region, shape in (("HK", r"[2-9][0-9]{7}"), ("TW", r"09[0-9]{8}")):
+            if re.fullmatch(shape, compact) and phonenumbers.is_valid_number(phonenumbers.parse(compact, region)):
+                return region
     return DEFAULT_PHONE_REGION
 
 
@@ -128,10 +134,15 @@ def zh_number(text: str) -> float | None:
     """'3', '十二', '二十五', '两' -> numbers; None if it is not one."""
     if text.isdigit():
         return int(text)
-    if not text or any(ch not in _ZH_DIGITS for ch in text):
+    if not text or any(ch not in _ZH_DIGITS and ch != "廿" for ch in text):
         return None
     if text in ("半", "几"):
         return _ZH_DIGITS[text]
+    if len(text) > 1 and text[0] in "零〇":
+        return zh_number(text[1:])  # the minutes of "十点零五"
+    if text[0] == "廿":
+        rest = zh_number(text[1:]) if text[1:] else 0
+        return None if rest is None else 20 + rest  # "廿" is twenty ("三點廿分", "廿五號")
     if "十" in text:
         tens, _, ones = text.partition("十")
         return (int(_ZH_DIGITS[tens]) if tens else 1) * 10 + (int(_ZH_DIGITS[ones]) if ones else 0)
@@ -140,11 +151,12 @@ def zh_number(text: str) -> float | None:
     return _ZH_DIGITS[text] if len(text) == 1 else None
 
 
-_NUM = r"[0-9]{1,2}|[一二三四五六七八九十两]{1,3}"
+_NUM = r"[0-9]{1,2}|廿[一二三四五六七八九]?|[一二三四五六七八九十两]{1,3}"
 _ZH_CLOCK = re.compile(
     rf"(?P<part>早上|早晨|朝早|上午|中午|晏昼|下午|下昼|傍晚|晚上|夜晚|夜里|半夜|凌晨)?(?P<h>{_NUM})(?:点钟|点|时)"
-    rf"(?:(?P<half>半)|(?P<m>[0-9]{{1,2}}|[一二三四五六七八九十]{{1,3}})分?)?|(?P<hh>[0-9]{{1,2}}):(?P<mm>[0-9]{{2}})"
+    rf"(?:(?P<half>半)|(?P<m>[0-9]{{1,2}}|[零〇廿一二三四五六七八九十]{{1,3}})分?)?|(?P<hh>[0-9]{{1,2}}):(?P<mm>[0-9]{{2}})"
 )
+_ZH_DAY_PART = re.compile("早上|早晨|朝早|上午|中午|晏昼|下午|下昼|傍晚|晚上|夜晚|夜里|半夜|凌晨")
 _EN_CLOCK = re.compile(
     r"(?P<h>[0-9]{1,2})(?:[:.](?P<m>[0-9]{2}))? ?(?P<ampm>am|pm|a\.m\.|p\.m\.)|(?P<hh>[0-9]{1,2}):(?P<mm>[0-9]{2})"
     r"|\b(?P<noon>noon|midday)\b|\b(?P<midnight>midnight)\b",
@@ -160,10 +172,13 @@ def _clock_zh(text: str) -> tuple[int, int] | None:
         return int(m.group("hh")), int(m.group("mm"))
     hour = int(zh_number(m.group("h")) or 0)
     minute = 30 if m.group("half") else int(zh_number(m.group("m")) or 0) if m.group("m") else 0
+    # "上周四下午，两点四十五": the part of the day said before the clock is its part.
+    earlier = _ZH_DAY_PART.findall(text[: m.start()])
+    part = m.group("part") or (earlier[-1] if earlier else None)
     # 下昼 and 晏昼 are how Cantonese says the afternoon (read as Simplified: 下晝 -> 下昼).
-    if m.group("part") in ("下午", "下昼", "傍晚", "晚上", "夜晚", "夜里") and hour < 12:
+    if part in ("下午", "下昼", "傍晚", "晚上", "夜晚", "夜里") and hour < 12:
         hour += 12
-    if m.group("part") in ("中午", "晏昼") and hour < 6:
+    if part in ("中午", "晏昼") and hour < 6:
         hour += 12
     return (hour, minute) if hour < 24 and minute < 60 else None
 
@@ -459,9 +474,14 @@ def resolve_time(text: str, now: datetime | None = None) -> Resolved | None:
     finds = find_times(expression)
     if finds:
         first = finds[0]
-        # "2024年3月5日 下午3点" may come as two finds: take both.
-        expression = expression[first.start: finds[1].end if len(finds) > 1 and finds[1].start - first.end <= 2
-                                else first.end]
+        # "2024年3月5日 下午3点" may come as two finds: take both; so "昨天又来了三条，晚上八点十五还在发": a time of
+        # day alone after the day is that day's.
+        clock_later = len(finds) > 1 and _ZH_CLOCK.fullmatch(finds[1].value.removesuffix("左右"))
+        if clock_later and finds[1].start - first.end > 2:
+            expression = f"{expression[first.start:first.end]}{expression[finds[1].start:finds[1].end]}"
+        else:
+            expression = expression[first.start: finds[1].end if len(finds) > 1 and finds[1].start - first.end <= 2
+                                    else first.end]
     if not expression or len(expression) > 60:
         return None
     resolved = (_resolve_iso(expression) or _resolve_slashed(expression) or _resolve_vague(expression, now)
@@ -471,6 +491,10 @@ def resolve_time(text: str, now: datetime | None = None) -> Resolved | None:
         resolved = _dateparser(expression, now)
     if resolved is None and not finds and len(expression) <= 30 and re.search(r"[0-9]", expression):
         resolved = _dateparser(expression, now)
+    if resolved and resolved.precision in ("week", "month", "year") and len(finds) > 1:
+        # "从上个月就开始了，最近一次是上周二", "10月尾開始改，第一次係10月28號": the day said beats the month.
+        day = resolve_time(canonical(text)[finds[1].start:], now)
+        resolved = day if day and day.precision in ("day", "minute") else resolved
     if resolved is None:
         return None
     if resolved.precision == "minute" and resolved.at > now + timedelta(minutes=5):

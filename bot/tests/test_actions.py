@@ -827,6 +827,13 @@ class PeopleAndPlaceAnswers(unittest.TestCase):
         slots = read("窗口的男工作人员，胸牌上写着韩志强", slots=record, asked="people_involved", story=True)
         self.assertIn("韩志强", slots["people_involved"])
 
+    def test_asked_where_or_who_an_answer_also_heard_as_story_is_the_answer_as_said(self) -> None:
+        record = {**self.RECORD, "description": "改密码改了三次都不成功"}
+        for answer, asked in (("你们网站上“修改密码”那个页面", "place"), ("广州天河区体育西那个营业部", "place"),
+                              ("接电话的那个职员，他说工号是B2291", "people_involved")):
+            slots = read(answer, slots=record, asked=asked, story=True)
+            self.assertEqual(slots[asked], answer, answer)
+
     def test_staff_named_by_title_then_by_full_name_in_the_wish(self) -> None:
         slots = read("希望邓佳琪给我道个歉", slots={**self.RECORD, "people_involved": "邓小姐"},
                      asked="desired_resolution")

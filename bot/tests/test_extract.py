@@ -25,6 +25,7 @@ from actions.extract import (
     is_skip,
     language_request,
     named_again,
+    names_someone,
     people_outside_wish,
     product_from_answer,
     product_in_story,
@@ -214,6 +215,12 @@ class Fields(unittest.TestCase):
         self.assertEqual(normalize_phone("021-68881234"), "+862168881234")
         for bad in ("12345", "10012345678", "+1 2", "call me"):
             self.assertIsNone(normalize_phone(bad), bad)
+
+    def test_local_numbers_of_hong_kong_and_taiwan_from_customers_who_write_traditional(self) -> None:
+        self.assertEqual(normalize_phone("6123 4567", "Hant"), "+85261234567")
+        self.assertEqual(normalize_phone("0912-345-678", "Hant"), "+886912345678")
+        self.assertEqual(normalize_phone("13912345678", "Hant"), "+8613912345678")
+        self.assertIsNone(normalize_phone("61234567"))  # not a mainland mobile: asked again, then kept unverified
 
     def test_emails(self) -> None:
         self.assertEqual(normalize_email("Zhang.San@Example.COM"), "Zhang.San@example.com")
@@ -424,6 +431,20 @@ class DatesAsCustomersSayThem(unittest.TestCase):
             self.assertEqual(resolved.iso() if resolved else None, iso, words)
             self.assertTrue(resolved and resolved.approximate, words)
 
+    def test_a_clock_in_words_after_a_comma_keeps_the_part_of_the_day_said_before_it(self) -> None:
+        for words, iso in (("前天晚上，九点四十左右", "2025-06-09T21:40"), ("昨天上午，十点零五分", "2025-06-10T10:05"),
+                           ("6月3號，下晝四點廿分", "2025-06-03T16:20"), ("廿八號", "2025-05-28"),
+                           ("昨天收到两条，晚上九点半还有一条", "2025-06-10T21:30")):
+            resolved = resolve_time(words, NOW)
+            self.assertEqual(resolved.iso() if resolved else None, iso, words)
+        self.assertEqual(story_times("我有一点不舒服"), [])  # a clock in words without minutes needs a part of the day
+
+    def test_a_day_said_beats_a_month_said_in_the_same_answer(self) -> None:
+        for words, iso in (("上个月就有了，最近一次是前天下午三点", "2025-06-09T15:00"),
+                           ("5月初開始，第一次係5月6號", "2025-05-06")):
+            resolved = resolve_time(words, NOW)
+            self.assertEqual(resolved.iso() if resolved else None, iso, words)
+
     def test_the_cantonese_parts_of_the_day(self) -> None:
         for words, iso in (("上個禮拜五下晝三點", "2025-06-06T15:00"), ("6月9號朝早十點", "2025-06-09T10:00"),
                            ("前天晏晝一點", "2025-06-09T13:00"), ("前天夜晚八點半", "2025-06-09T20:30")):
@@ -453,6 +474,11 @@ class PlacesAndPeople(unittest.TestCase):
     def test_a_question_about_our_branches_names_no_place(self) -> None:
         for text in ("请问营业部的开户问题找谁反映", "咨询一下营业厅几点关门", "关于营业部的服务我有意见"):
             self.assertIsNone(find_place(text), text)
+        self.assertEqual(find_place("一个自称你们杭州营业部的经理"), "杭州营业部")
+
+    def test_a_staff_number_said_anywhere_says_which_person(self) -> None:
+        self.assertEqual(find_people("接电话的那个职员，他说他工号是B2291"), "职员、工号是B2291")
+        self.assertTrue(names_someone("佢話佢工號係HK3318"))
 
     def test_the_nearest_branch_is_no_branch_in_particular(self) -> None:
         self.assertIsNone(find_place("离我家最近的营业部也要开车一个多小时"))
