@@ -758,7 +758,8 @@ def _is_amount_or_code(text: str, find: Find) -> bool:
 # ---------------------------------------------------------------------------------------------------
 # Where, who, what the customer wants
 
-_ZH_PLACE_SUFFIX = "证券营业部|营业部|分公司|支行|分行|营业厅|网点|门店"
+# Our premises, and the named venues where staff meet customers (a seminar in a hotel).
+_ZH_PLACE_SUFFIX = "证券营业部|营业部|分公司|支行|分行|营业厅|网点|门店|酒店|宾馆|大厦|会所"
 # First a place after 在/去/到 ("在上海浦东营业部"), else any named branch ("浦东营业部的柜员").
 _ZH_PLACES = (
     re.compile(rf"(?:在|去|到|于|来|从|位于)(?P<p>{_HAN}{{2,10}}?(?:{_ZH_PLACE_SUFFIX}))"),
@@ -802,8 +803,11 @@ _ZH_NAMED_BEFORE_ROLE = re.compile(
 )
 # A staff number after the role: "客服工号8826", "柜员，工号0317".
 _ZH_STAFF_NUMBER = re.compile(r"^[，,\s]?(?:工号|编号)[:：]?\s*[0-9A-Za-z]{2,10}")
-# A staff number said anywhere: "他说他工号是A0731", "佢話佢工號係HK2207".
-_ZH_STAFF_NUMBER_SAID = re.compile(r"(?:工号|员工号|员工编号)(?:是|系|为|[:：])?\s*(?P<number>[0-9A-Za-z]{2,10})")
+# A staff number or a surname said anywhere: "他说他工号是A0731", "佢話佢工號係HK2207", "其中一个说自己姓罗",
+# "胸牌上写着姓胡".
+_ZH_STAFF_NUMBER_SAID = re.compile(
+    r"(?:工号|员工号|员工编号)(?:是|系|为|[:：])?\s*(?P<number>[0-9A-Za-z]{2,10})"
+    rf"|(?:说|自称|写着|写的|话)(?:他|她|自己|佢)?(?:是|系)?姓(?P<surname>{'|'.join(_COMPOUND_SURNAMES)}|[{_SURNAMES}])")
 # A name read off a badge: "工牌上写的沈丽", "胸牌上是陈嘉欣".
 _ZH_BADGE_NAME = re.compile(r"(?:工牌|胸牌|名牌|工作牌|牌子)上?(?:写的是?|写着|印着|是|显示)")
 # How a role is addressed before the name: "投顾老师孙浩", "客服小姐Amy".
@@ -965,8 +969,9 @@ def _people(text: str) -> list[tuple[int, str, bool]]:
         if not any(start <= m.start() < start + len(person) for start, person, _ in found):
             found.append((m.start(), shown[m.start(): m.end()], True))
     for m in _ZH_STAFF_NUMBER_SAID.finditer(text):  # "佢話佢工號係HK2207": a number says which person
-        if not any(start <= m.start() < start + len(person) for start, person, _ in found):
-            found.append((m.start(), shown[m.start(): m.end()], True))
+        start = m.start("surname") - 1 if m.group("surname") else m.start()
+        if not any(at <= start < at + len(person) for at, person, _ in found):
+            found.append((start, shown[start: m.end()], True))
     for m in _EN_PEOPLE.finditer(text):
         if m.group("title"):
             found.append((m.start(), m.group("title"), True))

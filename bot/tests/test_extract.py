@@ -475,10 +475,13 @@ class PlacesAndPeople(unittest.TestCase):
         for text in ("请问营业部的开户问题找谁反映", "咨询一下营业厅几点关门", "关于营业部的服务我有意见"):
             self.assertIsNone(find_place(text), text)
         self.assertEqual(find_place("一个自称你们杭州营业部的经理"), "杭州营业部")
+        self.assertEqual(find_place("是在香格里拉酒店办的投资讲座上"), "香格里拉酒店")
 
     def test_a_staff_number_said_anywhere_says_which_person(self) -> None:
         self.assertEqual(find_people("接电话的那个职员，他说他工号是B2291"), "职员、工号是B2291")
         self.assertTrue(names_someone("佢話佢工號係HK3318"))
+        self.assertEqual(find_people("来了两个年轻人，其中一个说自己姓韦"), "姓韦")
+        self.assertEqual(find_people("胖胖的，胸牌上写着姓熊"), "姓熊")
 
     def test_the_nearest_branch_is_no_branch_in_particular(self) -> None:
         self.assertIsNone(find_place("离我家最近的营业部也要开车一个多小时"))
