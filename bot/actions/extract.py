@@ -280,7 +280,9 @@ PRODUCTS: tuple[Product, ...] = (
         ("银证转账", "银证转帐", "转账", "转帐", "转钱", "出金", "入金", "提现", "提款", "资金划转"),
         ("bank-securities transfers", "bank-securities transfer", "bank securities transfer", "bank transfers",
          "bank transfer", "fund transfer", "withdrawals", "withdrawal", "deposits", "deposit"),
-        ("到账", "转不出", "取不出", "转出", "转入", "银行卡", "取钱", "取款", "划款"),
+        ("到账", "转不出", "取不出", "转出", "转入", "银行卡", "取钱", "取款", "划款",
+         # Money moved between the bank and us ("从建设银行往证券账户转了十万", "轉咗五萬入證券戶口").
+         "银行往", "银行转", "往银行", "转到银行", "转回银行", "入证券", "转进证券"),
         ("withdraw", "never arrived", "hasn't arrived", "has not arrived", "transferred", "transfers", "my transfer",
          "the transfer", "a transfer", "money transfer"),
         # "送的股票没到账" is a corporate action; "my loan was transferred" is not a transfer of money.
@@ -321,6 +323,8 @@ PRODUCTS: tuple[Product, ...] = (
         ("冻结", "限制交易", "限制买入", "限制卖出", "账户限制", "帐户限制", "休眠", "激活", "状态异常", "账户异常",
          # 户口: how Hong Kong says the account ("證券戶口", "更改戶口資料").
          "密码", "账户", "账号", "户口", "身份证", "实名",
+         # Whether the holder may trade a board or a product: their risk assessment and permissions.
+         "风险测评", "风险评估", "风险等级", "适当性", "开通权限", "交易权限", "开权限", "权限",
          # Who the account holder is, proven: documents, a face, a video call.
          "证件", "回乡证", "港澳通行证", "护照", "人脸识别", "刷脸", "身份验证", "视频见证"),
         ("close my account", "closing my account", "open an account", "opening an account", "open my account",
@@ -410,7 +414,7 @@ def _strong(words: Iterable[str], product: Product, english: bool | None) -> lis
 # as a cue word does.
 # So is the app, where most business is done now ("在APP上申购基金", "APP提示账户被冻结"): what was done there
 # decides.
-_NAMES_AS_CUES = ("证券账户", "资金账户", "股票账户", "证券账号", "股东账户", "手机APP", "APP", "app")
+_NAMES_AS_CUES = ("证券账户", "资金账户", "股票账户", "证券账号", "股东账户", "证券户口", "手机APP", "APP", "app")
 # How staff behaved ("态度很差", "rude"): the service is the complaint, whatever else was being done
 # ("密码重置排了一个小时，柜台态度很差"); a securities product named outranks it.
 _ATTITUDE = ("态度", "服务差", "不耐烦", "不客气", "不礼貌", "rude", "unhelpful", "impolite", "disrespectful")

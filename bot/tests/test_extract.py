@@ -358,6 +358,15 @@ class ProductsNotForcedOnOtherComplaints(unittest.TestCase):
                           ("my shares were never tendered in the tender offer", "dividends_corporate_actions")):
             self.assertEqual(infer_product(text), key, text)
 
+    def test_money_moved_between_a_bank_and_us_is_the_transfer_whatever_account_or_app_it_shows_in(self) -> None:
+        for text in ("上周三从农业银行往资金账户转了八万，APP上一直看不到", "喺手機轉咗三萬入證券戶口，到而家都未見"):
+            self.assertEqual(infer_product(text), "bank_securities_transfer", text)
+        self.assertEqual(product_from_answer("證券戶口"), "brokerage_account")
+
+    def test_a_risk_assessment_or_a_trading_permission_is_the_account(self) -> None:
+        for text in ("在APP上申请北交所权限，一直说我风险等级不够", "风险测评做完显示保守型，可我填的都是积极型"):
+            self.assertEqual(infer_product(text), "brokerage_account", text)
+
     def test_answers_to_the_product_question_use_every_word(self) -> None:
         self.assertEqual(product_from_answer("my car loan"), "other")
         self.assertEqual(product_from_answer("期货"), "other")
