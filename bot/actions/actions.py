@@ -67,6 +67,7 @@ from .extract import (
     people_outside_wish,
     product_from_answer,
     product_in_story,
+    sounds_like_a_place,
     split_people,
     story_times,
     tells_when_found_out,
@@ -591,13 +592,16 @@ def answer_to_question(
         return {"description": raw_text if is_email(tracker) else own_words(raw_text), "story_details": True}
     if requested == "story_details":
         # "Could you tell me more?" is asked once: whatever the answer, the question has had its turn. Details
-        # alone (a name, an email address typed there) answer another question: kept, and it is asked again.
-        if "description" in found or is_skip(text) or is_no(text):
-            return {"story_details": True}
-        if only_details(text, structured):
-            return {}
-        if looks_like_a_name(text) and plausible_name(text) and not tracker.get_slot("customer_name"):
-            return {"customer_name": clean_name(text)}
+        # alone (a name, an email address typed there) answer another question: kept, and it is asked once more.
+        if "description" in found or is_skip(text) or is_no(text) or is_outburst(text):
+            return {"story_details": True}  # an outburst ("垃圾公司") says how they feel, not what happened
+        name = looks_like_a_name(text) and plausible_name(text) and not tracker.get_slot("customer_name")
+        if only_details(text, structured) or name:
+            given: SlotValues = {"customer_name": clean_name(text)} if name else {}
+            answered = list(tracker.get_slot("answered_slots") or [])
+            if "story_details" in answered:
+                return {**given, "story_details": True}
+            return {**given, "answered_slots": [*answered, "story_details"]}
         words = raw_text if is_email(tracker) else own_words(raw_text)
         return {"story_details": True, "description": add_to_story(tracker.get_slot("description"), words)}
     if requested in ONCE_SLOTS:
@@ -679,23 +683,21 @@ def answer_once(tracker: Tracker, requested: str, text: str, raw_text: str, foun
     if roles and not tracker.get_slot(requested) and requested not in found:
         answer[requested] = roles  # the staff the story named by role stay when the answer names no one more
     another_answer = any(field in found for field in ANOTHER_QUESTIONS_ANSWER) or bool(find_wish(raw_text))
-    names_it = requested in found or (requested == "place" and is_online(text))
-    if names_it and not another_answer:
-        # Asked where or who, the customer's own words say it better than what is found in them ("北京朝阳区望京那个
-        # 营业部", "柜台的工作人员，工牌上写的沈丽"), also when they are heard as more of the story too; the staff
-        # named before stay.
-        words = _ANSWER_LEAD.sub("", own_words(raw_text)) or own_words(raw_text)
-        if requested == "people_involved":
-            words = with_more_people(tracker.get_slot(requested) or "", words)
-        return {**answer, requested: words}
-    if names_it or "description" in found:
-        return answer  # named along with another answer, or more of the story told instead: it has had its turn
+    names_it = requested in found or (requested == "place" and (is_online(text) or sounds_like_a_place(text)))
     if another_answer or not re.search(
             r"\w", _strip_finds(text, [*find_times(text), *find_phones(text), *find_emails(text)])):
         return answer  # a wish, a time or a contact given instead (a wish said twice too): no one and nowhere
-    if is_skip(text) or "anger" in find_risk_flags(text):
+    if not names_it and (is_skip(text) or "anger" in find_risk_flags(text)):
         return answer  # nothing to record, and not asked again
-    return {**answer, requested: own_words(raw_text)}
+    if not names_it and "description" in found:
+        return answer  # more of the story told instead: the question has had its turn
+    # Asked where or who, the answer is kept as the customer said it: their words say it better than what is found
+    # in them ("北京朝阳区望京那个营业部", "柜台的工作人员，工牌上写的沈丽"), also when the NLU hears more of the
+    # story in it ("开户的营业部在深圳福田区那边"); the staff named before stay.
+    words = _ANSWER_LEAD.sub("", own_words(raw_text)) or own_words(raw_text)
+    if requested == "people_involved":
+        words = with_more_people(tracker.get_slot(requested) or "", words)
+    return {**answer, requested: words}
 
 
 def answer_to_read_back(tracker: Tracker, text: str, found: SlotValues) -> SlotValues:

@@ -267,7 +267,7 @@ PRODUCTS: tuple[Product, ...] = (
     Product(
         "funds_wealth",
         ("理财产品", "理财", "公募基金", "私募基金", "货币基金", "基金", "债基", "资管产品", "资管计划", "私募",
-         "收益凭证", "结构性存款"),
+         "收益凭证", "结构性存款", "投顾组合", "投顾产品", "投顾服务"),
         ("mutual funds", "mutual fund", "wealth management", "wealth products", "wealth product",
          "investment products", "investment product", "structured product", "funds", "fund", "etf"),
         ("赎回", "净值", "定投", "保本", "债券", "国债", "企业债", "公司债"),
@@ -277,7 +277,7 @@ PRODUCTS: tuple[Product, ...] = (
     ),
     Product(
         "bank_securities_transfer",
-        ("银证转账", "银证转帐", "转账", "转帐", "转钱", "出金", "入金", "提现", "提款", "资金划转"),
+        ("银证转账", "银证转帐", "转账", "转帐", "转钱", "出金", "入金", "提现", "提款", "资金划转", "过数"),
         ("bank-securities transfers", "bank-securities transfer", "bank securities transfer", "bank transfers",
          "bank transfer", "fund transfer", "withdrawals", "withdrawal", "deposits", "deposit"),
         ("到账", "转不出", "取不出", "转出", "转入", "银行卡", "取钱", "取款", "划款",
@@ -427,12 +427,14 @@ _TREATMENT = (
     ("branch_service",
      ("干等", "白跑", "不被尊重", "不尊重", "歧视", "冷嘲热讽", "爱答不理", "爱理不理", "不客气", "不耐烦", "不礼貌",
       "态度恶劣", "态度很差", "态度差", "态度极差", "服务态度", "甩脸色", "给脸色", "没人管", "没人理",
-      "说话很冲", "说话冲", "说话难听", "玩手机", "嫌我", "推来推去", "踢皮球", "一直推", "刁难", "叫到号"),
+      "说话很冲", "说话冲", "说话难听", "玩手机", "嫌我", "推来推去", "踢皮球", "一直推", "刁难", "叫到号",
+      # Spoken down to in front of others ("当着好多人面说的，我脸都没地方搁").
+      "当着", "看不起", "瞧不起", "羞辱", "侮辱", "丢脸", "没面子"),
      ("kept me waiting", "left me waiting", "made me wait", "disrespectful", "condescending", "treated me like",
       "talked down to me", "rude", "impolite")),
     ("other",
      ("推销电话", "营销电话", "骚扰电话", "电话推销", "打电话给我推销", "打电话推销", "推销", "骚扰短信", "营销短信",
-      "退订", "冒充", "假冒", "礼品", "赠品", "奖品", "泄露",
+      "退订", "冒充", "假冒", "礼品", "赠品", "奖品", "泄露", "签到", "积分", "营销活动", "促销",
       "个人信息", "隐私", "撤回投诉", "撤销投诉", "工单", "结案", "之前投诉", "上次投诉", "投诉过", "反映过",
       "投诉了好几次", "投诉没人", "没人处理我的投诉"),
      ("telemarketing", "cold calls", "cold call", "sales calls", "marketing calls", "spam calls", "robocalls",
@@ -450,6 +452,7 @@ _LOSS = re.compile(r"亏|损失|赔偿|被扣|多扣|多收|扣了|不到账|没
 _ACCOUNT_STATE = ("冻结", "限制交易", "限制买入", "限制卖出", "账户限制", "帐户限制", "被限制", "休眠", "激活",
                   "状态异常", "账户异常", "换绑", "预留", "紧急联系人", "身份证过期", "身份证到期", "证件过期",
                   "证件到期")
+_NOT_THE_STATE = re.compile(r"(?:没有|没|未|并未|并没有|不会|不)(?:被)?(?:冻结|限制)")
 # Among cue words, a problem with the account itself ("账户被冻结", "证券账户状态异常") outranks the app's ("登录").
 _CUE_PRECEDENCE = ("margin_trading", "ipo_subscription", "dividends_corporate_actions", "funds_wealth",
                    "account_state", "bank_securities_transfer", "fees_commissions", "attitude", "brokerage_account",
@@ -552,6 +555,7 @@ def _first_in_precedence(text: str, words: list[tuple[str, re.Pattern[str]]]) ->
     # An account manager is a person at the branch, not the brokerage account.
     probe = re.sub(r"(?i)\baccount manager", "relationship manager", plain)
     probe = _STOCK_ACCOUNT.sub(lambda m: "证券" if m.group().startswith("股") else "brokerage ", probe)
+    probe = _NOT_THE_STATE.sub(" ", probe)  # "钱也没有冻结": not the account's state
     if not _LOSS.search(probe):
         for key, pattern in _TREATMENT_WORDS:
             if pattern.search(probe):
@@ -625,7 +629,7 @@ _ZH_DATE = (
     r"|大前天|前天|昨天|昨日|昨儿|今天|今日|今儿|当天|今早|今晨|昨早|昨晚|昨夜|今晚|前晚|前几天|前两天|刚才|刚刚"
     r"|明天|后天|明早|明晚|下周|下个?星期|下个?月"
     # A day of this or last month ("17号", "18日上午"), as a correction at the read-back says it.
-    rf"|(?:{_ZH_NUM})[日号](?![线楼口码位])"
+    rf"|(?:[0-9]{{1,2}}[日号]|(?:{_ZH_NUM})号)(?![线楼口码位窗柜台室房车门座])"
 )
 _ZH_TIME = re.compile(rf"(?:{_ZH_DATE})(?:的?(?:(?:{_ZH_CLOCK})|(?:{_ZH_PART})))?|(?:{_ZH_CLOCK})")
 
@@ -700,7 +704,8 @@ _NOT_WHEN_IN_CLAUSE = re.compile(
 _NOT_WHEN_RIGHT_BEFORE = re.compile(
     r"(?:必须|要求|最迟|最晚|第|(?i:\b(?:by|until|till|before|within|no later than)))\s*$")
 # ... or a count of days ("今天已经第五天了"), a rule ("周末不算"), a schedule ("周一到周五九点到五点").
-_NOT_WHEN_AFTER = re.compile(r"^(?:之内|以内|之前|前|为止|内|(?:已经|都已经|都|是)第|不算|除外"
+# ... or a day that happened again ("今天又是一个跌停": when it began is another day).
+_NOT_WHEN_AFTER = re.compile(r"^(?:之内|以内|之前|前|为止|内|(?:已经|都已经|都|是)第|不算|除外|又"
                              r"|(?:到|至|~|-)(?:周|星期|礼拜)|(?:到|至|~|-)[0-9一二三四五六七八九十两]{1,3}(?:点|时|:))"
                              r"|^(?i:\s*(?:to|through|-)\s*(?:monday|tuesday|wednesday|thursday|friday|saturday|sunday)\b)")
 _RANGE_BEFORE = re.compile(r"(?:(?:周|星期|礼拜)[一二三四五六日天]\s*(?:到|至|~|-)"
@@ -787,7 +792,7 @@ _SURNAMES = (
 )
 _COMPOUND_SURNAMES = ("欧阳", "司马", "上官", "诸葛", "东方", "皇甫", "慕容", "令狐")
 _ZH_ROLE = re.compile(
-    r"(?:客户经理|客户主任|渠道经理|销售经理|业务经理|理财经理|理财专员|理专|大堂经理|营业部经理|营业部负责人|投资顾问|投顾|柜员|职员|工作人员|业务员|"
+    r"(?:客户经理|客户主任|渠道经理|销售经理|业务经理|理财经理|理财专员|理专|大堂经理|营业部经理|营业部负责人|投资顾问|投顾|顾问|主管|柜员|职员|工作人员|业务员|"
     r"销售人员|(?<!人工)客服人员|客服专员|(?<![人工转])客服(?!电话|热线|中心|号码)|专员|员工|经办人)"
     r"(?:[，,]?(?:好像|应该|大概|可能|据说)?叫|是|姓)?"
 )
@@ -808,10 +813,11 @@ _ZH_NAMED_BEFORE_ROLE = re.compile(
 # A staff number after the role: "客服工号8826", "柜员，工号0317".
 _ZH_STAFF_NUMBER = re.compile(r"^[，,\s]?(?:工号|编号)[:：]?\s*[0-9A-Za-z]{2,10}")
 # A staff number or a surname said anywhere: "他说他工号是A0731", "佢話佢工號係HK2207", "其中一个说自己姓罗",
-# "胸牌上写着姓胡".
+# "胸牌上写着姓胡", "柜台一个姓杨的女的".
 _ZH_STAFF_NUMBER_SAID = re.compile(
     r"(?:工号|员工号|员工编号)(?:是|系|为|[:：])?\s*(?P<number>[0-9A-Za-z]{2,10})"
-    rf"|(?:说|自称|写着|写的|话)(?:他|她|自己|佢)?(?:是|系)?姓(?P<surname>{'|'.join(_COMPOUND_SURNAMES)}|[{_SURNAMES}])")
+    rf"|(?:说|自称|写着|写的|话|一个|一位|那个|那位|有个)(?:他|她|自己|佢)?(?:是|系)?"
+    rf"姓(?P<surname>{'|'.join(_COMPOUND_SURNAMES)}|[{_SURNAMES}])")
 # A name read off a badge: "工牌上写的沈丽", "胸牌上是陈嘉欣".
 _ZH_BADGE_NAME = re.compile(r"(?:工牌|胸牌|名牌|工作牌|牌子)上?(?:写的是?|写着|印着|是|显示)")
 # How a role is addressed before the name: "投顾老师孙浩", "客服小姐Amy".
@@ -1099,10 +1105,14 @@ def find_risk_flags(text: str) -> list[str]:
 _ANY_SUM = re.compile(r"[0-9]|[一二三四五六七八九十两百千万几]+(?:万|千|元|块)")
 
 
+_OUTBURST_FLAGS = {"anger", "regulator", "media", "lawyer"}
+
+
 def is_outburst(text: str) -> bool:
-    """Anger that names nothing the complaint is about: no service, time, place, person or sum ("你们这是明抢啊！
-    我的钱就这么没了"). It says how the customer feels, not what happened, however sure the classifier is."""
-    return ("anger" in find_risk_flags(text) and not find_products(text) and not find_times(text)
+    """Anger or a threat that names nothing the complaint is about: no service, time, place, person or sum ("你们这
+    是明抢啊！我的钱就这么没了", "你哋再係咁我就去消委會同埋報警"). It says how the customer feels or what they
+    will do, not what happened, however sure the classifier is."""
+    return (bool(_OUTBURST_FLAGS & set(find_risk_flags(text))) and not find_products(text) and not find_times(text)
             and not find_place(text) and not find_people(text) and not _ANY_SUM.search(canonical(text)))
 
 
@@ -1204,6 +1214,15 @@ def is_refusal(text: str) -> bool:
 def is_skip(text: str) -> bool:
     """'不清楚', '没有', 'not sure', 'no one': the customer cannot or need not answer (where, who)."""
     return bool(_SKIP.search(canonical(text)))
+
+
+# What an answer to "where?" is made of: premises, streets, districts, landmarks ("就在我们小区门口", "开户的营业部
+#在深圳福田区深南大道那边").
+_PLACE_WORDS = re.compile(r"营业部|营业厅|分行|支行|网点|柜台|窗口|门口|小区|大厦|酒店|广场|大道|路|街|区|镇|那边|附近")
+
+
+def sounds_like_a_place(text: str) -> bool:
+    return bool(_PLACE_WORDS.search(canonical(text)))
 
 
 def is_online(text: str) -> bool:

@@ -241,7 +241,8 @@ _ZH_WEEKDAY = re.compile(
 _ZH_MONTH_DAY = re.compile(
     rf"(?:(?P<y>[0-9]{{4}}|[零〇一二三四五六七八九]{{4}}|今|去|前)年)?(?P<mo>{_NUM})月份?(?:(?P<d>{_NUM})[日号]|(?P<part>初|底|中旬|上旬|下旬|中|末))?"
 )
-_ZH_DAY_ONLY = re.compile(rf"(?P<d>{_NUM})[日号](?![线楼口码位])")
+# "17号", "3日"; "三日" written in words is a count of days ("等咗三日"), and "二号窗口" a window.
+_ZH_DAY_ONLY = re.compile(rf"(?:(?P<d>[0-9]{{1,2}})[日号]|(?P<dd>{_NUM})号)(?![线楼口码位窗柜台室房车门座])")
 # Vague expressions: the words are kept, and the best date is the week they point to.
 _VAGUE_DAYS = re.compile(
     r"前几天|这几天|前些天|前些日子|(?i:the other day|a few days ago|a couple of days ago|several days ago)")
@@ -267,7 +268,7 @@ def _resolve_day_only(text: str, now: datetime) -> Resolved | None:
     if not m:
         return None
     today = now.date()
-    day = int(zh_number(m.group("d")) or 0)
+    day = int(zh_number(m.groupdict().get("dd") or m.group("d")) or 0)
     first = today.replace(day=1)
     for month_start in (first, (first - timedelta(days=1)).replace(day=1)):
         try:

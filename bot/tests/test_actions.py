@@ -159,7 +159,8 @@ class StoryFirst(unittest.TestCase):
             self.assertEqual(next_question({**slots, "description": None}), "description", text)
 
     def test_an_outburst_that_names_nothing_is_not_the_story_whatever_the_classifier_says(self) -> None:
-        for text in ("你们就是一帮强盗，我的积蓄全没了！", "Rip-off merchants, the lot of you! My savings are gone"):
+        for text in ("你们就是一帮强盗，我的积蓄全没了！", "Rip-off merchants, the lot of you! My savings are gone",
+                     "再拖下去我就报警，还要找传媒"):
             slots = read(text, intent="complain", story=True)
             self.assertNotIn("description", slots, text)
         told = read("骗子！上周卖出的钱到现在还没到账", intent="complain", story=True)
@@ -762,12 +763,18 @@ class AShortOpeningIsAHeadline(unittest.TestCase):
             self.assertEqual(slots[slot], value)
             self.assertNotIn("description", slots)
             self.assertEqual(next_question({**told, **slots}), "story_details")
+            again = read(answer, slots={**told, **slots}, asked="story_details")
+            self.assertTrue(again["story_details"], answer)  # asked once more, not for ever
 
     def test_a_name_is_kept_and_nothing_more_ends_the_question(self) -> None:
         told = {"description": "交易软件又卡死了！", "description_told": True}
         slots = read("我叫周敏", slots=told, asked="story_details")
         self.assertEqual(slots["customer_name"], "周敏")
         self.assertEqual(next_question({**told, **slots}), "story_details")
+        for answer in ("就这些", "垃圾公司"):
+            slots = read(answer, slots=told, asked="story_details")
+            self.assertTrue(slots["story_details"])
+            self.assertNotIn("description", slots)
         slots = read("就这些", slots=told, asked="story_details")
         self.assertTrue(slots["story_details"])
         self.assertNotIn("description", slots)
@@ -833,6 +840,12 @@ class PeopleAndPlaceAnswers(unittest.TestCase):
                               ("接电话的那个职员，他说工号是B2291", "people_involved")):
             slots = read(answer, slots=record, asked=asked, story=True)
             self.assertEqual(slots[asked], answer, answer)
+
+    def test_where_in_words_of_streets_and_landmarks_is_kept_but_more_story_is_not_an_answer(self) -> None:
+        record = {**self.RECORD, "description": "销户去了三次都没办成"}
+        for answer in ("办卡的那个营业部在杭州西湖区文三路那边", "就在我们村口的超市旁边，临平区"):
+            self.assertEqual(read(answer, slots=record, asked="place", story=True)["place"], answer)
+        self.assertNotIn("place", read("还有，客服也一直不回消息", slots=record, asked="place", story=True))
 
     def test_staff_named_by_title_then_by_full_name_in_the_wish(self) -> None:
         slots = read("希望邓佳琪给我道个歉", slots={**self.RECORD, "people_involved": "邓小姐"},

@@ -363,6 +363,18 @@ class ProductsNotForcedOnOtherComplaints(unittest.TestCase):
             self.assertEqual(infer_product(text), "bank_securities_transfer", text)
         self.assertEqual(product_from_answer("證券戶口"), "brokerage_account")
 
+    def test_what_did_not_happen_to_the_account_is_not_its_state(self) -> None:
+        self.assertEqual(infer_product("APP上挂的卖单不见了，资金也没有冻结，委托记录里什么都查不到"), "online_trading")
+
+    def test_spoken_down_to_in_front_of_others_is_the_branch_whatever_was_being_done(self) -> None:
+        self.assertEqual(infer_product("去营业部开通期权权限，经理当着一屋子客户说我这点钱不配做期权"),
+                         "branch_service")
+
+    def test_an_advisory_portfolio_is_a_wealth_product_and_a_promotion_is_other(self) -> None:
+        self.assertEqual(infer_product("跟着投顾组合调仓半年亏了一万多，每个月还收服务费"), "funds_wealth")
+        self.assertEqual(infer_product("APP里的积分活动说好送礼品卡，兑换时说已经结束了"), "other")
+        self.assertEqual(infer_product("喺網上過數去銀行，兩日都未到"), "bank_securities_transfer")
+
     def test_a_risk_assessment_or_a_trading_permission_is_the_account(self) -> None:
         for text in ("在APP上申请北交所权限，一直说我风险等级不够", "风险测评做完显示保守型，可我填的都是积极型"):
             self.assertEqual(infer_product(text), "brokerage_account", text)
@@ -448,6 +460,11 @@ class DatesAsCustomersSayThem(unittest.TestCase):
             self.assertEqual(resolved.iso() if resolved else None, iso, words)
         self.assertEqual(story_times("我有一点不舒服"), [])  # a clock in words without minutes needs a part of the day
 
+    def test_a_count_of_days_a_window_or_a_day_again_is_not_when_it_happened(self) -> None:
+        self.assertEqual([f.value for f in story_times("柜台三号窗口的人不理我")], [])
+        self.assertEqual([f.value for f in story_times("等咗五日都未有人覆")], [])
+        self.assertEqual([f.value for f in story_times("上周一开盘就登不上，今天又卡了一上午")], ["上周一开盘"])
+
     def test_a_day_said_beats_a_month_said_in_the_same_answer(self) -> None:
         for words, iso in (("上个月就有了，最近一次是前天下午三点", "2025-06-09T15:00"),
                            ("5月初開始，第一次係5月6號", "2025-05-06")):
@@ -491,6 +508,7 @@ class PlacesAndPeople(unittest.TestCase):
         self.assertTrue(names_someone("佢話佢工號係HK3318"))
         self.assertEqual(find_people("来了两个年轻人，其中一个说自己姓韦"), "姓韦")
         self.assertEqual(find_people("胖胖的，胸牌上写着姓熊"), "姓熊")
+        self.assertEqual(find_people("前台一个姓龚的女的，还有她们主管"), "姓龚、主管")
 
     def test_the_nearest_branch_is_no_branch_in_particular(self) -> None:
         self.assertIsNone(find_place("离我家最近的营业部也要开车一个多小时"))
