@@ -34,13 +34,15 @@ The goal is 95% on every measure and language; a missed goal is printed, not an 
 system could not start). Transcripts, cases and scores go to var/bench/intake_eval.jsonl.
 
     .venv/bin/python -m bench.intake_eval [--lang en|zh] [--limit N] [--only ID,...] [--concurrency 4]
-                                          [--set fresh|second|final|fourth|fifth]
+                                          [--set fresh|second|final|fourth|fifth|sixth|seventh|eighth]
 
 ``--set`` runs a held-out set instead, 40 Chinese customers each, written by someone who had not read the
 bot's rules, each after the bot was last corrected on the sets before it: ``fresh`` (customers_zh_fresh.json)
 and ``second`` (customers_zh_second.json), each measured, then read to correct the rules; ``final``
 (customers_zh_final.json), measured once before it was read; ``fourth`` (customers_zh_fourth.json), written
-after the bot was corrected on ``final``, then read; ``fifth`` (customers_zh_fifth.json), written after that.
+after the bot was corrected on ``final``, then read; ``fifth``, ``sixth`` and ``seventh``
+(customers_zh_<name>.json), each written while the one before was read, measured once, then read;
+``eighth``, written while ``seventh`` was read.
 """
 
 from __future__ import annotations

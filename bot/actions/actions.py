@@ -591,17 +591,13 @@ def answer_to_question(
             return {}
         return {"description": raw_text if is_email(tracker) else own_words(raw_text), "story_details": True}
     if requested == "story_details":
-        # "Could you tell me more?" is asked once: whatever the answer, the question has had its turn. Details
-        # alone (a name, an email address typed there) answer another question: kept, and it is asked once more.
-        if "description" in found or is_skip(text) or is_no(text) or is_outburst(text):
-            return {"story_details": True}  # an outburst ("垃圾公司") says how they feel, not what happened
-        name = looks_like_a_name(text) and plausible_name(text) and not tracker.get_slot("customer_name")
-        if only_details(text, structured) or name:
-            given: SlotValues = {"customer_name": clean_name(text)} if name else {}
-            answered = list(tracker.get_slot("answered_slots") or [])
-            if "story_details" in answered:
-                return {**given, "story_details": True}
-            return {**given, "answered_slots": [*answered, "story_details"]}
+        # "Could you tell me more?" is asked once: whatever the answer, the question has had its turn; an outburst
+        # ("垃圾公司") says how they feel, not what happened, and details alone answer another question.
+        if "description" in found or only_details(text, structured) or is_skip(text) or is_no(text) or is_outburst(
+                text):
+            return {"story_details": True}
+        if looks_like_a_name(text) and plausible_name(text) and not tracker.get_slot("customer_name"):
+            return {"story_details": True, "customer_name": clean_name(text)}  # a name given instead
         words = raw_text if is_email(tracker) else own_words(raw_text)
         return {"story_details": True, "description": add_to_story(tracker.get_slot("description"), words)}
     if requested in ONCE_SLOTS:

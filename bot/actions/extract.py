@@ -1112,7 +1112,8 @@ def is_outburst(text: str) -> bool:
     """Anger or a threat that names nothing the complaint is about: no service, time, place, person or sum ("你们这
     是明抢啊！我的钱就这么没了", "你哋再係咁我就去消委會同埋報警"). It says how the customer feels or what they
     will do, not what happened, however sure the classifier is."""
-    return (bool(_OUTBURST_FLAGS & set(find_risk_flags(text))) and not find_products(text) and not find_times(text)
+    return (bool(_OUTBURST_FLAGS & set(find_risk_flags(text))) and not find_products(text)
+            and not product_in_story(text) and not find_times(text)
             and not find_place(text) and not find_people(text) and not _ANY_SUM.search(canonical(text)))
 
 
