@@ -1,7 +1,7 @@
 """A web chat turn through the gateway against a POST to Rasa's REST webhook directly.
 
 Both sides talk to the same Rasa server (same model, same action server) and say the same things: the
-five answers of a complete intake, in Chinese and in English, each conversation a new customer (a new
+eight answers of a complete intake, in Chinese and in English, each conversation a new customer (a new
 web chat session through the gateway, a new sender id directly, so neither finds an old tracker).
 
 - Latency: one customer at a time on each side, a gateway intake and a direct one in lockstep (turn by
