@@ -131,6 +131,12 @@ class GatewayProcess:
         raise RuntimeError("no VmRSS line")
 
 
+def cpu_seconds(pid: int) -> float:
+    """User and system CPU time a process has used so far."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 @contextlib.contextmanager
 def gateway(name: str, redis_url: str, rasa_url: str, **env: str) -> Iterator[GatewayProcess]:
     """``complaint-gateway serve`` as an operator runs it, with the benchmark's customers allowed to type fast."""
