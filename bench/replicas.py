@@ -15,11 +15,12 @@ two replicas' rate over the one's in the same round (goal >= 1.6).
 
 What bounds the figure on this machine's two cores is CPU, and not the load. Over the runs here the load
 processes took 0.12 to 0.2 of a core together (about 0.5 ms a message: one process would do), the stub bot
-0.1, Redis 0.2 to 0.3, and one gateway at full load 0.8 to 0.95 of a core (one event loop). That leaves a
-second replica well under a core even on an idle machine, and this one is shared: other work took from
-nothing to 0.75 of a core during the runs. So the two replicas together get about 1.3 cores where one got
-0.95, and each spends more CPU per message than one alone, about 1.15x (every replica hears every other's
-pub/sub nudges, channels/webchat/channel.py: an idle replica beside a busy one takes a tenth of a core).
+0.1, Redis 0.2 to 0.3, and one gateway at full load 0.8 to 0.95 of a core (one event loop) when nothing
+else ran. That leaves a second replica well under a core even then, and the machine is shared: other work
+took from nothing to a whole core during the runs. With the machine to themselves the two replicas got about
+1.3 cores where one got 0.95, and spent about 1.15x the CPU per message of one alone (every replica hears
+every other's pub/sub nudges, channels/webchat/channel.py: an idle replica beside a busy one takes a tenth
+of a core); the ratio was 1.2 to 1.3 then, and 1.0 to 1.2 with other work running.
 The tables print the cores each process kept busy and the serving gateways' CPU per message, side by side;
 a line for information gives the ratio that CPU per message would allow with a core for each replica
 (twice the one's over the two's), which is what a machine with cores to spare would be expected to show.
