@@ -23,9 +23,9 @@ of turn 200's latency through the gateway over the anchor's in the same session 
 Turn 200 rather than turn 60: at turn 60 the anchor's tracker had not grown enough (its turn 60 took 1.7x
 its turn 5), so the gateway's turn would have had to be faster than Rasa's own short turn to reach 0.5. By
 turn 200 the anchor's turn takes some four times its first intake's last turn. A session of 200 turns on
-four sides is 800 bot turns; on this 2-core machine, shared with other work, a session took about two
-minutes, so the default is four rounds (two per language) rather than five: the module runs in about ten
-minutes, Rasa's start included.
+four sides is 800 bot turns; on this 2-core machine, shared with other work, a session took two to two and
+a half minutes, so the default is four rounds (two per language) rather than five: the module ran in 9.5 to
+11 minutes, Rasa's start included.
 
     .venv/bin/python -m bench.long_conversation [--rounds N]
 """
