@@ -40,12 +40,13 @@ from tests.support.chat_client import ChatClient
 
 LOG_DIR = supervisor.ROOT / "var" / "bench"
 
-# The five answers of a complete intake, as a customer types them (tests/e2e/test_intake.py).
+# The answers of a complete intake, as a customer types them (tests/e2e/test_intake.py): the story first, then
+# name and contact, the wish, where and who, and yes to the read-back.
 CONVERSATIONS: dict[str, tuple[str, ...]] = {
-    "zh": ("我要投诉", "张三", "13800138000", "我昨天下的买单一直没有成交，损失了很多钱",
-           "希望尽快查明原因并给我答复"),
-    "en": ("I want to file a complaint", "John Smith", "+44 7700 900123",
-           "The app charged me a commission twice for one trade last Friday", "Please refund the extra commission"),
+    "zh": ("我要投诉", "我昨天下的买单一直没有成交，损失了很多钱", "张三", "13800138000",
+           "希望尽快查明原因并给我答复", "不清楚", "没有", "对"),
+    "en": ("I want to file a complaint", "The app charged me a commission twice for one trade last Friday",
+           "John Smith", "+44 7700 900123", "Please refund the extra commission", "online", "no", "yes"),
 }
 LANGUAGES = ("zh", "en")
 
@@ -128,6 +129,12 @@ class GatewayProcess:
             if line.startswith("VmRSS:"):
                 return int(line.split()[1])
         raise RuntimeError("no VmRSS line")
+
+
+def cpu_seconds(pid: int) -> float:
+    """User and system CPU time a process has used so far."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 @contextlib.contextmanager

@@ -1,7 +1,7 @@
 """A web chat turn through the gateway against a POST to Rasa's REST webhook directly.
 
 Both sides talk to the same Rasa server (same model, same action server) and say the same things: the
-five answers of a complete intake, in Chinese and in English, each conversation a new customer (a new
+eight answers of a complete intake, in Chinese and in English, each conversation a new customer (a new
 web chat session through the gateway, a new sender id directly, so neither finds an old tracker).
 
 - Latency: one customer at a time on each side, a gateway intake and a direct one in lockstep (turn by
@@ -85,7 +85,8 @@ async def measure(rasa_url: str, ws_url: str, rounds: int, throughput_rounds: in
         script = await learn_script(http, rasa_url)
         bench = Bench(http, rasa_url, ws_url, script)
         await bench.latency(1)  # warm up: the gateway's connections, Rasa's first predictions
-        say(f"latency: {2 * rounds} intakes of 5 turns on each side, one customer at a time, in lockstep")
+        say(f"latency: {2 * rounds} intakes of {len(script[LANGUAGES[0]])} turns on each side, one customer at "
+            "a time, in lockstep")
         intakes = await bench.latency(rounds)
         say(f"throughput: {CUSTOMERS} customers at once, one intake each; {throughput_rounds} runs on each side, "
             "alternating")
@@ -98,7 +99,7 @@ async def measure(rasa_url: str, ws_url: str, rounds: int, throughput_rounds: in
 
 def report(intakes: dict[str, list[list[float]]], rates: dict[str, list[float]]) -> tuple[float, float]:
     rows = []
-    for turn in range(5):
+    for turn in range(len(intakes["direct"][0])):
         direct = median([times[turn] for times in intakes["direct"]])
         through = median([times[turn] for times in intakes["gateway"]])
         rows.append([f"turn {turn + 1}", 1000 * direct, 1000 * through, through / direct])

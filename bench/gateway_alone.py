@@ -28,18 +28,17 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
 import sys
 import time
 import uuid
 from collections.abc import Awaitable, Callable
-from pathlib import Path
 
 import aiohttp
 
 from bench._common import (
     ChatCustomer,
     RedisTally,
+    cpu_seconds,
     echo_server,
     embedded_redis,
     gateway,
@@ -80,12 +79,6 @@ class EchoCustomer:
 
     async def close(self) -> None:
         await self.ws.close()
-
-
-def cpu_seconds(pid: int) -> float:
-    """User and system CPU time a process has used so far."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 async def rate(turns: list[Callable[[], Awaitable[float]]], seconds: float, pid: int) -> tuple[float, float]:
