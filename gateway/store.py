@@ -17,7 +17,12 @@ from redis.asyncio import BlockingConnectionPool, Redis
 from redis.asyncio.cluster import RedisCluster
 from redis.asyncio.connection import SSLConnection, parse_url
 from redis.asyncio.retry import Retry
-from redis.asyncio.sentinel import MasterNotFoundError, Sentinel, SentinelConnectionPool
+from redis.asyncio.sentinel import (
+    MasterNotFoundError,
+    Sentinel,
+    SentinelConnectionPool,
+    SentinelManagedConnection,
+)
 from redis.backoff import EqualJitterBackoff, NoBackoff
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisClusterException, RedisError
@@ -100,6 +105,25 @@ async def _cluster(url: str) -> AsyncIterator[Redis]:
         await cluster.aclose()
 
 
+class PrimaryConnection(SentinelManagedConnection):
+    """A connection that asks the Sentinels for the primary whenever it connects again.
+
+    redis-py 7.4 connects a cut connection again, to retry its command, from ``send_packed_command``, straight to
+    the server it was on: a command cut because the Sentinels named another primary, or refused there
+    (READONLY), went back to the old primary, which took it once its writes went on and threw it away when
+    demoted (tests/gateway/test_redis_modes.py, a planned switchover)."""
+
+    async def send_packed_command(self, command: Any, check_health: bool = True) -> None:
+        if not self.is_connected:
+            # SentinelManagedConnection's connect: to the primary the Sentinels name now
+            await self.connect()  # type: ignore[no-untyped-call]
+        await super().send_packed_command(command, check_health)
+
+
+class PrimarySSLConnection(PrimaryConnection, SSLConnection):
+    pass
+
+
 class BlockingSentinelPool(SentinelConnectionPool, BlockingConnectionPool):
     """Connections to the primary the Sentinels name, bounded as on one server: past the bound, a command waits
     for a free connection (redis-py's Sentinel pool alone would fail at once).
@@ -108,6 +132,10 @@ class BlockingSentinelPool(SentinelConnectionPool, BlockingConnectionPool):
     drops only the idle ones). After a ``SENTINEL FAILOVER`` the old primary goes on taking writes for seconds,
     until the Sentinels make it a replica and it throws them away; a command cut instead is retried on the new
     primary, and a subscription cut says it was lost (store/pubsub.py), so its owner catches up."""
+
+    def __init__(self, service_name: str, sentinel_manager: Sentinel, **kwargs: Any) -> None:
+        kwargs["connection_class"] = PrimarySSLConnection if kwargs.pop("ssl", False) else PrimaryConnection
+        super().__init__(service_name, sentinel_manager, **kwargs)  # type: ignore[no-untyped-call]
 
     async def get_master_address(self) -> tuple[str, int]:
         before = self.master_address

@@ -4,8 +4,11 @@ middle of conversations (a Cluster primary killed, the Sentinels' primary killed
 which every customer's messages are on their case once, no bot answer comes twice and every page catches up (as
 tests/e2e/test_faults.py checks after a Redis restart).
 
-A forced ``SENTINEL FAILOVER`` with the old primary still up is not among them: what that primary takes before the
-gateway follows the switch is thrown away when it is made a replica (docs/operations.md, "Failover").
+On Sentinel also a planned switchover, as an operator makes one (RedisSentinels.switch_over): the primary's
+writes paused, ``SENTINEL FAILOVER``, the pause let go once the gateway can have followed the new primary; the
+same checks hold after it. A forced ``SENTINEL FAILOVER`` without the pause is not among them: what the old
+primary takes before the gateway follows the switch is thrown away when it is made a replica
+(docs/operations.md, "Failover").
 Rasa keeps its in-memory tracker and lock stores here (supervisor.start_rasa): it needs no Redis of its own.
 """
 
@@ -69,6 +72,8 @@ class Topology:
     url: str
     # Given the conversations under way: fail over where some of them are kept. (the old primary, the new)
     fail_over: Callable[[list[str]], tuple[Node, Node]]
+    # A planned switchover to another primary with the old one up throughout, where the topology has one.
+    switch_over: Callable[[], tuple[Node, Node]] | None = None
 
     def client_settings(self, data_dir: Path) -> Settings:
         return Settings.from_env({**self.settings, "REDIS_URL": self.url}, data_dir=data_dir)
@@ -96,7 +101,7 @@ def sentinel_topology(sentinels: RedisSentinels) -> Topology:
             return new if new not in (None, old) and new.ask("ROLE")[0] == "master" else None
         return old, wait_until(promoted, 60, "the Sentinels naming the replica")
     return Topology("sentinel", {"REDIS_MODE": "sentinel", "REDIS_SENTINEL_MASTER": sentinels.master_name},
-                    sentinels.url, crash_primary)
+                    sentinels.url, crash_primary, sentinels.switch_over)
 
 
 @pytest.fixture(scope="module", params=["cluster", "sentinel"])
@@ -217,14 +222,34 @@ def conversation_of(page: ChatPage) -> str:
     return f"webchat:{conversation_key(page.session)}"
 
 
+async def test_a_switchover_mid_conversations_loses_nothing_and_repeats_nothing(
+    topology: Topology, topology_gateway: Gateway, topology_redis: Redis, http: aiohttp.ClientSession,
+) -> None:
+    """A planned SENTINEL FAILOVER with the old primary up throughout (RedisSentinels.switch_over): the gateway
+    follows the new primary, its commands held or refused (READONLY) on the old one go there, and its
+    subscriptions are made again."""
+    # Run before the primary is killed (the next test): the switchover needs the replica.
+    if topology.switch_over is None:
+        pytest.skip(f"no planned switchover through Sentinels on a {topology.name}")
+    switch_over = topology.switch_over
+    await fail_over_mid_conversations(lambda _conversations: switch_over(), topology_gateway, topology_redis, http)
+
+
 async def test_a_failover_mid_conversations_loses_nothing_and_repeats_nothing(
     topology: Topology, topology_gateway: Gateway, topology_redis: Redis, http: aiohttp.ClientSession,
 ) -> None:
-    customers, gateway = 6, topology_gateway
+    await fail_over_mid_conversations(topology.fail_over, topology_gateway, topology_redis, http)
+
+
+async def fail_over_mid_conversations(fail_over: Callable[[list[str]], tuple[Node, Node]], gateway: Gateway,
+                                      redis: Redis, http: aiohttp.ClientSession) -> None:
+    """Six web chats under way when ``fail_over`` runs: every message on its case once, every customer a case,
+    no answer twice, every page caught up, nothing quarantined."""
+    customers = 6
     # What an undisturbed customer is told, turn by turn: the bot answers this script the same way.
     control = await converse(await ChatPage.open(http, gateway.ws_url), Milestone(0))
     expected_bot = said_by(control.shown, "bot")
-    cases_before = await case_count(topology_redis)
+    cases_before = await case_count(redis)
 
     pages = await together(*(ChatPage.open(http, gateway.ws_url) for _ in range(customers)))
     milestone = Milestone(2 * customers)
@@ -236,7 +261,7 @@ async def test_a_failover_mid_conversations_loses_nothing_and_repeats_nothing(
             if talk.done():
                 talk.result()  # its failure, if it failed
                 raise AssertionError("a customer finished before the failover")
-        old, new = await asyncio.to_thread(topology.fail_over, [conversation_of(p) for p in pages])
+        old, new = await asyncio.to_thread(fail_over, [conversation_of(p) for p in pages])
         async with asyncio.timeout(3 * BOT_WAIT):
             await together(*talks)
     finally:
@@ -245,7 +270,7 @@ async def test_a_failover_mid_conversations_loses_nothing_and_repeats_nothing(
 
     shown = await histories(http, gateway, [p.session for p in pages])
     for page, frames in zip(pages, shown, strict=True):
-        case = await case_of(topology_redis, conversation_of(page))
+        case = await case_of(redis, conversation_of(page))
         assert entries(case, "customer") == [*WEB_INTAKE, *FOLLOW_UPS], case["messages"]
         assert entries(case, "bot") == expected_bot, case["messages"]
         assert case["status"] == "queued" and case["handoff_reason"] == "complete"
@@ -253,5 +278,5 @@ async def test_a_failover_mid_conversations_loses_nothing_and_repeats_nothing(
         assert said_by(frames, "bot") == expected_bot, said_by(frames, "bot")
         assert [f["case_id"] for f in frames if f["type"] == "case"] == [case["id"]]
         assert said_by(page.shown, "bot", "system") == said_by(frames, "bot", "system"), "the page caught up"
-    assert await case_count(topology_redis) == cases_before + customers, "a case per customer, none twice"
-    assert await topology_redis.llen(QUARANTINE) == 0, await topology_redis.lrange(QUARANTINE, 0, -1)
+    assert await case_count(redis) == cases_before + customers, "a case per customer, none twice"
+    assert await redis.llen(QUARANTINE) == 0, await redis.lrange(QUARANTINE, 0, -1)

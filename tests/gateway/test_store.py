@@ -7,11 +7,13 @@ from typing import Any
 
 import aiohttp
 from redis.asyncio import Redis
+from redis.asyncio.connection import SSLConnection
+from redis.asyncio.sentinel import Sentinel
 
 from gateway import keys
 from gateway.app import create_app
 from gateway.settings import Settings
-from gateway.store import MAX_CONNECTIONS
+from gateway.store import MAX_CONNECTIONS, BlockingSentinelPool, PrimaryConnection, PrimarySSLConnection
 from tests.conftest import PASSWORD, login
 
 
@@ -34,3 +36,12 @@ async def test_a_crowd_of_requests_shares_a_bounded_set_of_redis_connections(
     assert set(statuses) == {200}, "everyone was answered"
     connected = int((await redis.info("clients"))["connected_clients"])
     assert connected - before <= MAX_CONNECTIONS, (before, connected)
+
+
+def test_a_sentinel_pools_connections_ask_the_sentinels_when_they_reconnect_with_tls_or_without() -> None:
+    # Not redis-py's own connection classes, which reconnect a retried command to the server they were on.
+    sentinel = Sentinel([("127.0.0.1", 26379)])  # type: ignore[no-untyped-call]
+    plain = BlockingSentinelPool("complaints", sentinel)
+    tls = BlockingSentinelPool("complaints", sentinel, ssl=True)
+    assert plain.connection_class is PrimaryConnection
+    assert tls.connection_class is PrimarySSLConnection and issubclass(PrimarySSLConnection, SSLConnection)

@@ -297,15 +297,46 @@ class RedisSentinels(Topology):
         """``SENTINEL FAILOVER`` once the replica has everything; wait until every Sentinel names the new
         primary, it answers as one and the old one follows it. (the old primary, the new)"""
         old: Node = wait_until(self.primary, timeout, "the Sentinels agreeing on the primary")
-        wait_for_replicas(old, timeout)
-        # Refused (NOGOODSLAVE) until the Sentinel has seen the replica healthy for a while, as after a failover.
-        wait_until(lambda: self.sentinels[0].ask("SENTINEL", "FAILOVER", self.master_name), timeout,
-                   "a Sentinel starting the failover")
-
-        def switched() -> Node | None:
-            new = self.primary()
-            if new in (None, old) or new.ask("ROLE")[0] != "master":
-                return None
-            return new if old.ask("ROLE")[:3] == ["slave", "127.0.0.1", new.port] else None
-        new: Node = wait_until(switched, timeout, "every Sentinel naming the new primary")
+        new = self.promote_replica(old, timeout)
+        self.wait_until_replica(old, new, timeout)
         return old, new
+
+    def switch_over(self, timeout: float = 60, grace: float = 2.0) -> tuple[Node, Node]:
+        """A planned switchover, as an operator does it: the primary's clients' writes held (``CLIENT PAUSE
+        WRITE``: they wait, unanswered) from before ``SENTINEL FAILOVER`` until every Sentinel names the new
+        primary and ``grace`` seconds more, so that clients following the Sentinels have left the old primary
+        before it takes writes again; its demotion, seconds later, would throw those away (docs/operations.md,
+        "Failover"). The pause cannot last until the demotion: the Sentinels' own link to the old primary waits
+        behind their announcement, a PUBLISH, which the pause holds too. (the old primary, the new)"""
+        old: Node = wait_until(self.primary, timeout, "the Sentinels agreeing on the primary")
+        old.ask("CLIENT", "PAUSE", str(int(3 * timeout * 1000)), "WRITE")  # past every wait: ended below
+        try:
+            new = self.promote_replica(old, timeout)
+            time.sleep(grace)
+        finally:
+            old.ask("CLIENT", "UNPAUSE")
+        self.wait_until_replica(old, new, timeout)
+        return old, new
+
+    def promote_replica(self, old: Node, timeout: float) -> Node:
+        """``SENTINEL FAILOVER`` once the replica has all ``old`` wrote; the new primary once every Sentinel
+        names it and it answers as one."""
+        wait_for_replicas(old, timeout)
+
+        def failover_started() -> bool:
+            # Refused (NOGOODSLAVE) until the Sentinel has seen the replica healthy for a while, as after a
+            # failover; asked again only while the Sentinels still agree on the old primary.
+            return self.primary() is not old or bool(
+                self.sentinels[0].ask("SENTINEL", "FAILOVER", self.master_name))
+        wait_until(failover_started, timeout, "a Sentinel starting the failover")
+
+        def promoted() -> Node | None:
+            new = self.primary()
+            return new if new not in (None, old) and new.ask("ROLE")[0] == "master" else None
+        new: Node = wait_until(promoted, timeout, "every Sentinel naming the new primary")
+        return new
+
+    def wait_until_replica(self, old: Node, new: Node, timeout: float) -> None:
+        """Until the Sentinels have made ``old`` a replica of ``new`` (Redis 7 waits 8 s before it does)."""
+        wait_until(lambda: old.ask("ROLE")[:3] == ["slave", "127.0.0.1", new.port], timeout,
+                   f"{old.address} following the new primary")
