@@ -593,8 +593,8 @@ def answer_to_question(
     if requested == "story_details":
         # "Could you tell me more?" is asked once: whatever the answer, the question has had its turn; an outburst
         # ("垃圾公司") says how they feel, not what happened, and details alone answer another question.
-        if "description" in found or only_details(text, structured) or is_skip(text) or is_no(text) or is_outburst(
-                text):
+        ended = is_skip(text) or is_no(text) or is_outburst(text)
+        if "description" in found or only_details(text, structured) or ended:
             return {"story_details": True}
         if looks_like_a_name(text) and plausible_name(text) and not tracker.get_slot("customer_name"):
             return {"story_details": True, "customer_name": clean_name(text)}  # a name given instead

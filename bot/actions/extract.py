@@ -956,6 +956,11 @@ def _staff_number(text: str, pos: int) -> str:
     return number.group().lstrip("，, ") if number else ""
 
 
+def _within(found: list[tuple[int, str, bool]], at: int) -> bool:
+    """Is ``at`` inside a person already found?"""
+    return any(start <= at < start + len(person) for start, person, _ in found)
+
+
 def _people(text: str) -> list[tuple[int, str, bool]]:
     """Staff the text names: (where, who as typed, whether a name or a title says which person)."""
     shown, text = halfwidth(text), canonical(text)
@@ -976,11 +981,11 @@ def _people(text: str) -> list[tuple[int, str, bool]]:
         found.append((m.start(), shown[m.start(): m.start() + len(role)] + shown[m.end(): m.end() + len(name)],
                       bool(name)))
     for m in _ZH_TITLE.finditer(text):
-        if not any(start <= m.start() < start + len(person) for start, person, _ in found):
+        if not _within(found, m.start()):
             found.append((m.start(), shown[m.start(): m.end()], True))
     for m in _ZH_STAFF_NUMBER_SAID.finditer(text):  # "佢話佢工號係HK2207": a number says which person
         start = m.start("surname") - 1 if m.group("surname") else m.start()
-        if not any(at <= start < at + len(person) for at, person, _ in found):
+        if not _within(found, start):
             found.append((start, shown[start: m.end()], True))
     for m in _EN_PEOPLE.finditer(text):
         if m.group("title"):
@@ -995,7 +1000,7 @@ def _people(text: str) -> list[tuple[int, str, bool]]:
             name = ""
         found.append((m.start(), f"{m.group('role')} {name}".strip(), bool(name)))
     found += [(start, shown[start:end], True) for start, end in _full_names(text, _surnames(p for _, p, _ in found))
-              if not any(at <= start < at + len(person) for at, person, _ in found)]
+              if not _within(found, start)]
     return sorted(found)
 
 
@@ -1217,8 +1222,8 @@ def is_skip(text: str) -> bool:
     return bool(_SKIP.search(canonical(text)))
 
 
-# What an answer to "where?" is made of: premises, streets, districts, landmarks ("就在我们小区门口", "开户的营业部
-#在深圳福田区深南大道那边").
+# What an answer to "where?" is made of: premises, streets, districts, landmarks ("就在我们小区门口",
+# "开户的营业部在深圳福田区深南大道那边").
 _PLACE_WORDS = re.compile(r"营业部|营业厅|分行|支行|网点|柜台|窗口|门口|小区|大厦|酒店|广场|大道|路|街|区|镇|那边|附近")
 
 
