@@ -468,6 +468,11 @@ def _dateparser(text: str, now: datetime) -> Resolved | None:
     return Resolved(at, precision)
 
 
+def _clock_alone(said: str) -> bool:
+    """A time of day without its day ("晚上八点十五", "4pm")."""
+    return bool(_ZH_CLOCK.fullmatch(canonical(said).removesuffix("左右")) or _EN_CLOCK.fullmatch(said))
+
+
 def resolve_time(text: str, now: datetime | None = None) -> Resolved | None:
     """When something happened, from the customer's words; None if unclear or in the future."""
     now = (now or datetime.now()).replace(microsecond=0)
@@ -477,7 +482,7 @@ def resolve_time(text: str, now: datetime | None = None) -> Resolved | None:
         first = finds[0]
         # "2024年3月5日 下午3点" may come as two finds: take both; so "昨天又来了三条，晚上八点十五还在发": a time of
         # day alone after the day is that day's.
-        clock_later = len(finds) > 1 and _ZH_CLOCK.fullmatch(finds[1].value.removesuffix("左右"))
+        clock_later = len(finds) > 1 and _clock_alone(finds[1].value)
         if clock_later and finds[1].start - first.end > 2:
             expression = f"{expression[first.start:first.end]}{expression[finds[1].start:finds[1].end]}"
         else:
@@ -492,7 +497,8 @@ def resolve_time(text: str, now: datetime | None = None) -> Resolved | None:
         resolved = _dateparser(expression, now)
     if resolved is None and not finds and len(expression) <= 30 and re.search(r"[0-9]", expression):
         resolved = _dateparser(expression, now)
-    if resolved and resolved.precision in ("week", "month", "year") and len(finds) > 1:
+    if resolved and resolved.precision in ("week", "month", "year") and len(finds) > 1 and not _clock_alone(
+            finds[1].value):
         # "从上个月就开始了，最近一次是上周二", "10月尾開始改，第一次係10月28號": the day said beats the month.
         day = resolve_time(canonical(text)[finds[1].start:], now)
         resolved = day if day and day.precision in ("day", "minute") else resolved

@@ -459,6 +459,8 @@ class DatesAsCustomersSayThem(unittest.TestCase):
             resolved = resolve_time(words, NOW)
             self.assertEqual(resolved.iso() if resolved else None, iso, words)
         self.assertEqual(story_times("我有一点不舒服"), [])  # a clock in words without minutes needs a part of the day
+        self.assertEqual(find_times("把费率调回万一点二"), [])  # a rate, not a time
+        self.assertEqual(resolve_time("上个月吧，费率要改回万一点二", NOW).iso(), "2025-05")  # type: ignore[union-attr]
 
     def test_a_count_of_days_a_window_or_a_day_again_is_not_when_it_happened(self) -> None:
         self.assertEqual([f.value for f in story_times("柜台三号窗口的人不理我")], [])
