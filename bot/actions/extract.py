@@ -816,7 +816,7 @@ _ZH_NAMED_BEFORE_ROLE = re.compile(
 _ZH_STAFF_NUMBER = re.compile(r"^[，,\s]?(?:工号|编号)[:：]?\s*[0-9A-Za-z]{2,10}")
 # A staff number or a surname said anywhere: "他说他工号是A0731", "佢話佢工號係HK2207", "其中一个说自己姓罗",
 # "胸牌上写着姓胡", "柜台一个姓杨的女的".
-_ZH_STAFF_NUMBER_SAID = re.compile(
+_ZH_WHICH_PERSON_SAID = re.compile(
     r"(?:工号|员工号|员工编号)(?:是|系|为|[:：])?\s*(?P<number>[0-9A-Za-z]{2,10})"
     rf"|(?:说|自称|写着|写的|话|一个|一位|那个|那位|有个)(?:他|她|自己|佢)?(?:是|系)?"
     rf"姓(?P<surname>{'|'.join(_COMPOUND_SURNAMES)}|[{_SURNAMES}])")
@@ -985,7 +985,7 @@ def _people(text: str) -> list[tuple[int, str, bool]]:
     for m in _ZH_TITLE.finditer(text):
         if not _within(found, m.start()):
             found.append((m.start(), shown[m.start(): m.end()], True))
-    for m in _ZH_STAFF_NUMBER_SAID.finditer(text):  # "佢話佢工號係HK2207": a number says which person
+    for m in _ZH_WHICH_PERSON_SAID.finditer(text):  # "佢話佢工號係HK2207": a number says which person
         start = m.start("surname") - 1 if m.group("surname") else m.start()
         if not _within(found, start):
             found.append((start, shown[start: m.end()], True))
