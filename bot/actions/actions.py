@@ -491,9 +491,10 @@ def read_details(
     """
     found: SlotValues = {}
     answering_when = requested == "incident_time" or correcting
-    times = find_times(without_negated(text) if correcting else text) if answering_when else story_times(text)
+    said = without_negated(text) if correcting else text  # "不是8号，是5号": what it is, not what it is not
+    times = find_times(said) if answering_when else story_times(text)
     # Answering when, the whole answer from its first time on: a clock or a day said after it belongs to it.
-    resolved = resolve_time(text[times[0].start:] if answering_when else times[0].value, now) if times else None
+    resolved = resolve_time(said[times[0].start:] if answering_when else times[0].value, now) if times else None
     if not answering_when and resolved and (resolved.precision not in ("day", "minute") or resolved.approximate
                                             or tells_when_found_out(text, times)
                                             or not one_day_told(resolved, times[1:], now)):

@@ -690,6 +690,11 @@ class WhenInTheStory(unittest.TestCase):
         answered = read("上个月", asked="incident_time", sent_at=LATE_EVENING_UTC)
         self.assertEqual(answered["incident_time"], "2025-05")  # asked, a month is the answer
 
+    def test_a_corrected_day_is_the_one_said_not_the_one_denied(self) -> None:
+        record = {**PLACE_RECORD, "incident_time_text": "昨天", "answered_slots": ["place", "people_involved"]}
+        corrected = read("不是6月8号，是6月5号", slots=record, asked="record_confirmed")["incident_time"]
+        self.assertTrue(corrected.endswith("-06-05"), corrected)
+
     def test_half_a_month_ago_in_the_story_leaves_the_day_to_the_customer(self) -> None:
         story = "大概半个月前在APP上申购的基金一直没确认"
         self.assertNotIn("incident_time", read(story, intent="complain", story=True, sent_at=LATE_EVENING_UTC))
