@@ -16,7 +16,7 @@ import phonenumbers
 from dateparser.date import DateDataParser
 from email_validator import EmailNotValidError, validate_email
 
-from .extract import canonical, digits, find_times, halfwidth
+from .extract import Find, canonical, digits, find_times, halfwidth
 
 DEFAULT_PHONE_REGION = "CN"  # a mainland number without a country code is +86
 
@@ -473,21 +473,26 @@ def _clock_alone(said: str) -> bool:
     return bool(_ZH_CLOCK.fullmatch(canonical(said).removesuffix("左右")) or _EN_CLOCK.fullmatch(said))
 
 
+def _when_words(said: str, finds: list[Find]) -> str:
+    """The words that say when: the first time found, with a second that completes it, right after it ("2024年3月5日
+    下午3点") or, a time of day alone, later in the answer ("昨天又来了三条，晚上八点十五还在发")."""
+    first = finds[0]
+    if len(finds) == 1:
+        return said[first.start: first.end]
+    second = finds[1]
+    if second.start - first.end <= 2:
+        return said[first.start: second.end]
+    if _clock_alone(second.value):
+        return said[first.start: first.end] + said[second.start: second.end]
+    return said[first.start: first.end]
+
+
 def resolve_time(text: str, now: datetime | None = None) -> Resolved | None:
     """When something happened, from the customer's words; None if unclear or in the future."""
     now = (now or datetime.now()).replace(microsecond=0)
-    expression = canonical(text).strip()
-    finds = find_times(expression)
-    if finds:
-        first = finds[0]
-        # "2024年3月5日 下午3点" may come as two finds: take both; so "昨天又来了三条，晚上八点十五还在发": a time of
-        # day alone after the day is that day's.
-        clock_later = len(finds) > 1 and _clock_alone(finds[1].value)
-        if clock_later and finds[1].start - first.end > 2:
-            expression = f"{expression[first.start:first.end]}{expression[finds[1].start:finds[1].end]}"
-        else:
-            expression = expression[first.start: finds[1].end if len(finds) > 1 and finds[1].start - first.end <= 2
-                                    else first.end]
+    said = canonical(text).strip()
+    finds = find_times(said)
+    expression = _when_words(said, finds) if finds else said
     if not expression or len(expression) > 60:
         return None
     resolved = (_resolve_iso(expression) or _resolve_slashed(expression) or _resolve_vague(expression, now)
@@ -500,7 +505,7 @@ def resolve_time(text: str, now: datetime | None = None) -> Resolved | None:
     if resolved and resolved.precision in ("week", "month", "year") and len(finds) > 1 and not _clock_alone(
             finds[1].value):
         # "从上个月就开始了，最近一次是上周二", "10月尾開始改，第一次係10月28號": the day said beats the month.
-        day = resolve_time(canonical(text)[finds[1].start:], now)
+        day = resolve_time(said[finds[1].start:], now)
         resolved = day if day and day.precision in ("day", "minute") else resolved
     if resolved is None:
         return None
