@@ -502,6 +502,8 @@ def read_details(
         # "三月份销户了，昨天又被扣了管理费" (which day?): when it happened is for the customer to say, and the form
         # asks.
         resolved = None
+    if not answering_when and resolved:
+        resolved = with_its_time_of_day(resolved, text, times[1:], now)
     recorded_time = tracker.get_slot("incident_time")
     # "昨天上午" in the story, "昨天上午十点" later: the time of day is added to the same day.
     finer = bool(resolved and resolved.precision == "minute" and recorded_time
@@ -558,6 +560,19 @@ def read_details(
 def one_day_told(first: Resolved, others: list[Find], now: datetime) -> bool:
     """Do all the times a story tells fit one day ("上个月" and "11月20号上午" do; "三月" and "昨天" do not)?"""
     return all(first.may_be_the_day_of(other) for find in others if (other := resolve_time(find.value, now)))
+
+
+def with_its_time_of_day(day: Resolved, text: str, later: list[Find], now: datetime) -> Resolved:
+    """A story that says its day again with the time of day ("上周一开盘那会…，上周一早上，9点31分左右开始闪退的"):
+    the clock said in that sentence is the day's."""
+    if day.precision != "day":
+        return day
+    for find in later:
+        sentence = re.split(r"[。！？!?\n]", text[find.start:], maxsplit=1)[0]
+        finer = resolve_time(sentence, now)
+        if finer and finer.precision == "minute" and finer.at.date() == day.at.date():
+            return finer
+    return day
 
 
 def with_more_people(recorded: str, people: str) -> str:

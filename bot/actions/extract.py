@@ -429,12 +429,14 @@ _TREATMENT = (
       "态度恶劣", "态度很差", "态度差", "态度极差", "服务态度", "甩脸色", "给脸色", "没人管", "没人理",
       "说话很冲", "说话冲", "说话难听", "玩手机", "嫌我", "推来推去", "踢皮球", "一直推", "刁难", "叫到号",
       # Spoken down to in front of others ("当着好多人面说的，我脸都没地方搁").
-      "当着", "看不起", "瞧不起", "羞辱", "侮辱", "丢脸", "没面子"),
+      "当着", "看不起", "瞧不起", "羞辱", "侮辱", "丢脸", "没面子",
+      # Brushed off after taking a number and waiting ("拿号等了四十分钟…几句话就把我打发走了").
+      "拿号", "取号", "打发"),
      ("kept me waiting", "left me waiting", "made me wait", "disrespectful", "condescending", "treated me like",
       "talked down to me", "rude", "impolite")),
     ("other",
      ("推销电话", "营销电话", "骚扰电话", "电话推销", "打电话给我推销", "打电话推销", "推销", "骚扰短信", "营销短信",
-      "退订", "冒充", "假冒", "礼品", "赠品", "奖品", "泄露", "签到", "积分", "营销活动", "促销",
+      "退订", "礼品", "赠品", "奖品", "泄露", "签到", "积分", "营销活动", "促销",
       "个人信息", "隐私", "撤回投诉", "撤销投诉", "工单", "结案", "之前投诉", "上次投诉", "投诉过", "反映过",
       "投诉了好几次", "投诉没人", "没人处理我的投诉"),
      ("telemarketing", "cold calls", "cold call", "sales calls", "marketing calls", "spam calls", "robocalls",
@@ -442,6 +444,16 @@ _TREATMENT = (
       "privacy", "previous complaint", "earlier complaint", "last complaint", "complained before",
       "complained twice", "my complaint was ignored")),
 )
+# Sales pressed on the customer are ours to answer as the conduct of the staff member who pressed them ("你们一个
+# 客户经理天天打电话给我推销", "一个男经理上来就推销理财产品"); from nobody in particular, they are marketing
+# ("一个月接到七八个推销基金的电话").
+_SELLING = re.compile(r"(?:打电话给我|打电话|电话)?推销(?:电话)?|营销电话|营销短信|骚扰电话|骚扰短信")
+_OUR_STAFF = re.compile(r"客户经理|理财经理|大堂经理|经理|业务员|员工|工作人员|柜员|投顾|投资顾问")
+# Someone using the firm's name (a fake app, a "training camp" in our name, a caller posing as our staff): not
+# our product, whatever was sold or lost there.
+_IMPERSONATION = re.compile(
+    r"冒充|假冒|冒用|冒名|仿冒|山寨|打着.{0,12}(?:名义|旗号|招牌|幌子)|以.{0,8}(?:公司|你们|贵司)的?名义"
+    r"|(?i:\b(?:impersonat\w*|posing as|pretending to be|fake (?:app|website|account))\b)")
 # Money lost on an investment: the product it was lost on is the complaint, before a fee charged on the way.
 _INVESTMENT_LOSS = re.compile(r"亏|净值|(?i:\b(?:lost money|investment losses)\b)")
 # Money lost or taken: then the complaint is about the product it happened with, however the customer was treated.
@@ -556,10 +568,15 @@ def _first_in_precedence(text: str, words: list[tuple[str, re.Pattern[str]]]) ->
     probe = re.sub(r"(?i)\baccount manager", "relationship manager", plain)
     probe = _STOCK_ACCOUNT.sub(lambda m: "证券" if m.group().startswith("股") else "brokerage ", probe)
     probe = _NOT_THE_STATE.sub(" ", probe)  # "钱也没有冻结": not the account's state
+    posing = _IMPERSONATION.search(plain)
+    if posing:
+        return "other", shown[posing.start(): posing.end()]
     if not _LOSS.search(probe):
         for key, pattern in _TREATMENT_WORDS:
             if pattern.search(probe):
                 typed = pattern.search(plain)
+                if key == "other" and typed and _SELLING.fullmatch(typed.group()) and _OUR_STAFF.search(probe):
+                    return "branch_service", None
                 return key, shown[typed.start(): typed.end()] if typed else None
     for key, pattern in words:
         if pattern.search(probe):
@@ -915,7 +932,7 @@ def _named_role(m: re.Match[str], shown: str) -> str:
 # one that joins clauses ("后来孙立伟…").
 _ZH_BEFORE_FULL_NAME = re.compile(
     r"(?:^|[，,。.！!？?、；;\s：:“\"「（(]|要求|希望|让|叫|找|和|跟|被|是|请|对|向|给|把|由|那个|这个|那位|这位|"
-    r"后来|然后|结果|但是|可是|而且|当时|之后|最后)$")
+    r"后来|然后|结果|但是|可是|而且|当时|之后|最后|全名|大名)$")
 _ZH_NOT_GIVEN_NAME = re.compile(r"经理|先生|女士|小姐|主管|总|老师|姐|哥|某")
 # What follows it: punctuation, or what the person did ("赵一鸣现在说…", "陈怡君当面道歉").
 _ZH_AFTER_FULL_NAME = re.compile(

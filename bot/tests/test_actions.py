@@ -723,6 +723,14 @@ class WhenInTheStory(unittest.TestCase):
                          asked="desired_resolution", sent_at=LATE_EVENING_UTC)
         self.assertNotIn("incident_time", other_day)
 
+    def test_a_story_that_says_its_day_again_with_a_clock_keeps_the_clock(self) -> None:
+        slots = read("昨天收盘前想撤单撤不掉，亏了一千多。就是昨天下午，两点五十分左右的事", intent="complain",
+                     story=True, sent_at=LATE_EVENING_UTC)
+        self.assertEqual(slots["incident_time"], "2025-06-10T14:50")
+        another_day = read("昨天想撤单撤不掉。前天下午两点五十也是这样", intent="complain", story=True,
+                           sent_at=LATE_EVENING_UTC)
+        self.assertNotEqual(another_day.get("incident_time"), "2025-06-09T14:50")
+
     def test_a_suspected_fraud_asks_which_service_and_when_before_a_person_takes_over(self) -> None:
         fraud = {"description": "有人盗用我的账户", "story_details": True, "customer_name": "孙丽",
                  "phone": "+8613700001111", "risk_flags": ["fraud"]}

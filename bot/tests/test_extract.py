@@ -321,8 +321,21 @@ class ProductsNotForcedOnOtherComplaints(unittest.TestCase):
                           ("一个月接到七八个推销基金的电话，说了不要还打", "other"),
                           ("someone knew my brokerage account balance: was there a data leak?", "other"),
                           ("我上个月就银证转账的事投诉过，到现在也没个回音", "other"),
-                          ("my previous complaint about the trading app got no answer", "other")):
+                          ("my previous complaint about the trading app got no answer", "other"),
+                          ("在大厅取号排了半小时，轮到我时那位经理敷衍两句就把我打发了", "branch_service")):
             self.assertEqual(infer_product(text), key, text)
+
+    def test_sales_pressed_by_our_staff_are_their_conduct_from_nobody_marketing(self) -> None:
+        for text, key in (("理财经理每周打三四次电话推销私募，拉黑了又用座机打", "branch_service"),
+                          ("营业部里有个业务员一直缠着我推销保险，我说了不要还跟到门口", "branch_service"),
+                          ("最近老收到推销两融的短信，退订了还在发", "other")):
+            self.assertEqual(infer_product(text), key, text)
+
+    def test_someone_using_our_name_is_not_our_product_whatever_was_lost(self) -> None:
+        for text in ("微信群里有人以你们公司的名义拉人买基金，我转了两万过去就被踢了",
+                     "有个假冒你们客服的人让我下载APP转账，损失了八千",
+                     "a man posing as your adviser had me move my brokerage cash to a new account"):
+            self.assertEqual(infer_product(text), "other", text)
 
     def test_a_loss_keeps_the_complaint_on_the_product_it_happened_with(self) -> None:
         for text, key in (("客户经理态度很差，推荐的基金亏了三成", "funds_wealth"),
@@ -548,6 +561,7 @@ class PlacesAndPeople(unittest.TestCase):
         self.assertEqual(find_people("开户时是孙经理给我办的，后来孙立伟一直不接电话"), "孙经理、孙立伟")
         self.assertEqual(named_again("柜员小谢", "让谢婉清亲自给我道歉"), ["谢婉清"])
         self.assertEqual(named_again("許小姐", "希望許嘉欣當面解釋"), ["許嘉欣"])
+        self.assertEqual(find_people("接待我的是柜员小韩，全名韩雪梅"), "柜员小韩、韩雪梅")
         # The surname as part of an ordinary word is no one.
         self.assertEqual(find_people("那个高经理说话很高兴，高大上的样子"), "高经理")
         self.assertEqual(named_again("王经理", "我觉得这很王道"), [])
