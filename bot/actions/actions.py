@@ -503,7 +503,7 @@ def read_details(
         # asks.
         resolved = None
     if not answering_when and resolved:
-        resolved = with_its_time_of_day(resolved, text, times[1:], now)
+        resolved = with_its_time_of_day(resolved, text, times, now)
     recorded_time = tracker.get_slot("incident_time")
     # "昨天上午" in the story, "昨天上午十点" later: the time of day is added to the same day.
     finer = bool(resolved and resolved.precision == "minute" and recorded_time
@@ -563,8 +563,8 @@ def one_day_told(first: Resolved, others: list[Find], now: datetime) -> bool:
 
 
 def with_its_time_of_day(day: Resolved, text: str, later: list[Find], now: datetime) -> Resolved:
-    """A story that says its day again with the time of day ("上周一开盘那会…，上周一早上，9点31分左右开始闪退的"):
-    the clock said in that sentence is the day's."""
+    """The time of day a story says in the sentence of its day ("12月1号上午，十点左右转的"), or where it says
+    the day again ("上周一开盘那会…，上周一早上，9点31分左右开始闪退的")."""
     if day.precision != "day":
         return day
     for find in later:

@@ -17,7 +17,8 @@ from dataclasses import dataclass
 from .chinese import to_simplified
 from .risk_words import FLAGS, find_flags
 
-CJK = "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
+# With Extension B, where Simplified Cantonese characters live ("嗰" becomes "𠮶").
+CJK = "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0002a6df"
 _HAN = f"[{CJK}]"
 
 
@@ -257,7 +258,9 @@ PRODUCTS: tuple[Product, ...] = (
     Product(
         "dividends_corporate_actions",
         ("分红", "股息", "红利", "派息", "送股", "送转", "转增", "配股", "除权", "拆股", "公司行动", "权益登记",
-         "要约收购", "预受要约", "要约", "合股", "并股", "碎股", "供股", "拆细"),
+         "要约收购", "预受要约", "要约", "合股", "并股", "碎股", "供股", "拆细",
+         # A convertible bond called or converted by its issuer ("可转债强赎").
+         "强赎", "强制赎回", "转股", "回售"),
         ("dividends", "dividend", "corporate actions", "corporate action", "stock split", "rights issue",
          "bonus shares", "scrip", "tender offer", "reverse split", "share consolidation", "odd lots", "odd lot"),
         (),
@@ -277,12 +280,12 @@ PRODUCTS: tuple[Product, ...] = (
     ),
     Product(
         "bank_securities_transfer",
-        ("银证转账", "银证转帐", "转账", "转帐", "转钱", "出金", "入金", "提现", "提款", "资金划转", "过数"),
+        ("银证转账", "银证转帐", "转账", "转帐", "转钱", "出金", "入金", "提现", "提款", "资金划转", "过数",
+         # Money moved between the bank and us ("从建设银行往证券账户转了十万", "轉咗五萬入證券戶口").
+         "银行往", "银行转", "往银行", "转到银行", "转回银行", "入证券", "转进证券", "往证券"),
         ("bank-securities transfers", "bank-securities transfer", "bank securities transfer", "bank transfers",
          "bank transfer", "fund transfer", "withdrawals", "withdrawal", "deposits", "deposit"),
-        ("到账", "转不出", "取不出", "转出", "转入", "银行卡", "取钱", "取款", "划款",
-         # Money moved between the bank and us ("从建设银行往证券账户转了十万", "轉咗五萬入證券戶口").
-         "银行往", "银行转", "往银行", "转到银行", "转回银行", "入证券", "转进证券"),
+        ("到账", "转不出", "取不出", "转出", "转入", "银行卡", "取钱", "取款", "划款"),
         ("withdraw", "never arrived", "hasn't arrived", "has not arrived", "transferred", "transfers", "my transfer",
          "the transfer", "a transfer", "money transfer"),
         # "送的股票没到账" is a corporate action; "my loan was transferred" is not a transfer of money.
@@ -318,7 +321,9 @@ PRODUCTS: tuple[Product, ...] = (
     ),
     Product(
         "brokerage_account",
-        ("证券账户", "资金账户", "股票账户", "证券账号", "股东账户", "证券户口", "开户", "销户", "转户"),
+        ("证券账户", "资金账户", "股票账户", "证券账号", "股东账户", "证券户口", "开户", "销户", "转户",
+         # Permission to trade a board is the account's, not the trading ("开通港股通一直提示资产不满足").
+         "开通港股通", "开通创业板", "开通科创板", "开通北交所", "港股通权限", "创业板权限", "科创板权限"),
         ("brokerage account", "trading account", "securities account", "account opening", "account closure"),
         ("冻结", "限制交易", "限制买入", "限制卖出", "账户限制", "帐户限制", "休眠", "激活", "状态异常", "账户异常",
          # 户口: how Hong Kong says the account ("證券戶口", "更改戶口資料").
@@ -457,7 +462,7 @@ _IMPERSONATION = re.compile(
 # Money lost on an investment: the product it was lost on is the complaint, before a fee charged on the way.
 _INVESTMENT_LOSS = re.compile(r"亏|净值|(?i:\b(?:lost money|investment losses)\b)")
 # Money lost or taken: then the complaint is about the product it happened with, however the customer was treated.
-_LOSS = re.compile(r"亏|损失|赔偿|被扣|多扣|多收|扣了|不到账|没到账|被强平|平仓|(?i:\b(?:lost|loss|losses|refund|"
+_LOSS = re.compile(r"亏|损失|赔偿|被扣|多扣|多收|扣了|不到账|没到账|没收到|被强平|平仓|(?i:\b(?:lost|loss|losses|refund|"
                    r"overcharged|charged|compensat\w*|missing money)\b)")
 # The account's own state or details (frozen, restricted, a phone number changed): the cause, before the money
 # stuck in it ("资金账户被冻结，钱也转不出来") or the app it shows in ("换绑手机号，APP登不进去").
@@ -630,11 +635,13 @@ _ZH_PART = ("早上|早晨|朝早|上午|中午|晏昼|下午|下昼|傍晚|晚�
             "|早盘|午盘|尾盘|开盘时|开盘后|开盘|收盘前|收盘后|收盘|盘中")
 _ZH_MINUTES = r"(?:[零〇][一二三四五六七八九]|廿[一二三四五六七八九]?|[一二三四五]?十[一二三四五六七八九]?)分?"
 _ZH_CLOCK = (
-    rf"(?:(?:{_ZH_PART})(?:{_ZH_NUM})|[0-9]{{1,2}})(?:点钟|点|时)(?:半|[0-9]{{1,2}}分?|[零〇廿一二三四五六七八九十]{{1,3}}分?)?(?:左右)?"
+    rf"(?:(?:{_ZH_PART})(?:{_ZH_NUM})|[0-9]{{1,2}})(?:点钟|点|时)(?:半|[一三]刻|[0-9]{{1,2}}分?|[零〇廿一二三四五六七八九十]{{1,3}}分?)?(?:左右)?"
     rf"|[一二三四五六七八九十两]{{1,3}}点钟|(?:{_ZH_PART})?[0-9]{{1,2}}:[0-9]{{2}}"
     # With its minutes a clock in words needs no part of the day ("两点四十五", "十点零五分", "三点廿分"); "一点五"
     # is a number ("万一点五").
-    rf"|[一二三四五六七八九十两]{{1,3}}点(?:半|{_ZH_MINUTES}|[一二三四五六七八九]分|[0-9]{{1,2}}分)(?:左右)?"
+    # "十点左右", "十点一刻": a clock as surely.
+    rf"|[一二三四五六七八九十两]{{1,3}}点(?:半|[一三]刻|{_ZH_MINUTES}|[一二三四五六七八九]分|[0-9]{{1,2}}分)(?:左右)?"
+    rf"|[一二三四五六七八九十两]{{1,3}}点左右"
 )
 _ZH_DATE = (
     r"[0-9]{4}[-/.][0-9]{1,2}[-/.][0-9]{1,2}[日号]?"
@@ -739,6 +746,11 @@ _YEAR_ONLY = re.compile(r"^(?:去年|今年|前年|[0-9]{4}年"
                         r"|(?i:last year|this year|(?:a|one|two|three|four|five|six|seven|eight|nine|ten|a few|"
                         r"several|[0-9]{1,2}) years? ago))$")
 _ANOTHER_DAY = re.compile(r"^(?:当天|当日|同一天|同日)$")
+# Up to now ("到今天都超过两个礼拜了", "截至今日"): how long it has lasted, not when it happened.
+_UP_TO_NOW = re.compile(r"(?:直到|一直到|到|截至|截止到?|至)\s*$")
+_NOW = re.compile(r"^(?:今天|今日|今儿|现在|目前)$")
+# What is quoted is what someone said or wrote: a product's name ("稳健增利3号"), a text message ("今日必涨").
+_QUOTED = re.compile(r"“[^”]*”|「[^」]*」|『[^』]*』|\"[^\"]*\"")
 # Finding out ("昨天发现被扣了", "今天对了一下交割单", "刚才看账户") is when it came to light, not when it happened.
 _FOUND_OUT = re.compile(r"发现|才知道|才看到|对了一下|对账|查了一下|一查|一看|看了一下|看账户|查账户|打开.{0,6}才"
                         r"|(?i:(?:noticed|discovered|found out|realized|realised|checked my))")
@@ -753,6 +765,7 @@ def story_times(text: str) -> list[Find]:
     plain = canonical(text)
     wish = find_wish(text)
     wish_at = halfwidth(text).find(wish) if wish else -1
+    quoted = [m.span() for m in _QUOTED.finditer(plain)]
     kept = []
     for find in find_times(text):
         clause_start = max((m.end() for m in _CLAUSE_END.finditer(plain, 0, find.start)), default=0)
@@ -762,6 +775,8 @@ def story_times(text: str) -> list[Find]:
                 or _NOT_WHEN_AFTER.match(plain[find.end:])
                 or _RANGE_BEFORE.search(before)
                 or _NOT_WHEN_IN_CLAUSE.search(before) or _NOT_WHEN_RIGHT_BEFORE.search(before)
+                or (_NOW.match(said) and _UP_TO_NOW.search(before))
+                or any(start < find.start < end for start, end in quoted)
                 or (wish and 0 <= wish_at <= find.start < wish_at + len(wish))):
             continue
         kept.append(find)
@@ -788,14 +803,21 @@ def _is_amount_or_code(text: str, find: Find) -> bool:
 
 # Our premises, and the named venues where staff meet customers (a seminar in a hotel).
 _ZH_PLACE_SUFFIX = "证券营业部|营业部|分公司|支行|分行|营业厅|网点|门店|酒店|宾馆|大厦|会所"
-# First a place after 在/去/到 ("在上海浦东营业部"), else any named branch ("浦东营业部的柜员").
+# "解放路那个营业部", "德輔道中嗰間分行": the name, then which one.
+_THAT_ONE = "(?:那个|那家|这个|这家|𠮶间|𠮶家)"
+# First a place after 在/去/到 ("在上海浦东营业部"), or said as a clause of its own, else any named branch
+# ("浦东营业部的柜员").
 _ZH_PLACES = (
-    re.compile(rf"(?:在|去|到|于|来|从|位于)(?P<p>{_HAN}{{2,10}}?(?:{_ZH_PLACE_SUFFIX}))"),
-    re.compile(rf"(?P<p>{_HAN}{{2,6}}?(?:{_ZH_PLACE_SUFFIX}))"),
+    re.compile(rf"(?:在|去|到|于|来|从|位于|喺)(?P<p>{_HAN}{{2,10}}?{_THAT_ONE}?(?:{_ZH_PLACE_SUFFIX}))"),
+    # A clause of its own that names the district or the street ("，湖南衡阳解放路那个营业部").
+    re.compile(rf"(?:^|[，,。；;\s：:])(?P<p>(?={_HAN}{{0,10}}[省市区县路道街]){_HAN}{{2,10}}?{_THAT_ONE}?"
+               rf"(?:{_ZH_PLACE_SUFFIX}))"),
+    re.compile(rf"(?P<p>{_HAN}{{2,6}}?{_THAT_ONE}?(?:{_ZH_PLACE_SUFFIX}))"),
 )
-# What comes before "营业部" but is not its name: "你们营业部", "投诉营业部经理", "就是天河路营业部", "请问营业部的…".
+# What comes before "营业部" but is not its name: "你们营业部", "投诉营业部经理", "就是天河路营业部", "请问营业部的…",
+# "被你们营业部…", "让我回开户营业部", "你哋中環分行".
 _ZH_PLACE_STRIP = re.compile(
-    r"^(?:(?:我要|我想|要|想)?(?:投诉|反映|咨询)|请问|关于|一下|自称|号称|说是|你们的?|我们的?|贵司的?|贵公司的?|公司的?|这个|那个|这家|那家|哪个|附近的?|我家附近的?|一家|"
+    r"^(?:(?:我要|我想|要|想)?(?:投诉|反映|咨询)|请问|关于|一下|自称|号称|说是|被|又|让|回|喺|你哋|我哋|𠮶间|𠮶家|你们的?|我们的?|贵司的?|贵公司的?|公司的?|这个|那个|这家|那家|哪个|附近的?|我家附近的?|一家|"
     r"(?:我?家)?离(?:我家?)?最近的|"
     r"的|了|办理|办业务|开户|就是|是|叫|名叫|找|去|到|问|我|他|她|陪|陪他|陪她|陪我|带|带他|带她|带我)+"
 )
@@ -811,7 +833,7 @@ _SURNAMES = (
 )
 _COMPOUND_SURNAMES = ("欧阳", "司马", "上官", "诸葛", "东方", "皇甫", "慕容", "令狐")
 _ZH_ROLE = re.compile(
-    r"(?:客户经理|客户主任|渠道经理|销售经理|业务经理|理财经理|理财专员|理专|大堂经理|营业部经理|营业部负责人|投资顾问|投顾|顾问|主管|柜员|职员|工作人员|业务员|"
+    r"(?:客户经理|客户主任|渠道经理|销售经理|业务经理|理财经理|理财专员|理专|大堂经理|营业部经理|营业部负责人|投资顾问|投顾|顾问|主管|柜员|职员|工作人员|业务员|营业员|"
     r"销售人员|(?<!人工)客服人员|客服专员|(?<![人工转])客服(?!电话|热线|中心|号码)|专员|员工|经办人)"
     r"(?:[，,]?(?:好像|应该|大概|可能|据说)?叫|是|姓)?"
 )
@@ -868,6 +890,17 @@ _ZH_ONLINE_PLACE = re.compile(
 )
 
 
+_STREET = re.compile(r"[路道街巷]")
+
+
+def _named_place(m: re.Match[str], shown: str) -> str | None:
+    """The place a match names, as typed, without what comes before its name; None if it has no name."""
+    # Who went where ("我带我妈去营业部"): only what follows the going names the place.
+    place = _ZH_PLACE_STRIP.sub("", re.sub(r"^.*[去到在](?=.)", "", m.group("p")))
+    suffix = re.search(f"(?:{_ZH_PLACE_SUFFIX})$", place)
+    return shown[m.end("p") - len(place): m.end("p")] if suffix and suffix.start() >= 2 else None
+
+
 def find_place(text: str) -> str | None:
     """Where it happened: a branch or office the customer names ("上海浦东营业部", "the Central branch"), or where
     online a stranger reached them ("抖音直播间")."""
@@ -875,13 +908,10 @@ def find_place(text: str) -> str | None:
     online = _ZH_ONLINE_PLACE.search(text)
     if online:
         return shown[online.start("p"): online.end("p")]
-    for pattern in _ZH_PLACES:
-        for m in pattern.finditer(text):
-            # Who went where ("我带我妈去营业部"): only what follows the going names the place.
-            place = _ZH_PLACE_STRIP.sub("", re.sub(r"^.*[去到在](?=.)", "", m.group("p")))
-            suffix = re.search(f"(?:{_ZH_PLACE_SUFFIX})$", place)
-            if suffix and suffix.start() >= 2:
-                return shown[m.end("p") - len(place): m.end("p")]
+    named = [place for pattern in _ZH_PLACES for m in pattern.finditer(text) if (place := _named_place(m, shown))]
+    if named:
+        # Said twice, the place with its street is the one to find ("中環分行" then "中環德輔道中嗰間分行").
+        return next((place for place in named if _STREET.search(place)), named[0])
     m = _EN_PLACE.search(text)
     if m:
         return (m.group("a") or f"{m.group('b')} branch").strip(" ,")
@@ -997,8 +1027,10 @@ def _people(text: str) -> list[tuple[int, str, bool]]:
             continue
         role = _ZH_ROLE_LEAD_OUT.sub("", m.group())
         name = _name_after_role(text, m.end()) or _staff_number(text, m.end())
-        found.append((m.start(), shown[m.start(): m.start() + len(role)] + shown[m.end(): m.end() + len(name)],
-                      bool(name)))
+        typed = shown[m.end(): m.end() + len(name)]
+        if name and m.group().endswith("姓"):
+            typed = f"（姓{typed}）"  # "营业员姓许": the surname is all the customer knows
+        found.append((m.start(), shown[m.start(): m.start() + len(role)] + typed, bool(name)))
     for m in _ZH_TITLE.finditer(text):
         if not _within(found, m.start()):
             found.append((m.start(), shown[m.start(): m.end()], True))
@@ -1084,7 +1116,9 @@ _EN_NOT_A_WISH = re.compile(
     r"please (?:call|contact|reply|hold|wait)|i want (?:a|an) (?:human|person|agent))",
     re.IGNORECASE,
 )
-_ZH_NOT_A_WISH = re.compile(r"(?:我要|我想|想要)投诉|转人工|人工客服|请帮我转|请稍等|请问")
+# ... nor a rule the customer quotes ("开通港股通，要求前20个交易日日均资产不低于50万").
+_ZH_NOT_A_WISH = re.compile(r"(?:我要|我想|想要)投诉|转人工|人工客服|请帮我转|请稍等|请问"
+                            r"|(?<![我们])要求(?![^，,]*?(?:赔|退|补|返|道歉))[^，,]{0,24}?(?:不低于|不少于|不得低于|不超过)")
 # Sentences end at 。！？!?；; and at a full stop followed by a space ("3.5%" and "a.m." stay whole).
 _SENTENCE = re.compile(r"(?:[^。！？!?；;\n.]|\.(?!\s|$))+[。！？!?；;.]*")
 

@@ -154,7 +154,8 @@ def zh_number(text: str) -> float | None:
 _NUM = r"[0-9]{1,2}|廿[一二三四五六七八九]?|[一二三四五六七八九十两]{1,3}"
 _ZH_CLOCK = re.compile(
     rf"(?P<part>早上|早晨|朝早|上午|中午|晏昼|下午|下昼|傍晚|晚上|夜晚|夜里|半夜|凌晨)?(?P<h>{_NUM})(?:点钟|点|时)"
-    rf"(?:(?P<half>半)|(?P<m>[0-9]{{1,2}}|[零〇廿一二三四五六七八九十]{{1,3}})分?)?|(?P<hh>[0-9]{{1,2}}):(?P<mm>[0-9]{{2}})"
+    rf"(?:(?P<half>半)|(?P<quarter>[一三])刻|(?P<m>[0-9]{{1,2}}|[零〇廿一二三四五六七八九十]{{1,3}})分?)?"
+    rf"|(?P<hh>[0-9]{{1,2}}):(?P<mm>[0-9]{{2}})"
 )
 _ZH_DAY_PART = re.compile("早上|早晨|朝早|上午|中午|晏昼|下午|下昼|傍晚|晚上|夜晚|夜里|半夜|凌晨")
 _EN_CLOCK = re.compile(
@@ -171,7 +172,9 @@ def _clock_zh(text: str) -> tuple[int, int] | None:
     if m.group("hh"):
         return int(m.group("hh")), int(m.group("mm"))
     hour = int(zh_number(m.group("h")) or 0)
-    minute = 30 if m.group("half") else int(zh_number(m.group("m")) or 0) if m.group("m") else 0
+    minute = int(zh_number(m.group("m")) or 0) if m.group("m") else 0
+    if m.group("half") or m.group("quarter"):
+        minute = 30 if m.group("half") else 15 if m.group("quarter") == "一" else 45
     # "上周四下午，两点四十五": the part of the day said before the clock is its part.
     earlier = _ZH_DAY_PART.findall(text[: m.start()])
     part = m.group("part") or (earlier[-1] if earlier else None)

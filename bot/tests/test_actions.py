@@ -727,6 +727,9 @@ class WhenInTheStory(unittest.TestCase):
         slots = read("昨天收盘前想撤单撤不掉，亏了一千多。就是昨天下午，两点五十分左右的事", intent="complain",
                      story=True, sent_at=LATE_EVENING_UTC)
         self.assertEqual(slots["incident_time"], "2025-06-10T14:50")
+        same_sentence = read("我昨天上午，大概十点一刻，在APP上撤单撤不掉", intent="complain", story=True,
+                             sent_at=LATE_EVENING_UTC)
+        self.assertEqual(same_sentence["incident_time"], "2025-06-10T10:15")
         another_day = read("昨天想撤单撤不掉。前天下午两点五十也是这样", intent="complain", story=True,
                            sent_at=LATE_EVENING_UTC)
         self.assertNotEqual(another_day.get("incident_time"), "2025-06-09T14:50")

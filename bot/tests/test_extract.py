@@ -337,6 +337,17 @@ class ProductsNotForcedOnOtherComplaints(unittest.TestCase):
                      "a man posing as your adviser had me move my brokerage cash to a new account"):
             self.assertEqual(infer_product(text), "other", text)
 
+    def test_an_issuer_calling_its_convertible_bond_is_a_corporate_action(self) -> None:
+        self.assertEqual(infer_product("手里的可转债被强赎了，没人提醒我转股，亏了八千"), "dividends_corporate_actions")
+
+    def test_permission_to_trade_a_board_is_the_account(self) -> None:
+        self.assertEqual(infer_product("开通创业板一直审核不过，股票也买不了"), "brokerage_account")
+
+    def test_money_moved_from_the_bank_beside_what_it_was_for_is_the_customers_to_choose(self) -> None:
+        self.assertIsNone(infer_product("从建行往证券账户转了五万打算买理财，钱一直没到"))
+        self.assertEqual(infer_product("从建行往证券账户转了五万，你们说没收到，两边踢皮球"),
+                         "bank_securities_transfer")
+
     def test_a_loss_keeps_the_complaint_on_the_product_it_happened_with(self) -> None:
         for text, key in (("客户经理态度很差，推荐的基金亏了三成", "funds_wealth"),
                           ("the staff were rude and my margin position was liquidated at a loss", "margin_trading")):
@@ -449,6 +460,12 @@ class DatesAsCustomersSayThem(unittest.TestCase):
                      "上市第二日就跌破发行价"):
             self.assertEqual(story_times(text), [], text)
 
+    def test_what_is_quoted_and_up_to_now_are_not_when_it_happened(self) -> None:
+        for text in ("买的是“安心盈5号”，说是稳赚", "短信写着「明日开盘必涨停」，我就信了",
+                     "说好T+1，结果到今天都没到账", "截至今日还是显示处理中"):
+            self.assertEqual(story_times(text), [], text)
+        self.assertEqual([f.value for f in story_times("“保本”两个字是昨天她亲口说的")], ["昨天"])
+
     def test_a_clock_in_words_keeps_its_minutes(self) -> None:
         self.assertEqual([f.value for f in story_times("上周四上午十点三十五下的单")], ["上周四上午十点三十五"])
         self.assertEqual(resolve_time("上周四上午十点三十五", NOW).iso()[11:], "10:35")  # type: ignore[union-attr]
@@ -512,11 +529,23 @@ class PlacesAndPeople(unittest.TestCase):
             self.assertIsNone(find_place(text), text)
         self.assertEqual(find_place("投诉你们营业部，就是广州天河路营业部"), "广州天河路营业部")
 
+    def test_a_branch_told_by_who_sent_whom_there_is_no_place(self) -> None:
+        for text in ("被你们营业部的人叫去听讲座", "客服又叫我回开户营业部办理", "让我回营业部补材料"):
+            self.assertIsNone(find_place(text), text)
+        self.assertEqual(find_place("我喺你哋銅鑼灣分行開嘅戶口"), "銅鑼灣分行")
+
+    def test_a_place_said_twice_is_the_one_with_its_street(self) -> None:
+        self.assertEqual(find_place("去了你们南山营业部两次。就是南山科技园科苑路营业部"), "南山科技园科苑路营业部")
+
     def test_a_question_about_our_branches_names_no_place(self) -> None:
         for text in ("请问营业部的开户问题找谁反映", "咨询一下营业厅几点关门", "关于营业部的服务我有意见"):
             self.assertIsNone(find_place(text), text)
         self.assertEqual(find_place("一个自称你们杭州营业部的经理"), "杭州营业部")
         self.assertEqual(find_place("是在香格里拉酒店办的投资讲座上"), "香格里拉酒店")
+
+    def test_a_surname_after_the_role_is_all_the_customer_knows(self) -> None:
+        self.assertEqual(find_people("帮我办业务的营业员姓邓，后来一直找不到人"), "营业员（姓邓）")
+        self.assertEqual(find_people("负责我的客户经理姓欧阳"), "客户经理（姓欧阳）")
 
     def test_a_staff_number_said_anywhere_says_which_person(self) -> None:
         self.assertEqual(find_people("接电话的那个职员，他说他工号是B2291"), "职员、工号是B2291")
@@ -568,6 +597,10 @@ class PlacesAndPeople(unittest.TestCase):
 
     def test_a_role_said_again_with_the_name_is_one_person(self) -> None:
         self.assertEqual(find_people("大堂经理出来说人满了，后来才知道是大堂经理冯丽"), "大堂经理冯丽")
+
+    def test_a_rule_the_customer_quotes_is_not_their_wish(self) -> None:
+        self.assertIsNone(find_wish("开科创板，要求开通前日均资产不低于50万，我早就够了"))
+        self.assertEqual(find_wish("要求退还多收的费用"), "要求退还多收的费用")
 
     def test_staff_in_a_wish_are_not_the_people_involved_unless_named(self) -> None:
         self.assertIsNone(people_outside_wish("系统又出错了，希望你们加强员工培训"))
