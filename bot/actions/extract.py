@@ -280,7 +280,8 @@ PRODUCTS: tuple[Product, ...] = (
     ),
     Product(
         "bank_securities_transfer",
-        ("银证转账", "银证转帐", "转账", "转帐", "转钱", "出金", "入金", "提现", "提款", "资金划转", "过数",
+        ("银证转账", "银证转帐", "证转银", "银转证", "转账", "转帐", "转钱", "出金", "入金", "提现", "提款", "资金划转",
+         "过数",
          # Money moved between the bank and us ("从建设银行往证券账户转了十万", "轉咗五萬入證券戶口").
          "银行往", "银行转", "往银行", "转到银行", "转回银行", "入证券", "转进证券", "往证券"),
         ("bank-securities transfers", "bank-securities transfer", "bank securities transfer", "bank transfers",
@@ -294,7 +295,9 @@ PRODUCTS: tuple[Product, ...] = (
     Product(
         "fees_commissions",
         ("手续费", "佣金", "交易费", "管理费", "服务费", "年费", "申购费", "赎回费", "托管费", "过户费",
-         "行情费", "续费", "月费", "续订"),
+         "行情费", "续费", "月费", "续订",
+         # Interest charged is billed like a fee ("负债还清了还在计融资利息").
+         "融资利息", "计息", "收利息", "扣利息", "罚息"),
         ("commissions", "commission", "fees", "fee"),
         ("费用", "收费", "多扣", "乱扣", "扣费", "扣钱", "扣了", "多收"),
         ("overcharged", "charged", "charges", "charge"),
@@ -429,6 +432,13 @@ _ATTITUDE = ("态度", "服务差", "不耐烦", "不客气", "不礼貌", "rude
 # 产品": the calls; "我之前反映过资金账户的问题，到现在没人联系": the complaint handling), unless a loss of money
 # is told too: then the product it happened with is the complaint.
 _TREATMENT = (
+    # An earlier complaint left unanswered outranks how anyone was treated on the way ("投诉营业部的人…工单号给了我，
+    # 事情到现在都没人管").
+    ("other",
+     ("撤回投诉", "撤销投诉", "工单", "结案", "之前投诉", "上次投诉", "投诉过", "反映过", "投诉了好几次", "投诉没人",
+      "没人处理我的投诉"),
+     ("previous complaint", "earlier complaint", "last complaint", "complained before", "complained twice",
+      "my complaint was ignored")),
     ("branch_service",
      ("干等", "白跑", "不被尊重", "不尊重", "歧视", "冷嘲热讽", "爱答不理", "爱理不理", "不客气", "不耐烦", "不礼貌",
       "态度恶劣", "态度很差", "态度差", "态度极差", "服务态度", "甩脸色", "给脸色", "没人管", "没人理",
@@ -442,12 +452,12 @@ _TREATMENT = (
     ("other",
      ("推销电话", "营销电话", "骚扰电话", "电话推销", "打电话给我推销", "打电话推销", "推销", "骚扰短信", "营销短信",
       "退订", "礼品", "赠品", "奖品", "泄露", "签到", "积分", "营销活动", "促销",
-      "个人信息", "隐私", "撤回投诉", "撤销投诉", "工单", "结案", "之前投诉", "上次投诉", "投诉过", "反映过",
-      "投诉了好几次", "投诉没人", "没人处理我的投诉"),
+      # Gifts promised for coming or signing up ("到场就送一桶油，注册还送200元话费").
+      "话费", "赠送", "到场就送", "送礼", "伴手礼",
+      "个人信息", "隐私"),
      ("telemarketing", "cold calls", "cold call", "sales calls", "marketing calls", "spam calls", "robocalls",
       "stop calling", "data breach", "data leak", "leaked my", "my personal data", "my personal information",
-      "privacy", "previous complaint", "earlier complaint", "last complaint", "complained before",
-      "complained twice", "my complaint was ignored")),
+      "privacy")),
 )
 # Sales pressed on the customer are ours to answer as the conduct of the staff member who pressed them ("你们一个
 # 客户经理天天打电话给我推销", "一个男经理上来就推销理财产品"); from nobody in particular, they are marketing
@@ -458,12 +468,13 @@ _OUR_STAFF = re.compile(r"客户经理|理财经理|大堂经理|经理|业务�
 # our product, whatever was sold or lost there.
 _IMPERSONATION = re.compile(
     r"冒充|假冒|冒用|冒名|仿冒|山寨|打着.{0,12}(?:名义|旗号|招牌|幌子)|以.{0,8}(?:公司|你们|贵司)的?名义"
+    r"|(?:自称|号称|说是)(?:是)?(?:你们|贵司|贵公司)(?=.*?骗)"
     r"|(?i:\b(?:impersonat\w*|posing as|pretending to be|fake (?:app|website|account))\b)")
 # Money lost on an investment: the product it was lost on is the complaint, before a fee charged on the way.
 _INVESTMENT_LOSS = re.compile(r"亏|净值|(?i:\b(?:lost money|investment losses)\b)")
 # Money lost or taken: then the complaint is about the product it happened with, however the customer was treated.
-_LOSS = re.compile(r"亏|损失|赔偿|被扣|多扣|多收|扣了|不到账|没到账|没收到|被强平|平仓|(?i:\b(?:lost|loss|losses|refund|"
-                   r"overcharged|charged|compensat\w*|missing money)\b)")
+_LOSS = re.compile(r"亏|损失|赔偿|被扣|多扣|多收|扣了|不到账|没到账|没收到|被强平|平仓"
+                   r"|(?i:\b(?:lost|loss|losses|refund|overcharged|charged|compensat\w*|missing money)\b)")
 # The account's own state or details (frozen, restricted, a phone number changed): the cause, before the money
 # stuck in it ("资金账户被冻结，钱也转不出来") or the app it shows in ("换绑手机号，APP登不进去").
 _ACCOUNT_STATE = ("冻结", "限制交易", "限制买入", "限制卖出", "账户限制", "帐户限制", "被限制", "休眠", "激活",
@@ -474,6 +485,9 @@ _NOT_THE_STATE = re.compile(r"(?:没有|没|未|并未|并没有|不会|不)(?:�
 _CUE_PRECEDENCE = ("margin_trading", "ipo_subscription", "dividends_corporate_actions", "funds_wealth",
                    "account_state", "bank_securities_transfer", "fees_commissions", "attitude", "brokerage_account",
                    "online_trading", "branch_service")
+
+
+_BANK_SECURITIES = ("银证转账", "银证转帐", "证转银", "银转证")
 
 
 def _product_words(english: bool | None) -> list[tuple[str, re.Pattern[str]]]:
@@ -500,7 +514,10 @@ def _product_words(english: bool | None) -> list[tuple[str, re.Pattern[str]]]:
                 _product_regex(NOT_OURS.zh_cues, NOT_OURS.en_cues))
     fee = dict(names)["fees_commissions"]
     fee_first = [("fees_commissions", _unless(fee, (*not_ours, _INVESTMENT_LOSS)))] if fee is not None else []
-    return fee_first + _in_precedence(names, not_ours) + _in_precedence(cues)
+    # Only a securities firm moves money between the bank and the securities account: the name decides before
+    # a product we do not offer that the money was for ("证转银…这钱是要还信用卡的").
+    ours_alone = [("bank_securities_transfer", _product_regex(_BANK_SECURITIES, ()))]
+    return fee_first + ours_alone + _in_precedence(names, not_ours) + _in_precedence(cues)
 
 
 def _unless(pattern: re.Pattern[str], spoilers: Iterable[re.Pattern[str] | None]) -> re.Pattern[str]:
@@ -606,6 +623,13 @@ def product_in_story(text: str) -> tuple[str, str | None] | None:
     return key, words if key == "other" else None
 
 
+def _tells_a_service(text: str) -> bool:
+    """Does the text say which service by its words (not by how the customer was treated: "没人理我")?"""
+    english = not re.search(_HAN, text)
+    probe = canonical(text)
+    return any(pattern.search(probe) for _, pattern in _STORY_WORDS[english])
+
+
 def infer_product(text: str) -> str | None:
     """The product key of a story (product_in_story), or None."""
     found = product_in_story(text)
@@ -652,7 +676,7 @@ _ZH_DATE = (
     rf"|上个?月(?:初|底|中旬|中|末|(?:{_ZH_NUM})[日号])?|这个月(?:初|中|底)?|本月(?:初|中|底)?"
     r"|去年(?:底|年底|年初)?|今年(?:初)?|年初|年底"
     rf"|(?:{_ZH_NUM}|几|半|好几|十几)(?:个半)?个?(?:天|日|周|星期|礼拜|月|小时|钟头|年)(?:以|之)?前"
-    r"|大前天|前天|昨天|昨日|昨儿|今天|今日|今儿|当天|今早|今晨|昨早|昨晚|昨夜|今晚|前晚|前几天|前两天|刚才|刚刚"
+    r"|大前天|前天|昨天|昨日|昨儿|今天|今日|今儿|当天|今早|今朝|今晨|昨早|昨晚|昨夜|今晚|前晚|前几天|前两天|刚才|刚刚"
     r"|明天|后天|明早|明晚|下周|下个?星期|下个?月"
     # A day of this or last month ("17号", "18日上午"), as a correction at the read-back says it.
     rf"|(?:[0-9]{{1,2}}[日号]|(?:{_ZH_NUM})号)(?![线楼口码位窗柜台室房车门座])"
@@ -732,6 +756,8 @@ _NOT_WHEN_RIGHT_BEFORE = re.compile(
 # ... or a count of days ("今天已经第五天了"), a rule ("周末不算"), a schedule ("周一到周五九点到五点").
 # ... or a day that happened again ("今天又是一个跌停": when it began is another day).
 _NOT_WHEN_AFTER = re.compile(r"^(?:之内|以内|之前|前|为止|内|(?:已经|都已经|都|是)第|不算|除外|又"
+                             # A deadline with its threat ("你们今天不给个答复我就起诉").
+                             r"|(?:再|还|要是|如果)?不(?:给|处理|解决|答复|回复|退|赔|还|改)[^，,。！!？?]{0,8}就"
                              r"|(?:到|至|~|-)(?:周|星期|礼拜)|(?:到|至|~|-)[0-9一二三四五六七八九十两]{1,3}(?:点|时|:))"
                              r"|^(?i:\s*(?:to|through|-)\s*(?:monday|tuesday|wednesday|thursday|friday|saturday|sunday)\b)")
 _RANGE_BEFORE = re.compile(r"(?:(?:周|星期|礼拜)[一二三四五六日天]\s*(?:到|至|~|-)"
@@ -817,7 +843,7 @@ _ZH_PLACES = (
 # What comes before "营业部" but is not its name: "你们营业部", "投诉营业部经理", "就是天河路营业部", "请问营业部的…",
 # "被你们营业部…", "让我回开户营业部", "你哋中環分行".
 _ZH_PLACE_STRIP = re.compile(
-    r"^(?:(?:我要|我想|要|想)?(?:投诉|反映|咨询)|请问|关于|一下|自称|号称|说是|被|又|让|回|喺|你哋|我哋|𠮶间|𠮶家|你们的?|我们的?|贵司的?|贵公司的?|公司的?|这个|那个|这家|那家|哪个|附近的?|我家附近的?|一家|"
+    r"^(?:(?:我要|我想|要|想)?(?:投诉|反映|咨询)|请问|想问|问下|关于|一下|银行|自称|号称|说是|被|又|让|回|喺|你哋|我哋|𠮶间|𠮶家|你们的?|我们的?|贵司的?|贵公司的?|公司的?|这个|那个|这家|那家|哪个|附近的?|我家附近的?|一家|"
     r"(?:我?家)?离(?:我家?)?最近的|"
     r"的|了|办理|办业务|开户|就是|是|叫|名叫|找|去|到|问|我|他|她|陪|陪他|陪她|陪我|带|带他|带她|带我)+"
 )
@@ -844,7 +870,7 @@ _ZH_TITLE = re.compile(
 )
 # What may follow a staff member's name: punctuation, or a word that starts what they did.
 _ZH_NAME_END = re.compile(
-    r"[，,。.！!？?、；;\s的说给把让和跟也就不没态度一直告诉承诺答应私自擅自帮替向对骗却还都又推在]|$"
+    r"[，,。.！!？?、；;\s的说给把让和跟也就不没态度一直告诉承诺答应私自擅自帮替向对骗却还都又推在之以曾当]|$"
 )
 # A name before the role: "那个叫覃海燕的业务员", "一个姓马的女工作人员" (the surname is all they know).
 _ZH_NAMED_BEFORE_ROLE = re.compile(
@@ -895,8 +921,10 @@ _STREET = re.compile(r"[路道街巷]")
 
 def _named_place(m: re.Match[str], shown: str) -> str | None:
     """The place a match names, as typed, without what comes before its name; None if it has no name."""
-    # Who went where ("我带我妈去营业部"): only what follows the going names the place.
-    place = _ZH_PLACE_STRIP.sub("", re.sub(r"^.*[去到在](?=.)", "", m.group("p")))
+    # Who went where ("我带我妈去营业部"), whose it is ("10月份你们营业部"), what is complained of ("打客服热线投诉
+    # 营业部的人"): only what follows names the place.
+    place = _ZH_PLACE_STRIP.sub("", re.sub(r"^.*(?:[去到在]|你们|你哋|我们|贵司|贵公司|投诉|反映|举报)(?=.)", "",
+                                           m.group("p")))
     suffix = re.search(f"(?:{_ZH_PLACE_SUFFIX})$", place)
     return shown[m.end("p") - len(place): m.end("p")] if suffix and suffix.start() >= 2 else None
 
@@ -1096,7 +1124,7 @@ _ZH_WISH = re.compile(
     r"希望|(?<!符合)(?<!按)要求|请求|恳请|请你们|请尽快|请帮我|请给我|请把|请将|麻烦你们|麻烦尽快|我想要|我要你们|我只想|"
     r"必须给|必须把|给我一?个说法|给个说法|给我一?个交代|给个交代|给我一?个解释|给个解释|尽快处理|尽快解决|"
     r"(?:退还|退回|返还|退|赔偿|补偿|赔|还)(?:给)?我|把钱退|把钱还|把.{0,8}退(?:还|回)?给我|帮我(?:撤销|解冻|恢复|处理|退)|"
-    r"帮我把|帮我(?:改|修改|更正|查清|核实|解决)|麻烦(?:你们)?把|请(?:你们)?把"
+    r"帮我把|帮我(?:改|修改|更正|查清|核实|解决)|麻烦(?:你们)?把|请(?:你们)?把|追回|(?<!我)查一下|配合我"
 )
 _EN_WISH = re.compile(
     r"\b(?:i want|i'd like|i would like|i wish|i expect|i demand|i request|i ask|i need you to|i need|please|"
@@ -1161,6 +1189,8 @@ def find_risk_flags(text: str) -> list[str]:
 
 
 _ANY_SUM = re.compile(r"[0-9]|[一二三四五六七八九十两百千万几]+(?:万|千|元|块)")
+# Where a threat says it will go: the regulators' and consumer hotlines are no sum ("我就打12386").
+_HOTLINE = re.compile(r"(?<![0-9])(?:12386|12378|12315|12345|12363|110)(?![0-9])")
 
 
 _OUTBURST_FLAGS = {"anger", "regulator", "media", "lawyer"}
@@ -1171,8 +1201,9 @@ def is_outburst(text: str) -> bool:
     是明抢啊！我的钱就这么没了", "你哋再係咁我就去消委會同埋報警"). It says how the customer feels or what they
     will do, not what happened, however sure the classifier is."""
     return (bool(_OUTBURST_FLAGS & set(find_risk_flags(text))) and not find_products(text)
-            and not product_in_story(text) and not find_times(text)
-            and not find_place(text) and not find_people(text) and not _ANY_SUM.search(canonical(text)))
+            and not _tells_a_service(text) and not story_times(text)
+            and not find_place(text) and not find_people(text)
+            and not _ANY_SUM.search(_HOTLINE.sub(" ", canonical(text))))
 
 
 _WANTS_ENGLISH = re.compile(

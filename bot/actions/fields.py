@@ -170,9 +170,10 @@ def _clock_zh(text: str) -> tuple[int, int] | None:
     if not m:
         return None
     if m.group("hh"):
-        return int(m.group("hh")), int(m.group("mm"))
-    hour = int(zh_number(m.group("h")) or 0)
-    minute = int(zh_number(m.group("m")) or 0) if m.group("m") else 0
+        hour, minute = int(m.group("hh")), int(m.group("mm"))  # "下午3:20": the part of the day still counts
+    else:
+        hour = int(zh_number(m.group("h")) or 0)
+        minute = int(zh_number(m.group("m")) or 0) if m.group("m") else 0
     if m.group("half") or m.group("quarter"):
         minute = 30 if m.group("half") else 15 if m.group("quarter") == "一" else 45
     # "上周四下午，两点四十五": the part of the day said before the clock is its part.
@@ -234,7 +235,7 @@ def _past_month_day(today: date, month: int, day: int | None, year: int | None) 
 
 
 _ZH_RELATIVE_DAYS = {"大前天": -3, "前天": -2, "前晚": -2, "昨天": -1, "昨日": -1, "昨儿": -1, "昨晚": -1, "昨夜": -1,
-                     "昨早": -1, "今天": 0, "今日": 0, "今儿": 0, "当天": 0, "今早": 0, "今晨": 0, "今晚": 0,
+                     "昨早": -1, "今天": 0, "今日": 0, "今儿": 0, "当天": 0, "今早": 0, "今朝": 0, "今晨": 0, "今晚": 0,
                      "刚才": 0, "刚刚": 0, "前两天": -2}
 _ZH_AGO = re.compile(
     rf"(?P<n>{_NUM}|几|半|好几|十几)(?P<half>个半)?个?(?P<unit>天|日|周|星期|礼拜|月|小时|钟头|年)(?:以|之)?前")

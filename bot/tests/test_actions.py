@@ -160,7 +160,8 @@ class StoryFirst(unittest.TestCase):
 
     def test_an_outburst_that_names_nothing_is_not_the_story_whatever_the_classifier_says(self) -> None:
         for text in ("你们就是一帮强盗，我的积蓄全没了！", "Rip-off merchants, the lot of you! My savings are gone",
-                     "再拖下去我就报警，还要找传媒"):
+                     "再拖下去我就报警，还要找传媒", "下周再不退钱我就打12378", "你们明天不给个说法我就起诉",
+                     "再没人理我我就去证监局"):
             slots = read(text, intent="complain", story=True)
             self.assertNotIn("description", slots, text)
         told = read("骗子！上周卖出的钱到现在还没到账", intent="complain", story=True)

@@ -348,6 +348,22 @@ class ProductsNotForcedOnOtherComplaints(unittest.TestCase):
         self.assertEqual(infer_product("从建行往证券账户转了五万，你们说没收到，两边踢皮球"),
                          "bank_securities_transfer")
 
+    def test_a_caller_who_claimed_to_be_us_is_an_impostor(self) -> None:
+        self.assertEqual(infer_product("有个自称你们营业部的人让我转钱到一个新账户，我被骗了"), "other")
+        self.assertEqual(infer_product("对方说是你们公司的客服，让我在APP上转了两万，后来发现被骗了"), "other")
+
+    def test_an_earlier_complaint_left_unanswered_outranks_how_staff_behaved(self) -> None:
+        self.assertEqual(infer_product("上次投诉柜员态度差，说一周内回复，一个月了还没人管"), "other")
+
+    def test_gifts_promised_for_coming_are_marketing(self) -> None:
+        self.assertEqual(infer_product("说来听讲座就赠送一袋大米，注册开户还送100元话费，结果都没给"), "other")
+
+    def test_the_transfer_named_decides_before_a_product_we_do_not_offer(self) -> None:
+        self.assertEqual(infer_product("银转证转了五千，本来打算还房贷的，一直没到"), "bank_securities_transfer")
+
+    def test_interest_charged_is_billed_like_a_fee(self) -> None:
+        self.assertEqual(infer_product("还清以后还在扣利息，每天几十块"), "fees_commissions")
+
     def test_a_loss_keeps_the_complaint_on_the_product_it_happened_with(self) -> None:
         for text, key in (("客户经理态度很差，推荐的基金亏了三成", "funds_wealth"),
                           ("the staff were rude and my margin position was liquidated at a loss", "margin_trading")):
@@ -466,6 +482,15 @@ class DatesAsCustomersSayThem(unittest.TestCase):
             self.assertEqual(story_times(text), [], text)
         self.assertEqual([f.value for f in story_times("“保本”两个字是昨天她亲口说的")], ["昨天"])
 
+    def test_a_day_with_its_threat_is_a_deadline(self) -> None:
+        self.assertEqual(story_times("今天再不退钱我就报警"), [])
+        self.assertEqual([f.value for f in story_times("我昨天不小心就点了卖出")], ["昨天"])
+
+    def test_a_clock_in_digits_keeps_its_part_of_the_day(self) -> None:
+        now = datetime(2026, 12, 7, 20, 0)
+        self.assertEqual(resolve_time("上周三下午2:40左右", now).iso(), "2026-12-02T14:40")
+        self.assertEqual(resolve_time("今朝九點半", now).iso(), "2026-12-07T09:30")
+
     def test_a_clock_in_words_keeps_its_minutes(self) -> None:
         self.assertEqual([f.value for f in story_times("上周四上午十点三十五下的单")], ["上周四上午十点三十五"])
         self.assertEqual(resolve_time("上周四上午十点三十五", NOW).iso()[11:], "10:35")  # type: ignore[union-attr]
@@ -534,6 +559,10 @@ class PlacesAndPeople(unittest.TestCase):
             self.assertIsNone(find_place(text), text)
         self.assertEqual(find_place("我喺你哋銅鑼灣分行開嘅戶口"), "銅鑼灣分行")
 
+    def test_whose_branch_or_what_is_complained_of_is_no_place(self) -> None:
+        for text in ("上个月你们营业部搞了个抽奖", "打热线举报营业部的人乱收费", "在银行网点买的这个产品"):
+            self.assertIsNone(find_place(text), text)
+
     def test_a_place_said_twice_is_the_one_with_its_street(self) -> None:
         self.assertEqual(find_place("去了你们南山营业部两次。就是南山科技园科苑路营业部"), "南山科技园科苑路营业部")
 
@@ -601,6 +630,7 @@ class PlacesAndPeople(unittest.TestCase):
     def test_a_rule_the_customer_quotes_is_not_their_wish(self) -> None:
         self.assertIsNone(find_wish("开科创板，要求开通前日均资产不低于50万，我早就够了"))
         self.assertEqual(find_wish("要求退还多收的费用"), "要求退还多收的费用")
+        self.assertEqual(find_wish("你们查一下那个人是谁，把钱追回来"), "你们查一下那个人是谁，把钱追回来")
 
     def test_staff_in_a_wish_are_not_the_people_involved_unless_named(self) -> None:
         self.assertIsNone(people_outside_wish("系统又出错了，希望你们加强员工培训"))
