@@ -524,8 +524,8 @@ def read_details(
         named = find_products(probe)
         if named:
             found["product"] = named[0].value
-    elif not tracker.get_slot("product") and requested != "product":
-        product = product_in_story(text)
+    elif not tracker.get_slot("product") and requested != "product" and not is_outburst(text):
+        product = product_in_story(text)  # an outburst names nothing, however the customer says they were treated
         if product:
             found["product"] = product[0]
             if product[1]:

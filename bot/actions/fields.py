@@ -472,6 +472,12 @@ def _dateparser(text: str, now: datetime) -> Resolved | None:
     return Resolved(at, precision)
 
 
+# A weekday without its week after a month ("10月份，具体哪天忘了，是个星期六") says what kind of day it was in that
+# month, not last week's.
+_WEEKDAY_ALONE = re.compile(
+    r"(?:周|星期|礼拜)[一二三四五六日天]|(?i:monday|tuesday|wednesday|thursday|friday|saturday|sunday)")
+
+
 def _clock_alone(said: str) -> bool:
     """A time of day without its day ("晚上八点十五", "4pm")."""
     return bool(_ZH_CLOCK.fullmatch(canonical(said).removesuffix("左右")) or _EN_CLOCK.fullmatch(said))
@@ -506,8 +512,8 @@ def resolve_time(text: str, now: datetime | None = None) -> Resolved | None:
         resolved = _dateparser(expression, now)
     if resolved is None and not finds and len(expression) <= 30 and re.search(r"[0-9]", expression):
         resolved = _dateparser(expression, now)
-    if resolved and resolved.precision in ("week", "month", "year") and len(finds) > 1 and not _clock_alone(
-            finds[1].value):
+    if (resolved and resolved.precision in ("week", "month", "year") and len(finds) > 1
+            and not _clock_alone(finds[1].value) and not _WEEKDAY_ALONE.fullmatch(canonical(finds[1].value))):
         # "从上个月就开始了，最近一次是上周二", "10月尾開始改，第一次係10月28號": the day said beats the month.
         day = resolve_time(said[finds[1].start:], now)
         resolved = day if day and day.precision in ("day", "minute") else resolved

@@ -164,6 +164,7 @@ class StoryFirst(unittest.TestCase):
                      "再没人理我我就去证监局"):
             slots = read(text, intent="complain", story=True)
             self.assertNotIn("description", slots, text)
+            self.assertNotIn("product", slots, text)
         told = read("骗子！上周卖出的钱到现在还没到账", intent="complain", story=True)
         self.assertEqual(told["description"], "骗子！上周卖出的钱到现在还没到账")  # angry, and it says what
 

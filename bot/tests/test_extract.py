@@ -486,6 +486,10 @@ class DatesAsCustomersSayThem(unittest.TestCase):
         self.assertEqual(story_times("今天再不退钱我就报警"), [])
         self.assertEqual([f.value for f in story_times("我昨天不小心就点了卖出")], ["昨天"])
 
+    def test_a_weekday_alone_after_a_month_is_a_day_of_that_month(self) -> None:
+        now = datetime(2026, 12, 7, 20, 0)
+        self.assertEqual(resolve_time("九月中旬吧，那天是礼拜三", now).iso(), "2026-09")
+
     def test_a_clock_in_digits_keeps_its_part_of_the_day(self) -> None:
         now = datetime(2026, 12, 7, 20, 0)
         self.assertEqual(resolve_time("上周三下午2:40左右", now).iso(), "2026-12-02T14:40")
@@ -560,7 +564,8 @@ class PlacesAndPeople(unittest.TestCase):
         self.assertEqual(find_place("我喺你哋銅鑼灣分行開嘅戶口"), "銅鑼灣分行")
 
     def test_whose_branch_or_what_is_complained_of_is_no_place(self) -> None:
-        for text in ("上个月你们营业部搞了个抽奖", "打热线举报营业部的人乱收费", "在银行网点买的这个产品"):
+        for text in ("上个月你们营业部搞了个抽奖", "打热线举报营业部的人乱收费", "在银行网点买的这个产品",
+                     "建议营业部多派几个人"):
             self.assertIsNone(find_place(text), text)
 
     def test_a_place_said_twice_is_the_one_with_its_street(self) -> None:
