@@ -24,7 +24,7 @@ the record fails):
 - contact: the phone's digits or the email match, or a customer who gave none is recorded as declining;
 - product: the product code;
 - date: the incident date (and time, when the customer gave one);
-- place, people: the key words, when the customer said them;
+- place, people: the key words, when the customer said them (a surname said as 姓吕 is kept by 吕经理 or 小吕);
 - language: every bot message answering a message without language (an email address, digits, "ok", a date)
   is in the conversation's language;
 - forbidden: no bot message uses a phrase complaint rules forbid (FORBIDDEN: 不可能, "not our fault", ...).
@@ -539,7 +539,16 @@ def _kept(o: Outcome, fact: str, field_name: str) -> bool | None:
     if not given or not ({"story", fact} & o.revealed):
         return None  # the customer never said it
     recorded = str(o.complaint().get(field_name) or "").lower()
-    return o.case is not None and all(key.lower() in recorded for key in given["keys"])
+    return o.case is not None and all(key.lower() in recorded or _surname_kept(key, recorded) for key in given["keys"])
+
+
+def _surname_kept(key: str, recorded: str) -> bool:
+    """A surname said as "姓吕" is kept by a record that names the person by it ("吕经理", "小吕")."""
+    said = re.fullmatch(r"姓(\w{1,2})", key)
+    if said is None:
+        return False
+    surname = said.group(1)
+    return bool(re.search(rf"{surname}(?:经理|經理|先生|小姐|女士|主管|总|總|老师|老師|生|姐|哥)|[姓小老阿]{surname}", recorded))
 
 
 def score_place(o: Outcome) -> bool | None:

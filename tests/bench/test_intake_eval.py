@@ -123,6 +123,14 @@ def test_the_story_is_held_when_a_third_of_its_words_or_character_pairs_are() ->
     assert not ev.score_story(outcome({"complaint": {"description": "你们这帮骗子！"}}, story=story))
 
 
+def test_a_surname_said_is_kept_by_the_person_named_by_it_and_nothing_else() -> None:
+    people = {"text": "一个姓吕的经理", "keys": ["姓吕"]}
+    for recorded in ("吕经理", "营业部经理（姓吕）", "小吕"):
+        assert ev.score_people(outcome({"complaint": {"people_involved": recorded}}, people=people)), recorded
+    for recorded in ("客户经理", "吕", "吕建国的同事"):
+        assert not ev.score_people(outcome({"complaint": {"people_involved": recorded}}, people=people)), recorded
+
+
 def test_contact_counts_the_digits_typed_or_a_decline_never_a_refusal_kept_as_a_phone() -> None:
     phone = {"kind": "phone", "phone": "138 0013 8000", "phone_e164": "+8613800138000", "email": None,
              "email_midway": False, "bare": True}
