@@ -34,7 +34,7 @@ The goal is 95% on every measure and language; a missed goal is printed, not an 
 system could not start). Transcripts, cases and scores go to var/bench/intake_eval.jsonl.
 
     .venv/bin/python -m bench.intake_eval [--lang en|zh] [--limit N] [--only ID,...] [--concurrency 4]
-                                          [--set fresh|second|...|ninth|tenth]
+                                          [--set fresh|second|...|tenth|eleventh]
 
 ``--set`` runs a held-out set instead, 40 Chinese customers each, written by someone who had not read the
 bot's rules, each after the bot was last corrected on the sets before it: ``fresh`` (customers_zh_fresh.json)
@@ -43,7 +43,8 @@ and ``second`` (customers_zh_second.json), each measured, then read to correct t
 after the bot was corrected on ``final``, then read; ``fifth``, ``sixth`` and ``seventh``
 (customers_zh_<name>.json), each written while the one before was read, measured once, then read;
 ``eighth``, written while ``seventh`` was read, measured twice before it was read, then read; ``ninth``,
-written while ``eighth`` was read, measured once, then read; ``tenth``, written while ``ninth`` was read.
+written while ``eighth`` was read, measured once, then read; ``tenth``, written while ``ninth`` was read, measured once, then read; ``eleventh``, written while ``tenth`` was
+read.
 """
 
 from __future__ import annotations
