@@ -34,17 +34,13 @@ The goal is 95% on every measure and language; a missed goal is printed, not an 
 system could not start). Transcripts, cases and scores go to var/bench/intake_eval.jsonl.
 
     .venv/bin/python -m bench.intake_eval [--lang en|zh] [--limit N] [--only ID,...] [--concurrency 4]
-                                          [--set fresh|second|...|tenth|eleventh]
+                                          [--set NAME]
 
-``--set`` runs a held-out set instead, 40 Chinese customers each, written by someone who had not read the
-bot's rules, each after the bot was last corrected on the sets before it: ``fresh`` (customers_zh_fresh.json)
-and ``second`` (customers_zh_second.json), each measured, then read to correct the rules; ``final``
-(customers_zh_final.json), measured once before it was read; ``fourth`` (customers_zh_fourth.json), written
-after the bot was corrected on ``final``, then read; ``fifth``, ``sixth`` and ``seventh``
-(customers_zh_<name>.json), each written while the one before was read, measured once, then read;
-``eighth``, written while ``seventh`` was read, measured twice before it was read, then read; ``ninth``,
-written while ``eighth`` was read, measured once, then read; ``tenth``, written while ``ninth`` was read, measured once, then read; ``eleventh``, written while ``tenth`` was
-read.
+``--set`` runs a held-out set instead (``customers_zh_<name>.json``), 40 Chinese customers each, written by
+someone who had read neither the bot's rules nor the other sets: ``fresh``, ``second``, ``final``, ``fourth`` and
+from ``fifth`` on one set a round, each written while the one before it was read, measured before it was read,
+then read to correct the rules on principles (bot/README.md, "Intake evaluation", says which set was measured at
+which commit).
 """
 
 from __future__ import annotations
@@ -549,7 +545,8 @@ def _surname_kept(key: str, recorded: str) -> bool:
     if said is None:
         return False
     surname = said.group(1)
-    return bool(re.search(rf"{surname}(?:经理|經理|先生|小姐|女士|主管|总|總|老师|老師|生|姐|哥)|[姓小老阿]{surname}", recorded))
+    titled = rf"{surname}(?:经理|經理|先生|小姐|女士|主管|总|總|老师|老師|生|姐|哥)|[姓小老阿]{surname}"
+    return bool(re.search(titled, recorded))
 
 
 def score_place(o: Outcome) -> bool | None:

@@ -436,7 +436,7 @@ _TREATMENT = (
     # 事情到现在都没人管").
     ("other",
      ("撤回投诉", "撤销投诉", "工单", "结案", "之前投诉", "上次投诉", "投诉过", "反映过", "投诉了好几次", "投诉没人",
-      "没人处理我的投诉"),
+      "没人处理我的投诉", "电话投诉", "投诉之后", "投诉后", "催办", "专人回电"),
      ("previous complaint", "earlier complaint", "last complaint", "complained before", "complained twice",
       "my complaint was ignored")),
     ("branch_service",
@@ -446,7 +446,9 @@ _TREATMENT = (
       # Spoken down to in front of others ("当着好多人面说的，我脸都没地方搁").
       "当着", "看不起", "瞧不起", "羞辱", "侮辱", "丢脸", "没面子",
       # Brushed off after taking a number and waiting ("拿号等了四十分钟…几句话就把我打发走了").
-      "拿号", "取号", "打发"),
+      "拿号", "取号", "打发",
+      # The branch shut on a customer who came ("预约了下午两点…卷帘门拉下来了，暂停营业").
+      "暂停营业", "没开门", "关门", "不让我进"),
      ("kept me waiting", "left me waiting", "made me wait", "disrespectful", "condescending", "treated me like",
       "talked down to me", "rude", "impolite")),
     ("other",
@@ -468,7 +470,7 @@ _OUR_STAFF = re.compile(r"客户经理|理财经理|大堂经理|经理|业务�
 # our product, whatever was sold or lost there.
 _IMPERSONATION = re.compile(
     r"冒充|假冒|冒用|冒名|仿冒|山寨|打着.{0,12}(?:名义|旗号|招牌|幌子)|以.{0,8}(?:公司|你们|贵司)的?名义"
-    r"|(?:自称|号称|说是)(?:是)?(?:你们|贵司|贵公司)(?=.*?骗)"
+    r"|(?:自称|号称|说是)(?:是)?(?:你们|贵司|贵公司)(?=.*?(?:骗|跑路))"
     r"|(?i:\b(?:impersonat\w*|posing as|pretending to be|fake (?:app|website|account))\b)")
 # Money lost on an investment: the product it was lost on is the complaint, before a fee charged on the way.
 _INVESTMENT_LOSS = re.compile(r"亏|净值|(?i:\b(?:lost money|investment losses)\b)")
@@ -775,6 +777,9 @@ _ANOTHER_DAY = re.compile(r"^(?:当天|当日|同一天|同日)$")
 # Up to now ("到今天都超过两个礼拜了", "截至今日"): how long it has lasted, not when it happened.
 _UP_TO_NOW = re.compile(r"(?:直到|一直到|到|截至|截止到?|至)\s*$")
 _NOW = re.compile(r"^(?:今天|今日|今儿|现在|目前)$")
+# ... or said as how things stand ("今天都周一了钱还冻在那").
+_STILL = re.compile(r"都|已经|还|仍|依然")
+_ALREADY = re.compile(r"(?:都|已经)\s*$")  # "都周一了", "已经12月了"
 # What is quoted is what someone said or wrote: a product's name ("稳健增利3号"), a text message ("今日必涨").
 _QUOTED = re.compile(r"“[^”]*”|「[^」]*」|『[^』]*』|\"[^\"]*\"")
 # Finding out ("昨天发现被扣了", "今天对了一下交割单", "刚才看账户") is when it came to light, not when it happened.
@@ -801,7 +806,8 @@ def story_times(text: str) -> list[Find]:
                 or _NOT_WHEN_AFTER.match(plain[find.end:])
                 or _RANGE_BEFORE.search(before)
                 or _NOT_WHEN_IN_CLAUSE.search(before) or _NOT_WHEN_RIGHT_BEFORE.search(before)
-                or (_NOW.match(said) and _UP_TO_NOW.search(before))
+                or (_NOW.match(said) and (_UP_TO_NOW.search(before) or _STILL.match(plain, find.end)))
+                or (_ALREADY.search(before) and plain.startswith("了", find.end))
                 or any(start < find.start < end for start, end in quoted)
                 or (wish and 0 <= wish_at <= find.start < wish_at + len(wish))):
             continue
@@ -843,7 +849,7 @@ _ZH_PLACES = (
 # What comes before "营业部" but is not its name: "你们营业部", "投诉营业部经理", "就是天河路营业部", "请问营业部的…",
 # "被你们营业部…", "让我回开户营业部", "你哋中環分行".
 _ZH_PLACE_STRIP = re.compile(
-    r"^(?:(?:我要|我想|要|想)?(?:投诉|反映|咨询)|请问|想问|问下|关于|一下|银行|希望|建议|要求|自称|号称|说是|被|又|让|回|喺|你哋|我哋|𠮶间|𠮶家|你们的?|我们的?|贵司的?|贵公司的?|公司的?|这个|那个|这家|那家|哪个|附近的?|我家附近的?|一家|"
+    r"^(?:(?:我要|我想|要|想)?(?:投诉|反映|咨询)|请问|想问|问下|关于|一下|银行|希望|建议|要求|但是|但|可是|而且|自称|号称|说是|被|又|让|回|喺|你哋|我哋|𠮶间|𠮶家|你们的?|我们的?|贵司的?|贵公司的?|公司的?|这个|那个|这家|那家|哪个|附近的?|我家附近的?|一家|"
     r"(?:我?家)?离(?:我家?)?最近的|"
     r"的|了|办理|办业务|开户|就是|是|叫|名叫|找|去|到|问|我|他|她|陪|陪他|陪她|陪我|带|带他|带她|带我)+"
 )
@@ -879,12 +885,14 @@ _ZH_NAMED_BEFORE_ROLE = re.compile(
 )
 # A staff number after the role: "客服工号8826", "柜员，工号0317".
 _ZH_STAFF_NUMBER = re.compile(r"^[，,\s]?(?:工号|编号)[:：]?\s*[0-9A-Za-z]{2,10}")
-# A staff number or a surname said anywhere: "他说他工号是A0731", "佢話佢工號係HK2207", "其中一个说自己姓罗",
-# "胸牌上写着姓胡", "柜台一个姓杨的女的".
+# A staff number, a surname or a name said anywhere: "他说他工号是A0731", "佢話佢工號係HK2207", "其中一个说自己姓罗",
+# "胸牌上写着姓胡", "柜台一个姓杨的女的", "两融岗的一个女的，姓冯", "一个女的，叫李欣怡".
 _ZH_WHICH_PERSON_SAID = re.compile(
     r"(?:工号|员工号|员工编号)(?:是|系|为|[:：])?\s*(?P<number>[0-9A-Za-z]{2,10})"
-    rf"|(?:说|自称|写着|写的|话|一个|一位|那个|那位|有个)(?:他|她|自己|佢)?(?:是|系)?"
-    rf"姓(?P<surname>{'|'.join(_COMPOUND_SURNAMES)}|[{_SURNAMES}])")
+    rf"|(?:说|自称|写着|写的|话|一个|一位|那个|那位|有个|^|[，,、；;\s])(?:他|她|自己|佢)?(?:是|系)?"
+    rf"姓(?P<surname>{'|'.join(_COMPOUND_SURNAMES)}|[{_SURNAMES}])"
+    # "…的女的，叫李欣怡": a name said after 叫 at the end of a clause.
+    rf"|(?<![我咱])(?<!本人)(?:名叫|叫做|叫)(?P<name>(?:{'|'.join(_COMPOUND_SURNAMES)}|[{_SURNAMES}]){_HAN}{{1,2}})(?=$|[，,。.！!？?、；;\s])")
 # A name read off a badge: "工牌上写的沈丽", "胸牌上是陈嘉欣".
 _ZH_BADGE_NAME = re.compile(r"(?:工牌|胸牌|名牌|工作牌|牌子)上?(?:写的是?|写着|印着|是|显示)")
 # How a role is addressed before the name: "投顾老师孙浩", "客服小姐Amy".
@@ -1063,7 +1071,7 @@ def _people(text: str) -> list[tuple[int, str, bool]]:
         if not _within(found, m.start()):
             found.append((m.start(), shown[m.start(): m.end()], True))
     for m in _ZH_WHICH_PERSON_SAID.finditer(text):  # "佢話佢工號係HK2207": a number says which person
-        start = m.start("surname") - 1 if m.group("surname") else m.start()
+        start = m.start("surname") - 1 if m.group("surname") else m.start("name") if m.group("name") else m.start()
         if not _within(found, start):
             found.append((start, shown[start: m.end()], True))
     for m in _EN_PEOPLE.finditer(text):

@@ -354,6 +354,10 @@ class ProductsNotForcedOnOtherComplaints(unittest.TestCase):
 
     def test_an_earlier_complaint_left_unanswered_outranks_how_staff_behaved(self) -> None:
         self.assertEqual(infer_product("上次投诉柜员态度差，说一周内回复，一个月了还没人管"), "other")
+        self.assertEqual(infer_product("为APP闪退的事打过电话投诉，说会有专人回电，半个月了没消息"), "other")
+
+    def test_a_branch_shut_on_a_customer_who_came_is_its_service(self) -> None:
+        self.assertEqual(infer_product("约好上午去改预留手机号，到了发现营业部关门了，电话也没人接"), "branch_service")
 
     def test_gifts_promised_for_coming_are_marketing(self) -> None:
         self.assertEqual(infer_product("说来听讲座就赠送一袋大米，注册开户还送100元话费，结果都没给"), "other")
@@ -482,6 +486,10 @@ class DatesAsCustomersSayThem(unittest.TestCase):
             self.assertEqual(story_times(text), [], text)
         self.assertEqual([f.value for f in story_times("“保本”两个字是昨天她亲口说的")], ["昨天"])
 
+    def test_how_things_stand_now_is_not_when_it_happened(self) -> None:
+        for text in ("今天已经礼拜三了，钱还是没退", "都月底了还没处理", "今天还是显示冻结"):
+            self.assertEqual(story_times(text), [], text)
+
     def test_a_day_with_its_threat_is_a_deadline(self) -> None:
         self.assertEqual(story_times("今天再不退钱我就报警"), [])
         self.assertEqual([f.value for f in story_times("我昨天不小心就点了卖出")], ["昨天"])
@@ -565,7 +573,7 @@ class PlacesAndPeople(unittest.TestCase):
 
     def test_whose_branch_or_what_is_complained_of_is_no_place(self) -> None:
         for text in ("上个月你们营业部搞了个抽奖", "打热线举报营业部的人乱收费", "在银行网点买的这个产品",
-                     "建议营业部多派几个人"):
+                     "建议营业部多派几个人", "可是离我最近的营业部也要开一个钟头车"):
             self.assertIsNone(find_place(text), text)
 
     def test_a_place_said_twice_is_the_one_with_its_street(self) -> None:
@@ -580,6 +588,11 @@ class PlacesAndPeople(unittest.TestCase):
     def test_a_surname_after_the_role_is_all_the_customer_knows(self) -> None:
         self.assertEqual(find_people("帮我办业务的营业员姓邓，后来一直找不到人"), "营业员（姓邓）")
         self.assertEqual(find_people("负责我的客户经理姓欧阳"), "客户经理（姓欧阳）")
+
+    def test_a_surname_or_a_name_said_on_its_own_says_which_person(self) -> None:
+        self.assertEqual(find_people("清算部的一个小伙子，姓傅，说话很冲"), "姓傅")
+        self.assertEqual(find_people("自称是你们研究所的，叫宋晓峰"), "宋晓峰")
+        self.assertIsNone(find_people("我叫宋晓峰"))  # the customer, not staff
 
     def test_a_staff_number_said_anywhere_says_which_person(self) -> None:
         self.assertEqual(find_people("接电话的那个职员，他说他工号是B2291"), "职员、工号是B2291")
