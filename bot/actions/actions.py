@@ -67,9 +67,11 @@ from .extract import (
     people_outside_wish,
     product_from_answer,
     product_in_story,
+    sounds_like_a_person,
     sounds_like_a_place,
     split_people,
     story_times,
+    tells_a_later_day,
     tells_when_found_out,
     without_negated,
 )
@@ -496,7 +498,7 @@ def read_details(
     # Answering when, the whole answer from its first time on: a clock or a day said after it belongs to it.
     resolved = resolve_time(said[times[0].start:] if answering_when else times[0].value, now) if times else None
     if not answering_when and resolved and (resolved.precision not in ("day", "minute") or resolved.approximate
-                                            or tells_when_found_out(text, times)
+                                            or tells_when_found_out(text, times) or tells_a_later_day(text)
                                             or not one_day_told(resolved, times[1:], now)):
         # "这个月扣了两笔", "半个月前" (which day?), "今天对账发现…" (when it came to light),
         # "三月份销户了，昨天又被扣了管理费" (which day?): when it happened is for the customer to say, and the form
@@ -695,7 +697,8 @@ def answer_once(tracker: Tracker, requested: str, text: str, raw_text: str, foun
     if roles and not tracker.get_slot(requested) and requested not in found:
         answer[requested] = roles  # the staff the story named by role stay when the answer names no one more
     another_answer = any(field in found for field in ANOTHER_QUESTIONS_ANSWER) or bool(find_wish(raw_text))
-    names_it = requested in found or (requested == "place" and (is_online(text) or sounds_like_a_place(text)))
+    names_it = requested in found or (requested == "place" and (is_online(text) or sounds_like_a_place(text))) or (
+        requested == "people_involved" and sounds_like_a_person(text))
     if another_answer or not re.search(
             r"\w", _strip_finds(text, [*find_times(text), *find_phones(text), *find_emails(text)])):
         return answer  # a wish, a time or a contact given instead (a wish said twice too): no one and nowhere

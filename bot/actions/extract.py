@@ -250,7 +250,7 @@ PRODUCTS: tuple[Product, ...] = (
     ),
     Product(
         "ipo_subscription",
-        ("新股申购", "申购新股", "打新股", "打新", "新股", "新债申购", "可转债申购", "新债"),
+        ("新股申购", "申购新股", "打新股", "打新", "新股", "新债申购", "可转债申购", "申购可转债", "新债", "中签"),
         ("ipo subscription", "ipo", "ipos", "new shares", "new share", "share offering"),
         ("中签", "配号", "缴款"),
         ("allotment", "allotted", "ballot"),
@@ -283,7 +283,7 @@ PRODUCTS: tuple[Product, ...] = (
         ("银证转账", "银证转帐", "证转银", "银转证", "转账", "转帐", "转钱", "出金", "入金", "提现", "提款", "资金划转",
          "过数",
          # Money moved between the bank and us ("从建设银行往证券账户转了十万", "轉咗五萬入證券戶口").
-         "银行往", "银行转", "往银行", "转到银行", "转回银行", "入证券", "转进证券", "往证券"),
+         "银行往", "银行转", "往银行", "转到银行", "转回银行", "入证券", "转进证券", "往证券", "提去"),
         ("bank-securities transfers", "bank-securities transfer", "bank securities transfer", "bank transfers",
          "bank transfer", "fund transfer", "withdrawals", "withdrawal", "deposits", "deposit"),
         ("到账", "转不出", "取不出", "转出", "转入", "银行卡", "取钱", "取款", "划款"),
@@ -448,14 +448,14 @@ _TREATMENT = (
       # Brushed off after taking a number and waiting ("拿号等了四十分钟…几句话就把我打发走了").
       "拿号", "取号", "打发",
       # The branch shut on a customer who came ("预约了下午两点…卷帘门拉下来了，暂停营业").
-      "暂停营业", "没开门", "关门", "不让我进"),
+      "暂停营业", "没开门", "关门", "不让我进", "不理我", "翻白眼"),
      ("kept me waiting", "left me waiting", "made me wait", "disrespectful", "condescending", "treated me like",
       "talked down to me", "rude", "impolite")),
     ("other",
      ("推销电话", "营销电话", "骚扰电话", "电话推销", "打电话给我推销", "打电话推销", "推销", "骚扰短信", "营销短信",
       "退订", "礼品", "赠品", "奖品", "泄露", "签到", "积分", "营销活动", "促销",
       # Gifts promised for coming or signing up ("到场就送一桶油，注册还送200元话费").
-      "话费", "赠送", "到场就送", "送礼", "伴手礼",
+      "话费", "赠送", "到场就送", "送礼", "伴手礼", "京东卡", "购物卡", "奖励",
       "个人信息", "隐私"),
      ("telemarketing", "cold calls", "cold call", "sales calls", "marketing calls", "spam calls", "robocalls",
       "stop calling", "data breach", "data leak", "leaked my", "my personal data", "my personal information",
@@ -815,6 +815,14 @@ def story_times(text: str) -> list[Find]:
     return kept
 
 
+# A day told from another ("11月16号收盘…第二天一开盘就强平了"): two days, and which one is the customer's to say.
+_NEXT_DAY = re.compile(r"第二天|第二日|次日|隔天|隔日|翌日|(?i:\bthe (?:next|following) (?:day|morning)\b)")
+
+
+def tells_a_later_day(text: str) -> bool:
+    return bool(_NEXT_DAY.search(canonical(text)))
+
+
 def tells_when_found_out(text: str, times: Iterable[Find]) -> bool:
     """Does one of the story's ``times`` (story_times) say when the customer found out ("今天对了一下交割单，
     发现…")? Then the day it happened is for the customer to say."""
@@ -836,7 +844,7 @@ def _is_amount_or_code(text: str, find: Find) -> bool:
 # Our premises, and the named venues where staff meet customers (a seminar in a hotel).
 _ZH_PLACE_SUFFIX = "证券营业部|营业部|分公司|支行|分行|营业厅|网点|门店|酒店|宾馆|大厦|会所"
 # "解放路那个营业部", "德輔道中嗰間分行": the name, then which one.
-_THAT_ONE = "(?:那个|那家|这个|这家|𠮶间|𠮶家)"
+_THAT_ONE = "(?:那个|那家|那间|这个|这家|这间|𠮶间|𠮶家)"
 # First a place after 在/去/到 ("在上海浦东营业部"), or said as a clause of its own, else any named branch
 # ("浦东营业部的柜员").
 _ZH_PLACES = (
@@ -850,7 +858,7 @@ _ZH_PLACES = (
 # "被你们营业部…", "让我回开户营业部", "你哋中環分行".
 _ZH_PLACE_STRIP = re.compile(
     r"^(?:(?:我要|我想|要|想)?(?:投诉|反映|咨询)|请问|想问|问下|关于|一下|银行|希望|建议|要求|但是|但|可是|而且|自称|号称|说是|被|又|让|回|喺|你哋|我哋|𠮶间|𠮶家|你们的?|我们的?|贵司的?|贵公司的?|公司的?|这个|那个|这家|那家|哪个|附近的?|我家附近的?|一家|"
-    r"(?:我?家)?离(?:我家?)?最近的|"
+    r"(?:我?家)?离(?:我家?)?最近的|最近的|"
     r"的|了|办理|办业务|开户|就是|是|叫|名叫|找|去|到|问|我|他|她|陪|陪他|陪她|陪我|带|带他|带她|带我)+"
 )
 _EN_PLACE = re.compile(
@@ -925,6 +933,13 @@ _ZH_ONLINE_PLACE = re.compile(
 
 
 _STREET = re.compile(r"[路道街巷]")
+# The street said right after the branch: "深圳羅湖營業部，喺人民南路", "陆家嘴那间营业部，在世纪大道上".
+_STREET_AFTER = re.compile(rf"[，,]?\s*(?:就在|在|喺|位于)(?={_HAN}{{2,8}}?[路道街])(?P<s>{_HAN}{{2,8}}?[路道街])")
+
+
+def _street_after(text: str, typed: str, end: int) -> str:
+    m = _STREET_AFTER.match(text, end)
+    return typed[end: m.end()] if m else ""
 
 
 def _named_place(m: re.Match[str], shown: str) -> str | None:
@@ -940,11 +955,12 @@ def _named_place(m: re.Match[str], shown: str) -> str | None:
 def find_place(text: str) -> str | None:
     """Where it happened: a branch or office the customer names ("上海浦东营业部", "the Central branch"), or where
     online a stranger reached them ("抖音直播间")."""
-    shown, text = halfwidth(text), canonical(text)
+    typed, shown, text = text, halfwidth(text), canonical(text)
     online = _ZH_ONLINE_PLACE.search(text)
     if online:
         return shown[online.start("p"): online.end("p")]
-    named = [place for pattern in _ZH_PLACES for m in pattern.finditer(text) if (place := _named_place(m, shown))]
+    named = [place + _street_after(text, typed, m.end("p"))
+             for pattern in _ZH_PLACES for m in pattern.finditer(text) if (place := _named_place(m, shown))]
     if named:
         # Said twice, the place with its street is the one to find ("中環分行" then "中環德輔道中嗰間分行").
         return next((place for place in named if _STREET.search(place)), named[0])
@@ -1132,7 +1148,7 @@ _ZH_WISH = re.compile(
     r"希望|(?<!符合)(?<!按)要求|请求|恳请|请你们|请尽快|请帮我|请给我|请把|请将|麻烦你们|麻烦尽快|我想要|我要你们|我只想|"
     r"必须给|必须把|给我一?个说法|给个说法|给我一?个交代|给个交代|给我一?个解释|给个解释|尽快处理|尽快解决|"
     r"(?:退还|退回|返还|退|赔偿|补偿|赔|还)(?:给)?我|把钱退|把钱还|把.{0,8}退(?:还|回)?给我|帮我(?:撤销|解冻|恢复|处理|退)|"
-    r"帮我把|帮我(?:改|修改|更正|查清|核实|解决)|麻烦(?:你们)?把|请(?:你们)?把|追回|(?<!我)查一下|配合我"
+    r"帮我把|帮我(?:改|修改|更正|查清|核实|解决)|麻烦(?:你们)?把|请(?:你们)?把|追回|(?:你们|帮我|给我|麻烦)查一下|配合我"
 )
 _EN_WISH = re.compile(
     r"\b(?:i want|i'd like|i would like|i wish|i expect|i demand|i request|i ask|i need you to|i need|please|"
@@ -1316,7 +1332,18 @@ def is_skip(text: str) -> bool:
 
 # What an answer to "where?" is made of: premises, streets, districts, landmarks ("就在我们小区门口",
 # "开户的营业部在深圳福田区深南大道那边").
-_PLACE_WORDS = re.compile(r"营业部|营业厅|分行|支行|网点|柜台|窗口|门口|小区|大厦|酒店|广场|大道|路|街|区|镇|那边|附近")
+_PLACE_WORDS = re.compile(r"营业部|营业厅|分行|支行|网点|柜台|窗口|门口|小区|大厦|酒店|广场|大道|路|街|区|镇|那边|附近"
+                          r"|中心|会展|博览会|展会|展台|会议厅|活动室|社区")
+
+
+# A name said at the end of a clause of a who-answer ("打电话的是你们两融部的周鹏，说是我的专属对接人").
+_ZH_NAME_ENDING_A_CLAUSE = re.compile(
+    rf"(?:是|叫|的)(?:{'|'.join(_COMPOUND_SURNAMES)}|[{_SURNAMES}]){_HAN}{{1,2}}(?=$|[，,。.！!？?；;\s])")
+
+
+def sounds_like_a_person(text: str) -> bool:
+    """Does an answer to "who?" name someone, by role, title, number or a name at the end of a clause?"""
+    return bool(find_people(text) or _ZH_NAME_ENDING_A_CLAUSE.search(canonical(text)))
 
 
 def sounds_like_a_place(text: str) -> bool:

@@ -493,7 +493,10 @@ def _when_words(said: str, finds: list[Find]) -> str:
     if second.start - first.end <= 2:
         return said[first.start: second.end]
     if _clock_alone(second.value):
-        return said[first.start: first.end] + said[second.start: second.end]
+        # Apart, so the day's last word is not read into the clock ("周四" + "十点": not "周四十点"), with the part of
+        # the day said between them ("周二那天下午，三点四十").
+        between = _ZH_DAY_PART.findall(said[first.end: second.start])
+        return f"{said[first.start: first.end]} {between[-1] if between else ''}{said[second.start: second.end]}"
     return said[first.start: first.end]
 
 

@@ -29,7 +29,9 @@ from actions.extract import (
     people_outside_wish,
     product_from_answer,
     product_in_story,
+    sounds_like_a_person,
     story_times,
+    tells_a_later_day,
 )
 from actions.fields import mask_account, normalize_email, normalize_phone, resolve_time
 from actions.risk_words import PACKAGED_RULES, flag_patterns
@@ -359,7 +361,15 @@ class ProductsNotForcedOnOtherComplaints(unittest.TestCase):
     def test_a_branch_shut_on_a_customer_who_came_is_its_service(self) -> None:
         self.assertEqual(infer_product("约好上午去改预留手机号，到了发现营业部关门了，电话也没人接"), "branch_service")
 
+    def test_being_ignored_at_the_counter_is_the_branch(self) -> None:
+        self.assertEqual(infer_product("去办开户，柜台的人翻白眼，问了两遍都不理我"), "branch_service")
+
+    def test_a_draw_in_a_subscription_is_named_by_it(self) -> None:
+        self.assertEqual(infer_product("中签了钱却被转去买了货币基金，缴款失败"), None)  # two services: asked
+        self.assertEqual(infer_product("新债中签以后没提醒我缴款"), "ipo_subscription")
+
     def test_gifts_promised_for_coming_are_marketing(self) -> None:
+        self.assertEqual(infer_product("入金满一万送购物卡，达标了却说奖励不发了"), "other")
         self.assertEqual(infer_product("说来听讲座就赠送一袋大米，注册开户还送100元话费，结果都没给"), "other")
 
     def test_the_transfer_named_decides_before_a_product_we_do_not_offer(self) -> None:
@@ -486,6 +496,10 @@ class DatesAsCustomersSayThem(unittest.TestCase):
             self.assertEqual(story_times(text), [], text)
         self.assertEqual([f.value for f in story_times("“保本”两个字是昨天她亲口说的")], ["昨天"])
 
+    def test_a_day_told_from_another_is_a_second_day(self) -> None:
+        self.assertTrue(tells_a_later_day("周三收盘前挂的单，第二天一早才成交"))
+        self.assertFalse(tells_a_later_day("周三收盘前挂的单，一直没成交"))
+
     def test_how_things_stand_now_is_not_when_it_happened(self) -> None:
         for text in ("今天已经礼拜三了，钱还是没退", "都月底了还没处理", "今天还是显示冻结"):
             self.assertEqual(story_times(text), [], text)
@@ -502,6 +516,7 @@ class DatesAsCustomersSayThem(unittest.TestCase):
         now = datetime(2026, 12, 7, 20, 0)
         self.assertEqual(resolve_time("上周三下午2:40左右", now).iso(), "2026-12-02T14:40")
         self.assertEqual(resolve_time("今朝九點半", now).iso(), "2026-12-07T09:30")
+        self.assertEqual(resolve_time("周二那天下午，三点四十那会儿", now).iso(), "2026-12-01T15:40")
 
     def test_a_clock_in_words_keeps_its_minutes(self) -> None:
         self.assertEqual([f.value for f in story_times("上周四上午十点三十五下的单")], ["上周四上午十点三十五"])
@@ -576,6 +591,10 @@ class PlacesAndPeople(unittest.TestCase):
                      "建议营业部多派几个人", "可是离我最近的营业部也要开一个钟头车"):
             self.assertIsNone(find_place(text), text)
 
+    def test_the_street_said_right_after_the_branch_is_part_of_it(self) -> None:
+        self.assertEqual(find_place("去的是杭州滨江营业部，就在江南大道上"), "杭州滨江营业部，就在江南大道")
+        self.assertIsNone(find_place("最近的营业部要坐一个小时车"))
+
     def test_a_place_said_twice_is_the_one_with_its_street(self) -> None:
         self.assertEqual(find_place("去了你们南山营业部两次。就是南山科技园科苑路营业部"), "南山科技园科苑路营业部")
 
@@ -592,6 +611,8 @@ class PlacesAndPeople(unittest.TestCase):
     def test_a_surname_or_a_name_said_on_its_own_says_which_person(self) -> None:
         self.assertEqual(find_people("清算部的一个小伙子，姓傅，说话很冲"), "姓傅")
         self.assertEqual(find_people("自称是你们研究所的，叫宋晓峰"), "宋晓峰")
+        self.assertTrue(sounds_like_a_person("接电话的是你们清算部的钟磊，说是负责这个的"))
+        self.assertFalse(sounds_like_a_person("我的钱都没了，"))
         self.assertIsNone(find_people("我叫宋晓峰"))  # the customer, not staff
 
     def test_a_staff_number_said_anywhere_says_which_person(self) -> None:
@@ -649,6 +670,7 @@ class PlacesAndPeople(unittest.TestCase):
         self.assertIsNone(find_wish("开科创板，要求开通前日均资产不低于50万，我早就够了"))
         self.assertEqual(find_wish("要求退还多收的费用"), "要求退还多收的费用")
         self.assertEqual(find_wish("你们查一下那个人是谁，把钱追回来"), "你们查一下那个人是谁，把钱追回来")
+        self.assertIsNone(find_wish("我请她查一下规定，她不理我"))
 
     def test_staff_in_a_wish_are_not_the_people_involved_unless_named(self) -> None:
         self.assertIsNone(people_outside_wish("系统又出错了，希望你们加强员工培训"))
