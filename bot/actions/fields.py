@@ -255,7 +255,7 @@ _EN_DAY_ONLY = re.compile(
     r"(?:the )?(?P<d>[0-9]{1,2})(?:st|nd|rd|th)\b(?!,? (?:of )?(?:jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec))",
     re.IGNORECASE,
 )
-_ZH_LAST_MONTH = re.compile(rf"(?P<rel>上个?|这个|本)月(?:(?P<d>{_NUM})[日号]|(?P<part>初|底|中旬|中|末))?")
+_ZH_LAST_MONTH = re.compile(rf"(?P<rel>上上个?|上个?|这个|本)月(?:(?P<d>{_NUM})[日号]|(?P<part>初|底|中旬|中|末))?")
 
 
 def _resolve_vague(text: str, now: datetime) -> Resolved | None:
@@ -339,7 +339,7 @@ def _resolve_zh(text: str, now: datetime) -> Resolved | None:
     m = _ZH_LAST_MONTH.match(text)
     if m:
         first = today.replace(day=1)
-        if m.group("rel").startswith("上"):
+        for _ in range(m.group("rel").count("上")):  # 上个月, 上上个月
             first = (first - timedelta(days=1)).replace(day=1)
         if m.group("d"):
             day_number = int(zh_number(m.group("d")) or 0)

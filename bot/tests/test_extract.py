@@ -30,8 +30,10 @@ from actions.extract import (
     product_from_answer,
     product_in_story,
     sounds_like_a_person,
+    sounds_like_a_place,
     story_times,
     tells_a_later_day,
+    tells_when_found_out,
 )
 from actions.fields import mask_account, normalize_email, normalize_phone, resolve_time
 from actions.risk_words import PACKAGED_RULES, flag_patterns
@@ -496,6 +498,14 @@ class DatesAsCustomersSayThem(unittest.TestCase):
             self.assertEqual(story_times(text), [], text)
         self.assertEqual([f.value for f in story_times("“保本”两个字是昨天她亲口说的")], ["昨天"])
 
+    def test_the_month_before_last_is_two_months_back(self) -> None:
+        now = datetime(2026, 12, 7, 20, 0)
+        self.assertEqual(resolve_time("上上个月吧，记不清哪天了", now).iso(), "2026-10")
+
+    def test_a_message_received_is_when_it_came_to_light(self) -> None:
+        text = "上周在商场摆摊那里扫了码，昨天收到短信说我开户成功了"
+        self.assertTrue(tells_when_found_out(text, story_times(text)))
+
     def test_a_day_told_from_another_is_a_second_day(self) -> None:
         self.assertTrue(tells_a_later_day("周三收盘前挂的单，第二天一早才成交"))
         self.assertFalse(tells_a_later_day("周三收盘前挂的单，一直没成交"))
@@ -588,11 +598,13 @@ class PlacesAndPeople(unittest.TestCase):
 
     def test_whose_branch_or_what_is_complained_of_is_no_place(self) -> None:
         for text in ("上个月你们营业部搞了个抽奖", "打热线举报营业部的人乱收费", "在银行网点买的这个产品",
-                     "建议营业部多派几个人", "可是离我最近的营业部也要开一个钟头车", "线上办好，别让我再跑营业部"):
+                     "建议营业部多派几个人", "可是离我最近的营业部也要开一个钟头车", "线上办好，别让我再跑营业部",
+                     "我上个月投诉过两次营业部的事"):
             self.assertIsNone(find_place(text), text)
 
     def test_the_street_said_right_after_the_branch_is_part_of_it(self) -> None:
         self.assertEqual(find_place("去的是杭州滨江营业部，就在江南大道上"), "杭州滨江营业部，就在江南大道")
+        self.assertEqual(find_place("，南京鼓楼区中山北路那个建设银行网点里"), "南京鼓楼区中山北路那个建设银行网点")
         self.assertIsNone(find_place("最近的营业部要坐一个小时车"))
 
     def test_a_place_said_twice_is_the_one_with_its_street(self) -> None:
@@ -612,6 +624,7 @@ class PlacesAndPeople(unittest.TestCase):
         self.assertEqual(find_people("清算部的一个小伙子，姓傅，说话很冲"), "姓傅")
         self.assertEqual(find_people("自称是你们研究所的，叫宋晓峰"), "宋晓峰")
         self.assertTrue(sounds_like_a_person("接电话的是你们清算部的钟磊，说是负责这个的"))
+        self.assertTrue(sounds_like_a_place("在我们学院门口那个摊位"))
         self.assertFalse(sounds_like_a_person("我的钱都没了，"))
         self.assertIsNone(find_people("我叫宋晓峰"))  # the customer, not staff
 
