@@ -448,7 +448,9 @@ _TREATMENT = (
       # Brushed off after taking a number and waiting ("拿号等了四十分钟…几句话就把我打发走了").
       "拿号", "取号", "打发",
       # The branch shut on a customer who came ("预约了下午两点…卷帘门拉下来了，暂停营业").
-      "暂停营业", "没开门", "关门", "不让我进", "不理我", "翻白眼"),
+      "暂停营业", "没开门", "关门", "不让我进", "不理我", "翻白眼",
+      # Staff acting outside the rules for themselves ("私下让我把钱转到他推荐的账户，说帮我代客理财，收益分成").
+      "代客理财", "代客操作", "私下", "分成"),
      ("kept me waiting", "left me waiting", "made me wait", "disrespectful", "condescending", "treated me like",
       "talked down to me", "rude", "impolite")),
     ("other",
@@ -971,11 +973,16 @@ def find_place(text: str) -> str | None:
     return None
 
 
+_ADVERBS_LIKE_NAMES = ("常常", "常年", "万一", "向来", "于是", "高高")
+
+
 def _zh_person_name(text: str, pos: int) -> str:
     """The staff member's name right after a role word: a surname and one or two characters, or a title."""
     latin = re.match(r"[A-Z][a-z]+(?: [A-Z][a-z]+)?", text[pos:])
     if latin:
         return latin.group()  # "客户主任Kelvin": staff in Hong Kong go by English names
+    if text[pos: pos + 2] in _ADVERBS_LIKE_NAMES:
+        return ""  # "客户经理常常私下…": how often, not who
     if text[pos: pos + 2] in _COMPOUND_SURNAMES:
         head = 2
     elif len(text) > pos + 1 and text[pos] in "小老阿" and text[pos + 1] in _SURNAMES:

@@ -363,6 +363,10 @@ class ProductsNotForcedOnOtherComplaints(unittest.TestCase):
     def test_a_branch_shut_on_a_customer_who_came_is_its_service(self) -> None:
         self.assertEqual(infer_product("约好上午去改预留手机号，到了发现营业部关门了，电话也没人接"), "branch_service")
 
+    def test_staff_acting_outside_the_rules_is_their_conduct(self) -> None:
+        self.assertEqual(infer_product("理财经理私下拉我买他朋友公司的产品，还说赚了要分成"), "branch_service")
+        self.assertEqual(find_people("那个客户经理常常半夜发消息"), "客户经理")
+
     def test_being_ignored_at_the_counter_is_the_branch(self) -> None:
         self.assertEqual(infer_product("去办开户，柜台的人翻白眼，问了两遍都不理我"), "branch_service")
 
