@@ -949,7 +949,7 @@ def _named_place(m: re.Match[str], shown: str) -> str | None:
     """The place a match names, as typed, without what comes before its name; None if it has no name."""
     # Who went where ("我带我妈去营业部"), whose it is ("10月份你们营业部"), what is complained of ("打客服热线投诉
     # 营业部的人"): only what follows names the place.
-    place = _ZH_PLACE_STRIP.sub("", re.sub(r"^.*(?:[去到在]|你们|你哋|我们|贵司|贵公司|投诉|反映|举报)(?=.)", "",
+    place = _ZH_PLACE_STRIP.sub("", re.sub(r"^.*(?:[去到在跑]|你们|你哋|我们|贵司|贵公司|投诉|反映|举报)(?=.)", "",
                                            m.group("p")))
     suffix = re.search(f"(?:{_ZH_PLACE_SUFFIX})$", place)
     return shown[m.end("p") - len(place): m.end("p")] if suffix and suffix.start() >= 2 else None

@@ -603,7 +603,7 @@ class PlacesAndPeople(unittest.TestCase):
     def test_whose_branch_or_what_is_complained_of_is_no_place(self) -> None:
         for text in ("上个月你们营业部搞了个抽奖", "打热线举报营业部的人乱收费", "在银行网点买的这个产品",
                      "建议营业部多派几个人", "可是离我最近的营业部也要开一个钟头车", "线上办好，别让我再跑营业部",
-                     "我上个月投诉过两次营业部的事"):
+                     "我上个月投诉过两次营业部的事", "为这事专门跑了一趟营业部", "不要让我跑营业部"):
             self.assertIsNone(find_place(text), text)
 
     def test_the_street_said_right_after_the_branch_is_part_of_it(self) -> None:
