@@ -235,6 +235,9 @@ class Product:
     weak: tuple[str, ...] = ()
 
 
+# Money moved between the bank and the securities account, by the names only a securities firm uses.
+_BANK_SECURITIES = ("银证转账", "银证转帐", "证转银", "银转证")
+
 # In order of precedence: when a message mentions several, the more specific product wins
 # ("the app charged a commission twice" is about fees, "APP转账失败" about a transfer).
 PRODUCTS: tuple[Product, ...] = (
@@ -280,7 +283,7 @@ PRODUCTS: tuple[Product, ...] = (
     ),
     Product(
         "bank_securities_transfer",
-        ("银证转账", "银证转帐", "证转银", "银转证", "转账", "转帐", "转钱", "出金", "入金", "提现", "提款", "资金划转",
+        (*_BANK_SECURITIES, "转账", "转帐", "转钱", "出金", "入金", "提现", "提款", "资金划转",
          "过数",
          # Money moved between the bank and us ("从建设银行往证券账户转了十万", "轉咗五萬入證券戶口").
          "银行往", "银行转", "往银行", "转到银行", "转回银行", "入证券", "转进证券", "往证券", "提去"),
@@ -491,9 +494,6 @@ _CUE_PRECEDENCE = ("margin_trading", "ipo_subscription", "dividends_corporate_ac
                    "online_trading", "branch_service")
 
 
-_BANK_SECURITIES = ("银证转账", "银证转帐", "证转银", "银转证")
-
-
 def _product_words(english: bool | None) -> list[tuple[str, re.Pattern[str]]]:
     """Patterns in the order they decide: every product's names first ("开户" outranks another product's hint
     such as "登录"), then the cue words; products we do not offer, and who sells them ("a debt collector"),
@@ -665,10 +665,10 @@ _ZH_MINUTES = r"(?:[零〇][一二三四五六七八九]|廿[一二三四五六�
 _ZH_CLOCK = (
     rf"(?:(?:{_ZH_PART})(?:{_ZH_NUM})|[0-9]{{1,2}})(?:点钟|点|时)(?:半|[一三]刻|[0-9]{{1,2}}分?|[零〇廿一二三四五六七八九十]{{1,3}}分?)?(?:左右)?"
     rf"|[一二三四五六七八九十两]{{1,3}}点钟|(?:{_ZH_PART})?[0-9]{{1,2}}:[0-9]{{2}}"
-    # With its minutes a clock in words needs no part of the day ("两点四十五", "十点零五分", "三点廿分"); "一点五"
-    # is a number ("万一点五").
-    # "十点左右", "十点一刻": a clock as surely.
+    # With its minutes a clock in words needs no part of the day ("两点四十五", "十点零五分", "三点廿分", "十点一刻");
+    # "一点五" is a number ("万一点五").
     rf"|[一二三四五六七八九十两]{{1,3}}点(?:半|[一三]刻|{_ZH_MINUTES}|[一二三四五六七八九]分|[0-9]{{1,2}}分)(?:左右)?"
+    # "十点左右": a clock as surely.
     rf"|[一二三四五六七八九十两]{{1,3}}点左右"
 )
 _ZH_DATE = (
@@ -875,6 +875,7 @@ _SURNAMES = (
     "傅康洪包左齐樊鲁葛牛童庞祝裴"
 )
 _COMPOUND_SURNAMES = ("欧阳", "司马", "上官", "诸葛", "东方", "皇甫", "慕容", "令狐")
+_SURNAME = rf"(?:{'|'.join(_COMPOUND_SURNAMES)}|[{_SURNAMES}])"
 _ZH_ROLE = re.compile(
     r"(?:客户经理|客户主任|渠道经理|销售经理|业务经理|理财经理|理财专员|理专|大堂经理|营业部经理|营业部负责人|投资顾问|投顾|顾问|主管|柜员|职员|工作人员|业务员|营业员|"
     r"销售人员|(?<!人工)客服人员|客服专员|(?<![人工转])客服(?!电话|热线|中心|号码)|专员|员工|经办人)"
@@ -883,7 +884,7 @@ _ZH_ROLE = re.compile(
 _ZH_ROLE_LEAD_OUT = re.compile(r"(?:[，,]?(?:好像|应该|大概|可能|据说)?叫|是|姓)$")
 _ZH_TITLE = re.compile(
     # Not the customer introducing themselves ("我是王先生"); staff ("那天是陈经理接待的") are.
-    rf"(?<![我叫姓])(?<!我是)(?<!本人)(?:{'|'.join(_COMPOUND_SURNAMES)}|[{_SURNAMES}])(?:经理|先生|女士|小姐|主管|总|老师)"
+    rf"(?<![我叫姓])(?<!我是)(?<!本人){_SURNAME}(?:经理|先生|女士|小姐|主管|总|老师)"
 )
 # What may follow a staff member's name: punctuation, or a word that starts what they did.
 _ZH_NAME_END = re.compile(
@@ -891,8 +892,8 @@ _ZH_NAME_END = re.compile(
 )
 # A name before the role: "那个叫覃海燕的业务员", "一个姓马的女工作人员" (the surname is all they know).
 _ZH_NAMED_BEFORE_ROLE = re.compile(
-    rf"(?:(?:叫|名叫|名字叫)(?P<name>(?:{'|'.join(_COMPOUND_SURNAMES)}|[{_SURNAMES}]){_HAN}{{1,2}}?)"
-    rf"|姓(?P<surname>{'|'.join(_COMPOUND_SURNAMES)}|[{_SURNAMES}]))的{_HAN}{{0,4}}?(?P<role>{_ZH_ROLE.pattern})"
+    rf"(?:(?:叫|名叫|名字叫)(?P<name>{_SURNAME}{_HAN}{{1,2}}?)"
+    rf"|姓(?P<surname>{_SURNAME}))的{_HAN}{{0,4}}?(?P<role>{_ZH_ROLE.pattern})"
 )
 # A staff number after the role: "客服工号8826", "柜员，工号0317".
 _ZH_STAFF_NUMBER = re.compile(r"^[，,\s]?(?:工号|编号)[:：]?\s*[0-9A-Za-z]{2,10}")
@@ -901,9 +902,9 @@ _ZH_STAFF_NUMBER = re.compile(r"^[，,\s]?(?:工号|编号)[:：]?\s*[0-9A-Za-z]
 _ZH_WHICH_PERSON_SAID = re.compile(
     r"(?:工号|员工号|员工编号)(?:是|系|为|[:：])?\s*(?P<number>[0-9A-Za-z]{2,10})"
     rf"|(?:说|自称|写着|写的|话|一个|一位|那个|那位|有个|^|[，,、；;\s])(?:他|她|自己|佢)?(?:是|系)?"
-    rf"姓(?P<surname>{'|'.join(_COMPOUND_SURNAMES)}|[{_SURNAMES}])"
+    rf"姓(?P<surname>{_SURNAME})"
     # "…的女的，叫李欣怡": a name said after 叫 at the end of a clause.
-    rf"|(?<![我咱])(?<!本人)(?:名叫|叫做|叫)(?P<name>(?:{'|'.join(_COMPOUND_SURNAMES)}|[{_SURNAMES}]){_HAN}{{1,2}})(?=$|[，,。.！!？?、；;\s])")
+    rf"|(?<![我咱])(?<!本人)(?:名叫|叫做|叫)(?P<name>{_SURNAME}{_HAN}{{1,2}})(?=$|[，,。.！!？?、；;\s])")
 # A name read off a badge: "工牌上写的沈丽", "胸牌上是陈嘉欣".
 _ZH_BADGE_NAME = re.compile(r"(?:工牌|胸牌|名牌|工作牌|牌子)上?(?:写的是?|写着|印着|是|显示)")
 # How a role is addressed before the name: "投顾老师孙浩", "客服小姐Amy".
@@ -1031,12 +1032,11 @@ _ZH_AFTER_FULL_NAME = re.compile(
 
 def _surnames(people: Iterable[str]) -> set[str]:
     """Surnames of staff named by surname and title ("陈小姐", "客户经理老郑", "业务员（姓马）")."""
-    surname = rf"(?:{'|'.join(_COMPOUND_SURNAMES)}|[{_SURNAMES}])"
     found: set[str] = set()
     for person in map(canonical, people):
         titled = (m.group() for m in _ZH_TITLE.finditer(person))
         found.update(name[:2] if name[:2] in _COMPOUND_SURNAMES else name[0] for name in titled)
-        found.update(a or b for a, b in re.findall(rf"姓({surname})|[小老阿]({surname})$", person))
+        found.update(a or b for a, b in re.findall(rf"姓({_SURNAME})|[小老阿]({_SURNAME})$", person))
     return found
 
 
@@ -1346,7 +1346,7 @@ _PLACE_WORDS = re.compile(r"营业部|营业厅|分行|支行|网点|柜台|窗�
 
 # A name said at the end of a clause of a who-answer ("打电话的是你们两融部的周鹏，说是我的专属对接人").
 _ZH_NAME_ENDING_A_CLAUSE = re.compile(
-    rf"(?:是|叫|的)(?:{'|'.join(_COMPOUND_SURNAMES)}|[{_SURNAMES}]){_HAN}{{1,2}}(?=$|[，,。.！!？?；;\s])")
+    rf"(?:是|叫|的){_SURNAME}{_HAN}{{1,2}}(?=$|[，,。.！!？?；;\s])")
 
 
 def sounds_like_a_person(text: str) -> bool:
