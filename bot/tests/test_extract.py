@@ -20,6 +20,7 @@ from actions.extract import (
     find_wish,
     halfwidth,
     infer_product,
+    is_correction,
     is_online,
     is_refusal,
     is_skip,
@@ -318,12 +319,18 @@ class ProductsNotForcedOnOtherComplaints(unittest.TestCase):
                           ("my IPO allotment never showed up", "ipo_subscription")):
             self.assertEqual(infer_product(text), key, text)
 
+    def test_a_rhetorical_not_asserts_and_corrects_nothing(self) -> None:
+        self.assertTrue(is_correction("不是4号，是5号"))
+        for text in ("电话只留给过你们，不是你们给出去的还能是谁？", "这不是坑人是什么"):
+            self.assertFalse(is_correction(text), text)
+
     def test_how_the_customer_was_treated_outranks_the_business_being_done(self) -> None:
         for text, key in (("想去营业部办个融资融券，排队的时候被保安赶来赶去，最后白跑一趟", "branch_service"),
                           ("I went in to open a margin account and the clerk was condescending the whole time",
                            "branch_service"),
                           ("一个月接到七八个推销基金的电话，说了不要还打", "other"),
                           ("someone knew my brokerage account balance: was there a data leak?", "other"),
+                          ("开户才两个礼拜，我的手机号和持仓就外泄给了什么荐股公司", "other"),
                           ("我上个月就银证转账的事投诉过，到现在也没个回音", "other"),
                           ("my previous complaint about the trading app got no answer", "other"),
                           ("在大厅取号排了半小时，轮到我时那位经理敷衍两句就把我打发了", "branch_service")):
@@ -605,6 +612,12 @@ class PlacesAndPeople(unittest.TestCase):
                      "建议营业部多派几个人", "可是离我最近的营业部也要开一个钟头车", "线上办好，别让我再跑营业部",
                      "我上个月投诉过两次营业部的事", "为这事专门跑了一趟营业部", "不要让我跑营业部"):
             self.assertIsNone(find_place(text), text)
+
+    def test_a_connective_or_a_time_before_the_branch_is_not_its_name(self) -> None:
+        for text in ("等了半天，后来营业部打电话说系统升级", "我赶过去，然后营业部的人说今天办不了",
+                     "排到我的时候，当时营业部已经快下班了"):
+            self.assertIsNone(find_place(text), text)
+        self.assertEqual(find_place("后来我去了西安高新路营业部"), "西安高新路营业部")
 
     def test_the_street_said_right_after_the_branch_is_part_of_it(self) -> None:
         self.assertEqual(find_place("去的是杭州滨江营业部，就在江南大道上"), "杭州滨江营业部，就在江南大道")

@@ -105,6 +105,9 @@ def test_reasons_name_the_rule_and_the_words_found() -> None:
         ("我爸八十多岁了", {"vulnerable_customer"}),
         ("我是80后", set()),
         ("this is f***ing ridiculous", {"anger"}),
+        ("你们的良心被狗吃了吗", {"anger"}),
+        ("把我们散户当韭菜割", {"anger"}),
+        ("凭良心说，客户经理人不错", set()),  # conscience invoked, not questioned
         ("press 1 for english", set()),
         ("I will go to the press", {"media_threat"}),
         ("money was taken without my permission", {"fraud"}),
