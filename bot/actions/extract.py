@@ -478,6 +478,8 @@ _OUR_STAFF = re.compile(r"客户经理|理财经理|大堂经理|经理|业务�
 _IMPERSONATION = re.compile(
     r"冒充|假冒|冒用|冒名|仿冒|山寨|打着.{0,12}(?:名义|旗号|招牌|幌子)|以.{0,8}(?:公司|你们|贵司)的?名义"
     r"|(?:自称|号称|说是)(?:是)?(?:你们|贵司|贵公司)(?=.*?(?:骗|跑路))"
+    # A group or an account that goes by our name or logo ("群名就是你们公司的名字，头像也是你们的标志").
+    r"|(?:群名|名称|名字|头像|标志|图标|logo)(?:就|也|都)?(?:是|用的是|用了|用)(?:你们|贵司|贵公司)"
     r"|(?i:\b(?:impersonat\w*|posing as|pretending to be|fake (?:app|website|account))\b)")
 # Money lost on an investment: the product it was lost on is the complaint, before a fee charged on the way.
 _INVESTMENT_LOSS = re.compile(r"亏|净值|(?i:\b(?:lost money|investment losses)\b)")
@@ -682,7 +684,8 @@ _ZH_DATE = (
     rf"|(?:上上|上)个?月(?:初|底|中旬|中|末|(?:{_ZH_NUM})[日号])?|这个月(?:初|中|底)?|本月(?:初|中|底)?"
     r"|去年(?:底|年底|年初)?|今年(?:初)?|年初|年底"
     rf"|(?:{_ZH_NUM}|几|半|好几|十几)(?:个半)?个?(?:天|日|周|星期|礼拜|月|小时|钟头|年)(?:以|之)?前"
-    r"|大前天|前天|昨天|昨日|昨儿|今天|今日|今儿|当天|今早|今朝|今晨|昨早|昨晚|昨夜|今晚|前晚|前几天|前两天|刚才|刚刚"
+    # 大前日, 前日, 琴日: Cantonese days.
+    r"|大前天|大前日|前天|前日(?!子)|琴日|昨天|昨日|昨儿|今天|今日|今儿|当天|今早|今朝|今晨|昨早|昨晚|昨夜|今晚|前晚|前几天|前两天|刚才|刚刚"
     r"|明天|后天|明早|明晚|下周|下个?星期|下个?月"
     # A day of this or last month ("17号", "18日上午"), as a correction at the read-back says it.
     rf"|(?:[0-9]{{1,2}}[日号]|(?:{_ZH_NUM})号)(?![线楼口码位窗柜台室房车门座])"
@@ -936,9 +939,10 @@ _EN_NAME_FALSE_FRIENDS = {"I", "At", "In", "On", "The", "And", "But", "He", "She
                           "Staff", "Nothing", "There", "This", "That", "When", "Later", "Finally", "Also"}
 
 
-# Where strangers reach investors online ("在一个抖音直播间里", "在炒股微信群"): the place of a fraud in our name.
+# Where strangers reach investors online ("在一个抖音直播间里", "在炒股微信群"): the place of a fraud in our name;
+# our own ("在你们小程序上预约") is how the customer reached us, not where it happened.
 _ZH_ONLINE_PLACE = re.compile(
-    rf"(?:在|从|进了?|拉进)(?:一个|某个|个)?(?P<p>[{CJK}A-Za-z]{{0,8}}?(?:直播间|微信群|QQ群|炒股群|股票群|荐股群|公众号|小程序|论坛|贴吧))"
+    rf"(?:在|从|进了?|拉进)(?!你们|贵司|贵公司|我们)(?:一个|某个|个)?(?P<p>[{CJK}A-Za-z]{{0,8}}?(?:直播间|微信群|QQ群|炒股群|股票群|荐股群|公众号|小程序|论坛|贴吧))"
 )
 
 
@@ -1076,6 +1080,15 @@ def _within(found: list[tuple[int, str, bool]], at: int) -> bool:
     return any(start <= at < start + len(person) for start, person, _ in found)
 
 
+def _badge_name(text: str, pos: int) -> str:
+    """The name read off a badge: whatever its surname ("胸牌上写的冉小军"), two or three characters are a name."""
+    name = _zh_person_name(text, pos)
+    if name:
+        return name
+    m = re.compile(rf"{_HAN}{{2,3}}?(?=$|[，,。.！!？?、；;\s])").match(text, pos)
+    return m.group() if m else ""
+
+
 def _people(text: str) -> list[tuple[int, str, bool]]:
     """Staff the text names: (where, who as typed, whether a name or a title says which person)."""
     shown, text = halfwidth(text), canonical(text)
@@ -1085,7 +1098,7 @@ def _people(text: str) -> list[tuple[int, str, bool]]:
         name = _name_after_role(text, end)  # "柜台职员陈嘉欣"
         found.append((start, shown[start: end + len(name)], bool(name)))
     found += [(m.end(), shown[m.end(): m.end() + len(name)], True)
-              for m in _ZH_BADGE_NAME.finditer(text) if (name := _zh_person_name(text, m.end()))]
+              for m in _ZH_BADGE_NAME.finditer(text) if (name := _badge_name(text, m.end()))]
     named_before = {m.start("role"): m for m in _ZH_NAMED_BEFORE_ROLE.finditer(text)}
     found += [(m.start(), _named_role(m, shown), True) for m in named_before.values()]
     for m in _ZH_ROLE.finditer(text):
@@ -1347,7 +1360,7 @@ def is_skip(text: str) -> bool:
 # What an answer to "where?" is made of: premises, streets, districts, landmarks ("就在我们小区门口",
 # "开户的营业部在深圳福田区深南大道那边").
 _PLACE_WORDS = re.compile(r"营业部|营业厅|分行|支行|网点|柜台|窗口|门口|小区|大厦|酒店|广场|大道|路|街|区|镇|那边|附近"
-                          r"|中心|会展|博览会|展会|展台|会议厅|活动室|社区|大学|学院|学校|校园|食堂|商场|超市|摆摊|摊位")
+                          r"|中心|会展|博览会|展会|展台|会议厅|活动室|社区|大学|学院|学校|校园|食堂|商场|卖场|超市|摆摊|摊位|摊|楼")
 
 
 # A name said at the end of a clause of a who-answer ("打电话的是你们两融部的周鹏，说是我的专属对接人").

@@ -362,6 +362,7 @@ class ProductsNotForcedOnOtherComplaints(unittest.TestCase):
     def test_a_caller_who_claimed_to_be_us_is_an_impostor(self) -> None:
         self.assertEqual(infer_product("有个自称你们营业部的人让我转钱到一个新账户，我被骗了"), "other")
         self.assertEqual(infer_product("对方说是你们公司的客服，让我在APP上转了两万，后来发现被骗了"), "other")
+        self.assertEqual(infer_product("有个公众号名字用的是你们公司，天天推荐股票让我入金"), "other")
 
     def test_an_earlier_complaint_left_unanswered_outranks_how_staff_behaved(self) -> None:
         self.assertEqual(infer_product("上次投诉柜员态度差，说一周内回复，一个月了还没人管"), "other")
@@ -537,6 +538,8 @@ class DatesAsCustomersSayThem(unittest.TestCase):
         now = datetime(2026, 12, 7, 20, 0)
         self.assertEqual(resolve_time("上周三下午2:40左右", now).iso(), "2026-12-02T14:40")
         self.assertEqual(resolve_time("今朝九點半", now).iso(), "2026-12-07T09:30")
+        self.assertEqual(resolve_time("前日晏晝三點", now).iso(), "2026-12-05T15:00")
+        self.assertEqual(resolve_time("大前日", now).iso(), "2026-12-04")
         self.assertEqual(resolve_time("周二那天下午，三点四十那会儿", now).iso(), "2026-12-01T15:40")
 
     def test_a_clock_in_words_keeps_its_minutes(self) -> None:
@@ -660,6 +663,7 @@ class PlacesAndPeople(unittest.TestCase):
         for text, place in (("上个月在一个快手直播间里认识了个荐股老师", "快手直播间"),
                             ("被人拉进一个炒股微信群，群主说是你们的分析师", "炒股微信群")):
             self.assertEqual(find_place(text), place, text)
+        self.assertIsNone(find_place("我是在你们公众号上开的户，后来营业部说资料不全"))  # ours: how they reached us
 
     def test_staff_named_by_role_and_name_in_english(self) -> None:
         self.assertEqual(find_people("the agent, Priya, refused to escalate my dispute"), "agent Priya")
@@ -680,7 +684,8 @@ class PlacesAndPeople(unittest.TestCase):
         for text, person in (("前台职员吴晓梅说系统不让办", "前台职员吴晓梅"),
                              ("理财经理小姐郭婷婷一直催我签字", "理财经理小姐郭婷婷"),
                              ("推荐这只票的投资顾问老师罗建国", "投资顾问老师罗建国"),
-                             ("大堂的员工态度很冲，胸牌上是何敏", "大堂的员工、何敏")):
+                             ("大堂的员工态度很冲，胸牌上是何敏", "大堂的员工、何敏"),
+                             ("瘦瘦高高的，工牌上写着铁凤兰", "铁凤兰")):  # any surname, on a badge
             self.assertEqual(find_people(text), person, text)
         self.assertEqual(find_people("找了投顾老师也没用"), "投顾")  # a title without a name names nobody more
 
