@@ -519,12 +519,13 @@ def read_details(
     place = find_place(without_negated(text) if correcting else text)
     if correcting:
         # Only a product named ("不是基金，是两融") corrects it; a cue word ("客户经理") may be about something else,
-        # and a branch named is where it happened ("深圳福田营业部"), not the service.
+        # and a branch named is where it happened ("深圳福田营业部"), not the service. A message naming several
+        # (more of the story) changes it only if it says what is wrong.
         probe = without_negated(text)
         for where in (place, tracker.get_slot("place")):
             probe = probe.replace(where, " ") if where else probe
         named = find_products(probe)
-        if named:
+        if named and (len({n.value for n in named}) == 1 or is_correction(text)):
             found["product"] = named[0].value
     elif not tracker.get_slot("product") and requested != "product" and not is_outburst(text):
         product = product_in_story(text)  # an outburst names nothing, however the customer says they were treated

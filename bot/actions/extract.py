@@ -453,7 +453,9 @@ _TREATMENT = (
       # The branch shut on a customer who came ("预约了下午两点…卷帘门拉下来了，暂停营业").
       "暂停营业", "没开门", "关门", "不让我进", "不理我", "翻白眼",
       # Staff acting outside the rules for themselves ("私下让我把钱转到他推荐的账户，说帮我代客理财，收益分成").
-      "代客理财", "代客操作", "私下", "分成"),
+      "代客理财", "代客操作", "私下", "分成",
+      # Kept in the queue, passed over, or singled out for an accent ("排了一个多小时", "后面来的人都先办了").
+      "排了一个", "排了两个", "排了半天", "排了很久", "排了好久", "后面来的人", "插队", "口音"),
      ("kept me waiting", "left me waiting", "made me wait", "disrespectful", "condescending", "treated me like",
       "talked down to me", "rude", "impolite")),
     ("other",
@@ -1392,7 +1394,8 @@ def is_no(text: str) -> bool:
 
 _CORRECTION = re.compile(
     # Not a rhetorical 不是…还会是谁 ("不是你们泄露的还能是谁"), which asserts what the story says.
-    r"错了|不对|不是(?![^，,。；;！!？?]*(?:还会是|还能是|还有谁|又是谁|还是谁|是什么))|改成|改为|改一下|应该是|应为|更正|写错|记错|搞错|弄错"
+    # Not what the customer did wrong in the story ("按错了三次被锁了", "输错了密码").
+    r"(?<![按输点转选打拨买卖下填])错了|不对|不是(?![^，,。；;！!？?]*(?:还会是|还能是|还有谁|又是谁|还是谁|是什么))|改成|改为|改一下|应该是|应为|更正|写错|记错|搞错|弄错"
     r"|(?i:\b(?:wrong|not|isn'?t|wasn'?t|should be|change|correct(?:ion)?|actually|instead|mistake|typo)\b)"
 )
 

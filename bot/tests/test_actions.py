@@ -678,6 +678,12 @@ class ProductOfTheStory(unittest.TestCase):
         self.assertNotIn("product", slots)
         self.assertTrue(slots["description"].endswith(text))
 
+    def test_what_the_customer_did_wrong_in_the_story_corrects_nothing(self) -> None:
+        text = "我去营业部问过，柜台说只能自己在手机上弄，密码输错了几次就被锁了，对的"
+        slots = read(text, slots=READ_BACK_RECORD, asked="record_confirmed", story=True)
+        self.assertNotIn("product", slots)
+        self.assertTrue(slots["description"].endswith(text))
+
 
 class WhenInTheStory(unittest.TestCase):
     def test_a_deadline_or_a_threat_is_not_when_it_happened(self) -> None:

@@ -321,6 +321,8 @@ class ProductsNotForcedOnOtherComplaints(unittest.TestCase):
 
     def test_a_rhetorical_not_asserts_and_corrects_nothing(self) -> None:
         self.assertTrue(is_correction("不是4号，是5号"))
+        self.assertTrue(is_correction("电话错了"))
+        self.assertFalse(is_correction("验证码输错了三次，账户就锁了"))  # what the customer did, not the record
         for text in ("电话只留给过你们，不是你们给出去的还能是谁？", "这不是坑人是什么"):
             self.assertFalse(is_correction(text), text)
 
@@ -333,7 +335,8 @@ class ProductsNotForcedOnOtherComplaints(unittest.TestCase):
                           ("开户才两个礼拜，我的手机号和持仓就外泄给了什么荐股公司", "other"),
                           ("我上个月就银证转账的事投诉过，到现在也没个回音", "other"),
                           ("my previous complaint about the trading app got no answer", "other"),
-                          ("在大厅取号排了半小时，轮到我时那位经理敷衍两句就把我打发了", "branch_service")):
+                          ("在大厅取号排了半小时，轮到我时那位经理敷衍两句就把我打发了", "branch_service"),
+                          ("去营业部打印交割单，排了半天，后面来的人都先办了", "branch_service")):
             self.assertEqual(infer_product(text), key, text)
 
     def test_sales_pressed_by_our_staff_are_their_conduct_from_nobody_marketing(self) -> None:
