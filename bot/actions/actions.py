@@ -475,7 +475,8 @@ def product_of_whole_story(tracker: Tracker, story: str, found: SlotValues) -> S
     names a fund, the account that follows names the redemption fee too, and which one the complaint is about is
     then the customer's to say (the form asks). A product the customer chose or corrected stays."""
     recorded = tracker.get_slot("product")
-    if not recorded or "product" in found or recorded != infer_product(tracker.get_slot("description") or ""):
+    if (not recorded or "product" in found or recorded != infer_product(tracker.get_slot("description") or "")
+            or "product" in (tracker.get_slot("answered_slots") or [])):
         return {}
     if names_several_services(story):
         return {"product": None}
@@ -520,12 +521,12 @@ def read_details(
     if correcting:
         # Only a product named ("不是基金，是两融") corrects it; a cue word ("客户经理") may be about something else,
         # and a branch named is where it happened ("深圳福田营业部"), not the service. A message naming several
-        # (more of the story) changes it only if it says what is wrong.
+        # (more of the story) or a person ("给我开户的客户经理") changes it only if it says what is wrong.
         probe = without_negated(text)
         for where in (place, tracker.get_slot("place")):
             probe = probe.replace(where, " ") if where else probe
         named = find_products(probe)
-        if named and (len({n.value for n in named}) == 1 or is_correction(text)):
+        if named and (is_correction(text) or (len({n.value for n in named}) == 1 and not find_people(probe))):
             found["product"] = named[0].value
     elif not tracker.get_slot("product") and requested != "product" and not is_outburst(text):
         product = product_in_story(text)  # an outburst names nothing, however the customer says they were treated
@@ -649,8 +650,10 @@ def answer_to_question(
         if angry:
             return {}
         product = product_from_answer(text)
-        return {"product": product, "product_text": own_words(raw_text)} if product else {
-            "product": text, "product_text": own_words(raw_text)}
+        # Marked answered: the customer's choice, which more of the story does not read again.
+        answered = list(tracker.get_slot("answered_slots") or [])
+        return {"product": product or text, "product_text": own_words(raw_text),
+                "answered_slots": answered if "product" in answered else [*answered, "product"]}
     if requested == "incident_time":
         times = find_times(text)
         if not times:

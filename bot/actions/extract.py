@@ -263,7 +263,9 @@ PRODUCTS: tuple[Product, ...] = (
         ("分红", "股息", "红利", "派息", "送股", "送转", "转增", "配股", "除权", "拆股", "公司行动", "权益登记",
          "要约收购", "预受要约", "要约", "合股", "并股", "碎股", "供股", "拆细",
          # A convertible bond called or converted by its issuer ("可转债强赎").
-         "强赎", "强制赎回", "转股", "回售"),
+         "强赎", "强制赎回", "转股", "回售",
+         # A listing ended by the exchange ("退市整理期", "摘牌").
+         "退市", "摘牌"),
         ("dividends", "dividend", "corporate actions", "corporate action", "stock split", "rights issue",
          "bonus shares", "scrip", "tender offer", "reverse split", "share consolidation", "odd lots", "odd lot"),
         (),
@@ -451,7 +453,7 @@ _TREATMENT = (
       # Brushed off after taking a number and waiting ("拿号等了四十分钟…几句话就把我打发走了").
       "拿号", "取号", "打发",
       # The branch shut on a customer who came ("预约了下午两点…卷帘门拉下来了，暂停营业").
-      "暂停营业", "没开门", "关门", "不让我进", "不理我", "翻白眼",
+      "暂停营业", "没开门", "关门", "门锁着", "锁着门", "搬家了", "搬走了", "不让我进", "不理我", "翻白眼",
       # Staff acting outside the rules for themselves ("私下让我把钱转到他推荐的账户，说帮我代客理财，收益分成").
       "代客理财", "代客操作", "私下", "分成",
       # Kept in the queue, passed over, or singled out for an accent ("排了一个多小时", "后面来的人都先办了").
@@ -478,10 +480,11 @@ _OUR_STAFF = re.compile(r"客户经理|理财经理|大堂经理|经理|业务�
 # Someone using the firm's name (a fake app, a "training camp" in our name, a caller posing as our staff): not
 # our product, whatever was sold or lost there.
 _IMPERSONATION = re.compile(
-    r"冒充|假冒|冒用|冒名|仿冒|山寨|打着.{0,12}(?:名义|旗号|招牌|幌子)|以.{0,8}(?:公司|你们|贵司)的?名义"
-    r"|(?:自称|号称|说是)(?:是)?(?:你们|贵司|贵公司)(?=.*?(?:骗|跑路))"
+    r"冒充|假冒|冒用|冒名|冒认|仿冒|山寨|打着.{0,12}(?:名义|旗号|招牌|幌子)|以.{0,8}(?:公司|你们|贵司)的?名义"
+    r"|(?:自称|号称|说是|话系|话係)(?:是)?(?:你们|你哋|贵司|贵公司)(?=.*?(?:骗|跑路|冇呢个人|没有这个人))"
     # A group or an account that goes by our name or logo ("群名就是你们公司的名字，头像也是你们的标志").
-    r"|(?:群名|名称|名字|头像|标志|图标|logo)(?:就|也|都)?(?:是|用的是|用了|用)(?:你们|贵司|贵公司)"
+    r"|(?:群名|名称|名字|头像|标志|图标|logo)(?:就|也|都)?(?:是|用的是|用了|用)(?:你们|你哋|贵司|贵公司)"
+    r"|(?:有|用了?|用的是|就是)(?:你们|你哋|贵司|贵公司)(?:公司)?[的嘅个]?(?:名字|名称|标志|图标|logo)"
     r"|(?i:\b(?:impersonat\w*|posing as|pretending to be|fake (?:app|website|account))\b)")
 # Money lost on an investment: the product it was lost on is the complaint, before a fee charged on the way.
 _INVESTMENT_LOSS = re.compile(r"亏|净值|(?i:\b(?:lost money|investment losses)\b)")
@@ -555,9 +558,18 @@ _STORY_NAMES = {english: [(p.key, named) for p in PRODUCTS if p.key != "other" a
       for words in (p.zh_names, p.en_names))))] for english in (False, True)}
 
 
+# The national share-transfer system (股转账户, 股转系统) where delisted shares trade: no money moved.
+_SHARE_TRANSFER = re.compile(r"股转(?=账户|帐户|账号|系统|公司|市场)")
+
+
+def _product_probe(text: str) -> str:
+    """The text as the product finders read it: canonical, without 股转's 转 read as a transfer."""
+    return _SHARE_TRANSFER.sub("三板", canonical(text))
+
+
 def _services_named(text: str, english: bool) -> set[str]:
     """Our services the text names; a fee beside money lost on an investment is on the way, not a service."""
-    probe = canonical(text)
+    probe = _product_probe(text)
     named = {key for key, pattern in _STORY_NAMES[english] if pattern.search(probe)}
     if _INVESTMENT_LOSS.search(probe):
         named.discard("fees_commissions")
@@ -571,7 +583,7 @@ def names_several_services(text: str) -> bool:
 
 def find_products(text: str) -> list[Find]:
     """Mentions of a product or service by name ("融资融券", "the app"); value is the product key."""
-    text = canonical(text)
+    text = _product_probe(text)
     finds: list[Find] = []
     for key, pattern in _PRODUCT_NAMES:
         if key == "other" or pattern is None:
@@ -595,7 +607,7 @@ _STOCK_ACCOUNT = re.compile(r"股票(?=账户|账号|帐户|帐号)|(?i:\b(?:sto
 
 def _first_in_precedence(text: str, words: list[tuple[str, re.Pattern[str]]]) -> tuple[str, str | None] | None:
     """The product of the most specific word in the text, and the words as the customer typed them."""
-    shown, plain = halfwidth(text), canonical(text)
+    shown, plain = halfwidth(text), _product_probe(text)
     # An account manager is a person at the branch, not the brokerage account.
     probe = re.sub(r"(?i)\baccount manager", "relationship manager", plain)
     probe = _STOCK_ACCOUNT.sub(lambda m: "证券" if m.group().startswith("股") else "brokerage ", probe)
@@ -685,7 +697,7 @@ _ZH_DATE = (
     r"|上上周|上个?周末|上周|上个?星期|上个?礼拜|本周|这周|这个星期|这星期"
     rf"|(?:上上|上)个?月(?:初|底|中旬|中|末|(?:{_ZH_NUM})[日号])?|这个月(?:初|中|底)?|本月(?:初|中|底)?"
     r"|去年(?:底|年底|年初)?|今年(?:初)?|年初|年底"
-    rf"|(?:{_ZH_NUM}|几|半|好几|十几)(?:个半)?个?(?:天|日|周|星期|礼拜|月|小时|钟头|年)(?:以|之)?前"
+    rf"|(?:{_ZH_NUM}|几|半|好几|十几)(?:个半)?个?多?(?:天|日|周|星期|礼拜|月|小时|钟头|年)(?:以|之)?前"
     # 大前日, 前日, 琴日: Cantonese days.
     r"|大前天|大前日|前天|前日(?!子)|琴日|昨天|昨日|昨儿|今天|今日|今儿|当天|今早|今朝|今晨|昨早|昨晚|昨夜|今晚|前晚|前几天|前两天|刚才|刚刚"
     r"|明天|后天|明早|明晚|下周|下个?星期|下个?月"
@@ -899,7 +911,7 @@ _ZH_TITLE = re.compile(
 )
 # What may follow a staff member's name: punctuation, or a word that starts what they did.
 _ZH_NAME_END = re.compile(
-    r"[，,。.！!？?、；;\s的说给把让和跟也就不没态度一直告诉承诺答应私自擅自帮替向对骗却还都又推在之以曾当]|$"
+    r"[，,。.！!？?、；;\s的说给把让和跟也就不没态度一直告诉承诺答应私自擅自帮替向对骗却还都又推在之以曾当上]|$"
 )
 # A name before the role: "那个叫覃海燕的业务员", "一个姓马的女工作人员" (the surname is all they know).
 _ZH_NAMED_BEFORE_ROLE = re.compile(

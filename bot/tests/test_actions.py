@@ -655,6 +655,8 @@ class ProductOfTheStory(unittest.TestCase):
         self.assertIsNone(read(more, slots=first, asked="story_details", story=True)["product"])  # two: asked
         chosen = {**first, "description": "我的钱被扣了", "product": "funds_wealth"}
         self.assertNotIn("product", read(more, slots=chosen, asked="story_details", story=True))
+        answered = {**first, "answered_slots": ["product"]}  # chosen by the customer: it stays
+        self.assertNotIn("product", read(more, slots=answered, asked="story_details", story=True))
         margin = {"description": "两融怎么回事", "product": "margin_trading", "story_details": None}
         same = read("上周融资买入的票被强平了，维持担保比例明明还够", slots=margin, asked="story_details", story=True)
         self.assertNotIn("product", same)
@@ -670,6 +672,11 @@ class ProductOfTheStory(unittest.TestCase):
         self.assertNotIn("product", slots)
         corrected = read("不是APP的问题，是佣金多收了", slots=READ_BACK_RECORD, asked="record_confirmed")
         self.assertEqual(corrected["product"], "fees_commissions")
+
+    def test_a_person_named_at_the_read_back_is_who_not_what(self) -> None:
+        slots = read("帮我开户的客户经理陈静", slots={**READ_BACK_RECORD, "product": "fees_commissions"},
+                     asked="record_confirmed")
+        self.assertNotIn("product", slots)
 
     def test_more_story_at_the_read_back_is_no_correction(self) -> None:
         text = "后来我又在APP上查了一下，显示资金还在途中"

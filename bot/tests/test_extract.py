@@ -15,6 +15,7 @@ from actions.extract import (
     entity_finds,
     find_people,
     find_place,
+    find_products,
     find_risk_flags,
     find_times,
     find_wish,
@@ -336,7 +337,8 @@ class ProductsNotForcedOnOtherComplaints(unittest.TestCase):
                           ("我上个月就银证转账的事投诉过，到现在也没个回音", "other"),
                           ("my previous complaint about the trading app got no answer", "other"),
                           ("在大厅取号排了半小时，轮到我时那位经理敷衍两句就把我打发了", "branch_service"),
-                          ("去营业部打印交割单，排了半天，后面来的人都先办了", "branch_service")):
+                          ("去营业部打印交割单，排了半天，后面来的人都先办了", "branch_service"),
+                          ("周六去营业部，门锁着，后来才知道搬走了", "branch_service")):
             self.assertEqual(infer_product(text), key, text)
 
     def test_sales_pressed_by_our_staff_are_their_conduct_from_nobody_marketing(self) -> None:
@@ -362,10 +364,16 @@ class ProductsNotForcedOnOtherComplaints(unittest.TestCase):
         self.assertEqual(infer_product("从建行往证券账户转了五万，你们说没收到，两边踢皮球"),
                          "bank_securities_transfer")
 
+    def test_a_delisting_is_a_corporate_action_and_the_share_transfer_system_moves_no_money(self) -> None:
+        self.assertEqual(infer_product("持有的那只票被强制退市了，退市整理期一直卖不出去"),
+                         "dividends_corporate_actions")
+        self.assertNotIn("bank_securities_transfer", [f.value for f in find_products("要开个股转账户才能卖")])
+
     def test_a_caller_who_claimed_to_be_us_is_an_impostor(self) -> None:
         self.assertEqual(infer_product("有个自称你们营业部的人让我转钱到一个新账户，我被骗了"), "other")
         self.assertEqual(infer_product("对方说是你们公司的客服，让我在APP上转了两万，后来发现被骗了"), "other")
         self.assertEqual(infer_product("有个公众号名字用的是你们公司，天天推荐股票让我入金"), "other")
+        self.assertEqual(infer_product("個群組有你哋公司嘅標誌，話係你哋嘅分析師，後來先知冇呢個人"), "other")
 
     def test_an_earlier_complaint_left_unanswered_outranks_how_staff_behaved(self) -> None:
         self.assertEqual(infer_product("上次投诉柜员态度差，说一周内回复，一个月了还没人管"), "other")
@@ -543,6 +551,7 @@ class DatesAsCustomersSayThem(unittest.TestCase):
         self.assertEqual(resolve_time("今朝九點半", now).iso(), "2026-12-07T09:30")
         self.assertEqual(resolve_time("前日晏晝三點", now).iso(), "2026-12-05T15:00")
         self.assertEqual(resolve_time("大前日", now).iso(), "2026-12-04")
+        self.assertEqual(resolve_time("两个多月前吧", now).iso(), "2026-10")
         self.assertEqual(resolve_time("周二那天下午，三点四十那会儿", now).iso(), "2026-12-01T15:40")
 
     def test_a_clock_in_words_keeps_its_minutes(self) -> None:
@@ -688,7 +697,8 @@ class PlacesAndPeople(unittest.TestCase):
                              ("理财经理小姐郭婷婷一直催我签字", "理财经理小姐郭婷婷"),
                              ("推荐这只票的投资顾问老师罗建国", "投资顾问老师罗建国"),
                              ("大堂的员工态度很冲，胸牌上是何敏", "大堂的员工、何敏"),
-                             ("瘦瘦高高的，工牌上写着铁凤兰", "铁凤兰")):  # any surname, on a badge
+                             ("瘦瘦高高的，工牌上写着铁凤兰", "铁凤兰"),  # any surname, on a badge
+                             ("理财经理周志强上门推销", "理财经理周志强")):
             self.assertEqual(find_people(text), person, text)
         self.assertEqual(find_people("找了投顾老师也没用"), "投顾")  # a title without a name names nobody more
 
