@@ -521,12 +521,14 @@ def read_details(
     if correcting:
         # Only a product named ("不是基金，是两融") corrects it; a cue word ("客户经理") may be about something else,
         # and a branch named is where it happened ("深圳福田营业部"), not the service. A message naming several
-        # (more of the story) or a person ("给我开户的客户经理") changes it only if it says what is wrong.
+        # (more of the story), a person ("给我开户的客户经理") or a time ("上周五去的营业部") changes it only if it
+        # says what is wrong.
         probe = without_negated(text)
         for where in (place, tracker.get_slot("place")):
             probe = probe.replace(where, " ") if where else probe
         named = find_products(probe)
-        if named and (is_correction(text) or (len({n.value for n in named}) == 1 and not find_people(probe))):
+        answers_another = bool(find_people(probe) or find_times(probe))
+        if named and (is_correction(text) or (len({n.value for n in named}) == 1 and not answers_another)):
             found["product"] = named[0].value
     elif not tracker.get_slot("product") and requested != "product" and not is_outburst(text):
         product = product_in_story(text)  # an outburst names nothing, however the customer says they were treated

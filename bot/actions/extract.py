@@ -466,6 +466,8 @@ _TREATMENT = (
       # Gifts promised for coming or signing up ("到场就送一桶油，注册还送200元话费").
       "话费", "赠送", "到场就送", "送礼", "伴手礼", "京东卡", "购物卡", "奖励",
       "个人信息", "隐私",
+      # The building's parking and property management ("停车收了我15块", "物业").
+      "停车费", "停车收费", "停车场", "收停车", "物业",
       # Personal data leaked or sold ("我的资料外泄了", "客户资料被卖给了推销公司").
       "外泄", "泄漏", "个人资料", "客户资料", "我的资料"),
      ("telemarketing", "cold calls", "cold call", "sales calls", "marketing calls", "spam calls", "robocalls",
@@ -476,7 +478,8 @@ _TREATMENT = (
 # 客户经理天天打电话给我推销", "一个男经理上来就推销理财产品"); from nobody in particular, they are marketing
 # ("一个月接到七八个推销基金的电话").
 _SELLING = re.compile(r"(?:打电话给我|打电话|电话)?推销(?:电话)?|营销电话|营销短信|骚扰电话|骚扰短信")
-_OUR_STAFF = re.compile(r"客户经理|理财经理|大堂经理|经理|业务员|员工|工作人员|柜员|投顾|投资顾问")
+_OUR_STAFF = re.compile(r"客户经理|理财经理|大堂经理|经理|业务员|员工|工作人员|柜员|投顾|投资顾问"
+                        r"|你们公司的人|你们的人")
 # Someone using the firm's name (a fake app, a "training camp" in our name, a caller posing as our staff): not
 # our product, whatever was sold or lost there.
 _IMPERSONATION = re.compile(
@@ -489,7 +492,7 @@ _IMPERSONATION = re.compile(
 # Money lost on an investment: the product it was lost on is the complaint, before a fee charged on the way.
 _INVESTMENT_LOSS = re.compile(r"亏|净值|(?i:\b(?:lost money|investment losses)\b)")
 # Money lost or taken: then the complaint is about the product it happened with, however the customer was treated.
-_LOSS = re.compile(r"亏|损失|赔偿|被扣|多扣|多收|扣了|不到账|没到账|没收到|被强平|平仓"
+_LOSS = re.compile(r"亏|损失|赔偿|被扣|多扣|多收|扣了|不到账|没到账|没收到|被强平|平仓|本金"
                    r"|(?i:\b(?:lost|loss|losses|refund|overcharged|charged|compensat\w*|missing money)\b)")
 # The account's own state or details (frozen, restricted, a phone number changed): the cause, before the money
 # stuck in it ("资金账户被冻结，钱也转不出来") or the app it shows in ("换绑手机号，APP登不进去").
@@ -622,7 +625,10 @@ def _first_in_precedence(text: str, words: list[tuple[str, re.Pattern[str]]]) ->
                 if key == "other" and typed and _SELLING.fullmatch(typed.group()) and _OUR_STAFF.search(probe):
                     return "branch_service", None
                 return key, shown[typed.start(): typed.end()] if typed else None
+    lost = _INVESTMENT_LOSS.search(probe)
     for key, pattern in words:
+        if key == "fees_commissions" and lost:
+            continue  # a fee beside money lost on an investment is on the way ("亏了差价加手续费")
         if pattern.search(probe):
             typed = pattern.search(plain)
             return key, shown[typed.start(): typed.end()] if typed else None
@@ -683,9 +689,10 @@ _ZH_MINUTES = r"(?:[零〇][一二三四五六七八九]|廿[一二三四五六�
 _ZH_CLOCK = (
     rf"(?:(?:{_ZH_PART})(?:{_ZH_NUM})|[0-9]{{1,2}})(?:点钟|点|时)(?:半|[一三]刻|[0-9]{{1,2}}分?|[零〇廿一二三四五六七八九十]{{1,3}}分?)?(?:左右)?"
     rf"|[一二三四五六七八九十两]{{1,3}}点钟|(?:{_ZH_PART})?[0-9]{{1,2}}:[0-9]{{2}}"
-    # With its minutes a clock in words needs no part of the day ("两点四十五", "十点零五分", "三点廿分", "十点一刻");
-    # "一点五" is a number ("万一点五").
-    rf"|[一二三四五六七八九十两]{{1,3}}点(?:半|[一三]刻|{_ZH_MINUTES}|[一二三四五六七八九]分|[0-9]{{1,2}}分)(?:左右)?"
+    # With its minutes a clock in words needs no part of the day ("两点四十五", "十点零五分", "三点廿分", "十点一刻",
+    # "九点35" as phones type it); "一点五" is a number ("万一点五").
+    rf"|[一二三四五六七八九十两]{{1,3}}点(?:半|[一三]刻|{_ZH_MINUTES}|[一二三四五六七八九]分|[0-9]{{1,2}}分|[0-9]{{2}}(?![0-9]))"
+    r"(?:左右)?"
     # "十点左右": a clock as surely.
     rf"|[一二三四五六七八九十两]{{1,3}}点左右"
 )
@@ -896,9 +903,11 @@ _SURNAMES = (
     "王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗郑梁谢宋唐许韩冯邓曹彭曾肖田董袁潘于蒋蔡余杜叶程苏魏吕丁任沈姚卢姜崔钟谭陆汪"
     "范金石廖贾夏韦付方白邹孟熊秦邱江尹薛闫段雷侯龙史陶黎贺顾毛郝龚邵万钱严覃武戴莫孔向汤欧温柯詹易常"
     "傅康洪包左齐樊鲁葛牛童庞祝裴"
+    # Less common, and no everyday word's first character.
+    "冉岳翟殷俞聂佟蒲褚阮凌霍闵穆邢骆滕卓蔺祁戚晏巫柴邝伍庄吉"
 )
 _COMPOUND_SURNAMES = ("欧阳", "司马", "上官", "诸葛", "东方", "皇甫", "慕容", "令狐")
-_SURNAME = rf"(?:{'|'.join(_COMPOUND_SURNAMES)}|[{_SURNAMES}])"
+SURNAME = rf"(?:{'|'.join(_COMPOUND_SURNAMES)}|[{_SURNAMES}])"
 _ZH_ROLE = re.compile(
     r"(?:客户经理|客户主任|渠道经理|销售经理|业务经理|理财经理|理财专员|理专|大堂经理|营业部经理|营业部负责人|投资顾问|投顾|顾问|主管|柜员|职员|工作人员|业务员|营业员|"
     r"销售人员|(?<!人工)客服人员|客服专员|(?<![人工转])客服(?!电话|热线|中心|号码)|专员|员工|经办人)"
@@ -907,7 +916,7 @@ _ZH_ROLE = re.compile(
 _ZH_ROLE_LEAD_OUT = re.compile(r"(?:[，,]?(?:好像|应该|大概|可能|据说)?叫|是|姓)$")
 _ZH_TITLE = re.compile(
     # Not the customer introducing themselves ("我是王先生"); staff ("那天是陈经理接待的") are.
-    rf"(?<![我叫姓])(?<!我是)(?<!本人){_SURNAME}(?:经理|先生|女士|小姐|主管|总|老师)"
+    rf"(?<![我叫姓])(?<!我是)(?<!本人){SURNAME}(?:经理|先生|女士|小姐|主管|总|老师)"
 )
 # What may follow a staff member's name: punctuation, or a word that starts what they did.
 _ZH_NAME_END = re.compile(
@@ -915,8 +924,8 @@ _ZH_NAME_END = re.compile(
 )
 # A name before the role: "那个叫覃海燕的业务员", "一个姓马的女工作人员" (the surname is all they know).
 _ZH_NAMED_BEFORE_ROLE = re.compile(
-    rf"(?:(?:叫|名叫|名字叫)(?P<name>{_SURNAME}{_HAN}{{1,2}}?)"
-    rf"|姓(?P<surname>{_SURNAME}))的{_HAN}{{0,4}}?(?P<role>{_ZH_ROLE.pattern})"
+    rf"(?:(?:叫|名叫|名字叫)(?P<name>{SURNAME}{_HAN}{{1,2}}?)"
+    rf"|姓(?P<surname>{SURNAME}))的{_HAN}{{0,4}}?(?P<role>{_ZH_ROLE.pattern})"
 )
 # A staff number after the role: "客服工号8826", "柜员，工号0317".
 _ZH_STAFF_NUMBER = re.compile(r"^[，,\s]?(?:工号|编号)[:：]?\s*[0-9A-Za-z]{2,10}")
@@ -925,9 +934,9 @@ _ZH_STAFF_NUMBER = re.compile(r"^[，,\s]?(?:工号|编号)[:：]?\s*[0-9A-Za-z]
 _ZH_WHICH_PERSON_SAID = re.compile(
     r"(?:工号|员工号|员工编号)(?:是|系|为|[:：])?\s*(?P<number>[0-9A-Za-z]{2,10})"
     rf"|(?:说|自称|写着|写的|话|一个|一位|那个|那位|有个|^|[，,、；;\s])(?:他|她|自己|佢)?(?:是|系)?"
-    rf"姓(?P<surname>{_SURNAME})"
+    rf"姓(?P<surname>{SURNAME})"
     # "…的女的，叫李欣怡": a name said after 叫 at the end of a clause.
-    rf"|(?<![我咱])(?<!本人)(?:名叫|叫做|叫)(?P<name>{_SURNAME}{_HAN}{{1,2}})(?=$|[，,。.！!？?、；;\s])")
+    rf"|(?<![我咱])(?<!本人)(?:名叫|叫做|叫)(?P<name>{SURNAME}{_HAN}{{1,2}})(?=$|[，,。.！!？?、；;\s])")
 # A name read off a badge: "工牌上写的沈丽", "胸牌上是陈嘉欣".
 _ZH_BADGE_NAME = re.compile(r"(?:工牌|胸牌|名牌|工作牌|牌子)上?(?:写的是?|写着|印着|是|显示)")
 # How a role is addressed before the name: "投顾老师孙浩", "客服小姐Amy".
@@ -1060,7 +1069,7 @@ def _surnames(people: Iterable[str]) -> set[str]:
     for person in map(canonical, people):
         titled = (m.group() for m in _ZH_TITLE.finditer(person))
         found.update(name[:2] if name[:2] in _COMPOUND_SURNAMES else name[0] for name in titled)
-        found.update(a or b for a, b in re.findall(rf"姓({_SURNAME})|[小老阿]({_SURNAME})$", person))
+        found.update(a or b for a, b in re.findall(rf"姓({SURNAME})|[小老阿]({SURNAME})$", person))
     return found
 
 
@@ -1379,7 +1388,7 @@ _PLACE_WORDS = re.compile(r"营业部|营业厅|分行|支行|网点|柜台|窗�
 
 # A name said at the end of a clause of a who-answer ("打电话的是你们两融部的周鹏，说是我的专属对接人").
 _ZH_NAME_ENDING_A_CLAUSE = re.compile(
-    rf"(?:是|叫|的){_SURNAME}{_HAN}{{1,2}}(?=$|[，,。.！!？?；;\s])")
+    rf"(?:是|叫|的){SURNAME}{_HAN}{{1,2}}(?=$|[，,。.！!？?；;\s])")
 
 
 def sounds_like_a_person(text: str) -> bool:

@@ -677,6 +677,9 @@ class ProductOfTheStory(unittest.TestCase):
         slots = read("帮我开户的客户经理陈静", slots={**READ_BACK_RECORD, "product": "fees_commissions"},
                      asked="record_confirmed")
         self.assertNotIn("product", slots)
+        when = read("是前天下午去的营业部", slots={**READ_BACK_RECORD, "product": "brokerage_account"},
+                    asked="record_confirmed")
+        self.assertNotIn("product", when)  # when and where, not what
 
     def test_more_story_at_the_read_back_is_no_correction(self) -> None:
         text = "后来我又在APP上查了一下，显示资金还在途中"

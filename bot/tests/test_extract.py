@@ -338,7 +338,8 @@ class ProductsNotForcedOnOtherComplaints(unittest.TestCase):
                           ("my previous complaint about the trading app got no answer", "other"),
                           ("在大厅取号排了半小时，轮到我时那位经理敷衍两句就把我打发了", "branch_service"),
                           ("去营业部打印交割单，排了半天，后面来的人都先办了", "branch_service"),
-                          ("周六去营业部，门锁着，后来才知道搬走了", "branch_service")):
+                          ("周六去营业部，门锁着，后来才知道搬走了", "branch_service"),
+                          ("开会那天大厦物业收了我二十块停车费，说你们没登记", "other")):
             self.assertEqual(infer_product(text), key, text)
 
     def test_sales_pressed_by_our_staff_are_their_conduct_from_nobody_marketing(self) -> None:
@@ -363,6 +364,10 @@ class ProductsNotForcedOnOtherComplaints(unittest.TestCase):
         self.assertIsNone(infer_product("从建行往证券账户转了五万打算买理财，钱一直没到"))
         self.assertEqual(infer_product("从建行往证券账户转了五万，你们说没收到，两边踢皮球"),
                          "bank_securities_transfer")
+
+    def test_money_lost_decides_before_a_fee_or_the_salesman(self) -> None:
+        self.assertEqual(infer_product("APP把我的卖单挂成了买单，亏了差价还搭上手续费"), "online_trading")
+        self.assertEqual(infer_product("你们的人在银行推销的收益凭证，到期一周了本金还没回来"), "funds_wealth")
 
     def test_a_delisting_is_a_corporate_action_and_the_share_transfer_system_moves_no_money(self) -> None:
         self.assertEqual(infer_product("持有的那只票被强制退市了，退市整理期一直卖不出去"),
@@ -552,6 +557,8 @@ class DatesAsCustomersSayThem(unittest.TestCase):
         self.assertEqual(resolve_time("前日晏晝三點", now).iso(), "2026-12-05T15:00")
         self.assertEqual(resolve_time("大前日", now).iso(), "2026-12-04")
         self.assertEqual(resolve_time("两个多月前吧", now).iso(), "2026-10")
+        self.assertEqual([t.value for t in find_times("周二下午，三点05分左右")][-1], "三点05分左右")
+        self.assertEqual([t.value for t in find_times("大概十点45吧")], ["十点45"])  # as phones type it
         self.assertEqual(resolve_time("周二那天下午，三点四十那会儿", now).iso(), "2026-12-01T15:40")
 
     def test_a_clock_in_words_keeps_its_minutes(self) -> None:
@@ -698,7 +705,8 @@ class PlacesAndPeople(unittest.TestCase):
                              ("推荐这只票的投资顾问老师罗建国", "投资顾问老师罗建国"),
                              ("大堂的员工态度很冲，胸牌上是何敏", "大堂的员工、何敏"),
                              ("瘦瘦高高的，工牌上写着铁凤兰", "铁凤兰"),  # any surname, on a badge
-                             ("理财经理周志强上门推销", "理财经理周志强")):
+                             ("理财经理周志强上门推销", "理财经理周志强"),
+                             ("前台一个女的，叫翟丽娜", "翟丽娜")):  # a less common surname
             self.assertEqual(find_people(text), person, text)
         self.assertEqual(find_people("找了投顾老师也没用"), "投顾")  # a title without a name names nobody more
 
