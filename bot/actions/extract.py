@@ -907,7 +907,7 @@ _SURNAMES = (
     "冉岳翟殷俞聂佟蒲褚阮凌霍闵穆邢骆滕卓蔺祁戚晏巫柴邝伍庄吉"
 )
 _COMPOUND_SURNAMES = ("欧阳", "司马", "上官", "诸葛", "东方", "皇甫", "慕容", "令狐")
-SURNAME = rf"(?:{'|'.join(_COMPOUND_SURNAMES)}|[{_SURNAMES}])"
+_SURNAME = rf"(?:{'|'.join(_COMPOUND_SURNAMES)}|[{_SURNAMES}])"
 _ZH_ROLE = re.compile(
     r"(?:客户经理|客户主任|渠道经理|销售经理|业务经理|理财经理|理财专员|理专|大堂经理|营业部经理|营业部负责人|投资顾问|投顾|顾问|主管|柜员|职员|工作人员|业务员|营业员|"
     r"销售人员|(?<!人工)客服人员|客服专员|(?<![人工转])客服(?!电话|热线|中心|号码)|专员|员工|经办人)"
@@ -916,7 +916,7 @@ _ZH_ROLE = re.compile(
 _ZH_ROLE_LEAD_OUT = re.compile(r"(?:[，,]?(?:好像|应该|大概|可能|据说)?叫|是|姓)$")
 _ZH_TITLE = re.compile(
     # Not the customer introducing themselves ("我是王先生"); staff ("那天是陈经理接待的") are.
-    rf"(?<![我叫姓])(?<!我是)(?<!本人){SURNAME}(?:经理|先生|女士|小姐|主管|总|老师)"
+    rf"(?<![我叫姓])(?<!我是)(?<!本人){_SURNAME}(?:经理|先生|女士|小姐|主管|总|老师)"
 )
 # What may follow a staff member's name: punctuation, or a word that starts what they did.
 _ZH_NAME_END = re.compile(
@@ -924,8 +924,8 @@ _ZH_NAME_END = re.compile(
 )
 # A name before the role: "那个叫覃海燕的业务员", "一个姓马的女工作人员" (the surname is all they know).
 _ZH_NAMED_BEFORE_ROLE = re.compile(
-    rf"(?:(?:叫|名叫|名字叫)(?P<name>{SURNAME}{_HAN}{{1,2}}?)"
-    rf"|姓(?P<surname>{SURNAME}))的{_HAN}{{0,4}}?(?P<role>{_ZH_ROLE.pattern})"
+    rf"(?:(?:叫|名叫|名字叫)(?P<name>{_SURNAME}{_HAN}{{1,2}}?)"
+    rf"|姓(?P<surname>{_SURNAME}))的{_HAN}{{0,4}}?(?P<role>{_ZH_ROLE.pattern})"
 )
 # A staff number after the role: "客服工号8826", "柜员，工号0317".
 _ZH_STAFF_NUMBER = re.compile(r"^[，,\s]?(?:工号|编号)[:：]?\s*[0-9A-Za-z]{2,10}")
@@ -934,9 +934,9 @@ _ZH_STAFF_NUMBER = re.compile(r"^[，,\s]?(?:工号|编号)[:：]?\s*[0-9A-Za-z]
 _ZH_WHICH_PERSON_SAID = re.compile(
     r"(?:工号|员工号|员工编号)(?:是|系|为|[:：])?\s*(?P<number>[0-9A-Za-z]{2,10})"
     rf"|(?:说|自称|写着|写的|话|一个|一位|那个|那位|有个|^|[，,、；;\s])(?:他|她|自己|佢)?(?:是|系)?"
-    rf"姓(?P<surname>{SURNAME})"
+    rf"姓(?P<surname>{_SURNAME})"
     # "…的女的，叫李欣怡": a name said after 叫 at the end of a clause.
-    rf"|(?<![我咱])(?<!本人)(?:名叫|叫做|叫)(?P<name>{SURNAME}{_HAN}{{1,2}})(?=$|[，,。.！!？?、；;\s])")
+    rf"|(?<![我咱])(?<!本人)(?:名叫|叫做|叫)(?P<name>{_SURNAME}{_HAN}{{1,2}})(?=$|[，,。.！!？?、；;\s])")
 # A name read off a badge: "工牌上写的沈丽", "胸牌上是陈嘉欣".
 _ZH_BADGE_NAME = re.compile(r"(?:工牌|胸牌|名牌|工作牌|牌子)上?(?:写的是?|写着|印着|是|显示)")
 # How a role is addressed before the name: "投顾老师孙浩", "客服小姐Amy".
@@ -1069,7 +1069,7 @@ def _surnames(people: Iterable[str]) -> set[str]:
     for person in map(canonical, people):
         titled = (m.group() for m in _ZH_TITLE.finditer(person))
         found.update(name[:2] if name[:2] in _COMPOUND_SURNAMES else name[0] for name in titled)
-        found.update(a or b for a, b in re.findall(rf"姓({SURNAME})|[小老阿]({SURNAME})$", person))
+        found.update(a or b for a, b in re.findall(rf"姓({_SURNAME})|[小老阿]({_SURNAME})$", person))
     return found
 
 
@@ -1388,7 +1388,7 @@ _PLACE_WORDS = re.compile(r"营业部|营业厅|分行|支行|网点|柜台|窗�
 
 # A name said at the end of a clause of a who-answer ("打电话的是你们两融部的周鹏，说是我的专属对接人").
 _ZH_NAME_ENDING_A_CLAUSE = re.compile(
-    rf"(?:是|叫|的){SURNAME}{_HAN}{{1,2}}(?=$|[，,。.！!？?；;\s])")
+    rf"(?:是|叫|的){_SURNAME}{_HAN}{{1,2}}(?=$|[，,。.！!？?；;\s])")
 
 
 def sounds_like_a_person(text: str) -> bool:
