@@ -1103,12 +1103,16 @@ def _within(found: list[tuple[int, str, bool]], at: int) -> bool:
     return any(start <= at < start + len(person) for start, person, _ in found)
 
 
+# Two or three characters ending a clause: on a badge, a name whatever its surname.
+_ANY_NAME = re.compile(rf"{_HAN}{{2,3}}?(?=$|[，,。.！!？?、；;\s])")
+
+
 def _badge_name(text: str, pos: int) -> str:
-    """The name read off a badge: whatever its surname ("胸牌上写的冉小军"), two or three characters are a name."""
+    """The name read off a badge ("胸牌上写的冉小军"): a known surname's, else any two or three characters."""
     name = _zh_person_name(text, pos)
     if name:
         return name
-    m = re.compile(rf"{_HAN}{{2,3}}?(?=$|[，,。.！!？?、；;\s])").match(text, pos)
+    m = _ANY_NAME.match(text, pos)
     return m.group() if m else ""
 
 
