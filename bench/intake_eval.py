@@ -39,8 +39,9 @@ system could not start). Transcripts, cases and scores go to var/bench/intake_ev
 ``--set`` runs a held-out set instead (``customers_zh_<name>.json``), 40 Chinese customers each, written by
 someone who had read neither the bot's rules nor the other sets: ``fresh``, ``second``, ``final``, ``fourth`` and
 from ``fifth`` on one set a round, each written while the one before it was read, measured before it was read,
-then read to correct the rules on principles (bot/README.md, "Intake evaluation", says which set was measured at
-which commit).
+then read to correct the rules on principles; from ``fifteenth`` on two at a time, one read and the other kept
+unread to judge the corrections (bot/README.md, "Intake evaluation", says which set was measured at which
+commit).
 """
 
 from __future__ import annotations
