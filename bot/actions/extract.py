@@ -478,8 +478,7 @@ _TREATMENT = (
 # 客户经理天天打电话给我推销", "一个男经理上来就推销理财产品"); from nobody in particular, they are marketing
 # ("一个月接到七八个推销基金的电话").
 _SELLING = re.compile(r"(?:打电话给我|打电话|电话)?推销(?:电话)?|营销电话|营销短信|骚扰电话|骚扰短信")
-_OUR_STAFF = re.compile(r"客户经理|理财经理|大堂经理|经理|业务员|员工|工作人员|柜员|投顾|投资顾问"
-                        r"|你们公司的人|你们的人")
+_OUR_STAFF = re.compile(r"客户经理|理财经理|大堂经理|经理|业务员|员工|工作人员|柜员|投顾|投资顾问")
 # Someone using the firm's name (a fake app, a "training camp" in our name, a caller posing as our staff): not
 # our product, whatever was sold or lost there.
 _IMPERSONATION = re.compile(

@@ -345,7 +345,8 @@ class ProductsNotForcedOnOtherComplaints(unittest.TestCase):
     def test_sales_pressed_by_our_staff_are_their_conduct_from_nobody_marketing(self) -> None:
         for text, key in (("理财经理每周打三四次电话推销私募，拉黑了又用座机打", "branch_service"),
                           ("营业部里有个业务员一直缠着我推销保险，我说了不要还跟到门口", "branch_service"),
-                          ("最近老收到推销两融的短信，退订了还在发", "other")):
+                          ("最近老收到推销两融的短信，退订了还在发", "other"),
+                          ("你们的人隔三岔五打电话推销基金", "other")):  # nobody in particular: marketing
             self.assertEqual(infer_product(text), key, text)
 
     def test_someone_using_our_name_is_not_our_product_whatever_was_lost(self) -> None:
