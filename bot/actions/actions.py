@@ -653,9 +653,8 @@ def answer_to_question(
             return {}
         product = product_from_answer(text)
         # Marked answered: the customer's choice, which more of the story does not read again.
-        answered = list(tracker.get_slot("answered_slots") or [])
         return {"product": product or text, "product_text": own_words(raw_text),
-                "answered_slots": answered if "product" in answered else [*answered, "product"]}
+                "answered_slots": answered_with(tracker, "product")}
     if requested == "incident_time":
         times = find_times(text)
         if not times:
@@ -695,10 +694,15 @@ ANOTHER_QUESTIONS_ANSWER = ("desired_resolution", "incident_time", "phone", "ema
 _ANSWER_LEAD = re.compile(r"^(?:有的?|有一个|有个)?[，,]?\s*(?:就是|应该是|好像是|大概是|可能是|是)?(?:在|于)?")
 
 
+def answered_with(tracker: Tracker, slot: str) -> list[str]:
+    """The questions answered so far (``answered_slots``), this one among them."""
+    answered = list(tracker.get_slot("answered_slots") or [])
+    return answered if slot in answered else [*answered, slot]
+
+
 def answer_once(tracker: Tracker, requested: str, text: str, raw_text: str, found: SlotValues) -> SlotValues:
     """Where it happened, who was involved: any answer ends the question (不清楚, 线上, 没有, "not sure")."""
-    answered = list(tracker.get_slot("answered_slots") or [])
-    answer: SlotValues = {"answered_slots": answered if requested in answered else [*answered, requested]}
+    answer: SlotValues = {"answered_slots": answered_with(tracker, requested)}
     roles = people_outside_wish(tracker.get_slot("description") or "") if requested == "people_involved" else None
     if roles and not tracker.get_slot(requested) and requested not in found:
         answer[requested] = roles  # the staff the story named by role stay when the answer names no one more
