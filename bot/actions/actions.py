@@ -464,7 +464,10 @@ def read_message(tracker: Tracker) -> SlotValues:
         found["description_told"] = True
         if requested in ("description", "story_details"):
             found["story_details"] = True  # asked for the story: no "tell me more" after the answer
-        found.update(product_of_whole_story(tracker, found["description"], found))
+        if requested in (None, "description", "story_details"):
+            # An answer to another question ("港股通权限是在北京路营业部开的" for where) adds to the story but does
+            # not decide what it is about.
+            found.update(product_of_whole_story(tracker, found["description"], found))
     if requested and not interrupting:
         found.update(answer_to_question(tracker, requested, text, raw_text, found, structured, now))
     return found

@@ -265,9 +265,13 @@ PRODUCTS: tuple[Product, ...] = (
          # A convertible bond called or converted by its issuer ("可转债强赎").
          "强赎", "强制赎回", "转股", "回售",
          # A listing ended by the exchange ("退市整理期", "摘牌").
-         "退市", "摘牌"),
+         "退市", "摘牌",
+         # A shareholders' meeting and its vote ("股东大会网络投票一直提示身份验证失败").
+         "股东大会", "网络投票", "股东投票", "议案"),
         ("dividends", "dividend", "corporate actions", "corporate action", "stock split", "rights issue",
-         "bonus shares", "scrip", "tender offer", "reverse split", "share consolidation", "odd lots", "odd lot"),
+         "bonus shares", "scrip", "tender offer", "reverse split", "share consolidation", "odd lots", "odd lot",
+         "shareholder meeting", "shareholders meeting", "shareholders' meeting", "general meeting", "proxy vote",
+         "proxy voting"),
         (),
         ("payout", "record date", "ex-date"),
         weak=("payout",),
@@ -369,7 +373,7 @@ PRODUCT_KEYS = tuple(p.key for p in PRODUCTS)
 NOT_OURS = Product(
     "other",
     ("信用卡", "贷款", "房贷", "车贷", "按揭", "征信", "信用报告", "保险", "网贷", "期货", "外汇", "比特币",
-     "虚拟货币"),
+     "虚拟货币", "万能险", "年金险", "寿险", "重疾险", "意外险", "医疗险"),
     ("credit reports", "credit report", "credit reporting", "credit bureaus", "credit bureau", "credit file",
      "credit score", "credit history", "credit cards", "credit card", "prepaid card", "gift card", "experian",
      "equifax", "transunion", "mortgage", "home loan", "home equity", "heloc", "escrow", "foreclosure",
@@ -455,7 +459,9 @@ _TREATMENT = (
       # The branch shut on a customer who came ("预约了下午两点…卷帘门拉下来了，暂停营业").
       "暂停营业", "没开门", "关门", "门锁着", "锁着门", "搬家了", "搬走了", "不让我进", "不理我", "翻白眼",
       # Staff acting outside the rules for themselves ("私下让我把钱转到他推荐的账户，说帮我代客理财，收益分成").
-      "代客理财", "代客操作", "私下", "分成",
+      "代客理财", "代客操作", "分成",
+      # ... privately, to the customer ("私下让我", "私下加我微信"); not the firm ("私下把客户的钱拿去买理财").
+      "私下让", "私下叫", "私下找", "私下加", "私下联系", "私下收", "私下跟", "私下和",
       # Kept in the queue, passed over, or singled out for an accent ("排了一个多小时", "后面来的人都先办了").
       "排了一个", "排了两个", "排了半天", "排了很久", "排了好久", "后面来的人", "插队", "口音"),
      ("kept me waiting", "left me waiting", "made me wait", "disrespectful", "condescending", "treated me like",
@@ -483,9 +489,9 @@ _OUR_STAFF = re.compile(r"客户经理|理财经理|大堂经理|经理|业务�
 # our product, whatever was sold or lost there.
 _IMPERSONATION = re.compile(
     r"冒充|假冒|冒用|冒名|冒认|仿冒|山寨|打着.{0,12}(?:名义|旗号|招牌|幌子)|以.{0,8}(?:公司|你们|贵司)的?名义"
-    r"|(?:自称|号称|说是|话系|话係)(?:是)?(?:你们|你哋|贵司|贵公司)(?=.*?(?:骗|跑路|冇呢个人|没有这个人))"
+    r"|(?:自称|号称|说是|话系|话係)(?:是)?(?:你们|你哋|贵司|贵公司)(?=.*?(?:骗|跑路|冇呢个人|没有这个人|提不出|取不出|提现不了|踢|拉黑|联系不上))"
     # A group or an account that goes by our name or logo ("群名就是你们公司的名字，头像也是你们的标志").
-    r"|(?:群名|名称|名字|头像|标志|图标|logo)(?:就|也|都)?(?:是|用的是|用了|用)(?:你们|你哋|贵司|贵公司)"
+    r"|(?:群名|名称|名字|头像|标志|图标|logo)(?:就|也|都)?(?:是|用的是|用了|用|写着|写的是|挂着|叫)(?:你们|你哋|贵司|贵公司)"
     r"|(?:有|用了?|用的是|就是)(?:你们|你哋|贵司|贵公司)(?:公司)?[的嘅个]?(?:名字|名称|标志|图标|logo)"
     r"|(?i:\b(?:impersonat\w*|posing as|pretending to be|fake (?:app|website|account))\b)")
 # Money lost on an investment: the product it was lost on is the complaint, before a fee charged on the way.
@@ -497,7 +503,9 @@ _LOSS = re.compile(r"亏|损失|赔偿|被扣|多扣|多收|扣了|不到账|没
 # stuck in it ("资金账户被冻结，钱也转不出来") or the app it shows in ("换绑手机号，APP登不进去").
 _ACCOUNT_STATE = ("冻结", "限制交易", "限制买入", "限制卖出", "账户限制", "帐户限制", "被限制", "休眠", "激活",
                   "状态异常", "账户异常", "换绑", "预留", "紧急联系人", "身份证过期", "身份证到期", "证件过期",
-                  "证件到期")
+                  "证件到期",
+                  # Locked after wrong passwords ("交易密码输错三次账户就锁了", "账号被锁定").
+                  "被锁", "锁定", "解锁", "账户就锁", "账户锁", "账号锁", "账号就锁")
 _NOT_THE_STATE = re.compile(r"(?:没有|没|未|并未|并没有|不会|不)(?:被)?(?:冻结|限制)")
 # Among cue words, a problem with the account itself ("账户被冻结", "证券账户状态异常") outranks the app's ("登录").
 _CUE_PRECEDENCE = ("margin_trading", "ipo_subscription", "dividends_corporate_actions", "funds_wealth",
@@ -564,9 +572,16 @@ _STORY_NAMES = {english: [(p.key, named) for p in PRODUCTS if p.key != "other" a
 _SHARE_TRANSFER = re.compile(r"股转(?=账户|帐户|账号|系统|公司|市场)")
 
 
+# What a product is sold as is not what it is: a participating policy ("分红型保险") is insurance, an option on an
+# ETF ("50ETF期权") is an option. The word is blanked, so positions stay those of the customer's text.
+_NOT_WHAT_IT_IS = re.compile(r"分红型?(?=保险)|(?i:\bETF\s*)(?=期权|(?i:options?\b))|(?<=[0-9])(?i:ETF\s*)(?=期权)")
+
+
 def _product_probe(text: str) -> str:
-    """The text as the product finders read it: canonical, without 股转's 转 read as a transfer."""
-    return _SHARE_TRANSFER.sub("三板", canonical(text))
+    """The text as the product finders read it: canonical, without 股转's 转 read as a transfer, nor what a
+    product is sold as."""
+    probe = _SHARE_TRANSFER.sub("三板", canonical(text))
+    return _NOT_WHAT_IT_IS.sub(lambda m: " " * len(m.group()), probe)
 
 
 def _services_named(text: str, english: bool) -> set[str]:
@@ -692,8 +707,8 @@ _ZH_CLOCK = (
     # "九点35" as phones type it); "一点五" is a number ("万一点五").
     rf"|[一二三四五六七八九十两]{{1,3}}点(?:半|[一三]刻|{_ZH_MINUTES}|[一二三四五六七八九]分|[0-9]{{1,2}}分|[0-9]{{2}}(?![0-9]))"
     r"(?:左右)?"
-    # "十点左右": a clock as surely.
-    rf"|[一二三四五六七八九十两]{{1,3}}点左右"
+    # "十点左右": a clock as surely; and "十点多", the hour ("跌了两点多" is a fall).
+    rf"|[一二三四五六七八九十两]{{1,3}}点左右|(?<![涨跌了亏赚降升高低掉])(?:十[一二]?|[两三四五六七八九])点多"
 )
 _ZH_DATE = (
     r"[0-9]{4}[-/.][0-9]{1,2}[-/.][0-9]{1,2}[日号]?"
@@ -936,8 +951,10 @@ _ZH_WHICH_PERSON_SAID = re.compile(
     rf"姓(?P<surname>{_SURNAME})"
     # "…的女的，叫李欣怡": a name said after 叫 at the end of a clause.
     rf"|(?<![我咱])(?<!本人)(?:名叫|叫做|叫)(?P<name>{_SURNAME}{_HAN}{{1,2}})(?=$|[，,。.！!？?、；;\s])")
-# A name read off a badge: "工牌上写的沈丽", "胸牌上是陈嘉欣".
-_ZH_BADGE_NAME = re.compile(r"(?:工牌|胸牌|名牌|工作牌|牌子)上?(?:写的是?|写着|印着|是|显示)")
+# A name read off a badge: "工牌上写的沈丽", "胸牌上是陈嘉欣"; read with a doubt ("胸牌上好像写的是储俊"), the name
+# all the same.
+_ZH_BADGE_NAME = re.compile(r"(?:工牌|胸牌|名牌|工作牌|牌子)上?(?:好像|好似|似乎|大概|应该|估计)?"
+                            r"(?:写的是?|写着|印着|是|显示)")
 # How a role is addressed before the name: "投顾老师孙浩", "客服小姐Amy".
 _ZH_HONORIFIC = re.compile(r"老师|小姐|小哥|姐姐|大姐")
 # Staff at a counter named by where they sat ("柜台那个小伙子", "前台的职员").

@@ -661,6 +661,12 @@ class ProductOfTheStory(unittest.TestCase):
         same = read("上周融资买入的票被强平了，维持担保比例明明还够", slots=margin, asked="story_details", story=True)
         self.assertNotIn("product", same)
 
+    def test_an_answer_to_where_adds_to_the_story_but_does_not_change_what_it_is_about(self) -> None:
+        told = {"description": "科创板的票挂了限价单一直没成交，后来发现是废单", "product": "online_trading",
+                "story_details": True}
+        where = read("创业板权限是我在你们中山路营业部开通的，当时就说好了的", slots=told, asked="place", story=True)
+        self.assertNotIn("product", where)
+
     def test_the_place_said_again_at_the_read_back_changes_nothing(self) -> None:
         record = {**READ_BACK_RECORD, "product": "funds_wealth", "place": "手机APP的基金页面"}
         self.assertNotIn("product", read("手机APP的基金页面", slots=record, asked="record_confirmed"))

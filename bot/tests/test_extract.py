@@ -464,6 +464,28 @@ class ProductsNotForcedOnOtherComplaints(unittest.TestCase):
         for text in ("在APP上申请北交所权限，一直说我风险等级不够", "风险测评做完显示保守型，可我填的都是积极型"):
             self.assertEqual(infer_product(text), "brokerage_account", text)
 
+    def test_what_a_product_is_sold_as_is_not_what_it_is(self) -> None:
+        self.assertEqual(infer_product("柜台的人说这个分红保险比定期存款划算，结果退保只拿回一半"), "other")
+        self.assertEqual(infer_product("买的300ETF期权，到期那天app行权按钮点不动，白白作废"), "online_trading")
+        self.assertEqual(infer_product("沪深300ETF的净值你们app上显示错了"), "funds_wealth")
+
+    def test_a_shareholders_meeting_and_its_vote_are_corporate_actions(self) -> None:
+        self.assertEqual(infer_product("公司开临时股东大会，我在app上投票，投完显示没记录，表决结果里也没我"),
+                         "dividends_corporate_actions")
+        self.assertEqual(infer_product("I could not cast a proxy vote for the shareholder meeting in the app"),
+                         "dividends_corporate_actions")
+
+    def test_a_locked_account_is_the_accounts_whatever_it_blocks(self) -> None:
+        self.assertEqual(infer_product("资金密码连错几次账号被锁定了，app上买股票也买不了"), "brokerage_account")
+
+    def test_privately_means_a_person_acting_for_themselves_not_the_firm(self) -> None:
+        self.assertEqual(infer_product("你们怎么能私下给我开通了基金定投，每个月从账户扣两千"), "funds_wealth")
+        self.assertEqual(infer_product("营业部的小李私下加我微信让我把钱交给他打理"), "branch_service")
+
+    def test_a_group_that_writes_our_name_on_itself_is_not_ours(self) -> None:
+        self.assertEqual(infer_product("QQ群的头像挂着你们公司的标志，说带我打新，交了会员费后来提不出钱"), "other")
+        self.assertEqual(infer_product("有个人说是你们营业部的经理，让我下载个软件买基金，现在人联系不上了"), "other")
+
     def test_answers_to_the_product_question_use_every_word(self) -> None:
         self.assertEqual(product_from_answer("my car loan"), "other")
         self.assertEqual(product_from_answer("期货"), "other")
@@ -588,6 +610,12 @@ class DatesAsCustomersSayThem(unittest.TestCase):
         self.assertEqual(find_times("把费率调回万一点二"), [])  # a rate, not a time
         self.assertEqual(resolve_time("上个月吧，费率要改回万一点二", NOW).iso(), "2025-05")  # type: ignore[union-attr]
 
+    def test_an_hour_and_a_bit_is_that_hour_and_a_fall_of_two_points_and_a_bit_is_no_time(self) -> None:
+        for words, iso in (("前天下午，三点多", "2025-06-09T15:00"), ("昨天晚上八点多吧", "2025-06-10T20:00")):
+            resolved = resolve_time(words, NOW)
+            self.assertEqual(resolved.iso() if resolved else None, iso, words)
+        self.assertEqual(find_times("那只票一开盘就跌了两点多"), [])
+
     def test_a_count_of_days_a_window_or_a_day_again_is_not_when_it_happened(self) -> None:
         self.assertEqual([f.value for f in story_times("柜台三号窗口的人不理我")], [])
         self.assertEqual([f.value for f in story_times("等咗五日都未有人覆")], [])
@@ -706,6 +734,7 @@ class PlacesAndPeople(unittest.TestCase):
                              ("推荐这只票的投资顾问老师罗建国", "投资顾问老师罗建国"),
                              ("大堂的员工态度很冲，胸牌上是何敏", "大堂的员工、何敏"),
                              ("瘦瘦高高的，工牌上写着铁凤兰", "铁凤兰"),  # any surname, on a badge
+                             ("戴眼镜那个，工牌上好像是郜凯", "郜凯"),  # read with a doubt
                              ("理财经理周志强上门推销", "理财经理周志强"),
                              ("前台一个女的，叫翟丽娜", "翟丽娜")):  # a less common surname
             self.assertEqual(find_people(text), person, text)
