@@ -572,15 +572,18 @@ _STORY_NAMES = {english: [(p.key, named) for p in PRODUCTS if p.key != "other" a
 _SHARE_TRANSFER = re.compile(r"股转(?=账户|帐户|账号|系统|公司|市场)")
 
 
-# What a product is sold as is not what it is: a participating policy ("分红型保险") is insurance, an option on an
-# ETF ("50ETF期权") is an option. The word is blanked, so positions stay those of the customer's text.
-_NOT_WHAT_IT_IS = re.compile(r"分红型?(?=保险)|(?i:\bETF\s*)(?=期权|(?i:options?\b))|(?<=[0-9])(?i:ETF\s*)(?=期权)")
+# What a product is sold as is not what it is: a participating policy ("分红型保险", "分红险") is insurance, an
+# option on an ETF ("50ETF期权") is an option; and the title of who sold it ("理财人员", "理财经理") is no
+# product. The words are blanked (分红 before 险 reads as 保险), so positions stay those of the customer's text.
+_NOT_WHAT_IT_IS = re.compile(r"分红型?(?=保险)|(?i:\bETF\s*)(?=期权|(?i:options?\b))|(?<=[0-9])(?i:ETF\s*)(?=期权)"
+                             r"|理财(?=经理|人员|顾问|专员|师)")
+_PARTICIPATING_POLICY = re.compile(r"分红(?=险)")
 
 
 def _product_probe(text: str) -> str:
     """The text as the product finders read it: canonical, without 股转's 转 read as a transfer, nor what a
     product is sold as."""
-    probe = _SHARE_TRANSFER.sub("三板", canonical(text))
+    probe = _PARTICIPATING_POLICY.sub("保险", _SHARE_TRANSFER.sub("三板", canonical(text)))
     return _NOT_WHAT_IT_IS.sub(lambda m: " " * len(m.group()), probe)
 
 

@@ -466,6 +466,8 @@ class ProductsNotForcedOnOtherComplaints(unittest.TestCase):
 
     def test_what_a_product_is_sold_as_is_not_what_it_is(self) -> None:
         self.assertEqual(infer_product("柜台的人说这个分红保险比定期存款划算，结果退保只拿回一半"), "other")
+        self.assertEqual(product_from_answer("就是那个分红险"), "other")
+        self.assertEqual(infer_product("理财顾问上门推荐了一款年金，后来才知道是寿险公司的，退保损失很大"), "other")
         self.assertEqual(infer_product("买的300ETF期权，到期那天app行权按钮点不动，白白作废"), "online_trading")
         self.assertEqual(infer_product("沪深300ETF的净值你们app上显示错了"), "funds_wealth")
 
