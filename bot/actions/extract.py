@@ -235,8 +235,11 @@ class Product:
     weak: tuple[str, ...] = ()
 
 
-# Money moved between the bank and the securities account, by the names only a securities firm uses.
+# Money moved between the bank and the securities account, by the names only a securities firm uses, and as
+# customers say it ("从证券账户转回银行卡", "往证券账户转了五万").
 _BANK_SECURITIES = ("银证转账", "银证转帐", "证转银", "银转证")
+_BANK_SECURITIES_SAID = ("证券账户转回", "证券账户转到银行", "证券账户转出", "证券账户往银行", "往证券账户",
+                         "转进证券账户", "转入证券账户", "转到证券账户")
 
 # In order of precedence: when a message mentions several, the more specific product wins
 # ("the app charged a commission twice" is about fees, "APP转账失败" about a transfer).
@@ -279,7 +282,9 @@ PRODUCTS: tuple[Product, ...] = (
     Product(
         "funds_wealth",
         ("理财产品", "理财", "公募基金", "私募基金", "货币基金", "基金", "债基", "资管产品", "资管计划", "私募",
-         "收益凭证", "结构性存款", "投顾组合", "投顾产品", "投顾服务"),
+         "收益凭证", "结构性存款", "投顾组合", "投顾产品", "投顾服务",
+         # A paid advisory subscription ("买了6800的季度服务包", "荐股服务").
+         "服务包", "投顾包", "荐股服务", "荐股会员"),
         ("mutual funds", "mutual fund", "wealth management", "wealth products", "wealth product",
          "investment products", "investment product", "structured product", "funds", "fund", "etf"),
         ("赎回", "净值", "定投", "保本", "债券", "国债", "企业债", "公司债"),
@@ -316,7 +321,9 @@ PRODUCTS: tuple[Product, ...] = (
     Product(
         "online_trading",
         # A reverse repo is bought and sold in the trading system like a share.
-        ("手机APP", "交易软件", "交易系统", "网上交易", "手机交易", "网上营业厅", "交易客户端", "APP", "app", "逆回购"),
+        ("手机APP", "交易软件", "交易系统", "网上交易", "手机交易", "网上营业厅", "交易客户端", "APP", "app", "逆回购",
+         # Orders only the trading system places for the customer ("条件单跌破就自动卖出").
+         "条件单", "止损单", "止盈单", "智能交易", "网格交易"),
         ("online trading", "trading app", "mobile app", "trading platform", "online platform", "website",
          "app"),
         # Trading stocks and options is done online or in the app: the same product.
@@ -475,7 +482,9 @@ _TREATMENT = (
       # The building's parking and property management ("停车收了我15块", "物业").
       "停车费", "停车收费", "停车场", "收停车", "物业",
       # Personal data leaked or sold ("我的资料外泄了", "客户资料被卖给了推销公司").
-      "外泄", "泄漏", "个人资料", "客户资料", "我的资料"),
+      "外泄", "泄漏", "个人资料", "客户资料", "我的资料", "漏出去", "漏出来", "泄密", "内部渠道",
+      # Called again and again ("换个号接着打", "把我号码从你们名单里删了").
+      "营销推送", "电话轰炸", "换个号接着打", "换号打", "换个号码打", "名单里删", "别再打"),
      ("telemarketing", "cold calls", "cold call", "sales calls", "marketing calls", "spam calls", "robocalls",
       "stop calling", "data breach", "data leak", "leaked my", "my personal data", "my personal information",
       "privacy")),
@@ -539,7 +548,7 @@ def _product_words(english: bool | None) -> list[tuple[str, re.Pattern[str]]]:
     fee_first = [("fees_commissions", _unless(fee, (*not_ours, _INVESTMENT_LOSS)))] if fee is not None else []
     # Only a securities firm moves money between the bank and the securities account: the name decides before
     # a product we do not offer that the money was for ("证转银…这钱是要还信用卡的").
-    ours_alone = [("bank_securities_transfer", _product_regex(_BANK_SECURITIES, ()))]
+    ours_alone = [("bank_securities_transfer", _product_regex((*_BANK_SECURITIES, *_BANK_SECURITIES_SAID), ()))]
     return fee_first + ours_alone + _in_precedence(names, not_ours) + _in_precedence(cues)
 
 
@@ -909,7 +918,8 @@ _ZH_PLACE_STRIP = re.compile(
     rf"^(?:{_ZH_CONNECTIVE}|"
     r"(?:我要|我想|要|想)?(?:投诉|反映|咨询)|请问|想问|问下|关于|一下|银行|希望|建议|要求|但是|但|可是|而且|别|再|跑|过|[一两二三四五几好][趟回次]|自称|号称|说是|被|又|让|回|喺|你哋|我哋|𠮶间|𠮶家|你们的?|我们的?|贵司的?|贵公司的?|公司的?|这个|那个|这家|那家|哪个|附近的?|我家附近的?|一家|"
     r"(?:我?家)?离(?:我家?)?最近的|最近的|"
-    r"的|了|办理|办业务|开户|就是|是|叫|名叫|找|去|到|问|我|他|她|陪|陪他|陪她|陪我|带|带他|带她|带我)+"
+    r"的|了|办理|办业务|开户|就是|是|叫|名叫|找|去|到|问|我|他|她|陪|陪他|陪她|陪我|带|带他|带她|带我|"
+    r"还得|得|必须|本人|亲自)+"
 )
 _EN_PLACE = re.compile(
     r"\b(?i:at|in|to|visited|from|into) (?:the |your |a |our )?"

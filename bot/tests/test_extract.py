@@ -27,6 +27,7 @@ from actions.extract import (
     is_skip,
     language_request,
     named_again,
+    names_several_services,
     names_someone,
     people_outside_wish,
     product_from_answer,
@@ -487,6 +488,22 @@ class ProductsNotForcedOnOtherComplaints(unittest.TestCase):
     def test_a_group_that_writes_our_name_on_itself_is_not_ours(self) -> None:
         self.assertEqual(infer_product("QQ群的头像挂着你们公司的标志，说带我打新，交了会员费后来提不出钱"), "other")
         self.assertEqual(infer_product("有个人说是你们营业部的经理，让我下载个软件买基金，现在人联系不上了"), "other")
+
+    def test_an_order_the_trading_system_places_is_a_service_of_its_own(self) -> None:
+        self.assertTrue(names_several_services("止损单在派息那天被除息价触发了，分红到账了股票却没了"))
+        self.assertEqual(infer_product("设的网格交易没按设定的价格成交"), "online_trading")
+
+    def test_a_paid_advisory_subscription_is_a_wealth_product(self) -> None:
+        self.assertEqual(infer_product("直播间里老师喊单，我交了一年的荐股会员，跟着买全套牢了"), "funds_wealth")
+
+    def test_money_moved_to_or_from_the_securities_account_is_ours_whatever_it_was_for(self) -> None:
+        self.assertEqual(infer_product("周一从证券账户转出两万到银行卡还房贷，到现在没到账，房贷逾期了"),
+                         "bank_securities_transfer")
+
+    def test_calls_again_and_again_and_data_leaked_are_other(self) -> None:
+        self.assertEqual(infer_product("说了不要还一直打，换号打，一天五六个，都是推股票软件的"), "other")
+        self.assertEqual(infer_product("我在你们这开户后，我的身份证号和持仓就被别人知道了，肯定是你们漏出去的"),
+                         "other")
 
     def test_answers_to_the_product_question_use_every_word(self) -> None:
         self.assertEqual(product_from_answer("my car loan"), "other")
