@@ -113,6 +113,8 @@ FORM_SLOTS = ("description", "story_details", "customer_name", "phone", "product
 # A suspected fraud goes to a person as soon as these are known: the story, who the customer is and how to reach
 # them, and what a handler needs to route and trace it (which service, when).
 URGENT_SLOTS = ("description", "story_details", "customer_name", "phone", "email", "product", "incident_time")
+# The questions that ask for the account of events itself: what happened, then anything more to it.
+STORY_SLOTS = ("description", "story_details")
 # Asked once each: an answer of any kind (不清楚, 线上, 没有, "not sure") ends the question.
 ONCE_SLOTS = ("place", "people_involved")
 # Channels where nobody reads a read-back before the case opens (the whole email, a finished call).
@@ -233,7 +235,7 @@ def answers_question(tracker: Tracker, requested: str, text: str) -> bool:
         return find_wish(text) is not None
     if requested in ONCE_SLOTS:
         return is_skip(text) or is_online(text) or bool(find_place(text) or find_people(text))
-    if requested in ("description", "story_details"):
+    if requested in STORY_SLOTS:
         return account_of_events(tracker)[0]
     return False
 
@@ -396,7 +398,12 @@ def tells_story(tracker: Tracker, requested: str | None) -> bool:
     intent, _ = latest_intent(tracker)
     if not has_account or intent in NO_STORY_INTENTS or is_outburst(latest_text(tracker)):
         return False
-    return requested in (None, "description", "story_details") or confidence >= STORY_IN_ANSWER_CONFIDENCE
+    return told_as_story(requested) or confidence >= STORY_IN_ANSWER_CONFIDENCE
+
+
+def told_as_story(requested: str | None) -> bool:
+    """Is a message said with no question open, or to one asking for the story, rather than to another?"""
+    return requested is None or requested in STORY_SLOTS
 
 
 def add_to_story(story: str | None, words: str) -> str:
@@ -462,9 +469,9 @@ def read_message(tracker: Tracker) -> SlotValues:
         words = raw_text if email_mode else own_words(raw_text)
         found["description"] = add_to_story(tracker.get_slot("description"), words)
         found["description_told"] = True
-        if requested in ("description", "story_details"):
+        if requested in STORY_SLOTS:
             found["story_details"] = True  # asked for the story: no "tell me more" after the answer
-        if requested in (None, "description", "story_details"):
+        if told_as_story(requested):
             # An answer to another question ("港股通权限是在北京路营业部开的" for where) adds to the story but does
             # not decide what it is about.
             found.update(product_of_whole_story(tracker, found["description"], found))
@@ -604,7 +611,7 @@ def answer_to_question(
     if requested == "record_confirmed":
         return answer_to_read_back(tracker, text, found)
     if (found.get("description") not in (None, tracker.get_slot("description"))
-            and requested not in ("description", "story_details", "desired_resolution", *ONCE_SLOTS)
+            and requested not in (*STORY_SLOTS, "desired_resolution", *ONCE_SLOTS)
             and not answers_question(tracker, requested, text)):
         # More of the story instead of an answer: the question is asked again (once: the same words again are the
         # answer, and whatever answers "what would you like us to do?" is the wish).
