@@ -52,7 +52,6 @@ from .extract import (
     find_times,
     find_wish,
     halfwidth,
-    infer_product,
     is_correction,
     is_no,
     is_online,
@@ -62,11 +61,9 @@ from .extract import (
     is_yes,
     language_request,
     named_again,
-    names_several_services,
     names_someone,
     people_outside_wish,
     product_from_answer,
-    product_in_story,
     sounds_like_a_person,
     sounds_like_a_place,
     split_people,
@@ -86,6 +83,7 @@ from .fields import (
     warm_up,
     with_day_of,
 )
+from .product_model import story_product, story_product_key
 from .risk_words import flag_patterns
 from .settings import SETTINGS, time_zone
 from .text_checks import (
@@ -485,13 +483,13 @@ def product_of_whole_story(tracker: Tracker, story: str, found: SlotValues) -> S
     names a fund, the account that follows names the redemption fee too, and which one the complaint is about is
     then the customer's to say (the form asks). A product the customer chose or corrected stays."""
     recorded = tracker.get_slot("product")
-    if (not recorded or "product" in found or recorded != infer_product(tracker.get_slot("description") or "")
+    if (not recorded or "product" in found or recorded != story_product_key(tracker.get_slot("description") or "")
             or "product" in (tracker.get_slot("answered_slots") or [])):
         return {}
-    if names_several_services(story):
+    whole = story_product(story)
+    if whole is None:
         return {"product": None}
-    whole = product_in_story(story)
-    return {"product": whole[0]} if whole and whole[0] != recorded and whole[0] != "other" else {}
+    return {"product": whole[0]} if whole[0] != recorded and whole[0] != "other" else {}
 
 
 def read_details(
@@ -541,7 +539,7 @@ def read_details(
         if named and (is_correction(text) or (len({n.value for n in named}) == 1 and not answers_another)):
             found["product"] = named[0].value
     elif not tracker.get_slot("product") and requested != "product" and not is_outburst(text):
-        product = product_in_story(text)  # an outburst names nothing, however the customer says they were treated
+        product = story_product(text)  # an outburst names nothing, however the customer says they were treated
         if product:
             found["product"] = product[0]
             if product[1]:
