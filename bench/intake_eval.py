@@ -41,7 +41,8 @@ someone who had read neither the bot's rules nor the other sets: ``fresh``, ``se
 from ``fifth`` on one set a round, each written while the one before it was read, measured before it was read,
 then read to correct the rules on principles; from ``fifteenth`` on two at a time, one read and the other kept
 unread to judge the corrections (bot/README.md, "Intake evaluation", says which set was measured at which
-commit).
+commit). The sets up to ``twentysecond`` are what the bot's product model learns from
+(bot/actions/product_stories.json lists them); the later ones judge it and stay out of it.
 """
 
 from __future__ import annotations

@@ -8,7 +8,7 @@ evaluation's own customers (customers_zh.json, customers_en.json).
     bot/.venv/bin/python bot/scripts/product_stories.py --check   # cross-validate, one set left out at a time
 
 ``--check`` prints, over the training stories, how many the rules alone decide and get wrong, and the same
-for the rules checked by a model learnt without the story's own set.
+for the rules checked by a model learnt without the story's own set; then both over the held-out sets' stories.
 """
 
 from __future__ import annotations
@@ -59,6 +59,13 @@ def check(training: list[dict[str, str]]) -> None:
                 found = story_product(s["text"], model)
                 decisions.append(found[0] if found else None)
     print("rules and the model: ", tally(decisions, truth))
+    judging = stories(HELD_OUT)
+    truth = [s["product"] for s in judging]
+    by_words = [product_in_story(s["text"]) for s in judging]
+    print(f"held out ({', '.join(HELD_OUT)}), learnt from all the others:")
+    print("rules alone:         ", tally([f[0] if f else None for f in by_words], truth))
+    decided = [story_product(s["text"]) for s in judging]
+    print("rules and the model: ", tally([f[0] if f else None for f in decided], truth))
 
 
 def main() -> None:
