@@ -1,6 +1,6 @@
 """Which service a story is about: the words that name one (extract.py), checked by a model learnt from stories.
 
-The rules in extract.py read the words that name a service ("两融", "打新", "转托管"). Customers nobody here had
+The rules in extract.py read the words that name a service ("两融", "打新", "销户"). Customers nobody here had
 read name services in words the rules were not shown, and what a story is about is not always the service it
 names first: over 880 Chinese stories written by people who had read neither the rules nor each other's
 stories (bench/intake_eval, the sets TRAINED_ON in scripts/product_stories.py), the rules decided 672 and 61 of

@@ -1,8 +1,8 @@
 """Builds actions/product_stories.json, what actions/product_model.py learns from, and judges the decision.
 
-The stories are those of the held-out Chinese sets in bench/intake_eval that have been measured and read
-(TRAINED_ON); the sets written after them (HELD_OUT) judge the model and never go into it, nor do the
-evaluation's own customers (customers_zh.json, customers_en.json).
+The stories are those of the held-out Chinese sets in bench/intake_eval measured before the model was made
+(TRAINED_ON); the sets written after them (HELD_OUT) judge it and stay out of it, as do the evaluation's own
+customers (customers_zh.json, customers_en.json).
 
     bot/.venv/bin/python bot/scripts/product_stories.py           # write actions/product_stories.json
     bot/.venv/bin/python bot/scripts/product_stories.py --check   # cross-validate, one set left out at a time
