@@ -36,13 +36,15 @@ system could not start). Transcripts, cases and scores go to var/bench/intake_ev
     .venv/bin/python -m bench.intake_eval [--lang en|zh] [--limit N] [--only ID,...] [--concurrency 4]
                                           [--set NAME]
 
-``--set`` runs a held-out set instead (``customers_zh_<name>.json``), 40 Chinese customers each, written by
+``--set`` runs a held-out set instead (``customers_<language>_<name>.json``), 40 customers each, written by
 someone who had read neither the bot's rules nor the other sets: ``fresh``, ``second``, ``final``, ``fourth`` and
 from ``fifth`` on one set a round, each written while the one before it was read, measured before it was read,
 then read to correct the rules on principles; from ``fifteenth`` on two at a time, one read and the other kept
 unread to judge the corrections (bot/README.md, "Intake evaluation", says which set was measured at which
 commit). The sets up to ``twentysecond`` are what the bot's product model learns from
-(bot/actions/product_stories.json lists them); the later ones judge it and stay out of it.
+(bot/actions/product_stories.json lists them); the later ones judge it and stay out of it. ``english_first``
+and ``english_second`` are English customers of a securities firm (Hong Kong, Singapore, the US, the UK),
+written the same way.
 """
 
 from __future__ import annotations
