@@ -159,7 +159,9 @@ _ZH_CLOCK = re.compile(
 )
 _ZH_DAY_PART = re.compile("早上|早晨|朝早|上午|中午|晏昼|下午|下昼|傍晚|晚上|夜晚|夜里|半夜|凌晨")
 _EN_CLOCK = re.compile(
-    r"(?P<h>[0-9]{1,2})(?:[:.](?P<m>[0-9]{2}))? ?(?P<ampm>am|pm|a\.m\.|p\.m\.)|(?P<hh>[0-9]{1,2}):(?P<mm>[0-9]{2})"
+    r"(?P<h>[0-9]{1,2})(?:[:.](?P<m>[0-9]{2}))? ?(?P<ampm>am|pm|a\.m\.|p\.m\.)"
+    r"|(?P<ph>[0-9]{1,2})(?::(?P<pm>[0-9]{2}))? (?:o'clock )?in the (?P<part>morning|afternoon|evening)"
+    r"|(?P<hh>[0-9]{1,2}):(?P<mm>[0-9]{2})"
     r"|\b(?P<noon>noon|midday)\b|\b(?P<midnight>midnight)\b",
     re.IGNORECASE,
 )
@@ -198,7 +200,10 @@ def _clock_en(text: str) -> tuple[int, int] | None:
         return 12, 0
     if m.group("midnight"):
         return 0, 0
-    if m.group("hh"):
+    if m.group("ph"):  # "10 in the morning", "3 in the afternoon"
+        hour, minute = int(m.group("ph")), int(m.group("pm") or 0)
+        hour += 12 if hour < 12 and m.group("part").lower() != "morning" else 0
+    elif m.group("hh"):
         hour, minute = int(m.group("hh")), int(m.group("mm"))
         # "in the evening at 7:30" is 19:30, as "晚上7点半" is.
         if hour < 12 and _EN_LATE_PART.search(text[: m.start()]):
@@ -379,8 +384,23 @@ _EN_WEEKDAY = re.compile(
 )
 
 
+# "last fri", "this wed.": a weekday cut short, as typed, after the word that says which week.
+_EN_WEEKDAY_SHORT = re.compile(r"^((?:last|this|past|previous) )(mon|tue|wed|thu|fri|sat|sun)(?:s|rs?)?\.?(?![a-z])")
+_EN_MONTHS = {name.lower(): i for names in (calendar.month_name, calendar.month_abbr)
+              for i, name in enumerate(names) if name} | {"sept": 9}
+# A month alone ("in October", "sometime in september", "early Nov"): that month, the latest not after today.
+_EN_MONTH_ALONE = re.compile(r"(?:early |late |mid-?)?(?P<month>[a-z]+)\.?(?: (?P<year>[0-9]{4}))?")
+
+
 def _resolve_en(text: str, now: datetime) -> Resolved | None:
-    today, lowered = now.date(), text.lower()
+    today = now.date()
+    lowered = _EN_WEEKDAY_SHORT.sub(
+        lambda m: m.group(1) + next(d for d in _EN_WEEKDAYS if d.startswith(m.group(2))), text.lower())
+    month = _EN_MONTH_ALONE.fullmatch(lowered)
+    if month and month.group("month") in _EN_MONTHS:
+        number = _EN_MONTHS[month.group("month")]
+        year = int(month.group("year") or (today.year if number <= today.month else today.year - 1))
+        return Resolved(datetime(year, number, 1), "month") if (year, number) <= (today.year, today.month) else None
     m = _EN_WEEKDAY.match(lowered)
     if m:
         weekday = _EN_WEEKDAYS[m.group("d")]
@@ -461,6 +481,9 @@ def _dateparser(text: str, now: datetime) -> Resolved | None:
     _PARSER._settings.RELATIVE_BASE = now  # type: ignore[attr-defined]
     cleaned = re.sub(r"(?<=[0-9])(?:st|nd|rd|th)\b", "", text, flags=re.IGNORECASE)
     cleaned = re.sub(r"^(?:on|in|at|around|about) (?:the )?", "", cleaned, flags=re.IGNORECASE)
+    # "Nov 20, around 3:50pm": the words that soften a clock are not the date's.
+    cleaned = re.sub(r",? (?:(?:at|around|about|approximately|approx\.?|roughly|just after|just before) )+(?=[0-9])",
+                     " ", cleaned, flags=re.IGNORECASE)
     data = _PARSER.get_date_data(cleaned)
     if data is None or data.date_obj is None:
         return None
