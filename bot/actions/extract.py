@@ -299,7 +299,9 @@ PRODUCTS: tuple[Product, ...] = (
          # Money moved between the bank and us ("从建设银行往证券账户转了十万", "轉咗五萬入證券戶口").
          "银行往", "银行转", "往银行", "转到银行", "转回银行", "入证券", "转进证券", "往证券", "提去"),
         ("bank-securities transfers", "bank-securities transfer", "bank securities transfer", "bank transfers",
-         "bank transfer", "fund transfer", "withdrawals", "withdrawal", "deposits", "deposit"),
+         "bank transfer", "fund transfer", "withdrawals", "withdrawal", "deposits", "deposit", "wire transfer",
+         # Money wired is money moved from a bank ("I wired 25k to fund my brokerage account").
+         "wired", "the wire", "a wire", "my wire"),
         ("到账", "转不出", "取不出", "转出", "转入", "银行卡", "取钱", "取款", "划款"),
         ("withdraw", "never arrived", "hasn't arrived", "has not arrived", "transferred", "transfers", "my transfer",
          "the transfer", "a transfer", "money transfer"),
@@ -312,7 +314,7 @@ PRODUCTS: tuple[Product, ...] = (
          "行情费", "续费", "月费", "续订",
          # Interest charged is billed like a fee ("负债还清了还在计融资利息").
          "融资利息", "计息", "收利息", "扣利息", "罚息"),
-        ("commissions", "commission", "fees", "fee"),
+        ("commissions", "commission", "fees", "fee", "stamp duty"),
         ("费用", "收费", "多扣", "乱扣", "扣费", "扣钱", "扣了", "多收"),
         ("overcharged", "charged", "charges", "charge"),
         # "钱扣了" and "the person in charge" say nothing of a fee.
@@ -343,7 +345,9 @@ PRODUCTS: tuple[Product, ...] = (
         ("证券账户", "资金账户", "股票账户", "证券账号", "股东账户", "证券户口", "开户", "销户", "转户",
          # Permission to trade a board is the account's, not the trading ("开通港股通一直提示资产不满足").
          "开通港股通", "开通创业板", "开通科创板", "开通北交所", "港股通权限", "创业板权限", "科创板权限"),
-        ("brokerage account", "trading account", "securities account", "account opening", "account closure"),
+        ("brokerage account", "trading account", "securities account", "account opening", "account closure",
+         # Moving the holdings to another broker is the account's (转户).
+         "transfer out form", "account transfer", "another broker", "other broker", "new broker"),
         ("冻结", "限制交易", "限制买入", "限制卖出", "账户限制", "帐户限制", "休眠", "激活", "状态异常", "账户异常",
          # 户口: how Hong Kong says the account ("證券戶口", "更改戶口資料").
          "密码", "账户", "账号", "户口", "身份证", "实名",
@@ -502,7 +506,10 @@ _IMPERSONATION = re.compile(
     # A group or an account that goes by our name or logo ("群名就是你们公司的名字，头像也是你们的标志").
     r"|(?:群名|名称|名字|头像|标志|图标|logo)(?:就|也|都)?(?:是|用的是|用了|用|写着|写的是|挂着|叫)(?:你们|你哋|贵司|贵公司)"
     r"|(?:有|用了?|用的是|就是)(?:你们|你哋|贵司|贵公司)(?:公司)?[的嘅个]?(?:名字|名称|标志|图标|logo)"
-    r"|(?i:\b(?:impersonat\w*|posing as|pretending to be|fake (?:app|website|account))\b)")
+    r"|(?i:\b(?:impersonat\w*|posing as|pretending to be|fake (?:app|website|account))\b)"
+    # "a whatsapp group calling itself your VIP club", "a brochure with your logo".
+    r"|(?i:\b(?:call(?:ing|ed|s) itself|claim(?:ing|ed|s) to be(?: from)?) (?:your|you)\b"
+    r"|\b(?:with|using|used|had|put) your (?:logo|name|brand|branding)\b)")
 # Money lost on an investment: the product it was lost on is the complaint, before a fee charged on the way.
 _INVESTMENT_LOSS = re.compile(r"亏|净值|(?i:\b(?:lost money|investment losses)\b)")
 # Money lost or taken: then the complaint is about the product it happened with, however the customer was treated.
@@ -587,13 +594,21 @@ _SHARE_TRANSFER = re.compile(r"股转(?=账户|帐户|账号|系统|公司|市�
 _NOT_WHAT_IT_IS = re.compile(r"分红型?(?=保险)|(?i:\bETF\s*)(?=期权|(?i:options?\b))|(?<=[0-9])(?i:ETF\s*)(?=期权)"
                              r"|理财(?=经理|人员|顾问|专员|师)")
 _PARTICIPATING_POLICY = re.compile(r"分红(?=险)")
+# Words that name no service where they stand: "to fund my account" (money put in, not a fund) and what the
+# customer says the complaint is not about ("even if it's not really about trading").
+_NAMES_NOTHING = re.compile(
+    r"(?i:\bfund(?:ed|ing|s)?(?= (?:my|the|our|his|her|their|this|your) (?:[a-z]+ )?account\b))"
+    r"|(?i:\b(?:not|isn't|isnt|nothing) (?:really |even |exactly |strictly )?(?:about|related to|to do with)\b"
+    r"[^,;.!?]*)")
 
 
 def _product_probe(text: str) -> str:
     """The text as the product finders read it: canonical, without 股转's 转 read as a transfer, nor what a
-    product is sold as."""
+    product is sold as, nor words that name no service where they stand."""
     probe = _PARTICIPATING_POLICY.sub("保险", _SHARE_TRANSFER.sub("三板", canonical(text)))
-    return _NOT_WHAT_IT_IS.sub(lambda m: " " * len(m.group()), probe)
+    for blanked in (_NOT_WHAT_IT_IS, _NAMES_NOTHING):
+        probe = blanked.sub(lambda m: " " * len(m.group()), probe)
+    return probe
 
 
 def _services_named(text: str, english: bool) -> set[str]:
@@ -744,13 +759,15 @@ _EN_MONTH = (
     "january|february|march|april|may|june|july|august|september|october|november|december"
     "|jan|feb|mar|apr|jun|jul|aug|sept|sep|oct|nov|dec"
 )
-_EN_MONTH_NOT_MAY = "january|february|march|april|june|july|august|september|october|november|december"
+_EN_MONTH_NOT_MAY = ("january|february|march|april|june|july|august|september|october|november|december"
+                     "|jan|feb|apr|jun|jul|aug|sept|sep|oct|nov|dec")
 _EN_PART = "morning|afternoon|evening|night|lunchtime"
 # "at 3pm", "around 3pm", "at about 3pm", "at approximately 11am".
 _EN_CLOCK_LEAD = r"(?:(?:at|around|about|approximately|approx\.?|roughly|just after|just before) )*"
 _EN_CLOCK = (
     rf"{_EN_CLOCK_LEAD}[0-9]{{1,2}}(?:[:.][0-9]{{2}})? ?(?:am|pm|a\.m\.|p\.m\.)"
     rf"|{_EN_CLOCK_LEAD}[0-9]{{1,2}}:[0-9]{{2}}|{_EN_CLOCK_LEAD}(?:noon|midday|midnight)"
+    rf"|{_EN_CLOCK_LEAD}[0-9]{{1,2}}(?::[0-9]{{2}})? (?:o'clock )?in the (?:morning|afternoon|evening)"
 )
 _EN_NUMBER_WORD = "a|an|one|two|three|four|five|six|seven|eight|nine|ten|a few|a couple of|couple of|several|[0-9]{1,3}"
 _EN_DATE = (
@@ -760,11 +777,14 @@ _EN_DATE = (
     r"|next (?:monday|tuesday|wednesday|thursday|friday|saturday|sunday)"
     rf"|(?:{_EN_NUMBER_WORD}) (?:days?|weeks?|months?|hours?|years?) ago"
     rf"|(?:(?:last|this|past|previous) )?(?:{_EN_WD})"
+    r"|(?:last|this|past|previous) (?:mon|tues?|wed|thu(?:rs?)?|fri|sat|sun)\.?"  # "last fri", as typed
     r"|[0-9]{4}-[0-9]{1,2}-[0-9]{1,2}|[0-9]{1,2}/[0-9]{1,2}/[0-9]{2,4}"
     r"|the other day|(?:a few|a couple of|several) (?:days|weeks) ago"
     rf"|(?:the )?[0-9]{{1,2}}(?:st|nd|rd|th)?(?: of)? (?:{_EN_MONTH})\.?(?:,? [0-9]{{4}})?"
     rf"|(?:{_EN_MONTH})\.? [0-9]{{1,2}}(?:st|nd|rd|th)?(?:,? [0-9]{{4}})?"
-    rf"|in (?:early |late |mid-?)?(?:{_EN_MONTH_NOT_MAY})(?: [0-9]{{4}})?"
+    rf"|in (?:early |late |mid-?)?(?:{_EN_MONTH_NOT_MAY})\.?(?: [0-9]{{4}})?"
+    # A month alone: said with its part ("early Nov"), or the whole start of an answer ("October, I think").
+    rf"|(?:early|late|mid-?) ?(?:{_EN_MONTH})\.?(?: [0-9]{{4}})?|^(?:{_EN_MONTH_NOT_MAY})\.?(?: [0-9]{{4}})?"
     # A day of this or last month ("it was the 17th"), as a correction at the read-back says it; not "the 2nd
     # time" or "the 1st party".
     r"|the [0-9]{1,2}(?:st|nd|rd|th)(?! (?!(?:of|at|in|on|around|about|morning|afternoon|evening|night)\b)[a-z])"

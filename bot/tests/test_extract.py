@@ -252,6 +252,28 @@ class Fields(unittest.TestCase):
             assert resolved is not None
             self.assertEqual(resolved.iso(), iso, words)
 
+    def test_english_as_typed_in_a_hurry(self) -> None:
+        cases = {
+            "last fri": "2025-06-06", "last thurs at 9am": "2025-06-05T09:00",
+            "last fri, it sold around 10 in the morning": "2025-06-06T10:00",
+            "Nov 20, around 3:50pm": "2024-11-20T15:50", "Sep 14 around 11am, when i went in": "2024-09-14T11:00",
+            "last month": "2025-05", "last monday": "2025-06-09",
+        }
+        for words, iso in cases.items():
+            resolved = resolve_time(words, NOW)
+            self.assertEqual(resolved.iso() if resolved else None, iso, words)
+
+    def test_a_month_alone_is_that_month_the_latest_not_after_today(self) -> None:
+        cases = {
+            "in October": "2024-10", "October, I made the election a week before": "2024-10",
+            "sometime in september": "2024-09", "early Nov": "2024-11", "mid-May": "2025-05", "in June": "2025-06",
+            "late March 2023": "2023-03",
+        }
+        for words, iso in cases.items():
+            resolved = resolve_time(words, NOW)
+            self.assertEqual(resolved.iso() if resolved else None, iso, words)
+        self.assertIsNone(resolve_time("this wed", datetime(2025, 6, 10, 9, 0)))  # Tuesday: that is tomorrow
+
     def test_a_date_with_a_time_keeps_both_and_vague_words_get_the_best_date(self) -> None:
         """Point 7."""
         cases = {
@@ -358,6 +380,24 @@ class ProductsNotForcedOnOtherComplaints(unittest.TestCase):
 
     def test_an_issuer_calling_its_convertible_bond_is_a_corporate_action(self) -> None:
         self.assertEqual(infer_product("手里的可转债被强赎了，没人提醒我转股，亏了八千"), "dividends_corporate_actions")
+
+    def test_english_services_by_what_the_words_do_where_they_stand(self) -> None:
+        # Money wired in to fund an account is a transfer, not a fund nor the account.
+        self.assertEqual(infer_product("Sent a wire from HSBC last week to fund my trading account, still missing"),
+                         "bank_securities_transfer")
+        # A group or a brochure using our name is not ours, whatever it sold.
+        self.assertEqual(product_in_story("a signal group on telegram claiming to be from your firm sold me IPO "
+                                          "allocations"), ("other", "claiming to be from your"))
+        self.assertEqual(infer_product("the leaflet used your logo to sell me an annuity plan"), "other")
+        # What the customer says it is not about names nothing.
+        self.assertIsNone(infer_product("is this the place to complain? it's not exactly about trading"))
+        # Moving the holdings elsewhere is the account; a fee charged beside it makes two, for the customer to say.
+        self.assertEqual(infer_product("asked you to move everything to another broker a month ago, still waiting"),
+                         "brokerage_account")
+        self.assertIsNone(infer_product("moving my shares to a new broker and you charged a transfer-out fee"))
+        # Stamp duty is charged on the trade; beside an ETF named, which it is about is the customer's to say.
+        self.assertEqual(product_from_answer("stamp duty"), "fees_commissions")
+        self.assertIsNone(infer_product("you took stamp duty on my ETF trades though ETFs are exempt"))
 
     def test_permission_to_trade_a_board_is_the_account(self) -> None:
         self.assertEqual(infer_product("开通创业板一直审核不过，股票也买不了"), "brokerage_account")
