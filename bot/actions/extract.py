@@ -347,7 +347,8 @@ PRODUCTS: tuple[Product, ...] = (
          "开通港股通", "开通创业板", "开通科创板", "开通北交所", "港股通权限", "创业板权限", "科创板权限"),
         ("brokerage account", "trading account", "securities account", "account opening", "account closure",
          # Moving the holdings to another broker is the account's (转户).
-         "transfer out form", "account transfer", "another broker", "other broker", "new broker"),
+         "transfer out form", "account transfer", "to another broker", "to a new broker", "to my new broker",
+         "to another brokerage"),
         ("冻结", "限制交易", "限制买入", "限制卖出", "账户限制", "帐户限制", "休眠", "激活", "状态异常", "账户异常",
          # 户口: how Hong Kong says the account ("證券戶口", "更改戶口資料").
          "密码", "账户", "账号", "户口", "身份证", "实名",
@@ -1444,13 +1445,26 @@ _ZH_NAME_ENDING_A_CLAUSE = re.compile(
     rf"(?:是|叫|的){_SURNAME}{_HAN}{{1,2}}(?=$|[，,。.！!？?；;\s])")
 
 
+# An English answer to "where?" or "who?" names one by its kind of words: "the service centre on Canton Road",
+# "the Trade tab in the app"; "my account exec Kelvin Lau", "the hotline guy, staff ID CS4471".
+_EN_PLACE_WORDS = re.compile(
+    r"(?i:\b(?:branch|centre|center|office|counter|road|rd|street|st|avenue|ave|lane|tower|building|plaza|mall|"
+    r"square|floor|hall|station|district|page|tab|screen|menu|section|website|portal)\b)")
+_EN_PERSON_WORDS = re.compile(
+    r"(?i:\b(?:exec|executive|dealer|trader|consultant|receptionist|guard|manager|staff|hotline|operator|guy|"
+    r"lady|man|woman|girl|boy|person|someone|somebody|colleague|agent)\b)"
+    r"|\b(?:Mr|Ms|Mrs|Miss|Dr)\.? [A-Z]|(?<![A-Za-z0-9])[A-Z]{1,3}-?[0-9]{3,6}(?![A-Za-z0-9])"
+    r"|(?<![A-Za-z])[A-Z][a-z]+ [A-Z][a-z]+(?![A-Za-z])")
+
+
 def sounds_like_a_person(text: str) -> bool:
     """Does an answer to "who?" name someone, by role, title, number or a name at the end of a clause?"""
-    return bool(find_people(text) or _ZH_NAME_ENDING_A_CLAUSE.search(canonical(text)))
+    return bool(find_people(text) or _ZH_NAME_ENDING_A_CLAUSE.search(canonical(text))
+                or _EN_PERSON_WORDS.search(halfwidth(text)))
 
 
 def sounds_like_a_place(text: str) -> bool:
-    return bool(_PLACE_WORDS.search(canonical(text)))
+    return bool(_PLACE_WORDS.search(canonical(text)) or _EN_PLACE_WORDS.search(halfwidth(text)))
 
 
 def is_online(text: str) -> bool:

@@ -513,7 +513,10 @@ def _when_words(said: str, finds: list[Find]) -> str:
     first = finds[0]
     if len(finds) == 1:
         return said[first.start: first.end]
-    second = finds[1]
+    # The weekday of the day said names the same day ("Nov 28, the Saturday, … around 10:15"): the clock after it
+    # is that day's.
+    later = [f for f in finds[1:] if not _WEEKDAY_ALONE.fullmatch(canonical(f.value))] or finds[1:]
+    second = later[0]
     if second.start - first.end <= 2:
         return said[first.start: second.end]
     if _clock_alone(second.value):

@@ -395,6 +395,8 @@ class ProductsNotForcedOnOtherComplaints(unittest.TestCase):
         self.assertEqual(infer_product("asked you to move everything to another broker a month ago, still waiting"),
                          "brokerage_account")
         self.assertIsNone(infer_product("moving my shares to a new broker and you charged a transfer-out fee"))
+        self.assertEqual(infer_product("stock trading on your app kept failing, my other broker's app worked"),
+                         "online_trading")
         # Stamp duty is charged on the trade; beside an ETF named, which it is about is the customer's to say.
         self.assertEqual(product_from_answer("stamp duty"), "fees_commissions")
         self.assertIsNone(infer_product("you took stamp duty on my ETF trades though ETFs are exempt"))
