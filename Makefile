@@ -29,9 +29,14 @@ $(BOT_VENV)/.installed: bot/requirements.txt
 run: setup
 	$(VENV)/bin/complaint-gateway up
 
+# The tests run in PYTEST_WORKERS processes, a file to a process (pytest-xdist); the agent API's schema test
+# then runs in one of its own, where schemathesis generates and reports every operation. PYTEST_ARGS go to both.
+PYTEST_WORKERS ?= 2
+SCHEMA_TEST := tests/gateway/test_api_schema.py
 test: setup
 	$(VENV)/bin/complaint-gateway train
-	$(VENV)/bin/python -m pytest $(PYTEST_ARGS)
+	$(VENV)/bin/python -m pytest -n $(PYTEST_WORKERS) --dist loadfile --ignore=$(SCHEMA_TEST) $(PYTEST_ARGS)
+	$(VENV)/bin/python -m pytest $(SCHEMA_TEST) $(PYTEST_ARGS)
 
 # Every benchmark module in bench/ (helpers start with "_"), each printed as it runs; then the summary of their
 # "NAME: ratio X (goal Y)" lines. A module that fails does not stop the others; make fails at the end.

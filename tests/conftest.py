@@ -23,7 +23,10 @@ from tests.support.scratch_postgres import NoPostgres, scratch_database
 
 pytest_plugins = ["tests.support.mail_servers", "tests.support.logs_private"]
 
-UNIT_DB, E2E_DB, SPARE_DB = 13, 14, 15
+# `make test` runs the tests in two processes (pytest-xdist): on a shared REDIS_URL each takes databases of its
+# own (gw0 13-15, gw1 10-12, ...); without one, each starts its own embedded Redis.
+_WORKER = int(os.environ.get("PYTEST_XDIST_WORKER", "gw0").removeprefix("gw") or 0)
+UNIT_DB, E2E_DB, SPARE_DB = (db - 3 * _WORKER for db in (13, 14, 15))
 
 
 def with_db(url: str, db: int) -> str:
