@@ -482,7 +482,8 @@ def read_message(tracker: Tracker) -> SlotValues:
 def product_of_whole_story(tracker: Tracker, story: str, found: SlotValues) -> SlotValues:
     """A product read from the first words of a story is read again from the whole of it: "赎回个基金扣我这么多！"
     names a fund, the account that follows names the redemption fee too, and which one the complaint is about is
-    then the customer's to say (the form asks). A product the customer chose or corrected stays."""
+    then the customer's to say (the form asks), as it is when the product model reads the whole as another
+    service (product_model.py). A product the customer chose or corrected stays."""
     recorded = tracker.get_slot("product")
     if (not recorded or "product" in found or recorded != story_product_key(tracker.get_slot("description") or "")
             or "product" in (tracker.get_slot("answered_slots") or [])):
