@@ -763,8 +763,9 @@ _EN_MONTH = (
 _EN_MONTH_NOT_MAY = ("january|february|march|april|june|july|august|september|october|november|december"
                      "|jan|feb|apr|jun|jul|aug|sept|sep|oct|nov|dec")
 _EN_PART = "morning|afternoon|evening|night|lunchtime"
-# "at 3pm", "around 3pm", "at about 3pm", "at approximately 11am".
-_EN_CLOCK_LEAD = r"(?:(?:at|around|about|approximately|approx\.?|roughly|just after|just before) )*"
+# The words that lead to a clock and soften it: "at 3pm", "around 3pm", "at about 3pm", "at approximately 11am".
+EN_CLOCK_LEAD_WORDS = r"at|around|about|approximately|approx\.?|roughly|just after|just before"
+_EN_CLOCK_LEAD = rf"(?:(?:{EN_CLOCK_LEAD_WORDS}) )*"
 _EN_CLOCK = (
     rf"{_EN_CLOCK_LEAD}[0-9]{{1,2}}(?:[:.][0-9]{{2}})? ?(?:am|pm|a\.m\.|p\.m\.)"
     rf"|{_EN_CLOCK_LEAD}[0-9]{{1,2}}:[0-9]{{2}}|{_EN_CLOCK_LEAD}(?:noon|midday|midnight)"
@@ -798,7 +799,7 @@ _EN_TIME = re.compile(
     re.IGNORECASE,
 )
 _LEADING_PREPOSITION = re.compile(
-    r"^(?:(?:in|on|at|around|about|approximately|approx\.?|roughly|just after|just before) )*(?:the (?=[0-9]))?",
+    rf"^(?:(?:in|on|{EN_CLOCK_LEAD_WORDS}) )*(?:the (?=[0-9]))?",
     re.IGNORECASE)
 
 

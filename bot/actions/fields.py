@@ -16,7 +16,7 @@ import phonenumbers
 from dateparser.date import DateDataParser
 from email_validator import EmailNotValidError, validate_email
 
-from .extract import Find, canonical, digits, find_times, halfwidth
+from .extract import EN_CLOCK_LEAD_WORDS, Find, canonical, digits, find_times, halfwidth
 
 DEFAULT_PHONE_REGION = "CN"  # a mainland number without a country code is +86
 
@@ -482,8 +482,7 @@ def _dateparser(text: str, now: datetime) -> Resolved | None:
     cleaned = re.sub(r"(?<=[0-9])(?:st|nd|rd|th)\b", "", text, flags=re.IGNORECASE)
     cleaned = re.sub(r"^(?:on|in|at|around|about) (?:the )?", "", cleaned, flags=re.IGNORECASE)
     # "Nov 20, around 3:50pm": the words that soften a clock are not the date's.
-    cleaned = re.sub(r",? (?:(?:at|around|about|approximately|approx\.?|roughly|just after|just before) )+(?=[0-9])",
-                     " ", cleaned, flags=re.IGNORECASE)
+    cleaned = re.sub(rf",? (?:(?:{EN_CLOCK_LEAD_WORDS}) )+(?=[0-9])", " ", cleaned, flags=re.IGNORECASE)
     data = _PARSER.get_date_data(cleaned)
     if data is None or data.date_obj is None:
         return None
