@@ -766,18 +766,25 @@ _EN_PART = "morning|afternoon|evening|night|lunchtime"
 # The words that lead to a clock and soften it: "at 3pm", "around 3pm", "at about 3pm", "at approximately 11am".
 EN_CLOCK_LEAD_WORDS = r"at|around|about|approximately|approx\.?|roughly|just after|just before"
 _EN_CLOCK_LEAD = rf"(?:(?:{EN_CLOCK_LEAD_WORDS}) )*"
+# The hours in words, one to twelve (fields.py reads them as numbers).
+EN_HOUR_WORDS = ("one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten", "eleven", "twelve")
+_EN_HOUR_WORD = rf"[0-9]{{1,2}}|{'|'.join(EN_HOUR_WORDS)}"
 _EN_CLOCK = (
     rf"{_EN_CLOCK_LEAD}[0-9]{{1,2}}(?:[:.][0-9]{{2}})? ?(?:am|pm|a\.m\.|p\.m\.)"
     rf"|{_EN_CLOCK_LEAD}[0-9]{{1,2}}:[0-9]{{2}}|{_EN_CLOCK_LEAD}(?:noon|midday|midnight)"
     rf"|{_EN_CLOCK_LEAD}[0-9]{{1,2}}(?::[0-9]{{2}})? (?:o'clock )?in the (?:morning|afternoon|evening)"
+    # Said aloud: "half 4", "quarter past three", "4 o'clock" (fields.py reads them).
+    rf"|{_EN_CLOCK_LEAD}(?:half(?: past)?|quarter (?:past|to)) (?:{_EN_HOUR_WORD})(?: o'clock)?"
+    rf"(?: ?(?:am|pm)| in the (?:morning|afternoon|evening))?"
+    rf"|{_EN_CLOCK_LEAD}(?:{_EN_HOUR_WORD}) o'clock(?: in the (?:morning|afternoon|evening))?"
 )
-_EN_NUMBER_WORD = "a|an|one|two|three|four|five|six|seven|eight|nine|ten|a few|a couple of|couple of|several|[0-9]{1,3}"
+_EN_NUMBER_WORD = rf"a|an|{'|'.join(EN_HOUR_WORDS)}|a few|a couple of|couple of|several|half an?|[0-9]{{1,3}}"
 _EN_DATE = (
     r"the day before yesterday|yesterday|today|tonight|this (?:morning|afternoon|evening)|last night"
     r"|earlier today|earlier this (?:week|month)|just now|this week|last week|last weekend|this month|last month"
     r"|last year|this year|tomorrow|next week|next month"
     r"|next (?:monday|tuesday|wednesday|thursday|friday|saturday|sunday)"
-    rf"|(?:{_EN_NUMBER_WORD}) (?:days?|weeks?|months?|hours?|years?) ago"
+    rf"|(?:{_EN_NUMBER_WORD}) (?:days?|weeks?|months?|hours?|years?) (?:ago|back)"
     rf"|(?:(?:last|this|past|previous) )?(?:{_EN_WD})"
     r"|(?:last|this|past|previous) (?:mon|tues?|wed|thu(?:rs?)?|fri|sat|sun)\.?"  # "last fri", as typed
     r"|[0-9]{4}-[0-9]{1,2}-[0-9]{1,2}|[0-9]{1,2}/[0-9]{1,2}/[0-9]{2,4}"
@@ -793,7 +800,10 @@ _EN_DATE = (
 )
 _EN_TIME = re.compile(
     rf"(?<![A-Za-z0-9])(?:"
-    rf"(?:{_EN_DATE})(?: (?:{_EN_PART})| in the (?:{_EN_PART}))?(?:,? (?:{_EN_CLOCK}))?"
+    # "last friday evening, around 7": an hour alone is a clock right after the part of the day.
+    rf"(?:{_EN_DATE})(?: (?:{_EN_PART})| in the (?:{_EN_PART})),? (?:at|around|about) [0-9]{{1,2}}"
+    r"(?![0-9:.]| ?(?:am|pm)\b| (?:o'clock|in the))"
+    rf"|(?:{_EN_DATE})(?: (?:{_EN_PART})| in the (?:{_EN_PART}))?(?:,? (?:{_EN_CLOCK}))?"
     rf"|(?:{_EN_CLOCK})(?:,? (?:on )?(?:{_EN_DATE}))?"
     rf")(?![A-Za-z0-9])",
     re.IGNORECASE,

@@ -16,7 +16,7 @@ import phonenumbers
 from dateparser.date import DateDataParser
 from email_validator import EmailNotValidError, validate_email
 
-from .extract import EN_CLOCK_LEAD_WORDS, Find, canonical, digits, find_times, halfwidth
+from .extract import EN_CLOCK_LEAD_WORDS, EN_HOUR_WORDS, Find, canonical, digits, find_times, halfwidth
 
 DEFAULT_PHONE_REGION = "CN"  # a mainland number without a country code is +86
 
@@ -158,15 +158,20 @@ _ZH_CLOCK = re.compile(
     rf"|(?P<hh>[0-9]{{1,2}}):(?P<mm>[0-9]{{2}})"
 )
 _ZH_DAY_PART = re.compile("早上|早晨|朝早|上午|中午|晏昼|下午|下昼|傍晚|晚上|夜晚|夜里|半夜|凌晨")
+_EN_HOURS = {word: i for i, word in enumerate(EN_HOUR_WORDS, start=1)}
+_EN_HOUR = rf"[0-9]{{1,2}}|{'|'.join(_EN_HOURS)}"
 _EN_CLOCK = re.compile(
     r"(?P<h>[0-9]{1,2})(?:[:.](?P<m>[0-9]{2}))? ?(?P<ampm>am|pm|a\.m\.|p\.m\.)"
     r"|(?P<ph>[0-9]{1,2})(?::(?P<pm>[0-9]{2}))? (?:o'clock )?in the (?P<part>morning|afternoon|evening)"
     r"|(?P<hh>[0-9]{1,2}):(?P<mm>[0-9]{2})"
-    r"|\b(?P<noon>noon|midday)\b|\b(?P<midnight>midnight)\b",
+    r"|\b(?P<noon>noon|midday)\b|\b(?P<midnight>midnight)\b"
+    # "half 4", "quarter past three", "quarter to 5 in the afternoon", "4 o'clock", as said aloud.
+    rf"|\b(?:(?P<half>half)(?: past)?|quarter (?P<quarter>past|to)|(?=(?:{_EN_HOUR}) o'clock))"
+    rf" ?(?P<wh>{_EN_HOUR})\b(?: o'clock)?(?: ?(?P<wampm>am|pm)\b| in the (?P<wpart>morning|afternoon|evening))?"
+    # "evening, around 7": an hour alone, only after the part of the day it is in.
+    r"|\b(?:at|around|about) (?P<lh>[0-9]{1,2})(?![0-9:.,]?[0-9]| ?(?:am|pm|a\.m|p\.m)\b| (?:o'clock|in the))",
     re.IGNORECASE,
 )
-
-
 def _clock_zh(text: str) -> tuple[int, int] | None:
     m = _ZH_CLOCK.search(text)
     if not m:
@@ -190,29 +195,60 @@ def _clock_zh(text: str) -> tuple[int, int] | None:
 
 
 _EN_LATE_PART = re.compile(r"(?i)\b(?:afternoon|evening|night|tonight)\b")
+_EN_ANY_PART = re.compile(r"(?i)\b(?:morning|lunchtime|afternoon|evening|night|tonight)\b")
 
 
 def _clock_en(text: str) -> tuple[int, int] | None:
-    m = _EN_CLOCK.search(text)
-    if not m:
-        return None
+    for m in _EN_CLOCK.finditer(text):
+        clock = _en_clock_of(m, text)
+        if clock:
+            return clock
+    return None
+
+
+def _en_clock_of(m: re.Match[str], text: str) -> tuple[int, int] | None:
+    late = bool(_EN_LATE_PART.search(text[: m.start()]))
     if m.group("noon"):
         return 12, 0
     if m.group("midnight"):
         return 0, 0
-    if m.group("ph"):  # "10 in the morning", "3 in the afternoon"
+    if m.group("lh"):  # "evening, around 7" is 19:00; "around 7" with no part of the day is not a clock
+        if not _EN_ANY_PART.search(text[: m.start()]):
+            return None
+        hour, minute = int(m.group("lh")), 0
+        hour += 12 if hour < 12 and late else 0
+    elif m.group("wh"):
+        hour, minute = _said_clock(m, late)
+    elif m.group("ph"):  # "10 in the morning", "3 in the afternoon"
         hour, minute = int(m.group("ph")), int(m.group("pm") or 0)
         hour += 12 if hour < 12 and m.group("part").lower() != "morning" else 0
     elif m.group("hh"):
         hour, minute = int(m.group("hh")), int(m.group("mm"))
         # "in the evening at 7:30" is 19:30, as "晚上7点半" is.
-        if hour < 12 and _EN_LATE_PART.search(text[: m.start()]):
+        if hour < 12 and late:
             hour += 12
     else:
         hour, minute = int(m.group("h")), int(m.group("m") or 0)
         pm = m.group("ampm").lower().startswith("p")
         hour = hour % 12 + (12 if pm else 0)
     return (hour, minute) if hour < 24 and minute < 60 else None
+
+
+def _said_clock(m: re.Match[str], late: bool) -> tuple[int, int]:
+    """A clock said aloud: "half 4" is 16:30 (an hour up to 6 with no part of the day said is the
+    afternoon's: nobody is at a branch or on a call at half past four in the morning), "quarter to 5" 16:45."""
+    said = m.group("wh").lower()
+    hour = _EN_HOURS.get(said) or int(said)
+    minute = 30 if m.group("half") else 15 if m.group("quarter") == "past" else 0
+    if (m.group("quarter") or "").lower() == "to":
+        hour, minute = hour - 1 or 12, 45
+    part, ampm = (m.group("wpart") or "").lower(), (m.group("wampm") or "").lower()
+    if ampm:
+        return hour % 12 + (12 if ampm == "pm" else 0), minute
+    if part == "morning":
+        return hour, minute
+    afternoon = bool(part) or late or hour <= 6
+    return hour + (12 if afternoon and hour < 12 else 0), minute
 
 
 def _monday(day: date) -> date:
@@ -291,6 +327,34 @@ def _resolve_day_only(text: str, now: datetime) -> Resolved | None:
     return None
 
 
+_ZH_UNITS = {"天": "day", "日": "day", "周": "week", "星期": "week", "礼拜": "week", "月": "month", "小时": "hour",
+             "钟头": "hour", "年": "year"}
+
+
+def _ago(n: float, unit: str, now: datetime, clock: tuple[int, int] | None) -> Resolved:
+    """So many days, weeks, months, hours or years before now ("三天前", "2 days ago", "半年前", "half a year ago")."""
+    today = now.date()
+    if unit in ("month", "year") and n != int(n):
+        # "半个月前", "一个半月前", "半年前": the best date is that many days back (a month is 30 days).
+        back = today - timedelta(days=round(n * (30 if unit == "month" else 365)))
+        if back >= _monday(today) - timedelta(weeks=4):
+            return Resolved(datetime.combine(back, datetime.min.time()), "day", approximate=True)
+        return Resolved(datetime(back.year, back.month, 1), "month", approximate=True)
+    if unit == "hour":
+        return Resolved((now - timedelta(hours=n)).replace(second=0, microsecond=0), "minute")
+    if unit == "day":
+        return _at(today - timedelta(days=n), clock)
+    if unit == "week":
+        return Resolved(datetime.combine(today - timedelta(weeks=n), datetime.min.time()), "week")
+    if unit == "month":
+        months = int(n) if n >= 1 else 0
+        first = (today.replace(day=1) - timedelta(days=1)).replace(day=1) if months else today
+        for _ in range(max(months - 1, 0)):
+            first = (first - timedelta(days=1)).replace(day=1)
+        return Resolved(datetime(first.year, first.month, 1), "month" if months else "week")
+    return Resolved(datetime(today.year - int(n), 1, 1), "year")
+
+
 def _resolve_zh(text: str, now: datetime) -> Resolved | None:
     today = now.date()
     clock = _clock_zh(text)
@@ -304,27 +368,7 @@ def _resolve_zh(text: str, now: datetime) -> Resolved | None:
         n = zh_number(m.group("n")) if m.group("n") not in ("好几", "十几") else None
         if n is None:
             return None
-        n += 0.5 if m.group("half") else 0
-        unit = m.group("unit")
-        if unit in ("月", "年") and n != int(n):
-            # "半个月前", "一个半月前", "半年前": the best date is that many days back (a month is 30 days).
-            back = today - timedelta(days=round(n * (30 if unit == "月" else 365)))
-            if back >= _monday(today) - timedelta(weeks=4):
-                return Resolved(datetime.combine(back, datetime.min.time()), "day", approximate=True)
-            return Resolved(datetime(back.year, back.month, 1), "month", approximate=True)
-        if unit in ("小时", "钟头"):
-            return Resolved((now - timedelta(hours=n)).replace(second=0, microsecond=0), "minute")
-        if unit in ("天", "日"):
-            return _at(today - timedelta(days=n), clock)
-        if unit in ("周", "星期", "礼拜"):
-            return Resolved(datetime.combine(today - timedelta(weeks=n), datetime.min.time()), "week")
-        if unit == "月":
-            months = int(n) if n >= 1 else 0
-            first = (today.replace(day=1) - timedelta(days=1)).replace(day=1) if months else today
-            for _ in range(max(months - 1, 0)):
-                first = (first - timedelta(days=1)).replace(day=1)
-            return Resolved(datetime(first.year, first.month, 1), "month" if months else "week")
-        return Resolved(datetime(today.year - int(n), 1, 1), "year")
+        return _ago(n + (0.5 if m.group("half") else 0), _ZH_UNITS[m.group("unit")], now, clock)
     m = _ZH_WEEKDAY.match(text)
     if m:
         weekday, rel = _ZH_WEEKDAYS[m.group("d")], m.group("rel")
@@ -392,6 +436,13 @@ _EN_MONTHS = {name.lower(): i for names in (calendar.month_name, calendar.month_
 _EN_MONTH_ALONE = re.compile(r"(?:early |late |mid-?)?(?P<month>[a-z]+)\.?(?: (?P<year>[0-9]{4}))?")
 
 
+_EN_COUNTS = _EN_HOURS | {"a": 1, "an": 1, "a couple of": 2, "couple of": 2, "half a": 0.5, "half an": 0.5}
+# "2 days ago", "about 3 months back", "half a year ago"; "a few days ago" is vague (_VAGUE_DAYS).
+_EN_AGO = re.compile(
+    rf"^(?P<n>[0-9]{{1,3}}|{'|'.join(sorted(_EN_COUNTS, key=len, reverse=True))}) (?P<unit>day|week|month|hour|year)s?"
+    r" (?:ago|back|before now)\b")
+
+
 def _resolve_en(text: str, now: datetime) -> Resolved | None:
     today = now.date()
     lowered = _EN_WEEKDAY_SHORT.sub(
@@ -401,6 +452,10 @@ def _resolve_en(text: str, now: datetime) -> Resolved | None:
         number = _EN_MONTHS[month.group("month")]
         year = int(month.group("year") or (today.year if number <= today.month else today.year - 1))
         return Resolved(datetime(year, number, 1), "month") if (year, number) <= (today.year, today.month) else None
+    m = _EN_AGO.match(lowered)
+    if m:
+        n = _EN_COUNTS.get(m.group("n")) or float(m.group("n"))
+        return _ago(n, m.group("unit"), now, _clock_en(lowered[m.end():]))
     m = _EN_WEEKDAY.match(lowered)
     if m:
         weekday = _EN_WEEKDAYS[m.group("d")]
@@ -526,6 +581,21 @@ def _when_words(said: str, finds: list[Find]) -> str:
     return said[first.start: first.end]
 
 
+_CLOCK_LEAD_AT_END = re.compile(rf"[\s,]*(?:(?:{EN_CLOCK_LEAD_WORDS})\s*)*$", re.IGNORECASE)
+
+
+def _day_then_clock(expression: str, now: datetime) -> Resolved | None:
+    """A day, then a clock no date parser reads ("the 27th of november, around quarter past 4", "Nov 3 at
+    4 o'clock", "9th of October half 4"): the day read alone, at that clock."""
+    for m in _EN_CLOCK.finditer(expression):
+        clock = _en_clock_of(m, expression)
+        day_words = _CLOCK_LEAD_AT_END.sub("", expression[: m.start()])
+        day = resolve_time(day_words, now) if clock and day_words else None
+        if day is not None and day.precision == "day":
+            return _at(day.at.date(), clock)
+    return None
+
+
 def resolve_time(text: str, now: datetime | None = None) -> Resolved | None:
     """When something happened, from the customer's words; None if unclear or in the future."""
     now = (now or datetime.now()).replace(microsecond=0)
@@ -541,6 +611,8 @@ def resolve_time(text: str, now: datetime | None = None) -> Resolved | None:
         resolved = _dateparser(expression, now)
     if resolved is None and not finds and len(expression) <= 30 and re.search(r"[0-9]", expression):
         resolved = _dateparser(expression, now)
+    if resolved is None:
+        resolved = _day_then_clock(expression, now)
     if (resolved and resolved.precision in ("week", "month", "year") and len(finds) > 1
             and not _clock_alone(finds[1].value) and not _WEEKDAY_ALONE.fullmatch(canonical(finds[1].value))):
         # "从上个月就开始了，最近一次是上周二", "10月尾開始改，第一次係10月28號": the day said beats the month.

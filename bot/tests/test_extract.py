@@ -263,6 +263,21 @@ class Fields(unittest.TestCase):
             resolved = resolve_time(words, NOW)
             self.assertEqual(resolved.iso() if resolved else None, iso, words)
 
+    def test_english_said_aloud_so_long_ago_and_clocks_in_words(self) -> None:
+        cases = {
+            "2 days ago, around 10 in the morning": "2025-06-09T10:00", "about 3 months back": "2025-03",
+            "about half a year ago, maybe 6 months": "2024-12", "9th of October, I got there around half 4":
+            "2024-10-09T16:30", "the 27th of may, around quarter past 4 in the afternoon": "2025-05-27T16:15",
+            "last friday evening, around 7": "2025-06-06T19:00", "Nov 3 at 4 o'clock": "2024-11-03T16:00",
+            "yesterday, quarter to ten in the morning": "2025-06-10T09:45", "two weeks back": "2025-W22",
+        }
+        for words, iso in cases.items():
+            resolved = resolve_time(words, NOW)
+            self.assertEqual(resolved.iso() if resolved else None, iso, words)
+        # An hour alone is a clock only after the part of the day it is in.
+        self.assertEqual([f.value for f in find_times("we waited around 7 hours on the phone")], [])
+        self.assertEqual(resolve_time("last friday, around 7", NOW).iso(), "2025-06-06")  # type: ignore[union-attr]
+
     def test_a_month_alone_is_that_month_the_latest_not_after_today(self) -> None:
         cases = {
             "in October": "2024-10", "October, I made the election a week before": "2024-10",
