@@ -42,9 +42,9 @@ from ``fifth`` on one set a round, each written while the one before it was read
 then read to correct the rules on principles; from ``fifteenth`` on two at a time, one read and the other kept
 unread to judge the corrections (bot/README.md, "Intake evaluation", says which set was measured at which
 commit). The sets up to ``twentysecond`` are what the bot's product model learns from
-(bot/actions/product_stories.json lists them); the later ones judge it and stay out of it. ``english_first``
-and ``english_second`` are English customers of a securities firm (Hong Kong, Singapore, the US, the UK),
-written the same way.
+(bot/actions/product_stories_zh.json lists them); the later ones judge it and stay out of it. ``english_first``
+to ``english_tenth`` are English customers of a securities firm (Hong Kong, Singapore, the US, the UK), written
+the same way; the first eight teach the English product model (product_stories_en.json), the last two judge it.
 """
 
 from __future__ import annotations

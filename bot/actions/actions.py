@@ -83,7 +83,7 @@ from .fields import (
     warm_up,
     with_day_of,
 )
-from .product_model import story_model, story_product, story_product_key
+from .product_model import LANGUAGES, story_model, story_product, story_product_key
 from .risk_words import flag_patterns
 from .settings import SETTINGS, time_zone
 from .text_checks import (
@@ -147,7 +147,8 @@ SlotValues = dict[str, Any]
 
 warm_up()
 flag_patterns()  # the risk rules are read at start: a file that cannot be read stops the action server
-story_model()  # learnt at start, not while the first customer waits
+for language in LANGUAGES:
+    story_model(language)  # learnt at start, not while the first customer waits
 
 
 # ---------------------------------------------------------------------------------------------------
