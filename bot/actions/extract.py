@@ -778,9 +778,11 @@ _EN_CLOCK = (
     rf"(?: ?(?:am|pm)| in the (?:morning|afternoon|evening))?"
     rf"|{_EN_CLOCK_LEAD}(?:{_EN_HOUR_WORD}) o'clock(?: in the (?:morning|afternoon|evening))?"
 )
+# A month as a whole: "the whole of November", "throughout October" (fields.py reads them as the month).
+EN_MONTH_AS_A_WHOLE = r"(?:(?:the )?(?:whole|all|start|beginning|middle|end|rest) of|during|throughout)"
 _EN_NUMBER_WORD = rf"a|an|{'|'.join(EN_HOUR_WORDS)}|a few|a couple of|couple of|several|half an?|[0-9]{{1,3}}"
 _EN_DATE = (
-    r"the day before yesterday|yesterday|today|tonight|this (?:morning|afternoon|evening)|last night"
+    r"(?:the )?day before yesterday|yesterday|today|tonight|this (?:morning|afternoon|evening)|last night"
     r"|earlier today|earlier this (?:week|month)|just now|this week|last week|last weekend|this month|last month"
     r"|last year|this year|tomorrow|next week|next month"
     r"|next (?:monday|tuesday|wednesday|thursday|friday|saturday|sunday)"
@@ -788,22 +790,25 @@ _EN_DATE = (
     rf"|(?:(?:last|this|past|previous) )?(?:{_EN_WD})"
     r"|(?:last|this|past|previous) (?:mon|tues?|wed|thu(?:rs?)?|fri|sat|sun)\.?"  # "last fri", as typed
     r"|[0-9]{4}-[0-9]{1,2}-[0-9]{1,2}|[0-9]{1,2}/[0-9]{1,2}/[0-9]{2,4}"
+    r"|[0-9]{1,2}/[0-9]{1,2}(?![/0-9])(?! of\b)"  # "14/11", a day and month (fields.py reads which is which)
     r"|the other day|(?:a few|a couple of|several) (?:days|weeks) ago"
     rf"|(?:the )?[0-9]{{1,2}}(?:st|nd|rd|th)?(?: of)? (?:{_EN_MONTH})\.?(?:,? [0-9]{{4}})?"
     rf"|(?:{_EN_MONTH})\.? [0-9]{{1,2}}(?:st|nd|rd|th)?(?:,? [0-9]{{4}})?"
     rf"|in (?:early |late |mid-?)?(?:{_EN_MONTH_NOT_MAY})\.?(?: [0-9]{{4}})?"
+    rf"|{EN_MONTH_AS_A_WHOLE} (?:{_EN_MONTH})\.?(?: [0-9]{{4}})?"
     # A month alone: said with its part ("early Nov"), or the whole start of an answer ("October, I think").
     rf"|(?:early|late|mid-?) ?(?:{_EN_MONTH})\.?(?: [0-9]{{4}})?|^(?:{_EN_MONTH_NOT_MAY})\.?(?: [0-9]{{4}})?"
     # A day of this or last month ("it was the 17th"), as a correction at the read-back says it; not "the 2nd
     # time" or "the 1st party".
     r"|the [0-9]{1,2}(?:st|nd|rd|th)(?! (?!(?:of|at|in|on|around|about|morning|afternoon|evening|night)\b)[a-z])"
 )
+_EN_DAY_PART = rf"(?:,? (?:{_EN_PART})|,? (?:in the|at) (?:{_EN_PART}))"  # "evening", ", in the afternoon", "at night"
 _EN_TIME = re.compile(
     rf"(?<![A-Za-z0-9])(?:"
     # "last friday evening, around 7": an hour alone is a clock right after the part of the day.
-    rf"(?:{_EN_DATE})(?: (?:{_EN_PART})| in the (?:{_EN_PART})),? (?:at|around|about) [0-9]{{1,2}}"
-    r"(?![0-9:.]| ?(?:am|pm)\b| (?:o'clock|in the))"
-    rf"|(?:{_EN_DATE})(?: (?:{_EN_PART})| in the (?:{_EN_PART}))?(?:,? (?:{_EN_CLOCK}))?"
+    rf"(?:{_EN_DATE}){_EN_DAY_PART},? (?:at|around|about) [0-9]{{1,2}}(?:\.[0-9]{{2}})?"
+    r"(?![0-9]|[:.,][0-9]| ?(?:am|pm)\b| (?:o'clock|in the))"
+    rf"|(?:{_EN_DATE})(?:{_EN_DAY_PART})?(?:,? (?:{_EN_CLOCK}))?"
     rf"|(?:{_EN_CLOCK})(?:,? (?:on )?(?:{_EN_DATE}))?"
     rf")(?![A-Za-z0-9])",
     re.IGNORECASE,
@@ -840,7 +845,8 @@ _NOT_WHEN_IN_CLAUSE = re.compile(
     r"如果|要是|若是|再不|否则|不然|说|讲|告诉|表示|答应|承诺|保证"
     r"|(?i:\b(?:if|unless|said|says|told|tells|promised|promises)\b)")
 _NOT_WHEN_RIGHT_BEFORE = re.compile(
-    r"(?:必须|要求|最迟|最晚|第|(?i:\b(?:by|until|till|before|within|no later than)))\s*$")
+    r"(?:必须|要求|最迟|最晚|第|(?i:\b(?:by|until|till|before|within|no later than)))\s*$"
+    r"|(?i:\b(?:following|next|subsequent)\s+)$")  # "the following Tuesday": a day after the one it happened
 # ... or a count of days ("今天已经第五天了"), a rule ("周末不算"), a schedule ("周一到周五九点到五点").
 # ... or a day that happened again ("今天又是一个跌停": when it began is another day).
 _NOT_WHEN_AFTER = re.compile(r"^(?:之内|以内|之前|前|为止|内|(?:已经|都已经|都|是)第|不算|除外|又"

@@ -16,7 +16,16 @@ import phonenumbers
 from dateparser.date import DateDataParser
 from email_validator import EmailNotValidError, validate_email
 
-from .extract import EN_CLOCK_LEAD_WORDS, EN_HOUR_WORDS, Find, canonical, digits, find_times, halfwidth
+from .extract import (
+    EN_CLOCK_LEAD_WORDS,
+    EN_HOUR_WORDS,
+    EN_MONTH_AS_A_WHOLE,
+    Find,
+    canonical,
+    digits,
+    find_times,
+    halfwidth,
+)
 
 DEFAULT_PHONE_REGION = "CN"  # a mainland number without a country code is +86
 
@@ -31,8 +40,8 @@ def normalize_phone(text: str, script: str | None = None) -> str | None:
     """
     raw = halfwidth(text).strip()
     compact = re.sub(r"[\s\-().]", "", raw)
-    if compact.startswith("00"):
-        compact = "+" + compact[2:]
+    if compact.startswith("00") or _country_code_as_a_group(raw):
+        compact = "+" + compact.removeprefix("00")
     if not re.fullmatch(r"\+?[0-9]{7,15}", compact):
         return None
     try:
@@ -42,7 +51,24 @@ def normalize_phone(text: str, script: str | None = None) -> str | None:
     international = compact.startswith("+") and not compact.startswith("+86")
     if phonenumbers.is_valid_number(number) or (international and phonenumbers.is_possible_number(number)):
         return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+    if not compact.startswith("+") and not re.fullmatch(r"1[3-9][0-9]{9}", compact):
+        # The country code typed without its "+" ("852 6590 2281", "1-602-719-4483"): valid that way only
+        # (the shape of a mainland mobile stays a mainland number, however mistyped).
+        with_plus = phonenumbers.parse("+" + compact, None)
+        if phonenumbers.is_valid_number(with_plus):
+            return phonenumbers.format_number(with_plus, phonenumbers.PhoneNumberFormat.E164)
     return None
+
+
+def _country_code_as_a_group(raw: str) -> bool:
+    """"852 6590 2281", "1-602-719-4483", "(852) 9087 6613": the first group of digits is a country code and the
+    number is not written as a North American one (415 555 0134)."""
+    groups = re.findall(r"[0-9]+", raw)
+    if raw.startswith("+") or len(groups) < 2 or [len(g) for g in groups] == [3, 3, 4]:
+        return False
+    first = groups[0]
+    return len(first) <= 3 and not first.startswith("0") and (
+        phonenumbers.region_code_for_country_code(int(first)) != phonenumbers.UNKNOWN_REGION)
 
 
 def _region_of(compact: str, script: str | None = None) -> str:
@@ -169,7 +195,8 @@ _EN_CLOCK = re.compile(
     rf"|\b(?:(?P<half>half)(?: past)?|quarter (?P<quarter>past|to)|(?=(?:{_EN_HOUR}) o'clock))"
     rf" ?(?P<wh>{_EN_HOUR})\b(?: o'clock)?(?: ?(?P<wampm>am|pm)\b| in the (?P<wpart>morning|afternoon|evening))?"
     # "evening, around 7": an hour alone, only after the part of the day it is in.
-    r"|\b(?:at|around|about) (?P<lh>[0-9]{1,2})(?![0-9:.,]?[0-9]| ?(?:am|pm|a\.m|p\.m)\b| (?:o'clock|in the))",
+    r"|\b(?:at|around|about) (?P<lh>[0-9]{1,2})(?:\.(?P<lm>[0-9]{2}))?"
+    r"(?![0-9]|[:.,][0-9]| ?(?:am|pm|a\.m|p\.m)\b| (?:o'clock|in the))",
     re.IGNORECASE,
 )
 def _clock_zh(text: str) -> tuple[int, int] | None:
@@ -215,7 +242,7 @@ def _en_clock_of(m: re.Match[str], text: str) -> tuple[int, int] | None:
     if m.group("lh"):  # "evening, around 7" is 19:00; "around 7" with no part of the day is not a clock
         if not _EN_ANY_PART.search(text[: m.start()]):
             return None
-        hour, minute = int(m.group("lh")), 0
+        hour, minute = int(m.group("lh")), int(m.group("lm") or 0)
         hour += 12 if hour < 12 and late else 0
     elif m.group("wh"):
         hour, minute = _said_clock(m, late)
@@ -433,7 +460,8 @@ _EN_WEEKDAY_SHORT = re.compile(r"^((?:last|this|past|previous) )(mon|tue|wed|thu
 _EN_MONTHS = {name.lower(): i for names in (calendar.month_name, calendar.month_abbr)
               for i, name in enumerate(names) if name} | {"sept": 9}
 # A month alone ("in October", "sometime in september", "early Nov"): that month, the latest not after today.
-_EN_MONTH_ALONE = re.compile(r"(?:early |late |mid-?)?(?P<month>[a-z]+)\.?(?: (?P<year>[0-9]{4}))?")
+_EN_MONTH_ALONE = re.compile(
+    rf"(?:{EN_MONTH_AS_A_WHOLE} )?(?:early |late |mid-?)?(?P<month>[a-z]+)\.?(?: (?P<year>[0-9]{{4}}))?")
 
 
 _EN_COUNTS = _EN_HOURS | {"a": 1, "an": 1, "a couple of": 2, "couple of": 2, "half a": 0.5, "half an": 0.5}
@@ -441,6 +469,9 @@ _EN_COUNTS = _EN_HOURS | {"a": 1, "an": 1, "a couple of": 2, "couple of": 2, "ha
 _EN_AGO = re.compile(
     rf"^(?P<n>[0-9]{{1,3}}|{'|'.join(sorted(_EN_COUNTS, key=len, reverse=True))}) (?P<unit>day|week|month|hour|year)s?"
     r" (?:ago|back|before now)\b")
+
+
+_PART_BEGINS = {"this afternoon": 12, "this evening": 17, "tonight": 17}
 
 
 def _resolve_en(text: str, now: datetime) -> Resolved | None:
@@ -466,11 +497,17 @@ def _resolve_en(text: str, now: datetime) -> Resolved | None:
                 return None
         else:
             day = today - timedelta(days=back or (7 if m.group("rel") else 0))
-        return _at(day, _clock_en(lowered))
-    for phrase, offset in (("the day before yesterday", -2), ("yesterday", -1), ("last night", -1),
-                           ("this morning", 0), ("this afternoon", 0), ("this evening", 0), ("earlier today", 0),
-                           ("today", 0), ("tonight", 0)):
+        clock = _clock_en(lowered)
+        if day == today and clock and datetime.combine(today, datetime.min.time()).replace(
+                hour=clock[0], minute=clock[1]) > now.replace(tzinfo=None):
+            day -= timedelta(weeks=1)  # "Tuesday morning about 10.15", said on a Tuesday at 8: last week's
+        return _at(day, clock)
+    for phrase, offset in (("the day before yesterday", -2), ("day before yesterday", -2), ("yesterday", -1),
+                           ("last night", -1), ("this morning", 0), ("this afternoon", 0), ("this evening", 0),
+                           ("earlier today", 0), ("today", 0), ("tonight", 0)):
         if lowered.startswith(phrase):
+            if now.hour < _PART_BEGINS.get(phrase, 0):
+                return None  # "tonight" said in the morning is still ahead: a deadline or a threat, not when
             return _at(today + timedelta(days=offset), _clock_en(lowered[len(phrase):]))
     if lowered.startswith("just now"):
         return Resolved(now.replace(second=0, microsecond=0), "minute")
@@ -491,21 +528,26 @@ def _resolve_en(text: str, now: datetime) -> Resolved | None:
 
 
 _ISO_DATE = re.compile(r"(?P<y>[0-9]{4})[-/.](?P<m>[0-9]{1,2})[-/.](?P<d>[0-9]{1,2})")
-_SLASHED_DATE = re.compile(r"(?P<a>[0-9]{1,2})/(?P<b>[0-9]{1,2})/(?P<y>[0-9]{4}|[0-9]{2})(?![0-9])")
+_SLASHED_DATE = re.compile(r"(?P<a>[0-9]{1,2})/(?P<b>[0-9]{1,2})(?:/(?P<y>[0-9]{4}|[0-9]{2}))?(?![0-9/])")
 
 
-def _resolve_slashed(text: str) -> Resolved | None:
+def _resolve_slashed(text: str, now: datetime) -> Resolved | None:
     """'25/11/2024' and '11/25/2024' are both 25 November: a date is read the only way it can be; when both
-    readings are dates ('5/3/2024'), day first."""
+    readings are dates ('5/3/2024'), day first. Without a year ('14/11'), the latest such day not after today."""
     m = _SLASHED_DATE.match(text)
     if not m:
         return None
-    a, b, year = int(m.group("a")), int(m.group("b")), int(m.group("y"))
-    year += 2000 if year < 100 else 0
+    a, b = int(m.group("a")), int(m.group("b"))
     day, month = (b, a) if b > 12 >= a else (a, b)
-    try:
-        when = date(year, month, day)
-    except ValueError:
+    if m.group("y") is None:
+        when = _past_month_day(now.date(), month, day, None)
+    else:
+        year = int(m.group("y"))
+        try:
+            when = date(year + (2000 if year < 100 else 0), month, day)
+        except ValueError:
+            when = None
+    if when is None:
         return None
     return _at(when, _clock_en(text[m.end():]) or _clock_zh(text[m.end():]))
 
@@ -604,7 +646,7 @@ def resolve_time(text: str, now: datetime | None = None) -> Resolved | None:
     expression = _when_words(said, finds) if finds else said
     if not expression or len(expression) > 60:
         return None
-    resolved = (_resolve_iso(expression) or _resolve_slashed(expression) or _resolve_vague(expression, now)
+    resolved = (_resolve_iso(expression) or _resolve_slashed(expression, now) or _resolve_vague(expression, now)
                 or _resolve_day_only(expression, now)
                 or _resolve_zh(expression, now) or _resolve_en(expression, now))
     if resolved is None and finds:

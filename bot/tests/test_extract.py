@@ -223,6 +223,15 @@ class Fields(unittest.TestCase):
         for bad in ("12345", "10012345678", "+1 2", "call me"):
             self.assertIsNone(normalize_phone(bad), bad)
 
+    def test_a_country_code_typed_without_its_plus(self) -> None:
+        for typed, number in (("852 6590 2281", "+85265902281"), ("(852) 9087 6613", "+85290876613"),
+                              ("65 9873 0026", "+6598730026"), ("1-602-719-4483", "+16027194483"),
+                              ("44 7700 900123", "+447700900123"), ("86 138 0013 8000", "+8613800138000")):
+            self.assertEqual(normalize_phone(typed), number, typed)
+        # Written as a North American number, or as a mainland one with its trunk 0, it stays one.
+        self.assertEqual(normalize_phone("415 555 0134"), "+14155550134")
+        self.assertEqual(normalize_phone("021 6888 1234"), "+862168881234")
+
     def test_local_numbers_of_hong_kong_and_taiwan_from_customers_who_write_traditional(self) -> None:
         self.assertEqual(normalize_phone("6123 4567", "Hant"), "+85261234567")
         self.assertEqual(normalize_phone("0912-345-678", "Hant"), "+886912345678")
@@ -277,6 +286,25 @@ class Fields(unittest.TestCase):
         # An hour alone is a clock only after the part of the day it is in.
         self.assertEqual([f.value for f in find_times("we waited around 7 hours on the phone")], [])
         self.assertEqual(resolve_time("last friday, around 7", NOW).iso(), "2025-06-06")  # type: ignore[union-attr]
+
+    def test_english_days_as_typed_and_what_is_still_ahead(self) -> None:
+        cases = {
+            "the refund came 14/11": "2024-11-14", "6/3": "2025-03-06", "day before yesterday, saturday evening":
+            "2025-06-09", "last Monday, in the afternoon around 3": "2025-06-09T15:00",
+            "4 days ago, at night around 11": "2025-06-07T23:00", "monday morning about 10.15": "2025-06-09T10:15",
+            "for the whole of November": "2024-11", "throughout May": "2025-05",
+            # Said on a Wednesday at 14:30: that morning has passed, its evening has not.
+            "wednesday morning about 10.15": "2025-06-11T10:15", "wednesday evening at 7": "2025-06-04T19:00",
+            "this afternoon": "2025-06-11",
+        }
+        for words, iso in cases.items():
+            resolved = resolve_time(words, NOW)
+            self.assertEqual(resolved.iso() if resolved else None, iso, words)
+        for ahead in ("tonight", "this evening"):  # a deadline or a threat ("or this goes on facebook tonight")
+            self.assertIsNone(resolve_time(ahead, NOW), ahead)
+        self.assertEqual(find_times("I sold 3/4 of my shares"), [])
+        self.assertEqual([f.value for f in story_times("I placed it on Monday. The following Tuesday it hit 548p.")],
+                         ["Monday"])
 
     def test_a_month_alone_is_that_month_the_latest_not_after_today(self) -> None:
         cases = {
