@@ -1272,15 +1272,17 @@ _ZH_WISH = re.compile(
     r"帮我把|帮我(?:改|修改|更正|查清|核实|解决)|麻烦(?:你们)?把|请(?:你们)?把|追回|(?:你们|帮我|给我|麻烦)查一下|配合我"
 )
 _EN_WISH = re.compile(
-    r"\b(?:i want|i'd like|i would like|i wish|i expect|i demand|i request|i ask|i need you to|i need|please|"
-    r"could you|can you|kindly|refund|reimburse|compensat|pay me back|give me back|money back|reverse|cancel the|"
-    r"apologi[sz]e|an apology|sort (?:this|it) out|fix (?:this|it))",
+    # "I asked", "I requested", "I wanted" tell what happened: the verbs as they are, not as they were.
+    r"\b(?:(?:i want|i'd like|i would like|i wish|i expect|i demand|i request|i ask|i need you to|i need|please|"
+    r"could you|can you|kindly)(?![a-z])|refund|reimburse|compensat|pay me back|give me back|money back|reverse|"
+    r"cancel the|apologi[sz]e|an apology|sort (?:this|it) out|fix (?:this|it))",
     re.IGNORECASE,
 )
 # What someone else did or would not do: "they refused to refund", "the bank will not reverse it".
+# ... or what someone asked the customer ("asking if i want to buy it back").
 _EN_NOT_DONE = re.compile(
     r"(?i)\b(?:will|would|won'?t|wouldn'?t|did|didn'?t|does|doesn'?t|do|don'?t|refused to|refuses to|never|not|"
-    r"they|he|she|it|bank|company|firm)\s+(?:not\s+|n'?t\s+)?$")
+    r"they|he|she|it|bank|company|firm|if|whether)\s+(?:not\s+|n'?t\s+)?$")
 _EN_NOT_A_WISH = re.compile(
     r"\b(?:i want to (?:complain|file|make|lodge|report|raise)|i'd like to (?:complain|file|make|lodge|report|raise)|"
     r"i would like to (?:complain|file|make|lodge|report|raise)|please help(?: me)?\W*$|i want to talk|"

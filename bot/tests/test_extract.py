@@ -862,6 +862,12 @@ class PlacesAndPeople(unittest.TestCase):
         self.assertEqual(find_wish("你们查一下那个人是谁，把钱追回来"), "你们查一下那个人是谁，把钱追回来")
         self.assertIsNone(find_wish("我请她查一下规定，她不理我"))
 
+    def test_what_the_customer_asked_or_was_asked_is_not_their_wish(self) -> None:
+        self.assertIsNone(find_wish("I requested a withdrawal of $15,000 to my checking. The app says Completed"))
+        self.assertIsNone(find_wish("he messaged me on facebook asking if i want to buy my own data back"))
+        self.assertEqual(find_wish("When I asked, I was told the order had expired. I want compensation"),
+                         "I want compensation")
+
     def test_staff_in_a_wish_are_not_the_people_involved_unless_named(self) -> None:
         self.assertIsNone(people_outside_wish("系统又出错了，希望你们加强员工培训"))
         self.assertIsNone(people_outside_wish("Please train your staff better"))
