@@ -24,7 +24,8 @@ the record fails):
 - contact: the phone's digits or the email match, or a customer who gave none is recorded as declining;
 - product: the product code;
 - date: the incident date (and time, when the customer gave one);
-- place, people: the key words, when the customer said them (a surname said as 姓吕 is kept by 吕经理 or 小吕);
+- place, people: the key words, when the customer said them, in the story or answering where or who (a
+  surname said as 姓吕 is kept by 吕经理 or 小吕);
 - language: every bot message answering a message without language (an email address, digits, "ok", a date)
   is in the conversation's language;
 - forbidden: no bot message uses a phrase complaint rules forbid (FORBIDDEN: 不可能, "not our fault", ...).
@@ -540,6 +541,9 @@ def _kept(o: Outcome, fact: str, field_name: str) -> bool | None:
     given = o.customer["facts"][fact]
     if not given or not ({"story", fact} & o.revealed):
         return None  # the customer never said it
+    story = o.customer["facts"]["story"].lower()
+    if fact not in o.revealed and not any(key.lower() in story for key in given["keys"]):
+        return None  # said in an answer the customer never gave ("who?" never asked), not in the story
     recorded = str(o.complaint().get(field_name) or "").lower()
     return o.case is not None and all(key.lower() in recorded or _surname_kept(key, recorded) for key in given["keys"])
 

@@ -125,10 +125,13 @@ def test_the_story_is_held_when_a_third_of_its_words_or_character_pairs_are() ->
 
 def test_a_surname_said_is_kept_by_the_person_named_by_it_and_nothing_else() -> None:
     people = {"text": "一个姓吕的经理", "keys": ["姓吕"]}
+    answered = {"story", "people"}
     for recorded in ("吕经理", "营业部经理（姓吕）", "小吕"):
-        assert ev.score_people(outcome({"complaint": {"people_involved": recorded}}, people=people)), recorded
+        assert ev.score_people(outcome({"complaint": {"people_involved": recorded}}, revealed=answered,
+                                       people=people)), recorded
     for recorded in ("客户经理", "吕", "吕建国的同事"):
-        assert not ev.score_people(outcome({"complaint": {"people_involved": recorded}}, people=people)), recorded
+        assert not ev.score_people(outcome({"complaint": {"people_involved": recorded}}, revealed=answered,
+                                           people=people)), recorded
 
 
 def test_contact_counts_the_digits_typed_or_a_decline_never_a_refusal_kept_as_a_phone() -> None:
@@ -147,8 +150,12 @@ def test_without_a_case_the_record_fails_and_what_was_never_said_is_not_judged()
     nothing = outcome(None, revealed=set(), place={"text": "上海浦东营业部", "keys": ["浦东"]})
     assert [ev.SCORERS[m](nothing) for m in ("story", "contact", "product", "date", "place")] == [
         False, False, False, False, None]
-    told = outcome(None, revealed={"story"}, place={"text": "上海浦东营业部", "keys": ["浦东"]})
+    told = outcome(None, revealed={"story"}, place={"text": "上海浦东营业部", "keys": ["浦东"]},
+                   story="在浦东营业部办理转户，等了三个小时没人理")
     assert ev.score_place(told) is False
+    # Said only in the answer to "where?", which the customer never gave: not judged.
+    assert ev.score_place(outcome({"complaint": {"place": None}}, revealed={"story"},
+                                  place={"text": "上海浦东营业部", "keys": ["浦东"]})) is None
 
 
 def test_language_is_judged_on_the_answers_to_messages_without_language() -> None:
