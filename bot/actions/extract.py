@@ -844,9 +844,11 @@ def find_times(text: str) -> list[Find]:
 _NOT_WHEN_IN_CLAUSE = re.compile(
     r"如果|要是|若是|再不|否则|不然|说|讲|告诉|表示|答应|承诺|保证"
     r"|(?i:\b(?:if|unless|said|says|told|tells|promised|promises)\b)")
+# ... or a day after the one it happened ("the following Tuesday"), or a deadline ("the deadline was Monday").
 _NOT_WHEN_RIGHT_BEFORE = re.compile(
     r"(?:必须|要求|最迟|最晚|第|(?i:\b(?:by|until|till|before|within|no later than)))\s*$"
-    r"|(?i:\b(?:following|next|subsequent)\s+)$")  # "the following Tuesday": a day after the one it happened
+    r"|(?i:\b(?:following|next|subsequent)\s+)$"
+    r"|(?i:\b(?:deadline|due date|due)(?:\s+(?:was|is|of|on|by))?\s*)$")
 # ... or a count of days ("今天已经第五天了"), a rule ("周末不算"), a schedule ("周一到周五九点到五点").
 # ... or a day that happened again ("今天又是一个跌停": when it began is another day).
 _NOT_WHEN_AFTER = re.compile(r"^(?:之内|以内|之前|前|为止|内|(?:已经|都已经|都|是)第|不算|除外|又"
@@ -1471,7 +1473,10 @@ _EN_PLACE_WORDS = re.compile(
     r"square|floor|hall|station|district|page|tab|screen|menu|section|website|portal)\b)")
 _EN_PERSON_WORDS = re.compile(
     r"(?i:\b(?:exec|executive|dealer|trader|consultant|receptionist|guard|manager|staff|hotline|operator|guy|"
-    r"lady|man|woman|girl|boy|person|someone|somebody|colleague|agent)\b)"
+    r"lady|man|woman|girl|boy|person|someone|somebody|colleague|agent|"
+    # ... or by the firm's people as the customer met them: "your stock loan desk", "the compliance people".
+    r"people|desk|team|department|dept|ops|support|rep|reps|representative|adviser|advisor|analyst|officer|teller|"
+    r"clerk|broker|banker|planner|assistant|supervisor|boss|salesman|saleswoman|salesperson)\b)"
     r"|\b(?:Mr|Ms|Mrs|Miss|Dr)\.? [A-Z]|(?<![A-Za-z0-9])[A-Z]{1,3}-?[0-9]{3,6}(?![A-Za-z0-9])"
     r"|(?<![A-Za-z])[A-Z][a-z]+ [A-Z][a-z]+(?![A-Za-z])")
 

@@ -372,6 +372,8 @@ def _ago(n: float, unit: str, now: datetime, clock: tuple[int, int] | None) -> R
     if unit == "day":
         return _at(today - timedelta(days=n), clock)
     if unit == "week":
+        if n == 1:  # "a week ago", "一周前": that day, near enough
+            return Resolved(datetime.combine(today - timedelta(weeks=1), datetime.min.time()), "day", approximate=True)
         return Resolved(datetime.combine(today - timedelta(weeks=n), datetime.min.time()), "week")
     if unit == "month":
         months = int(n) if n >= 1 else 0

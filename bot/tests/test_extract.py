@@ -302,7 +302,9 @@ class Fields(unittest.TestCase):
             self.assertEqual(resolved.iso() if resolved else None, iso, words)
         for ahead in ("tonight", "this evening"):  # a deadline or a threat ("or this goes on facebook tonight")
             self.assertIsNone(resolve_time(ahead, NOW), ahead)
+        self.assertEqual(resolve_time("exactly a week ago", NOW).iso(), "2025-06-04")  # type: ignore[union-attr]
         self.assertEqual(find_times("I sold 3/4 of my shares"), [])
+        self.assertEqual(story_times("I went in with the forms because the deadline was Monday"), [])
         self.assertEqual([f.value for f in story_times("I placed it on Monday. The following Tuesday it hit 548p.")],
                          ["Monday"])
 
@@ -799,6 +801,12 @@ class PlacesAndPeople(unittest.TestCase):
         self.assertTrue(sounds_like_a_place("在我们学院门口那个摊位"))
         self.assertFalse(sounds_like_a_person("我的钱都没了，"))
         self.assertIsNone(find_people("我叫宋晓峰"))  # the customer, not staff
+
+    def test_an_english_answer_to_who_names_the_firms_people_as_the_customer_met_them(self) -> None:
+        for answer in ("your stock loan desk, nobody gave a name", "your compliance people, they sign as KYC Ops",
+                       "the rep on the phone", "some analyst from your research team"):
+            self.assertTrue(sounds_like_a_person(answer), answer)
+        self.assertFalse(sounds_like_a_person("not sure, it was all in the app"))
 
     def test_a_staff_number_said_anywhere_says_which_person(self) -> None:
         self.assertEqual(find_people("接电话的那个职员，他说他工号是B2291"), "职员、工号是B2291")
