@@ -846,7 +846,8 @@ _NOT_WHEN_IN_CLAUSE = re.compile(
     r"|(?i:\b(?:if|unless|said|says|told|tells|promised|promises)\b)")
 # ... or a day after the one it happened ("the following Tuesday"), or a deadline ("the deadline was Monday").
 _NOT_WHEN_RIGHT_BEFORE = re.compile(
-    r"(?:必须|要求|最迟|最晚|第|(?i:\b(?:by|until|till|before|within|no later than)))\s*$"
+    r"(?:必须|要求|最迟|最晚|第|(?i:\b(?:by|until|till|before|within|no later than)"
+    r"(?:\s+(?:the\s+)?(?:close of business|close|end of (?:the )?(?:business )?day|cob|eod))?(?:\s+on)?))\s*$"
     r"|(?i:\b(?:following|next|subsequent)\s+)$"
     r"|(?i:\b(?:deadline|due date|due)(?:\s+(?:was|is|of|on|by))?\s*)$")
 # ... or a count of days ("今天已经第五天了"), a rule ("周末不算"), a schedule ("周一到周五九点到五点").
@@ -1412,8 +1413,10 @@ _SKIP = re.compile(
 )
 _ONLINE = re.compile(
     r"线上|网上|手机上|(?i:app)(?:上|里|中|度)|在(?i:app)|网页|网站|官网|页面|电话里|电话上|打电话|热线|"
-    r"(?i:\bonline\b|\bin the app\b|\bon the app\b|\bwebsite\b|\bon the phone\b|\bover the phone\b|\bby phone\b|"
-    r"\binternet\b)"
+    r"(?i:\bonline\b|\bapps?\b|\bwebsite\b|\bon the phone\b|\bover the phone\b|\bby phone\b|\binternet\b|"
+    # ... or the channel it came by: "a text message on my phone, then a phone call", "on whatsapp".
+    r"\b(?:phone|video) call\b|\b(?:text|sms) messages?\b|\bsms\b|\bby (?:e-?mail|text|letter|post)\b|\bwhatsapp\b|"
+    r"\bfacebook\b|\bwechat\b|\btelegram\b|\binstagram\b|\bhotline\b|\bcall cent(?:re|er)\b)"
 )
 _YES = re.compile(
     r"^(?:对|对的|对啊|是|是的|是啊|没错|正确|没问题|好|好的|可以|嗯+|确认|都对|全对|无误|"

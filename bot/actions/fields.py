@@ -17,6 +17,7 @@ from dateparser.date import DateDataParser
 from email_validator import EmailNotValidError, validate_email
 
 from .extract import (
+    CJK,
     EN_CLOCK_LEAD_WORDS,
     EN_HOUR_WORDS,
     EN_MONTH_AS_A_WHOLE,
@@ -251,8 +252,10 @@ def _en_clock_of(m: re.Match[str], text: str) -> tuple[int, int] | None:
         hour += 12 if hour < 12 and m.group("part").lower() != "morning" else 0
     elif m.group("hh"):
         hour, minute = int(m.group("hh")), int(m.group("mm"))
-        # "in the evening at 7:30" is 19:30, as "晚上7点半" is.
-        if hour < 12 and late:
+        # "in the evening at 7:30" is 19:30, as "晚上7点半" is; "at 2:30" with no part of the day said is the
+        # afternoon's, as "half 2" is (_said_clock).
+        morning = re.search(r"(?i)\bmorning\b", text[: m.start()])
+        if hour < 12 and (late or (1 <= hour <= 6 and not morning)):
             hour += 12
     else:
         hour, minute = int(m.group("h")), int(m.group("m") or 0)
@@ -591,6 +594,9 @@ def _dateparser(text: str, now: datetime) -> Resolved | None:
     )
     if precision == "day" and (at.hour or at.minute) and re.search(r"[0-9]{1,2}[:.][0-9]{2}|am|pm|点", cleaned):
         precision = "minute"
+    clock = _clock_en(cleaned) if precision == "minute" and not re.search(f"[{CJK}]", cleaned) else None
+    if clock:
+        at = at.replace(hour=clock[0], minute=clock[1])  # read as the rest of English clocks are ("at 2:30")
     return Resolved(at, precision)
 
 
@@ -625,19 +631,23 @@ def _when_words(said: str, finds: list[Find]) -> str:
     return said[first.start: first.end]
 
 
+_EN_PART_AT_END = re.compile(r"(?i),?\s*(?:in the |at )?(?:morning|afternoon|evening|night|lunchtime)$")
 _CLOCK_LEAD_AT_END = re.compile(rf"[\s,]*(?:(?:{EN_CLOCK_LEAD_WORDS})\s*)*$", re.IGNORECASE)
 
 
 def _day_then_clock(expression: str, now: datetime) -> Resolved | None:
     """A day, then a clock no date parser reads ("the 27th of november, around quarter past 4", "Nov 3 at
-    4 o'clock", "9th of October half 4"): the day read alone, at that clock."""
+    4 o'clock", "9th of October half 4") or only the part of the day ("Nov 30 in the evening"): the day read
+    alone, at that clock."""
     for m in _EN_CLOCK.finditer(expression):
         clock = _en_clock_of(m, expression)
         day_words = _CLOCK_LEAD_AT_END.sub("", expression[: m.start()])
         day = resolve_time(day_words, now) if clock and day_words else None
         if day is not None and day.precision == "day":
             return _at(day.at.date(), clock)
-    return None
+    part = _EN_PART_AT_END.search(expression)
+    day = resolve_time(expression[: part.start()], now) if part and part.start() else None
+    return day if day is not None and day.precision == "day" else None
 
 
 def resolve_time(text: str, now: datetime | None = None) -> Resolved | None:

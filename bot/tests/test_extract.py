@@ -181,7 +181,8 @@ class Record(unittest.TestCase):
         self.assertFalse(is_refusal("13800138000"))
         for text in ("不清楚", "没有", "not sure", "no one"):
             self.assertTrue(is_skip(text), text)
-        for text in ("线上", "在APP上", "online", "over the phone"):
+        for text in ("线上", "在APP上", "online", "over the phone", "in your app, the IPO subscription record",
+                     "a text message on my phone, then a phone call", "on whatsapp"):
             self.assertTrue(is_online(text), text)
         self.assertFalse(is_online("上海浦东营业部"))
 
@@ -303,6 +304,13 @@ class Fields(unittest.TestCase):
         for ahead in ("tonight", "this evening"):  # a deadline or a threat ("or this goes on facebook tonight")
             self.assertIsNone(resolve_time(ahead, NOW), ahead)
         self.assertEqual(resolve_time("exactly a week ago", NOW).iso(), "2025-06-04")  # type: ignore[union-attr]
+        # A clock up to 6 with no part of the day is the afternoon's, however it is typed.
+        for words, iso in (("Last Monday, my appointment was at 2:30", "2025-06-09T14:30"),
+                           ("May 2nd, right at 3:59, a minute before close", "2025-05-02T15:59"),
+                           ("last monday morning at 6:30", "2025-06-09T06:30"),
+                           ("May 30 in the evening", "2025-05-30")):
+            self.assertEqual(resolve_time(words, NOW).iso(), iso, words)  # type: ignore[union-attr]
+        self.assertEqual(story_times("I had until close of business Monday to deposit $9,400"), [])
         self.assertEqual(find_times("I sold 3/4 of my shares"), [])
         self.assertEqual(story_times("I went in with the forms because the deadline was Monday"), [])
         self.assertEqual([f.value for f in story_times("I placed it on Monday. The following Tuesday it hit 548p.")],
