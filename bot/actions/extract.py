@@ -772,9 +772,10 @@ _EN_HOUR_WORD = rf"[0-9]{{1,2}}|{'|'.join(EN_HOUR_WORDS)}"
 _EN_CLOCK = (
     rf"{_EN_CLOCK_LEAD}[0-9]{{1,2}}(?:[:.][0-9]{{2}})? ?(?:am|pm|a\.m\.|p\.m\.)"
     rf"|{_EN_CLOCK_LEAD}[0-9]{{1,2}}:[0-9]{{2}}|{_EN_CLOCK_LEAD}(?:noon|midday|midnight)"
-    rf"|{_EN_CLOCK_LEAD}[0-9]{{1,2}}(?::[0-9]{{2}})? (?:o'clock )?in the (?:morning|afternoon|evening)"
+    rf"|{_EN_CLOCK_LEAD}[0-9]{{1,2}}(?:[:.][0-9]{{2}})? (?:o'clock )?in the (?:morning|afternoon|evening)"
     # Said aloud: "half 4", "quarter past three", "4 o'clock" (fields.py reads them).
-    rf"|{_EN_CLOCK_LEAD}(?:half(?: past)?|quarter (?:past|to)) (?:{_EN_HOUR_WORD})(?: o'clock)?"
+    rf"|{_EN_CLOCK_LEAD}(?:half(?: past)?|(?:quarter|[0-9]{{1,2}}(?: minutes)?|five|ten|twenty(?:[- ]five)?)"
+    rf" (?:past|to)) (?:{_EN_HOUR_WORD})(?: o'clock)?"
     rf"(?: ?(?:am|pm)| in the (?:morning|afternoon|evening))?"
     rf"|{_EN_CLOCK_LEAD}(?:{_EN_HOUR_WORD}) o'clock(?: in the (?:morning|afternoon|evening))?"
 )

@@ -187,13 +187,15 @@ _ZH_CLOCK = re.compile(
 _ZH_DAY_PART = re.compile("早上|早晨|朝早|上午|中午|晏昼|下午|下昼|傍晚|晚上|夜晚|夜里|半夜|凌晨")
 _EN_HOURS = {word: i for i, word in enumerate(EN_HOUR_WORDS, start=1)}
 _EN_HOUR = rf"[0-9]{{1,2}}|{'|'.join(_EN_HOURS)}"
+_EN_MINUTE_WORDS = {"five": 5, "ten": 10, "twenty": 20, "twenty-five": 25, "twenty five": 25}
+_EN_MINUTES = rf"[0-9]{{1,2}}(?: minutes)?|{'|'.join(sorted(_EN_MINUTE_WORDS, key=len, reverse=True))}"
 _EN_CLOCK = re.compile(
     r"(?P<h>[0-9]{1,2})(?:[:.](?P<m>[0-9]{2}))? ?(?P<ampm>am|pm|a\.m\.|p\.m\.)"
-    r"|(?P<ph>[0-9]{1,2})(?::(?P<pm>[0-9]{2}))? (?:o'clock )?in the (?P<part>morning|afternoon|evening)"
+    r"|(?<![0-9.:])(?P<ph>[0-9]{1,2})(?:[:.](?P<pm>[0-9]{2}))? (?:o'clock )?in the (?P<part>morning|afternoon|evening)"
     r"|(?P<hh>[0-9]{1,2}):(?P<mm>[0-9]{2})"
     r"|\b(?P<noon>noon|midday)\b|\b(?P<midnight>midnight)\b"
     # "half 4", "quarter past three", "quarter to 5 in the afternoon", "4 o'clock", as said aloud.
-    rf"|\b(?:(?P<half>half)(?: past)?|quarter (?P<quarter>past|to)|(?=(?:{_EN_HOUR}) o'clock))"
+    rf"|\b(?:(?P<half>half)(?: past)?|(?P<by>quarter|{_EN_MINUTES}) (?P<quarter>past|to)|(?=(?:{_EN_HOUR}) o'clock))"
     rf" ?(?P<wh>{_EN_HOUR})\b(?: o'clock)?(?: ?(?P<wampm>am|pm)\b| in the (?P<wpart>morning|afternoon|evening))?"
     # "evening, around 7": an hour alone, only after the part of the day it is in.
     r"|\b(?:at|around|about) (?P<lh>[0-9]{1,2})(?:\.(?P<lm>[0-9]{2}))?"
@@ -269,9 +271,11 @@ def _said_clock(m: re.Match[str], late: bool) -> tuple[int, int]:
     afternoon's: nobody is at a branch or on a call at half past four in the morning), "quarter to 5" 16:45."""
     said = m.group("wh").lower()
     hour = _EN_HOURS.get(said) or int(said)
-    minute = 30 if m.group("half") else 15 if m.group("quarter") == "past" else 0
+    by = (m.group("by") or "").lower().removesuffix(" minutes")
+    minutes = 15 if by == "quarter" else _EN_MINUTE_WORDS.get(by) or int(by or 0)
+    minute = 30 if m.group("half") else minutes if (m.group("quarter") or "").lower() == "past" else 0
     if (m.group("quarter") or "").lower() == "to":
-        hour, minute = hour - 1 or 12, 45
+        hour, minute = hour - 1 or 12, 60 - minutes
     part, ampm = (m.group("wpart") or "").lower(), (m.group("wampm") or "").lower()
     if ampm:
         return hour % 12 + (12 if ampm == "pm" else 0), minute

@@ -280,6 +280,8 @@ class Fields(unittest.TestCase):
             "2024-10-09T16:30", "the 27th of may, around quarter past 4 in the afternoon": "2025-05-27T16:15",
             "last friday evening, around 7": "2025-06-06T19:00", "Nov 3 at 4 o'clock": "2024-11-03T16:00",
             "yesterday, quarter to ten in the morning": "2025-06-10T09:45", "two weeks back": "2025-W22",
+            "1st June, saw it at ten to eight in the morning": "2025-06-01T07:50",
+            "yesterday at twenty past 3": "2025-06-10T15:20", "30 may, around 10.15 in the morning": "2025-05-30T10:15",
         }
         for words, iso in cases.items():
             resolved = resolve_time(words, NOW)
