@@ -14,6 +14,8 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+import phonenumbers
+
 from .chinese import to_simplified
 from .risk_words import FLAGS, find_flags
 
@@ -108,16 +110,31 @@ def find_emails(text: str) -> list[Find]:
     return [Find("email", m.start(), m.end(), m.group()) for m in EMAIL.finditer(text)]
 
 
+# A country code typed as its own group without its "+" ("852 6590 2281", "1-617-492-8813", "(852) 9087 6613"):
+# a phone only when the number is valid read that way (as fields.normalize_phone reads it), never a sum.
+_PHONE_CODE_WITHOUT_PLUS = re.compile(
+    _NOT_BEFORE_NUMBER + r"\(?[1-9][0-9]{0,2}\)?[ -](?:[0-9]{2,5}[ -]){0,3}[0-9]{2,5}" + _NOT_AFTER_NUMBER)
+
+
+def _valid_with_plus(number: str) -> bool:
+    try:
+        return phonenumbers.is_valid_number(phonenumbers.parse("+" + digits(number), None))
+    except phonenumbers.NumberParseException:
+        return False
+
+
 def find_phones(text: str, taken: Iterable[Find] = ()) -> list[Find]:
     """Phone-shaped numbers (7 to 15 digits) that are not part of an account, a case number or an email."""
     text = canonical(text)
     taken = [*taken, *find_accounts(text), *find_case_ids(text), *find_emails(text)]
-    finds = []
-    for m in PHONE.finditer(text):
-        find = Find("phone", m.start(), m.end(), m.group())
-        if 7 <= len(digits(m.group())) <= 15 and not _overlaps(find, taken):
+    candidates = [Find("phone", m.start(), m.end(), m.group()) for m in PHONE.finditer(text)]
+    candidates += [Find("phone", m.start(), m.end(), m.group()) for m in _PHONE_CODE_WITHOUT_PLUS.finditer(text)
+                   if _valid_with_plus(m.group())]
+    finds: list[Find] = []
+    for find in sorted(candidates, key=lambda f: f.start - f.end):  # the longest reading first
+        if 7 <= len(digits(find.value)) <= 15 and not _overlaps(find, [*taken, *finds]):
             finds.append(find)
-    return finds
+    return sorted(finds, key=lambda f: f.start)
 
 
 # ---------------------------------------------------------------------------------------------------

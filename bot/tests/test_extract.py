@@ -14,6 +14,7 @@ from actions.extract import (
     asks_for_a_person,
     entity_finds,
     find_people,
+    find_phones,
     find_place,
     find_products,
     find_risk_flags,
@@ -229,6 +230,10 @@ class Fields(unittest.TestCase):
                               ("65 9873 0026", "+6598730026"), ("1-602-719-4483", "+16027194483"),
                               ("44 7700 900123", "+447700900123"), ("86 138 0013 8000", "+8613800138000")):
             self.assertEqual(normalize_phone(typed), number, typed)
+        for typed in ("852-6128 9043", "my number is 65 9066 3124", "call me on 1-617-492-8813"):
+            self.assertEqual(len(find_phones(typed)), 1, typed)
+            self.assertIsNotNone(normalize_phone(find_phones(typed)[0].value), typed)
+        self.assertEqual(find_phones("I lost 3 500 000 dollars, sold 2 1000 shares"), [])  # sums, not phones
         # Written as a North American number, or as a mainland one with its trunk 0, it stays one.
         self.assertEqual(normalize_phone("415 555 0134"), "+14155550134")
         self.assertEqual(normalize_phone("021 6888 1234"), "+862168881234")
