@@ -799,7 +799,12 @@ _EN_CLOCK = (
 # A month as a whole: "the whole of November", "throughout October" (fields.py reads them as the month).
 EN_MONTH_AS_A_WHOLE = r"(?:(?:the )?(?:whole|all|start|beginning|middle|end|rest) of|during|throughout)"
 _EN_NUMBER_WORD = rf"a|an|{'|'.join(EN_HOUR_WORDS)}|a few|a couple of|couple of|several|half an?|[0-9]{{1,3}}"
+_EN_WEEKDAY_SAID = f"{_EN_WD}|mon|tue|wed|thu|fri|sat|sun"
 _EN_DATE = (
+    # A day and month, with the weekday it fell on before it ("Friday 6th November 2026", "Fri, Nov 6"): first,
+    # so the weekday is not read alone.
+    rf"(?:(?:{_EN_WEEKDAY_SAID}),? )?(?:the )?[0-9]{{1,2}}(?:st|nd|rd|th)?(?: of)? (?:{_EN_MONTH})\.?(?:,? [0-9]{{4}})?"
+    rf"|(?:(?:{_EN_WEEKDAY_SAID}),? )?(?:{_EN_MONTH})\.? [0-9]{{1,2}}(?:st|nd|rd|th)?(?:,? [0-9]{{4}})?|"
     r"(?:the )?day before yesterday|yesterday|today|tonight|this (?:morning|afternoon|evening)|last night"
     r"|earlier today|earlier this (?:week|month)|just now|this week|last week|last weekend|this month|last month"
     r"|last year|this year|tomorrow|next week|next month"
@@ -810,15 +815,13 @@ _EN_DATE = (
     r"|[0-9]{4}-[0-9]{1,2}-[0-9]{1,2}|[0-9]{1,2}/[0-9]{1,2}/[0-9]{2,4}"
     r"|[0-9]{1,2}/[0-9]{1,2}(?![/0-9])(?! of\b)"  # "14/11", a day and month (fields.py reads which is which)
     r"|the other day|(?:a few|a couple of|several) (?:days|weeks) ago"
-    rf"|(?:the )?[0-9]{{1,2}}(?:st|nd|rd|th)?(?: of)? (?:{_EN_MONTH})\.?(?:,? [0-9]{{4}})?"
-    rf"|(?:{_EN_MONTH})\.? [0-9]{{1,2}}(?:st|nd|rd|th)?(?:,? [0-9]{{4}})?"
     rf"|in (?:early |late |mid-?)?(?:{_EN_MONTH_NOT_MAY})\.?(?: [0-9]{{4}})?"
     rf"|{EN_MONTH_AS_A_WHOLE} (?:{_EN_MONTH})\.?(?: [0-9]{{4}})?"
     # A month alone: said with its part ("early Nov"), or the whole start of an answer ("October, I think").
     rf"|(?:early|late|mid-?) ?(?:{_EN_MONTH})\.?(?: [0-9]{{4}})?|^(?:{_EN_MONTH_NOT_MAY})\.?(?: [0-9]{{4}})?"
     # A day of this or last month ("it was the 17th"), as a correction at the read-back says it; not "the 2nd
     # time" or "the 1st party".
-    r"|the [0-9]{1,2}(?:st|nd|rd|th)(?! (?!(?:of|at|in|on|around|about|morning|afternoon|evening|night)\b)[a-z])"
+    r"|the [0-9]{1,2}(?:st|nd|rd|th)(?! (?!(?:of|at|in|on|around|about|morning|afternoon|evening|night|i)\b)[a-z])"
 )
 _EN_DAY_PART = rf"(?:,? (?:{_EN_PART})|,? (?:in the|at) (?:{_EN_PART}))"  # "evening", ", in the afternoon", "at night"
 _EN_TIME = re.compile(
@@ -900,7 +903,10 @@ _FOUND_OUT = re.compile(r"发现|才知道|才看到|对了一下|对账|查了�
                         r"|收到.{0,4}(?:短信|通知|消息|邮件)"
                         r"|(?i:(?:noticed|discovered|found out|realized|realised|checked my))")
 _FOUND_OUT_WITHIN = 16  # characters after the time
-_FOUND_OUT_BEFORE = re.compile(r"(?i:\b(?:noticed|discovered|found out|realized|realised)\s+(?:only\s+|just\s+)?)$")
+_FOUND_OUT_BEFORE = re.compile(
+    r"(?i:\b(?:noticed|discovered|found out|realized|realised)\s+(?:only\s+|just\s+)?)$"
+    # ... or got in touch about it ("I have been on hold three times today").
+    r"|(?i:\b(?:on hold|called you|phoned|rang you|emailed|chased|contacted you)\b[^.!?]{0,20})$")
 _CLAUSE_END = re.compile(r"[，,。！!？?；;\n]|\.(?:\s|$)")
 
 
@@ -939,7 +945,7 @@ def tells_a_later_day(text: str) -> bool:
 
 def tells_when_found_out(text: str, times: Iterable[Find]) -> bool:
     """Does one of the story's ``times`` (story_times) say when the customer found out ("今天对了一下交割单，
-    发现…")? Then the day it happened is for the customer to say."""
+    发现…") or got in touch about it? Then the day it happened is for the customer to say."""
     plain = canonical(text)
     return any(_FOUND_OUT.search(plain, find.end, find.end + _FOUND_OUT_WITHIN)
                or _FOUND_OUT_BEFORE.search(plain, 0, find.start) for find in times)

@@ -483,6 +483,12 @@ _EN_AGO = re.compile(
 _PART_BEGINS = {"this afternoon": 12, "this evening": 17, "tonight": 17}
 
 
+# "Friday 6th November 2026", "Fri, Nov 6": the weekday the date fell on; the date says which day.
+_EN_WEEKDAY_BEFORE_A_DATE = re.compile(
+    rf"^(?:mon|tue|wed|thu|fri|sat|sun)[a-z]*\.?,? (?=(?:the )?[0-9]{{1,2}}(?:st|nd|rd|th)?(?: of)? "
+    rf"(?:{'|'.join(_EN_MONTHS)})\b|(?:{'|'.join(_EN_MONTHS)})\.? [0-9])", re.IGNORECASE)
+
+
 def _resolve_en(text: str, now: datetime) -> Resolved | None:
     today = now.date()
     lowered = _EN_WEEKDAY_SHORT.sub(
@@ -659,7 +665,7 @@ def resolve_time(text: str, now: datetime | None = None) -> Resolved | None:
     now = (now or datetime.now()).replace(microsecond=0)
     said = canonical(text).strip()
     finds = find_times(said)
-    expression = _when_words(said, finds) if finds else said
+    expression = _EN_WEEKDAY_BEFORE_A_DATE.sub("", _when_words(said, finds) if finds else said)
     if not expression or len(expression) > 60:
         return None
     resolved = (_resolve_iso(expression) or _resolve_slashed(expression, now) or _resolve_vague(expression, now)

@@ -318,6 +318,12 @@ class Fields(unittest.TestCase):
                            ("May 30 in the evening", "2025-05-30")):
             self.assertEqual(resolve_time(words, NOW).iso(), iso, words)  # type: ignore[union-attr]
         self.assertEqual(story_times("I had until close of business Monday to deposit $9,400"), [])
+        for words, iso in (("Friday 6th June 2025, I placed it at ten past eight", "2025-06-06T08:10"),
+                           ("Fri, May 30", "2025-05-30"), ("the 25th I make the withdrawal", "2025-05-25")):
+            self.assertEqual(resolve_time(words, NOW).iso(), iso, words)  # type: ignore[union-attr]
+        # Getting in touch about it is not when it happened: the customer is asked.
+        said = "I have been on hold THREE times today. This is a disgrace."
+        self.assertTrue(tells_when_found_out(said, story_times(said)))
         self.assertEqual(find_times("I sold 3/4 of my shares"), [])
         self.assertEqual(story_times("I went in with the forms because the deadline was Monday"), [])
         self.assertEqual([f.value for f in story_times("I placed it on Monday. The following Tuesday it hit 548p.")],
