@@ -539,10 +539,11 @@ def score_date(o: Outcome) -> bool:
 
 def _kept(o: Outcome, fact: str, field_name: str) -> bool | None:
     given = o.customer["facts"][fact]
-    if not given or not ({"story", fact} & o.revealed):
-        return None  # the customer never said it
+    answered = {"place": "where", "people": "who"}[fact] in o.revealed
     story = o.customer["facts"]["story"].lower()
-    if fact not in o.revealed and not any(key.lower() in story for key in given["keys"]):
+    if not given or not (answered or "story" in o.revealed):
+        return None  # the customer never said it
+    if not answered and not any(key.lower() in story for key in given["keys"]):
         return None  # said in an answer the customer never gave ("who?" never asked), not in the story
     recorded = str(o.complaint().get(field_name) or "").lower()
     return o.case is not None and all(key.lower() in recorded or _surname_kept(key, recorded) for key in given["keys"])

@@ -125,7 +125,7 @@ def test_the_story_is_held_when_a_third_of_its_words_or_character_pairs_are() ->
 
 def test_a_surname_said_is_kept_by_the_person_named_by_it_and_nothing_else() -> None:
     people = {"text": "一个姓吕的经理", "keys": ["姓吕"]}
-    answered = {"story", "people"}
+    answered = {"story", "who"}
     for recorded in ("吕经理", "营业部经理（姓吕）", "小吕"):
         assert ev.score_people(outcome({"complaint": {"people_involved": recorded}}, revealed=answered,
                                        people=people)), recorded
