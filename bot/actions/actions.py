@@ -39,6 +39,7 @@ from .extract import (
     PRODUCT_KEYS,
     Find,
     asks_for_a_person,
+    asks_for_a_person_now,
     canonical,
     find_accounts,
     find_case_ids,
@@ -208,7 +209,11 @@ def is_interruption(tracker: Tracker) -> bool:
     if text.startswith("/"):
         return True  # a button's payload (or the gateway's own, when a call is transferred) means just that
     if name == "request_human":
-        return asks_for_a_person(text)  # "I'd like someone to call me back" is what they want, not a handover
+        # "I'd like someone to call me back" is what they want, not a handover; "spoke to an agent called Leanne"
+        # answers "who was involved?".
+        if requested == "people_involved" and sounds_like_a_person(text) and not asks_for_a_person_now(text):
+            return False
+        return asks_for_a_person(text)
     if name == "ask_status" and find_case_ids(text):
         return True
     if gives_contact_details(text):
@@ -462,7 +467,9 @@ def read_message(tracker: Tracker) -> SlotValues:
     else:
         structured = []
 
-    content = intent in CONTENT_INTENTS or (requested is not None and not interrupting) or email_mode
+    # A request for a person keeps what else the message says ("they froze it on 2 November. get me a person").
+    content = (intent in CONTENT_INTENTS or intent == "request_human" or (requested is not None and not interrupting)
+               or email_mode)
     if content:
         found.update(read_details(tracker, text, raw_text, requested, correcting, now))
     if tells_story(tracker, requested) or (email_mode and account_of_events(tracker)[0]):

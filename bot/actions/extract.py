@@ -1471,6 +1471,16 @@ def asks_for_a_person(text: str) -> bool:
     return bool(_ASKS_FOR_A_PERSON.search(canonical(text)))
 
 
+# A person asked for now, not met before ("spoke to an agent called Leanne" answers "who was involved?").
+_ASKS_FOR_A_PERSON_NOW = re.compile(
+    r"转人工|人工客服|找人工|真人|转接|(?i:\b(?:transfer|put|connect|pass|hand) me\b|\bget me\b|\bhumans?\b"
+    r"|\b(?:want|need|like|let me|can i|could i|may i)(?: to)? (?:speak|talk|chat)\b|\breal (?:person|human)\b)")
+
+
+def asks_for_a_person_now(text: str) -> bool:
+    return bool(_ASKS_FOR_A_PERSON_NOW.search(canonical(text)))
+
+
 def is_refusal(text: str) -> bool:
     """'没有', '不想留', "I don't have one", "I'd rather not": the customer declines to give a contact."""
     text = canonical(text)
@@ -1503,7 +1513,8 @@ _EN_PERSON_WORDS = re.compile(
     r"lady|man|woman|girl|boy|person|someone|somebody|colleague|agent|"
     # ... or by the firm's people as the customer met them: "your stock loan desk", "the compliance people".
     r"people|desk|team|department|dept|ops|support|rep|reps|representative|adviser|advisor|analyst|officer|teller|"
-    r"clerk|broker|banker|planner|assistant|supervisor|boss|salesman|saleswoman|salesperson)\b)"
+    r"clerk|broker|banker|planner|assistant|supervisor|boss|salesman|saleswoman|salesperson|bloke|chap|fella|gent|"
+    r"gentleman)\b|\b(?:his|her|their) name (?:was|is)\b|\b(?:called|named) [A-Z][a-z]+)"
     r"|\b(?:Mr|Ms|Mrs|Miss|Dr)\.? [A-Z]|(?<![A-Za-z0-9])[A-Z]{1,3}-?[0-9]{3,6}(?![A-Za-z0-9])"
     r"|(?<![A-Za-z])[A-Z][a-z]+ [A-Z][a-z]+(?![A-Za-z])")
 

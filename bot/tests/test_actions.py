@@ -129,6 +129,15 @@ class Extraction(unittest.TestCase):
         slots = read("今天天气怎么样", intent="out_of_scope", confidence=0.95, asked="incident_time")
         self.assertNotIn("incident_time", slots)
 
+    def test_staff_met_before_answer_who_and_a_request_for_a_person_keeps_the_facts(self) -> None:
+        told = {"description": "I called about my account and the agent was rude", "language": "en"}
+        slots = read("spoke to an agent called Leanne on the phone", slots=told, asked="people_involved",
+                     intent="request_human", confidence=0.99)
+        self.assertEqual(slots["people_involved"], "spoke to an agent called Leanne on the phone")
+        slots = read("they froze it on 2 November 2024, and give me an actual person to talk to", slots=told,
+                     asked="incident_time", intent="request_human", confidence=0.99)
+        self.assertEqual(slots["incident_time"], "2024-11-02")
+
     def test_securities_words_name_the_product_and_other_keeps_the_words(self) -> None:
         """Point 6: 炒股 / "stock trading" are stock trading, not "other"; "other" keeps what the customer said."""
         self.assertEqual(read("I want to complain about my stock trading", intent="complain")["product"],

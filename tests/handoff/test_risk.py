@@ -110,6 +110,8 @@ def test_reasons_name_the_rule_and_the_words_found() -> None:
         ("凭良心说，客户经理人不错", set()),  # conscience invoked, not questioned
         ("press 1 for english", set()),
         ("I will go to the press", {"media_threat"}),
+        ("if this isn't sorted today i'm reporting you guys to MAS", {"regulator_threat"}),
+        ("mas o menos", set()),
         ("If this isn't sorted today I'm going to the papers", {"media_threat"}),
         ("I'll be putting it all over Twitter as well", {"media_threat"}),
         ("I will post this on facebook, enough is enough", {"media_threat"}),
