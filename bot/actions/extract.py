@@ -799,7 +799,7 @@ _EN_CLOCK = (
 # A month as a whole: "the whole of November", "throughout October" (fields.py reads them as the month).
 EN_MONTH_AS_A_WHOLE = r"(?:(?:the )?(?:whole|all|start|beginning|middle|end|rest) of|during|throughout)"
 _EN_NUMBER_WORD = rf"a|an|{'|'.join(EN_HOUR_WORDS)}|a few|a couple of|couple of|several|half an?|[0-9]{{1,3}}"
-_EN_WEEKDAY_SAID = f"{_EN_WD}|mon|tue|wed|thu|fri|sat|sun"
+_EN_WEEKDAY_SAID = f"{_EN_WD}|mon|tues?|wed|thu(?:rs?)?|fri|sat|sun"
 _EN_DATE = (
     # A day and month, with the weekday it fell on before it ("Friday 6th November 2026", "Fri, Nov 6"): first,
     # so the weekday is not read alone.

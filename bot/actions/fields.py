@@ -202,6 +202,8 @@ _EN_CLOCK = re.compile(
     r"(?![0-9]|[:.,][0-9]| ?(?:am|pm|a\.m|p\.m)\b| (?:o'clock|in the))",
     re.IGNORECASE,
 )
+
+
 def _clock_zh(text: str) -> tuple[int, int] | None:
     m = _ZH_CLOCK.search(text)
     if not m:
@@ -484,9 +486,11 @@ _PART_BEGINS = {"this afternoon": 12, "this evening": 17, "tonight": 17}
 
 
 # "Friday 6th November 2026", "Fri, Nov 6": the weekday the date fell on; the date says which day.
+_EN_MONTH_NAME = "|".join(_EN_MONTHS)
 _EN_WEEKDAY_BEFORE_A_DATE = re.compile(
-    rf"^(?:mon|tue|wed|thu|fri|sat|sun)[a-z]*\.?,? (?=(?:the )?[0-9]{{1,2}}(?:st|nd|rd|th)?(?: of)? "
-    rf"(?:{'|'.join(_EN_MONTHS)})\b|(?:{'|'.join(_EN_MONTHS)})\.? [0-9])", re.IGNORECASE)
+    rf"^(?:{'|'.join(_EN_WEEKDAYS)}|mon|tues?|wed|thu(?:rs?)?|fri|sat|sun)\.?,? "
+    rf"(?=(?:the )?[0-9]{{1,2}}(?:st|nd|rd|th)?(?: of)? (?:{_EN_MONTH_NAME})\b|(?:{_EN_MONTH_NAME})\.? [0-9])",
+    re.IGNORECASE)
 
 
 def _resolve_en(text: str, now: datetime) -> Resolved | None:
