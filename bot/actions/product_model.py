@@ -8,7 +8,7 @@ each other's stories (bench/intake_eval, the sets TRAINED_ON in scripts/product_
 "Intake evaluation"). English went the same way.
 
 A logistic regression on n-grams of those stories (product_stories_<language>.json), cross-validated a set at
-a time, names the right service for most of them. Neither is trusted alone:
+a time, names the right service for 95% of the Chinese and 97% of the English ones. Neither is trusted alone:
 
 - the rules and the model agree: that is the service;
 - the rules name one and the model, fairly sure (Sureness.veto, .veto_other), names another: the form asks
