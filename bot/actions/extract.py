@@ -116,7 +116,8 @@ _PHONE_CODE_WITHOUT_PLUS = re.compile(
     _NOT_BEFORE_NUMBER + r"\(?[1-9][0-9]{0,2}\)?[ -](?:[0-9]{2,5}[ -]){0,3}[0-9]{2,5}" + _NOT_AFTER_NUMBER)
 
 
-def _valid_with_plus(number: str) -> bool:
+def valid_with_country_code(number: str) -> bool:
+    """Is the number valid read with its first digits as the country code ("852 6590 2281" as +852)?"""
     try:
         return phonenumbers.is_valid_number(phonenumbers.parse("+" + digits(number), None))
     except phonenumbers.NumberParseException:
@@ -129,7 +130,7 @@ def find_phones(text: str, taken: Iterable[Find] = ()) -> list[Find]:
     taken = [*taken, *find_accounts(text), *find_case_ids(text), *find_emails(text)]
     candidates = [Find("phone", m.start(), m.end(), m.group()) for m in PHONE.finditer(text)]
     candidates += [Find("phone", m.start(), m.end(), m.group()) for m in _PHONE_CODE_WITHOUT_PLUS.finditer(text)
-                   if _valid_with_plus(m.group())]
+                   if valid_with_country_code(m.group())]
     finds: list[Find] = []
     for find in sorted(candidates, key=lambda f: f.start - f.end):  # the longest reading first
         if 7 <= len(digits(find.value)) <= 15 and not _overlaps(find, [*taken, *finds]):
@@ -785,26 +786,27 @@ EN_CLOCK_LEAD_WORDS = r"at|around|about|approximately|approx\.?|roughly|just aft
 _EN_CLOCK_LEAD = rf"(?:(?:{EN_CLOCK_LEAD_WORDS}) )*"
 # The hours in words, one to twelve (fields.py reads them as numbers).
 EN_HOUR_WORDS = ("one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten", "eleven", "twelve")
-_EN_HOUR_WORD = rf"[0-9]{{1,2}}|{'|'.join(EN_HOUR_WORDS)}"
+EN_HOUR = rf"[0-9]{{1,2}}|{'|'.join(EN_HOUR_WORDS)}"
+# The minutes of "ten to eight", "twenty past 3", "25 minutes past 2" (fields.py reads them as numbers).
+EN_MINUTES = r"[0-9]{1,2}(?: minutes)?|twenty[- ]five|twenty|ten|five"
 _EN_CLOCK = (
     rf"{_EN_CLOCK_LEAD}[0-9]{{1,2}}(?:[:.][0-9]{{2}})? ?(?:am|pm|a\.m\.|p\.m\.)"
     rf"|{_EN_CLOCK_LEAD}[0-9]{{1,2}}:[0-9]{{2}}|{_EN_CLOCK_LEAD}(?:noon|midday|midnight)"
     rf"|{_EN_CLOCK_LEAD}[0-9]{{1,2}}(?:[:.][0-9]{{2}})? (?:o'clock )?in the (?:morning|afternoon|evening)"
     # Said aloud: "half 4", "quarter past three", "4 o'clock" (fields.py reads them).
-    rf"|{_EN_CLOCK_LEAD}(?:half(?: past)?|(?:quarter|[0-9]{{1,2}}(?: minutes)?|five|ten|twenty(?:[- ]five)?)"
-    rf" (?:past|to)) (?:{_EN_HOUR_WORD})(?: o'clock)?"
+    rf"|{_EN_CLOCK_LEAD}(?:half(?: past)?|(?:quarter|{EN_MINUTES}) (?:past|to)) (?:{EN_HOUR})(?: o'clock)?"
     rf"(?: ?(?:am|pm)| in the (?:morning|afternoon|evening))?"
-    rf"|{_EN_CLOCK_LEAD}(?:{_EN_HOUR_WORD}) o'clock(?: in the (?:morning|afternoon|evening))?"
+    rf"|{_EN_CLOCK_LEAD}(?:{EN_HOUR}) o'clock(?: in the (?:morning|afternoon|evening))?"
 )
 # A month as a whole: "the whole of November", "throughout October" (fields.py reads them as the month).
 EN_MONTH_AS_A_WHOLE = r"(?:(?:the )?(?:whole|all|start|beginning|middle|end|rest) of|during|throughout)"
 _EN_NUMBER_WORD = rf"a|an|{'|'.join(EN_HOUR_WORDS)}|a few|a couple of|couple of|several|half an?|[0-9]{{1,3}}"
-_EN_WEEKDAY_SAID = f"{_EN_WD}|mon|tues?|wed|thu(?:rs?)?|fri|sat|sun"
+EN_WEEKDAY_SAID = f"{_EN_WD}|mon|tues?|wed|thu(?:rs?)?|fri|sat|sun"  # as typed: "Friday", "Thurs", "fri"
 _EN_DATE = (
     # A day and month, with the weekday it fell on before it ("Friday 6th November 2026", "Fri, Nov 6"): first,
     # so the weekday is not read alone.
-    rf"(?:(?:{_EN_WEEKDAY_SAID}),? )?(?:the )?[0-9]{{1,2}}(?:st|nd|rd|th)?(?: of)? (?:{_EN_MONTH})\.?(?:,? [0-9]{{4}})?"
-    rf"|(?:(?:{_EN_WEEKDAY_SAID}),? )?(?:{_EN_MONTH})\.? [0-9]{{1,2}}(?:st|nd|rd|th)?(?:,? [0-9]{{4}})?|"
+    rf"(?:(?:{EN_WEEKDAY_SAID}),? )?(?:the )?[0-9]{{1,2}}(?:st|nd|rd|th)?(?: of)? (?:{_EN_MONTH})\.?(?:,? [0-9]{{4}})?"
+    rf"|(?:(?:{EN_WEEKDAY_SAID}),? )?(?:{_EN_MONTH})\.? [0-9]{{1,2}}(?:st|nd|rd|th)?(?:,? [0-9]{{4}})?|"
     r"(?:the )?day before yesterday|yesterday|today|tonight|this (?:morning|afternoon|evening)|last night"
     r"|earlier today|earlier this (?:week|month)|just now|this week|last week|last weekend|this month|last month"
     r"|last year|this year|tomorrow|next week|next month"

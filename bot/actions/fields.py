@@ -19,13 +19,17 @@ from email_validator import EmailNotValidError, validate_email
 from .extract import (
     CJK,
     EN_CLOCK_LEAD_WORDS,
+    EN_HOUR,
     EN_HOUR_WORDS,
+    EN_MINUTES,
     EN_MONTH_AS_A_WHOLE,
+    EN_WEEKDAY_SAID,
     Find,
     canonical,
     digits,
     find_times,
     halfwidth,
+    valid_with_country_code,
 )
 
 DEFAULT_PHONE_REGION = "CN"  # a mainland number without a country code is +86
@@ -52,12 +56,11 @@ def normalize_phone(text: str, script: str | None = None) -> str | None:
     international = compact.startswith("+") and not compact.startswith("+86")
     if phonenumbers.is_valid_number(number) or (international and phonenumbers.is_possible_number(number)):
         return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
-    if not compact.startswith("+") and not re.fullmatch(r"1[3-9][0-9]{9}", compact):
-        # The country code typed without its "+" ("852 6590 2281", "1-602-719-4483"): valid that way only
-        # (the shape of a mainland mobile stays a mainland number, however mistyped).
-        with_plus = phonenumbers.parse("+" + compact, None)
-        if phonenumbers.is_valid_number(with_plus):
-            return phonenumbers.format_number(with_plus, phonenumbers.PhoneNumberFormat.E164)
+    # The country code typed without its "+" ("85265902281"): valid that way only (the shape of a mainland mobile
+    # stays a mainland number, however mistyped).
+    if (not compact.startswith("+") and not re.fullmatch(r"1[3-9][0-9]{9}", compact)
+            and valid_with_country_code(compact)):
+        return normalize_phone("+" + compact)
     return None
 
 
@@ -186,17 +189,15 @@ _ZH_CLOCK = re.compile(
 )
 _ZH_DAY_PART = re.compile("早上|早晨|朝早|上午|中午|晏昼|下午|下昼|傍晚|晚上|夜晚|夜里|半夜|凌晨")
 _EN_HOURS = {word: i for i, word in enumerate(EN_HOUR_WORDS, start=1)}
-_EN_HOUR = rf"[0-9]{{1,2}}|{'|'.join(_EN_HOURS)}"
 _EN_MINUTE_WORDS = {"five": 5, "ten": 10, "twenty": 20, "twenty-five": 25, "twenty five": 25}
-_EN_MINUTES = rf"[0-9]{{1,2}}(?: minutes)?|{'|'.join(sorted(_EN_MINUTE_WORDS, key=len, reverse=True))}"
 _EN_CLOCK = re.compile(
     r"(?P<h>[0-9]{1,2})(?:[:.](?P<m>[0-9]{2}))? ?(?P<ampm>am|pm|a\.m\.|p\.m\.)"
     r"|(?<![0-9.:])(?P<ph>[0-9]{1,2})(?:[:.](?P<pm>[0-9]{2}))? (?:o'clock )?in the (?P<part>morning|afternoon|evening)"
     r"|(?P<hh>[0-9]{1,2}):(?P<mm>[0-9]{2})"
     r"|\b(?P<noon>noon|midday)\b|\b(?P<midnight>midnight)\b"
     # "half 4", "quarter past three", "quarter to 5 in the afternoon", "4 o'clock", as said aloud.
-    rf"|\b(?:(?P<half>half)(?: past)?|(?P<by>quarter|{_EN_MINUTES}) (?P<quarter>past|to)|(?=(?:{_EN_HOUR}) o'clock))"
-    rf" ?(?P<wh>{_EN_HOUR})\b(?: o'clock)?(?: ?(?P<wampm>am|pm)\b| in the (?P<wpart>morning|afternoon|evening))?"
+    rf"|\b(?:(?P<half>half)(?: past)?|(?P<by>quarter|{EN_MINUTES}) (?P<quarter>past|to)|(?=(?:{EN_HOUR}) o'clock))"
+    rf" ?(?P<wh>{EN_HOUR})\b(?: o'clock)?(?: ?(?P<wampm>am|pm)\b| in the (?P<wpart>morning|afternoon|evening))?"
     # "evening, around 7": an hour alone, only after the part of the day it is in.
     r"|\b(?:at|around|about) (?P<lh>[0-9]{1,2})(?:\.(?P<lm>[0-9]{2}))?"
     r"(?![0-9]|[:.,][0-9]| ?(?:am|pm|a\.m|p\.m)\b| (?:o'clock|in the))",
@@ -488,7 +489,7 @@ _PART_BEGINS = {"this afternoon": 12, "this evening": 17, "tonight": 17}
 # "Friday 6th November 2026", "Fri, Nov 6": the weekday the date fell on; the date says which day.
 _EN_MONTH_NAME = "|".join(_EN_MONTHS)
 _EN_WEEKDAY_BEFORE_A_DATE = re.compile(
-    rf"^(?:{'|'.join(_EN_WEEKDAYS)}|mon|tues?|wed|thu(?:rs?)?|fri|sat|sun)\.?,? "
+    rf"^(?:{EN_WEEKDAY_SAID})\.?,? "
     rf"(?=(?:the )?[0-9]{{1,2}}(?:st|nd|rd|th)?(?: of)? (?:{_EN_MONTH_NAME})\b|(?:{_EN_MONTH_NAME})\.? [0-9])",
     re.IGNORECASE)
 

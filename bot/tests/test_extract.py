@@ -222,7 +222,7 @@ class Fields(unittest.TestCase):
         self.assertEqual(normalize_phone("１３８-００１３-８０００"), "+8613800138000")
         self.assertEqual(normalize_phone("+44 7700 900123"), "+447700900123")
         self.assertEqual(normalize_phone("021-68881234"), "+862168881234")
-        for bad in ("12345", "10012345678", "+1 2", "call me"):
+        for bad in ("12345", "10012345678", "+1 2", "call me", "0123456"):  # "0123456" read as +0… is no number
             self.assertIsNone(normalize_phone(bad), bad)
 
     def test_a_country_code_typed_without_its_plus(self) -> None:
